@@ -1,0 +1,625 @@
+//! apalis 1.0 `Backend` over the Redis [`Store`]: a worker's fetch loop, lease heartbeat,
+//! batched acknowledgements and graceful hand-back.
+//!
+//! Per worker (one [`RedisBackend`]) three background tasks run:
+//! - the *fetcher* claims up to the free room of a bounded local buffer in one script call and
+//!   blocks on the queue's wake list when nothing is ready (so an idle worker starts a new job
+//!   within milliseconds, and a delayed job at its due time);
+//! - the *heartbeat* renews the leases of every job the worker holds (buffered, running, or
+//!   finished but not yet acknowledged);
+//! - the *acker* writes outcomes in batches: one script call for everything that finished while
+//!   the previous call was in flight (group commit), retried until Redis takes it.
+//!
+//! [`OutcomeLayer`] is the backend's middleware: it wraps every task (outside the user's layers),
+//! catches panics, enforces the job timeout, classifies the result and hands it to the acker.
+//! Stopping the worker stops fetching, hands buffered jobs back at once and flushes every ack
+//! before `poll_close` completes; [`WorkerHandle::hand_back_all`] returns jobs still running
+//! when a shutdown grace period ends.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    marker::PhantomData,
+    panic::AssertUnwindSafe,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use apalis_core::{
+    backend::{finalize::Ephemeral, queue::Queue, Backend, BackendConfig},
+    error::BoxDynError,
+    task::{builder::TaskBuilder, task_id::TaskId, Task},
+    worker::context::WorkerContext,
+};
+use futures::{future::BoxFuture, FutureExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::{
+    config::QueueSettings,
+    retry::{classify, FailureClass},
+    store::{AckRecord, ClaimedJob, Outcome, QueueError, Store},
+};
+
+/// The lease under which a task was claimed; attached to every task's data.
+#[derive(Debug, Clone)]
+pub struct JobLease {
+    pub id: String,
+    pub lease: u64,
+    pub attempt: u32,
+    pub max_attempts: u32,
+}
+
+enum AckMsg {
+    Record(AckRecord),
+    Flush(oneshot::Sender<()>),
+}
+
+/// State shared by one worker's backend, middleware and background tasks.
+struct Lane {
+    queue: String,
+    worker_id: String,
+    store: Store,
+    /// Jobs this worker holds a lease on: id → lease.
+    held: Mutex<HashMap<String, u64>>,
+    acks: mpsc::UnboundedSender<AckMsg>,
+    stop: CancellationToken,
+}
+
+impl Lane {
+    fn settings(&self) -> &QueueSettings {
+        self.store.settings()
+    }
+
+    fn record(&self, id: String, lease: u64, outcome: Outcome) {
+        let rec = AckRecord { id, lease, outcome };
+        if self.acks.send(AckMsg::Record(rec)).is_err() {
+            tracing::warn!(queue = %self.queue, "acker stopped; the lease will expire and the job be re-delivered");
+        }
+    }
+
+    /// Resolves once every ack recorded before this call is in Redis.
+    async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.acks.send(AckMsg::Flush(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// A handle on a running worker's backend, usable after the worker is gone.
+#[derive(Clone)]
+pub struct WorkerHandle {
+    lane: Arc<Lane>,
+}
+
+impl WorkerHandle {
+    /// The worker's identity (unique per process start), as stored in `lock_by`.
+    pub fn worker_id(&self) -> &str {
+        &self.lane.worker_id
+    }
+
+    /// Number of jobs this worker currently holds a lease on.
+    pub fn held(&self) -> usize {
+        self.lane.held.lock().expect("held lock").len()
+    }
+
+    /// Returns every job still held to the ready list at once (their attempt counts), so a
+    /// shutdown that outlasted its grace period does not leave jobs waiting for lease expiry.
+    /// Acks that arrive later for these jobs are ignored (their lease is no longer current).
+    pub async fn hand_back_all(&self, reason: &str) -> Result<usize, QueueError> {
+        self.lane.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.lane.flush()).await;
+        let held: Vec<(String, u64)> = self
+            .lane
+            .held
+            .lock()
+            .expect("held lock")
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        let records: Vec<AckRecord> = held
+            .iter()
+            .map(|(id, lease)| AckRecord {
+                id: id.clone(),
+                lease: *lease,
+                outcome: Outcome::Interrupted {
+                    error: reason.to_string(),
+                },
+            })
+            .collect();
+        let n = self.lane.store.ack(&self.lane.queue, &records).await?;
+        let mut h = self.lane.held.lock().expect("held lock");
+        for (id, _) in held {
+            h.remove(&id);
+        }
+        Ok(n)
+    }
+}
+
+/// A worker's view of one queue. Build one per worker (they do not share leases).
+pub struct RedisBackend<Args> {
+    lane: Arc<Lane>,
+    ack_rx: Option<mpsc::UnboundedReceiver<AckMsg>>,
+    rx: Option<mpsc::Receiver<(Task<Args>, ())>>,
+    tx: Option<mpsc::Sender<(Task<Args>, ())>>,
+    fetcher: Option<tokio::task::JoinHandle<()>>,
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
+    closing: Option<BoxFuture<'static, ()>>,
+    _marker: PhantomData<fn() -> Args>,
+}
+
+impl<Args> std::fmt::Debug for RedisBackend<Args> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("queue", &self.lane.queue)
+            .field("worker_id", &self.lane.worker_id)
+            .finish()
+    }
+}
+
+/// A worker identity unique to this process start: `name:host:pid:random`.
+pub fn unique_worker_id(name: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".into());
+    let rand: u32 = rand::random();
+    format!("{name}:{host}:{}:{rand:08x}", std::process::id())
+}
+
+impl<Args> RedisBackend<Args>
+where
+    Args: DeserializeOwned + Send + 'static,
+{
+    /// A backend for `queue`; `worker_name` is made unique per process start.
+    pub fn new(store: Store, queue: impl Into<String>, worker_name: &str) -> Self {
+        let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+        let buffer = store.settings().claim_batch;
+        let (tx, rx) = mpsc::channel(buffer);
+        let lane = Arc::new(Lane {
+            queue: queue.into(),
+            worker_id: unique_worker_id(worker_name),
+            store,
+            held: Mutex::new(HashMap::new()),
+            acks: ack_tx,
+            stop: CancellationToken::new(),
+        });
+        Self {
+            lane,
+            ack_rx: Some(ack_rx),
+            rx: Some(rx),
+            tx: Some(tx),
+            fetcher: None,
+            heartbeat: None,
+            closing: None,
+            _marker: PhantomData,
+        }
+    }
+
+    /// A handle for grace-period hand-back and introspection.
+    pub fn handle(&self) -> WorkerHandle {
+        WorkerHandle {
+            lane: self.lane.clone(),
+        }
+    }
+
+    fn start(&mut self) {
+        let Some(tx) = self.tx.take() else { return };
+        let lane = self.lane.clone();
+        self.fetcher = Some(tokio::spawn(fetch_loop(lane.clone(), tx)));
+        if let Some(ack_rx) = self.ack_rx.take() {
+            tokio::spawn(ack_loop(lane.clone(), ack_rx));
+        }
+        self.heartbeat = Some(tokio::spawn(heartbeat_loop(lane)));
+    }
+
+    fn close_future(&mut self) -> BoxFuture<'static, ()> {
+        let lane = self.lane.clone();
+        lane.stop.cancel();
+        let fetcher = self.fetcher.take();
+        let rx = self.rx.take();
+        let heartbeat = self.heartbeat.take();
+        async move {
+            if let Some(f) = fetcher {
+                let _ = f.await;
+            }
+            // Jobs claimed but never started go back at once, without spending an attempt.
+            if let Some(mut rx) = rx {
+                rx.close();
+                while let Some((task, ())) = rx.recv().await {
+                    if let Some(l) = task.ctx().data().get::<JobLease>() {
+                        lane.record(l.id.clone(), l.lease, Outcome::HandedBack);
+                    }
+                }
+            }
+            lane.flush().await;
+            if let Some(h) = heartbeat {
+                h.abort();
+            }
+        }
+        .boxed()
+    }
+}
+
+impl<Args> Drop for RedisBackend<Args> {
+    /// Stops fetching and heartbeats. The acker is left to finish what it holds, so
+    /// [`WorkerHandle::hand_back_all`] can still flush it after a worker was dropped.
+    fn drop(&mut self) {
+        self.lane.stop.cancel();
+        for task in [&self.fetcher, &self.heartbeat].into_iter().flatten() {
+            task.abort();
+        }
+    }
+}
+
+impl<Args> Backend for RedisBackend<Args>
+where
+    Args: DeserializeOwned + Send + 'static,
+{
+    type Task = Task<Args>;
+    type Error = QueueError;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>, _w: &WorkerContext) -> Poll<Result<(), QueueError>> {
+        self.start();
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        _w: &WorkerContext,
+    ) -> Poll<Option<Result<Task<Args>, QueueError>>> {
+        self.start();
+        match self.rx.as_mut() {
+            Some(rx) => rx.poll_recv(cx).map(|t| t.map(|(task, ())| Ok(task))),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>, _w: &WorkerContext) -> Poll<Result<(), QueueError>> {
+        if self.closing.is_none() {
+            self.closing = Some(self.close_future());
+        }
+        self.closing
+            .as_mut()
+            .expect("closing future")
+            .poll_unpin(cx)
+            .map(Ok)
+    }
+}
+
+impl<Args> BackendConfig for RedisBackend<Args> {
+    type Args = Args;
+    type Id = String;
+    type Kind = Ephemeral;
+    type Config = QueueSettings;
+    type Layer = OutcomeLayer;
+
+    fn config(&self) -> &QueueSettings {
+        self.lane.settings()
+    }
+
+    fn middleware(&mut self, _worker: &mut WorkerContext) -> OutcomeLayer {
+        OutcomeLayer {
+            lane: self.lane.clone(),
+        }
+    }
+}
+
+async fn fetch_loop<Args>(lane: Arc<Lane>, tx: mpsc::Sender<(Task<Args>, ())>)
+where
+    Args: DeserializeOwned + Send + 'static,
+{
+    let s = lane.settings().clone();
+    let mut block_conn = None;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let permit = tokio::select! {
+            _ = lane.stop.cancelled() => return,
+            p = tx.reserve() => match p { Ok(p) => p, Err(_) => return },
+        };
+        let want = (1 + tx.capacity()).min(s.claim_batch);
+        // A claim is never cancelled half-way: jobs Redis handed over must reach the buffer.
+        let claim = lane.store.claim(&lane.queue, &lane.worker_id, want).await;
+        let claim = match claim {
+            Ok(c) => {
+                backoff = Duration::from_millis(100);
+                c
+            }
+            Err(e) => {
+                drop(permit);
+                tracing::warn!(queue = %lane.queue, error = %e, retry_in = ?backoff, "claim failed; Redis unavailable?");
+                if sleep_or_stop(&lane.stop, backoff).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        if claim.jobs.is_empty() {
+            drop(permit);
+            let wait = claim.next_due.unwrap_or(s.idle_block).min(s.idle_block);
+            if wait.is_zero() {
+                continue;
+            }
+            if block_conn.is_none() {
+                match lane.store.blocking_connection().await {
+                    Ok(c) => block_conn = Some(c),
+                    Err(e) => {
+                        tracing::warn!(queue = %lane.queue, error = %e, "blocking connection failed");
+                        if sleep_or_stop(&lane.stop, backoff).await {
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let conn = block_conn.as_mut().expect("blocking connection");
+            tokio::select! {
+                _ = lane.stop.cancelled() => return,
+                r = lane.store.wait_for_work(conn, &lane.queue, wait) => {
+                    if let Err(e) = r {
+                        tracing::debug!(queue = %lane.queue, error = %e, "wait for work failed");
+                        if sleep_or_stop(&lane.stop, Duration::from_millis(200)).await {
+                            return;
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        {
+            let mut held = lane.held.lock().expect("held lock");
+            for j in &claim.jobs {
+                held.insert(j.id.clone(), j.lease);
+            }
+        }
+        let mut permit = Some(permit);
+        for job in claim.jobs {
+            let Some(task) = build_task::<Args>(&lane, job) else {
+                continue;
+            };
+            match permit.take() {
+                Some(p) => p.send((task, ())),
+                None => {
+                    if let Err(e) = tx.send((task, ())).await {
+                        let (task, ()) = e.0;
+                        if let Some(l) = task.ctx().data().get::<JobLease>() {
+                            lane.record(l.id.clone(), l.lease, Outcome::HandedBack);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Decodes a claimed job into an apalis task; an undecodable payload is dead-lettered.
+fn build_task<Args: DeserializeOwned>(lane: &Lane, job: ClaimedJob) -> Option<Task<Args>> {
+    match serde_json::from_str::<Args>(&job.payload) {
+        Ok(args) => Some(
+            TaskBuilder::new(args)
+                .task_id(TaskId::from_string(job.id.clone()))
+                .attempt(job.attempt as usize)
+                .max_attempts(job.max_attempts as usize)
+                .queue(Queue::from(lane.queue.as_str()))
+                .lock_by(Some(lane.worker_id.clone()))
+                .data(JobLease {
+                    id: job.id,
+                    lease: job.lease,
+                    attempt: job.attempt,
+                    max_attempts: job.max_attempts,
+                })
+                .build(),
+        ),
+        Err(e) => {
+            tracing::error!(queue = %lane.queue, job_id = %job.id, error = %e, "undecodable payload: dead-lettered");
+            lane.record(
+                job.id,
+                job.lease,
+                Outcome::Aborted {
+                    error: format!("undecodable payload: {e}"),
+                },
+            );
+            None
+        }
+    }
+}
+
+async fn sleep_or_stop(stop: &CancellationToken, d: Duration) -> bool {
+    tokio::select! {
+        _ = stop.cancelled() => true,
+        _ = tokio::time::sleep(d) => false,
+    }
+}
+
+async fn ack_loop(lane: Arc<Lane>, mut rx: mpsc::UnboundedReceiver<AckMsg>) {
+    const MAX_BATCH: usize = 500;
+    let mut records = Vec::with_capacity(MAX_BATCH);
+    let mut waiters = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(m) = next.take() {
+            match m {
+                AckMsg::Record(r) => records.push(r),
+                AckMsg::Flush(w) => waiters.push(w),
+            }
+            if records.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        let mut backoff = Duration::from_millis(50);
+        while !records.is_empty() {
+            match lane.store.ack(&lane.queue, &records).await {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(queue = %lane.queue, error = %e, pending = records.len(), "ack failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        {
+            let mut held = lane.held.lock().expect("held lock");
+            for r in records.drain(..) {
+                if held.get(&r.id) == Some(&r.lease) {
+                    held.remove(&r.id);
+                }
+            }
+        }
+        for w in waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+}
+
+async fn heartbeat_loop(lane: Arc<Lane>) {
+    let every = lane.settings().heartbeat;
+    loop {
+        tokio::time::sleep(every).await;
+        let held: Vec<(String, u64)> = lane
+            .held
+            .lock()
+            .expect("held lock")
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        if held.is_empty() {
+            continue;
+        }
+        match lane.store.heartbeat(&lane.queue, &held).await {
+            Ok(lost) => {
+                if !lost.is_empty() {
+                    let mut h = lane.held.lock().expect("held lock");
+                    for id in &lost {
+                        h.remove(id);
+                    }
+                    drop(h);
+                    tracing::debug!(queue = %lane.queue, lost = lost.len(), "leases no longer held");
+                }
+            }
+            Err(e) => tracing::warn!(queue = %lane.queue, error = %e, "heartbeat failed"),
+        }
+    }
+}
+
+/// The backend's middleware: runs each task under panic capture and the job timeout, then
+/// records its outcome. It sits outside the user's layers, so it sees the final result.
+#[derive(Clone)]
+pub struct OutcomeLayer {
+    lane: Arc<Lane>,
+}
+
+impl<S> Layer<S> for OutcomeLayer {
+    type Service = OutcomeService<S>;
+    fn layer(&self, inner: S) -> OutcomeService<S> {
+        OutcomeService {
+            inner,
+            lane: self.lane.clone(),
+        }
+    }
+}
+
+/// See [`OutcomeLayer`].
+#[derive(Clone)]
+pub struct OutcomeService<S> {
+    inner: S,
+    lane: Arc<Lane>,
+}
+
+impl<S, Args> Service<Task<Args>> for OutcomeService<S>
+where
+    S: Service<Task<Args>>,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxDynError>,
+    S::Response: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxDynError;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, BoxDynError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxDynError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, task: Task<Args>) -> Self::Future {
+        let lease = task.ctx().data().get::<JobLease>().cloned();
+        let fut = self.inner.call(task);
+        let lane = self.lane.clone();
+        Box::pin(async move {
+            let settings = lane.settings();
+            let started = Instant::now();
+            let run = tokio::time::timeout(settings.job_timeout, AssertUnwindSafe(fut).catch_unwind()).await;
+            let (outcome, result): (Outcome, Result<S::Response, BoxDynError>) = match run {
+                Ok(Ok(Ok(resp))) => (Outcome::Succeeded, Ok(resp)),
+                Ok(Ok(Err(e))) => {
+                    let e: BoxDynError = e.into();
+                    (failure_outcome(settings, lease.as_ref(), &e), Err(e))
+                }
+                Ok(Err(panic)) => {
+                    let msg = panic_message(&panic);
+                    let e: BoxDynError = format!("job panicked: {msg}").into();
+                    (failure_outcome(settings, lease.as_ref(), &e), Err(e))
+                }
+                Err(_) => {
+                    let e: BoxDynError =
+                        format!("job timed out after {:?}", started.elapsed()).into();
+                    (failure_outcome(settings, lease.as_ref(), &e), Err(e))
+                }
+            };
+            if let Some(l) = lease {
+                lane.record(l.id, l.lease, outcome);
+            }
+            result
+        })
+    }
+}
+
+fn failure_outcome(settings: &QueueSettings, lease: Option<&JobLease>, e: &BoxDynError) -> Outcome {
+    let error = error_chain(e.as_ref());
+    match classify(e.as_ref()) {
+        FailureClass::Abort => Outcome::Aborted { error },
+        FailureClass::RetryAfter(delay) => Outcome::Deferred { delay, error },
+        FailureClass::Retry => Outcome::Failed {
+            delay: settings.retry.delay(lease.map_or(1, |l| l.attempt)),
+            error,
+        },
+    }
+}
+
+/// `outer: inner: innermost`, bounded to 2 KiB.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let msg = inner.to_string();
+        if !s.contains(&msg) {
+            s.push_str(": ");
+            s.push_str(&msg);
+        }
+        src = inner.source();
+    }
+    if s.len() > 2048 {
+        let mut cut = 2048;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic".into()
+    }
+}

@@ -1,0 +1,139 @@
+//! Queue configuration: how to reach Redis and the timings of leases, retries and retention.
+//!
+//! Everything has a production default; tests shorten the timings. Nothing here reads the
+//! environment: the service's own configuration module builds these values.
+
+use std::time::Duration;
+
+use crate::retry::RetryPolicy;
+
+/// How to reach Redis. The URL carries password and DB index (`redis://:pw@host:port/db`).
+#[derive(Clone)]
+pub struct RedisSettings {
+    /// `redis://[user][:password@]host[:port][/db]`.
+    pub url: String,
+    /// How long one Redis command may take before it counts as failed (seconds, not 500 ms:
+    /// a Redis stall pauses work instead of killing it).
+    pub response_timeout: Duration,
+    /// How long a connection attempt may take.
+    pub connect_timeout: Duration,
+}
+
+impl RedisSettings {
+    /// Settings for `url` with the default timeouts (5 s response, 5 s connect).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            response_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Builds the URL from the contract's `REDIS_HOST`/`PORT`/`PASSWORD`/`DB` parts.
+    pub fn from_parts(host: &str, port: u16, password: Option<&str>, db: i64) -> Self {
+        let auth = match password {
+            Some(pw) if !pw.is_empty() => format!(":{}@", urlencode(pw)),
+            _ => String::new(),
+        };
+        Self::new(format!("redis://{auth}{host}:{port}/{db}"))
+    }
+}
+
+impl std::fmt::Debug for RedisSettings {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &redact_url(&self.url))
+            .field("response_timeout", &self.response_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `redis://:secret@host` → `redis://:***@host`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Timings and limits of the queue, shared by producers and workers.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// Prefix of every key (`REDIS_KEY_PREFIX`).
+    pub prefix: String,
+    /// A claimed job's lease; a worker that stops renewing it loses the job to another worker
+    /// after at most this long (plus one idle poll).
+    pub lease: Duration,
+    /// How often a worker renews the leases of the jobs it holds (well under `lease`).
+    pub heartbeat: Duration,
+    /// Most jobs one claim call takes; also the local prefetch buffer of a worker.
+    pub claim_batch: usize,
+    /// Most due jobs promoted, or expired leases reaped, by one claim call.
+    pub maintenance_batch: usize,
+    /// Longest an idle worker blocks before it polls again (delayed jobs wake it earlier).
+    pub idle_block: Duration,
+    /// Longest one job may run; past it the job fails and is retried like any error.
+    pub job_timeout: Duration,
+    /// How long a succeeded job's data is kept.
+    pub succeeded_retention: Duration,
+    /// How long a dead job's data is kept.
+    pub dead_retention: Duration,
+    /// Most provider-requested deferrals (Retry-After) before a job is dead-lettered.
+    pub max_deferrals: u32,
+    /// Backoff between failed attempts.
+    pub retry: RetryPolicy,
+}
+
+impl QueueSettings {
+    /// Production defaults under `prefix`.
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+            lease: Duration::from_secs(20),
+            heartbeat: Duration::from_secs(5),
+            claim_batch: 64,
+            maintenance_batch: 1000,
+            idle_block: Duration::from_secs(1),
+            job_timeout: Duration::from_secs(30 * 60),
+            succeeded_retention: Duration::from_secs(24 * 3600),
+            dead_retention: Duration::from_secs(7 * 24 * 3600),
+            max_deferrals: 100,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Rejects settings that cannot work together.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.prefix.is_empty() || self.prefix.contains(char::is_whitespace) {
+            return Err("key prefix must be non-empty and without spaces".into());
+        }
+        if self.heartbeat * 2 > self.lease {
+            return Err("heartbeat must be at most half the lease".into());
+        }
+        if self.claim_batch == 0 || self.claim_batch > 1000 {
+            return Err("claim batch must be within 1..=1000".into());
+        }
+        if self.maintenance_batch == 0 || self.maintenance_batch > 2000 {
+            return Err("maintenance batch must be within 1..=2000".into());
+        }
+        if self.succeeded_retention.as_secs() == 0 || self.dead_retention.as_secs() == 0 {
+            return Err("retention must be at least one second".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,71 @@
+-- ARGV: prefix, queue, worker_id, max_claim, lease_ms, batch, dead_ttl_s
+-- Promotes due scheduled/retrying jobs and reaps expired leases (each bounded by `batch`),
+-- then claims up to max_claim ready jobs for worker_id.
+-- Returns { wait_ms, id, payload, attempts, lease, max_attempts, ... } where wait_ms is the time
+-- until the next scheduled, retrying or lease-expiry event (-1: none).
+local worker, max_claim = ARGV[3], tonumber(ARGV[4])
+local lease_ms, batch, dead_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+
+for _, set in ipairs({ 'scheduled', 'retrying' }) do
+  local due = redis.call('ZRANGEBYSCORE', qk .. set, '-inf', now, 'LIMIT', 0, batch)
+  if #due > 0 then
+    redis.call('ZREM', qk .. set, unpack(due))
+    for _, id in ipairs(due) do redis.call('HSET', job_key(id), 'state', 'ready') end
+    redis.call('RPUSH', qk .. 'ready', unpack(due))
+  end
+end
+
+local expired = redis.call('ZRANGEBYSCORE', qk .. 'active', '-inf', now, 'LIMIT', 0, batch)
+for _, id in ipairs(expired) do
+  local jk = job_key(id)
+  redis.call('ZREM', qk .. 'active', id)
+  local f = redis.call('HMGET', jk, 'attempts', 'max_attempts', 'unique', 'lock_by')
+  if f[1] then
+    push_history(jk, f[1], 'lease_expired', 'lease expired: worker ' .. (f[4] or '?') .. ' lost')
+    if tonumber(f[1]) >= tonumber(f[2]) then
+      bury(id, jk, f[3], dead_ttl)
+    else
+      redis.call('HSET', jk, 'state', 'ready')
+      redis.call('RPUSH', qk .. 'ready', id)
+    end
+  end
+end
+
+local out = { -1 }
+if max_claim > 0 then
+  local ids = redis.call('RPOP', qk .. 'ready', max_claim)
+  if ids then
+    local deadline = now + lease_ms
+    local zargs = {}
+    for _, id in ipairs(ids) do
+      local jk = job_key(id)
+      local f = redis.call('HMGET', jk, 'payload', 'attempts', 'lease', 'max_attempts')
+      if f[1] then
+        local attempts, lease = tonumber(f[2]) + 1, tonumber(f[3]) + 1
+        redis.call('HSET', jk, 'state', 'active', 'attempts', attempts, 'lease', lease,
+          'lock_by', worker, 'locked_ms', now)
+        zargs[#zargs + 1] = deadline
+        zargs[#zargs + 1] = id
+        out[#out + 1] = id
+        out[#out + 1] = f[1]
+        out[#out + 1] = attempts
+        out[#out + 1] = lease
+        out[#out + 1] = tonumber(f[4])
+      end
+    end
+    if #zargs > 0 then redis.call('ZADD', qk .. 'active', unpack(zargs)) end
+  end
+end
+
+local next_at = nil
+for _, set in ipairs({ 'scheduled', 'retrying', 'active' }) do
+  local first = redis.call('ZRANGE', qk .. set, 0, 0, 'WITHSCORES')
+  if first[2] then
+    local at = tonumber(first[2])
+    if next_at == nil or at < next_at then next_at = at end
+  end
+end
+if next_at ~= nil then
+  out[1] = math.max(0, next_at - now)
+end
+return out

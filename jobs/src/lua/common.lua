@@ -1,0 +1,42 @@
+-- Shared helpers, prepended to every script (scripts are built as common .. body).
+-- Keys are built from ARGV[1] (prefix) and ARGV[2] (queue); see jobs/README.md for the layout.
+local prefix, queue = ARGV[1], ARGV[2]
+local qk = prefix .. ':q:' .. queue .. ':'
+local function job_key(id) return prefix .. ':job:' .. id end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local now = now_ms()
+
+-- Releases a unique key, but only while it still points at this job.
+local function release_unique(uniq, id)
+  if uniq and uniq ~= '' then
+    local uk = qk .. 'unique:' .. uniq
+    if redis.call('GET', uk) == id then redis.call('DEL', uk) end
+  end
+end
+
+-- Appends one entry to the job's attempt history (kept to the last 25).
+local function push_history(jk, attempt, kind, err)
+  local raw = redis.call('HGET', jk, 'history')
+  local h = {}
+  if raw and raw ~= '' then h = cjson.decode(raw) end
+  h[#h + 1] = { attempt = tonumber(attempt) or 0, kind = kind, error = err, at_ms = now }
+  while #h > 25 do table.remove(h, 1) end
+  redis.call('HSET', jk, 'history', cjson.encode(h), 'last_error', err)
+end
+
+-- Moves a job to the dead-letter set: kept for dead_ttl seconds, unique key released.
+local function bury(id, jk, uniq, dead_ttl)
+  redis.call('HSET', jk, 'state', 'dead', 'finished_ms', now)
+  redis.call('ZADD', qk .. 'dead', now, id)
+  redis.call('EXPIRE', jk, dead_ttl)
+  release_unique(uniq, id)
+end
+
+-- Wakes up to 64 idle workers blocked on the wake list.
+local function wake()
+  redis.call('LPUSH', qk .. 'wake', 1)
+  redis.call('LTRIM', qk .. 'wake', 0, 63)
+end

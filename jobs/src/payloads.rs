@@ -1,0 +1,139 @@
+//! The typed job payloads of lifesync, one struct per job, each with its queue, attempt
+//! budget, dedup rule and a `version` field.
+//!
+//! Rules for changing a payload (rolling deploys run old and new releases side by side):
+//! add fields only with `#[serde(default)]`, never rename or remove one, never reject unknown
+//! fields; bump `version` when the meaning changes and keep reading the old version. Every
+//! version ever written has a golden fixture under `jobs/tests/fixtures/`, and a test proves it
+//! still deserializes.
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A job type: its payload, the queue it runs on and how it is deduplicated.
+pub trait Job: Serialize + DeserializeOwned + Send + 'static {
+    /// The queue this job runs on.
+    const QUEUE: &'static str;
+    /// Attempts before the job is dead-lettered.
+    const MAX_ATTEMPTS: u32;
+    /// While a job with this key is queued, scheduled or running, enqueueing another returns
+    /// the existing job's id. Released when the job ends in any way.
+    fn unique_key(&self) -> Option<String> {
+        None
+    }
+    /// A deterministic id: enqueueing the same id again (while its record is retained) returns
+    /// the existing job instead of creating a second one.
+    fn job_id(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Queue names, as they appear in keys, metrics and the admin API.
+pub mod queues {
+    pub const OAUTH_COMPLETION: &str = "oauth_completion";
+    pub const SYNC: &str = "sync";
+    pub const FANOUT: &str = "fanout";
+    /// Every production queue.
+    pub const ALL: [&str; 3] = [OAUTH_COMPLETION, SYNC, FANOUT];
+}
+
+/// Full or incremental sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    Full,
+    Incremental,
+}
+
+/// What started a sync (the contract's `trigger`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncTrigger {
+    Oauth,
+    Manual,
+    Daily,
+    Incremental,
+    Admin,
+}
+
+/// Exchange an OAuth authorization code, store the tokens and connect the data source.
+/// The code (and PKCE verifier) travel sealed with the token-encryption key, never in clear.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OAuthCompletion {
+    pub version: u32,
+    pub completion_id: Uuid,
+    pub user_id: String,
+    pub provider: String,
+    pub redirect_uri: String,
+    /// AES-256-GCM sealed authorization code (base64).
+    pub sealed_code: String,
+    /// AES-256-GCM sealed PKCE verifier (base64), for providers that use PKCE.
+    #[serde(default)]
+    pub sealed_pkce_verifier: Option<String>,
+}
+
+impl OAuthCompletion {
+    pub const VERSION: u32 = 1;
+}
+
+impl Job for OAuthCompletion {
+    const QUEUE: &'static str = queues::OAUTH_COMPLETION;
+    /// A code works once: retries are for transport failures only.
+    const MAX_ATTEMPTS: u32 = 3;
+    fn unique_key(&self) -> Option<String> {
+        Some(format!("oauth:{}", self.completion_id))
+    }
+    fn job_id(&self) -> Option<String> {
+        Some(format!("oauth-{}", self.completion_id))
+    }
+}
+
+/// Sync one data source: fetch a page, normalize, store, checkpoint, continue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncDataSource {
+    pub version: u32,
+    pub data_source_id: Uuid,
+    pub mode: SyncMode,
+    pub trigger: SyncTrigger,
+    pub sync_run_id: Uuid,
+    /// The provider page to start from (None: the source's stored cursor or the beginning).
+    #[serde(default)]
+    pub page_cursor: Option<String>,
+}
+
+impl SyncDataSource {
+    pub const VERSION: u32 = 1;
+}
+
+impl Job for SyncDataSource {
+    const QUEUE: &'static str = queues::SYNC;
+    const MAX_ATTEMPTS: u32 = 8;
+    /// At most one sync per data source is queued or running, whatever the trigger.
+    fn unique_key(&self) -> Option<String> {
+        Some(format!("sync:{}", self.data_source_id))
+    }
+}
+
+/// One scheduler tick: enqueue a sync for every eligible data source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleFanout {
+    pub version: u32,
+    /// The schedule's name (`daily`, `incremental`).
+    pub schedule: String,
+    pub mode: SyncMode,
+    /// The tick's time, seconds since the Unix epoch (UTC).
+    pub tick_unix: i64,
+}
+
+impl ScheduleFanout {
+    pub const VERSION: u32 = 1;
+}
+
+impl Job for ScheduleFanout {
+    const QUEUE: &'static str = queues::FANOUT;
+    const MAX_ATTEMPTS: u32 = 5;
+    /// One job per schedule and tick, however many schedulers enqueue it.
+    fn job_id(&self) -> Option<String> {
+        Some(format!("fanout-{}-{}", self.schedule, self.tick_unix))
+    }
+}

@@ -1,0 +1,451 @@
+//! The Redis storage: every queue operation is one Lua script call (or one pipeline), so each
+//! step of a job's life is atomic and batched. This module knows keys and scripts, not apalis.
+//!
+//! Rule: any change of a job's state goes through a script in `lua/`; reads may use plain
+//! commands.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use redis::{aio::ConnectionManager, AsyncCommands, Script};
+use serde::Serialize;
+
+use crate::config::{QueueSettings, RedisSettings};
+
+const COMMON: &str = include_str!("lua/common.lua");
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("redis reply: {0}")]
+    Reply(#[from] redis::ParsingError),
+    #[error("payload encoding: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("invalid queue settings: {0}")]
+    Config(String),
+}
+
+struct Scripts {
+    enqueue: Script,
+    claim: Script,
+    ack: Script,
+    heartbeat: Script,
+    redrive: Script,
+    purge_dead: Script,
+}
+
+impl Scripts {
+    fn load() -> Self {
+        let s = |body: &str| Script::new(&format!("{COMMON}\n{body}"));
+        Self {
+            enqueue: s(include_str!("lua/enqueue.lua")),
+            claim: s(include_str!("lua/claim.lua")),
+            ack: s(include_str!("lua/ack.lua")),
+            heartbeat: s(include_str!("lua/heartbeat.lua")),
+            redrive: s(include_str!("lua/redrive.lua")),
+            purge_dead: s(include_str!("lua/purge_dead.lua")),
+        }
+    }
+}
+
+/// A job to be written: the encoded payload plus its queue-level options.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub id: String,
+    pub payload: String,
+    pub max_attempts: u32,
+    pub delay: Duration,
+    pub unique_key: Option<String>,
+}
+
+/// The answer to an enqueue: the id that stands for the job, and whether it was created now
+/// (`false`: a job with the same id or live unique key already existed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Enqueued {
+    pub id: String,
+    pub created: bool,
+}
+
+/// A job leased to a worker by a claim.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: String,
+    pub payload: String,
+    pub attempt: u32,
+    pub lease: u64,
+    pub max_attempts: u32,
+}
+
+/// What one claim call returned.
+#[derive(Debug, Default)]
+pub struct Claim {
+    pub jobs: Vec<ClaimedJob>,
+    /// Time until the next delayed job, retry or lease expiry is due (None: nothing pending).
+    pub next_due: Option<Duration>,
+}
+
+/// How an attempt ended, as recorded by [`Store::ack`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Succeeded,
+    /// Failed; retried after the delay while attempts remain, else dead.
+    Failed { delay: Duration, error: String },
+    /// The job asked to run again after `delay`; no attempt is spent.
+    Deferred { delay: Duration, error: String },
+    /// Dead-lettered at once.
+    Aborted { error: String },
+    /// Claimed but never started (shutdown): back to ready, no attempt spent.
+    HandedBack,
+    /// Started but cut short by shutdown: back to ready, the attempt counts.
+    Interrupted { error: String },
+}
+
+/// One acknowledgement: the job, the lease it was claimed under, and the outcome.
+#[derive(Debug, Clone)]
+pub struct AckRecord {
+    pub id: String,
+    pub lease: u64,
+    pub outcome: Outcome,
+}
+
+/// Queue depth by state, read with one pipeline of O(1)/O(log n) commands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueStats {
+    pub pending: u64,
+    pub scheduled: u64,
+    pub running: u64,
+    pub retrying: u64,
+    pub dead: u64,
+    /// Succeeded within the succeeded-retention window.
+    pub succeeded: u64,
+}
+
+/// A job's stored record, for admin views and tests.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRecord {
+    pub id: String,
+    pub queue: String,
+    pub state: String,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub payload: String,
+    pub last_error: Option<String>,
+    pub history: serde_json::Value,
+    pub created_ms: u64,
+    pub finished_ms: Option<u64>,
+}
+
+/// Handle to the queue storage; cheap to clone, shared by producers and workers.
+#[derive(Clone)]
+pub struct Store {
+    conn: ConnectionManager,
+    client: redis::Client,
+    redis: RedisSettings,
+    settings: Arc<QueueSettings>,
+    scripts: Arc<Scripts>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("redis", &self.redis)
+            .field("prefix", &self.settings.prefix)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Connects (failing fast if Redis is unreachable now); later outages are survived by
+    /// reconnecting.
+    pub async fn connect(redis: RedisSettings, settings: QueueSettings) -> Result<Self, QueueError> {
+        settings.validate().map_err(QueueError::Config)?;
+        let client = redis::Client::open(redis.url.as_str())?;
+        let conn = manager(&client, &redis, redis.response_timeout).await?;
+        Ok(Self {
+            conn,
+            client,
+            redis,
+            settings: Arc::new(settings),
+            scripts: Arc::new(Scripts::load()),
+        })
+    }
+
+    pub fn settings(&self) -> &QueueSettings {
+        &self.settings
+    }
+
+    /// A second connection for blocking waits, so they never hold up other commands.
+    pub(crate) async fn blocking_connection(&self) -> Result<ConnectionManager, QueueError> {
+        let timeout = self.settings.idle_block + self.redis.response_timeout;
+        manager(&self.client, &self.redis, timeout).await
+    }
+
+    fn queue_key(&self, queue: &str, part: &str) -> String {
+        format!("{}:q:{}:{}", self.settings.prefix, queue, part)
+    }
+
+    fn job_key(&self, id: &str) -> String {
+        format!("{}:job:{}", self.settings.prefix, id)
+    }
+
+    /// Writes jobs in one script call per 500 jobs. Immediate jobs go to the ready list, delayed
+    /// ones to the scheduled set; a live unique key or an existing id returns the existing job.
+    pub(crate) async fn enqueue(&self, queue: &str, jobs: &[NewJob]) -> Result<Vec<Enqueued>, QueueError> {
+        let mut out = Vec::with_capacity(jobs.len());
+        let mut conn = self.conn.clone();
+        for chunk in jobs.chunks(500) {
+            let mut inv = self.scripts.enqueue.prepare_invoke();
+            inv.arg(&self.settings.prefix).arg(queue).arg(chunk.len());
+            for j in chunk {
+                inv.arg(&j.id)
+                    .arg(&j.payload)
+                    .arg(j.max_attempts.max(1))
+                    .arg(j.delay.as_millis() as u64)
+                    .arg(j.unique_key.as_deref().unwrap_or(""));
+            }
+            let flat: Vec<redis::Value> = inv.invoke_async(&mut conn).await?;
+            for pair in flat.chunks(2) {
+                out.push(Enqueued {
+                    id: redis::from_redis_value_ref(&pair[0])?,
+                    created: redis::from_redis_value_ref::<i64>(&pair[1])? == 1,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Promotes due jobs, reaps expired leases and claims up to `max` ready jobs for `worker`.
+    pub async fn claim(&self, queue: &str, worker: &str, max: usize) -> Result<Claim, QueueError> {
+        let s = &self.settings;
+        let flat: Vec<redis::Value> = self
+            .scripts
+            .claim
+            .prepare_invoke()
+            .arg(&s.prefix)
+            .arg(queue)
+            .arg(worker)
+            .arg(max)
+            .arg(s.lease.as_millis() as u64)
+            .arg(s.maintenance_batch)
+            .arg(s.dead_retention.as_secs())
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        let wait: i64 = redis::from_redis_value_ref(&flat[0])?;
+        let mut jobs = Vec::with_capacity((flat.len() - 1) / 5);
+        for f in flat[1..].chunks(5) {
+            jobs.push(ClaimedJob {
+                id: redis::from_redis_value_ref(&f[0])?,
+                payload: redis::from_redis_value_ref(&f[1])?,
+                attempt: redis::from_redis_value_ref(&f[2])?,
+                lease: redis::from_redis_value_ref(&f[3])?,
+                max_attempts: redis::from_redis_value_ref(&f[4])?,
+            });
+        }
+        Ok(Claim {
+            jobs,
+            next_due: (wait >= 0).then(|| Duration::from_millis(wait as u64)),
+        })
+    }
+
+    /// Records outcomes in one script call per 500 records. Returns how many were applied
+    /// (records under a stale lease are ignored).
+    pub async fn ack(&self, queue: &str, records: &[AckRecord]) -> Result<usize, QueueError> {
+        let s = &self.settings;
+        let mut applied = 0;
+        let mut conn = self.conn.clone();
+        for chunk in records.chunks(500) {
+            let mut inv = self.scripts.ack.prepare_invoke();
+            inv.arg(&s.prefix)
+                .arg(queue)
+                .arg(s.succeeded_retention.as_secs())
+                .arg(s.dead_retention.as_secs())
+                .arg(s.max_deferrals)
+                .arg(chunk.len());
+            for r in chunk {
+                let (code, delay, error) = match &r.outcome {
+                    Outcome::Succeeded => ("s", Duration::ZERO, ""),
+                    Outcome::Failed { delay, error } => ("r", *delay, error.as_str()),
+                    Outcome::Deferred { delay, error } => ("a", *delay, error.as_str()),
+                    Outcome::Aborted { error } => ("x", Duration::ZERO, error.as_str()),
+                    Outcome::HandedBack => ("h", Duration::ZERO, ""),
+                    Outcome::Interrupted { error } => ("i", Duration::ZERO, error.as_str()),
+                };
+                inv.arg(&r.id)
+                    .arg(r.lease)
+                    .arg(code)
+                    .arg(delay.as_millis() as u64)
+                    .arg(error);
+            }
+            let n: usize = inv.invoke_async(&mut conn).await?;
+            applied += n;
+        }
+        Ok(applied)
+    }
+
+    /// Renews the leases of held jobs. Returns the ids whose lease is no longer ours.
+    pub async fn heartbeat(
+        &self,
+        queue: &str,
+        held: &[(String, u64)],
+    ) -> Result<Vec<String>, QueueError> {
+        let mut lost = Vec::new();
+        let mut conn = self.conn.clone();
+        for chunk in held.chunks(1000) {
+            let mut inv = self.scripts.heartbeat.prepare_invoke();
+            inv.arg(&self.settings.prefix)
+                .arg(queue)
+                .arg(self.settings.lease.as_millis() as u64);
+            for (id, lease) in chunk {
+                inv.arg(id).arg(*lease);
+            }
+            let l: Vec<String> = inv.invoke_async(&mut conn).await?;
+            lost.extend(l);
+        }
+        Ok(lost)
+    }
+
+    /// Blocks (on `conn`) until a producer signals new ready jobs or `timeout` passes.
+    pub(crate) async fn wait_for_work(
+        &self,
+        conn: &mut ConnectionManager,
+        queue: &str,
+        timeout: Duration,
+    ) -> Result<(), QueueError> {
+        let secs = timeout.as_secs_f64().max(0.01);
+        let _: Option<(String, String)> = conn.blpop(self.queue_key(queue, "wake"), secs).await?;
+        Ok(())
+    }
+
+    /// Every queue that has ever received a job under this prefix.
+    pub async fn queues(&self) -> Result<Vec<String>, QueueError> {
+        let mut q: Vec<String> = self
+            .conn
+            .clone()
+            .smembers(format!("{}:queues", self.settings.prefix))
+            .await?;
+        q.sort();
+        Ok(q)
+    }
+
+    /// Depth of one queue by state.
+    pub async fn stats(&self, queue: &str) -> Result<QueueStats, QueueError> {
+        let since = now_ms().saturating_sub(self.settings.succeeded_retention.as_millis() as u64);
+        let k = |p: &str| self.queue_key(queue, p);
+        let (pending, scheduled, running, retrying, dead, succeeded): (u64, u64, u64, u64, u64, u64) =
+            redis::pipe()
+                .llen(k("ready"))
+                .zcard(k("scheduled"))
+                .zcard(k("active"))
+                .zcard(k("retrying"))
+                .zcard(k("dead"))
+                .zcount(k("succeeded"), since, "+inf")
+                .query_async(&mut self.conn.clone())
+                .await?;
+        Ok(QueueStats {
+            pending,
+            scheduled,
+            running,
+            retrying,
+            dead,
+            succeeded,
+        })
+    }
+
+    /// A job's stored record, if it still exists.
+    pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, QueueError> {
+        let h: HashMap<String, String> = self.conn.clone().hgetall(self.job_key(id)).await?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        let num = |k: &str| h.get(k).and_then(|v| v.parse::<u64>().ok());
+        Ok(Some(JobRecord {
+            id: id.to_string(),
+            queue: h.get("queue").cloned().unwrap_or_default(),
+            state: h.get("state").cloned().unwrap_or_default(),
+            attempts: num("attempts").unwrap_or(0) as u32,
+            max_attempts: num("max_attempts").unwrap_or(0) as u32,
+            payload: h.get("payload").cloned().unwrap_or_default(),
+            last_error: h.get("last_error").cloned(),
+            history: h
+                .get("history")
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or(serde_json::Value::Array(vec![])),
+            created_ms: num("created_ms").unwrap_or(0),
+            finished_ms: num("finished_ms"),
+        }))
+    }
+
+    /// The newest dead jobs of a queue (at most `limit`), with last error and history.
+    pub async fn dead_jobs(&self, queue: &str, limit: usize) -> Result<Vec<JobRecord>, QueueError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = self
+            .conn
+            .clone()
+            .zrevrange(self.queue_key(queue, "dead"), 0, limit as isize - 1)
+            .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(j) = self.job(&id).await? {
+                out.push(j);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Moves a dead job back to ready with a fresh attempt budget. False if it is not dead.
+    pub async fn redrive(&self, queue: &str, id: &str) -> Result<bool, QueueError> {
+        let n: i64 = self
+            .scripts
+            .redrive
+            .prepare_invoke()
+            .arg(&self.settings.prefix)
+            .arg(queue)
+            .arg(id)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Deletes every dead job of a queue, in bounded batches. Returns how many.
+    pub async fn purge_dead(&self, queue: &str) -> Result<usize, QueueError> {
+        let mut total = 0;
+        loop {
+            let n: usize = self
+                .scripts
+                .purge_dead
+                .prepare_invoke()
+                .arg(&self.settings.prefix)
+                .arg(queue)
+                .arg(500)
+                .invoke_async(&mut self.conn.clone())
+                .await?;
+            total += n;
+            if n == 0 {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+async fn manager(
+    client: &redis::Client,
+    redis: &RedisSettings,
+    response_timeout: Duration,
+) -> Result<ConnectionManager, QueueError> {
+    let cfg = redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(response_timeout))
+        .set_connection_timeout(Some(redis.connect_timeout))
+        .set_number_of_retries(3)
+        .set_max_delay(Duration::from_secs(2));
+    Ok(ConnectionManager::new_with_config(client.clone(), cfg).await?)
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,305 @@
+//! Test harness: isolated prefixes on the shared Redis, private Redis servers for tests that
+//! stop or restart Redis, in-process workers and probe worker processes.
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use apalis_core::{monitor::Monitor, worker::builder::WorkerBuilder};
+use lifesync_jobs::{
+    probe::{run_probe, ProbeJob, ProbeRecorder},
+    runner::{self, Handles},
+    Producer, QueueSettings, RedisSettings, RetryPolicy, Store,
+};
+use redis::AsyncCommands;
+use tower::limit::ConcurrencyLimitLayer;
+
+pub fn shared_redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+pub fn fresh_prefix() -> String {
+    format!("t{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// Short timings so tests observe leases, retries and retention in seconds.
+pub fn fast_settings(prefix: &str) -> QueueSettings {
+    let mut s = QueueSettings::new(prefix);
+    s.lease = Duration::from_secs(2);
+    s.heartbeat = Duration::from_millis(400);
+    s.idle_block = Duration::from_millis(200);
+    s.retry = RetryPolicy {
+        base: Duration::from_millis(200),
+        factor: 2.0,
+        max: Duration::from_secs(30),
+        jitter: 0.2,
+    };
+    s
+}
+
+pub struct Env {
+    pub url: String,
+    pub prefix: String,
+    pub store: Store,
+    pub producer: Producer,
+    pub recorder: ProbeRecorder,
+}
+
+impl Env {
+    pub async fn new(url: &str, settings: QueueSettings) -> Self {
+        let prefix = settings.prefix.clone();
+        let store = Store::connect(RedisSettings::new(url), settings)
+            .await
+            .expect("connect to redis");
+        let client = redis::Client::open(url).unwrap();
+        let conn = redis::aio::ConnectionManager::new(client).await.unwrap();
+        Self {
+            url: url.to_string(),
+            prefix: prefix.clone(),
+            producer: Producer::new(store.clone()),
+            store,
+            recorder: ProbeRecorder { conn, prefix },
+        }
+    }
+
+    pub async fn shared() -> Self {
+        Self::new(&shared_redis_url(), fast_settings(&fresh_prefix())).await
+    }
+
+    pub async fn enqueue(&self, job: ProbeJob) -> String {
+        self.producer.enqueue(&job).await.expect("enqueue").id
+    }
+
+    /// Run starts recorded so far, as `n:attempt`.
+    pub async fn runs(&self) -> Vec<String> {
+        self.recorder
+            .conn
+            .clone()
+            .lrange(self.recorder.runs_key(), 0, -1)
+            .await
+            .unwrap()
+    }
+
+    /// Completed effects recorded so far (one entry per completion, duplicates included).
+    pub async fn done(&self) -> Vec<u64> {
+        self.recorder
+            .conn
+            .clone()
+            .lrange(self.recorder.done_key(), 0, -1)
+            .await
+            .unwrap()
+    }
+
+    /// Starts an in-process worker on the probe queue; returns a stopper.
+    pub fn start_worker(&self, concurrency: usize) -> InProcessWorker {
+        let store = self.store.clone();
+        let recorder = self.recorder.clone();
+        let handles = Handles::default();
+        let registry = handles.clone();
+        let monitor = Monitor::new().register(move |_| {
+            let backend = lifesync_jobs::RedisBackend::new(store.clone(), "probe", "test");
+            registry.add(backend.handle());
+            WorkerBuilder::new(backend.handle().worker_id().to_string())
+                .backend(backend)
+                .data(recorder.clone())
+                .layer(ConcurrencyLimitLayer::new(concurrency))
+                .build(run_probe)
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let signal = async move {
+                let _ = rx.await;
+                Ok(())
+            };
+            let _ = runner::run_until(monitor, handles, signal, Duration::from_secs(5)).await;
+        });
+        InProcessWorker {
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    /// Deletes every key under this test's prefix.
+    pub async fn cleanup(&self) {
+        let mut conn = self.recorder.conn.clone();
+        let keys: Vec<String> = conn.keys(format!("{}:*", self.prefix)).await.unwrap_or_default();
+        for chunk in keys.chunks(1000) {
+            let _: Result<(), _> = conn.del(chunk).await;
+        }
+    }
+}
+
+pub struct InProcessWorker {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl InProcessWorker {
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(15), &mut self.task).await;
+    }
+}
+
+/// Polls `f` every 50 ms until it returns true or `timeout` passes.
+pub async fn wait_until<F, Fut>(timeout: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A redis-server of this test's own (AOF on, fsync always), on a free port.
+pub struct PrivateRedis {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Self {
+            port: free_port(),
+            dir,
+            child: None,
+        };
+        r.spawn();
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--appendonly", "yes", "--appendfsync", "always", "--save", ""])
+            .args(["--maxmemory-policy", "noeviction"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                let ok = Command::new("redis-cli")
+                    .args(["-p", &self.port.to_string(), "ping"])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).contains("PONG"))
+                    .unwrap_or(false);
+                if ok {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("private redis did not start on {}", self.port);
+    }
+
+    /// Stops the server gracefully (SIGTERM: AOF flushed), as a restart would.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe_kill(c.id(), "TERM");
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn unsafe_kill(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status();
+}
+
+/// A `jobs-probe` worker process.
+pub struct ProbeProcess {
+    pub child: Child,
+}
+
+impl ProbeProcess {
+    pub fn spawn(url: &str, prefix: &str, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jobs-probe"))
+            .args(["--redis", url, "--prefix", prefix])
+            .args(["--lease-ms", "2000", "--heartbeat-ms", "400"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn jobs-probe");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("ready"), "probe said {line:?}");
+        Self { child }
+    }
+
+    pub fn kill9(&mut self) {
+        unsafe_kill(self.child.id(), "KILL");
+        let _ = self.child.wait();
+    }
+
+    pub fn sigterm(&mut self) {
+        unsafe_kill(self.child.id(), "TERM");
+    }
+
+    /// Waits for exit; returns the exit code (None if killed by a signal or still running).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for ProbeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
