@@ -405,7 +405,7 @@ fn build_task<Args: DeserializeOwned>(lane: &Lane, job: ClaimedJob) -> Option<Ta
         Ok(args) => Some(
             TaskBuilder::new(args)
                 .task_id(TaskId::from_string(job.id.clone()))
-                .attempt(job.attempt as usize)
+                .attempt(job.attempt.saturating_sub(1) as usize) // apalis counts the start itself
                 .max_attempts(job.max_attempts as usize)
                 .queue(Queue::from(lane.queue.as_str()))
                 .lock_by(Some(lane.worker_id.clone()))

@@ -26,8 +26,8 @@ pub enum Behaviour {
     Abort,
     /// Asks to be retried after this many ms on its first run, then succeeds.
     RetryAfterOnce(u64),
-    /// Exits the whole process (as a crash would) on the first attempt; succeeds later.
-    CrashOnce,
+    /// Exits the whole worker process, as a crash would, on every attempt.
+    Crash,
 }
 
 /// A probe job.
@@ -51,7 +51,8 @@ impl Job for ProbeJob {
     }
 }
 
-/// Where probe runs are recorded: `<prefix>:probe:runs` (a list of `n:attempt` per run start)
+/// Where probe runs are recorded: `<prefix>:probe:runs` (a list of `n:attempt:unix_ms` per run
+/// start)
 /// and `<prefix>:probe:done` (a list of `n` per completed run: its length minus its distinct
 /// members counts duplicate effects).
 #[derive(Clone)]
@@ -78,7 +79,10 @@ pub async fn run_probe(
     let attempt = attempt.current() as u32;
     let mut conn = rec.conn.clone();
     let _: () = conn
-        .rpush(rec.runs_key(), format!("{}:{}", job.n, attempt))
+        .rpush(
+            rec.runs_key(),
+            format!("{}:{}:{}", job.n, attempt, crate::store::now_ms()),
+        )
         .await
         .map_err(JobError::retryable)?;
     if job.sleep_ms > 0 {
@@ -106,8 +110,7 @@ pub async fn run_probe(
                 ));
             }
         }
-        Behaviour::CrashOnce if attempt <= 1 => std::process::exit(17),
-        Behaviour::CrashOnce => {}
+        Behaviour::Crash => std::process::exit(17),
     }
     let _: () = conn
         .rpush(rec.done_key(), job.n)

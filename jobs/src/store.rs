@@ -116,6 +116,7 @@ pub struct QueueStats {
     pub scheduled: u64,
     pub running: u64,
     pub retrying: u64,
+    /// Dead within the dead-retention window (older records have expired).
     pub dead: u64,
     /// Succeeded within the succeeded-retention window.
     pub succeeded: u64,
@@ -229,6 +230,7 @@ impl Store {
             .arg(s.lease.as_millis() as u64)
             .arg(s.maintenance_batch)
             .arg(s.dead_retention.as_secs())
+            .arg(s.succeeded_retention.as_secs())
             .invoke_async(&mut self.conn.clone())
             .await?;
         let wait: i64 = redis::from_redis_value_ref(&flat[0])?;
@@ -330,7 +332,9 @@ impl Store {
 
     /// Depth of one queue by state.
     pub async fn stats(&self, queue: &str) -> Result<QueueStats, QueueError> {
-        let since = now_ms().saturating_sub(self.settings.succeeded_retention.as_millis() as u64);
+        let now = now_ms();
+        let since = now.saturating_sub(self.settings.succeeded_retention.as_millis() as u64);
+        let dead_since = now.saturating_sub(self.settings.dead_retention.as_millis() as u64);
         let k = |p: &str| self.queue_key(queue, p);
         let (pending, scheduled, running, retrying, dead, succeeded): (u64, u64, u64, u64, u64, u64) =
             redis::pipe()
@@ -338,7 +342,7 @@ impl Store {
                 .zcard(k("scheduled"))
                 .zcard(k("active"))
                 .zcard(k("retrying"))
-                .zcard(k("dead"))
+                .zcount(k("dead"), dead_since, "+inf")
                 .zcount(k("succeeded"), since, "+inf")
                 .query_async(&mut self.conn.clone())
                 .await?;
@@ -443,7 +447,8 @@ async fn manager(
     Ok(ConnectionManager::new_with_config(client.clone(), cfg).await?)
 }
 
-pub(crate) fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

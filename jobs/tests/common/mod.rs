@@ -70,6 +70,50 @@ impl Env {
         Self::new(&shared_redis_url(), fast_settings(&fresh_prefix())).await
     }
 
+    /// An environment on the shared Redis with adjusted settings.
+    pub async fn shared_with(f: impl FnOnce(&mut QueueSettings)) -> Self {
+        let mut s = fast_settings(&fresh_prefix());
+        f(&mut s);
+        Self::new(&shared_redis_url(), s).await
+    }
+
+    pub async fn enqueue_with(&self, job: ProbeJob, max_attempts: u32) -> String {
+        let opts = lifesync_jobs::EnqueueOptions {
+            max_attempts: Some(max_attempts),
+            ..Default::default()
+        };
+        self.producer.enqueue_with(&job, opts).await.expect("enqueue").id
+    }
+
+    /// Runs of job `n` as (attempt, start unix ms), in order.
+    pub async fn runs_of(&self, n: u64) -> Vec<(u32, u64)> {
+        self.runs()
+            .await
+            .iter()
+            .filter_map(|r| {
+                let mut p = r.split(':');
+                let (jn, a, t) = (p.next()?, p.next()?, p.next()?);
+                (jn.parse::<u64>().ok()? == n).then(|| (a.parse().unwrap(), t.parse().unwrap()))
+            })
+            .collect()
+    }
+
+    pub async fn state(&self, id: &str) -> Option<String> {
+        self.store.job(id).await.unwrap().map(|j| j.state)
+    }
+
+    /// Waits until job `id` is in `state`.
+    pub async fn wait_state(&self, id: &str, state: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || async { self.state(id).await.as_deref() == Some(state) }).await
+    }
+
+    /// Number of keys under this test's prefix.
+    pub async fn key_count(&self) -> usize {
+        let mut conn = self.recorder.conn.clone();
+        let keys: Vec<String> = conn.keys(format!("{}:*", self.prefix)).await.unwrap_or_default();
+        keys.len()
+    }
+
     pub async fn enqueue(&self, job: ProbeJob) -> String {
         self.producer.enqueue(&job).await.expect("enqueue").id
     }

@@ -1,0 +1,399 @@
+//! Delivery semantics against the real Redis, with in-process apalis workers: retries and
+//! backoff, dead letters, Retry-After, unique keys, stats, retention, wake-up latency, auth.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use lifesync_jobs::{
+    probe::{Behaviour, ProbeJob},
+    store::now_ms,
+    QueueStats, RedisSettings, Store,
+};
+
+fn job(n: u64, behaviour: Behaviour) -> ProbeJob {
+    ProbeJob {
+        n,
+        behaviour,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_attempts_back_off_exponentially_with_jitter() {
+    let env = Env::shared().await;
+    let id = env.enqueue_with(job(1, Behaviour::FailTimes(3)), 5).await;
+    let w = env.start_worker(2);
+    assert!(env.wait_state(&id, "succeeded", Duration::from_secs(15)).await);
+    w.stop().await;
+
+    let runs = env.runs_of(1).await;
+    assert_eq!(runs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    // base 200 ms, factor 2, jitter ±20 %: 200, 400, 800 ms (+ scheduling slack).
+    for (k, pair) in runs.windows(2).enumerate() {
+        let gap = (pair[1].1 - pair[0].1) as f64;
+        let nominal = 200.0 * 2f64.powi(k as i32);
+        assert!(
+            gap >= nominal * 0.8 - 5.0 && gap <= nominal * 1.2 + 250.0,
+            "retry {} came after {gap} ms, nominal {nominal} ms",
+            k + 1
+        );
+    }
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_attempts_goes_dead_with_history() {
+    let env = Env::shared().await;
+    let id = env.enqueue_with(job(1, Behaviour::FailAlways), 3).await;
+    let w = env.start_worker(2);
+    assert!(env.wait_state(&id, "dead", Duration::from_secs(15)).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    w.stop().await;
+
+    assert_eq!(env.runs_of(1).await.len(), 3, "exactly max_attempts runs");
+    let rec = env.store.job(&id).await.unwrap().unwrap();
+    assert_eq!(rec.attempts, 3);
+    assert_eq!(rec.last_error.as_deref(), Some("probe: always fails"));
+    let hist = rec.history.as_array().unwrap();
+    assert_eq!(hist.len(), 3);
+    assert!(hist.iter().all(|h| h["kind"] == "failed"));
+    let dead = env.store.dead_jobs("probe", 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, id);
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_goes_dead_at_once() {
+    let env = Env::shared().await;
+    let id = env.enqueue_with(job(1, Behaviour::Abort), 5).await;
+    let w = env.start_worker(2);
+    assert!(env.wait_state(&id, "dead", Duration::from_secs(10)).await);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    w.stop().await;
+    assert_eq!(env.runs_of(1).await.len(), 1);
+    let rec = env.store.job(&id).await.unwrap().unwrap();
+    assert_eq!(rec.history[0]["kind"], "aborted");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panics_count_as_failures_and_are_retried() {
+    let env = Env::shared().await;
+    let id = env.enqueue_with(job(1, Behaviour::Panic), 2).await;
+    let w = env.start_worker(2);
+    assert!(env.wait_state(&id, "dead", Duration::from_secs(10)).await);
+    w.stop().await;
+    assert_eq!(env.runs_of(1).await.len(), 2, "the panic was retried");
+    let rec = env.store.job(&id).await.unwrap().unwrap();
+    assert!(rec.last_error.unwrap().contains("panicked"));
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_count_as_failures_and_are_retried() {
+    let env = Env::shared_with(|s| s.job_timeout = Duration::from_millis(300)).await;
+    let slow = ProbeJob {
+        n: 1,
+        sleep_ms: 2_000,
+        ..Default::default()
+    };
+    let id = env.enqueue_with(slow, 2).await;
+    let w = env.start_worker(2);
+    assert!(env.wait_state(&id, "dead", Duration::from_secs(10)).await);
+    w.stop().await;
+    assert_eq!(env.runs_of(1).await.len(), 2, "the timeout was retried");
+    let rec = env.store.job(&id).await.unwrap().unwrap();
+    assert!(rec.last_error.unwrap().contains("timed out"));
+    assert!(env.done().await.is_empty());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured_without_spending_an_attempt() {
+    let env = Env::shared().await;
+    // One attempt only: a deferral that spent it would leave the job dead.
+    let id = env.enqueue_with(job(1, Behaviour::RetryAfterOnce(1500)), 1).await;
+    let w = env.start_worker(2);
+    assert!(env.wait_state(&id, "retrying", Duration::from_secs(5)).await);
+    assert_eq!(env.store.stats("probe").await.unwrap().retrying, 1);
+    assert!(env.wait_state(&id, "succeeded", Duration::from_secs(10)).await);
+    w.stop().await;
+    let runs = env.runs_of(1).await;
+    assert_eq!(runs.len(), 2);
+    assert_eq!((runs[0].0, runs[1].0), (1, 1), "both runs were attempt 1");
+    let gap = runs[1].1 - runs[0].1;
+    assert!((1500..1900).contains(&gap), "re-run after {gap} ms, asked 1500 ms");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unique_key_dedupes_while_live_and_is_released_when_the_job_ends() {
+    let env = Env::shared().await;
+    let uniq = |n: u64, b: Behaviour| ProbeJob {
+        n,
+        behaviour: b,
+        unique: Some("sync:42".into()),
+        ..Default::default()
+    };
+    // Queued: a duplicate returns the first job's id.
+    let a = env.producer.enqueue(&uniq(1, Behaviour::Succeed)).await.unwrap();
+    let b = env.producer.enqueue(&uniq(2, Behaviour::Succeed)).await.unwrap();
+    assert!(a.created && !b.created);
+    assert_eq!(a.id, b.id);
+
+    // After success the key is free.
+    let w = env.start_worker(1);
+    assert!(env.wait_state(&a.id, "succeeded", Duration::from_secs(5)).await);
+    let c = env.producer.enqueue(&uniq(3, Behaviour::Abort)).await.unwrap();
+    assert!(c.created, "released after success");
+
+    // After an abort (dead at once) the key is free.
+    assert!(env.wait_state(&c.id, "dead", Duration::from_secs(5)).await);
+    let d = env
+        .enqueue_with(uniq(4, Behaviour::FailAlways), 2)
+        .await;
+    assert_ne!(d, c.id, "released after abort");
+
+    // While retrying the key is held; after the last attempt (dead) it is free.
+    assert!(env.wait_state(&d, "retrying", Duration::from_secs(5)).await);
+    let dup = env.producer.enqueue(&uniq(5, Behaviour::Succeed)).await.unwrap();
+    assert_eq!((dup.id.as_str(), dup.created), (d.as_str(), false));
+    assert!(env.wait_state(&d, "dead", Duration::from_secs(5)).await);
+    let e = env.producer.enqueue(&uniq(6, Behaviour::Succeed)).await.unwrap();
+    assert!(e.created, "released after dead");
+    assert!(env.wait_state(&e.id, "succeeded", Duration::from_secs(5)).await);
+    w.stop().await;
+
+    // Only jobs 1, 3, 4, 6 ever ran: the duplicates never existed.
+    let mut ran: Vec<u64> = env
+        .runs()
+        .await
+        .iter()
+        .map(|r| r.split(':').next().unwrap().parse().unwrap())
+        .collect();
+    ran.dedup();
+    assert_eq!(ran, vec![1, 3, 4, 6]);
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_match_the_stored_states_after_a_mixed_workload() {
+    let env = Env::shared_with(|s| {
+        s.retry.base = Duration::from_secs(60);
+    })
+    .await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(env.enqueue(job(n, Behaviour::Succeed)).await);
+    }
+    for n in 10..13 {
+        ids.push(env.enqueue(job(n, Behaviour::Abort)).await);
+    }
+    for n in 20..22 {
+        ids.push(env.enqueue(job(n, Behaviour::FailAlways)).await);
+    }
+    let delayed = lifesync_jobs::EnqueueOptions {
+        delay: Duration::from_secs(600),
+        ..Default::default()
+    };
+    for n in 30..34 {
+        ids.push(env.producer.enqueue_with(&job(n, Behaviour::Succeed), delayed.clone()).await.unwrap().id);
+    }
+    let w = env.start_worker(4);
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            let s = env.store.stats("probe").await.unwrap();
+            s.succeeded == 5 && s.dead == 3 && s.retrying == 2
+        })
+        .await
+    );
+    w.stop().await;
+    for n in 40..43 {
+        ids.push(env.enqueue(job(n, Behaviour::Succeed)).await);
+    }
+    // A worker that claims one job and holds it makes it "running".
+    let claim = env.store.claim("probe", "manual-worker", 1).await.unwrap();
+    assert_eq!(claim.jobs.len(), 1);
+
+    let stats = env.store.stats("probe").await.unwrap();
+    let mut counted = QueueStats::default();
+    for id in &ids {
+        match env.state(id).await.unwrap().as_str() {
+            "ready" => counted.pending += 1,
+            "scheduled" => counted.scheduled += 1,
+            "active" => counted.running += 1,
+            "retrying" => counted.retrying += 1,
+            "dead" => counted.dead += 1,
+            "succeeded" => counted.succeeded += 1,
+            other => panic!("unexpected state {other}"),
+        }
+    }
+    assert_eq!(stats, counted);
+    assert_eq!(
+        stats,
+        QueueStats {
+            pending: 2,
+            scheduled: 4,
+            running: 1,
+            retrying: 2,
+            dead: 3,
+            succeeded: 5
+        }
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_expires_finished_jobs_and_memory_stays_flat() {
+    let env = Env::shared_with(|s| {
+        s.succeeded_retention = Duration::from_secs(1);
+        s.dead_retention = Duration::from_secs(1);
+    })
+    .await;
+    let w = env.start_worker(16);
+    let mut key_counts = Vec::new();
+    let mut first_ids = Vec::new();
+    for round in 0..4u64 {
+        let jobs: Vec<ProbeJob> = (0..1000)
+            .map(|i| job(round * 1000 + i, if i % 10 == 0 { Behaviour::Abort } else { Behaviour::Succeed }))
+            .collect();
+        let ids = env
+            .producer
+            .enqueue_batch(&jobs, Default::default())
+            .await
+            .unwrap();
+        if round == 0 {
+            first_ids = ids.iter().map(|e| e.id.clone()).collect();
+        }
+        let want = ((round + 1) * 900) as usize;
+        assert!(wait_until(Duration::from_secs(30), || async { env.done().await.len() == want }).await);
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        // The recorder's own two lists are not queue data.
+        key_counts.push(env.key_count().await - 2);
+    }
+    w.stop().await;
+    // Every finished job's record expired: only the queue's fixed keys remain, each round.
+    assert!(key_counts.iter().all(|&k| k <= 8), "keys per round: {key_counts:?}");
+    for id in first_ids.iter().take(50) {
+        assert!(env.store.job(id).await.unwrap().is_none(), "job {id} kept past retention");
+    }
+    let s = env.store.stats("probe").await.unwrap();
+    assert_eq!((s.succeeded, s.dead), (0, 0), "{s:?}");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_starts_a_new_job_within_100ms() {
+    // Production idle block (1 s): a poll-based worker would miss the bound.
+    let env = Env::shared_with(|s| s.idle_block = Duration::from_secs(1)).await;
+    let w = env.start_worker(2);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut worst = 0;
+    for n in 0..5 {
+        tokio::time::sleep(Duration::from_millis(300 + 97 * n)).await;
+        let t0 = now_ms();
+        env.enqueue(job(n, Behaviour::Succeed)).await;
+        assert!(wait_until(Duration::from_secs(3), || async { !env.runs_of(n).await.is_empty() }).await);
+        let started = env.runs_of(n).await[0].1;
+        worst = worst.max(started.saturating_sub(t0));
+    }
+    w.stop().await;
+    assert!(worst < 100, "slowest pick-up took {worst} ms");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delayed_jobs_wait_in_the_scheduled_set_until_due() {
+    let env = Env::shared().await;
+    let w = env.start_worker(2);
+    let t0 = now_ms();
+    let opts = lifesync_jobs::EnqueueOptions {
+        delay: Duration::from_millis(800),
+        ..Default::default()
+    };
+    let id = env.producer.enqueue_with(&job(1, Behaviour::Succeed), opts).await.unwrap().id;
+    assert_eq!(env.state(&id).await.as_deref(), Some("scheduled"));
+    assert!(env.wait_state(&id, "succeeded", Duration::from_secs(5)).await);
+    w.stop().await;
+    let started = env.runs_of(1).await[0].1;
+    let waited = started - t0;
+    assert!((790..1200).contains(&waited), "ran after {waited} ms, delay 800 ms");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_jobs_can_be_listed_redriven_and_purged() {
+    let env = Env::shared().await;
+    let a = env.enqueue_with(job(1, Behaviour::Abort), 3).await;
+    let b = env.enqueue_with(job(2, Behaviour::Abort), 3).await;
+    let w = env.start_worker(2);
+    assert!(env.wait_state(&b, "dead", Duration::from_secs(5)).await);
+    assert!(env.wait_state(&a, "dead", Duration::from_secs(5)).await);
+    w.stop().await;
+    assert_eq!(env.store.dead_jobs("probe", 10).await.unwrap().len(), 2);
+
+    assert!(env.store.redrive("probe", &a).await.unwrap());
+    assert!(!env.store.redrive("probe", &a).await.unwrap(), "not dead any more");
+    let rec = env.store.job(&a).await.unwrap().unwrap();
+    assert_eq!((rec.state.as_str(), rec.attempts), ("ready", 0));
+    assert_eq!(env.store.stats("probe").await.unwrap().dead, 1);
+
+    assert_eq!(env.store.purge_dead("probe").await.unwrap(), 1);
+    assert!(env.store.job(&b).await.unwrap().is_none());
+    assert_eq!(env.store.stats("probe").await.unwrap().dead, 0);
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_password_and_db_index_are_honoured() {
+    let mut redis = PrivateRedis::start();
+    let port = redis.port;
+    std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "config", "set", "requirepass", "s3cr:t"])
+        .output()
+        .unwrap();
+    let prefix = fresh_prefix();
+    let wrong = Store::connect(
+        RedisSettings::from_parts("127.0.0.1", port, Some("nope"), 3),
+        fast_settings(&prefix),
+    )
+    .await;
+    assert!(wrong.is_err(), "a wrong password is refused");
+    let settings = RedisSettings::from_parts("127.0.0.1", port, Some("s3cr:t"), 3);
+    assert!(!format!("{settings:?}").contains("s3cr"), "password never printed");
+    let store = Store::connect(settings, fast_settings(&prefix)).await.unwrap();
+    lifesync_jobs::Producer::new(store)
+        .enqueue(&job(1, Behaviour::Succeed))
+        .await
+        .unwrap();
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "-a", "s3cr:t", "--no-auth-warning", "-n", "3"])
+        .args(["llen", &format!("{prefix}:q:probe:ready")])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+    redis.stop();
+}
+
+#[tokio::test]
+async fn enqueue_by_deterministic_id_is_idempotent() {
+    let env = Env::shared().await;
+    use lifesync_jobs::payloads::{ScheduleFanout, SyncMode};
+    let tick = ScheduleFanout {
+        version: ScheduleFanout::VERSION,
+        schedule: "daily".into(),
+        mode: SyncMode::Full,
+        tick_unix: 1_700_000_000,
+    };
+    let a = env.producer.enqueue(&tick).await.unwrap();
+    let b = env.producer.enqueue(&tick).await.unwrap();
+    assert!(a.created && !b.created);
+    assert_eq!(a.id, "fanout-daily-1700000000");
+    assert_eq!(env.store.stats("fanout").await.unwrap().pending, 1);
+    let t = Instant::now();
+    let _ = t;
+    env.cleanup().await;
+}
