@@ -330,8 +330,16 @@ impl Store {
         Ok(q)
     }
 
-    /// Depth of one queue by state.
+    /// Depth of one queue by state. Retried once when the connection was dropped (a Redis
+    /// restart), as it only reads.
     pub async fn stats(&self, queue: &str) -> Result<QueueStats, QueueError> {
+        match self.stats_once(queue).await {
+            Err(QueueError::Redis(e)) if is_connection_error(&e) => self.stats_once(queue).await,
+            other => other,
+        }
+    }
+
+    async fn stats_once(&self, queue: &str) -> Result<QueueStats, QueueError> {
         let now = now_ms();
         let since = now.saturating_sub(self.settings.succeeded_retention.as_millis() as u64);
         let dead_since = now.saturating_sub(self.settings.dead_retention.as_millis() as u64);
@@ -356,9 +364,13 @@ impl Store {
         })
     }
 
-    /// A job's stored record, if it still exists.
+    /// A job's stored record, if it still exists (read retried once after a dropped connection).
     pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, QueueError> {
-        let h: HashMap<String, String> = self.conn.clone().hgetall(self.job_key(id)).await?;
+        let key = self.job_key(id);
+        let h: HashMap<String, String> = match self.conn.clone().hgetall(&key).await {
+            Err(e) if is_connection_error(&e) => self.conn.clone().hgetall(&key).await?,
+            other => other?,
+        };
         if h.is_empty() {
             return Ok(None);
         }
@@ -445,6 +457,10 @@ async fn manager(
         .set_number_of_retries(3)
         .set_max_delay(Duration::from_secs(2));
     Ok(ConnectionManager::new_with_config(client.clone(), cfg).await?)
+}
+
+fn is_connection_error(e: &redis::RedisError) -> bool {
+    e.is_connection_dropped() || e.is_io_error() || e.is_connection_refusal()
 }
 
 /// Milliseconds since the Unix epoch.

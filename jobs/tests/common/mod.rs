@@ -120,22 +120,23 @@ impl Env {
 
     /// Run starts recorded so far, as `n:attempt`.
     pub async fn runs(&self) -> Vec<String> {
-        self.recorder
-            .conn
-            .clone()
-            .lrange(self.recorder.runs_key(), 0, -1)
-            .await
-            .unwrap()
+        self.list(&self.recorder.runs_key()).await
+    }
+
+    /// Reads a list, riding out a Redis restart (tests restart private servers).
+    async fn list<T: redis::FromRedisValue>(&self, key: &str) -> Vec<T> {
+        for _ in 0..100 {
+            match self.recorder.conn.clone().lrange(key, 0, -1).await {
+                Ok(v) => return v,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        panic!("redis did not answer for 10 s");
     }
 
     /// Completed effects recorded so far (one entry per completion, duplicates included).
     pub async fn done(&self) -> Vec<u64> {
-        self.recorder
-            .conn
-            .clone()
-            .lrange(self.recorder.done_key(), 0, -1)
-            .await
-            .unwrap()
+        self.list(&self.recorder.done_key()).await
     }
 
     /// Starts an in-process worker on the probe queue; returns a stopper.
