@@ -1,1 +1,72 @@
-fn main() {}
+//! The `lifesync` binary: one subcommand per process type, each one call into the library.
+
+use clap::{Parser, Subcommand};
+use lifesync::config::{env_var, RedisConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "lifesync",
+    version,
+    about = "Sync a person's digital life, durably"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measurements recorded in BENCHMARKS.md.
+    Bench {
+        #[command(subcommand)]
+        bench: Bench,
+    },
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// No-op jobs: single and batched enqueue rate, processing rate with one worker.
+    Queue {
+        #[arg(long, default_value_t = 100_000)]
+        jobs: u64,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Bench {
+                bench: Bench::Queue { jobs, concurrency },
+            } => {
+                let redis = match RedisConfig::from_env(&env_var) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("lifesync: invalid configuration: {e}");
+                        return 2;
+                    }
+                };
+                match lifesync::bench::queue::run(&redis, jobs, concurrency).await {
+                    Ok(b) => {
+                        println!(
+                            "queue: enqueued_per_s={:.0} batch_enqueued_per_s={:.0} processed_per_s={:.0}",
+                            b.enqueued_per_s, b.batch_enqueued_per_s, b.processed_per_s
+                        );
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("lifesync: bench queue failed: {e:#}");
+                        1
+                    }
+                }
+            }
+        }
+    });
+    std::process::exit(code);
+}

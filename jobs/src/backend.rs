@@ -264,7 +264,11 @@ where
     type Task = Task<Args>;
     type Error = QueueError;
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>, _w: &WorkerContext) -> Poll<Result<(), QueueError>> {
+    fn poll_ready(
+        &mut self,
+        _cx: &mut Context<'_>,
+        _w: &WorkerContext,
+    ) -> Poll<Result<(), QueueError>> {
         self.start();
         Poll::Ready(Ok(()))
     }
@@ -281,7 +285,11 @@ where
         }
     }
 
-    fn poll_close(&mut self, cx: &mut Context<'_>, _w: &WorkerContext) -> Poll<Result<(), QueueError>> {
+    fn poll_close(
+        &mut self,
+        cx: &mut Context<'_>,
+        _w: &WorkerContext,
+    ) -> Poll<Result<(), QueueError>> {
         if self.closing.is_none() {
             self.closing = Some(self.close_future());
         }
@@ -554,7 +562,9 @@ where
         Box::pin(async move {
             let settings = lane.settings();
             let started = Instant::now();
-            let run = tokio::time::timeout(settings.job_timeout, AssertUnwindSafe(fut).catch_unwind()).await;
+            let run =
+                tokio::time::timeout(settings.job_timeout, AssertUnwindSafe(fut).catch_unwind())
+                    .await;
             let (outcome, result): (Outcome, Result<S::Response, BoxDynError>) = match run {
                 Ok(Ok(Ok(resp))) => (Outcome::Succeeded, Ok(resp)),
                 Ok(Ok(Err(e))) => {

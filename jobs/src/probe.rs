@@ -92,7 +92,9 @@ pub async fn run_probe(
         Behaviour::Succeed => {}
         Behaviour::FailAlways => return Err(JobError::retryable("probe: always fails")),
         Behaviour::FailTimes(k) if attempt <= k => {
-            return Err(JobError::retryable(format!("probe: failure {attempt} of {k}")))
+            return Err(JobError::retryable(format!(
+                "probe: failure {attempt} of {k}"
+            )))
         }
         Behaviour::FailTimes(_) => {}
         Behaviour::Panic => panic!("probe: panics on purpose"),

@@ -48,7 +48,10 @@ pub async fn run_until<S>(
 where
     S: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
 {
-    let result = monitor.shutdown_timeout(grace).run_with_signal(signal).await;
+    let result = monitor
+        .shutdown_timeout(grace)
+        .run_with_signal(signal)
+        .await;
     for h in handles.all() {
         if h.held() > 0 {
             let n = h

@@ -90,15 +90,25 @@ pub struct Claim {
 pub enum Outcome {
     Succeeded,
     /// Failed; retried after the delay while attempts remain, else dead.
-    Failed { delay: Duration, error: String },
+    Failed {
+        delay: Duration,
+        error: String,
+    },
     /// The job asked to run again after `delay`; no attempt is spent.
-    Deferred { delay: Duration, error: String },
+    Deferred {
+        delay: Duration,
+        error: String,
+    },
     /// Dead-lettered at once.
-    Aborted { error: String },
+    Aborted {
+        error: String,
+    },
     /// Claimed but never started (shutdown): back to ready, no attempt spent.
     HandedBack,
     /// Started but cut short by shutdown: back to ready, the attempt counts.
-    Interrupted { error: String },
+    Interrupted {
+        error: String,
+    },
 }
 
 /// One acknowledgement: the job, the lease it was claimed under, and the outcome.
@@ -159,7 +169,10 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Connects (failing fast if Redis is unreachable now); later outages are survived by
     /// reconnecting.
-    pub async fn connect(redis: RedisSettings, settings: QueueSettings) -> Result<Self, QueueError> {
+    pub async fn connect(
+        redis: RedisSettings,
+        settings: QueueSettings,
+    ) -> Result<Self, QueueError> {
         settings.validate().map_err(QueueError::Config)?;
         let client = redis::Client::open(redis.url.as_str())?;
         let conn = manager(&client, &redis, redis.response_timeout).await?;
@@ -192,7 +205,11 @@ impl Store {
 
     /// Writes jobs in one script call per 500 jobs. Immediate jobs go to the ready list, delayed
     /// ones to the scheduled set; a live unique key or an existing id returns the existing job.
-    pub(crate) async fn enqueue(&self, queue: &str, jobs: &[NewJob]) -> Result<Vec<Enqueued>, QueueError> {
+    pub(crate) async fn enqueue(
+        &self,
+        queue: &str,
+        jobs: &[NewJob],
+    ) -> Result<Vec<Enqueued>, QueueError> {
         let mut out = Vec::with_capacity(jobs.len());
         let mut conn = self.conn.clone();
         for chunk in jobs.chunks(500) {
@@ -344,16 +361,22 @@ impl Store {
         let since = now.saturating_sub(self.settings.succeeded_retention.as_millis() as u64);
         let dead_since = now.saturating_sub(self.settings.dead_retention.as_millis() as u64);
         let k = |p: &str| self.queue_key(queue, p);
-        let (pending, scheduled, running, retrying, dead, succeeded): (u64, u64, u64, u64, u64, u64) =
-            redis::pipe()
-                .llen(k("ready"))
-                .zcard(k("scheduled"))
-                .zcard(k("active"))
-                .zcard(k("retrying"))
-                .zcount(k("dead"), dead_since, "+inf")
-                .zcount(k("succeeded"), since, "+inf")
-                .query_async(&mut self.conn.clone())
-                .await?;
+        let (pending, scheduled, running, retrying, dead, succeeded): (
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+        ) = redis::pipe()
+            .llen(k("ready"))
+            .zcard(k("scheduled"))
+            .zcard(k("active"))
+            .zcard(k("retrying"))
+            .zcount(k("dead"), dead_since, "+inf")
+            .zcount(k("succeeded"), since, "+inf")
+            .query_async(&mut self.conn.clone())
+            .await?;
         Ok(QueueStats {
             pending,
             scheduled,
@@ -423,6 +446,36 @@ impl Store {
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(n == 1)
+    }
+
+    /// Deletes every key under this store's prefix (SCAN + UNLINK in batches): teardown for
+    /// benchmarks and tests that use a throw-away prefix. Returns how many keys.
+    pub async fn purge_prefix(&self) -> Result<usize, QueueError> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}:*", self.settings.prefix);
+        let mut cursor: u64 = 0;
+        let mut total = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(2000)
+                .query_async(&mut conn)
+                .await?;
+            if !keys.is_empty() {
+                total += keys.len();
+                let _: () = redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async(&mut conn)
+                    .await?;
+            }
+            if next == 0 {
+                return Ok(total);
+            }
+            cursor = next;
+        }
     }
 
     /// Deletes every dead job of a queue, in bounded batches. Returns how many.

@@ -35,7 +35,8 @@ async fn a_hundred_thousand_due_jobs_drain_without_error() {
     let counter = done.clone();
     let monitor = apalis_core::monitor::Monitor::new().register(move |_| {
         let counter = counter.clone();
-        let backend = lifesync_jobs::RedisBackend::<NoopJob>::new(backend_store.clone(), "bench", "drain");
+        let backend =
+            lifesync_jobs::RedisBackend::<NoopJob>::new(backend_store.clone(), "bench", "drain");
         apalis_core::worker::builder::WorkerBuilder::new(backend.handle().worker_id().to_string())
             .backend(backend)
             .layer(tower::limit::ConcurrencyLimitLayer::new(32))
@@ -60,7 +61,11 @@ async fn a_hundred_thousand_due_jobs_drain_without_error() {
     let _ = run.await;
     let s = env.store.stats("bench").await.unwrap();
     assert!(drained, "backlog did not drain: {s:?}");
-    assert_eq!((s.scheduled, s.pending, s.retrying, s.dead), (0, 0, 0, 0), "{s:?}");
+    assert_eq!(
+        (s.scheduled, s.pending, s.retrying, s.dead),
+        (0, 0, 0, 0),
+        "{s:?}"
+    );
     assert_eq!(s.running, 0);
     assert_eq!(done.load(std::sync::atomic::Ordering::Relaxed), N);
     env.cleanup().await;

@@ -25,11 +25,17 @@ async fn failed_attempts_back_off_exponentially_with_jitter() {
     let env = Env::shared().await;
     let id = env.enqueue_with(job(1, Behaviour::FailTimes(3)), 5).await;
     let w = env.start_worker(2);
-    assert!(env.wait_state(&id, "succeeded", Duration::from_secs(15)).await);
+    assert!(
+        env.wait_state(&id, "succeeded", Duration::from_secs(15))
+            .await
+    );
     w.stop().await;
 
     let runs = env.runs_of(1).await;
-    assert_eq!(runs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    assert_eq!(
+        runs.iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
     // base 200 ms, factor 2, jitter ±20 %: 200, 400, 800 ms (+ scheduling slack).
     for (k, pair) in runs.windows(2).enumerate() {
         let gap = (pair[1].1 - pair[0].1) as f64;
@@ -115,17 +121,28 @@ async fn timeouts_count_as_failures_and_are_retried() {
 async fn retry_after_is_honoured_without_spending_an_attempt() {
     let env = Env::shared().await;
     // One attempt only: a deferral that spent it would leave the job dead.
-    let id = env.enqueue_with(job(1, Behaviour::RetryAfterOnce(1500)), 1).await;
+    let id = env
+        .enqueue_with(job(1, Behaviour::RetryAfterOnce(1500)), 1)
+        .await;
     let w = env.start_worker(2);
-    assert!(env.wait_state(&id, "retrying", Duration::from_secs(5)).await);
+    assert!(
+        env.wait_state(&id, "retrying", Duration::from_secs(5))
+            .await
+    );
     assert_eq!(env.store.stats("probe").await.unwrap().retrying, 1);
-    assert!(env.wait_state(&id, "succeeded", Duration::from_secs(10)).await);
+    assert!(
+        env.wait_state(&id, "succeeded", Duration::from_secs(10))
+            .await
+    );
     w.stop().await;
     let runs = env.runs_of(1).await;
     assert_eq!(runs.len(), 2);
     assert_eq!((runs[0].0, runs[1].0), (1, 1), "both runs were attempt 1");
     let gap = runs[1].1 - runs[0].1;
-    assert!((1500..1900).contains(&gap), "re-run after {gap} ms, asked 1500 ms");
+    assert!(
+        (1500..1900).contains(&gap),
+        "re-run after {gap} ms, asked 1500 ms"
+    );
     env.cleanup().await;
 }
 
@@ -139,32 +156,56 @@ async fn unique_key_dedupes_while_live_and_is_released_when_the_job_ends() {
         ..Default::default()
     };
     // Queued: a duplicate returns the first job's id.
-    let a = env.producer.enqueue(&uniq(1, Behaviour::Succeed)).await.unwrap();
-    let b = env.producer.enqueue(&uniq(2, Behaviour::Succeed)).await.unwrap();
+    let a = env
+        .producer
+        .enqueue(&uniq(1, Behaviour::Succeed))
+        .await
+        .unwrap();
+    let b = env
+        .producer
+        .enqueue(&uniq(2, Behaviour::Succeed))
+        .await
+        .unwrap();
     assert!(a.created && !b.created);
     assert_eq!(a.id, b.id);
 
     // After success the key is free.
     let w = env.start_worker(1);
-    assert!(env.wait_state(&a.id, "succeeded", Duration::from_secs(5)).await);
-    let c = env.producer.enqueue(&uniq(3, Behaviour::Abort)).await.unwrap();
+    assert!(
+        env.wait_state(&a.id, "succeeded", Duration::from_secs(5))
+            .await
+    );
+    let c = env
+        .producer
+        .enqueue(&uniq(3, Behaviour::Abort))
+        .await
+        .unwrap();
     assert!(c.created, "released after success");
 
     // After an abort (dead at once) the key is free.
     assert!(env.wait_state(&c.id, "dead", Duration::from_secs(5)).await);
-    let d = env
-        .enqueue_with(uniq(4, Behaviour::FailAlways), 2)
-        .await;
+    let d = env.enqueue_with(uniq(4, Behaviour::FailAlways), 2).await;
     assert_ne!(d, c.id, "released after abort");
 
     // While retrying the key is held; after the last attempt (dead) it is free.
     assert!(env.wait_state(&d, "retrying", Duration::from_secs(5)).await);
-    let dup = env.producer.enqueue(&uniq(5, Behaviour::Succeed)).await.unwrap();
+    let dup = env
+        .producer
+        .enqueue(&uniq(5, Behaviour::Succeed))
+        .await
+        .unwrap();
     assert_eq!((dup.id.as_str(), dup.created), (d.as_str(), false));
     assert!(env.wait_state(&d, "dead", Duration::from_secs(5)).await);
-    let e = env.producer.enqueue(&uniq(6, Behaviour::Succeed)).await.unwrap();
+    let e = env
+        .producer
+        .enqueue(&uniq(6, Behaviour::Succeed))
+        .await
+        .unwrap();
     assert!(e.created, "released after dead");
-    assert!(env.wait_state(&e.id, "succeeded", Duration::from_secs(5)).await);
+    assert!(
+        env.wait_state(&e.id, "succeeded", Duration::from_secs(5))
+            .await
+    );
     w.stop().await;
 
     // Only jobs 1, 3, 4, 6 ever ran: the duplicates never existed.
@@ -200,7 +241,13 @@ async fn stats_match_the_stored_states_after_a_mixed_workload() {
         ..Default::default()
     };
     for n in 30..34 {
-        ids.push(env.producer.enqueue_with(&job(n, Behaviour::Succeed), delayed.clone()).await.unwrap().id);
+        ids.push(
+            env.producer
+                .enqueue_with(&job(n, Behaviour::Succeed), delayed.clone())
+                .await
+                .unwrap()
+                .id,
+        );
     }
     let w = env.start_worker(4);
     assert!(
@@ -258,7 +305,16 @@ async fn retention_expires_finished_jobs_and_memory_stays_flat() {
     let mut first_ids = Vec::new();
     for round in 0..4u64 {
         let jobs: Vec<ProbeJob> = (0..1000)
-            .map(|i| job(round * 1000 + i, if i % 10 == 0 { Behaviour::Abort } else { Behaviour::Succeed }))
+            .map(|i| {
+                job(
+                    round * 1000 + i,
+                    if i % 10 == 0 {
+                        Behaviour::Abort
+                    } else {
+                        Behaviour::Succeed
+                    },
+                )
+            })
             .collect();
         let ids = env
             .producer
@@ -269,16 +325,27 @@ async fn retention_expires_finished_jobs_and_memory_stays_flat() {
             first_ids = ids.iter().map(|e| e.id.clone()).collect();
         }
         let want = ((round + 1) * 900) as usize;
-        assert!(wait_until(Duration::from_secs(30), || async { env.done().await.len() == want }).await);
+        assert!(
+            wait_until(Duration::from_secs(30), || async {
+                env.done().await.len() == want
+            })
+            .await
+        );
         tokio::time::sleep(Duration::from_millis(2100)).await;
         // The recorder's own two lists are not queue data.
         key_counts.push(env.key_count().await - 2);
     }
     w.stop().await;
     // Every finished job's record expired: only the queue's fixed keys remain, each round.
-    assert!(key_counts.iter().all(|&k| k <= 8), "keys per round: {key_counts:?}");
+    assert!(
+        key_counts.iter().all(|&k| k <= 8),
+        "keys per round: {key_counts:?}"
+    );
     for id in first_ids.iter().take(50) {
-        assert!(env.store.job(id).await.unwrap().is_none(), "job {id} kept past retention");
+        assert!(
+            env.store.job(id).await.unwrap().is_none(),
+            "job {id} kept past retention"
+        );
     }
     let s = env.store.stats("probe").await.unwrap();
     assert_eq!((s.succeeded, s.dead), (0, 0), "{s:?}");
@@ -296,7 +363,12 @@ async fn an_idle_worker_starts_a_new_job_within_100ms() {
         tokio::time::sleep(Duration::from_millis(300 + 97 * n)).await;
         let t0 = now_ms();
         env.enqueue(job(n, Behaviour::Succeed)).await;
-        assert!(wait_until(Duration::from_secs(3), || async { !env.runs_of(n).await.is_empty() }).await);
+        assert!(
+            wait_until(Duration::from_secs(3), || async {
+                !env.runs_of(n).await.is_empty()
+            })
+            .await
+        );
         let started = env.runs_of(n).await[0].1;
         worst = worst.max(started.saturating_sub(t0));
     }
@@ -314,13 +386,24 @@ async fn delayed_jobs_wait_in_the_scheduled_set_until_due() {
         delay: Duration::from_millis(800),
         ..Default::default()
     };
-    let id = env.producer.enqueue_with(&job(1, Behaviour::Succeed), opts).await.unwrap().id;
+    let id = env
+        .producer
+        .enqueue_with(&job(1, Behaviour::Succeed), opts)
+        .await
+        .unwrap()
+        .id;
     assert_eq!(env.state(&id).await.as_deref(), Some("scheduled"));
-    assert!(env.wait_state(&id, "succeeded", Duration::from_secs(5)).await);
+    assert!(
+        env.wait_state(&id, "succeeded", Duration::from_secs(5))
+            .await
+    );
     w.stop().await;
     let started = env.runs_of(1).await[0].1;
     let waited = started - t0;
-    assert!((790..1200).contains(&waited), "ran after {waited} ms, delay 800 ms");
+    assert!(
+        (790..1200).contains(&waited),
+        "ran after {waited} ms, delay 800 ms"
+    );
     env.cleanup().await;
 }
 
@@ -336,7 +419,10 @@ async fn dead_jobs_can_be_listed_redriven_and_purged() {
     assert_eq!(env.store.dead_jobs("probe", 10).await.unwrap().len(), 2);
 
     assert!(env.store.redrive("probe", &a).await.unwrap());
-    assert!(!env.store.redrive("probe", &a).await.unwrap(), "not dead any more");
+    assert!(
+        !env.store.redrive("probe", &a).await.unwrap(),
+        "not dead any more"
+    );
     let rec = env.store.job(&a).await.unwrap().unwrap();
     assert_eq!((rec.state.as_str(), rec.attempts), ("ready", 0));
     assert_eq!(env.store.stats("probe").await.unwrap().dead, 1);
@@ -352,7 +438,14 @@ async fn redis_password_and_db_index_are_honoured() {
     let mut redis = PrivateRedis::start();
     let port = redis.port;
     std::process::Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "config", "set", "requirepass", "s3cr:t"])
+        .args([
+            "-p",
+            &port.to_string(),
+            "config",
+            "set",
+            "requirepass",
+            "s3cr:t",
+        ])
         .output()
         .unwrap();
     let prefix = fresh_prefix();
@@ -363,14 +456,27 @@ async fn redis_password_and_db_index_are_honoured() {
     .await;
     assert!(wrong.is_err(), "a wrong password is refused");
     let settings = RedisSettings::from_parts("127.0.0.1", port, Some("s3cr:t"), 3);
-    assert!(!format!("{settings:?}").contains("s3cr"), "password never printed");
-    let store = Store::connect(settings, fast_settings(&prefix)).await.unwrap();
+    assert!(
+        !format!("{settings:?}").contains("s3cr"),
+        "password never printed"
+    );
+    let store = Store::connect(settings, fast_settings(&prefix))
+        .await
+        .unwrap();
     lifesync_jobs::Producer::new(store)
         .enqueue(&job(1, Behaviour::Succeed))
         .await
         .unwrap();
     let out = std::process::Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "-a", "s3cr:t", "--no-auth-warning", "-n", "3"])
+        .args([
+            "-p",
+            &port.to_string(),
+            "-a",
+            "s3cr:t",
+            "--no-auth-warning",
+            "-n",
+            "3",
+        ])
         .args(["llen", &format!("{prefix}:q:probe:ready")])
         .output()
         .unwrap();

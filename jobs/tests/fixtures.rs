@@ -9,7 +9,9 @@ use lifesync_jobs::payloads::{
 use serde::de::DeserializeOwned;
 
 fn load<T: DeserializeOwned>(name: &str) -> T {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} no longer deserializes: {e}"))
 }
@@ -41,7 +43,10 @@ fn oauth_completion_v1() {
     assert_eq!(j.version, 1);
     assert_eq!(j.provider, "twitter");
     assert!(j.sealed_pkce_verifier.is_some());
-    assert_eq!(j.unique_key().unwrap(), format!("oauth:{}", j.completion_id));
+    assert_eq!(
+        j.unique_key().unwrap(),
+        format!("oauth:{}", j.completion_id)
+    );
     let m: OAuthCompletion = load("oauth_completion.v1.minimal.json");
     assert_eq!(m.sealed_pkce_verifier, None, "optional fields default");
     assert_eq!(<OAuthCompletion as Job>::QUEUE, queues::OAUTH_COMPLETION);
@@ -50,9 +55,18 @@ fn oauth_completion_v1() {
 #[test]
 fn sync_data_source_v1() {
     let j: SyncDataSource = load("sync_data_source.v1.json");
-    assert_eq!((j.version, j.mode, j.trigger), (1, SyncMode::Incremental, SyncTrigger::Daily));
-    assert_eq!(j.page_cursor.as_deref(), Some("7140dibdnow9c7btw3z6ezi4d0l9x5x7p3b6p2e1y"));
-    assert_eq!(j.unique_key().unwrap(), format!("sync:{}", j.data_source_id));
+    assert_eq!(
+        (j.version, j.mode, j.trigger),
+        (1, SyncMode::Incremental, SyncTrigger::Daily)
+    );
+    assert_eq!(
+        j.page_cursor.as_deref(),
+        Some("7140dibdnow9c7btw3z6ezi4d0l9x5x7p3b6p2e1y")
+    );
+    assert_eq!(
+        j.unique_key().unwrap(),
+        format!("sync:{}", j.data_source_id)
+    );
     // A newer release may add fields: this release must still read the job.
     let newer: SyncDataSource = load("sync_data_source.v1.with_unknown_field.json");
     assert_eq!(newer.mode, SyncMode::Full);
@@ -74,7 +88,16 @@ fn current_payloads_match_the_golden_json() {
         let golden: serde_json::Value = load(name);
         assert_eq!(value, golden, "{name} drifted");
     };
-    roundtrip("oauth_completion.v1.json", serde_json::to_value(load::<OAuthCompletion>("oauth_completion.v1.json")).unwrap());
-    roundtrip("sync_data_source.v1.json", serde_json::to_value(load::<SyncDataSource>("sync_data_source.v1.json")).unwrap());
-    roundtrip("schedule_fanout.v1.json", serde_json::to_value(load::<ScheduleFanout>("schedule_fanout.v1.json")).unwrap());
+    roundtrip(
+        "oauth_completion.v1.json",
+        serde_json::to_value(load::<OAuthCompletion>("oauth_completion.v1.json")).unwrap(),
+    );
+    roundtrip(
+        "sync_data_source.v1.json",
+        serde_json::to_value(load::<SyncDataSource>("sync_data_source.v1.json")).unwrap(),
+    );
+    roundtrip(
+        "schedule_fanout.v1.json",
+        serde_json::to_value(load::<ScheduleFanout>("schedule_fanout.v1.json")).unwrap(),
+    );
 }

@@ -67,9 +67,7 @@ async fn main() {
             .build(run_probe)
     });
     println!("ready");
-    if let Err(e) =
-        runner::run_until(monitor, handles, runner::termination_signal(), grace).await
-    {
+    if let Err(e) = runner::run_until(monitor, handles, runner::termination_signal(), grace).await {
         eprintln!("jobs-probe: {e}");
         std::process::exit(1);
     }

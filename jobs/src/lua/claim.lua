@@ -60,6 +60,8 @@ if max_claim > 0 then
     end
     if #zargs > 0 then redis.call('ZADD', qk .. 'active', unpack(zargs)) end
   end
+  -- More is ready than this worker took: wake another idle worker (a chain of wake-ups).
+  if redis.call('LLEN', qk .. 'ready') > 0 then wake() end
 end
 
 local next_at = nil

@@ -34,8 +34,8 @@ for i = 0, n - 1 do
     if delay > 0 then
       redis.call('ZADD', qk .. 'scheduled', now + delay, id)
     else
-      redis.call('LPUSH', qk .. 'ready', id)
-      pushed = pushed + 1
+      -- Only a list that was empty can have idle workers blocked on it.
+      if redis.call('LPUSH', qk .. 'ready', id) == 1 then pushed = pushed + 1 end
     end
     out[#out + 1] = id
     out[#out + 1] = 1

@@ -82,7 +82,11 @@ impl Env {
             max_attempts: Some(max_attempts),
             ..Default::default()
         };
-        self.producer.enqueue_with(&job, opts).await.expect("enqueue").id
+        self.producer
+            .enqueue_with(&job, opts)
+            .await
+            .expect("enqueue")
+            .id
     }
 
     /// Runs of job `n` as (attempt, start unix ms), in order.
@@ -104,13 +108,19 @@ impl Env {
 
     /// Waits until job `id` is in `state`.
     pub async fn wait_state(&self, id: &str, state: &str, timeout: Duration) -> bool {
-        wait_until(timeout, || async { self.state(id).await.as_deref() == Some(state) }).await
+        wait_until(timeout, || async {
+            self.state(id).await.as_deref() == Some(state)
+        })
+        .await
     }
 
     /// Number of keys under this test's prefix.
     pub async fn key_count(&self) -> usize {
         let mut conn = self.recorder.conn.clone();
-        let keys: Vec<String> = conn.keys(format!("{}:*", self.prefix)).await.unwrap_or_default();
+        let keys: Vec<String> = conn
+            .keys(format!("{}:*", self.prefix))
+            .await
+            .unwrap_or_default();
         keys.len()
     }
 
@@ -171,7 +181,10 @@ impl Env {
     /// Deletes every key under this test's prefix.
     pub async fn cleanup(&self) {
         let mut conn = self.recorder.conn.clone();
-        let keys: Vec<String> = conn.keys(format!("{}:*", self.prefix)).await.unwrap_or_default();
+        let keys: Vec<String> = conn
+            .keys(format!("{}:*", self.prefix))
+            .await
+            .unwrap_or_default();
         for chunk in keys.chunks(1000) {
             let _: Result<(), _> = conn.del(chunk).await;
         }
@@ -242,7 +255,14 @@ impl PrivateRedis {
     fn spawn(&mut self) {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--appendonly", "yes", "--appendfsync", "always", "--save", ""])
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
             .args(["--maxmemory-policy", "noeviction"])
             .arg("--dir")
             .arg(self.dir.path())

@@ -1,0 +1,5 @@
+//! `lifesync bench …`: measured figures for BENCHMARKS.md. Each bench uses the configured
+//! services under a throw-away key prefix, cleans up after itself, prints progress to stderr
+//! and one machine-readable last line to stdout.
+
+pub mod queue;

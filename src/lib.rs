@@ -1,0 +1,9 @@
+//! lifesync: syncs a person's posts, photos and emails out of the services they use into
+//! PostgreSQL, through a durable Redis job queue (the `lifesync-jobs` crate).
+//!
+//! Map of the crate (data flows one way: api → jobs → workers → providers → normalizer → db):
+//! - [`config`]: typed configuration from the environment, validated at start-up;
+//! - [`bench`]: the `lifesync bench …` measurements.
+
+pub mod bench;
+pub mod config;
