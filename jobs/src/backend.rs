@@ -83,6 +83,20 @@ impl Lane {
         }
     }
 
+    /// The jobs held now, as (id, lease).
+    fn held_snapshot(&self) -> Vec<(String, u64)> {
+        let held = self.held.lock().expect("held lock");
+        held.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    /// Stops tracking these jobs (no more heartbeats for them).
+    fn forget<'a>(&self, ids: impl Iterator<Item = &'a String>) {
+        let mut held = self.held.lock().expect("held lock");
+        for id in ids {
+            held.remove(id);
+        }
+    }
+
     /// Resolves once every ack recorded before this call is in Redis.
     async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
@@ -115,14 +129,7 @@ impl WorkerHandle {
     pub async fn hand_back_all(&self, reason: &str) -> Result<usize, QueueError> {
         self.lane.stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.lane.flush()).await;
-        let held: Vec<(String, u64)> = self
-            .lane
-            .held
-            .lock()
-            .expect("held lock")
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .collect();
+        let held = self.lane.held_snapshot();
         let records: Vec<AckRecord> = held
             .iter()
             .map(|(id, lease)| AckRecord {
@@ -134,10 +141,7 @@ impl WorkerHandle {
             })
             .collect();
         let n = self.lane.store.ack(&self.lane.queue, &records).await?;
-        let mut h = self.lane.held.lock().expect("held lock");
-        for (id, _) in held {
-            h.remove(&id);
-        }
+        self.lane.forget(held.iter().map(|(id, _)| id));
         Ok(n)
     }
 }
@@ -490,24 +494,14 @@ async fn heartbeat_loop(lane: Arc<Lane>) {
     let every = lane.settings().heartbeat;
     loop {
         tokio::time::sleep(every).await;
-        let held: Vec<(String, u64)> = lane
-            .held
-            .lock()
-            .expect("held lock")
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .collect();
+        let held = lane.held_snapshot();
         if held.is_empty() {
             continue;
         }
         match lane.store.heartbeat(&lane.queue, &held).await {
             Ok(lost) => {
                 if !lost.is_empty() {
-                    let mut h = lane.held.lock().expect("held lock");
-                    for id in &lost {
-                        h.remove(id);
-                    }
-                    drop(h);
+                    lane.forget(lost.iter());
                     tracing::debug!(queue = %lane.queue, lost = lost.len(), "leases no longer held");
                 }
             }

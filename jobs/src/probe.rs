@@ -4,11 +4,16 @@
 
 use std::time::Duration;
 
-use apalis_core::task::{attempt::Attempt, data::Data};
+use apalis_core::{
+    monitor::Monitor,
+    task::{attempt::Attempt, data::Data},
+    worker::builder::WorkerBuilder,
+};
 use redis::{aio::ConnectionManager, AsyncCommands};
 use serde::{Deserialize, Serialize};
+use tower::limit::ConcurrencyLimitLayer;
 
-use crate::{payloads::Job, retry::JobError};
+use crate::{payloads::Job, retry::JobError, runner::Handles, RedisBackend, Store};
 
 /// What a probe job does when it runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +124,24 @@ pub async fn run_probe(
         .await
         .map_err(JobError::retryable)?;
     Ok(())
+}
+
+/// A monitor running one probe worker at `concurrency`; its backend handle goes to `handles`.
+pub fn probe_monitor(
+    store: Store,
+    recorder: ProbeRecorder,
+    concurrency: usize,
+    handles: Handles,
+) -> Monitor {
+    Monitor::new().register(move |_| {
+        let backend = RedisBackend::new(store.clone(), ProbeJob::QUEUE, "probe");
+        handles.add(backend.handle());
+        WorkerBuilder::new(backend.handle().worker_id().to_string())
+            .backend(backend)
+            .data(recorder.clone())
+            .layer(ConcurrencyLimitLayer::new(concurrency))
+            .build(run_probe)
+    })
 }
 
 /// The benchmark's no-op job.

@@ -5,13 +5,11 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use apalis_core::{monitor::Monitor, worker::builder::WorkerBuilder};
 use lifesync_jobs::{
-    probe::{run_probe, ProbeRecorder},
+    probe::{probe_monitor, ProbeRecorder},
     runner::{self, Handles},
-    QueueSettings, RedisBackend, RedisSettings, RetryPolicy, Store,
+    QueueSettings, RedisSettings, RetryPolicy, Store,
 };
-use tower::limit::ConcurrencyLimitLayer;
 
 #[tokio::main]
 async fn main() {
@@ -56,16 +54,7 @@ async fn main() {
     let recorder = ProbeRecorder { conn, prefix };
 
     let handles = Handles::default();
-    let registry = handles.clone();
-    let monitor = Monitor::new().register(move |_| {
-        let backend = RedisBackend::new(store.clone(), "probe", "probe");
-        registry.add(backend.handle());
-        WorkerBuilder::new(backend.handle().worker_id().to_string())
-            .backend(backend)
-            .data(recorder.clone())
-            .layer(ConcurrencyLimitLayer::new(concurrency))
-            .build(run_probe)
-    });
+    let monitor = probe_monitor(store, recorder, concurrency, handles.clone());
     println!("ready");
     if let Err(e) = runner::run_until(monitor, handles, runner::termination_signal(), grace).await {
         eprintln!("jobs-probe: {e}");

@@ -9,14 +9,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use apalis_core::{monitor::Monitor, worker::builder::WorkerBuilder};
 use lifesync_jobs::{
-    probe::{run_probe, ProbeJob, ProbeRecorder},
+    probe::{probe_monitor, ProbeJob, ProbeRecorder},
     runner::{self, Handles},
     Producer, QueueSettings, RedisSettings, RetryPolicy, Store,
 };
 use redis::AsyncCommands;
-use tower::limit::ConcurrencyLimitLayer;
 
 pub fn shared_redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -151,19 +149,13 @@ impl Env {
 
     /// Starts an in-process worker on the probe queue; returns a stopper.
     pub fn start_worker(&self, concurrency: usize) -> InProcessWorker {
-        let store = self.store.clone();
-        let recorder = self.recorder.clone();
         let handles = Handles::default();
-        let registry = handles.clone();
-        let monitor = Monitor::new().register(move |_| {
-            let backend = lifesync_jobs::RedisBackend::new(store.clone(), "probe", "test");
-            registry.add(backend.handle());
-            WorkerBuilder::new(backend.handle().worker_id().to_string())
-                .backend(backend)
-                .data(recorder.clone())
-                .layer(ConcurrencyLimitLayer::new(concurrency))
-                .build(run_probe)
-        });
+        let monitor = probe_monitor(
+            self.store.clone(),
+            self.recorder.clone(),
+            concurrency,
+            handles.clone(),
+        );
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let signal = async move {
