@@ -70,3 +70,25 @@ async fn a_hundred_thousand_due_jobs_drain_without_error() {
     assert_eq!(done.load(std::sync::atomic::Ordering::Relaxed), N);
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_queued_jobs_are_claimed_in_bounded_batches() {
+    let env = Env::shared().await;
+    const N: u64 = 1_000_000;
+    for start in (0..N).step_by(100_000) {
+        let jobs: Vec<NoopJob> = (start..start + 100_000).map(|n| NoopJob { n }).collect();
+        env.producer
+            .enqueue_batch(&jobs, EnqueueOptions::default())
+            .await
+            .unwrap();
+    }
+    assert_eq!(env.store.stats("bench").await.unwrap().pending, N);
+    // Claims stay bounded by the requested batch, whatever the backlog.
+    for _ in 0..3 {
+        let c = env.store.claim("bench", "probe-claimer", 64).await.unwrap();
+        assert_eq!(c.jobs.len(), 64);
+    }
+    let s = env.store.stats("bench").await.unwrap();
+    assert_eq!((s.pending, s.running), (N - 192, 192));
+    env.store.purge_prefix().await.unwrap();
+}
