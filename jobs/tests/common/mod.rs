@@ -172,14 +172,7 @@ impl Env {
 
     /// Deletes every key under this test's prefix.
     pub async fn cleanup(&self) {
-        let mut conn = self.recorder.conn.clone();
-        let keys: Vec<String> = conn
-            .keys(format!("{}:*", self.prefix))
-            .await
-            .unwrap_or_default();
-        for chunk in keys.chunks(1000) {
-            let _: Result<(), _> = conn.del(chunk).await;
-        }
+        self.store.purge_prefix().await.expect("purge test keys");
     }
 }
 
