@@ -40,7 +40,16 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let code = runtime.block_on(async move {
+    // The command runs as a task on the worker pool, as every request and job of the service
+    // does, not on the thread that called `block_on` (a thread hop per Redis round trip).
+    let code = runtime
+        .block_on(async move { tokio::spawn(run(cli)).await })
+        .unwrap_or(1);
+    std::process::exit(code);
+}
+
+async fn run(cli: Cli) -> i32 {
+    {
         match cli.command {
             Command::Bench {
                 bench: Bench::Queue { jobs, concurrency },
@@ -67,6 +76,5 @@ fn main() {
                 }
             }
         }
-    });
-    std::process::exit(code);
+    }
 }

@@ -150,8 +150,8 @@ impl WorkerHandle {
 pub struct RedisBackend<Args> {
     lane: Arc<Lane>,
     ack_rx: Option<mpsc::UnboundedReceiver<AckMsg>>,
-    rx: Option<mpsc::Receiver<(Task<Args>, ())>>,
-    tx: Option<mpsc::Sender<(Task<Args>, ())>>,
+    rx: Option<mpsc::Receiver<Task<Args>>>,
+    tx: Option<mpsc::Sender<Task<Args>>>,
     fetcher: Option<tokio::task::JoinHandle<()>>,
     heartbeat: Option<tokio::task::JoinHandle<()>>,
     closing: Option<BoxFuture<'static, ()>>,
@@ -235,7 +235,7 @@ where
             // Jobs claimed but never started go back at once, without spending an attempt.
             if let Some(mut rx) = rx {
                 rx.close();
-                while let Some((task, ())) = rx.recv().await {
+                while let Some(task) = rx.recv().await {
                     if let Some(l) = task.ctx().data().get::<JobLease>() {
                         lane.record(l.id.clone(), l.lease, Outcome::HandedBack);
                     }
@@ -284,7 +284,7 @@ where
     ) -> Poll<Option<Result<Task<Args>, QueueError>>> {
         self.start();
         match self.rx.as_mut() {
-            Some(rx) => rx.poll_recv(cx).map(|t| t.map(|(task, ())| Ok(task))),
+            Some(rx) => rx.poll_recv(cx).map(|t| t.map(Ok)),
             None => Poll::Ready(None),
         }
     }
@@ -323,7 +323,7 @@ impl<Args> BackendConfig for RedisBackend<Args> {
     }
 }
 
-async fn fetch_loop<Args>(lane: Arc<Lane>, tx: mpsc::Sender<(Task<Args>, ())>)
+async fn fetch_loop<Args>(lane: Arc<Lane>, tx: mpsc::Sender<Task<Args>>)
 where
     Args: DeserializeOwned + Send + 'static,
 {
@@ -397,10 +397,10 @@ where
                 continue;
             };
             match permit.take() {
-                Some(p) => p.send((task, ())),
+                Some(p) => p.send(task),
                 None => {
-                    if let Err(e) = tx.send((task, ())).await {
-                        let (task, ()) = e.0;
+                    if let Err(e) = tx.send(task).await {
+                        let task = e.0;
                         if let Some(l) = task.ctx().data().get::<JobLease>() {
                             lane.record(l.id.clone(), l.lease, Outcome::HandedBack);
                         }
@@ -625,5 +625,15 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "non-string panic".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn worker_ids_are_unique_per_start() {
+        let (a, b) = (super::unique_worker_id("w"), super::unique_worker_id("w"));
+        assert_ne!(a, b);
+        assert!(a.starts_with("w:") && a.contains(&format!(":{}:", std::process::id())));
     }
 }

@@ -63,10 +63,10 @@ impl Producer {
 }
 
 fn new_job<J: Job>(job: &J, opts: &EnqueueOptions) -> Result<NewJob, QueueError> {
+    let fixed = job.job_id();
     Ok(NewJob {
-        id: job
-            .job_id()
-            .unwrap_or_else(|| ulid::Ulid::new().to_string()),
+        fixed_id: fixed.is_some(),
+        id: fixed.unwrap_or_else(|| ulid::Ulid::new().to_string()),
         payload: serde_json::to_string(job)?,
         max_attempts: opts.max_attempts.unwrap_or(J::MAX_ATTEMPTS),
         delay: opts.delay,

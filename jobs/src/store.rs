@@ -57,6 +57,8 @@ pub struct NewJob {
     pub max_attempts: u32,
     pub delay: Duration,
     pub unique_key: Option<String>,
+    /// The id is deterministic (may already exist); false for a freshly generated ULID.
+    pub fixed_id: bool,
 }
 
 /// The answer to an enqueue: the id that stands for the job, and whether it was created now
@@ -147,6 +149,31 @@ pub struct JobRecord {
     pub finished_ms: Option<u64>,
 }
 
+impl JobRecord {
+    /// A record from the job's hash; None when the hash is gone (expired or purged).
+    fn from_hash(id: &str, h: HashMap<String, String>) -> Option<Self> {
+        if h.is_empty() {
+            return None;
+        }
+        let num = |k: &str| h.get(k).and_then(|v| v.parse::<u64>().ok());
+        Some(Self {
+            id: id.to_string(),
+            queue: h.get("queue").cloned().unwrap_or_default(),
+            state: h.get("state").cloned().unwrap_or_default(),
+            attempts: num("attempts").unwrap_or(0) as u32,
+            max_attempts: num("max_attempts").unwrap_or(0) as u32,
+            payload: h.get("payload").cloned().unwrap_or_default(),
+            last_error: h.get("last_error").cloned(),
+            history: h
+                .get("history")
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or(serde_json::Value::Array(vec![])),
+            created_ms: num("created_ms").unwrap_or(0),
+            finished_ms: num("finished_ms"),
+        })
+    }
+}
+
 /// Handle to the queue storage; cheap to clone, shared by producers and workers.
 #[derive(Clone)]
 pub struct Store {
@@ -155,6 +182,7 @@ pub struct Store {
     redis: RedisSettings,
     settings: Arc<QueueSettings>,
     scripts: Arc<Scripts>,
+    registered: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -182,6 +210,7 @@ impl Store {
             redis,
             settings: Arc::new(settings),
             scripts: Arc::new(Scripts::load()),
+            registered: Arc::default(),
         })
     }
 
@@ -193,6 +222,22 @@ impl Store {
     pub(crate) async fn blocking_connection(&self) -> Result<ConnectionManager, QueueError> {
         let timeout = self.settings.idle_block + self.redis.response_timeout;
         manager(&self.client, &self.redis, timeout).await
+    }
+
+    /// Whether this handle already added `queue` to the queue registry (`P:queues`), so
+    /// enqueues after the first skip that write.
+    fn registered_queue(&self, queue: &str) -> bool {
+        self.registered
+            .lock()
+            .expect("registry lock")
+            .contains(queue)
+    }
+
+    fn mark_registered(&self, queue: &str) {
+        self.registered
+            .lock()
+            .expect("registry lock")
+            .insert(queue.to_string());
     }
 
     fn queue_key(&self, queue: &str, part: &str) -> String {
@@ -213,16 +258,24 @@ impl Store {
         let mut out = Vec::with_capacity(jobs.len());
         let mut conn = self.conn.clone();
         for chunk in jobs.chunks(500) {
+            let register = !self.registered_queue(queue);
             let mut inv = self.scripts.enqueue.prepare_invoke();
-            inv.arg(&self.settings.prefix).arg(queue).arg(chunk.len());
+            inv.arg(&self.settings.prefix)
+                .arg(queue)
+                .arg(if register { "1" } else { "0" })
+                .arg(chunk.len());
             for j in chunk {
                 inv.arg(&j.id)
                     .arg(&j.payload)
                     .arg(j.max_attempts.max(1))
                     .arg(j.delay.as_millis() as u64)
-                    .arg(j.unique_key.as_deref().unwrap_or(""));
+                    .arg(j.unique_key.as_deref().unwrap_or(""))
+                    .arg(if j.fixed_id { "1" } else { "0" });
             }
             let flat: Vec<redis::Value> = inv.invoke_async(&mut conn).await?;
+            if register {
+                self.mark_registered(queue);
+            }
             for pair in flat.chunks(2) {
                 out.push(Enqueued {
                     id: redis::from_redis_value_ref(&pair[0])?,
@@ -394,25 +447,7 @@ impl Store {
             Err(e) if is_connection_error(&e) => self.conn.clone().hgetall(&key).await?,
             other => other?,
         };
-        if h.is_empty() {
-            return Ok(None);
-        }
-        let num = |k: &str| h.get(k).and_then(|v| v.parse::<u64>().ok());
-        Ok(Some(JobRecord {
-            id: id.to_string(),
-            queue: h.get("queue").cloned().unwrap_or_default(),
-            state: h.get("state").cloned().unwrap_or_default(),
-            attempts: num("attempts").unwrap_or(0) as u32,
-            max_attempts: num("max_attempts").unwrap_or(0) as u32,
-            payload: h.get("payload").cloned().unwrap_or_default(),
-            last_error: h.get("last_error").cloned(),
-            history: h
-                .get("history")
-                .and_then(|s| serde_json::from_str(s).ok())
-                .unwrap_or(serde_json::Value::Array(vec![])),
-            created_ms: num("created_ms").unwrap_or(0),
-            finished_ms: num("finished_ms"),
-        }))
+        Ok(JobRecord::from_hash(id, h))
     }
 
     /// The newest dead jobs of a queue (at most `limit`), with last error and history.
@@ -425,13 +460,16 @@ impl Store {
             .clone()
             .zrevrange(self.queue_key(queue, "dead"), 0, limit as isize - 1)
             .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(j) = self.job(&id).await? {
-                out.push(j);
-            }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.hgetall(self.job_key(id));
         }
-        Ok(out)
+        let hashes: Vec<HashMap<String, String>> = pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(ids
+            .iter()
+            .zip(hashes)
+            .filter_map(|(id, h)| JobRecord::from_hash(id, h))
+            .collect())
     }
 
     /// Moves a dead job back to ready with a fresh attempt budget. False if it is not dead.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use lifesync_jobs::{
@@ -279,6 +279,7 @@ async fn stats_match_the_stored_states_after_a_mixed_workload() {
         }
     }
     assert_eq!(stats, counted);
+    assert_eq!(env.store.queues().await.unwrap(), vec!["probe".to_string()]);
     assert_eq!(
         stats,
         QueueStats {
@@ -499,7 +500,5 @@ async fn enqueue_by_deterministic_id_is_idempotent() {
     assert!(a.created && !b.created);
     assert_eq!(a.id, "fanout-daily-1700000000");
     assert_eq!(env.store.stats("fanout").await.unwrap().pending, 1);
-    let t = Instant::now();
-    let _ = t;
     env.cleanup().await;
 }

@@ -46,7 +46,7 @@ if max_claim > 0 then
       local jk = job_key(id)
       local f = redis.call('HMGET', jk, 'payload', 'attempts', 'lease', 'max_attempts')
       if f[1] then
-        local attempts, lease = tonumber(f[2]) + 1, tonumber(f[3]) + 1
+        local attempts, lease = (tonumber(f[2]) or 0) + 1, (tonumber(f[3]) or 0) + 1
         redis.call('HSET', jk, 'state', 'active', 'attempts', attempts, 'lease', lease,
           'lock_by', worker, 'locked_ms', now)
         zargs[#zargs + 1] = deadline

@@ -1,17 +1,20 @@
--- ARGV: prefix, queue, count, then per job: id, payload, max_attempts, delay_ms, unique_key ('' = none)
+-- ARGV: prefix, queue, register (1: add the queue to the registry), count,
+--       then per job: id, payload, max_attempts, delay_ms, unique_key ('' = none),
+--       fixed_id (1: a deterministic id that may exist already; 0: a fresh ULID)
 -- Returns a flat array: per job the id that now stands for it and 1 (created) or 0 (existing).
-local n = tonumber(ARGV[3])
+-- The record holds only what is known now; attempts, lease and deferrals read as 0 until set.
+local n = tonumber(ARGV[4])
 local out = {}
 local pushed = 0
 local live = { ready = true, scheduled = true, retrying = true, active = true }
-redis.call('SADD', prefix .. ':queues', queue)
+if ARGV[3] == '1' then redis.call('SADD', prefix .. ':queues', queue) end
 for i = 0, n - 1 do
-  local b = 4 + i * 5
+  local b = 5 + i * 6
   local id, payload, max_attempts = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local delay, uniq = tonumber(ARGV[b + 3]), ARGV[b + 4]
   local jk = job_key(id)
   local existing = nil
-  if redis.call('EXISTS', jk) == 1 then
+  if ARGV[b + 5] == '1' and redis.call('EXISTS', jk) == 1 then
     existing = id
   elseif uniq ~= '' then
     local uk = qk .. 'unique:' .. uniq
@@ -26,14 +29,20 @@ for i = 0, n - 1 do
     out[#out + 1] = existing
     out[#out + 1] = 0
   else
-    local state = 'ready'
-    if delay > 0 then state = 'scheduled' end
-    redis.call('HSET', jk, 'queue', queue, 'payload', payload, 'state', state,
-      'attempts', 0, 'max_attempts', max_attempts, 'lease', 0, 'deferrals', 0,
-      'unique', uniq, 'created_ms', now, 'run_at_ms', now + delay)
+    local fields = { 'queue', queue, 'payload', payload, 'state', 'ready',
+      'max_attempts', max_attempts, 'created_ms', now }
+    if uniq ~= '' then
+      fields[#fields + 1] = 'unique'
+      fields[#fields + 1] = uniq
+    end
     if delay > 0 then
+      fields[6] = 'scheduled'
+      fields[#fields + 1] = 'run_at_ms'
+      fields[#fields + 1] = now + delay
+      redis.call('HSET', jk, unpack(fields))
       redis.call('ZADD', qk .. 'scheduled', now + delay, id)
     else
+      redis.call('HSET', jk, unpack(fields))
       -- Only a list that was empty can have idle workers blocked on it.
       if redis.call('LPUSH', qk .. 'ready', id) == 1 then pushed = pushed + 1 end
     end
