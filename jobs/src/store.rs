@@ -130,7 +130,8 @@ pub struct QueueStats {
     pub retrying: u64,
     /// Dead within the dead-retention window (older records have expired).
     pub dead: u64,
-    /// Succeeded within the succeeded-retention window.
+    /// Succeeded within the succeeded-retention window, counted in 60 time buckets (the
+    /// window's oldest edge is exact to one bucket, 1/60 of the retention).
     pub succeeded: u64,
 }
 
@@ -300,7 +301,6 @@ impl Store {
             .arg(s.lease.as_millis() as u64)
             .arg(s.maintenance_batch)
             .arg(s.dead_retention.as_secs())
-            .arg(s.succeeded_retention.as_secs())
             .invoke_async(&mut self.conn.clone())
             .await?;
         let wait: i64 = redis::from_redis_value_ref(&flat[0])?;
@@ -411,32 +411,36 @@ impl Store {
 
     async fn stats_once(&self, queue: &str) -> Result<QueueStats, QueueError> {
         let now = now_ms();
-        let since = now.saturating_sub(self.settings.succeeded_retention.as_millis() as u64);
         let dead_since = now.saturating_sub(self.settings.dead_retention.as_millis() as u64);
         let k = |p: &str| self.queue_key(queue, p);
-        let (pending, scheduled, running, retrying, dead, succeeded): (
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-        ) = redis::pipe()
-            .llen(k("ready"))
+        let mut pipe = redis::pipe();
+        pipe.llen(k("ready"))
             .zcard(k("scheduled"))
             .zcard(k("active"))
             .zcard(k("retrying"))
-            .zcount(k("dead"), dead_since, "+inf")
-            .zcount(k("succeeded"), since, "+inf")
-            .query_async(&mut self.conn.clone())
-            .await?;
+            .zcount(k("dead"), dead_since, "+inf");
+        let buckets = succeeded_buckets(now / 1000, self.settings.succeeded_retention.as_secs());
+        pipe.mget(
+            buckets
+                .iter()
+                .map(|b| k(&format!("succeeded:{b}")))
+                .collect::<Vec<_>>(),
+        );
+        let (pending, scheduled, running, retrying, dead, counts): (
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            Vec<Option<u64>>,
+        ) = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(QueueStats {
             pending,
             scheduled,
             running,
             retrying,
             dead,
-            succeeded,
+            succeeded: counts.into_iter().flatten().sum(),
         })
     }
 
@@ -550,6 +554,19 @@ async fn manager(
     Ok(ConnectionManager::new_with_config(client.clone(), cfg).await?)
 }
 
+/// Start times (s) of the success-count buckets that overlap the retention window ending at
+/// `now_s`; the bucket width is retention / 60 (at least 1 s), as in `ack.lua`.
+fn succeeded_buckets(now_s: u64, retention_s: u64) -> Vec<u64> {
+    let width = (retention_s / 60).max(1);
+    let newest = now_s / width * width;
+    let oldest = now_s.saturating_sub(retention_s);
+    (0..)
+        .map(|i| newest.saturating_sub(i * width))
+        .take_while(|start| start + width > oldest)
+        .take(62)
+        .collect()
+}
+
 fn is_connection_error(e: &redis::RedisError) -> bool {
     e.is_connection_dropped() || e.is_io_error() || e.is_connection_refusal()
 }
@@ -560,4 +577,21 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::succeeded_buckets;
+
+    #[test]
+    fn buckets_cover_the_retention_window() {
+        // 24 h retention: 24-minute buckets, 61 of them overlap the window.
+        let b = succeeded_buckets(1_000_000, 86_400);
+        assert_eq!(b[0], 1_000_000 / 1440 * 1440);
+        assert!(b.windows(2).all(|w| w[0] - w[1] == 1440));
+        assert!(b.last().unwrap() + 1440 > 1_000_000 - 86_400);
+        assert_eq!(b.len(), 61);
+        // 1 s retention: the current and the previous second.
+        assert_eq!(succeeded_buckets(100, 1), vec![100, 99]);
+    }
 }

@@ -1,14 +1,12 @@
--- ARGV: prefix, queue, worker_id, max_claim, lease_ms, batch, dead_ttl_s, succeeded_ttl_s
+-- ARGV: prefix, queue, worker_id, max_claim, lease_ms, batch, dead_ttl_s
 -- Promotes due scheduled/retrying jobs and reaps expired leases (each bounded by `batch`),
 -- then claims up to max_claim ready jobs for worker_id.
 -- Returns { wait_ms, id, payload, attempts, lease, max_attempts, ... } where wait_ms is the time
 -- until the next scheduled, retrying or lease-expiry event (-1: none).
 local worker, max_claim = ARGV[3], tonumber(ARGV[4])
 local lease_ms, batch, dead_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local succ_ttl = tonumber(ARGV[8])
 
--- Index entries of expired job records go with them (O(log n) when there is nothing to trim).
-redis.call('ZREMRANGEBYSCORE', qk .. 'succeeded', '-inf', now - succ_ttl * 1000)
+-- Index entries of expired dead records go with them (O(log n) when there is nothing to trim).
 redis.call('ZREMRANGEBYSCORE', qk .. 'dead', '-inf', now - dead_ttl * 1000)
 
 for _, set in ipairs({ 'scheduled', 'retrying' }) do
