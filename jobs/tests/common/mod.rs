@@ -281,8 +281,16 @@ impl PrivateRedis {
         }
     }
 
-    pub fn restart(&mut self) {
-        self.stop();
+    /// Kills the server (SIGKILL): only what AOF already fsynced survives (fsync always).
+    pub fn crash(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe_kill(c.id(), "KILL");
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and data directory (AOF replayed).
+    pub fn start_again(&mut self) {
         self.spawn();
     }
 }
