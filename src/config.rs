@@ -72,6 +72,41 @@ impl RedisConfig {
     }
 }
 
+/// Where PostgreSQL is (`DATABASE_URL`).
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    pub url: String,
+}
+
+impl DatabaseConfig {
+    pub const DEFAULT_URL: &'static str = "postgres://postgres@127.0.0.1:5432/lifesync";
+
+    pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let url = get("DATABASE_URL")
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| Self::DEFAULT_URL.into());
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(err(
+                "DATABASE_URL",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        if url.parse::<sqlx::postgres::PgConnectOptions>().is_err() {
+            return Err(err("DATABASE_URL", "is not a valid PostgreSQL URL"));
+        }
+        Ok(Self { url })
+    }
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &lifesync_jobs::config::redact_url(&self.url))
+            .finish()
+    }
+}
+
 /// Reads the process environment.
 pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -106,6 +141,17 @@ mod tests {
             !format!("{c:?}").contains("p%40ss"),
             "password never printed"
         );
+    }
+
+    #[test]
+    fn database_url_default_validation_and_redaction() {
+        let m: HashMap<&str, &str> = HashMap::new();
+        let d = DatabaseConfig::from_env(&|k| m.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(d.url, DatabaseConfig::DEFAULT_URL);
+        let bad = DatabaseConfig::from_env(&|_| Some("mysql://x".into())).unwrap_err();
+        assert_eq!(bad.var, "DATABASE_URL");
+        let d = DatabaseConfig::from_env(&|_| Some("postgres://u:hunter2@h/db".into())).unwrap();
+        assert!(!format!("{d:?}").contains("hunter2"));
     }
 
     #[test]

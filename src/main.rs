@@ -1,7 +1,7 @@
 //! The `lifesync` binary: one subcommand per process type, each one call into the library.
 
 use clap::{Parser, Subcommand};
-use lifesync::config::{env_var, RedisConfig};
+use lifesync::config::{env_var, DatabaseConfig, RedisConfig};
 
 #[derive(Parser)]
 #[command(
@@ -16,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Applies the migrations in `migrations/` (creating the database if missing) and exits.
+    Migrate,
     /// Measurements recorded in BENCHMARKS.md.
     Bench {
         #[command(subcommand)]
@@ -51,6 +53,19 @@ fn main() {
 async fn run(cli: Cli) -> i32 {
     {
         match cli.command {
+            Command::Migrate => match DatabaseConfig::from_env(&env_var) {
+                Err(e) => {
+                    eprintln!("lifesync: invalid configuration: {e}");
+                    2
+                }
+                Ok(db) => match migrate(&db).await {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("lifesync: migrate failed: {e:#}");
+                        1
+                    }
+                },
+            },
             Command::Bench {
                 bench: Bench::Queue { jobs, concurrency },
             } => {
@@ -77,4 +92,18 @@ async fn run(cli: Cli) -> i32 {
             }
         }
     }
+}
+
+async fn migrate(db: &DatabaseConfig) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let created = lifesync::db::create_database_if_missing(&db.url)
+        .await
+        .context("PostgreSQL is unreachable (start it, or set DATABASE_URL)")?;
+    if created {
+        eprintln!("migrate: created the database");
+    }
+    let pool = lifesync::db::connect(&db.url, 2).await?;
+    lifesync::db::migrate(&pool).await?;
+    eprintln!("migrate: schema is up to date");
+    Ok(())
 }

@@ -1,0 +1,192 @@
+//! The schema, applied by the real `lifesync migrate` process to a fresh database, enforces the
+//! invariants the service relies on.
+
+use std::process::Command;
+
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+struct FreshDb {
+    admin: PgPool,
+    name: String,
+    url: String,
+}
+
+impl FreshDb {
+    async fn create() -> Self {
+        let base = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let admin = PgPool::connect(&format!("{base}/postgres"))
+            .await
+            .expect("PostgreSQL");
+        let name = format!(
+            "lifesync_test_{}",
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        Self {
+            admin,
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    async fn drop(self) {
+        // The name is ours (a fresh ULID), not input.
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&self.admin)
+            .await
+            .unwrap();
+    }
+}
+
+fn migrate(url: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lifesync"))
+        .arg("migrate")
+        .env("DATABASE_URL", url)
+        .output()
+        .unwrap()
+}
+
+async fn is_violation(pool: &PgPool, sql: &str) -> bool {
+    // Statements built by this test from literals and fresh UUIDs.
+    match sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(pool)
+        .await
+    {
+        Ok(_) => false,
+        Err(sqlx::Error::Database(e)) => e.is_unique_violation() || e.is_check_violation(),
+        Err(e) => panic!("{sql}: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn migrate_creates_the_database_and_the_schema_enforces_its_invariants() {
+    let db = FreshDb::create().await;
+    let out = migrate(&db.url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = migrate(&db.url);
+    assert!(again.status.success(), "migrate is idempotent");
+
+    let pool = PgPool::connect(&db.url).await.unwrap();
+    let ds = Uuid::new_v4();
+    sqlx::query("INSERT INTO users (id) VALUES ('u1')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO data_sources (id, user_id, provider, account_id) VALUES ($1, 'u1', 'twitter', '1234567890123456789')",
+    )
+    .bind(ds)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // One account per user and provider.
+    assert!(
+        is_violation(
+            &pool,
+            &format!("INSERT INTO data_sources (id, user_id, provider, account_id) VALUES ('{}', 'u1', 'twitter', '1234567890123456789')", Uuid::new_v4())
+        )
+        .await
+    );
+    // Unknown provider, status.
+    assert!(
+        is_violation(
+            &pool,
+            &format!("INSERT INTO data_sources (id, user_id, provider, account_id) VALUES ('{}', 'u1', 'myspace', 'x')", Uuid::new_v4())
+        )
+        .await
+    );
+    assert!(
+        is_violation(
+            &pool,
+            &format!("UPDATE data_sources SET status = 'sleepy' WHERE id = '{ds}'")
+        )
+        .await
+    );
+
+    // At most one queued or running sync per data source; finished ones do not count.
+    let run = |status: &str| {
+        format!(
+            "INSERT INTO sync_runs (id, data_source_id, mode, trigger, status) VALUES ('{}', '{ds}', 'full', 'manual', '{status}')",
+            Uuid::new_v4()
+        )
+    };
+    assert!(!is_violation(&pool, &run("running")).await);
+    assert!(
+        is_violation(&pool, &run("queued")).await,
+        "second active run refused"
+    );
+    assert!(!is_violation(&pool, &run("succeeded")).await);
+    assert!(is_violation(&pool, &format!(
+        "INSERT INTO sync_runs (id, data_source_id, mode, trigger) VALUES ('{}', '{ds}', 'full', 'cron')",
+        Uuid::new_v4()
+    )).await, "unknown trigger refused");
+
+    // Items: one per data source and external id; a 32-byte hash; categories only on emails.
+    let item = |ext: &str, kind: &str, category: &str, hash_len: usize| {
+        format!(
+            "INSERT INTO items (id, data_source_id, user_id, provider, kind, external_id, occurred_at, category, content_hash)
+             VALUES ('{}', '{ds}', 'u1', 'twitter', '{kind}', '{ext}', now(), {category}, decode(repeat('ab', {hash_len}), 'hex'))",
+            Uuid::new_v4()
+        )
+    };
+    assert!(!is_violation(&pool, &item("t1", "post", "NULL", 32)).await);
+    assert!(
+        is_violation(&pool, &item("t1", "post", "NULL", 32)).await,
+        "duplicate external id"
+    );
+    assert!(
+        is_violation(&pool, &item("t2", "post", "NULL", 31)).await,
+        "hash is SHA-256"
+    );
+    assert!(
+        is_violation(&pool, &item("t3", "post", "'PERSONAL'", 32)).await,
+        "category on a post"
+    );
+    assert!(
+        is_violation(&pool, &item("e1", "email", "'SPAM'", 32)).await,
+        "unknown category"
+    );
+    assert!(!is_violation(&pool, &item("e2", "email", "'TRAVEL_FLIGHT'", 32)).await);
+
+    // Deleting a data source deletes its runs and items.
+    sqlx::query("DELETE FROM data_sources WHERE id = $1")
+        .bind(ds)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let left: i64 =
+        sqlx::query("SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM sync_runs)")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(left, 0);
+
+    pool.close().await;
+    db.drop().await;
+}
+
+#[test]
+fn an_unreachable_database_is_one_clear_line_and_a_non_zero_exit() {
+    let out = migrate("postgres://postgres@127.0.0.1:1/nowhere");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("PostgreSQL is unreachable"), "{err}");
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_lifesync"))
+        .arg("migrate")
+        .env("DATABASE_URL", "mysql://x")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("DATABASE_URL"));
+}
