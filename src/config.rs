@@ -1,75 +1,46 @@
-//! Configuration read once from the environment into typed values, validated at start-up.
-//! Names and defaults are the contract's (`../shared/spec/contract.md`); secrets never print.
+//! Configuration read once from the environment into typed values, validated at start-up,
+//! cross-field rules included. Names and defaults are the contract's
+//! (`../shared/spec/contract.md`); secrets are wrapped so they never print.
 //!
 //! Rule: every variable is read here and nowhere else; a bad value is a [`ConfigError`] naming
-//! the variable, which `main` prints as one line before exiting non-zero.
+//! the variable, which `main` prints as one line before exiting non-zero. Values a process
+//! needs but others do not (`JWT_SECRET` for `web`) are checked by that process with
+//! [`Config::require_web`] and friends.
 
+use std::{collections::BTreeMap, str::FromStr};
+
+use base64::Engine;
 use lifesync_jobs::RedisSettings;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+use url::Url;
+
+use crate::providers::ProviderId;
 
 /// A configuration problem, naming the variable.
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {reason}")]
 pub struct ConfigError {
-    pub var: &'static str,
+    pub var: String,
     pub reason: String,
 }
 
-fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
+fn err(var: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError {
-        var,
+        var: var.into(),
         reason: reason.into(),
     }
 }
 
-/// Where Redis is and which key prefix this deployment owns.
-#[derive(Debug, Clone)]
-pub struct RedisConfig {
-    pub settings: RedisSettings,
-    pub key_prefix: String,
+/// Looks a variable up; empty values count as unset.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn get(env: Lookup, name: &str) -> Option<String> {
+    env(name).filter(|v| !v.trim().is_empty())
 }
 
-impl RedisConfig {
-    /// `REDIS_URL` wins over `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`.
-    pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let settings = match get("REDIS_URL").filter(|v| !v.is_empty()) {
-            Some(url) => {
-                if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                    return Err(err("REDIS_URL", "must start with redis:// or rediss://"));
-                }
-                RedisSettings::new(url)
-            }
-            None => {
-                let host = get("REDIS_HOST").unwrap_or_else(|| "localhost".into());
-                let port = match get("REDIS_PORT") {
-                    Some(p) => p
-                        .parse::<u16>()
-                        .map_err(|_| err("REDIS_PORT", "must be a port number"))?,
-                    None => 6379,
-                };
-                let db = match get("REDIS_DB") {
-                    Some(d) => d
-                        .parse::<i64>()
-                        .ok()
-                        .filter(|d| *d >= 0)
-                        .ok_or_else(|| err("REDIS_DB", "must be a non-negative integer"))?,
-                    None => 0,
-                };
-                let password = get("REDIS_PASSWORD");
-                RedisSettings::from_parts(&host, port, password.as_deref(), db)
-            }
-        };
-        let key_prefix = get("REDIS_KEY_PREFIX").unwrap_or_else(|| "lifesync".into());
-        if key_prefix.is_empty() || key_prefix.contains(char::is_whitespace) {
-            return Err(err(
-                "REDIS_KEY_PREFIX",
-                "must be non-empty and without spaces",
-            ));
-        }
-        Ok(Self {
-            settings,
-            key_prefix,
-        })
-    }
+/// Reads the process environment.
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 /// Where PostgreSQL is (`DATABASE_URL`).
@@ -81,10 +52,8 @@ pub struct DatabaseConfig {
 impl DatabaseConfig {
     pub const DEFAULT_URL: &'static str = "postgres://postgres@127.0.0.1:5432/lifesync";
 
-    pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let url = get("DATABASE_URL")
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| Self::DEFAULT_URL.into());
+    pub fn from_env(env: Lookup) -> Result<Self, ConfigError> {
+        let url = get(env, "DATABASE_URL").unwrap_or_else(|| Self::DEFAULT_URL.into());
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(err(
                 "DATABASE_URL",
@@ -107,9 +76,266 @@ impl std::fmt::Debug for DatabaseConfig {
     }
 }
 
-/// Reads the process environment.
-pub fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+/// Where Redis is and which key prefix this deployment owns.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    pub settings: RedisSettings,
+    pub key_prefix: String,
+}
+
+impl RedisConfig {
+    /// `REDIS_URL` wins over `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`.
+    pub fn from_env(env: Lookup) -> Result<Self, ConfigError> {
+        let settings = match get(env, "REDIS_URL") {
+            Some(url) => {
+                if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                    return Err(err("REDIS_URL", "must start with redis:// or rediss://"));
+                }
+                RedisSettings::new(url)
+            }
+            None => {
+                let host = get(env, "REDIS_HOST").unwrap_or_else(|| "localhost".into());
+                let port = parse_or(env, "REDIS_PORT", 6379u16, "must be a port number")?;
+                let db = parse_or(env, "REDIS_DB", 0u32, "must be a non-negative integer")?;
+                let password = get(env, "REDIS_PASSWORD");
+                RedisSettings::from_parts(&host, port, password.as_deref(), i64::from(db))
+            }
+        };
+        let key_prefix = env("REDIS_KEY_PREFIX").unwrap_or_else(|| "lifesync".into());
+        if key_prefix.is_empty() || key_prefix.contains(char::is_whitespace) {
+            return Err(err(
+                "REDIS_KEY_PREFIX",
+                "must be non-empty and without spaces",
+            ));
+        }
+        Ok(Self {
+            settings,
+            key_prefix,
+        })
+    }
+}
+
+fn parse_or<T: FromStr>(
+    env: Lookup,
+    var: &str,
+    default: T,
+    reason: &str,
+) -> Result<T, ConfigError> {
+    match get(env, var) {
+        Some(v) => v.trim().parse().map_err(|_| err(var, reason)),
+        None => Ok(default),
+    }
+}
+
+fn parse_url(env: Lookup, var: &str) -> Result<Option<Url>, ConfigError> {
+    match get(env, var) {
+        None => Ok(None),
+        Some(v) => {
+            let u = Url::parse(v.trim()).map_err(|e| err(var, format!("is not a URL: {e}")))?;
+            if !matches!(u.scheme(), "http" | "https") {
+                return Err(err(var, "must be an http or https URL"));
+            }
+            Ok(Some(u))
+        }
+    }
+}
+
+/// A 5-field UTC cron schedule (minute hour day-of-month month day-of-week).
+#[derive(Debug, Clone)]
+pub struct CronSchedule {
+    pub expression: String,
+    pub schedule: cron::Schedule,
+}
+
+impl CronSchedule {
+    pub fn parse(var: &str, expression: &str) -> Result<Self, ConfigError> {
+        let fields = expression.split_whitespace().count();
+        if fields != 5 {
+            return Err(err(
+                var,
+                format!("must be a 5-field cron expression (got {fields} fields)"),
+            ));
+        }
+        let schedule = cron::Schedule::from_str(&format!("0 {expression}"))
+            .map_err(|e| err(var, format!("is not a valid cron expression: {e}")))?;
+        Ok(Self {
+            expression: expression.to_string(),
+            schedule,
+        })
+    }
+}
+
+/// The AES-256-GCM key for provider tokens at rest, with a key id derived from it (the first
+/// 8 bytes of its SHA-256, hex) so stored ciphertexts name the key that sealed them.
+pub struct TokenKey {
+    pub key_id: String,
+    key: SecretBox<[u8; 32]>,
+}
+
+impl TokenKey {
+    pub fn from_base64(var: &str, b64: &str) -> Result<Self, ConfigError> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| err(var, "must be base64"))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| err(var, "must decode to exactly 32 bytes"))?;
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(key);
+        let key_id = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Self {
+            key_id,
+            key: SecretBox::new(Box::new(key)),
+        })
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        self.key.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenKey({}, ***)", self.key_id)
+    }
+}
+
+/// One provider's OAuth client and endpoint overrides.
+#[derive(Debug)]
+pub struct ProviderConfig {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub redirect_uri: Url,
+    pub auth_url: Option<Url>,
+    pub token_url: Option<Url>,
+    pub api_base_url: Option<Url>,
+}
+
+impl ProviderConfig {
+    /// None when the provider is disabled (no credentials); an error when only some are set.
+    fn from_env(env: Lookup, p: ProviderId) -> Result<Option<Self>, ConfigError> {
+        let (id_var, secret_var) = match p {
+            ProviderId::Facebook => (
+                "FACEBOOK_APP_ID".to_string(),
+                "FACEBOOK_APP_SECRET".to_string(),
+            ),
+            _ => (
+                format!("{}_CLIENT_ID", p.env_prefix()),
+                format!("{}_CLIENT_SECRET", p.env_prefix()),
+            ),
+        };
+        let redirect_var = format!("{}_REDIRECT_URI", p.env_prefix());
+        let id = get(env, &id_var);
+        let secret = get(env, &secret_var);
+        let redirect = parse_url(env, &redirect_var)?;
+        let overrides = |suffix: &str| parse_url(env, &format!("{}_{suffix}", p.env_prefix()));
+        let (auth_url, token_url, api_base_url) = (
+            overrides("AUTH_URL")?,
+            overrides("TOKEN_URL")?,
+            overrides("API_BASE_URL")?,
+        );
+        match (id, secret, redirect) {
+            (None, None, None) => Ok(None),
+            (Some(client_id), Some(secret), Some(redirect_uri)) => Ok(Some(Self {
+                client_id,
+                client_secret: SecretString::from(secret),
+                redirect_uri,
+                auth_url,
+                token_url,
+                api_base_url,
+            })),
+            (id, secret, redirect) => {
+                let missing = [
+                    (id.is_none(), id_var),
+                    (secret.is_none(), secret_var),
+                    (redirect.is_none(), redirect_var),
+                ]
+                .into_iter()
+                .find(|(m, _)| *m)
+                .map(|(_, v)| v)
+                .expect("one is missing");
+                Err(err(
+                    missing,
+                    format!("must be set when any of {}'s OAuth credentials is set", p),
+                ))
+            }
+        }
+    }
+}
+
+/// The whole configuration of a lifesync process.
+#[derive(Debug)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub host: String,
+    pub port: u16,
+    pub jwt_secret: Option<SecretString>,
+    pub token_key: Option<TokenKey>,
+    pub daily_schedule: CronSchedule,
+    pub incremental_schedule: CronSchedule,
+    pub sync_batch_size: u32,
+    pub oauth_success_redirect_url: Option<Url>,
+    pub providers: BTreeMap<ProviderId, ProviderConfig>,
+}
+
+impl Config {
+    pub fn from_env(env: Lookup) -> Result<Self, ConfigError> {
+        let jwt_secret = get(env, "JWT_SECRET").map(SecretString::from);
+        if let Some(s) = &jwt_secret {
+            if s.expose_secret().len() < 32 {
+                return Err(err("JWT_SECRET", "must be at least 32 bytes"));
+            }
+        }
+        let token_key = get(env, "TOKEN_ENCRYPTION_KEY")
+            .map(|v| TokenKey::from_base64("TOKEN_ENCRYPTION_KEY", &v))
+            .transpose()?;
+        let sync_batch_size = parse_or(env, "SYNC_BATCH_SIZE", 100u32, "must be a whole number")?;
+        if !(1..=1000).contains(&sync_batch_size) {
+            return Err(err("SYNC_BATCH_SIZE", "must be within 1..=1000"));
+        }
+        let cron = |var: &str, default: &str| {
+            CronSchedule::parse(var, &get(env, var).unwrap_or_else(|| default.into()))
+        };
+        let mut providers = BTreeMap::new();
+        for p in ProviderId::ALL {
+            if let Some(c) = ProviderConfig::from_env(env, p)? {
+                providers.insert(p, c);
+            }
+        }
+        Ok(Self {
+            database: DatabaseConfig::from_env(env)?,
+            redis: RedisConfig::from_env(env)?,
+            host: get(env, "HOST").unwrap_or_else(|| "0.0.0.0".into()),
+            port: parse_or(env, "PORT", 8080u16, "must be a port number")?,
+            jwt_secret,
+            token_key,
+            daily_schedule: cron("SYNC_CRON_SCHEDULE", "0 3 * * *")?,
+            incremental_schedule: cron("SYNC_INCREMENTAL_CRON", "0 */6 * * *")?,
+            sync_batch_size,
+            oauth_success_redirect_url: parse_url(env, "OAUTH_SUCCESS_REDIRECT_URL")?,
+            providers,
+        })
+    }
+
+    /// What `web` needs beyond the common settings.
+    pub fn require_web(&self) -> Result<(), ConfigError> {
+        if self.jwt_secret.is_none() {
+            return Err(err("JWT_SECRET", "is required for the web process"));
+        }
+        self.require_token_key()
+    }
+
+    /// Every process that reads or writes provider tokens needs the key.
+    pub fn require_token_key(&self) -> Result<(), ConfigError> {
+        match self.token_key {
+            Some(_) => Ok(()),
+            None => Err(err(
+                "TOKEN_ENCRYPTION_KEY",
+                "is required (base64 of 32 random bytes)",
+            )),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -117,56 +343,130 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn cfg(vars: &[(&str, &str)]) -> Result<RedisConfig, ConfigError> {
+    const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let m: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        RedisConfig::from_env(&|k| m.get(k).cloned())
+        Config::from_env(&|k| m.get(k).cloned())
+    }
+
+    fn var_of(vars: &[(&str, &str)]) -> String {
+        load(vars).unwrap_err().var
     }
 
     #[test]
-    fn defaults_and_parts() {
-        let c = cfg(&[]).unwrap();
-        assert_eq!(c.settings.url, "redis://localhost:6379/0");
-        assert_eq!(c.key_prefix, "lifesync");
-        let c = cfg(&[
+    fn defaults_are_the_contracts() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.database.url, DatabaseConfig::DEFAULT_URL);
+        assert_eq!(c.redis.settings.url, "redis://localhost:6379/0");
+        assert_eq!(c.redis.key_prefix, "lifesync");
+        assert_eq!((c.host.as_str(), c.port), ("0.0.0.0", 8080));
+        assert_eq!(c.daily_schedule.expression, "0 3 * * *");
+        assert_eq!(c.incremental_schedule.expression, "0 */6 * * *");
+        assert_eq!(c.sync_batch_size, 100);
+        assert!(c.providers.is_empty(), "providers are disabled when unset");
+        assert_eq!(c.require_web().unwrap_err().var, "JWT_SECRET");
+    }
+
+    #[test]
+    fn redis_parts_and_url() {
+        let c = load(&[
             ("REDIS_HOST", "r"),
             ("REDIS_PASSWORD", "p@ss"),
             ("REDIS_DB", "2"),
         ])
         .unwrap();
-        assert_eq!(c.settings.url, "redis://:p%40ss@r:6379/2");
-        assert!(
-            !format!("{c:?}").contains("p%40ss"),
-            "password never printed"
+        assert_eq!(c.redis.settings.url, "redis://:p%40ss@r:6379/2");
+        let c = load(&[("REDIS_URL", "redis://x:1/3"), ("REDIS_HOST", "ignored")]).unwrap();
+        assert_eq!(c.redis.settings.url, "redis://x:1/3");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        assert_eq!(var_of(&[("REDIS_PORT", "abc")]), "REDIS_PORT");
+        assert_eq!(var_of(&[("REDIS_DB", "-1")]), "REDIS_DB");
+        assert_eq!(var_of(&[("REDIS_URL", "http://x")]), "REDIS_URL");
+        assert_eq!(var_of(&[("REDIS_KEY_PREFIX", "a b")]), "REDIS_KEY_PREFIX");
+        assert_eq!(var_of(&[("DATABASE_URL", "mysql://x")]), "DATABASE_URL");
+        assert_eq!(var_of(&[("PORT", "99999")]), "PORT");
+        assert_eq!(var_of(&[("JWT_SECRET", "short")]), "JWT_SECRET");
+        assert_eq!(
+            var_of(&[("TOKEN_ENCRYPTION_KEY", "not base64!")]),
+            "TOKEN_ENCRYPTION_KEY"
+        );
+        assert_eq!(
+            var_of(&[("TOKEN_ENCRYPTION_KEY", "c2hvcnQ=")]),
+            "TOKEN_ENCRYPTION_KEY"
+        );
+        assert_eq!(
+            var_of(&[("SYNC_CRON_SCHEDULE", "0 0 3 * * *")]),
+            "SYNC_CRON_SCHEDULE"
+        );
+        assert_eq!(
+            var_of(&[("SYNC_INCREMENTAL_CRON", "61 * * * *")]),
+            "SYNC_INCREMENTAL_CRON"
+        );
+        assert_eq!(var_of(&[("SYNC_BATCH_SIZE", "0")]), "SYNC_BATCH_SIZE");
+        assert_eq!(
+            var_of(&[("OAUTH_SUCCESS_REDIRECT_URL", "nope")]),
+            "OAUTH_SUCCESS_REDIRECT_URL"
         );
     }
 
     #[test]
-    fn database_url_default_validation_and_redaction() {
-        let m: HashMap<&str, &str> = HashMap::new();
-        let d = DatabaseConfig::from_env(&|k| m.get(k).map(|v| v.to_string())).unwrap();
-        assert_eq!(d.url, DatabaseConfig::DEFAULT_URL);
-        let bad = DatabaseConfig::from_env(&|_| Some("mysql://x".into())).unwrap_err();
-        assert_eq!(bad.var, "DATABASE_URL");
-        let d = DatabaseConfig::from_env(&|_| Some("postgres://u:hunter2@h/db".into())).unwrap();
-        assert!(!format!("{d:?}").contains("hunter2"));
+    fn provider_credentials_are_all_or_nothing() {
+        let twitter = [
+            ("TWITTER_CLIENT_ID", "id"),
+            ("TWITTER_CLIENT_SECRET", "s3cret"),
+            (
+                "TWITTER_REDIRECT_URI",
+                "http://127.0.0.1:8080/api/v1/oauth/twitter/callback",
+            ),
+            ("TWITTER_API_BASE_URL", "http://127.0.0.1:9000/twitter"),
+        ];
+        let c = load(&twitter).unwrap();
+        let t = &c.providers[&ProviderId::Twitter];
+        assert_eq!(t.api_base_url.as_ref().unwrap().path(), "/twitter");
+        assert_eq!(var_of(&twitter[..1]), "TWITTER_CLIENT_SECRET");
+        assert_eq!(var_of(&[twitter[0], twitter[1]]), "TWITTER_REDIRECT_URI");
+        // Facebook's names differ.
+        assert_eq!(
+            var_of(&[
+                ("FACEBOOK_CLIENT_ID", "x"),
+                ("FACEBOOK_REDIRECT_URI", "http://h/cb")
+            ]),
+            "FACEBOOK_APP_ID"
+        );
+        assert_eq!(var_of(&[("FACEBOOK_APP_ID", "x")]), "FACEBOOK_APP_SECRET");
     }
 
     #[test]
-    fn url_wins_and_bad_values_name_the_variable() {
-        let c = cfg(&[("REDIS_URL", "redis://x:1/3"), ("REDIS_HOST", "ignored")]).unwrap();
-        assert_eq!(c.settings.url, "redis://x:1/3");
-        assert_eq!(cfg(&[("REDIS_PORT", "abc")]).unwrap_err().var, "REDIS_PORT");
-        assert_eq!(cfg(&[("REDIS_DB", "-1")]).unwrap_err().var, "REDIS_DB");
-        assert_eq!(
-            cfg(&[("REDIS_URL", "http://x")]).unwrap_err().var,
-            "REDIS_URL"
-        );
-        assert_eq!(
-            cfg(&[("REDIS_KEY_PREFIX", "a b")]).unwrap_err().var,
-            "REDIS_KEY_PREFIX"
-        );
+    fn secrets_never_print() {
+        let c = load(&[
+            ("JWT_SECRET", "jwt-secret-jwt-secret-jwt-secret-1"),
+            ("TOKEN_ENCRYPTION_KEY", KEY),
+            ("REDIS_PASSWORD", "redis-pw"),
+            ("DATABASE_URL", "postgres://u:db-pw@h/db"),
+            ("GOOGLE_CLIENT_ID", "gid"),
+            ("GOOGLE_CLIENT_SECRET", "google-client-secret"),
+            ("GOOGLE_REDIRECT_URI", "http://h/cb"),
+        ])
+        .unwrap();
+        c.require_web().unwrap();
+        let printed = format!("{c:?}");
+        for secret in [
+            "jwt-secret",
+            "redis-pw",
+            "db-pw",
+            "google-client-secret",
+            KEY,
+            "0123456789abcdef",
+        ] {
+            assert!(!printed.contains(secret), "{secret} printed");
+        }
+        assert_eq!(c.token_key.unwrap().key_id.len(), 16);
     }
 }

@@ -4,8 +4,10 @@
 //! Map of the crate (data flows one way: api → jobs → workers → providers → normalizer → db):
 //! - [`config`]: typed configuration from the environment, validated at start-up;
 //! - [`db`]: PostgreSQL connection and the embedded migrations (`migrations/`);
+//! - [`providers`]: the provider ids (the provider clients arrive with the sync issues);
 //! - [`bench`]: the `lifesync bench …` measurements.
 
 pub mod bench;
 pub mod config;
 pub mod db;
+pub mod providers;

@@ -1,7 +1,7 @@
 //! The `lifesync` binary: one subcommand per process type, each one call into the library.
 
 use clap::{Parser, Subcommand};
-use lifesync::config::{env_var, DatabaseConfig, RedisConfig};
+use lifesync::config::{env_var, Config, DatabaseConfig};
 
 #[derive(Parser)]
 #[command(
@@ -51,45 +51,31 @@ fn main() {
 }
 
 async fn run(cli: Cli) -> i32 {
-    {
-        match cli.command {
-            Command::Migrate => match DatabaseConfig::from_env(&env_var) {
-                Err(e) => {
-                    eprintln!("lifesync: invalid configuration: {e}");
-                    2
-                }
-                Ok(db) => match migrate(&db).await {
-                    Ok(()) => 0,
-                    Err(e) => {
-                        eprintln!("lifesync: migrate failed: {e:#}");
-                        1
-                    }
-                },
-            },
-            Command::Bench {
-                bench: Bench::Queue { jobs, concurrency },
-            } => {
-                let redis = match RedisConfig::from_env(&env_var) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        eprintln!("lifesync: invalid configuration: {e}");
-                        return 2;
-                    }
-                };
-                match lifesync::bench::queue::run(&redis, jobs, concurrency).await {
-                    Ok(b) => {
-                        println!(
-                            "queue: enqueued_per_s={:.0} batch_enqueued_per_s={:.0} processed_per_s={:.0}",
-                            b.enqueued_per_s, b.batch_enqueued_per_s, b.processed_per_s
-                        );
-                        0
-                    }
-                    Err(e) => {
-                        eprintln!("lifesync: bench queue failed: {e:#}");
-                        1
-                    }
-                }
-            }
+    let config = match Config::from_env(&env_var) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lifesync: invalid configuration: {e}");
+            return 2;
+        }
+    };
+    let result = match cli.command {
+        Command::Migrate => migrate(&config.database).await,
+        Command::Bench {
+            bench: Bench::Queue { jobs, concurrency },
+        } => lifesync::bench::queue::run(&config.redis, jobs, concurrency)
+            .await
+            .map(|b| {
+                println!(
+                    "queue: enqueued_per_s={:.0} batch_enqueued_per_s={:.0} processed_per_s={:.0}",
+                    b.enqueued_per_s, b.batch_enqueued_per_s, b.processed_per_s
+                )
+            }),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("lifesync: {e:#}");
+            1
         }
     }
 }
@@ -98,7 +84,7 @@ async fn migrate(db: &DatabaseConfig) -> anyhow::Result<()> {
     use anyhow::Context;
     let created = lifesync::db::create_database_if_missing(&db.url)
         .await
-        .context("PostgreSQL is unreachable (start it, or set DATABASE_URL)")?;
+        .context("migrate: PostgreSQL is unreachable (start it, or set DATABASE_URL)")?;
     if created {
         eprintln!("migrate: created the database");
     }
