@@ -65,9 +65,10 @@ pub struct OAuthCompletion {
     pub user_id: String,
     pub provider: String,
     pub redirect_uri: String,
-    /// AES-256-GCM sealed authorization code (base64).
+    /// The authorization code, AES-256-GCM sealed: `v1.<key id>.<base64>` (see the service's
+    /// `crypto` module).
     pub sealed_code: String,
-    /// AES-256-GCM sealed PKCE verifier (base64), for providers that use PKCE.
+    /// The PKCE verifier, sealed the same way, for providers that use PKCE.
     #[serde(default)]
     pub sealed_pkce_verifier: Option<String>,
 }
