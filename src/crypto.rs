@@ -56,7 +56,7 @@ impl<'k> TokenCipher<'k> {
         let nonce_bytes: [u8; NONCE_LEN] = rand::random();
         let ct = self
             .aead
-            .encrypt(Nonce::from_slice(&nonce_bytes), plaintext)
+            .encrypt(&Nonce::from(nonce_bytes), plaintext)
             .expect("AES-GCM encryption of an in-memory buffer cannot fail");
         let mut bytes = Vec::with_capacity(NONCE_LEN + ct.len());
         bytes.extend_from_slice(&nonce_bytes);
@@ -75,8 +75,9 @@ impl<'k> TokenCipher<'k> {
             return Err(OpenError::Tampered);
         }
         let (nonce, ct) = sealed.bytes.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenError::Tampered)?;
         self.aead
-            .decrypt(Nonce::from_slice(nonce), ct)
+            .decrypt(&Nonce::from(nonce), ct)
             .map_err(|_| OpenError::Tampered)
     }
 
