@@ -2,14 +2,20 @@
 //! PostgreSQL, through a durable Redis job queue (the `lifesync-jobs` crate).
 //!
 //! Map of the crate (data flows one way: api → jobs → workers → providers → normalizer → db):
+//! - [`api`]: the poem-openapi HTTP API, one file per resource, errors in the contract's shape;
+//! - [`services`]: operations shared by the API, scheduler and workers (starting a sync);
+//! - [`metrics`]: the Prometheus recorder;
 //! - [`config`]: typed configuration from the environment, validated at start-up;
 //! - [`crypto`]: AES-256-GCM sealing of provider tokens and OAuth secrets at rest;
 //! - [`db`]: PostgreSQL connection and the embedded migrations (`migrations/`);
 //! - [`providers`]: the provider ids (the provider clients arrive with the sync issues);
 //! - [`bench`]: the `lifesync bench …` measurements.
 
+pub mod api;
 pub mod bench;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod metrics;
 pub mod providers;
+pub mod services;

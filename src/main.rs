@@ -16,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The HTTP API on HOST:PORT.
+    Web,
     /// Applies the migrations in `migrations/` (creating the database if missing) and exits.
     Migrate,
     /// Measurements recorded in BENCHMARKS.md.
@@ -59,6 +61,13 @@ async fn run(cli: Cli) -> i32 {
         }
     };
     let result = match cli.command {
+        Command::Web => match config.require_web() {
+            Ok(()) => web(&config).await,
+            Err(e) => {
+                eprintln!("lifesync: invalid configuration: {e}");
+                return 2;
+            }
+        },
         Command::Migrate => migrate(&config.database).await,
         Command::Bench {
             bench: Bench::Queue { jobs, concurrency },
@@ -92,4 +101,31 @@ async fn migrate(db: &DatabaseConfig) -> anyhow::Result<()> {
     lifesync::db::migrate(&pool).await?;
     eprintln!("migrate: schema is up to date");
     Ok(())
+}
+
+async fn web(config: &Config) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use secrecy::ExposeSecret;
+    let pool = lifesync::db::connect(&config.database.url, 10)
+        .await
+        .context("web: PostgreSQL is unreachable (start it, or set DATABASE_URL)")?;
+    let store = lifesync_jobs::Store::connect(
+        config.redis.settings.clone(),
+        lifesync_jobs::QueueSettings::new(config.redis.key_prefix.clone()),
+    )
+    .await
+    .context("web: Redis is unreachable (start it, or set REDIS_URL)")?;
+    let secret = config.jwt_secret.as_ref().expect("checked by require_web");
+    let state = lifesync::api::AppState::new(pool, store, secret.expose_secret().as_bytes());
+    let addr = format!("{}:{}", config.host, config.port);
+    lifesync::api::serve(
+        &addr,
+        state,
+        |a| eprintln!("web: listening on http://{a}"),
+        async {
+            let _ = lifesync_jobs::runner::termination_signal().await;
+        },
+    )
+    .await
+    .with_context(|| format!("web: cannot serve on {addr}"))
 }

@@ -389,6 +389,14 @@ impl Store {
         Ok(())
     }
 
+    /// Whether Redis answers (a PING).
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
     /// Every queue that has ever received a job under this prefix.
     pub async fn queues(&self) -> Result<Vec<String>, QueueError> {
         let mut q: Vec<String> = self

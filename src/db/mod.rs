@@ -3,6 +3,9 @@
 //! Rule: SQL lives in this module tree only (one file per table group as queries arrive);
 //! handlers and jobs call functions here.
 
+pub mod data_sources;
+pub mod sync_runs;
+
 use std::time::Duration;
 
 use sqlx::{

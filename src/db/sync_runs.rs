@@ -1,0 +1,99 @@
+//! Queries on `sync_runs`.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// One sync run as the history shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SyncRunRow {
+    pub id: Uuid,
+    pub mode: String,
+    pub trigger: String,
+    pub status: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub items_fetched: i32,
+    pub items_new: i32,
+    pub items_updated: i32,
+    pub items_duplicate: i32,
+    pub error: Option<String>,
+}
+
+/// Inserting a queued run: created, or refused because one is already queued or running.
+pub enum Inserted {
+    Created(Uuid),
+    AlreadyActive(Uuid),
+}
+
+/// Inserts a queued run unless the source has an active one (the partial unique index
+/// `sync_runs_one_active` decides, so concurrent requests cannot both win).
+pub async fn insert_queued(
+    pool: &PgPool,
+    data_source_id: Uuid,
+    mode: &str,
+    trigger: &str,
+) -> sqlx::Result<Inserted> {
+    let id = Uuid::new_v4();
+    let inserted = sqlx::query(
+        "INSERT INTO sync_runs (id, data_source_id, mode, trigger, status)
+         VALUES ($1, $2, $3, $4, 'queued')
+         ON CONFLICT (data_source_id) WHERE status IN ('queued', 'running') DO NOTHING",
+    )
+    .bind(id)
+    .bind(data_source_id)
+    .bind(mode)
+    .bind(trigger)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Inserted::Created(id));
+    }
+    let active: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM sync_runs WHERE data_source_id = $1 AND status IN ('queued', 'running')",
+    )
+    .bind(data_source_id)
+    .fetch_optional(pool)
+    .await?;
+    match active {
+        Some(a) => Ok(Inserted::AlreadyActive(a)),
+        // The active run finished in between: try once more.
+        None => Box::pin(insert_queued(pool, data_source_id, mode, trigger)).await,
+    }
+}
+
+pub async fn set_job_id(pool: &PgPool, run_id: Uuid, job_id: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sync_runs SET job_id = $2 WHERE id = $1")
+        .bind(run_id)
+        .bind(job_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete(pool: &PgPool, run_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sync_runs WHERE id = $1")
+        .bind(run_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The newest runs of a data source (at most `limit`).
+pub async fn history(
+    pool: &PgPool,
+    data_source_id: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<SyncRunRow>> {
+    sqlx::query_as(
+        "SELECT id, mode, trigger, status, started_at, finished_at, items_fetched, items_new,
+                items_updated, items_duplicate, error
+           FROM sync_runs WHERE data_source_id = $1
+          ORDER BY created_at DESC, id DESC LIMIT $2",
+    )
+    .bind(data_source_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

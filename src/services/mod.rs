@@ -1,0 +1,5 @@
+//! Operations shared by the API, the scheduler and the workers: each takes the pool and the
+//! producer it needs, and owns the rule it enforces. Handlers call these; they never build job
+//! payloads themselves.
+
+pub mod sync;

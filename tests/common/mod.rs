@@ -1,0 +1,193 @@
+//! Test harness for the service: a fresh migrated database per test, a random Redis key
+//! prefix, the API served on port 0, and JWTs minted with the test's secret.
+#![allow(dead_code)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{EncodingKey, Header};
+use lifesync::api::{serve, AppState};
+use lifesync_jobs::{QueueSettings, RedisSettings, Store};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret!";
+
+/// A database of this test's own, migrated, dropped by [`TestDb::drop`].
+pub struct TestDb {
+    pub pool: PgPool,
+    pub url: String,
+    admin: PgPool,
+    name: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let base = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let admin = PgPool::connect(&format!("{base}/postgres"))
+            .await
+            .expect("PostgreSQL");
+        let name = format!(
+            "lifesync_test_{}",
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        let url = format!("{base}/{name}");
+        lifesync::db::create_database_if_missing(&url)
+            .await
+            .unwrap();
+        let pool = lifesync::db::connect(&url, 5).await.unwrap();
+        lifesync::db::migrate(&pool).await.unwrap();
+        Self {
+            pool,
+            url,
+            admin,
+            name,
+        }
+    }
+
+    pub async fn drop(self) {
+        self.pool.close().await;
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&self.admin)
+            .await
+            .unwrap();
+    }
+
+    pub async fn user(&self, id: &str) {
+        sqlx::query("INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .unwrap();
+    }
+
+    /// A connected data source (as OAuth completion will create them).
+    pub async fn data_source(&self, user: &str, provider: &str, account: &str) -> Uuid {
+        self.user(user).await;
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO data_sources (id, user_id, provider, account_id, account_name)
+             VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(id)
+        .bind(user)
+        .bind(provider)
+        .bind(account)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        id
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: TestDb,
+    pub store: Store,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let db = TestDb::new().await;
+        let redis =
+            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
+        let store = Store::connect(RedisSettings::new(redis), QueueSettings::new(prefix))
+            .await
+            .expect("Redis");
+        let state = AppState::new(db.pool.clone(), store.clone(), JWT_SECRET.as_bytes());
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            serve(
+                "127.0.0.1:0",
+                state,
+                move |a| {
+                    let _ = addr_tx.send(a);
+                },
+                async {
+                    let _ = stopped.await;
+                },
+            )
+            .await
+            .unwrap();
+        });
+        let addr = addr_rx.await.unwrap();
+        Self {
+            base: format!("http://{addr}"),
+            db,
+            store,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut r = self.http.get(self.url(path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &str) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.store.purge_prefix().await.unwrap();
+        self.db.drop().await;
+    }
+}
+
+/// A token for `sub`, valid for an hour (or expired when `ttl_s` is negative).
+pub fn token(sub: &str, ttl_s: i64, role: Option<&str>) -> String {
+    token_with_secret(sub, ttl_s, role, JWT_SECRET)
+}
+
+pub fn token_with_secret(sub: &str, ttl_s: i64, role: Option<&str>, secret: &str) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = serde_json::json!({ "sub": sub, "exp": now + ttl_s, "role": role });
+    jsonwebtoken::encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// The body's `error` code, asserting the contract's error shape.
+pub async fn error_code(resp: reqwest::Response) -> String {
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert!(
+        ct.starts_with("application/json"),
+        "error content-type {ct}"
+    );
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(body["message"].is_string(), "error body {body}");
+    body["error"].as_str().expect("error code").to_string()
+}
