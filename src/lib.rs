@@ -3,12 +3,16 @@
 //!
 //! Map of the crate (data flows one way: api → jobs → workers → providers → normalizer → db):
 //! - [`api`]: the poem-openapi HTTP API, one file per resource, errors in the contract's shape;
+//! - [`workers`]: job handlers (sync a data source) and the worker registry;
 //! - [`services`]: operations shared by the API, scheduler and workers (starting a sync);
 //! - [`metrics`]: the Prometheus recorder;
 //! - [`config`]: typed configuration from the environment, validated at start-up;
 //! - [`crypto`]: AES-256-GCM sealing of provider tokens and OAuth secrets at rest;
 //! - [`db`]: PostgreSQL connection and the embedded migrations (`migrations/`);
+//! - [`normalizer`]: pure: provider items → stored items (hash, entities; PII rules to come);
 //! - [`providers`]: the provider ids (the provider clients arrive with the sync issues);
+//! - [`sandbox`]: the providers' loopback stand-in (Twitter today), deterministic and faulty
+//!   on request;
 //! - [`bench`]: the `lifesync bench …` measurements.
 
 pub mod api;
@@ -17,5 +21,8 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod metrics;
+pub mod normalizer;
 pub mod providers;
+pub mod sandbox;
 pub mod services;
+pub mod workers;

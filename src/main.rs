@@ -18,6 +18,22 @@ struct Cli {
 enum Command {
     /// The HTTP API on HOST:PORT.
     Web,
+    /// apalis workers for every queue (or those named).
+    Worker {
+        /// Comma-separated queues to run (default: all).
+        #[arg(long, value_delimiter = ',')]
+        queues: Vec<String>,
+        /// Jobs run at once per queue.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+    /// The provider sandbox alone.
+    Sandbox {
+        #[arg(long, default_value_t = 9090)]
+        port: u16,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Applies the migrations in `migrations/` (creating the database if missing) and exits.
     Migrate,
     /// Measurements recorded in BENCHMARKS.md.
@@ -68,6 +84,17 @@ async fn run(cli: Cli) -> i32 {
                 return 2;
             }
         },
+        Command::Worker {
+            queues,
+            concurrency,
+        } => match config.require_token_key() {
+            Ok(()) => worker(config, queues, concurrency).await,
+            Err(e) => {
+                eprintln!("lifesync: invalid configuration: {e}");
+                return 2;
+            }
+        },
+        Command::Sandbox { port, seed } => sandbox(port, seed).await,
         Command::Migrate => migrate(&config.database).await,
         Command::Bench {
             bench: Bench::Queue { jobs, concurrency },
@@ -128,4 +155,75 @@ async fn web(config: &Config) -> anyhow::Result<()> {
     )
     .await
     .with_context(|| format!("web: cannot serve on {addr}"))
+}
+
+async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let queues = if queues.is_empty() {
+        lifesync::workers::QUEUES
+            .iter()
+            .map(|q| q.to_string())
+            .collect()
+    } else {
+        queues
+    };
+    if let Some(q) = queues
+        .iter()
+        .find(|q| !lifesync::workers::QUEUES.contains(&q.as_str()))
+    {
+        anyhow::bail!(
+            "worker: unknown queue {q:?} (known: {:?})",
+            lifesync::workers::QUEUES
+        );
+    }
+    let pool = lifesync::db::connect(&config.database.url, concurrency as u32 + 2)
+        .await
+        .context("worker: PostgreSQL is unreachable (start it, or set DATABASE_URL)")?;
+    let store = lifesync_jobs::Store::connect(
+        config.redis.settings.clone(),
+        lifesync_jobs::QueueSettings::new(config.redis.key_prefix.clone()),
+    )
+    .await
+    .context("worker: Redis is unreachable (start it, or set REDIS_URL)")?;
+    let twitter_api_base = config
+        .providers
+        .get(&lifesync::providers::ProviderId::Twitter)
+        .and_then(|p| p.api_base_url.clone());
+    let deps = lifesync::workers::SharedDeps(std::sync::Arc::new(lifesync::workers::Deps {
+        pool,
+        token_key: config
+            .token_key
+            .take()
+            .expect("checked by require_token_key"),
+        http: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?,
+        twitter_api_base,
+        batch_size: config.sync_batch_size,
+    }));
+    let handles = lifesync_jobs::runner::Handles::default();
+    let monitor = lifesync::workers::register(&store, deps, &queues, concurrency, &handles);
+    eprintln!("worker: running {}", queues.join(", "));
+    lifesync_jobs::runner::run_until(
+        monitor,
+        handles,
+        lifesync_jobs::runner::termination_signal(),
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("worker: {e}"))
+}
+
+async fn sandbox(port: u16, seed: u64) -> anyhow::Result<()> {
+    let state = lifesync::sandbox::SandboxState::new(seed);
+    lifesync::sandbox::serve(
+        &format!("127.0.0.1:{port}"),
+        state,
+        |a| eprintln!("sandbox: serving providers on http://{a} (seed {seed})"),
+        async {
+            let _ = lifesync_jobs::runner::termination_signal().await;
+        },
+    )
+    .await?;
+    Ok(())
 }

@@ -472,6 +472,9 @@ impl Store {
             .clone()
             .zrevrange(self.queue_key(queue, "dead"), 0, limit as isize - 1)
             .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for id in &ids {
             pipe.hgetall(self.job_key(id));

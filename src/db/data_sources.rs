@@ -1,7 +1,7 @@
 //! Queries on `data_sources`, as the API shows them.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 /// A data source with its sync status, scoped to its owner.
@@ -50,4 +50,58 @@ pub async fn get_for_user(
         .bind(id)
         .fetch_optional(pool)
         .await
+}
+
+/// What a sync worker needs of its data source.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SyncSource {
+    pub id: Uuid,
+    pub user_id: String,
+    pub provider: String,
+    pub account_id: String,
+    pub status: String,
+    pub cursor_state: serde_json::Value,
+}
+
+pub async fn load_for_sync(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<SyncSource>> {
+    sqlx::query_as(
+        "SELECT id, user_id, provider, account_id, status, cursor_state
+           FROM data_sources WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Records a sync's end on its source: status, error, and (on success) the merged cursor state.
+pub async fn finish_sync(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    succeeded: bool,
+    error: Option<&str>,
+    cursor_patch: Option<&serde_json::Value>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE data_sources SET last_sync_at = now(), last_sync_status = $2,
+                last_sync_error = $3, cursor_state = cursor_state || COALESCE($4, '{}'::jsonb),
+                updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(if succeeded { "succeeded" } else { "failed" })
+    .bind(error)
+    .bind(cursor_patch)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Sets a source's status (`reauth_required` after a revoked token, …).
+pub async fn set_status(pool: &PgPool, id: Uuid, status: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE data_sources SET status = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(status)
+        .execute(pool)
+        .await?;
+    Ok(())
 }

@@ -4,7 +4,9 @@
 //! handlers and jobs call functions here.
 
 pub mod data_sources;
+pub mod items;
 pub mod sync_runs;
+pub mod tokens;
 
 use std::time::Duration;
 

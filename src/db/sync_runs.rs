@@ -1,7 +1,7 @@
 //! Queries on `sync_runs`.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 /// One sync run as the history shows it.
@@ -96,4 +96,69 @@ pub async fn history(
     .bind(limit)
     .fetch_all(pool)
     .await
+}
+
+/// A run as its worker sees it when it (re)starts.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RunProgress {
+    pub status: String,
+    pub page_cursor: Option<String>,
+}
+
+/// Marks a queued (or re-delivered running) run as running and returns where to resume. None:
+/// the run already ended (a duplicate delivery) or does not exist.
+pub async fn start(pool: &PgPool, run_id: Uuid) -> sqlx::Result<Option<RunProgress>> {
+    sqlx::query_as(
+        "UPDATE sync_runs SET status = 'running', started_at = COALESCE(started_at, now())
+          WHERE id = $1 AND status IN ('queued', 'running')
+          RETURNING status, page_cursor",
+    )
+    .bind(run_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Adds one stored page to the run's counters and moves its resume point, in the page's
+/// transaction.
+pub async fn record_page(
+    tx: &mut Transaction<'_, Postgres>,
+    run_id: Uuid,
+    fetched: i32,
+    counts: crate::db::items::PageCounts,
+    next_cursor: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE sync_runs SET items_fetched = items_fetched + $2, items_new = items_new + $3,
+                items_updated = items_updated + $4, items_duplicate = items_duplicate + $5,
+                page_cursor = $6
+          WHERE id = $1",
+    )
+    .bind(run_id)
+    .bind(fetched)
+    .bind(counts.new)
+    .bind(counts.updated)
+    .bind(counts.duplicate)
+    .bind(next_cursor)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Ends a run as succeeded or failed (idempotent: only a live run changes).
+pub async fn finish(
+    tx: &mut Transaction<'_, Postgres>,
+    run_id: Uuid,
+    succeeded: bool,
+    error: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE sync_runs SET status = $2, error = $3, finished_at = now()
+          WHERE id = $1 AND status IN ('queued', 'running')",
+    )
+    .bind(run_id)
+    .bind(if succeeded { "succeeded" } else { "failed" })
+    .bind(error)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -1,7 +1,90 @@
-//! The providers lifesync syncs from. Today: their ids; the `Provider` trait, error classes and
-//! one module per provider arrive with the sync issues.
+//! The providers lifesync syncs from: their ids, the provider-neutral item a client returns,
+//! and the error classes that alone decide retry, refresh or abort. One module per provider,
+//! each owning its private serde wire types; base URLs come from configuration.
+//!
+//! Today: Twitter (`twitter.rs`). The other five join with the sync issue.
 
-use std::fmt;
+pub mod twitter;
+
+use std::{fmt, time::Duration};
+
+use chrono::{DateTime, Utc};
+
+/// An error from a provider, classified once.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The access token is invalid or expired: refresh once, then ask the user to reconnect.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The account or app may not read this (missing scope, restricted): a data-source status.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Throttled: come back after this long (from Retry-After or the reset header).
+    #[error("rate limited for {retry_after:?}")]
+    RateLimited { retry_after: Duration },
+    /// 5xx, timeouts, connection failures: retry with backoff.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Retrying cannot help (bad request, malformed reply).
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl From<reqwest::Error> for ProviderError {
+    fn from(e: reqwest::Error) -> Self {
+        // Never include the URL: some providers embed tokens in it.
+        let e = e.without_url();
+        if e.is_decode() {
+            Self::Permanent(format!("malformed reply: {e}"))
+        } else {
+            Self::Transient(e.to_string())
+        }
+    }
+}
+
+/// The kinds of item the contract knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    Post,
+    Media,
+    Email,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Post => "post",
+            Self::Media => "media",
+            Self::Email => "email",
+        }
+    }
+}
+
+/// A place, from provider place data or coordinates.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Location {
+    pub name: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
+/// One item as a provider returned it, in provider-neutral terms, before normalization.
+#[derive(Debug, Clone)]
+pub struct RawItem {
+    pub external_id: String,
+    pub kind: ItemKind,
+    pub occurred_at: DateTime<Utc>,
+    pub text: String,
+    pub hashtags: Vec<String>,
+    pub mentions: Vec<String>,
+    pub location: Option<Location>,
+    pub media_url: Option<String>,
+    pub permalink: Option<String>,
+    /// Provider counters (likes, replies, …).
+    pub metrics: serde_json::Value,
+}
 
 /// A provider, spelled as in URLs, JSON and the database (`twitter`, `google`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -191,3 +191,151 @@ pub async fn error_code(resp: reqwest::Response) -> String {
     assert!(body["message"].is_string(), "error body {body}");
     body["error"].as_str().expect("error code").to_string()
 }
+
+pub const TOKEN_KEY_B64: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+pub fn token_key() -> lifesync::config::TokenKey {
+    lifesync::config::TokenKey::from_base64("TOKEN_ENCRYPTION_KEY", TOKEN_KEY_B64).unwrap()
+}
+
+/// A sandbox of this test's own on a free port.
+pub struct TestSandbox {
+    pub base: String,
+    pub state: std::sync::Arc<lifesync::sandbox::SandboxState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestSandbox {
+    pub async fn spawn(seed: u64) -> Self {
+        let state = lifesync::sandbox::SandboxState::new(seed);
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let s = state.clone();
+        tokio::spawn(async move {
+            lifesync::sandbox::serve(
+                "127.0.0.1:0",
+                s,
+                move |a| {
+                    let _ = addr_tx.send(a);
+                },
+                async {
+                    let _ = stopped.await;
+                },
+            )
+            .await
+            .unwrap();
+        });
+        let addr = addr_rx.await.unwrap();
+        Self {
+            base: format!("http://{addr}"),
+            state,
+            stop: Some(stop),
+        }
+    }
+
+    pub fn twitter_base(&self) -> String {
+        format!("{}/twitter", self.base)
+    }
+
+    /// Timeline requests seen so far, as `path?query`.
+    pub fn timeline_requests(&self) -> Vec<String> {
+        self.state
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.contains("/tweets"))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for TestSandbox {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+impl TestDb {
+    /// A connected Twitter account with a sandbox-issued token, sealed at rest.
+    pub async fn twitter_source(
+        &self,
+        user: &str,
+        account: &str,
+        sandbox: &TestSandbox,
+    ) -> (Uuid, String) {
+        let id = self.data_source(user, "twitter", account).await;
+        let token = sandbox.state.issue_token(account);
+        let key = token_key();
+        let cipher = lifesync::crypto::TokenCipher::new(&key);
+        lifesync::db::tokens::store(
+            &self.pool,
+            id,
+            &cipher.seal(token.as_bytes()),
+            Some(&cipher.seal(b"refresh-token-value")),
+            None,
+            &["tweet.read".to_string(), "users.read".to_string()],
+        )
+        .await
+        .unwrap();
+        (id, token)
+    }
+}
+
+/// Starts sync workers in this process; returns a stopper.
+pub fn start_workers(
+    pool: &PgPool,
+    store: &Store,
+    twitter_base: &str,
+    batch_size: u32,
+) -> tokio::sync::oneshot::Sender<()> {
+    let deps = lifesync::workers::SharedDeps(std::sync::Arc::new(lifesync::workers::Deps {
+        pool: pool.clone(),
+        token_key: token_key(),
+        http: reqwest::Client::new(),
+        twitter_api_base: Some(url::Url::parse(twitter_base).unwrap()),
+        batch_size,
+    }));
+    let handles = lifesync_jobs::runner::Handles::default();
+    let monitor = lifesync::workers::register(store, deps, &["sync".to_string()], 4, &handles);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(lifesync_jobs::runner::run_until(
+        monitor,
+        handles,
+        async {
+            let _ = stopped.await;
+            Ok(())
+        },
+        std::time::Duration::from_secs(5),
+    ));
+    stop
+}
+
+/// Polls until `f` holds or `secs` pass.
+pub async fn eventually<F, Fut>(secs: u64, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(secs) {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// A run's status and counters.
+pub async fn run_row(pool: &PgPool, run_id: &str) -> (String, i32, i32, i32) {
+    sqlx::query_as(
+        "SELECT status, items_fetched, items_new, items_updated FROM sync_runs WHERE id = $1::uuid",
+    )
+    .bind(run_id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}

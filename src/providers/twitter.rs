@@ -1,0 +1,255 @@
+//! Twitter (X API v2) client: profile and user timeline, newest first, with `since_id`
+//! incremental sync and `pagination_token` paging (see `../shared/reference/providers.md` §2).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Utc};
+use reqwest::{header::HeaderMap, StatusCode};
+use serde::Deserialize;
+use url::Url;
+
+use super::{ItemKind, Location, ProviderError, RawItem};
+
+pub const DEFAULT_API_BASE: &str = "https://api.x.com";
+/// The timeline's page-size bounds.
+pub const MAX_RESULTS: std::ops::RangeInclusive<u32> = 5..=100;
+
+/// The connected account.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Profile {
+    pub id: String,
+    pub name: Option<String>,
+    pub username: Option<String>,
+}
+
+/// One timeline page.
+#[derive(Debug)]
+pub struct TimelinePage {
+    pub items: Vec<RawItem>,
+    pub next_token: Option<String>,
+    /// The newest id on this page (None when the page is empty).
+    pub newest_id: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct TwitterClient {
+    http: reqwest::Client,
+    base: Url,
+}
+
+impl TwitterClient {
+    /// `base` may carry a path prefix (a sandbox's `/twitter`); the documented paths follow it.
+    pub fn new(http: reqwest::Client, base: Option<&Url>) -> Self {
+        let base = base
+            .cloned()
+            .unwrap_or_else(|| Url::parse(DEFAULT_API_BASE).expect("static url"));
+        Self { http, base }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.as_str().trim_end_matches('/'))
+    }
+
+    pub async fn profile(&self, token: &str) -> Result<Profile, ProviderError> {
+        let resp = self
+            .http
+            .get(self.url("/2/users/me"))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        let body: Envelope<Profile> = read(resp).await?;
+        body.data
+            .ok_or_else(|| ProviderError::Permanent("users/me without data".into()))
+    }
+
+    /// One page of the user's timeline, newest first.
+    pub async fn timeline(
+        &self,
+        token: &str,
+        user_id: &str,
+        since_id: Option<&str>,
+        pagination_token: Option<&str>,
+        max_results: u32,
+    ) -> Result<TimelinePage, ProviderError> {
+        let max = max_results.clamp(*MAX_RESULTS.start(), *MAX_RESULTS.end());
+        let mut query: Vec<(&str, String)> = vec![
+            ("max_results", max.to_string()),
+            (
+                "tweet.fields",
+                "created_at,public_metrics,entities,geo".into(),
+            ),
+            ("expansions", "geo.place_id".into()),
+            ("place.fields", "full_name,geo,id,name,place_type".into()),
+        ];
+        if let Some(s) = since_id {
+            query.push(("since_id", s.to_string()));
+        }
+        if let Some(p) = pagination_token {
+            query.push(("pagination_token", p.to_string()));
+        }
+        let resp = self
+            .http
+            .get(self.url(&format!("/2/users/{user_id}/tweets")))
+            .bearer_auth(token)
+            .query(&query)
+            .send()
+            .await?;
+        let body: Timeline = read(resp).await?;
+        let places = body.includes.map(|i| i.places).unwrap_or_default();
+        let items = body
+            .data
+            .into_iter()
+            .map(|t| t.into_item(&places))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TimelinePage {
+            items,
+            next_token: body.meta.next_token,
+            newest_id: body.meta.newest_id,
+        })
+    }
+}
+
+/// Decodes a reply, classifying failures by status and Twitter's rate-limit headers.
+async fn read<T: for<'de> Deserialize<'de>>(resp: reqwest::Response) -> Result<T, ProviderError> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp.json().await?);
+    }
+    let retry_after = reset_delay(resp.headers());
+    let detail: String = resp
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
+    Err(match status {
+        StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited {
+            retry_after: retry_after.unwrap_or(Duration::from_secs(60)),
+        },
+        StatusCode::UNAUTHORIZED => ProviderError::Unauthorized(detail),
+        StatusCode::FORBIDDEN => ProviderError::Forbidden(detail),
+        StatusCode::NOT_FOUND => ProviderError::NotFound(detail),
+        s if s.is_server_error() => ProviderError::Transient(format!("{s}: {detail}")),
+        s => ProviderError::Permanent(format!("{s}: {detail}")),
+    })
+}
+
+/// Time until `x-rate-limit-reset` (epoch seconds), at least one second.
+fn reset_delay(h: &HeaderMap) -> Option<Duration> {
+    let reset: u64 = h.get("x-rate-limit-reset")?.to_str().ok()?.parse().ok()?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(reset.saturating_sub(now).max(1)))
+}
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    data: Option<T>,
+}
+
+#[derive(Deserialize)]
+struct Timeline {
+    #[serde(default)]
+    data: Vec<Tweet>,
+    includes: Option<Includes>,
+    meta: Meta,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    newest_id: Option<String>,
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Includes {
+    #[serde(default)]
+    places: Vec<Place>,
+}
+
+#[derive(Deserialize)]
+struct Place {
+    id: String,
+    full_name: Option<String>,
+    geo: Option<PlaceGeo>,
+}
+
+#[derive(Deserialize)]
+struct PlaceGeo {
+    bbox: Option<[f64; 4]>,
+}
+
+#[derive(Deserialize)]
+struct Tweet {
+    id: String,
+    #[serde(default)]
+    text: String,
+    created_at: Option<DateTime<Utc>>,
+    public_metrics: Option<serde_json::Value>,
+    entities: Option<Entities>,
+    geo: Option<Geo>,
+}
+
+#[derive(Deserialize, Default)]
+struct Entities {
+    #[serde(default)]
+    hashtags: Vec<Tag>,
+    #[serde(default)]
+    mentions: Vec<Mention>,
+}
+
+#[derive(Deserialize)]
+struct Tag {
+    tag: String,
+}
+
+#[derive(Deserialize)]
+struct Mention {
+    username: String,
+}
+
+#[derive(Deserialize)]
+struct Geo {
+    place_id: Option<String>,
+    coordinates: Option<Point>,
+}
+
+#[derive(Deserialize)]
+struct Point {
+    /// GeoJSON order: [longitude, latitude].
+    coordinates: [f64; 2],
+}
+
+impl Tweet {
+    fn into_item(self, places: &[Place]) -> Result<RawItem, ProviderError> {
+        let occurred_at = self.created_at.ok_or_else(|| {
+            ProviderError::Permanent(format!("tweet {} without created_at", self.id))
+        })?;
+        let entities = self.entities.unwrap_or_default();
+        let location = self.geo.and_then(|g| {
+            let place = g
+                .place_id
+                .as_ref()
+                .and_then(|id| places.iter().find(|p| &p.id == id));
+            let (lon, lat) = match (&g.coordinates, place.and_then(|p| p.geo.as_ref()?.bbox)) {
+                (Some(p), _) => (Some(p.coordinates[0]), Some(p.coordinates[1])),
+                (None, Some(b)) => (Some((b[0] + b[2]) / 2.0), Some((b[1] + b[3]) / 2.0)),
+                (None, None) => (None, None),
+            };
+            let name = place.and_then(|p| p.full_name.clone());
+            (name.is_some() || lat.is_some()).then_some(Location { name, lat, lon })
+        });
+        Ok(RawItem {
+            permalink: Some(format!("https://x.com/i/web/status/{}", self.id)),
+            external_id: self.id,
+            kind: ItemKind::Post,
+            occurred_at,
+            text: self.text,
+            hashtags: entities.hashtags.into_iter().map(|t| t.tag).collect(),
+            mentions: entities.mentions.into_iter().map(|m| m.username).collect(),
+            location,
+            media_url: None,
+            metrics: self.public_metrics.unwrap_or(serde_json::Value::Null),
+        })
+    }
+}

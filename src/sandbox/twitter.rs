@@ -1,0 +1,437 @@
+//! Twitter (X API v2) stand-in: `GET /2/users/me` and `GET /2/users/:id/tweets` with the real
+//! shapes (string ids, `.000Z` timestamps, `entities`, `geo` + `includes.places` only with the
+//! expansion, `{"meta":{"result_count":0}}` when empty), `max_results` 5–100 enforced,
+//! `since_id` exclusive, `pagination_token`, `x-rate-limit-*` on every reply and the v2 429
+//! problem body.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use poem::{
+    handler,
+    http::StatusCode,
+    web::{Data, Path, Query},
+    Request, Response, Route,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::SandboxState;
+
+/// Tweets per account in a fresh data set.
+pub const DEFAULT_TWEETS: usize = 230;
+const LIMIT_PER_WINDOW: u32 = 900;
+
+#[derive(Debug, Clone)]
+struct Tweet {
+    id: u64,
+    text: String,
+    created_at: DateTime<Utc>,
+    hashtags: Vec<String>,
+    mentions: Vec<String>,
+    place: Option<usize>,
+    likes: u32,
+}
+
+const PLACES: [(&str, &str, &str, f64, f64); 3] = [
+    (
+        "01a9a39529b27f36",
+        "Manhattan, NY",
+        "Manhattan",
+        -73.99,
+        40.73,
+    ),
+    (
+        "3df4f427b5a60fea",
+        "Lisboa, Portugal",
+        "Lisboa",
+        -9.14,
+        38.72,
+    ),
+    (
+        "5a110d312052166f",
+        "San Francisco, CA",
+        "San Francisco",
+        -122.42,
+        37.77,
+    ),
+];
+
+const TEXTS: [&str; 6] = [
+    "Landed in {city}! #travel with @{friend}",
+    "Coffee and code this morning ☕ #rustlang",
+    "Finished the marathon in 4h02 🏃 #running",
+    "Reading about durable job queues, thanks @{friend} #distributed",
+    "Café com os amigos em {city} #férias",
+    "Sunset over the bay 🌅 #photography",
+];
+
+/// The per-account data sets (deterministic from the seed) plus tweets added at run time.
+pub struct TwitterData {
+    seed: u64,
+    accounts: Mutex<HashMap<String, Vec<Tweet>>>,
+    usage: Mutex<HashMap<(String, u64), u32>>,
+}
+
+impl TwitterData {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            accounts: Mutex::new(HashMap::new()),
+            usage: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn generate(&self, account: &str, count: usize) -> Vec<Tweet> {
+        let mix = fnv(account) ^ self.seed;
+        let base_id = 1_700_000_000_000_000_000u64 + (mix % 1_000_000) * 1_000;
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+        (0..count)
+            .map(|i| {
+                let k = (mix as usize).wrapping_add(i);
+                let place = (k % 7 == 0).then_some(k % PLACES.len());
+                let city = place.map_or("Porto", |p| PLACES[p].2);
+                let text = TEXTS[k % TEXTS.len()]
+                    .replace("{city}", city)
+                    .replace("{friend}", &format!("friend{}", k % 5));
+                Tweet {
+                    id: base_id + (i as u64 + 1) * 7_919_000_003,
+                    hashtags: words(&text, '#'),
+                    mentions: words(&text, '@'),
+                    text,
+                    created_at: start + Duration::hours(3 * i as i64),
+                    place,
+                    likes: (k % 50) as u32,
+                }
+            })
+            .collect()
+    }
+
+    fn with_account<R>(&self, account: &str, f: impl FnOnce(&mut Vec<Tweet>) -> R) -> R {
+        let mut accounts = self.accounts.lock().expect("accounts");
+        let tweets = accounts
+            .entry(account.to_string())
+            .or_insert_with(|| self.generate(account, DEFAULT_TWEETS));
+        f(tweets)
+    }
+
+    /// Adds `count` newer tweets to an account; returns their ids.
+    pub fn add_tweets(&self, account: &str, count: usize) -> Vec<String> {
+        self.with_account(account, |tweets| {
+            let last = tweets.last().cloned().expect("accounts have tweets");
+            (1..=count)
+                .map(|i| {
+                    let t = Tweet {
+                        id: last.id + i as u64 * 7_919_000_003,
+                        text: format!("New post number {i} #update"),
+                        created_at: last.created_at + Duration::hours(i as i64),
+                        hashtags: vec!["update".into()],
+                        mentions: vec![],
+                        place: None,
+                        likes: 0,
+                    };
+                    tweets.push(t.clone());
+                    t.id.to_string()
+                })
+                .collect()
+        })
+    }
+
+    /// Counts a request against the account's 15-minute window.
+    fn spend(&self, account: &str, limit: u32) -> RateWindow {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let window = now / 900;
+        let mut usage = self.usage.lock().expect("usage");
+        let used = usage.entry((account.to_string(), window)).or_insert(0);
+        *used += 1;
+        RateWindow {
+            limit,
+            remaining: limit.saturating_sub(*used),
+            reset: (window + 1) * 900,
+            exceeded: *used > limit,
+        }
+    }
+}
+
+/// One account's rate-limit window after a request.
+struct RateWindow {
+    limit: u32,
+    remaining: u32,
+    reset: u64,
+    exceeded: bool,
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+fn words(text: &str, sigil: char) -> Vec<String> {
+    text.split_whitespace()
+        .filter_map(|w| w.strip_prefix(sigil))
+        .map(|w| {
+            w.trim_end_matches(|c: char| !c.is_alphanumeric())
+                .to_string()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+fn problem(status: StatusCode, title: &str, detail: &str, kind: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/problem+json")
+        .body(
+            json!({ "title": title, "detail": detail, "type": kind, "status": status.as_u16() })
+                .to_string(),
+        )
+}
+
+fn json_reply(body: Value, rate: RateWindow) -> Response {
+    Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .header("x-rate-limit-limit", rate.limit)
+        .header("x-rate-limit-remaining", rate.remaining)
+        .header("x-rate-limit-reset", rate.reset)
+        .body(body.to_string())
+}
+
+/// Authenticates the bearer token, applies faults and rate limits. Err is the reply to send.
+async fn admit(state: &SandboxState, req: &Request) -> Result<(String, RateWindow), Response> {
+    let account = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| state.account_of(t));
+    let what = format!(
+        "twitter {}{}",
+        req.uri().path(),
+        req.uri()
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default()
+    );
+    let fail = state.before_reply(what).await;
+    let Some(account) = account else {
+        return Err(problem(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "Unauthorized",
+            "about:blank",
+        ));
+    };
+    if fail {
+        return Err(problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable",
+            "Service Unavailable",
+            "about:blank",
+        ));
+    }
+    let limit = state
+        .faults
+        .lock()
+        .expect("faults")
+        .rate_limit
+        .unwrap_or(LIMIT_PER_WINDOW);
+    let rate = state.twitter.spend(&account, limit);
+    if rate.exceeded {
+        let mut r = problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too Many Requests",
+            "Too Many Requests",
+            "about:blank",
+        );
+        let h = r.headers_mut();
+        h.insert("x-rate-limit-limit", rate.limit.into());
+        h.insert("x-rate-limit-remaining", 0.into());
+        h.insert("x-rate-limit-reset", rate.reset.into());
+        return Err(r);
+    }
+    Ok((account, rate))
+}
+
+#[handler]
+async fn me(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
+    let (account, rate) = match admit(&state, req).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    json_reply(
+        json!({ "data": { "id": account, "name": format!("Sandbox {account}"), "username": format!("sbx_{account}") } }),
+        rate,
+    )
+}
+
+#[derive(Deserialize)]
+struct TimelineQuery {
+    max_results: Option<String>,
+    pagination_token: Option<String>,
+    since_id: Option<String>,
+    expansions: Option<String>,
+}
+
+#[handler]
+async fn timeline(
+    state: Data<&Arc<SandboxState>>,
+    req: &Request,
+    Path(user_id): Path<String>,
+    Query(q): Query<TimelineQuery>,
+) -> Response {
+    let (account, rate) = match admit(&state, req).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if account != user_id {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "You are not authorized to see this user's posts",
+            "https://api.twitter.com/2/problems/not-authorized-for-resource",
+        );
+    }
+    let max = match q.max_results.as_deref().map(str::parse::<usize>) {
+        None => 10,
+        Some(Ok(n)) if (5..=100).contains(&n) => n,
+        Some(_) => {
+            let v = q.max_results.unwrap_or_default();
+            return Response::builder()
+                .status(StatusCode::BAD_REQUEST)
+                .content_type("application/json")
+                .body(json!({
+                    "errors": [{ "parameters": { "max_results": [v] },
+                                 "message": format!("The `max_results` query parameter value [{v}] is not between 5 and 100") }],
+                    "title": "Invalid Request",
+                    "detail": "One or more parameters to your request was invalid.",
+                    "type": "https://api.twitter.com/2/problems/invalid-request" }).to_string());
+        }
+    };
+    let since: u64 = q
+        .since_id
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let offset: usize = match q.pagination_token.as_deref() {
+        None => 0,
+        Some(t) => match t
+            .strip_prefix("pt")
+            .and_then(|h| usize::from_str_radix(h, 36).ok())
+        {
+            Some(o) => o,
+            None => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid Request",
+                    "One or more parameters to your request was invalid.",
+                    "https://api.twitter.com/2/problems/invalid-request",
+                )
+            }
+        },
+    };
+    let mut newest_first: Vec<Tweet> = state.twitter.with_account(&account, |t| {
+        t.iter().filter(|t| t.id > since).cloned().collect()
+    });
+    newest_first.sort_by_key(|t| std::cmp::Reverse(t.id));
+    let page: Vec<&Tweet> = newest_first.iter().skip(offset).take(max).collect();
+    if page.is_empty() {
+        return json_reply(json!({ "meta": { "result_count": 0 } }), rate);
+    }
+    let with_places = q
+        .expansions
+        .as_deref()
+        .is_some_and(|e| e.contains("geo.place_id"));
+    let data: Vec<Value> = page.iter().map(|t| tweet_json(t)).collect();
+    let mut body = json!({
+        "data": data,
+        "meta": {
+            "result_count": page.len(),
+            "newest_id": page.first().unwrap().id.to_string(),
+            "oldest_id": page.last().unwrap().id.to_string(),
+        }
+    });
+    if offset + max < newest_first.len() {
+        body["meta"]["next_token"] = json!(format!("pt{}", radix36(offset + max)));
+    }
+    if with_places {
+        let mut places: Vec<usize> = page.iter().filter_map(|t| t.place).collect();
+        places.sort();
+        places.dedup();
+        if !places.is_empty() {
+            body["includes"] = json!({ "places": places.iter().map(|&p| json!({
+                "id": PLACES[p].0, "full_name": PLACES[p].1, "name": PLACES[p].2,
+                "country_code": "XX", "place_type": "city",
+                "geo": { "type": "Feature", "bbox": [PLACES[p].3 - 0.1, PLACES[p].4 - 0.1, PLACES[p].3 + 0.1, PLACES[p].4 + 0.1], "properties": {} }
+            })).collect::<Vec<_>>() });
+        }
+    }
+    json_reply(body, rate)
+}
+
+fn tweet_json(t: &Tweet) -> Value {
+    let id = t.id.to_string();
+    let mut v = json!({
+        "id": id,
+        "text": t.text,
+        "edit_history_tweet_ids": [id],
+        "created_at": t.created_at.format("%Y-%m-%dT%H:%M:%S.000Z").to_string(),
+        "public_metrics": { "retweet_count": 0, "reply_count": 0, "like_count": t.likes,
+                            "quote_count": 0, "bookmark_count": 0, "impression_count": t.likes * 37 },
+    });
+    let mut entities = serde_json::Map::new();
+    if !t.hashtags.is_empty() {
+        entities.insert(
+            "hashtags".into(),
+            json!(t
+                .hashtags
+                .iter()
+                .map(|h| json!({ "tag": h }))
+                .collect::<Vec<_>>()),
+        );
+    }
+    if !t.mentions.is_empty() {
+        entities.insert(
+            "mentions".into(),
+            json!(t
+                .mentions
+                .iter()
+                .map(|m| json!({ "username": m }))
+                .collect::<Vec<_>>()),
+        );
+    }
+    if !entities.is_empty() {
+        v["entities"] = Value::Object(entities);
+    }
+    if let Some(p) = t.place {
+        v["geo"] = json!({ "place_id": PLACES[p].0 });
+    }
+    v
+}
+
+fn radix36(mut n: usize) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    if n == 0 {
+        return "0".into();
+    }
+    let mut s = Vec::new();
+    while n > 0 {
+        s.push(DIGITS[n % 36]);
+        n /= 36;
+    }
+    s.reverse();
+    String::from_utf8(s).expect("ascii")
+}
+
+pub fn routes() -> Route {
+    Route::new()
+        .at("/2/users/me", poem::get(me))
+        .at("/2/users/:id/tweets", poem::get(timeline))
+}

@@ -1,0 +1,64 @@
+//! Job handlers, one file per job, and [`register`], which builds every worker of a process.
+//! A handler loads what it needs, calls providers and the normalizer, and writes through `db`;
+//! it returns a [`JobError`](lifesync_jobs::JobError) whose kind decides retry, delay or abort.
+
+pub mod sync_data_source;
+
+use std::sync::Arc;
+
+use apalis_core::{monitor::Monitor, worker::builder::WorkerBuilder};
+use lifesync_jobs::{payloads::SyncDataSource, runner::Handles, Job, RedisBackend, Store};
+use sqlx::PgPool;
+use tower::limit::ConcurrencyLimitLayer;
+use url::Url;
+
+use crate::config::TokenKey;
+
+/// What handlers share.
+pub struct Deps {
+    pub pool: PgPool,
+    pub token_key: TokenKey,
+    pub http: reqwest::Client,
+    pub twitter_api_base: Option<Url>,
+    pub batch_size: u32,
+}
+
+/// Cheap to clone into every task.
+#[derive(Clone)]
+pub struct SharedDeps(pub Arc<Deps>);
+
+impl std::ops::Deref for SharedDeps {
+    type Target = Deps;
+    fn deref(&self) -> &Deps {
+        &self.0
+    }
+}
+
+/// The queues a worker process can run.
+pub const QUEUES: [&str; 1] = [SyncDataSource::QUEUE];
+
+/// A monitor with one worker per requested queue, each at `concurrency`; backend handles go to
+/// `handles` for shutdown hand-back.
+pub fn register(
+    store: &Store,
+    deps: SharedDeps,
+    queues: &[String],
+    concurrency: usize,
+    handles: &Handles,
+) -> Monitor {
+    let mut monitor = Monitor::new();
+    if queues.iter().any(|q| q == SyncDataSource::QUEUE) {
+        let (store, handles) = (store.clone(), handles.clone());
+        monitor = monitor.register(move |_| {
+            let backend =
+                RedisBackend::<SyncDataSource>::new(store.clone(), SyncDataSource::QUEUE, "sync");
+            handles.add(backend.handle());
+            WorkerBuilder::new(backend.handle().worker_id().to_string())
+                .backend(backend)
+                .data(deps.clone())
+                .layer(ConcurrencyLimitLayer::new(concurrency))
+                .build(sync_data_source::handle)
+        });
+    }
+    monitor
+}

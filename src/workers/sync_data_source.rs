@@ -1,0 +1,221 @@
+//! `SyncDataSource`: fetch a page → normalize → store the page, its counters and the resume
+//! point in one transaction → next page. A crash resumes at the first page not yet stored; a
+//! re-delivered page is an upsert, so nothing is duplicated. The source's incremental cursor
+//! (Twitter: the first page's `newest_id`) moves only in the transaction of the last page.
+
+use apalis_core::task::data::Data;
+use lifesync_jobs::{
+    payloads::{SyncDataSource, SyncMode},
+    JobError, JobLease,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::SharedDeps;
+use crate::{
+    crypto::TokenCipher,
+    db::{data_sources, items, sync_runs, tokens},
+    normalizer::normalize,
+    providers::{twitter::TwitterClient, ProviderError},
+};
+
+/// Where a run resumes, stored in `sync_runs.page_cursor`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct Resume {
+    pagination_token: Option<String>,
+    /// The newest id of the run's first page: the next incremental sync's `since_id`.
+    newest_id: Option<String>,
+}
+
+/// A failure, with whether retrying can help and what the data source's status becomes.
+struct Failure {
+    error: JobError,
+    message: String,
+    permanent: bool,
+    source_status: Option<&'static str>,
+}
+
+impl Failure {
+    fn retryable(message: String) -> Self {
+        Self {
+            error: JobError::retryable(message.clone()),
+            message,
+            permanent: false,
+            source_status: None,
+        }
+    }
+
+    fn permanent(message: String, source_status: Option<&'static str>) -> Self {
+        Self {
+            error: JobError::permanent(message.clone()),
+            message,
+            permanent: true,
+            source_status,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Self::retryable(format!("database: {e}"))
+    }
+}
+
+impl From<ProviderError> for Failure {
+    fn from(e: ProviderError) -> Self {
+        let message = e.to_string();
+        match e {
+            ProviderError::RateLimited { retry_after } => Self {
+                error: JobError::retry_after(retry_after, message.clone()),
+                message,
+                permanent: false,
+                source_status: None,
+            },
+            ProviderError::Transient(_) => Self::retryable(message),
+            ProviderError::Unauthorized(_) => Self::permanent(message, Some("reauth_required")),
+            ProviderError::Forbidden(_) => Self::permanent(message, Some("error")),
+            ProviderError::NotFound(_) | ProviderError::Permanent(_) => {
+                Self::permanent(message, None)
+            }
+        }
+    }
+}
+
+/// The job handler.
+pub async fn handle(
+    job: SyncDataSource,
+    deps: Data<SharedDeps>,
+    lease: Data<JobLease>,
+) -> Result<(), JobError> {
+    match run(&job, &deps).await {
+        Ok(()) => Ok(()),
+        Err(f) => {
+            let last_attempt = lease.attempt >= lease.max_attempts;
+            let deferred = matches!(f.error, JobError::RetryAfter { .. });
+            if f.permanent || (last_attempt && !deferred) {
+                record_failure(&deps, &job, &f).await;
+            }
+            tracing::warn!(
+                data_source_id = %job.data_source_id,
+                sync_run_id = %job.sync_run_id,
+                attempt = lease.attempt,
+                error = %f.message,
+                "sync attempt failed"
+            );
+            Err(f.error)
+        }
+    }
+}
+
+async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
+    let pool = &deps.pool;
+    let Some(progress) = sync_runs::start(pool, job.sync_run_id).await? else {
+        return Ok(()); // the run already ended: a duplicate delivery
+    };
+    let Some(source) = data_sources::load_for_sync(pool, job.data_source_id).await? else {
+        return Err(Failure::permanent(
+            "the data source no longer exists".into(),
+            None,
+        ));
+    };
+    if source.status == "disconnected" || source.status == "reauth_required" {
+        return Err(Failure::permanent(
+            format!("the data source is {}", source.status),
+            None,
+        ));
+    }
+    if source.provider != "twitter" {
+        return Err(Failure::permanent(
+            format!("syncing {} is not supported yet", source.provider),
+            None,
+        ));
+    }
+    let stored = tokens::load(pool, source.id)
+        .await?
+        .ok_or_else(|| Failure::permanent("no tokens stored".into(), Some("reauth_required")))?;
+    let access = TokenCipher::new(&deps.token_key)
+        .open(&stored.access)
+        .map_err(|e| Failure::permanent(format!("stored token: {e}"), Some("reauth_required")))?;
+    let access = String::from_utf8(access)
+        .map_err(|_| Failure::permanent("stored token is not text".into(), None))?;
+
+    let client = TwitterClient::new(deps.http.clone(), deps.twitter_api_base.as_ref());
+    let mut resume: Resume = progress
+        .page_cursor
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+        .or_else(|| {
+            job.page_cursor.clone().map(|t| Resume {
+                pagination_token: Some(t),
+                newest_id: None,
+            })
+        })
+        .unwrap_or_default();
+    let since_id = match job.mode {
+        SyncMode::Incremental => source.cursor_state["twitter"]["newest_id"]
+            .as_str()
+            .map(str::to_string),
+        SyncMode::Full => None,
+    };
+    loop {
+        let page = client
+            .timeline(
+                &access,
+                &source.account_id,
+                since_id.as_deref(),
+                resume.pagination_token.as_deref(),
+                deps.batch_size,
+            )
+            .await?;
+        let next = Resume {
+            pagination_token: page.next_token.clone(),
+            newest_id: resume.newest_id.clone().or(page.newest_id.clone()),
+        };
+        let fetched = page.items.len() as i32;
+        let normalized: Vec<_> = page.items.into_iter().map(normalize).collect();
+        let mut tx = pool.begin().await?;
+        let counts = items::upsert_page(
+            &mut tx,
+            &source.user_id,
+            source.id,
+            &source.provider,
+            &normalized,
+        )
+        .await?;
+        if next.pagination_token.is_some() {
+            let cursor = serde_json::to_string(&next).expect("resume state serializes");
+            sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, Some(&cursor))
+                .await?;
+            tx.commit().await?;
+            resume = next;
+            continue;
+        }
+        sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, None).await?;
+        sync_runs::finish(&mut tx, job.sync_run_id, true, None).await?;
+        let patch = next
+            .newest_id
+            .map(|n| json!({ "twitter": { "newest_id": n } }));
+        data_sources::finish_sync(&mut tx, source.id, true, None, patch.as_ref()).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+}
+
+/// Ends the run and records the error on its source (best effort: the job ends either way).
+async fn record_failure(deps: &SharedDeps, job: &SyncDataSource, f: &Failure) {
+    let result: sqlx::Result<()> = async {
+        let mut tx = deps.pool.begin().await?;
+        sync_runs::finish(&mut tx, job.sync_run_id, false, Some(&f.message)).await?;
+        data_sources::finish_sync(&mut tx, job.data_source_id, false, Some(&f.message), None)
+            .await?;
+        tx.commit().await?;
+        if let Some(status) = f.source_status {
+            data_sources::set_status(&deps.pool, job.data_source_id, status).await?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(sync_run_id = %job.sync_run_id, error = %e, "could not record a failed sync");
+    }
+}

@@ -1,0 +1,210 @@
+//! Twitter end to end through the sandbox, on real PostgreSQL and Redis: API → job → worker →
+//! stored items; re-syncs create no duplicates; incremental syncs fetch only what is new; a
+//! worker killed mid-sync resumes at the next unstored page; tokens are never stored in clear.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+async fn start_sync(app: &TestApp, ds: uuid::Uuid, user: &str, mode: &str) -> String {
+    let r = app
+        .post_json(
+            &format!("/api/v1/data-sources/{ds}/sync"),
+            &token(user, 3600, None),
+            &format!(r#"{{"mode":"{mode}"}}"#),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let body: Value = r.json().await.unwrap();
+    body["sync_run_id"].as_str().unwrap().to_string()
+}
+
+async fn wait_finished(app: &TestApp, run: &str) -> (String, i32, i32, i32) {
+    assert!(
+        eventually(60, || async {
+            run_row(&app.db.pool, run).await.0 != "queued"
+                && run_row(&app.db.pool, run).await.0 != "running"
+        })
+        .await,
+        "run {run} did not finish"
+    );
+    run_row(&app.db.pool, run).await
+}
+
+async fn item_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM items")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_then_full_then_incremental() {
+    let app = TestApp::spawn().await;
+    let sandbox = TestSandbox::spawn(7).await;
+    let (ds, _) = app.db.twitter_source("alice", "1001", &sandbox).await;
+    let stop = start_workers(&app.db.pool, &app.store, &sandbox.twitter_base(), 100);
+
+    // First full sync: every tweet, paged 100 at a time.
+    let run = start_sync(&app, ds, "alice", "full").await;
+    let (status, fetched, new, updated) = wait_finished(&app, &run).await;
+    assert_eq!(
+        (status.as_str(), fetched, new, updated),
+        ("succeeded", 230, 230, 0)
+    );
+    assert_eq!(item_count(&app).await, 230);
+    assert_eq!(
+        sandbox.timeline_requests().len(),
+        3,
+        "230 tweets = 3 pages of ≤ 100"
+    );
+
+    // Stored as the contract's item: entities, place, metrics, permalink.
+    let (text, hashtags, location, permalink): (
+        String,
+        Vec<String>,
+        Option<Value>,
+        Option<String>,
+    ) = sqlx::query_as(
+        "SELECT text, hashtags, location, permalink FROM items
+              WHERE location IS NOT NULL ORDER BY occurred_at DESC LIMIT 1",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(
+        !text.is_empty() && !hashtags.is_empty(),
+        "{text} {hashtags:?}"
+    );
+    let location = location.unwrap();
+    assert!(
+        location["name"].is_string() && location["lat"].is_number(),
+        "{location}"
+    );
+    assert!(permalink
+        .unwrap()
+        .starts_with("https://x.com/i/web/status/"));
+    let source: Value = app
+        .get(
+            &format!("/api/v1/data-sources/{ds}"),
+            Some(&token("alice", 3600, None)),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            source["item_count"].as_i64(),
+            source["last_sync_status"].as_str()
+        ),
+        (Some(230), Some("succeeded"))
+    );
+
+    // A second full sync changes nothing: no duplicate rows, nothing counted new or updated.
+    let run = start_sync(&app, ds, "alice", "full").await;
+    let (status, fetched, new, updated) = wait_finished(&app, &run).await;
+    assert_eq!(
+        (status.as_str(), fetched, new, updated),
+        ("succeeded", 230, 0, 0)
+    );
+    assert_eq!(item_count(&app).await, 230);
+
+    // Incremental: only the tweets added since, fetched with since_id.
+    let added = reqwest::Client::new()
+        .post(format!(
+            "{}/_sandbox/twitter/accounts/1001/tweets",
+            sandbox.base
+        ))
+        .json(&serde_json::json!({ "count": 7 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(added.status().is_success());
+    let before = sandbox.timeline_requests().len();
+    let run = start_sync(&app, ds, "alice", "incremental").await;
+    let (status, fetched, new, _) = wait_finished(&app, &run).await;
+    assert_eq!((status.as_str(), fetched, new), ("succeeded", 7, 7));
+    assert_eq!(item_count(&app).await, 237);
+    let requests = sandbox.timeline_requests();
+    assert_eq!(requests.len() - before, 1);
+    assert!(
+        requests.last().unwrap().contains("since_id="),
+        "{requests:?}"
+    );
+
+    // Nothing new: an incremental sync fetches nothing and keeps the watermark.
+    let run = start_sync(&app, ds, "alice", "incremental").await;
+    let (status, fetched, _, _) = wait_finished(&app, &run).await;
+    assert_eq!((status.as_str(), fetched), ("succeeded", 0));
+    let run = start_sync(&app, ds, "alice", "incremental").await;
+    assert_eq!(wait_finished(&app, &run).await.1, 0, "watermark kept");
+
+    let _ = stop.send(());
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_columns_hold_no_plaintext_token() {
+    let app = TestApp::spawn().await;
+    let sandbox = TestSandbox::spawn(7).await;
+    let (ds, token) = app.db.twitter_source("alice", "1001", &sandbox).await;
+    let (access, refresh): (Vec<u8>, Vec<u8>) = sqlx::query_as(
+        "SELECT access_token_enc, refresh_token_enc FROM oauth_tokens WHERE data_source_id = $1",
+    )
+    .bind(ds)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    for (raw, secret) in [
+        (&access, token.as_bytes()),
+        (&refresh, b"refresh-token-value".as_slice()),
+    ] {
+        assert!(
+            !raw.windows(secret.len()).any(|w| w == secret),
+            "plaintext token in the row"
+        );
+        assert!(
+            !raw.windows(8).any(|w| w == &secret[..8]),
+            "token prefix in the row"
+        );
+    }
+    // The whole row, as text, holds neither.
+    let row: String =
+        sqlx::query_scalar("SELECT t::text FROM oauth_tokens t WHERE data_source_id = $1")
+            .bind(ds)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(!row.contains(&token) && !row.contains("refresh-token-value"));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_sync_waits_for_the_reset_instead_of_failing() {
+    let app = TestApp::spawn().await;
+    let sandbox = TestSandbox::spawn(7).await;
+    let (ds, _) = app.db.twitter_source("alice", "1001", &sandbox).await;
+    // Two requests per window: the third page is throttled until the window resets.
+    sandbox.state.faults.lock().unwrap().rate_limit = Some(2);
+    let stop = start_workers(&app.db.pool, &app.store, &sandbox.twitter_base(), 100);
+    let run = start_sync(&app, ds, "alice", "full").await;
+    assert!(
+        eventually(30, || async {
+            app.store.stats("sync").await.unwrap().retrying == 1
+        })
+        .await,
+        "the job waits in the retry set"
+    );
+    let (status, fetched, _, _) = run_row(&app.db.pool, &run).await;
+    assert_eq!(
+        (status.as_str(), fetched),
+        ("running", 200),
+        "two pages stored, progress kept"
+    );
+    let job = app.store.dead_jobs("sync", 10).await.unwrap();
+    assert!(job.is_empty(), "not dead");
+    let _ = stop.send(());
+    app.shutdown().await;
+}
