@@ -208,3 +208,77 @@ async fn a_rate_limited_sync_waits_for_the_reset_instead_of_failing() {
     let _ = stop.send(());
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_after_page_two_of_five_resumes_at_page_three() {
+    let app = TestApp::spawn().await;
+    let sandbox = TestSandbox::spawn(7).await;
+    let (ds, _) = app.db.twitter_source("alice", "1001", &sandbox).await;
+    sandbox.state.faults.lock().unwrap().slow_ms = 700;
+    let prefix = app.store.settings().prefix.clone();
+    let twitter_base = sandbox.twitter_base();
+    let env = [
+        ("DATABASE_URL", app.db.url.as_str()),
+        ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("TOKEN_ENCRYPTION_KEY", TOKEN_KEY_B64),
+        ("SYNC_BATCH_SIZE", "46"), // 230 tweets = 5 pages
+        ("TWITTER_CLIENT_ID", "sandbox-client"),
+        ("TWITTER_CLIENT_SECRET", "sandbox-secret"),
+        (
+            "TWITTER_REDIRECT_URI",
+            "http://127.0.0.1:1/api/v1/oauth/twitter/callback",
+        ),
+        ("TWITTER_API_BASE_URL", twitter_base.as_str()),
+    ];
+    let spawn_worker = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lifesync"));
+        c.args(["worker", "--queues", "sync"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .stderr(std::process::Stdio::null());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.spawn().unwrap()
+    };
+
+    let mut first = spawn_worker();
+    let run = start_sync(&app, ds, "alice", "full").await;
+    assert!(
+        eventually(30, || async { run_row(&app.db.pool, &run).await.1 == 92 }).await,
+        "two pages stored"
+    );
+    // Page 3 is being fetched (700 ms per reply): kill the worker mid-page.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let before = sandbox.timeline_requests().len();
+    assert_eq!(before, 3, "pages 1-3 requested before the kill");
+    assert_eq!(
+        run_row(&app.db.pool, &run).await.1,
+        92,
+        "page 3 was never stored"
+    );
+
+    // A new worker takes the job once its lease expires and continues from page 3.
+    let mut second = spawn_worker();
+    let (status, fetched, new, updated) = wait_finished(&app, &run).await;
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_eq!(
+        (status.as_str(), fetched, new, updated),
+        ("succeeded", 230, 230, 0)
+    );
+    assert_eq!(item_count(&app).await, 230);
+    let after: Vec<String> = sandbox.timeline_requests().split_off(before);
+    assert_eq!(after.len(), 3, "pages 3-5 only: {after:?}");
+    assert!(
+        after[0].contains("pagination_token=pt2k"),
+        "resumed at page 3 (offset 92): {after:?}"
+    );
+    assert!(
+        after.iter().all(|r| r.contains("pagination_token=")),
+        "page 1 never re-fetched"
+    );
+    app.shutdown().await;
+}
