@@ -3,6 +3,8 @@
 //!
 //! Map of the crate (data flows one way: api → jobs → workers → providers → normalizer → db):
 //! - [`api`]: the poem-openapi HTTP API, one file per resource, errors in the contract's shape;
+//! - [`scheduler`]: the cron table → durable fan-out jobs (one per tick, however many
+//!   schedulers run);
 //! - [`workers`]: job handlers (sync a data source) and the worker registry;
 //! - [`services`]: operations shared by the API, scheduler and workers (starting a sync);
 //! - [`metrics`]: the Prometheus recorder;
@@ -24,5 +26,6 @@ pub mod metrics;
 pub mod normalizer;
 pub mod providers;
 pub mod sandbox;
+pub mod scheduler;
 pub mod services;
 pub mod workers;

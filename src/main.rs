@@ -27,6 +27,8 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
     },
+    /// apalis-cron: the daily and incremental schedules become durable fan-out jobs.
+    Scheduler,
     /// The provider sandbox alone.
     Sandbox {
         #[arg(long, default_value_t = 9090)]
@@ -95,6 +97,7 @@ async fn run(cli: Cli) -> i32 {
             }
         },
         Command::Sandbox { port, seed } => sandbox(port, seed).await,
+        Command::Scheduler => scheduler(&config).await,
         Command::Migrate => migrate(&config.database).await,
         Command::Bench {
             bench: Bench::Queue { jobs, concurrency },
@@ -191,6 +194,7 @@ async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> 
         .and_then(|p| p.api_base_url.clone());
     let deps = lifesync::workers::SharedDeps(std::sync::Arc::new(lifesync::workers::Deps {
         pool,
+        producer: lifesync_jobs::Producer::new(store.clone()),
         token_key: config
             .token_key
             .take()
@@ -226,4 +230,27 @@ async fn sandbox(port: u16, seed: u64) -> anyhow::Result<()> {
     )
     .await?;
     Ok(())
+}
+
+async fn scheduler(config: &Config) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let store = lifesync_jobs::Store::connect(
+        config.redis.settings.clone(),
+        lifesync_jobs::QueueSettings::new(config.redis.key_prefix.clone()),
+    )
+    .await
+    .context("scheduler: Redis is unreachable (start it, or set REDIS_URL)")?;
+    let monitor = lifesync::scheduler::monitor(
+        lifesync_jobs::Producer::new(store),
+        lifesync::scheduler::table(config),
+    );
+    eprintln!(
+        "scheduler: daily {:?}, incremental {:?} (UTC)",
+        config.daily_schedule.expression, config.incremental_schedule.expression
+    );
+    monitor
+        .shutdown_timeout(std::time::Duration::from_secs(10))
+        .run_with_signal(lifesync_jobs::runner::termination_signal())
+        .await
+        .map_err(|e| anyhow::anyhow!("scheduler: {e}"))
 }

@@ -105,3 +105,20 @@ pub async fn set_status(pool: &PgPool, id: Uuid, status: &str) -> sqlx::Result<(
         .await?;
     Ok(())
 }
+
+/// Ids of syncable (active) data sources after `after`, in id order: keyset pages for fan-out.
+pub async fn active_ids_after(
+    pool: &PgPool,
+    after: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT id FROM data_sources
+          WHERE status = 'active' AND ($1::uuid IS NULL OR id > $1)
+          ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

@@ -2,12 +2,17 @@
 //! A handler loads what it needs, calls providers and the normalizer, and writes through `db`;
 //! it returns a [`JobError`](lifesync_jobs::JobError) whose kind decides retry, delay or abort.
 
+pub mod fanout;
 pub mod sync_data_source;
 
 use std::sync::Arc;
 
 use apalis_core::{monitor::Monitor, worker::builder::WorkerBuilder};
-use lifesync_jobs::{payloads::SyncDataSource, runner::Handles, Job, RedisBackend, Store};
+use lifesync_jobs::{
+    payloads::{ScheduleFanout, SyncDataSource},
+    runner::Handles,
+    Job, Producer, RedisBackend, Store,
+};
 use sqlx::PgPool;
 use tower::limit::ConcurrencyLimitLayer;
 use url::Url;
@@ -17,6 +22,7 @@ use crate::config::TokenKey;
 /// What handlers share.
 pub struct Deps {
     pub pool: PgPool,
+    pub producer: Producer,
     pub token_key: TokenKey,
     pub http: reqwest::Client,
     pub twitter_api_base: Option<Url>,
@@ -35,7 +41,7 @@ impl std::ops::Deref for SharedDeps {
 }
 
 /// The queues a worker process can run.
-pub const QUEUES: [&str; 1] = [SyncDataSource::QUEUE];
+pub const QUEUES: [&str; 2] = [SyncDataSource::QUEUE, ScheduleFanout::QUEUE];
 
 /// A monitor with one worker per requested queue, each at `concurrency`; backend handles go to
 /// `handles` for shutdown hand-back.
@@ -48,7 +54,7 @@ pub fn register(
 ) -> Monitor {
     let mut monitor = Monitor::new();
     if queues.iter().any(|q| q == SyncDataSource::QUEUE) {
-        let (store, handles) = (store.clone(), handles.clone());
+        let (store, handles, deps) = (store.clone(), handles.clone(), deps.clone());
         monitor = monitor.register(move |_| {
             let backend =
                 RedisBackend::<SyncDataSource>::new(store.clone(), SyncDataSource::QUEUE, "sync");
@@ -58,6 +64,19 @@ pub fn register(
                 .data(deps.clone())
                 .layer(ConcurrencyLimitLayer::new(concurrency))
                 .build(sync_data_source::handle)
+        });
+    }
+    if queues.iter().any(|q| q == ScheduleFanout::QUEUE) {
+        let (store, handles, deps) = (store.clone(), handles.clone(), deps.clone());
+        monitor = monitor.register(move |_| {
+            let backend =
+                RedisBackend::<ScheduleFanout>::new(store.clone(), ScheduleFanout::QUEUE, "fanout");
+            handles.add(backend.handle());
+            WorkerBuilder::new(backend.handle().worker_id().to_string())
+                .backend(backend)
+                .data(deps.clone())
+                .layer(ConcurrencyLimitLayer::new(1))
+                .build(fanout::handle)
         });
     }
     monitor

@@ -291,15 +291,28 @@ pub fn start_workers(
     twitter_base: &str,
     batch_size: u32,
 ) -> tokio::sync::oneshot::Sender<()> {
+    start_queue_workers(pool, store, twitter_base, batch_size, &["sync", "fanout"])
+}
+
+/// Starts workers for the named queues only.
+pub fn start_queue_workers(
+    pool: &PgPool,
+    store: &Store,
+    twitter_base: &str,
+    batch_size: u32,
+    queues: &[&str],
+) -> tokio::sync::oneshot::Sender<()> {
     let deps = lifesync::workers::SharedDeps(std::sync::Arc::new(lifesync::workers::Deps {
         pool: pool.clone(),
+        producer: lifesync_jobs::Producer::new(store.clone()),
         token_key: token_key(),
         http: reqwest::Client::new(),
         twitter_api_base: Some(url::Url::parse(twitter_base).unwrap()),
         batch_size,
     }));
     let handles = lifesync_jobs::runner::Handles::default();
-    let monitor = lifesync::workers::register(store, deps, &["sync".to_string()], 4, &handles);
+    let queues: Vec<String> = queues.iter().map(|q| q.to_string()).collect();
+    let monitor = lifesync::workers::register(store, deps, &queues, 4, &handles);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(lifesync_jobs::runner::run_until(
         monitor,
