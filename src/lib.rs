@@ -15,6 +15,7 @@
 //! - [`providers`]: the provider ids (the provider clients arrive with the sync issues);
 //! - [`sandbox`]: the providers' loopback stand-in (Twitter today), deterministic and faulty
 //!   on request;
+//! - [`dev`]: `lifesync dev`, everything in one process against the sandbox;
 //! - [`bench`]: the `lifesync bench …` measurements.
 
 pub mod api;
@@ -22,6 +23,7 @@ pub mod bench;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod dev;
 pub mod metrics;
 pub mod normalizer;
 pub mod providers;

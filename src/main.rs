@@ -27,6 +27,14 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
     },
+    /// Everything in one process plus the sandbox, with a connected demo account.
+    Dev {
+        /// The sandbox's port (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        sandbox_port: u16,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// apalis-cron: the daily and incremental schedules become durable fan-out jobs.
     Scheduler,
     /// The provider sandbox alone.
@@ -71,6 +79,15 @@ fn main() {
 }
 
 async fn run(cli: Cli) -> i32 {
+    if let Command::Dev { sandbox_port, seed } = cli.command {
+        return match lifesync::dev::run(sandbox_port, seed).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("lifesync: {e:#}");
+                1
+            }
+        };
+    }
     let config = match Config::from_env(&env_var) {
         Ok(c) => c,
         Err(e) => {
@@ -98,6 +115,7 @@ async fn run(cli: Cli) -> i32 {
         },
         Command::Sandbox { port, seed } => sandbox(port, seed).await,
         Command::Scheduler => scheduler(&config).await,
+        Command::Dev { .. } => unreachable!("handled above"),
         Command::Migrate => migrate(&config.database).await,
         Command::Bench {
             bench: Bench::Queue { jobs, concurrency },

@@ -122,3 +122,32 @@ pub async fn active_ids_after(
     .fetch_all(pool)
     .await
 }
+
+/// Connects (or reconnects) an account: creates the user if new; the same account again updates
+/// the existing source instead of duplicating it. Returns the source's id.
+pub async fn upsert_connected(
+    pool: &PgPool,
+    user_id: &str,
+    provider: &str,
+    account_id: &str,
+    account_name: Option<&str>,
+) -> sqlx::Result<Uuid> {
+    sqlx::query("INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    sqlx::query_scalar(
+        "INSERT INTO data_sources (id, user_id, provider, account_id, account_name)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (user_id, provider, account_id) DO UPDATE
+            SET account_name = EXCLUDED.account_name, status = 'active', updated_at = now()
+         RETURNING id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(user_id)
+    .bind(provider)
+    .bind(account_id)
+    .bind(account_name)
+    .fetch_one(pool)
+    .await
+}

@@ -1,0 +1,251 @@
+//! `lifesync dev`: the one-command demo. One process runs the sandbox, the API, the workers and
+//! the scheduler on the local PostgreSQL and Redis (creating the database and migrating),
+//! connects a demo user's sandbox Twitter account, runs its first sync, and prints a ready JWT
+//! and curl lines.
+//!
+//! Every configuration variable that is set is honoured; otherwise dev picks safe development
+//! defaults (listen on 127.0.0.1, a random JWT secret and token key for this run). Providers
+//! point at the built-in sandbox (Twitter today: the other providers join their sandboxes).
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use base64::Engine;
+use jsonwebtoken::{EncodingKey, Header};
+use lifesync_jobs::{
+    payloads::{SyncMode, SyncTrigger},
+    runner::Handles,
+    Producer, QueueSettings, Store,
+};
+use secrecy::ExposeSecret;
+use tokio::sync::watch;
+
+use crate::{
+    api::{self, AppState},
+    config::{env_var, Config, TokenKey},
+    crypto::TokenCipher,
+    db, sandbox, scheduler,
+    services::sync::request_sync,
+    workers::{self, Deps, SharedDeps},
+};
+
+const DEMO_USER: &str = "demo";
+const DEMO_ACCOUNT: &str = "1001";
+
+/// Development defaults for what dev must have and the environment did not set.
+fn with_dev_defaults(name: &str) -> Option<String> {
+    env_var(name).or_else(|| match name {
+        "HOST" => Some("127.0.0.1".into()),
+        "JWT_SECRET" => Some(format!("dev-{:032x}", rand::random::<u128>())),
+        "TOKEN_ENCRYPTION_KEY" => {
+            Some(base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>()))
+        }
+        _ => None,
+    })
+}
+
+pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
+    let mut config = Config::from_env(&with_dev_defaults)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let started = std::time::Instant::now();
+
+    db::create_database_if_missing(&config.database.url)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "dev: PostgreSQL is unreachable at {} (start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start, or set DATABASE_URL)",
+                lifesync_jobs::config::redact_url(&config.database.url)
+            )
+        })?;
+    let pool = db::connect(&config.database.url, 20).await?;
+    db::migrate(&pool).await.context("dev: migrations")?;
+    let store = Store::connect(
+        config.redis.settings.clone(),
+        QueueSettings::new(config.redis.key_prefix.clone()),
+    )
+    .await
+    .map_err(|_| {
+        anyhow::anyhow!(
+            "dev: Redis is unreachable at {} (start it: redis-server --daemonize yes, or set REDIS_URL)",
+            lifesync_jobs::config::redact_url(&config.redis.settings.url)
+        )
+    })?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+
+    // The sandbox.
+    let sandbox_state = sandbox::SandboxState::new(seed);
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let sb = sandbox_state.clone();
+    let sb_stop = stopped();
+    let sandbox_task = tokio::spawn(async move {
+        sandbox::serve(
+            &format!("127.0.0.1:{sandbox_port}"),
+            sb,
+            |a| {
+                let _ = addr_tx.send(a);
+            },
+            sb_stop,
+        )
+        .await
+    });
+    let sandbox_addr = addr_rx.await.context("dev: the sandbox did not start")?;
+    let twitter_base = url::Url::parse(&format!("http://{sandbox_addr}/twitter"))?;
+
+    // The API.
+    let jwt_secret = config
+        .jwt_secret
+        .as_ref()
+        .expect("dev default")
+        .expose_secret()
+        .to_string();
+    let state = AppState::new(pool.clone(), store.clone(), jwt_secret.as_bytes());
+    let (web_tx, web_rx) = tokio::sync::oneshot::channel();
+    let web_addr = format!("{}:{}", config.host, config.port);
+    let web_stop = stopped();
+    let web_task = tokio::spawn(async move {
+        api::serve(
+            &web_addr,
+            state,
+            |a| {
+                let _ = web_tx.send(a);
+            },
+            web_stop,
+        )
+        .await
+    });
+    let web_addr = web_rx
+        .await
+        .context("dev: the API did not start (is PORT free?)")?;
+
+    // Workers and scheduler.
+    let token_key: TokenKey = config.token_key.take().expect("dev default");
+    let demo_token = sandbox_state.issue_token(DEMO_ACCOUNT);
+    let sealed = TokenCipher::new(&token_key).seal(demo_token.as_bytes());
+    let producer = Producer::new(store.clone());
+    let deps = SharedDeps(Arc::new(Deps {
+        pool: pool.clone(),
+        producer: producer.clone(),
+        token_key,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?,
+        twitter_api_base: Some(twitter_base),
+        batch_size: config.sync_batch_size,
+    }));
+    let handles = Handles::default();
+    let queues: Vec<String> = workers::QUEUES.iter().map(|q| q.to_string()).collect();
+    let worker_monitor = workers::register(&store, deps, &queues, 8, &handles);
+    let worker_stop = stopped();
+    let worker_task = tokio::spawn(lifesync_jobs::runner::run_until(
+        worker_monitor,
+        handles,
+        async move {
+            worker_stop.await;
+            Ok(())
+        },
+        Duration::from_secs(10),
+    ));
+    let sched_stop = stopped();
+    let scheduler_task = tokio::spawn(
+        scheduler::monitor(producer.clone(), scheduler::table(&config))
+            .shutdown_timeout(Duration::from_secs(5))
+            .run_with_signal(async move {
+                sched_stop.await;
+                Ok(())
+            }),
+    );
+
+    // The demo account and its first sync.
+    let ds = db::data_sources::upsert_connected(
+        &pool,
+        DEMO_USER,
+        "twitter",
+        DEMO_ACCOUNT,
+        Some("Sandbox demo"),
+    )
+    .await?;
+    db::tokens::store(
+        &pool,
+        ds,
+        &sealed,
+        None,
+        None,
+        &[
+            "tweet.read".into(),
+            "users.read".into(),
+            "offline.access".into(),
+        ],
+    )
+    .await?;
+    let run_id = match request_sync(&pool, &producer, ds, SyncMode::Full, SyncTrigger::Oauth).await
+    {
+        Ok(s) => Some(s.sync_run_id),
+        Err(e) => {
+            eprintln!("dev: first sync not started: {e}");
+            None
+        }
+    };
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let jwt = jsonwebtoken::encode(
+        &Header::default(),
+        &serde_json::json!({ "sub": DEMO_USER, "exp": now + 86_400 }),
+        &EncodingKey::from_secret(jwt_secret.as_bytes()),
+    )?;
+    let base = format!("http://{web_addr}");
+    println!(
+        "lifesync dev is running: API {base} (docs {base}/docs), sandbox http://{sandbox_addr}"
+    );
+    println!("demo user JWT (24 h): {jwt}");
+    println!("try:");
+    println!("  curl -s -H 'Authorization: Bearer {jwt}' {base}/api/v1/data-sources");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {jwt}' {base}/api/v1/data-sources/{ds}/sync-runs"
+    );
+    println!("  curl -s -X POST -H 'Authorization: Bearer {jwt}' -H 'Content-Type: application/json' -d '{{\"mode\":\"incremental\"}}' {base}/api/v1/data-sources/{ds}/sync");
+
+    if let Some(run_id) = run_id {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let row: Option<(String, i32)> =
+                    sqlx::query_as("SELECT status, items_fetched FROM sync_runs WHERE id = $1")
+                        .bind(run_id)
+                        .fetch_optional(&pool)
+                        .await
+                        .ok()
+                        .flatten();
+                match row {
+                    Some((status, n)) if status == "succeeded" || status == "failed" => {
+                        println!(
+                            "dev: first sync {status}: {n} tweets in {:.1} s since start-up",
+                            started.elapsed().as_secs_f64()
+                        );
+                        break;
+                    }
+                    None => break,
+                    _ => {}
+                }
+            }
+        });
+    }
+
+    let _ = lifesync_jobs::runner::termination_signal().await;
+    eprintln!("dev: shutting down");
+    let _ = stop_tx.send(true);
+    let _ = worker_task.await;
+    let _ = scheduler_task.await;
+    let _ = web_task.await;
+    let _ = sandbox_task.await;
+    Ok(())
+}
