@@ -282,3 +282,93 @@ async fn a_worker_killed_after_page_two_of_five_resumes_at_page_three() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_are_paged_newest_first_filtered_and_scoped_to_their_user() {
+    let app = TestApp::spawn().await;
+    let sandbox = TestSandbox::spawn(7).await;
+    let (ds, _) = app.db.twitter_source("alice", "1001", &sandbox).await;
+    app.db.twitter_source("bob", "2002", &sandbox).await;
+    let stop = start_workers(&app.db.pool, &app.store, &sandbox.twitter_base(), 100);
+    let run = start_sync(&app, ds, "alice", "full").await;
+    assert_eq!(wait_finished(&app, &run).await.0, "succeeded");
+    let alice = token("alice", 3600, None);
+
+    let (mut seen, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+    loop {
+        let path = match &cursor {
+            None => "/api/v1/items?limit=100".to_string(),
+            Some(c) => format!("/api/v1/items?limit=100&cursor={c}"),
+        };
+        let r = app.get(&path, Some(&alice)).await;
+        assert_eq!(r.status(), 200);
+        let page: Value = r.json().await.unwrap();
+        pages += 1;
+        for i in page["items"].as_array().unwrap() {
+            seen.push((
+                i["occurred_at"].as_str().unwrap().to_string(),
+                i["id"].as_str().unwrap().to_string(),
+            ));
+            assert_eq!(i["provider"], "twitter");
+            assert_eq!(i["kind"], "post");
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!((pages, seen.len()), (3, 230));
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "newest first");
+    seen.dedup();
+    assert_eq!(seen.len(), 230, "no item twice across pages");
+
+    let count = |q: &'static str| {
+        let app = &app;
+        let alice = alice.clone();
+        async move {
+            let page: Value = app
+                .get(&format!("/api/v1/items?limit=500&{q}"), Some(&alice))
+                .await
+                .json()
+                .await
+                .unwrap();
+            page["items"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(count("kind=email").await, 0);
+    assert_eq!(count("provider=twitter").await, 230);
+    assert_eq!(
+        count("since=2026-01-20T00:00:00Z&until=2026-01-21T00:00:00Z").await,
+        8,
+        "3-hourly tweets in a day"
+    );
+    let theirs: Value = app
+        .get("/api/v1/items", Some(&token("bob", 3600, None)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        theirs["items"].as_array().unwrap().len(),
+        0,
+        "bob never synced: sees nothing of alice's"
+    );
+
+    for (q, code) in [
+        ("limit=501", "invalid_parameter"),
+        ("limit=0", "invalid_parameter"),
+        ("kind=tweet", "invalid_parameter"),
+        ("category=SPAM", "invalid_parameter"),
+        ("cursor=%%%", "invalid_cursor"),
+        ("data_source_id=nope", "invalid_parameter"),
+        ("since=yesterday", "invalid_parameter"),
+    ] {
+        let r = app.get(&format!("/api/v1/items?{q}"), Some(&alice)).await;
+        assert_eq!(r.status(), 400, "{q}");
+        assert_eq!(error_code(r).await, code, "{q}");
+    }
+    let _ = stop.send(());
+    app.shutdown().await;
+}

@@ -6,6 +6,7 @@ pub mod auth;
 mod data_sources;
 pub mod error;
 mod health;
+mod items;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -53,12 +54,18 @@ enum Tags {
     Health,
     /// Connected accounts and their syncs
     DataSources,
+    /// Normalized items
+    Items,
 }
 
 /// The whole application as one endpoint.
 pub fn app(state: AppState) -> impl poem::Endpoint {
     let api = OpenApiService::new(
-        (health::HealthApi, data_sources::DataSourcesApi),
+        (
+            health::HealthApi,
+            data_sources::DataSourcesApi,
+            items::ItemsApi,
+        ),
         "lifesync",
         env!("CARGO_PKG_VERSION"),
     );

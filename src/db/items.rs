@@ -110,3 +110,76 @@ pub async fn upsert_page(
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// An item as the API returns it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ItemRow {
+    pub id: Uuid,
+    pub data_source_id: Uuid,
+    pub provider: String,
+    pub kind: String,
+    pub external_id: String,
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    pub text: String,
+    pub category: Option<String>,
+    pub is_event: bool,
+    pub event: Option<serde_json::Value>,
+    pub mentions: Vec<String>,
+    pub hashtags: Vec<String>,
+    pub dates: Vec<chrono::NaiveDate>,
+    pub location: Option<serde_json::Value>,
+    pub media_url: Option<String>,
+    pub permalink: Option<String>,
+    pub metrics: serde_json::Value,
+    pub duplicate_of: Option<Uuid>,
+}
+
+/// Filters of the items listing; `after` is the keyset position (occurred_at, id) to continue
+/// after, newest first.
+#[derive(Debug, Default, Clone)]
+pub struct ItemFilter {
+    pub data_source_id: Option<Uuid>,
+    pub provider: Option<String>,
+    pub kind: Option<String>,
+    pub category: Option<String>,
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    pub after: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+}
+
+/// One page of a user's items, newest first (deleted ones left out).
+pub async fn list_for_user(
+    pool: &sqlx::PgPool,
+    user_id: &str,
+    f: &ItemFilter,
+    limit: i64,
+) -> sqlx::Result<Vec<ItemRow>> {
+    sqlx::query_as(
+        "SELECT id, data_source_id, provider, kind, external_id, occurred_at, text, category,
+                is_event, event, mentions, hashtags, dates, location, media_url, permalink,
+                metrics, duplicate_of
+           FROM items
+          WHERE user_id = $1 AND deleted_at IS NULL
+            AND ($2::uuid IS NULL OR data_source_id = $2)
+            AND ($3::text IS NULL OR provider = $3)
+            AND ($4::text IS NULL OR kind = $4)
+            AND ($5::text IS NULL OR category = $5)
+            AND ($6::timestamptz IS NULL OR occurred_at >= $6)
+            AND ($7::timestamptz IS NULL OR occurred_at < $7)
+            AND ($8::timestamptz IS NULL OR (occurred_at, id) < ($8, $9))
+          ORDER BY occurred_at DESC, id DESC
+          LIMIT $10",
+    )
+    .bind(user_id)
+    .bind(f.data_source_id)
+    .bind(&f.provider)
+    .bind(&f.kind)
+    .bind(&f.category)
+    .bind(f.since)
+    .bind(f.until)
+    .bind(f.after.map(|a| a.0))
+    .bind(f.after.map(|a| a.1))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

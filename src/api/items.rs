@@ -1,0 +1,167 @@
+//! The caller's normalized items: filters and keyset pagination (newest first).
+
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, Utc};
+use poem::web::Data;
+use poem_openapi::{param::Query, payload::Json, Object, OpenApi};
+use uuid::Uuid;
+
+use super::{auth::User, error::ApiError, AppState, Tags};
+use crate::db::items::{self, ItemFilter};
+
+const CATEGORIES: [&str; 7] = [
+    "TRAVEL_FLIGHT",
+    "TRAVEL_HOTEL",
+    "EVENT_TICKET",
+    "BOOKING",
+    "PROFESSIONAL",
+    "PERSONAL",
+    "OTHER",
+];
+
+/// A normalized item (text sanitized).
+#[derive(Object)]
+struct Item {
+    id: Uuid,
+    data_source_id: Uuid,
+    provider: String,
+    kind: String,
+    external_id: String,
+    occurred_at: DateTime<Utc>,
+    text: String,
+    category: Option<String>,
+    is_event: bool,
+    event: Option<serde_json::Value>,
+    mentions: Vec<String>,
+    hashtags: Vec<String>,
+    dates: Vec<NaiveDate>,
+    location: Option<serde_json::Value>,
+    media_url: Option<String>,
+    permalink: Option<String>,
+    metrics: serde_json::Value,
+    duplicate_of: Option<Uuid>,
+}
+
+#[derive(Object)]
+struct ItemPage {
+    items: Vec<Item>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+pub struct ItemsApi;
+
+#[OpenApi(prefix_path = "/api/v1/items", tag = "Tags::Items")]
+impl ItemsApi {
+    /// The caller's items, newest first. `limit` ≤ 500 (default 50).
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        user: User,
+        state: Data<&AppState>,
+        data_source_id: Query<Option<Uuid>>,
+        provider: Query<Option<String>>,
+        kind: Query<Option<String>>,
+        category: Query<Option<String>>,
+        since: Query<Option<DateTime<Utc>>>,
+        until: Query<Option<DateTime<Utc>>>,
+        limit: Query<Option<i64>>,
+        cursor: Query<Option<String>>,
+    ) -> poem::Result<Json<ItemPage>> {
+        let limit = limit.0.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            return Err(bad("invalid_parameter", "limit must be within 1..=500"));
+        }
+        if let Some(p) = provider.0.as_deref() {
+            if crate::providers::ProviderId::parse(p).is_none() {
+                return Err(bad("invalid_parameter", "unknown provider"));
+            }
+        }
+        if let Some(k) = kind.0.as_deref() {
+            if !["post", "media", "email"].contains(&k) {
+                return Err(bad(
+                    "invalid_parameter",
+                    "kind must be post, media or email",
+                ));
+            }
+        }
+        if let Some(c) = category.0.as_deref() {
+            if !CATEGORIES.contains(&c) {
+                return Err(bad("invalid_parameter", "unknown category"));
+            }
+        }
+        let after = match cursor.0.as_deref() {
+            None => None,
+            Some(c) => {
+                Some(decode_cursor(c).ok_or_else(|| bad("invalid_cursor", "malformed cursor"))?)
+            }
+        };
+        let filter = ItemFilter {
+            data_source_id: data_source_id.0,
+            provider: provider.0,
+            kind: kind.0,
+            category: category.0,
+            since: since.0,
+            until: until.0,
+            after,
+        };
+        let rows = items::list_for_user(&state.pool, &user.0.sub, &filter, limit + 1)
+            .await
+            .map_err(ApiError::internal)?;
+        let more = rows.len() as i64 > limit;
+        let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
+        let next_cursor = more
+            .then(|| rows.last().map(|r| encode_cursor(r.occurred_at, r.id)))
+            .flatten();
+        Ok(Json(ItemPage {
+            items: rows
+                .into_iter()
+                .map(|r| Item {
+                    id: r.id,
+                    data_source_id: r.data_source_id,
+                    provider: r.provider,
+                    kind: r.kind,
+                    external_id: r.external_id,
+                    occurred_at: r.occurred_at,
+                    text: r.text,
+                    category: r.category,
+                    is_event: r.is_event,
+                    event: r.event,
+                    mentions: r.mentions,
+                    hashtags: r.hashtags,
+                    dates: r.dates,
+                    location: r.location,
+                    media_url: r.media_url,
+                    permalink: r.permalink,
+                    metrics: r.metrics,
+                    duplicate_of: r.duplicate_of,
+                })
+                .collect(),
+            next_cursor,
+        }))
+    }
+}
+
+fn bad(code: &'static str, message: &str) -> poem::Error {
+    ApiError::BadRequest(code, message.to_string()).into()
+}
+
+fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "{}|{id}",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    ))
+}
+
+fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (at, id) = text.split_once('|')?;
+    Some((
+        DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
+        id.parse().ok()?,
+    ))
+}
