@@ -372,3 +372,63 @@ async fn items_are_paged_newest_first_filtered_and_scoped_to_their_user() {
     let _ = stop.send(());
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnecting_deletes_tokens_and_items_unless_kept() {
+    let app = TestApp::spawn().await;
+    let sandbox = TestSandbox::spawn(7).await;
+    let (drop_all, _) = app.db.twitter_source("alice", "1001", &sandbox).await;
+    let (keep, _) = app.db.twitter_source("alice", "1002", &sandbox).await;
+    let stop = start_workers(&app.db.pool, &app.store, &sandbox.twitter_base(), 100);
+    for ds in [drop_all, keep] {
+        let run = start_sync(&app, ds, "alice", "full").await;
+        assert_eq!(wait_finished(&app, &run).await.0, "succeeded");
+    }
+    let alice = token("alice", 3600, None);
+    let bob = token("bob", 3600, None);
+    let del = |ds: uuid::Uuid, q: &'static str, t: String| {
+        let app = &app;
+        async move {
+            app.http
+                .delete(app.url(&format!("/api/v1/data-sources/{ds}{q}")))
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(del(drop_all, "", bob.clone()).await, 404, "not bob's");
+    assert_eq!(del(drop_all, "", alice.clone()).await, 204);
+    assert_eq!(del(keep, "?keep_data=true", alice.clone()).await, 204);
+    let counts: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
+        "SELECT ds.id, (SELECT count(*) FROM items i WHERE i.data_source_id = ds.id)
+           FROM data_sources ds ORDER BY ds.account_id",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(counts, vec![(drop_all, 0), (keep, 230)]);
+    let tokens: i64 = sqlx::query_scalar("SELECT count(*) FROM oauth_tokens")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(tokens, 0);
+    let one: Value = app
+        .get(&format!("/api/v1/data-sources/{keep}"), Some(&alice))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["status"], "disconnected");
+    let r = app
+        .post_json(
+            &format!("/api/v1/data-sources/{keep}/sync"),
+            &alice,
+            r#"{"mode":"full"}"#,
+        )
+        .await;
+    assert_eq!(r.status(), 409, "a disconnected source does not sync");
+    let _ = stop.send(());
+    app.shutdown().await;
+}

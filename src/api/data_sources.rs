@@ -3,7 +3,11 @@
 use chrono::{DateTime, Utc};
 use lifesync_jobs::payloads::{SyncMode, SyncTrigger};
 use poem::web::Data;
-use poem_openapi::{param::Path, payload::Json, ApiResponse, Enum, Object, OpenApi};
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    ApiResponse, Enum, Object, OpenApi,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -71,6 +75,13 @@ struct SyncStarted {
 }
 
 #[derive(ApiResponse)]
+enum Disconnected {
+    /// Disconnected.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+#[derive(ApiResponse)]
 enum SyncResponse {
     /// The sync is queued.
     #[oai(status = 202)]
@@ -121,6 +132,23 @@ impl DataSourcesApi {
         id: Path<Uuid>,
     ) -> poem::Result<Json<DataSource>> {
         Ok(Json(owned(&state, &user, id.0).await?.into()))
+    }
+
+    /// Disconnects an account: its tokens are deleted and so are its items unless
+    /// `keep_data=true`; the source stays listed as `disconnected`.
+    #[oai(path = "/:id", method = "delete")]
+    async fn disconnect(
+        &self,
+        user: User,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+        keep_data: Query<Option<bool>>,
+    ) -> poem::Result<Disconnected> {
+        owned(&state, &user, id.0).await?;
+        ds::disconnect(&state.pool, id.0, keep_data.0.unwrap_or(false))
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Disconnected::NoContent)
     }
 
     /// Queues a sync; 409 `sync_in_progress` with the active run's id when one is queued or

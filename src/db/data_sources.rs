@@ -151,3 +151,33 @@ pub async fn upsert_connected(
     .fetch_one(pool)
     .await
 }
+
+/// Disconnects a source in one transaction: tokens deleted, status `disconnected`, items
+/// deleted unless `keep_data`, an active run ended as failed.
+pub async fn disconnect(pool: &PgPool, id: Uuid, keep_data: bool) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM oauth_tokens WHERE data_source_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    if !keep_data {
+        sqlx::query("DELETE FROM items WHERE data_source_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "UPDATE sync_runs SET status = 'failed', error = 'disconnected', finished_at = now()
+          WHERE data_source_id = $1 AND status IN ('queued', 'running')",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE data_sources SET status = 'disconnected', updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
