@@ -3,9 +3,11 @@
 //! with the same inner shape (data set, handlers, routes); sandbox-only control endpoints live
 //! under `/_sandbox/` and never exist at a real provider.
 //!
-//! Today: Twitter's data API (`/twitter/2/users/me`, `/twitter/2/users/:id/tweets`).
+//! Today: Twitter's OAuth (`/twitter/i/oauth2/authorize`, `/twitter/2/oauth2/token`) and data
+//! API (`/twitter/2/users/me`, `/twitter/2/users/:id/tweets`).
 
 pub mod twitter;
+pub mod twitter_oauth;
 
 use std::{
     collections::HashMap,
@@ -41,6 +43,7 @@ pub struct SandboxState {
     /// Every data request, as `provider path?query`, for tests that check what was fetched.
     pub requests: Mutex<Vec<String>>,
     pub twitter: twitter::TwitterData,
+    pub twitter_oauth: twitter_oauth::OAuthState,
 }
 
 impl SandboxState {
@@ -51,6 +54,7 @@ impl SandboxState {
             tokens: Mutex::new(HashMap::new()),
             requests: Mutex::new(Vec::new()),
             twitter: twitter::TwitterData::new(seed),
+            twitter_oauth: twitter_oauth::OAuthState::default(),
         })
     }
 
