@@ -181,3 +181,15 @@ pub async fn disconnect(pool: &PgPool, id: Uuid, keep_data: bool) -> sqlx::Resul
     .await?;
     tx.commit().await
 }
+
+pub async fn set_account_name(pool: &PgPool, id: Uuid, name: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE data_sources SET account_name = COALESCE($2, account_name), updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(name)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

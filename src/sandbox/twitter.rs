@@ -74,7 +74,8 @@ const TEXTS: [&str; 6] = [
 pub struct TwitterData {
     seed: u64,
     accounts: Mutex<HashMap<String, Vec<Tweet>>>,
-    usage: Mutex<HashMap<(String, u64), u32>>,
+    /// Requests per (account, endpoint, 15-minute window): limits are per endpoint, as at X.
+    usage: Mutex<HashMap<(String, &'static str, u64), u32>>,
 }
 
 impl TwitterData {
@@ -142,14 +143,16 @@ impl TwitterData {
     }
 
     /// Counts a request against the account's 15-minute window.
-    fn spend(&self, account: &str, limit: u32) -> RateWindow {
+    fn spend(&self, account: &str, endpoint: &'static str, limit: u32) -> RateWindow {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs();
         let window = now / 900;
         let mut usage = self.usage.lock().expect("usage");
-        let used = usage.entry((account.to_string(), window)).or_insert(0);
+        let used = usage
+            .entry((account.to_string(), endpoint, window))
+            .or_insert(0);
         *used += 1;
         RateWindow {
             limit,
@@ -205,7 +208,11 @@ fn json_reply(body: Value, rate: RateWindow) -> Response {
 }
 
 /// Authenticates the bearer token, applies faults and rate limits. Err is the reply to send.
-async fn admit(state: &SandboxState, req: &Request) -> Result<(String, RateWindow), Response> {
+async fn admit(
+    state: &SandboxState,
+    req: &Request,
+    endpoint: &'static str,
+) -> Result<(String, RateWindow), Response> {
     let account = req
         .headers()
         .get("authorization")
@@ -243,7 +250,7 @@ async fn admit(state: &SandboxState, req: &Request) -> Result<(String, RateWindo
         .expect("faults")
         .rate_limit
         .unwrap_or(LIMIT_PER_WINDOW);
-    let rate = state.twitter.spend(&account, limit);
+    let rate = state.twitter.spend(&account, endpoint, limit);
     if rate.exceeded {
         let mut r = problem(
             StatusCode::TOO_MANY_REQUESTS,
@@ -262,7 +269,7 @@ async fn admit(state: &SandboxState, req: &Request) -> Result<(String, RateWindo
 
 #[handler]
 async fn me(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    let (account, rate) = match admit(&state, req).await {
+    let (account, rate) = match admit(&state, req, "users/me").await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -287,7 +294,7 @@ async fn timeline(
     Path(user_id): Path<String>,
     Query(q): Query<TimelineQuery>,
 ) -> Response {
-    let (account, rate) = match admit(&state, req).await {
+    let (account, rate) = match admit(&state, req, "users/tweets").await {
         Ok(a) => a,
         Err(r) => return r,
     };

@@ -1,4 +1,4 @@
-//! `SyncDataSource`: fetch a page → normalize → store the page, its counters and the resume
+//! `SyncDataSource`: at a run's start, the profile (account name); then fetch a page → normalize → store the page, its counters and the resume
 //! point in one transaction → next page. A crash resumes at the first page not yet stored; a
 //! re-delivered page is an upsert, so nothing is duplicated. The source's incremental cursor
 //! (Twitter: the first page's `newest_id`) moves only in the transaction of the last page.
@@ -151,6 +151,18 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             })
         })
         .unwrap_or_default();
+    if resume.pagination_token.is_none() {
+        // A run's start: refresh the account's display name from its profile.
+        let profile = client.profile(&access).await?;
+        if profile.id != source.account_id {
+            return Err(Failure::permanent(
+                "the token belongs to another account".into(),
+                Some("reauth_required"),
+            ));
+        }
+        let name = profile.username.map(|u| format!("@{u}")).or(profile.name);
+        data_sources::set_account_name(pool, source.id, name.as_deref()).await?;
+    }
     let since_id = match job.mode {
         SyncMode::Incremental => source.cursor_state["twitter"]["newest_id"]
             .as_str()
