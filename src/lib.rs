@@ -16,6 +16,7 @@
 //! - [`sandbox`]: the providers' loopback stand-in (Twitter today), deterministic and faulty
 //!   on request;
 //! - [`dev`]: `lifesync dev`, everything in one process against the sandbox;
+//! - [`http`]: serving an endpoint with graceful shutdown (API and sandbox);
 //! - [`bench`]: the `lifesync bench …` measurements.
 
 pub mod api;
@@ -24,6 +25,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod dev;
+pub mod http;
 pub mod metrics;
 pub mod normalizer;
 pub mod providers;

@@ -154,15 +154,8 @@ async fn migrate(db: &DatabaseConfig) -> anyhow::Result<()> {
 async fn web(config: &Config) -> anyhow::Result<()> {
     use anyhow::Context;
     use secrecy::ExposeSecret;
-    let pool = lifesync::db::connect(&config.database.url, 10)
-        .await
-        .context("web: PostgreSQL is unreachable (start it, or set DATABASE_URL)")?;
-    let store = lifesync_jobs::Store::connect(
-        config.redis.settings.clone(),
-        lifesync_jobs::QueueSettings::new(config.redis.key_prefix.clone()),
-    )
-    .await
-    .context("web: Redis is unreachable (start it, or set REDIS_URL)")?;
+    let pool = connect_postgres(config, "web", 10).await?;
+    let store = connect_redis(config, "web").await?;
     let secret = config.jwt_secret.as_ref().expect("checked by require_web");
     let state = lifesync::api::AppState::new(pool, store, secret.expose_secret().as_bytes());
     let addr = format!("{}:{}", config.host, config.port);
@@ -179,7 +172,6 @@ async fn web(config: &Config) -> anyhow::Result<()> {
 }
 
 async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> anyhow::Result<()> {
-    use anyhow::Context;
     let queues = if queues.is_empty() {
         lifesync::workers::QUEUES
             .iter()
@@ -197,15 +189,8 @@ async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> 
             lifesync::workers::QUEUES
         );
     }
-    let pool = lifesync::db::connect(&config.database.url, concurrency as u32 + 2)
-        .await
-        .context("worker: PostgreSQL is unreachable (start it, or set DATABASE_URL)")?;
-    let store = lifesync_jobs::Store::connect(
-        config.redis.settings.clone(),
-        lifesync_jobs::QueueSettings::new(config.redis.key_prefix.clone()),
-    )
-    .await
-    .context("worker: Redis is unreachable (start it, or set REDIS_URL)")?;
+    let pool = connect_postgres(&config, "worker", concurrency as u32 + 2).await?;
+    let store = connect_redis(&config, "worker").await?;
     let twitter_api_base = config
         .providers
         .get(&lifesync::providers::ProviderId::Twitter)
@@ -251,13 +236,7 @@ async fn sandbox(port: u16, seed: u64) -> anyhow::Result<()> {
 }
 
 async fn scheduler(config: &Config) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let store = lifesync_jobs::Store::connect(
-        config.redis.settings.clone(),
-        lifesync_jobs::QueueSettings::new(config.redis.key_prefix.clone()),
-    )
-    .await
-    .context("scheduler: Redis is unreachable (start it, or set REDIS_URL)")?;
+    let store = connect_redis(config, "scheduler").await?;
     let monitor = lifesync::scheduler::monitor(
         lifesync_jobs::Producer::new(store),
         lifesync::scheduler::table(config),
@@ -271,4 +250,27 @@ async fn scheduler(config: &Config) -> anyhow::Result<()> {
         .run_with_signal(lifesync_jobs::runner::termination_signal())
         .await
         .map_err(|e| anyhow::anyhow!("scheduler: {e}"))
+}
+
+async fn connect_postgres(
+    config: &Config,
+    process: &str,
+    max_connections: u32,
+) -> anyhow::Result<sqlx::PgPool> {
+    use anyhow::Context;
+    lifesync::db::connect(&config.database.url, max_connections)
+        .await
+        .with_context(|| {
+            format!("{process}: PostgreSQL is unreachable (start it, or set DATABASE_URL)")
+        })
+}
+
+async fn connect_redis(config: &Config, process: &str) -> anyhow::Result<lifesync_jobs::Store> {
+    use anyhow::Context;
+    lifesync_jobs::Store::connect(
+        config.redis.settings.clone(),
+        lifesync_jobs::QueueSettings::new(config.redis.key_prefix.clone()),
+    )
+    .await
+    .with_context(|| format!("{process}: Redis is unreachable (start it, or set REDIS_URL)"))
 }

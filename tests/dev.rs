@@ -1,6 +1,8 @@
 //! `lifesync dev` from nothing: creates and migrates its database, connects the demo account,
 //! syncs it, prints a working JWT, and stops cleanly on SIGTERM.
 
+mod common;
+
 use std::{
     io::{BufRead, BufReader},
     process::{Command, Stdio},
@@ -85,15 +87,7 @@ async fn dev_shows_a_synced_twitter_account_within_60_seconds() {
     };
     assert_eq!(status.code(), Some(0));
 
-    let admin = sqlx::PgPool::connect("postgres://postgres@127.0.0.1:5432/postgres")
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
+    common::drop_db(&db).await;
     let store = lifesync_jobs::Store::connect(
         lifesync_jobs::RedisSettings::new("redis://127.0.0.1:6379"),
         lifesync_jobs::QueueSettings::new(prefix),

@@ -1,44 +1,14 @@
 //! The schema, applied by the real `lifesync migrate` process to a fresh database, enforces the
 //! invariants the service relies on.
 
+mod common;
+
 use std::process::Command;
+
+use common::{drop_db, fresh_db};
 
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
-
-struct FreshDb {
-    admin: PgPool,
-    name: String,
-    url: String,
-}
-
-impl FreshDb {
-    async fn create() -> Self {
-        let base = std::env::var("TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let admin = PgPool::connect(&format!("{base}/postgres"))
-            .await
-            .expect("PostgreSQL");
-        let name = format!(
-            "lifesync_test_{}",
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
-        Self {
-            admin,
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-
-    async fn drop(self) {
-        // The name is ours (a fresh ULID), not input.
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&self.admin)
-            .await
-            .unwrap();
-    }
-}
 
 fn migrate(url: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_lifesync"))
@@ -62,17 +32,17 @@ async fn is_violation(pool: &PgPool, sql: &str) -> bool {
 
 #[tokio::test]
 async fn migrate_creates_the_database_and_the_schema_enforces_its_invariants() {
-    let db = FreshDb::create().await;
-    let out = migrate(&db.url);
+    let (url, name) = fresh_db();
+    let out = migrate(&url);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let again = migrate(&db.url);
+    let again = migrate(&url);
     assert!(again.status.success(), "migrate is idempotent");
 
-    let pool = PgPool::connect(&db.url).await.unwrap();
+    let pool = PgPool::connect(&url).await.unwrap();
     let ds = Uuid::new_v4();
     sqlx::query("INSERT INTO users (id) VALUES ('u1')")
         .execute(&pool)
@@ -170,5 +140,5 @@ async fn migrate_creates_the_database_and_the_schema_enforces_its_invariants() {
     assert_eq!(left, 0);
 
     pool.close().await;
-    db.drop().await;
+    drop_db(&name).await;
 }

@@ -12,10 +12,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use jsonwebtoken::DecodingKey;
 use lifesync_jobs::{Producer, Store};
-use poem::{
-    listener::{Acceptor, Listener, TcpListener},
-    EndpointExt, Route, Server,
-};
+use poem::{EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags as OaiTags};
 use sqlx::PgPool;
 
@@ -79,22 +76,19 @@ pub fn app(state: AppState) -> impl poem::Endpoint {
         .catch_all_error(|err| async move { error::to_response(err) })
 }
 
-/// Serves on `addr` until `shutdown` resolves; `on_bound` learns the bound address (port 0 in
-/// tests).
+/// Serves the API on `addr` until `shutdown` resolves; `on_bound` learns the bound address.
 pub async fn serve(
     addr: &str,
     state: AppState,
     on_bound: impl FnOnce(std::net::SocketAddr),
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    let acceptor = TcpListener::bind(addr.to_string()).into_acceptor().await?;
-    let local = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .ok_or_else(|| std::io::Error::other("no local address"))?;
-    on_bound(local);
-    Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app(state), shutdown, Some(Duration::from_secs(10)))
-        .await
+    crate::http::serve(
+        addr,
+        app(state),
+        on_bound,
+        shutdown,
+        Duration::from_secs(10),
+    )
+    .await
 }

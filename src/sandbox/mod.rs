@@ -15,10 +15,7 @@ use std::{
     time::Duration,
 };
 
-use poem::{
-    listener::{Acceptor, Listener, TcpListener},
-    EndpointExt, Route, Server,
-};
+use poem::{EndpointExt, Route};
 
 /// Faults the sandbox injects, switchable at run time through `POST /_sandbox/faults`.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -104,16 +101,7 @@ pub async fn serve(
     on_bound: impl FnOnce(std::net::SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    let acceptor = TcpListener::bind(addr.to_string()).into_acceptor().await?;
-    let local = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .ok_or_else(|| std::io::Error::other("no local address"))?;
-    on_bound(local);
-    Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app(state), shutdown, Some(Duration::from_secs(5)))
-        .await
+    crate::http::serve(addr, app(state), on_bound, shutdown, Duration::from_secs(5)).await
 }
 
 mod control {

@@ -16,42 +16,51 @@ pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret!";
 pub struct TestDb {
     pub pool: PgPool,
     pub url: String,
-    admin: PgPool,
     name: String,
+}
+
+/// The PostgreSQL server tests use (`TEST_DATABASE_URL`, without a database name).
+pub fn pg_base() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A database name no other test uses, and its URL; nothing is created.
+pub fn fresh_db() -> (String, String) {
+    let name = format!(
+        "lifesync_test_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    (format!("{}/{name}", pg_base()), name)
+}
+
+/// Drops a test database (whoever is still connected).
+pub async fn drop_db(name: &str) {
+    let admin = PgPool::connect(&format!("{}/postgres", pg_base()))
+        .await
+        .expect("PostgreSQL");
+    // The name is ours (a fresh ULID), not input.
+    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&admin)
+        .await
+        .unwrap();
 }
 
 impl TestDb {
     pub async fn new() -> Self {
-        let base = std::env::var("TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let admin = PgPool::connect(&format!("{base}/postgres"))
-            .await
-            .expect("PostgreSQL");
-        let name = format!(
-            "lifesync_test_{}",
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
-        let url = format!("{base}/{name}");
+        let (url, name) = fresh_db();
         lifesync::db::create_database_if_missing(&url)
             .await
-            .unwrap();
+            .expect("PostgreSQL");
         let pool = lifesync::db::connect(&url, 5).await.unwrap();
         lifesync::db::migrate(&pool).await.unwrap();
-        Self {
-            pool,
-            url,
-            admin,
-            name,
-        }
+        Self { pool, url, name }
     }
 
     pub async fn drop(self) {
         self.pool.close().await;
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&self.admin)
-            .await
-            .unwrap();
+        drop_db(&self.name).await;
     }
 
     pub async fn user(&self, id: &str) {
