@@ -246,3 +246,78 @@ async fn concurrent_sync_requests_start_exactly_one_run() {
     assert_eq!(app.store.stats("sync").await.unwrap().pending, 1);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_names_the_dependency_that_does_not_answer() {
+    // A Redis of this test's own, stopped while the API runs.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("redis://127.0.0.1:{port}");
+    let mut store = None;
+    for _ in 0..50 {
+        if let Ok(s) = lifesync_jobs::Store::connect(
+            lifesync_jobs::RedisSettings::new(url.clone()),
+            lifesync_jobs::QueueSettings::new("ready-test"),
+        )
+        .await
+        {
+            store = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let db = TestDb::new().await;
+    let state = lifesync::api::AppState::new(
+        db.pool.clone(),
+        store.expect("private redis"),
+        JWT_SECRET.as_bytes(),
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(lifesync::api::serve(
+        "127.0.0.1:0",
+        state,
+        move |a| {
+            let _ = tx.send(a);
+        },
+        std::future::pending(),
+    ));
+    let base = format!("http://{}", rx.await.unwrap());
+    let ready = || async { reqwest::get(format!("{base}/ready")).await.unwrap() };
+    assert_eq!(ready().await.status(), 200);
+
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    let r = ready().await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["postgres"].as_str(), body["redis"].as_str()),
+        (Some("ok"), Some("unavailable"))
+    );
+    assert_eq!(
+        reqwest::get(format!("{base}/health"))
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "liveness stays up"
+    );
+    db.drop().await;
+}
