@@ -194,6 +194,15 @@ impl TokenKey {
     }
 }
 
+impl Clone for TokenKey {
+    fn clone(&self) -> Self {
+        Self {
+            key_id: self.key_id.clone(),
+            key: SecretBox::new(Box::new(*self.bytes())),
+        }
+    }
+}
+
 impl std::fmt::Debug for TokenKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "TokenKey({}, ***)", self.key_id)
@@ -324,6 +333,26 @@ impl Config {
             return Err(err("JWT_SECRET", "is required for the web process"));
         }
         self.require_token_key()
+    }
+
+    /// What disconnecting needs to revoke tokens at the configured providers.
+    pub fn revocation(
+        &self,
+        http: reqwest::Client,
+    ) -> Option<crate::services::disconnect::Revocation> {
+        let token_key = self.token_key.clone()?;
+        let twitter = self.providers.get(&ProviderId::Twitter).map(|p| {
+            (
+                p.client_id.clone(),
+                p.client_secret.expose_secret().to_string(),
+                p.api_base_url.clone(),
+            )
+        });
+        Some(crate::services::disconnect::Revocation {
+            token_key,
+            http,
+            twitter,
+        })
     }
 
     /// Every process that reads or writes provider tokens needs the key.

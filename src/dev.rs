@@ -105,7 +105,21 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
         .expect("dev default")
         .expose_secret()
         .to_string();
-    let state = AppState::new(pool.clone(), store.clone(), jwt_secret.as_bytes());
+    let revocation = config.revocation(reqwest::Client::new()).map(|mut r| {
+        // The demo account lives in the sandbox: revoke there.
+        r.twitter = Some((
+            "lifesync-dev".into(),
+            "dev-secret".into(),
+            Some(twitter_base.clone()),
+        ));
+        r
+    });
+    let state = AppState::with_revocation(
+        pool.clone(),
+        store.clone(),
+        jwt_secret.as_bytes(),
+        revocation,
+    );
     let (web_tx, web_rx) = tokio::sync::oneshot::channel();
     let web_addr = format!("{}:{}", config.host, config.port);
     let web_stop = stopped();

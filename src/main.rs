@@ -157,7 +157,15 @@ async fn web(config: &Config) -> anyhow::Result<()> {
     let pool = connect_postgres(config, "web", 10).await?;
     let store = connect_redis(config, "web").await?;
     let secret = config.jwt_secret.as_ref().expect("checked by require_web");
-    let state = lifesync::api::AppState::new(pool, store, secret.expose_secret().as_bytes());
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()?;
+    let state = lifesync::api::AppState::with_revocation(
+        pool,
+        store,
+        secret.expose_secret().as_bytes(),
+        config.revocation(http),
+    );
     let addr = format!("{}:{}", config.host, config.port);
     lifesync::api::serve(
         &addr,

@@ -374,10 +374,19 @@ async fn items_are_paged_newest_first_filtered_and_scoped_to_their_user() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disconnecting_deletes_tokens_and_items_unless_kept() {
-    let app = TestApp::spawn().await;
+async fn disconnecting_revokes_and_deletes_tokens_and_items_unless_kept() {
     let sandbox = TestSandbox::spawn(7).await;
-    let (drop_all, _) = app.db.twitter_source("alice", "1001", &sandbox).await;
+    let app = TestApp::spawn_with(Some(lifesync::services::disconnect::Revocation {
+        token_key: token_key(),
+        http: reqwest::Client::new(),
+        twitter: Some((
+            "lifesync".into(),
+            "secret".into(),
+            Some(url::Url::parse(&sandbox.twitter_base()).unwrap()),
+        )),
+    }))
+    .await;
+    let (drop_all, provider_token) = app.db.twitter_source("alice", "1001", &sandbox).await;
     let (keep, _) = app.db.twitter_source("alice", "1002", &sandbox).await;
     let stop = start_workers(&app.db.pool, &app.store, &sandbox.twitter_base(), 100);
     for ds in [drop_all, keep] {
@@ -400,6 +409,13 @@ async fn disconnecting_deletes_tokens_and_items_unless_kept() {
     };
     assert_eq!(del(drop_all, "", bob.clone()).await, 404, "not bob's");
     assert_eq!(del(drop_all, "", alice.clone()).await, 204);
+    let me = reqwest::Client::new()
+        .get(format!("{}/2/users/me", sandbox.twitter_base()))
+        .bearer_auth(&provider_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401, "the token was revoked at the provider");
     assert_eq!(del(keep, "?keep_data=true", alice.clone()).await, 204);
     let counts: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
         "SELECT ds.id, (SELECT count(*) FROM items i WHERE i.data_source_id = ds.id)

@@ -14,7 +14,10 @@ use uuid::Uuid;
 use super::{auth::User, error::ApiError, AppState, Tags};
 use crate::{
     db::{data_sources as ds, sync_runs},
-    services::sync::{request_sync, RequestSyncError},
+    services::{
+        disconnect::disconnect,
+        sync::{request_sync, RequestSyncError},
+    },
 };
 
 /// A connected account with its sync status.
@@ -134,7 +137,8 @@ impl DataSourcesApi {
         Ok(Json(owned(&state, &user, id.0).await?.into()))
     }
 
-    /// Disconnects an account: its tokens are deleted and so are its items unless
+    /// Disconnects an account: its token is revoked at the provider where possible, its tokens
+    /// are deleted and so are its items unless
     /// `keep_data=true`; the source stays listed as `disconnected`.
     #[oai(path = "/:id", method = "delete")]
     async fn disconnect(
@@ -144,10 +148,16 @@ impl DataSourcesApi {
         id: Path<Uuid>,
         keep_data: Query<Option<bool>>,
     ) -> poem::Result<Disconnected> {
-        owned(&state, &user, id.0).await?;
-        ds::disconnect(&state.pool, id.0, keep_data.0.unwrap_or(false))
-            .await
-            .map_err(ApiError::internal)?;
+        let source = owned(&state, &user, id.0).await?;
+        disconnect(
+            &state.pool,
+            state.revocation.as_ref(),
+            id.0,
+            &source.provider,
+            keep_data.0.unwrap_or(false),
+        )
+        .await
+        .map_err(ApiError::internal)?;
         Ok(Disconnected::NoContent)
     }
 

@@ -25,6 +25,8 @@ pub struct Inner {
     pub store: Store,
     pub producer: Producer,
     pub jwt_key: DecodingKey,
+    /// Token revocation at providers on disconnect (None: only local deletion).
+    pub revocation: Option<crate::services::disconnect::Revocation>,
 }
 
 impl std::ops::Deref for AppState {
@@ -36,11 +38,21 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(pool: PgPool, store: Store, jwt_secret: &[u8]) -> Self {
+        Self::with_revocation(pool, store, jwt_secret, None)
+    }
+
+    pub fn with_revocation(
+        pool: PgPool,
+        store: Store,
+        jwt_secret: &[u8],
+        revocation: Option<crate::services::disconnect::Revocation>,
+    ) -> Self {
         Self(Arc::new(Inner {
             pool,
             producer: Producer::new(store.clone()),
             store,
             jwt_key: DecodingKey::from_secret(jwt_secret),
+            revocation,
         }))
     }
 }

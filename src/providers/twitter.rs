@@ -109,6 +109,30 @@ impl TwitterClient {
     }
 }
 
+impl TwitterClient {
+    /// Revokes an access token (`POST /2/oauth2/revoke`, Basic client authentication).
+    pub async fn revoke(
+        &self,
+        token: &str,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<(), ProviderError> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", token)
+            .append_pair("token_type_hint", "access_token")
+            .finish();
+        let resp = self
+            .http
+            .post(self.url("/2/oauth2/revoke"))
+            .basic_auth(client_id, Some(client_secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await?;
+        read::<serde_json::Value>(resp).await.map(|_| ())
+    }
+}
+
 /// Decodes a reply, classifying failures by status and Twitter's rate-limit headers.
 async fn read<T: for<'de> Deserialize<'de>>(resp: reqwest::Response) -> Result<T, ProviderError> {
     let status = resp.status();

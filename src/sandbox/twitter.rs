@@ -444,6 +444,7 @@ pub fn routes() -> Route {
             poem::get(super::twitter_oauth::authorize),
         )
         .at("/2/oauth2/token", poem::post(super::twitter_oauth::token))
+        .at("/2/oauth2/revoke", poem::post(super::twitter_oauth::revoke))
         .at("/2/users/me", poem::get(me))
         .at("/2/users/:id/tweets", poem::get(timeline))
 }

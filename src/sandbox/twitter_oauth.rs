@@ -238,3 +238,28 @@ pub fn token(state: Data<&Arc<SandboxState>>, req: &Request, Form(f): Form<Token
         .content_type("application/json")
         .body(body.to_string())
 }
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    token: String,
+}
+
+/// `POST /2/oauth2/revoke`: the access token stops working at once.
+#[handler]
+pub fn revoke(
+    state: Data<&Arc<SandboxState>>,
+    req: &Request,
+    Form(f): Form<RevokeForm>,
+) -> Response {
+    if basic_client(req).is_none() {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized_client",
+            "Missing valid authorization header",
+        );
+    }
+    state.tokens.lock().expect("tokens").remove(&f.token);
+    Response::builder()
+        .content_type("application/json")
+        .body(json!({ "revoked": true }).to_string())
+}

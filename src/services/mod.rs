@@ -2,4 +2,5 @@
 //! producer it needs, and owns the rule it enforces. Handlers call these; they never build job
 //! payloads themselves.
 
+pub mod disconnect;
 pub mod sync;

@@ -100,6 +100,13 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(None).await
+    }
+
+    /// With token revocation at providers on disconnect.
+    pub async fn spawn_with(
+        revocation: Option<lifesync::services::disconnect::Revocation>,
+    ) -> Self {
         let db = TestDb::new().await;
         let redis =
             std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
@@ -107,7 +114,12 @@ impl TestApp {
         let store = Store::connect(RedisSettings::new(redis), QueueSettings::new(prefix))
             .await
             .expect("Redis");
-        let state = AppState::new(db.pool.clone(), store.clone(), JWT_SECRET.as_bytes());
+        let state = AppState::with_revocation(
+            db.pool.clone(),
+            store.clone(),
+            JWT_SECRET.as_bytes(),
+            revocation,
+        );
         let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
