@@ -153,6 +153,16 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
         twitter_api_base: Some(twitter_base),
         batch_size: config.sync_batch_size,
     }));
+    crate::metrics::handle();
+    tokio::spawn(crate::metrics::report_data_sources(
+        pool.clone(),
+        Duration::from_secs(15),
+    ));
+    tokio::spawn(lifesync_jobs::metrics::report_depth(
+        store.clone(),
+        workers::QUEUES.iter().map(|q| q.to_string()).collect(),
+        Duration::from_secs(5),
+    ));
     let handles = Handles::default();
     let queues: Vec<String> = workers::QUEUES.iter().map(|q| q.to_string()).collect();
     let worker_monitor = workers::register(&store, deps, &queues, 8, &handles);

@@ -79,6 +79,7 @@ fn main() {
 }
 
 async fn run(cli: Cli) -> i32 {
+    lifesync::metrics::handle();
     if let Command::Dev { sandbox_port, seed } = cli.command {
         return match lifesync::dev::run(sandbox_port, seed).await {
             Ok(()) => 0,
@@ -157,6 +158,18 @@ async fn web(config: &Config) -> anyhow::Result<()> {
     let pool = connect_postgres(config, "web", 10).await?;
     let store = connect_redis(config, "web").await?;
     let secret = config.jwt_secret.as_ref().expect("checked by require_web");
+    tokio::spawn(lifesync::metrics::report_data_sources(
+        pool.clone(),
+        std::time::Duration::from_secs(15),
+    ));
+    tokio::spawn(lifesync_jobs::metrics::report_depth(
+        store.clone(),
+        lifesync::workers::QUEUES
+            .iter()
+            .map(|q| q.to_string())
+            .collect(),
+        std::time::Duration::from_secs(5),
+    ));
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .build()?;
@@ -216,6 +229,11 @@ async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> 
         twitter_api_base,
         batch_size: config.sync_batch_size,
     }));
+    tokio::spawn(lifesync_jobs::metrics::report_depth(
+        store.clone(),
+        queues.clone(),
+        std::time::Duration::from_secs(5),
+    ));
     let handles = lifesync_jobs::runner::Handles::default();
     let monitor = lifesync::workers::register(&store, deps, &queues, concurrency, &handles);
     eprintln!("worker: running {}", queues.join(", "));

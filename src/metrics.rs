@@ -1,21 +1,129 @@
-//! The Prometheus recorder, installed once per process, and its rendering for `/metrics`.
-//! Metric names and descriptions are declared here as they are introduced.
+//! Every metric lifesync exposes, with its description: the names are part of the external
+//! contract (dashboards and alerts use them). Labels come from closed sets only (provider,
+//! queue, trigger, outcome, status, kind) — never a user or account id.
+//!
+//! The queue's own metrics (`lifesync_jobs_total`, `lifesync_job_duration_seconds`,
+//! `lifesync_queue_depth`) are declared in `lifesync_jobs::metrics` and described here too.
+//! Rule: record metrics only through the functions below.
 
-use std::sync::OnceLock;
+use std::{sync::OnceLock, time::Duration};
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const SYNC_RUNS_TOTAL: &str = "lifesync_sync_runs_total";
+pub const SYNC_ITEMS_TOTAL: &str = "lifesync_sync_items_total";
+pub const PROVIDER_REQUESTS_TOTAL: &str = "lifesync_provider_requests_total";
+pub const PROVIDER_RATE_LIMITED_TOTAL: &str = "lifesync_provider_rate_limited_total";
+pub const DATA_SOURCES: &str = "lifesync_data_sources";
+
+/// Buckets for job and HTTP durations: 5 ms to 10 min.
+const DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 180.0, 600.0,
+];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
-/// The process's recorder handle (installed on first use).
+/// Installs the process's recorder (once) and returns its handle; call at start-up.
 pub fn handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &DURATION_BUCKETS)
+                .expect("static buckets are valid")
+                .build_recorder();
             let handle = recorder.handle();
             // A second recorder (another library's) would leave ours unused; ours is first.
-            let _ = metrics::set_global_recorder(recorder);
+            if metrics::set_global_recorder(recorder).is_ok() {
+                describe();
+            }
             handle
         })
         .clone()
+}
+
+fn describe() {
+    lifesync_jobs::metrics::describe();
+    metrics::describe_counter!(
+        SYNC_RUNS_TOTAL,
+        "Finished sync runs by provider, trigger and outcome"
+    );
+    metrics::describe_counter!(
+        SYNC_ITEMS_TOTAL,
+        "Synced items by provider, kind and result (new, updated, duplicate)"
+    );
+    metrics::describe_counter!(
+        PROVIDER_REQUESTS_TOTAL,
+        "Provider API requests by provider and HTTP status (or error)"
+    );
+    metrics::describe_counter!(
+        PROVIDER_RATE_LIMITED_TOTAL,
+        "Provider replies that throttled us, by provider"
+    );
+    metrics::describe_gauge!(DATA_SOURCES, "Data sources by provider and status");
+}
+
+pub fn sync_run_finished(provider: &str, trigger: &'static str, succeeded: bool) {
+    metrics::counter!(SYNC_RUNS_TOTAL,
+        "provider" => provider.to_string(), "trigger" => trigger,
+        "outcome" => if succeeded { "succeeded" } else { "failed" })
+    .increment(1);
+}
+
+pub fn sync_items(provider: &str, kind: &'static str, new: u64, updated: u64, duplicate: u64) {
+    for (result, n) in [("new", new), ("updated", updated), ("duplicate", duplicate)] {
+        if n > 0 {
+            metrics::counter!(SYNC_ITEMS_TOTAL,
+                "provider" => provider.to_string(), "kind" => kind, "result" => result)
+            .increment(n);
+        }
+    }
+}
+
+/// One provider request: its HTTP status, or `error` when no reply came.
+pub fn provider_request(provider: &'static str, status: Option<u16>) {
+    if status == Some(429) {
+        metrics::counter!(PROVIDER_RATE_LIMITED_TOTAL, "provider" => provider).increment(1);
+    }
+    let status = status.map_or_else(|| "error".to_string(), |s| s.to_string());
+    metrics::counter!(PROVIDER_REQUESTS_TOTAL, "provider" => provider, "status" => status)
+        .increment(1);
+}
+
+/// Refreshes `lifesync_data_sources` from PostgreSQL every `every`, until dropped.
+pub async fn report_data_sources(pool: sqlx::PgPool, every: Duration) {
+    const STATUSES: [&str; 4] = ["active", "reauth_required", "disconnected", "error"];
+    loop {
+        let rows: sqlx::Result<Vec<(String, String, i64)>> = sqlx::query_as(
+            "SELECT provider, status, count(*) FROM data_sources GROUP BY provider, status",
+        )
+        .fetch_all(&pool)
+        .await;
+        if let Ok(rows) = rows {
+            for p in crate::providers::ProviderId::ALL {
+                for s in STATUSES {
+                    let n = rows
+                        .iter()
+                        .find(|(rp, rs, _)| rp == p.as_str() && rs == s)
+                        .map_or(0, |r| r.2);
+                    metrics::gauge!(DATA_SOURCES, "provider" => p.as_str(), "status" => s)
+                        .set(n as f64);
+                }
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn recorded_metrics_render() {
+        let h = super::handle();
+        super::provider_request("twitter", Some(200));
+        let text = h.render();
+        assert!(
+            text.contains(r#"lifesync_provider_requests_total{provider="twitter",status="200"} 1"#),
+            "{text}"
+        );
+    }
 }

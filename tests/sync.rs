@@ -141,6 +141,20 @@ async fn full_then_full_then_incremental() {
     let run = start_sync(&app, ds, "alice", "incremental").await;
     assert_eq!(wait_finished(&app, &run).await.1, 0, "watermark kept");
 
+    // The contract's metrics saw it (the recorder is per process: other tests add to it).
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    for needle in [
+        r#"lifesync_sync_runs_total{provider="twitter",trigger="manual",outcome="succeeded"}"#,
+        r#"lifesync_sync_items_total{provider="twitter",kind="post",result="new"}"#,
+        r#"lifesync_provider_requests_total{provider="twitter",status="200"}"#,
+        r#"lifesync_jobs_total{queue="sync",outcome="succeeded"}"#,
+        r#"lifesync_job_duration_seconds_bucket{queue="sync",le="0.005"}"#,
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} missing from /metrics:\n{text}"
+        );
+    }
     let _ = stop.send(());
     app.shutdown().await;
 }

@@ -577,6 +577,16 @@ where
                 }
             };
             if let Some(l) = lease {
+                let label = match &outcome {
+                    Outcome::Succeeded => Some("succeeded"),
+                    Outcome::Aborted { .. } => Some("dead"),
+                    Outcome::Failed { .. } if l.attempt >= l.max_attempts => Some("dead"),
+                    Outcome::Failed { .. } | Outcome::Deferred { .. } => Some("retried"),
+                    Outcome::HandedBack | Outcome::Interrupted { .. } => None,
+                };
+                if let Some(label) = label {
+                    crate::metrics::record_attempt(&lane.queue, label, started.elapsed());
+                }
                 lane.record(l.id, l.lease, outcome);
             }
             result

@@ -8,13 +8,15 @@
 //! - [`backend`]: the apalis `Backend` (fetcher, heartbeat, acker) and its outcome middleware;
 //! - [`retry`]: backoff policy and the error kinds handlers return;
 //! - [`payloads`]: the typed job payloads; [`producer`]: typed enqueue, the only way in;
-//! - [`runner`]: running workers until SIGTERM with a grace period.
+//! - [`runner`]: running workers until SIGTERM with a grace period;
+//! - [`metrics`]: the queue's metrics (attempts, durations, depth).
 //!
 //! This crate knows nothing of providers, HTTP or PostgreSQL. See `jobs/README.md` for the
 //! key layout, the job state machine and the delivery guarantee.
 
 pub mod backend;
 pub mod config;
+pub mod metrics;
 pub mod payloads;
 pub mod probe;
 pub mod producer;

@@ -56,7 +56,8 @@ impl TwitterClient {
             .get(self.url("/2/users/me"))
             .bearer_auth(token)
             .send()
-            .await?;
+            .await
+            .map_err(transport_error)?;
         let body: Envelope<Profile> = read(resp).await?;
         body.data
             .ok_or_else(|| ProviderError::Permanent("users/me without data".into()))
@@ -93,7 +94,8 @@ impl TwitterClient {
             .bearer_auth(token)
             .query(&query)
             .send()
-            .await?;
+            .await
+            .map_err(transport_error)?;
         let body: Timeline = read(resp).await?;
         let places = body.includes.map(|i| i.places).unwrap_or_default();
         let items = body
@@ -128,7 +130,8 @@ impl TwitterClient {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
             .send()
-            .await?;
+            .await
+            .map_err(transport_error)?;
         read::<serde_json::Value>(resp).await.map(|_| ())
     }
 }
@@ -136,6 +139,7 @@ impl TwitterClient {
 /// Decodes a reply, classifying failures by status and Twitter's rate-limit headers.
 async fn read<T: for<'de> Deserialize<'de>>(resp: reqwest::Response) -> Result<T, ProviderError> {
     let status = resp.status();
+    crate::metrics::provider_request("twitter", Some(status.as_u16()));
     if status.is_success() {
         return Ok(resp.json().await?);
     }
@@ -157,6 +161,12 @@ async fn read<T: for<'de> Deserialize<'de>>(resp: reqwest::Response) -> Result<T
         s if s.is_server_error() => ProviderError::Transient(format!("{s}: {detail}")),
         s => ProviderError::Permanent(format!("{s}: {detail}")),
     })
+}
+
+/// A request that got no reply (counted as status `error`).
+fn transport_error(e: reqwest::Error) -> ProviderError {
+    crate::metrics::provider_request("twitter", None);
+    e.into()
 }
 
 /// Time until `x-rate-limit-reset` (epoch seconds), at least one second.

@@ -15,8 +15,10 @@ use super::SharedDeps;
 use crate::{
     crypto::TokenCipher,
     db::{data_sources, items, sync_runs, tokens},
+    metrics,
     normalizer::normalize,
     providers::{twitter::TwitterClient, ProviderError},
+    services::sync::trigger_str,
 };
 
 /// Where a run resumes, stored in `sync_runs.page_cursor`.
@@ -194,11 +196,13 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             &normalized,
         )
         .await?;
+        let kind = normalized.first().map_or("post", |i| i.kind.as_str());
         if next.pagination_token.is_some() {
             let cursor = serde_json::to_string(&next).expect("resume state serializes");
             sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, Some(&cursor))
                 .await?;
             tx.commit().await?;
+            record_items(&source.provider, kind, counts);
             resume = next;
             continue;
         }
@@ -209,6 +213,8 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             .map(|n| json!({ "twitter": { "newest_id": n } }));
         data_sources::finish_sync(&mut tx, source.id, true, None, patch.as_ref()).await?;
         tx.commit().await?;
+        record_items(&source.provider, kind, counts);
+        metrics::sync_run_finished(&source.provider, trigger_str(job.trigger), true);
         return Ok(());
     }
 }
@@ -221,6 +227,14 @@ async fn record_failure(deps: &SharedDeps, job: &SyncDataSource, f: &Failure) {
         data_sources::finish_sync(&mut tx, job.data_source_id, false, Some(&f.message), None)
             .await?;
         tx.commit().await?;
+        let provider: Option<String> =
+            sqlx::query_scalar("SELECT provider FROM data_sources WHERE id = $1")
+                .bind(job.data_source_id)
+                .fetch_optional(&deps.pool)
+                .await?;
+        if let Some(p) = provider {
+            metrics::sync_run_finished(&p, trigger_str(job.trigger), false);
+        }
         if let Some(status) = f.source_status {
             data_sources::set_status(&deps.pool, job.data_source_id, status).await?;
         }
@@ -230,4 +244,14 @@ async fn record_failure(deps: &SharedDeps, job: &SyncDataSource, f: &Failure) {
     if let Err(e) = result {
         tracing::error!(sync_run_id = %job.sync_run_id, error = %e, "could not record a failed sync");
     }
+}
+
+fn record_items(provider: &str, kind: &'static str, c: items::PageCounts) {
+    metrics::sync_items(
+        provider,
+        kind,
+        c.new as u64,
+        c.updated as u64,
+        c.duplicate as u64,
+    );
 }

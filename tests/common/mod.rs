@@ -107,6 +107,7 @@ impl TestApp {
     pub async fn spawn_with(
         revocation: Option<lifesync::services::disconnect::Revocation>,
     ) -> Self {
+        lifesync::metrics::handle();
         let db = TestDb::new().await;
         let redis =
             std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());

@@ -1,0 +1,61 @@
+//! The queue's metrics (names are part of the external contract; dashboards use them):
+//! - `lifesync_jobs_total{queue, outcome}` — attempts that ended `succeeded`, `retried` (a
+//!   failure or deferral with attempts left) or `dead`;
+//! - `lifesync_job_duration_seconds{queue}` — how long attempts ran (histogram);
+//! - `lifesync_queue_depth{queue, state}` — jobs by state, refreshed by [`report_depth`].
+//!
+//! Labels come from closed sets only (queue names, outcomes, states).
+
+use std::time::Duration;
+
+use crate::store::Store;
+
+pub const JOBS_TOTAL: &str = "lifesync_jobs_total";
+pub const JOB_DURATION_SECONDS: &str = "lifesync_job_duration_seconds";
+pub const QUEUE_DEPTH: &str = "lifesync_queue_depth";
+
+/// Registers the descriptions (call once per process, after installing a recorder).
+pub fn describe() {
+    metrics::describe_counter!(
+        JOBS_TOTAL,
+        "Job attempts by queue and outcome (succeeded, retried, dead)"
+    );
+    metrics::describe_histogram!(
+        JOB_DURATION_SECONDS,
+        metrics::Unit::Seconds,
+        "Duration of job attempts by queue"
+    );
+    metrics::describe_gauge!(
+        QUEUE_DEPTH,
+        "Jobs by queue and state (pending, scheduled, running, retrying, dead)"
+    );
+}
+
+pub(crate) fn record_attempt(queue: &str, outcome: &'static str, duration: Duration) {
+    metrics::counter!(JOBS_TOTAL, "queue" => queue.to_string(), "outcome" => outcome).increment(1);
+    metrics::histogram!(JOB_DURATION_SECONDS, "queue" => queue.to_string())
+        .record(duration.as_secs_f64());
+}
+
+/// Refreshes the depth gauges of `queues` every `every` (cheap: one pipeline per queue), until
+/// the task is dropped. Every process that reports reads the same Redis keys, so the gauges
+/// agree however many workers run.
+pub async fn report_depth(store: Store, queues: Vec<String>, every: Duration) {
+    loop {
+        for q in &queues {
+            if let Ok(s) = store.stats(q).await {
+                for (state, n) in [
+                    ("pending", s.pending),
+                    ("scheduled", s.scheduled),
+                    ("running", s.running),
+                    ("retrying", s.retrying),
+                    ("dead", s.dead),
+                ] {
+                    metrics::gauge!(QUEUE_DEPTH, "queue" => q.clone(), "state" => state)
+                        .set(n as f64);
+                }
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
+}
