@@ -90,6 +90,32 @@ impl TestDb {
     }
 }
 
+type OnBound = Box<dyn FnOnce(std::net::SocketAddr) + Send>;
+type Stopped = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Starts a server on a free port (`serve` gets the bound-address callback and the shutdown
+/// future); returns its address and the sender that stops it.
+async fn serve_on_free_port<F, Fut>(
+    serve: F,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>)
+where
+    F: FnOnce(OnBound, Stopped) -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = serve(
+        Box::new(move |a| {
+            let _ = addr_tx.send(a);
+        }),
+        Box::pin(async {
+            let _ = stopped.await;
+        }),
+    );
+    tokio::spawn(async move { server.await.unwrap() });
+    (addr_rx.await.unwrap(), stop)
+}
+
 pub struct TestApp {
     pub base: String,
     pub db: TestDb,
@@ -121,23 +147,8 @@ impl TestApp {
             JWT_SECRET.as_bytes(),
             revocation,
         );
-        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            serve(
-                "127.0.0.1:0",
-                state,
-                move |a| {
-                    let _ = addr_tx.send(a);
-                },
-                async {
-                    let _ = stopped.await;
-                },
-            )
-            .await
-            .unwrap();
-        });
-        let addr = addr_rx.await.unwrap();
+        let (addr, stop) =
+            serve_on_free_port(|bound, stopped| serve("127.0.0.1:0", state, bound, stopped)).await;
         Self {
             base: format!("http://{addr}"),
             db,
@@ -230,24 +241,11 @@ pub struct TestSandbox {
 impl TestSandbox {
     pub async fn spawn(seed: u64) -> Self {
         let state = lifesync::sandbox::SandboxState::new(seed);
-        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let s = state.clone();
-        tokio::spawn(async move {
-            lifesync::sandbox::serve(
-                "127.0.0.1:0",
-                s,
-                move |a| {
-                    let _ = addr_tx.send(a);
-                },
-                async {
-                    let _ = stopped.await;
-                },
-            )
-            .await
-            .unwrap();
-        });
-        let addr = addr_rx.await.unwrap();
+        let (addr, stop) = serve_on_free_port(|bound, stopped| {
+            lifesync::sandbox::serve("127.0.0.1:0", s, bound, stopped)
+        })
+        .await;
         Self {
             base: format!("http://{addr}"),
             state,
