@@ -167,9 +167,17 @@ impl CronSchedule {
 
 /// The AES-256-GCM key for provider tokens at rest, with a key id derived from it (the first
 /// 8 bytes of its SHA-256, hex) so stored ciphertexts name the key that sealed them.
+///
+/// Rotation: a new key goes into `TOKEN_ENCRYPTION_KEY` and the old one into
+/// `TOKEN_ENCRYPTION_KEY_PREVIOUS` (comma-separated, newest first). Values sealed under a
+/// previous key still open; every write seals under the current key, so a token moves to the
+/// new key the next time it is refreshed or stored. A previous key can be dropped once no row
+/// names its key id (`SELECT DISTINCT key_id FROM oauth_tokens`).
 pub struct TokenKey {
     pub key_id: String,
     key: SecretBox<[u8; 32]>,
+    /// Keys that only open (never seal), from `TOKEN_ENCRYPTION_KEY_PREVIOUS`.
+    pub previous: Vec<TokenKey>,
 }
 
 impl TokenKey {
@@ -186,7 +194,14 @@ impl TokenKey {
         Ok(Self {
             key_id,
             key: SecretBox::new(Box::new(key)),
+            previous: Vec::new(),
         })
+    }
+
+    /// This key with `previous` keys that still open old values.
+    pub fn with_previous(mut self, previous: Vec<TokenKey>) -> Self {
+        self.previous = previous;
+        self
     }
 
     pub fn bytes(&self) -> &[u8; 32] {
@@ -199,6 +214,7 @@ impl Clone for TokenKey {
         Self {
             key_id: self.key_id.clone(),
             key: SecretBox::new(Box::new(*self.bytes())),
+            previous: self.previous.clone(),
         }
     }
 }
@@ -218,6 +234,9 @@ pub struct ProviderConfig {
     pub auth_url: Option<Url>,
     pub token_url: Option<Url>,
     pub api_base_url: Option<Url>,
+    /// `{P}_TOKEN_AUTH`: `client_secret_basic` or `client_secret_post` (None: the provider's
+    /// documented method), for standards-conformant servers behind the endpoint overrides.
+    pub token_auth: Option<crate::oauth::spec::ClientAuth>,
 }
 
 impl ProviderConfig {
@@ -243,6 +262,17 @@ impl ProviderConfig {
             overrides("TOKEN_URL")?,
             overrides("API_BASE_URL")?,
         );
+        let auth_var = format!("{}_TOKEN_AUTH", p.env_prefix());
+        let token_auth = get(env, &auth_var)
+            .map(|v| {
+                crate::oauth::spec::ClientAuth::parse(&v).ok_or_else(|| {
+                    err(
+                        &auth_var,
+                        "must be client_secret_basic or client_secret_post",
+                    )
+                })
+            })
+            .transpose()?;
         match (id, secret, redirect) {
             (None, None, None) => Ok(None),
             (Some(client_id), Some(secret), Some(redirect_uri)) => Ok(Some(Self {
@@ -252,6 +282,7 @@ impl ProviderConfig {
                 auth_url,
                 token_url,
                 api_base_url,
+                token_auth,
             })),
             (id, secret, redirect) => {
                 let missing = [
@@ -296,9 +327,19 @@ impl Config {
                 return Err(err("JWT_SECRET", "must be at least 32 bytes"));
             }
         }
+        let previous_keys = get(env, "TOKEN_ENCRYPTION_KEY_PREVIOUS")
+            .map(|v| {
+                v.split(',')
+                    .filter(|k| !k.trim().is_empty())
+                    .map(|k| TokenKey::from_base64("TOKEN_ENCRYPTION_KEY_PREVIOUS", k))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         let token_key = get(env, "TOKEN_ENCRYPTION_KEY")
             .map(|v| TokenKey::from_base64("TOKEN_ENCRYPTION_KEY", &v))
-            .transpose()?;
+            .transpose()?
+            .map(|k| k.with_previous(previous_keys));
         let sync_batch_size = parse_or(env, "SYNC_BATCH_SIZE", 100u32, "must be a whole number")?;
         if !(1..=1000).contains(&sync_batch_size) {
             return Err(err("SYNC_BATCH_SIZE", "must be within 1..=1000"));
@@ -333,26 +374,6 @@ impl Config {
             return Err(err("JWT_SECRET", "is required for the web process"));
         }
         self.require_token_key()
-    }
-
-    /// What disconnecting needs to revoke tokens at the configured providers.
-    pub fn revocation(
-        &self,
-        http: reqwest::Client,
-    ) -> Option<crate::services::disconnect::Revocation> {
-        let token_key = self.token_key.clone()?;
-        let twitter = self.providers.get(&ProviderId::Twitter).map(|p| {
-            (
-                p.client_id.clone(),
-                p.client_secret.expose_secret().to_string(),
-                p.api_base_url.clone(),
-            )
-        });
-        Some(crate::services::disconnect::Revocation {
-            token_key,
-            http,
-            twitter,
-        })
     }
 
     /// Every process that reads or writes provider tokens needs the key.

@@ -38,7 +38,8 @@ impl std::fmt::Debug for Sealed {
     }
 }
 
-/// Seals and opens with the configured key.
+/// Seals with the configured key; opens with it or any previous key (rotation, see
+/// [`TokenKey`]).
 pub struct TokenCipher<'k> {
     key: &'k TokenKey,
     aead: Aes256Gcm,
@@ -50,6 +51,11 @@ impl<'k> TokenCipher<'k> {
             aead: Aes256Gcm::new(key.bytes().into()),
             key,
         }
+    }
+
+    /// Whether `sealed` was sealed under an older key (and should be re-sealed on next write).
+    pub fn is_stale(&self, sealed: &Sealed) -> bool {
+        sealed.key_id != self.key.key_id
     }
 
     pub fn seal(&self, plaintext: &[u8]) -> Sealed {
@@ -68,16 +74,25 @@ impl<'k> TokenCipher<'k> {
     }
 
     pub fn open(&self, sealed: &Sealed) -> Result<Vec<u8>, OpenError> {
-        if sealed.key_id != self.key.key_id {
-            return Err(OpenError::UnknownKey(sealed.key_id.clone()));
-        }
+        let previous;
+        let aead = if sealed.key_id == self.key.key_id {
+            &self.aead
+        } else {
+            let key = self
+                .key
+                .previous
+                .iter()
+                .find(|k| k.key_id == sealed.key_id)
+                .ok_or_else(|| OpenError::UnknownKey(sealed.key_id.clone()))?;
+            previous = Aes256Gcm::new(key.bytes().into());
+            &previous
+        };
         if sealed.bytes.len() < NONCE_LEN + 16 {
             return Err(OpenError::Tampered);
         }
         let (nonce, ct) = sealed.bytes.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenError::Tampered)?;
-        self.aead
-            .decrypt(&Nonce::from(nonce), ct)
+        aead.decrypt(&Nonce::from(nonce), ct)
             .map_err(|_| OpenError::Tampered)
     }
 
@@ -145,6 +160,24 @@ mod tests {
         assert_eq!(c1.open(&s), Err(OpenError::Tampered));
         s.bytes.truncate(10);
         assert_eq!(c1.open(&s), Err(OpenError::Tampered));
+    }
+
+    #[test]
+    fn previous_keys_still_open_and_new_seals_use_the_current_key() {
+        let old = key(K1);
+        let sealed_old = TokenCipher::new(&old).seal(b"token-under-k1");
+        let rotated = key(K2).with_previous(vec![key(K1)]);
+        let c = TokenCipher::new(&rotated);
+        assert!(c.is_stale(&sealed_old));
+        assert_eq!(c.open(&sealed_old).unwrap(), b"token-under-k1");
+        let resealed = c.seal(b"token-under-k1");
+        assert_eq!(resealed.key_id, rotated.key_id);
+        assert!(!c.is_stale(&resealed));
+        // Without the previous key, the old value does not open.
+        assert!(matches!(
+            TokenCipher::new(&key(K2)).open(&sealed_old),
+            Err(OpenError::UnknownKey(_))
+        ));
     }
 
     #[test]

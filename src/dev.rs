@@ -5,7 +5,8 @@
 //!
 //! Every configuration variable that is set is honoured; otherwise dev picks safe development
 //! defaults (listen on 127.0.0.1, a random JWT secret and token key for this run). Providers
-//! point at the built-in sandbox (Twitter today: the other providers join their sandboxes).
+//! without credentials in the environment point at the built-in sandbox (all six: OAuth
+//! connects against it; data sync covers what the sandbox serves).
 
 use std::{sync::Arc, time::Duration};
 
@@ -21,10 +22,13 @@ use secrecy::ExposeSecret;
 use tokio::sync::watch;
 
 use crate::{
-    api::{self, AppState},
+    api::{self, AppState, OAuthSetup},
     config::{env_var, Config, TokenKey},
     crypto::TokenCipher,
-    db, sandbox, scheduler,
+    db,
+    oauth::apps::ProviderApps,
+    providers::ProviderId,
+    sandbox, scheduler,
     services::sync::request_sync,
     workers::{self, Deps, SharedDeps},
 };
@@ -96,7 +100,30 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
         .await
     });
     let sandbox_addr = addr_rx.await.context("dev: the sandbox did not start")?;
-    let twitter_base = url::Url::parse(&format!("http://{sandbox_addr}/twitter"))?;
+    let sandbox_base = url::Url::parse(&format!("http://{sandbox_addr}"))?;
+    // Every provider the environment does not configure points at the sandbox.
+    for p in ProviderId::ALL {
+        if !config.providers.contains_key(&p) {
+            let redirect = url::Url::parse(&format!(
+                "http://{}:{}/api/v1/oauth/{p}/callback",
+                if config.host == "0.0.0.0" {
+                    "127.0.0.1"
+                } else {
+                    &config.host
+                },
+                config.port
+            ))?;
+            config
+                .providers
+                .insert(p, sandbox::provider_config(p, &sandbox_base, redirect));
+        }
+    }
+    let apps = Arc::new(ProviderApps::new(
+        &config.providers,
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?,
+    ));
 
     // The API.
     let jwt_secret = config
@@ -105,21 +132,18 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
         .expect("dev default")
         .expose_secret()
         .to_string();
-    let revocation = config.revocation(reqwest::Client::new()).map(|mut r| {
-        // The demo account lives in the sandbox: revoke there.
-        r.twitter = Some((
-            "lifesync-dev".into(),
-            "dev-secret".into(),
-            Some(twitter_base.clone()),
-        ));
-        r
-    });
-    let state = AppState::with_revocation(
+    let state = AppState::with_oauth(
         pool.clone(),
         store.clone(),
         jwt_secret.as_bytes(),
-        revocation,
+        Some(OAuthSetup {
+            apps: apps.clone(),
+            token_key: config.token_key.clone().expect("dev default"),
+            success_redirect: config.oauth_success_redirect_url.clone(),
+            clock: None,
+        }),
     );
+    let states = state.states.clone();
     let (web_tx, web_rx) = tokio::sync::oneshot::channel();
     let web_addr = format!("{}:{}", config.host, config.port);
     let web_stop = stopped();
@@ -147,15 +171,17 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
         pool: pool.clone(),
         producer: producer.clone(),
         token_key,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()?,
-        twitter_api_base: Some(twitter_base),
+        apps,
+        states: states.clone(),
         batch_size: config.sync_batch_size,
     }));
     crate::metrics::handle();
     tokio::spawn(crate::metrics::report_data_sources(
         pool.clone(),
+        Duration::from_secs(15),
+    ));
+    tokio::spawn(crate::metrics::report_oauth_states(
+        states,
         Duration::from_secs(15),
     ));
     tokio::spawn(lifesync_jobs::metrics::report_depth(
@@ -188,7 +214,7 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
 
     // The demo account and its first sync.
     let ds = db::data_sources::upsert_connected(
-        &pool,
+        &mut *pool.acquire().await?,
         DEMO_USER,
         "twitter",
         DEMO_ACCOUNT,

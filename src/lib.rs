@@ -28,6 +28,7 @@ pub mod dev;
 pub mod http;
 pub mod metrics;
 pub mod normalizer;
+pub mod oauth;
 pub mod providers;
 pub mod sandbox;
 pub mod scheduler;

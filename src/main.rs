@@ -173,12 +173,25 @@ async fn web(config: &Config) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .build()?;
-    let state = lifesync::api::AppState::with_revocation(
+    let oauth = lifesync::api::OAuthSetup {
+        apps: std::sync::Arc::new(lifesync::oauth::apps::ProviderApps::new(
+            &config.providers,
+            http,
+        )),
+        token_key: config.token_key.clone().expect("checked by require_web"),
+        success_redirect: config.oauth_success_redirect_url.clone(),
+        clock: None,
+    };
+    let state = lifesync::api::AppState::with_oauth(
         pool,
         store,
         secret.expose_secret().as_bytes(),
-        config.revocation(http),
+        Some(oauth),
     );
+    tokio::spawn(lifesync::metrics::report_oauth_states(
+        state.states.clone(),
+        std::time::Duration::from_secs(15),
+    ));
     let addr = format!("{}:{}", config.host, config.port);
     lifesync::api::serve(
         &addr,
@@ -212,10 +225,14 @@ async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> 
     }
     let pool = connect_postgres(&config, "worker", concurrency as u32 + 2).await?;
     let store = connect_redis(&config, "worker").await?;
-    let twitter_api_base = config
-        .providers
-        .get(&lifesync::providers::ProviderId::Twitter)
-        .and_then(|p| p.api_base_url.clone());
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?;
+    let apps = lifesync::oauth::apps::ProviderApps::new(&config.providers, http);
+    let states = lifesync::oauth::state::StateStore::new(
+        store.connection(),
+        config.redis.key_prefix.clone(),
+    );
     let deps = lifesync::workers::SharedDeps(std::sync::Arc::new(lifesync::workers::Deps {
         pool,
         producer: lifesync_jobs::Producer::new(store.clone()),
@@ -223,10 +240,8 @@ async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> 
             .token_key
             .take()
             .expect("checked by require_token_key"),
-        http: reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()?,
-        twitter_api_base,
+        apps: std::sync::Arc::new(apps),
+        states,
         batch_size: config.sync_batch_size,
     }));
     tokio::spawn(lifesync_jobs::metrics::report_depth(

@@ -15,6 +15,9 @@ pub const SYNC_ITEMS_TOTAL: &str = "lifesync_sync_items_total";
 pub const PROVIDER_REQUESTS_TOTAL: &str = "lifesync_provider_requests_total";
 pub const PROVIDER_RATE_LIMITED_TOTAL: &str = "lifesync_provider_rate_limited_total";
 pub const DATA_SOURCES: &str = "lifesync_data_sources";
+pub const OAUTH_COMPLETIONS_TOTAL: &str = "lifesync_oauth_completions_total";
+pub const OAUTH_STATES_ACTIVE: &str = "lifesync_oauth_states_active";
+pub const OAUTH_TOKEN_REFRESHES_TOTAL: &str = "lifesync_oauth_token_refreshes_total";
 
 /// Buckets for job and HTTP durations: 5 ms to 10 min.
 const DURATION_BUCKETS: [f64; 14] = [
@@ -60,6 +63,45 @@ fn describe() {
         "Provider replies that throttled us, by provider"
     );
     metrics::describe_gauge!(DATA_SOURCES, "Data sources by provider and status");
+    metrics::describe_counter!(
+        OAUTH_COMPLETIONS_TOTAL,
+        "Finished OAuth completions by provider and outcome (connected, failed)"
+    );
+    metrics::describe_gauge!(
+        OAUTH_STATES_ACTIVE,
+        "OAuth states issued and not yet consumed or expired"
+    );
+    metrics::describe_counter!(
+        OAUTH_TOKEN_REFRESHES_TOTAL,
+        "Access-token renewals by provider and outcome (renewed, reauth_required, failed)"
+    );
+}
+
+pub fn oauth_completion(provider: &str, connected: bool) {
+    metrics::counter!(OAUTH_COMPLETIONS_TOTAL,
+        "provider" => provider.to_string(),
+        "outcome" => if connected { "connected" } else { "failed" })
+    .increment(1);
+}
+
+pub fn oauth_states_active(n: u64) {
+    metrics::gauge!(OAUTH_STATES_ACTIVE).set(n as f64);
+}
+
+pub fn token_refreshed(provider: crate::providers::ProviderId, outcome: &'static str) {
+    metrics::counter!(OAUTH_TOKEN_REFRESHES_TOTAL,
+        "provider" => provider.as_str(), "outcome" => outcome)
+    .increment(1);
+}
+
+/// Refreshes `lifesync_oauth_states_active` from Redis every `every`, until dropped.
+pub async fn report_oauth_states(states: crate::oauth::state::StateStore, every: Duration) {
+    loop {
+        if let Ok(s) = states.stats().await {
+            oauth_states_active(s.active_states);
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 pub fn sync_run_finished(provider: &str, trigger: &'static str, succeeded: bool) {

@@ -390,16 +390,7 @@ async fn items_are_paged_newest_first_filtered_and_scoped_to_their_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnecting_revokes_and_deletes_tokens_and_items_unless_kept() {
     let sandbox = TestSandbox::spawn(7).await;
-    let app = TestApp::spawn_with(Some(lifesync::services::disconnect::Revocation {
-        token_key: token_key(),
-        http: reqwest::Client::new(),
-        twitter: Some((
-            "lifesync".into(),
-            "secret".into(),
-            Some(url::Url::parse(&sandbox.twitter_base()).unwrap()),
-        )),
-    }))
-    .await;
+    let app = TestApp::spawn_with(Some(sandbox_oauth(&sandbox.base))).await;
     let (drop_all, provider_token) = app.db.twitter_source("alice", "1001", &sandbox).await;
     let (keep, _) = app.db.twitter_source("alice", "1002", &sandbox).await;
     let stop = start_workers(&app.db.pool, &app.store, &sandbox.twitter_base(), 100);

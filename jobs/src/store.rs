@@ -219,6 +219,12 @@ impl Store {
         &self.settings
     }
 
+    /// The shared connection, for the service's own keys under [`QueueSettings::prefix`]
+    /// (OAuth state, locks); never for queue keys, which only the scripts touch.
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
     /// A second connection for blocking waits, so they never hold up other commands.
     pub(crate) async fn blocking_connection(&self) -> Result<ConnectionManager, QueueError> {
         let timeout = self.settings.idle_block + self.redis.response_timeout;

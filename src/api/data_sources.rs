@@ -151,7 +151,8 @@ impl DataSourcesApi {
         let source = owned(&state, &user, id.0).await?;
         disconnect(
             &state.pool,
-            state.revocation.as_ref(),
+            &state.apps,
+            state.token_key.as_ref(),
             id.0,
             &source.provider,
             keep_data.0.unwrap_or(false),

@@ -13,6 +13,9 @@ pub enum ApiError {
     BadRequest(&'static str, String),
     #[error("not found")]
     NotFound,
+    /// A 404 with its own code (`unknown_provider`, …).
+    #[error("{1}")]
+    Missing(&'static str, String),
     #[error("forbidden")]
     Forbidden,
     #[error("{message}")]
@@ -37,7 +40,7 @@ impl ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(..) => StatusCode::BAD_REQUEST,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::Missing(..) => StatusCode::NOT_FOUND,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -49,6 +52,7 @@ impl ResponseError for ApiError {
         let (code, message, extra) = match self {
             Self::BadRequest(code, m) => (*code, m.clone(), None),
             Self::NotFound => ("not_found", "no such resource".into(), None),
+            Self::Missing(code, m) => (*code, m.clone(), None),
             Self::Forbidden => ("forbidden", "not allowed for this user".into(), None),
             Self::Conflict {
                 code,

@@ -2,11 +2,13 @@
 //! service or a query, and answer. Every error leaves in the contract's shape (`error.rs`).
 //! The OpenAPI document is generated from these handlers (`/openapi.json`, `/docs`).
 
+mod admin;
 pub mod auth;
 mod data_sources;
 pub mod error;
 mod health;
 mod items;
+mod oauth;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -15,6 +17,11 @@ use lifesync_jobs::{Producer, Store};
 use poem::{EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags as OaiTags};
 use sqlx::PgPool;
+
+use crate::{
+    config::TokenKey,
+    oauth::{apps::ProviderApps, state::StateStore},
+};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -25,8 +32,14 @@ pub struct Inner {
     pub store: Store,
     pub producer: Producer,
     pub jwt_key: DecodingKey,
-    /// Token revocation at providers on disconnect (None: only local deletion).
-    pub revocation: Option<crate::services::disconnect::Revocation>,
+    /// OAuth state, completion records and temporary data (Redis, under the store's prefix).
+    pub states: StateStore,
+    /// The configured provider apps (authorize, revoke on disconnect).
+    pub apps: Arc<ProviderApps>,
+    /// Seals PKCE verifiers and codes; opens tokens to revoke them. None: OAuth unavailable.
+    pub token_key: Option<TokenKey>,
+    /// `OAUTH_SUCCESS_REDIRECT_URL`.
+    pub success_redirect: Option<url::Url>,
 }
 
 impl std::ops::Deref for AppState {
@@ -36,23 +49,53 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// Everything OAuth needs, when the process has it.
+pub struct OAuthSetup {
+    pub apps: Arc<ProviderApps>,
+    pub token_key: TokenKey,
+    pub success_redirect: Option<url::Url>,
+    /// Replaces the system clock for state expiry (tests).
+    pub clock: Option<Arc<dyn crate::oauth::state::Clock>>,
+}
+
 impl AppState {
+    /// Without OAuth (no provider apps, no token key).
     pub fn new(pool: PgPool, store: Store, jwt_secret: &[u8]) -> Self {
-        Self::with_revocation(pool, store, jwt_secret, None)
+        Self::with_oauth(pool, store, jwt_secret, None)
     }
 
-    pub fn with_revocation(
+    pub fn with_oauth(
         pool: PgPool,
         store: Store,
         jwt_secret: &[u8],
-        revocation: Option<crate::services::disconnect::Revocation>,
+        oauth: Option<OAuthSetup>,
     ) -> Self {
+        let prefix = store.settings().prefix.clone();
+        let (apps, token_key, success_redirect, clock) = match oauth {
+            Some(o) => (o.apps, Some(o.token_key), o.success_redirect, o.clock),
+            None => (
+                Arc::new(ProviderApps::new(
+                    &Default::default(),
+                    reqwest::Client::new(),
+                )),
+                None,
+                None,
+                None,
+            ),
+        };
+        let states = match clock {
+            Some(c) => StateStore::with_clock(store.connection(), prefix, c),
+            None => StateStore::new(store.connection(), prefix),
+        };
         Self(Arc::new(Inner {
             pool,
             producer: Producer::new(store.clone()),
             store,
             jwt_key: DecodingKey::from_secret(jwt_secret),
-            revocation,
+            states,
+            apps,
+            token_key,
+            success_redirect,
         }))
     }
 }
@@ -65,6 +108,10 @@ enum Tags {
     DataSources,
     /// Normalized items
     Items,
+    /// Connecting accounts
+    OAuth,
+    /// Operators only (`role: "admin"`)
+    Admin,
 }
 
 /// The whole application as one endpoint.
@@ -74,6 +121,8 @@ pub fn app(state: AppState) -> impl poem::Endpoint {
             health::HealthApi,
             data_sources::DataSourcesApi,
             items::ItemsApi,
+            oauth::OAuthApi,
+            admin::AdminApi,
         ),
         "lifesync",
         env!("CARGO_PKG_VERSION"),

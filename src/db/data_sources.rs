@@ -106,6 +106,21 @@ pub async fn set_status(pool: &PgPool, id: Uuid, status: &str) -> sqlx::Result<(
     Ok(())
 }
 
+/// The provider refused to renew the source's token: the user must reconnect. The scheduler
+/// skips such sources; the API shows the status and the reason.
+pub async fn mark_reauth_required(pool: &PgPool, id: Uuid, reason: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE data_sources SET status = 'reauth_required', last_sync_error = $2,
+                updated_at = now()
+          WHERE id = $1 AND status <> 'disconnected'",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Ids of syncable (active) data sources after `after`, in id order: keyset pages for fan-out.
 pub async fn active_ids_after(
     pool: &PgPool,
@@ -126,7 +141,7 @@ pub async fn active_ids_after(
 /// Connects (or reconnects) an account: creates the user if new; the same account again updates
 /// the existing source instead of duplicating it. Returns the source's id.
 pub async fn upsert_connected(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     user_id: &str,
     provider: &str,
     account_id: &str,
@@ -134,13 +149,14 @@ pub async fn upsert_connected(
 ) -> sqlx::Result<Uuid> {
     sqlx::query("INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING")
         .bind(user_id)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     sqlx::query_scalar(
         "INSERT INTO data_sources (id, user_id, provider, account_id, account_name)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (user_id, provider, account_id) DO UPDATE
-            SET account_name = EXCLUDED.account_name, status = 'active', updated_at = now()
+            SET account_name = EXCLUDED.account_name, status = 'active',
+                last_sync_error = NULL, updated_at = now()
          RETURNING id",
     )
     .bind(Uuid::new_v4())
@@ -148,7 +164,7 @@ pub async fn upsert_connected(
     .bind(provider)
     .bind(account_id)
     .bind(account_name)
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await
 }
 

@@ -11,11 +11,12 @@ pub struct StoredTokens {
     pub access: Sealed,
     pub refresh: Option<Sealed>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub scopes: Vec<String>,
 }
 
 /// Stores (or replaces) a data source's tokens; both must be sealed with the same key.
 pub async fn store(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     data_source_id: Uuid,
     access: &Sealed,
     refresh: Option<&Sealed>,
@@ -37,30 +38,37 @@ pub async fn store(
     .bind(refresh.map(|r| &r.bytes))
     .bind(expires_at)
     .bind(scopes)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
 }
 
-/// key id, sealed access token, sealed refresh token, expiry.
-type TokenRow = (String, Vec<u8>, Option<Vec<u8>>, Option<DateTime<Utc>>);
+/// key id, sealed access token, sealed refresh token, expiry, scopes.
+type TokenRow = (
+    String,
+    Vec<u8>,
+    Option<Vec<u8>>,
+    Option<DateTime<Utc>>,
+    Vec<String>,
+);
 
 pub async fn load(pool: &PgPool, data_source_id: Uuid) -> sqlx::Result<Option<StoredTokens>> {
     let row: Option<TokenRow> = sqlx::query_as(
-        "SELECT key_id, access_token_enc, refresh_token_enc, expires_at
+        "SELECT key_id, access_token_enc, refresh_token_enc, expires_at, scopes
            FROM oauth_tokens WHERE data_source_id = $1",
     )
     .bind(data_source_id)
     .fetch_optional(pool)
     .await?;
-    Ok(
-        row.map(|(key_id, access, refresh, expires_at)| StoredTokens {
+    Ok(row.map(
+        |(key_id, access, refresh, expires_at, scopes)| StoredTokens {
             access: Sealed {
                 key_id: key_id.clone(),
                 bytes: access,
             },
             refresh: refresh.map(|bytes| Sealed { key_id, bytes }),
             expires_at,
-        }),
-    )
+            scopes,
+        },
+    ))
 }

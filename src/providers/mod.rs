@@ -4,6 +4,8 @@
 //!
 //! Today: Twitter (`twitter.rs`). The other five join with the sync issue.
 
+pub mod http;
+pub mod profile;
 pub mod twitter;
 
 use std::{fmt, time::Duration};
@@ -87,7 +89,8 @@ pub struct RawItem {
 }
 
 /// A provider, spelled as in URLs, JSON and the database (`twitter`, `google`, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ProviderId {
     Instagram,
     Twitter,

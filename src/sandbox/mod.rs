@@ -3,11 +3,22 @@
 //! with the same inner shape (data set, handlers, routes); sandbox-only control endpoints live
 //! under `/_sandbox/` and never exist at a real provider.
 //!
-//! Today: Twitter's OAuth (`/twitter/i/oauth2/authorize`, `/twitter/2/oauth2/token`) and data
-//! API (`/twitter/2/users/me`, `/twitter/2/users/:id/tweets`).
+//! Providers: Instagram (`/instagram`), Twitter (`/twitter`), Google (`/google`), Facebook
+//! (`/facebook`), LinkedIn (`/linkedin`), Microsoft (`/microsoft`). OAuth for all six is one
+//! engine with a flavor per provider (`oauth.rs`); each provider file serves its profile and
+//! data endpoints under the provider's documented paths. [`provider_config`] gives the
+//! `{P}_AUTH_URL` / `{P}_TOKEN_URL` / `{P}_API_BASE_URL` that point a client at the sandbox.
 
+// Helpers return the reply to send as their error: one per request, never hot.
+#![allow(clippy::result_large_err)]
+
+pub mod facebook;
+pub mod google;
+pub mod instagram;
+pub mod linkedin;
+pub mod microsoft;
+pub mod oauth;
 pub mod twitter;
-pub mod twitter_oauth;
 
 use std::{
     collections::HashMap,
@@ -15,7 +26,11 @@ use std::{
     time::Duration,
 };
 
-use poem::{EndpointExt, Route};
+use poem::{http::StatusCode, EndpointExt, Request, Response, Route};
+use secrecy::SecretString;
+use serde_json::json;
+
+use crate::{config::ProviderConfig, providers::ProviderId};
 
 /// Faults the sandbox injects, switchable at run time through `POST /_sandbox/faults`.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -31,16 +46,28 @@ pub struct Faults {
     pub fail_every: u32,
 }
 
+/// An access token the sandbox issued.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenInfo {
+    pub provider: ProviderId,
+    pub account: String,
+    pub access_token: String,
+    pub issued_ms: i64,
+    pub expires_ms: i64,
+}
+
 /// Shared state of one sandbox.
 pub struct SandboxState {
     pub seed: u64,
     pub faults: Mutex<Faults>,
-    /// access token → account id.
-    pub tokens: Mutex<HashMap<String, String>>,
+    /// access token → what it grants.
+    tokens: Mutex<HashMap<String, TokenInfo>>,
     /// Every data request, as `provider path?query`, for tests that check what was fetched.
     pub requests: Mutex<Vec<String>>,
+    /// Seconds added to the wall clock (`/_sandbox/clock`): expiry without waiting.
+    clock_offset_ms: std::sync::atomic::AtomicI64,
     pub twitter: twitter::TwitterData,
-    pub twitter_oauth: twitter_oauth::OAuthState,
+    pub oauth: oauth::OAuthServer,
 }
 
 impl SandboxState {
@@ -50,26 +77,101 @@ impl SandboxState {
             faults: Mutex::new(Faults::default()),
             tokens: Mutex::new(HashMap::new()),
             requests: Mutex::new(Vec::new()),
+            clock_offset_ms: Default::default(),
             twitter: twitter::TwitterData::new(seed),
-            twitter_oauth: twitter_oauth::OAuthState::default(),
+            oauth: oauth::OAuthServer::default(),
         })
     }
 
-    /// Issues an access token for an account (what the OAuth flow ends in).
+    /// The sandbox's time (ms since the epoch).
+    pub fn now_ms(&self) -> i64 {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        wall + self
+            .clock_offset_ms
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn advance_clock(&self, by: Duration) {
+        self.clock_offset_ms
+            .fetch_add(by.as_millis() as i64, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Issues a Twitter access token for an account (tests and the dev demo).
     pub fn issue_token(&self, account_id: &str) -> String {
-        let token = format!("sbx-{:032x}", rand::random::<u128>());
-        self.tokens
-            .lock()
-            .expect("tokens")
-            .insert(token.clone(), account_id.to_string());
+        self.issue_token_for(ProviderId::Twitter, account_id, 7200)
+    }
+
+    /// Issues an access token valid `ttl_secs` on the sandbox clock.
+    pub fn issue_token_for(&self, provider: ProviderId, account: &str, ttl_secs: i64) -> String {
+        let token = format!("{}-at-{:032x}", provider.as_str(), rand::random::<u128>());
+        let now = self.now_ms();
+        self.tokens.lock().expect("tokens").insert(
+            token.clone(),
+            TokenInfo {
+                provider,
+                account: account.to_string(),
+                access_token: token.clone(),
+                issued_ms: now,
+                expires_ms: now + ttl_secs * 1000,
+            },
+        );
         token
     }
 
-    pub fn account_of(&self, token: &str) -> Option<String> {
-        self.tokens.lock().expect("tokens").get(token).cloned()
+    /// What a valid (issued by this provider, unexpired, unrevoked) token grants.
+    pub fn token_info(&self, provider: ProviderId, token: &str) -> Option<TokenInfo> {
+        let info = self.tokens.lock().expect("tokens").get(token).cloned()?;
+        (info.provider == provider && info.expires_ms > self.now_ms()).then_some(info)
     }
 
-    fn record(&self, what: String) -> usize {
+    /// The Twitter account of a valid token.
+    pub fn account_of(&self, token: &str) -> Option<String> {
+        self.token_info(ProviderId::Twitter, token)
+            .map(|i| i.account)
+    }
+
+    /// Every access token issued, for tests that compare what lifesync stored.
+    pub fn issued_tokens(&self) -> Vec<TokenInfo> {
+        self.tokens
+            .lock()
+            .expect("tokens")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Revokes a token; false when it was unknown.
+    pub fn revoke_token(&self, token: &str) -> bool {
+        self.tokens.lock().expect("tokens").remove(token).is_some()
+    }
+
+    /// The account behind a request's bearer token (or Meta's `access_token` query parameter),
+    /// or the provider's own 401 reply.
+    pub fn authenticate(&self, provider: ProviderId, req: &Request) -> Result<String, Response> {
+        let bearer = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(String::from);
+        let query_token = || {
+            url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                .find(|(k, _)| k == "access_token")
+                .map(|(_, v)| v.into_owned())
+        };
+        let token = match provider {
+            ProviderId::Instagram | ProviderId::Facebook => bearer.or_else(query_token),
+            _ => bearer,
+        };
+        token
+            .and_then(|t| self.token_info(provider, &t))
+            .map(|i| i.account)
+            .ok_or_else(|| unauthorized(provider))
+    }
+
+    pub(crate) fn record(&self, what: String) -> usize {
         let mut r = self.requests.lock().expect("requests");
         r.push(what);
         r.len()
@@ -86,10 +188,100 @@ impl SandboxState {
     }
 }
 
+/// A provider's reply to a missing, expired or revoked access token.
+pub fn unauthorized(provider: ProviderId) -> Response {
+    let (status, body) = match provider {
+        ProviderId::Instagram | ProviderId::Facebook => {
+            return graph_token_error();
+        }
+        ProviderId::Twitter => (
+            401,
+            json!({"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}),
+        ),
+        ProviderId::Google => (
+            401,
+            json!({"error": {"code": 401, "message": "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.", "status": "UNAUTHENTICATED"}}),
+        ),
+        ProviderId::Linkedin => (
+            401,
+            json!({"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN", "message": "Invalid access token"}),
+        ),
+        ProviderId::Microsoft => (
+            401,
+            json!({"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired or is not yet valid.", "innerError": {"date": "2026-11-24T00:00:00", "request-id": "00000000-0000-0000-0000-000000000000"}}}),
+        ),
+    };
+    Response::builder()
+        .status(StatusCode::from_u16(status).expect("static status"))
+        .content_type("application/json")
+        .body(body.to_string())
+}
+
+/// Meta's invalid-token reply (Graph error 190, HTTP 400).
+pub fn graph_token_error() -> Response {
+    Response::builder()
+        .status(StatusCode::BAD_REQUEST)
+        .content_type("application/json")
+        .header(
+            "www-authenticate",
+            r#"OAuth "Facebook Platform" "invalid_token" "Error validating access token""#,
+        )
+        .body(
+            json!({"error": {"message": "Error validating access token: Session has expired.",
+                "type": "OAuthException", "code": 190, "error_subcode": 463, "fbtrace_id": "AbCdEfGhIjK"}})
+            .to_string(),
+        )
+}
+
+/// The client configuration that points provider `p` at a sandbox served at `base`.
+pub fn provider_config(p: ProviderId, base: &url::Url, redirect_uri: url::Url) -> ProviderConfig {
+    let (auth, token) = match p {
+        ProviderId::Instagram => (
+            "/instagram/oauth/authorize",
+            "/instagram/oauth/access_token",
+        ),
+        ProviderId::Twitter => ("/twitter/i/oauth2/authorize", "/twitter/2/oauth2/token"),
+        ProviderId::Google => ("/google/o/oauth2/v2/auth", "/google/token"),
+        ProviderId::Facebook => (
+            "/facebook/v18.0/dialog/oauth",
+            "/facebook/v18.0/oauth/access_token",
+        ),
+        ProviderId::Linkedin => (
+            "/linkedin/oauth/v2/authorization",
+            "/linkedin/oauth/v2/accessToken",
+        ),
+        ProviderId::Microsoft => (
+            "/microsoft/common/oauth2/v2.0/authorize",
+            "/microsoft/common/oauth2/v2.0/token",
+        ),
+    };
+    let at = |path: &str| crate::oauth::apps::join(base, path);
+    ProviderConfig {
+        client_id: format!("lifesync-{}", p.as_str()),
+        client_secret: SecretString::from(format!("sandbox-secret-{}", p.as_str())),
+        redirect_uri,
+        auth_url: Some(at(auth)),
+        token_url: Some(at(token)),
+        api_base_url: Some(at(&format!("/{}", p.as_str()))),
+        token_auth: None,
+    }
+}
+
 /// The sandbox's routes.
 pub fn app(state: Arc<SandboxState>) -> impl poem::Endpoint {
     Route::new()
-        .nest("/twitter", twitter::routes())
+        .nest(
+            "/instagram",
+            instagram::routes().data(ProviderId::Instagram),
+        )
+        .nest("/twitter", twitter::routes().data(ProviderId::Twitter))
+        .nest("/google", google::routes().data(ProviderId::Google))
+        .nest("/facebook", facebook::routes().data(ProviderId::Facebook))
+        .nest("/linkedin", linkedin::routes().data(ProviderId::Linkedin))
+        .nest(
+            "/microsoft",
+            microsoft::routes().data(ProviderId::Microsoft),
+        )
         .nest("/_sandbox", control::routes())
         .data(state)
 }
@@ -117,15 +309,44 @@ mod control {
     use serde_json::{json, Value};
 
     use super::{Faults, SandboxState};
+    use crate::providers::ProviderId;
 
     #[derive(Deserialize)]
     struct TokenRequest {
         account_id: String,
+        #[serde(default)]
+        provider: Option<String>,
+        #[serde(default)]
+        ttl_secs: Option<i64>,
     }
 
     #[handler]
     fn issue(state: Data<&Arc<SandboxState>>, body: Json<TokenRequest>) -> Json<Value> {
-        Json(json!({ "access_token": state.issue_token(&body.account_id), "token_type": "bearer" }))
+        let p = body
+            .provider
+            .as_deref()
+            .and_then(ProviderId::parse)
+            .unwrap_or(ProviderId::Twitter);
+        let token = state.issue_token_for(p, &body.account_id, body.ttl_secs.unwrap_or(7200));
+        Json(json!({ "access_token": token, "token_type": "bearer" }))
+    }
+
+    /// Every access token issued so far (sandbox-only: tests compare them with what was stored).
+    #[handler]
+    fn issued(state: Data<&Arc<SandboxState>>) -> Json<Vec<super::TokenInfo>> {
+        Json(state.issued_tokens())
+    }
+
+    #[derive(Deserialize)]
+    struct Advance {
+        advance_secs: u64,
+    }
+
+    /// Moves the sandbox clock forward (codes and tokens expire).
+    #[handler]
+    fn clock(state: Data<&Arc<SandboxState>>, body: Json<Advance>) -> Json<Value> {
+        state.advance_clock(std::time::Duration::from_secs(body.advance_secs));
+        Json(json!({ "now_ms": state.now_ms() }))
     }
 
     #[derive(Deserialize)]
@@ -156,7 +377,8 @@ mod control {
 
     pub fn routes() -> Route {
         Route::new()
-            .at("/tokens", post(issue))
+            .at("/tokens", post(issue).get(issued))
+            .at("/clock", post(clock))
             .at("/twitter/accounts/:id/tweets", post(add_tweets))
             .at("/faults", post(set_faults))
             .at("/requests", poem::get(requests))

@@ -439,12 +439,9 @@ fn radix36(mut n: usize) -> String {
 
 pub fn routes() -> Route {
     Route::new()
-        .at(
-            "/i/oauth2/authorize",
-            poem::get(super::twitter_oauth::authorize),
-        )
-        .at("/2/oauth2/token", poem::post(super::twitter_oauth::token))
-        .at("/2/oauth2/revoke", poem::post(super::twitter_oauth::revoke))
+        .at("/i/oauth2/authorize", poem::get(super::oauth::authorize))
+        .at("/2/oauth2/token", poem::post(super::oauth::token))
+        .at("/2/oauth2/revoke", poem::post(super::oauth::revoke))
         .at("/2/users/me", poem::get(me))
         .at("/2/users/:id/tweets", poem::get(timeline))
 }

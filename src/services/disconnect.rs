@@ -9,43 +9,33 @@ use crate::{
     config::TokenKey,
     crypto::TokenCipher,
     db::{data_sources, tokens},
-    providers::twitter::TwitterClient,
+    oauth::{apps::ProviderApps, token_client},
+    providers::ProviderId,
 };
 
-/// What revoking needs: the token key and the provider clients' credentials.
-pub struct Revocation {
-    pub token_key: TokenKey,
-    pub http: reqwest::Client,
-    /// Twitter's client id, secret and API base (None: Twitter not configured).
-    pub twitter: Option<(String, String, Option<url::Url>)>,
-}
-
-/// Whether the provider accepted the revocation (false: not attempted or refused).
+/// Whether the provider accepted the revocation (false: not attempted, not offered or refused).
 pub async fn disconnect(
     pool: &PgPool,
-    revocation: Option<&Revocation>,
+    apps: &ProviderApps,
+    token_key: Option<&TokenKey>,
     data_source_id: Uuid,
     provider: &str,
     keep_data: bool,
 ) -> sqlx::Result<bool> {
     let mut revoked = false;
-    if let (Some(r), "twitter") = (revocation, provider) {
-        if let (Some((id, secret, base)), Some(stored)) =
-            (&r.twitter, tokens::load(pool, data_source_id).await?)
-        {
-            let token = TokenCipher::new(&r.token_key)
-                .open(&stored.access)
-                .ok()
-                .and_then(|t| String::from_utf8(t).ok());
-            if let Some(token) = token {
-                match TwitterClient::new(r.http.clone(), base.as_ref())
-                    .revoke(&token, id, secret)
-                    .await
-                {
-                    Ok(()) => revoked = true,
-                    Err(e) => {
-                        tracing::warn!(%data_source_id, error = %e, "token revocation failed")
-                    }
+    let app = ProviderId::parse(provider).and_then(|p| apps.get(p));
+    if let (Some(app), Some(key), Some(stored)) =
+        (app, token_key, tokens::load(pool, data_source_id).await?)
+    {
+        let token = TokenCipher::new(key)
+            .open(&stored.access)
+            .ok()
+            .and_then(|t| String::from_utf8(t).ok());
+        if let Some(token) = token {
+            match token_client::revoke(app, &apps.http, &token).await {
+                Ok(r) => revoked = r,
+                Err(e) => {
+                    tracing::warn!(%data_source_id, provider, error = %e, "token revocation failed")
                 }
             }
         }

@@ -3,29 +3,34 @@
 //! it returns a [`JobError`](lifesync_jobs::JobError) whose kind decides retry, delay or abort.
 
 pub mod fanout;
+pub mod oauth_completion;
 pub mod sync_data_source;
 
 use std::sync::Arc;
 
 use apalis_core::{monitor::Monitor, worker::builder::WorkerBuilder};
 use lifesync_jobs::{
-    payloads::{ScheduleFanout, SyncDataSource},
+    payloads::{OAuthCompletion, ScheduleFanout, SyncDataSource},
     runner::Handles,
     Job, Producer, RedisBackend, Store,
 };
 use sqlx::PgPool;
 use tower::limit::ConcurrencyLimitLayer;
-use url::Url;
 
-use crate::config::TokenKey;
+use crate::{
+    config::TokenKey,
+    oauth::{apps::ProviderApps, state::StateStore},
+};
 
 /// What handlers share.
 pub struct Deps {
     pub pool: PgPool,
     pub producer: Producer,
     pub token_key: TokenKey,
-    pub http: reqwest::Client,
-    pub twitter_api_base: Option<Url>,
+    /// The configured provider apps and their HTTP client.
+    pub apps: Arc<ProviderApps>,
+    /// OAuth completion records, token checkpoints and refresh locks.
+    pub states: StateStore,
     pub batch_size: u32,
 }
 
@@ -41,7 +46,11 @@ impl std::ops::Deref for SharedDeps {
 }
 
 /// The queues a worker process can run.
-pub const QUEUES: [&str; 2] = [SyncDataSource::QUEUE, ScheduleFanout::QUEUE];
+pub const QUEUES: [&str; 3] = [
+    OAuthCompletion::QUEUE,
+    SyncDataSource::QUEUE,
+    ScheduleFanout::QUEUE,
+];
 
 /// A monitor with one worker per requested queue, each at `concurrency`; backend handles go to
 /// `handles` for shutdown hand-back.
@@ -53,6 +62,22 @@ pub fn register(
     handles: &Handles,
 ) -> Monitor {
     let mut monitor = Monitor::new();
+    if queues.iter().any(|q| q == OAuthCompletion::QUEUE) {
+        let (store, handles, deps) = (store.clone(), handles.clone(), deps.clone());
+        monitor = monitor.register(move |_| {
+            let backend = RedisBackend::<OAuthCompletion>::new(
+                store.clone(),
+                OAuthCompletion::QUEUE,
+                "oauth",
+            );
+            handles.add(backend.handle());
+            WorkerBuilder::new(backend.handle().worker_id().to_string())
+                .backend(backend)
+                .data(deps.clone())
+                .layer(ConcurrencyLimitLayer::new(concurrency))
+                .build(oauth_completion::handle)
+        });
+    }
     if queues.iter().any(|q| q == SyncDataSource::QUEUE) {
         let (store, handles, deps) = (store.clone(), handles.clone(), deps.clone());
         monitor = monitor.register(move |_| {

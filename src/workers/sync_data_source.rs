@@ -13,11 +13,11 @@ use serde_json::json;
 
 use super::SharedDeps;
 use crate::{
-    crypto::TokenCipher,
-    db::{data_sources, items, sync_runs, tokens},
+    db::{data_sources, items, sync_runs},
     metrics,
     normalizer::normalize,
-    providers::{twitter::TwitterClient, ProviderError},
+    oauth::tokens::{TokenError, TokenManager},
+    providers::{twitter::TwitterClient, ProviderError, ProviderId},
     services::sync::trigger_str,
 };
 
@@ -60,6 +60,16 @@ impl Failure {
 impl From<sqlx::Error> for Failure {
     fn from(e: sqlx::Error) -> Self {
         Self::retryable(format!("database: {e}"))
+    }
+}
+
+impl From<TokenError> for Failure {
+    fn from(e: TokenError) -> Self {
+        let message = e.to_string();
+        match e {
+            TokenError::Reauth(_) => Self::permanent(message, Some("reauth_required")),
+            TokenError::Transient(_) | TokenError::Database(_) => Self::retryable(message),
+        }
     }
 }
 
@@ -132,16 +142,22 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             None,
         ));
     }
-    let stored = tokens::load(pool, source.id)
-        .await?
-        .ok_or_else(|| Failure::permanent("no tokens stored".into(), Some("reauth_required")))?;
-    let access = TokenCipher::new(&deps.token_key)
-        .open(&stored.access)
-        .map_err(|e| Failure::permanent(format!("stored token: {e}"), Some("reauth_required")))?;
-    let access = String::from_utf8(access)
-        .map_err(|_| Failure::permanent("stored token is not text".into(), None))?;
+    let provider = ProviderId::Twitter;
+    let app = deps
+        .apps
+        .get(provider)
+        .ok_or_else(|| Failure::permanent(format!("{provider} is not configured"), None))?;
+    let token_manager = TokenManager {
+        pool,
+        apps: &deps.apps,
+        key: &deps.token_key,
+        states: &deps.states,
+    };
+    let mut access = token_manager.access_token(source.id, provider).await?;
+    // An expired or revoked access token gets one renewal per run.
+    let mut renewed = false;
 
-    let client = TwitterClient::new(deps.http.clone(), deps.twitter_api_base.as_ref());
+    let client = TwitterClient::new(deps.apps.http.clone(), Some(&app.api_base));
     let mut resume: Resume = progress
         .page_cursor
         .as_deref()
@@ -155,7 +171,16 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         .unwrap_or_default();
     if resume.pagination_token.is_none() {
         // A run's start: refresh the account's display name from its profile.
-        let profile = client.profile(&access).await?;
+        let profile = match client.profile(&access).await {
+            Err(ProviderError::Unauthorized(_)) if !renewed => {
+                renewed = true;
+                access = token_manager
+                    .after_unauthorized(source.id, provider, &access)
+                    .await?;
+                client.profile(&access).await?
+            }
+            other => other?,
+        };
         if profile.id != source.account_id {
             return Err(Failure::permanent(
                 "the token belongs to another account".into(),
@@ -172,7 +197,7 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         SyncMode::Full => None,
     };
     loop {
-        let page = client
+        let page = match client
             .timeline(
                 &access,
                 &source.account_id,
@@ -180,7 +205,17 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
                 resume.pagination_token.as_deref(),
                 deps.batch_size,
             )
-            .await?;
+            .await
+        {
+            Err(ProviderError::Unauthorized(_)) if !renewed => {
+                renewed = true;
+                access = token_manager
+                    .after_unauthorized(source.id, provider, &access)
+                    .await?;
+                continue;
+            }
+            other => other?,
+        };
         let next = Resume {
             pagination_token: page.next_token.clone(),
             newest_id: resume.newest_id.clone().or(page.newest_id.clone()),

@@ -129,10 +129,8 @@ impl TestApp {
         Self::spawn_with(None).await
     }
 
-    /// With token revocation at providers on disconnect.
-    pub async fn spawn_with(
-        revocation: Option<lifesync::services::disconnect::Revocation>,
-    ) -> Self {
+    /// With OAuth (provider apps, token key) configured.
+    pub async fn spawn_with(oauth: Option<lifesync::api::OAuthSetup>) -> Self {
         lifesync::metrics::handle();
         let db = TestDb::new().await;
         let redis =
@@ -141,12 +139,8 @@ impl TestApp {
         let store = Store::connect(RedisSettings::new(redis), QueueSettings::new(prefix))
             .await
             .expect("Redis");
-        let state = AppState::with_revocation(
-            db.pool.clone(),
-            store.clone(),
-            JWT_SECRET.as_bytes(),
-            revocation,
-        );
+        let state =
+            AppState::with_oauth(db.pool.clone(), store.clone(), JWT_SECRET.as_bytes(), oauth);
         let (addr, stop) =
             serve_on_free_port(|bound, stopped| serve("127.0.0.1:0", state, bound, stopped)).await;
         Self {
@@ -304,6 +298,39 @@ impl TestDb {
     }
 }
 
+/// Where tests pretend the API's OAuth callback lives (tests call the callback themselves).
+pub fn redirect_uri(p: lifesync::providers::ProviderId) -> url::Url {
+    url::Url::parse(&format!("http://127.0.0.1:9/api/v1/oauth/{p}/callback")).unwrap()
+}
+
+/// All six provider apps pointed at a sandbox served at `sandbox_base`.
+pub fn sandbox_apps(sandbox_base: &str) -> std::sync::Arc<lifesync::oauth::apps::ProviderApps> {
+    let base = url::Url::parse(sandbox_base).unwrap();
+    let configs = lifesync::providers::ProviderId::ALL
+        .into_iter()
+        .map(|p| {
+            (
+                p,
+                lifesync::sandbox::provider_config(p, &base, redirect_uri(p)),
+            )
+        })
+        .collect();
+    std::sync::Arc::new(lifesync::oauth::apps::ProviderApps::new(
+        &configs,
+        reqwest::Client::new(),
+    ))
+}
+
+/// OAuth set up against a sandbox, with the test key.
+pub fn sandbox_oauth(sandbox_base: &str) -> lifesync::api::OAuthSetup {
+    lifesync::api::OAuthSetup {
+        apps: sandbox_apps(sandbox_base),
+        token_key: token_key(),
+        success_redirect: None,
+        clock: None,
+    }
+}
+
 /// Starts sync workers in this process; returns a stopper.
 pub fn start_workers(
     pool: &PgPool,
@@ -326,8 +353,11 @@ pub fn start_queue_workers(
         pool: pool.clone(),
         producer: lifesync_jobs::Producer::new(store.clone()),
         token_key: token_key(),
-        http: reqwest::Client::new(),
-        twitter_api_base: Some(url::Url::parse(twitter_base).unwrap()),
+        apps: sandbox_apps(twitter_base.trim_end_matches("/twitter")),
+        states: lifesync::oauth::state::StateStore::new(
+            store.connection(),
+            store.settings().prefix.clone(),
+        ),
         batch_size,
     }));
     let handles = lifesync_jobs::runner::Handles::default();

@@ -1,0 +1,24 @@
+//! Connecting accounts: OAuth 2.0 authorization-code flows for the six providers.
+//!
+//! * `spec` — each provider's OAuth facts (endpoints, scopes, PKCE, client authentication,
+//!   long-lived exchange, refresh, revocation): one table entry per provider.
+//! * `apps` — the configured apps (credentials and the endpoints in force).
+//! * `state` — state + sealed PKCE verifier in Redis, consumed once; temporary data; stats.
+//! * `authorize` — the authorization URL (the `oauth2` crate).
+//! * `token_client` — code exchange, long-lived exchange, refresh, revoke; lenient parsing.
+//! * `completions` — completion records and the completion job's token checkpoint.
+//! * `tokens` — a source's access token over its life: renewal before expiry and after a 401,
+//!   one refresh at a time across processes, `reauth_required` when refused.
+//!
+//! Flow: `GET /authorize` stores a state and answers the URL → the provider redirects to
+//! `GET /callback` → the state is consumed and an `OAuthCompletion` job enqueued → the job
+//! exchanges the code, fetches the profile, upserts the data source, stores the tokens sealed
+//! and enqueues the first full sync.
+
+pub mod apps;
+pub mod authorize;
+pub mod completions;
+pub mod spec;
+pub mod state;
+pub mod token_client;
+pub mod tokens;
