@@ -491,6 +491,38 @@ mod tests {
             "FACEBOOK_APP_ID"
         );
         assert_eq!(var_of(&[("FACEBOOK_APP_ID", "x")]), "FACEBOOK_APP_SECRET");
+        // The token endpoint's client authentication can be chosen.
+        let mut basic = twitter.to_vec();
+        basic.push(("TWITTER_TOKEN_AUTH", "client_secret_post"));
+        let c = load(&basic).unwrap();
+        assert_eq!(
+            c.providers[&ProviderId::Twitter].token_auth,
+            Some(crate::oauth::spec::ClientAuth::Post)
+        );
+        basic.pop();
+        basic.push(("TWITTER_TOKEN_AUTH", "private_key_jwt"));
+        assert_eq!(var_of(&basic), "TWITTER_TOKEN_AUTH");
+    }
+
+    #[test]
+    fn previous_token_keys_are_read_for_rotation() {
+        let k1 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+        let k2 = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
+        let c = load(&[
+            ("TOKEN_ENCRYPTION_KEY", k2),
+            ("TOKEN_ENCRYPTION_KEY_PREVIOUS", k1),
+        ])
+        .unwrap();
+        let key = c.token_key.unwrap();
+        assert_eq!(key.previous.len(), 1);
+        assert_ne!(key.previous[0].key_id, key.key_id);
+        assert_eq!(
+            var_of(&[
+                ("TOKEN_ENCRYPTION_KEY", k2),
+                ("TOKEN_ENCRYPTION_KEY_PREVIOUS", "short")
+            ]),
+            "TOKEN_ENCRYPTION_KEY_PREVIOUS"
+        );
     }
 
     #[test]

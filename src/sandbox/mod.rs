@@ -44,6 +44,10 @@ pub struct Faults {
     /// Every n-th data request fails with a 503 (0: never).
     #[serde(default)]
     pub fail_every: u32,
+    /// The next n successful code exchanges redeem the code, then answer 503: the ambiguous
+    /// failure after which a client must not loop.
+    #[serde(default)]
+    pub token_fail_after_redeem: u32,
 }
 
 /// An access token the sandbox issued.
@@ -169,6 +173,17 @@ impl SandboxState {
             .and_then(|t| self.token_info(provider, &t))
             .map(|i| i.account)
             .ok_or_else(|| unauthorized(provider))
+    }
+
+    /// Consumes one `token_fail_after_redeem` fault, if any is left.
+    pub(crate) fn take_token_fault(&self) -> bool {
+        let mut f = self.faults.lock().expect("faults");
+        if f.token_fail_after_redeem > 0 {
+            f.token_fail_after_redeem -= 1;
+            true
+        } else {
+            false
+        }
     }
 
     pub(crate) fn record(&self, what: String) -> usize {

@@ -396,6 +396,12 @@ pub async fn token(
         .unwrap_or_else(|| "authorization_code".into());
     let (account, scope) = match grant_type.as_str() {
         "authorization_code" => match redeem_code(&state, f, &client_id, &form) {
+            Ok(_) if state.take_token_fault() => {
+                return Response::builder()
+                    .status(StatusCode::SERVICE_UNAVAILABLE)
+                    .content_type("text/html")
+                    .body("<html><body>503 Service Unavailable</body></html>");
+            }
             Ok(g) => g,
             Err(resp) => return resp,
         },
