@@ -977,3 +977,22 @@ async fn client_authentication_follows_configuration_and_success_can_redirect() 
     );
     f.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_and_unconfigured_providers_answer_clearly() {
+    let app = TestApp::spawn().await;
+    let alice = token("alice", 3600, None);
+    let r = app
+        .get("/api/v1/oauth/twitter/authorize", Some(&alice))
+        .await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(error_code(r).await, "provider_not_configured");
+    let r = app
+        .get("/api/v1/oauth/myspace/authorize", Some(&alice))
+        .await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(error_code(r).await, "unknown_provider");
+    let r = app.get("/api/v1/oauth/twitter/authorize", None).await;
+    assert_eq!(r.status(), 401);
+    app.shutdown().await;
+}

@@ -107,6 +107,27 @@ pub async fn upsert_page(
     Ok(counts)
 }
 
+/// Marks items the provider reported deleted (kept, with `deleted_at`, so a biography can
+/// say so; listing skips them). Unknown ids are ignored.
+pub async fn mark_deleted(
+    tx: &mut Transaction<'_, Postgres>,
+    data_source_id: Uuid,
+    external_ids: &[String],
+) -> sqlx::Result<u64> {
+    if external_ids.is_empty() {
+        return Ok(0);
+    }
+    let done = sqlx::query(
+        "UPDATE items SET deleted_at = now(), updated_at = now()
+          WHERE data_source_id = $1 AND external_id = ANY($2) AND deleted_at IS NULL",
+    )
+    .bind(data_source_id)
+    .bind(external_ids)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,16 +1,105 @@
-//! The providers lifesync syncs from: their ids, the provider-neutral item a client returns,
-//! and the error classes that alone decide retry, refresh or abort. One module per provider,
-//! each owning its private serde wire types; base URLs come from configuration.
+//! The providers lifesync syncs from: their ids, the [`Provider`] trait every provider module
+//! implements, the provider-neutral item a client returns, and the error classes that alone
+//! decide retry, refresh or abort. One module per provider, each with the same inner shape
+//! (a unit struct implementing [`Provider`], private serde wire types, conversion to
+//! [`RawItem`]); base URLs come from configuration ([`ProviderApp`]).
 //!
-//! Today: Twitter (`twitter.rs`). The other five join with the sync issue.
+//! A sync run is a sequence of [`Provider::fetch_page`] calls. The provider alone knows its
+//! paging and its incremental cursor, so both are opaque JSON to the worker: `page` is where
+//! the run is (stored with each page's items, so a crash resumes at the next page), `cursor`
+//! is the source's incremental cursor (stored in `data_sources.cursor_state[provider]`, moved
+//! only in the transaction of a run's last page).
 
+pub mod facebook;
+pub mod gmail;
 pub mod http;
+pub mod instagram;
+pub mod linkedin;
+pub mod outlook;
 pub mod profile;
 pub mod twitter;
 
-use std::{fmt, time::Duration};
+use std::{fmt, future::Future, ops::RangeInclusive, time::Duration};
 
 use chrono::{DateTime, Utc};
+use lifesync_jobs::payloads::SyncMode;
+use serde_json::Value;
+
+use crate::oauth::apps::ProviderApp;
+
+/// What one provider request needs.
+pub struct Session<'a> {
+    pub http: &'a reqwest::Client,
+    pub app: &'a ProviderApp,
+    pub token: &'a str,
+    /// The source's account id (the provider's user id).
+    pub account_id: &'a str,
+    /// Items per page, already clamped to the provider's [`Provider::PAGE_SIZE`].
+    pub page_size: u32,
+}
+
+/// Which page to fetch.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest<'a> {
+    pub mode: SyncMode,
+    /// The source's stored incremental cursor (this provider's part of `cursor_state`).
+    pub cursor: Option<&'a Value>,
+    /// Where this run is: None at its start, then the previous page's [`Page::next`].
+    pub page: Option<&'a Value>,
+}
+
+/// One page of a run.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub items: Vec<RawItem>,
+    /// External ids the provider reports deleted (Gmail history, Graph `@removed`).
+    pub deleted: Vec<String>,
+    /// The run's next page (None: this was the last).
+    pub next: Option<Value>,
+    /// On the last page: the incremental cursor to store (None: keep the stored one).
+    pub cursor: Option<Value>,
+}
+
+/// A provider's data API.
+pub trait Provider {
+    const ID: ProviderId;
+    /// Page sizes the API accepts.
+    const PAGE_SIZE: RangeInclusive<u32>;
+    /// One page of the account's items.
+    fn fetch_page(
+        s: &Session<'_>,
+        req: PageRequest<'_>,
+    ) -> impl Future<Output = Result<Page, ProviderError>> + Send;
+}
+
+/// [`Provider::fetch_page`] of provider `p`.
+pub async fn fetch_page(
+    p: ProviderId,
+    s: &Session<'_>,
+    req: PageRequest<'_>,
+) -> Result<Page, ProviderError> {
+    match p {
+        ProviderId::Instagram => instagram::Instagram::fetch_page(s, req).await,
+        ProviderId::Twitter => twitter::Twitter::fetch_page(s, req).await,
+        ProviderId::Google => gmail::Gmail::fetch_page(s, req).await,
+        ProviderId::Facebook => facebook::Facebook::fetch_page(s, req).await,
+        ProviderId::Linkedin => linkedin::Linkedin::fetch_page(s, req).await,
+        ProviderId::Microsoft => outlook::Outlook::fetch_page(s, req).await,
+    }
+}
+
+/// [`Provider::PAGE_SIZE`] of provider `p` applied to `requested`.
+pub fn page_size(p: ProviderId, requested: u32) -> u32 {
+    let r = match p {
+        ProviderId::Instagram => instagram::Instagram::PAGE_SIZE,
+        ProviderId::Twitter => twitter::Twitter::PAGE_SIZE,
+        ProviderId::Google => gmail::Gmail::PAGE_SIZE,
+        ProviderId::Facebook => facebook::Facebook::PAGE_SIZE,
+        ProviderId::Linkedin => linkedin::Linkedin::PAGE_SIZE,
+        ProviderId::Microsoft => outlook::Outlook::PAGE_SIZE,
+    };
+    requested.clamp(*r.start(), *r.end())
+}
 
 /// An error from a provider, classified once.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +175,12 @@ pub struct RawItem {
     pub permalink: Option<String>,
     /// Provider counters (likes, replies, …).
     pub metrics: serde_json::Value,
+    /// Emails: the subject line.
+    pub subject: Option<String>,
+    /// Emails: the sender (`Name <addr>`); the normalizer keeps only its domain.
+    pub sender: Option<String>,
+    /// Emails: the HTML body, where schema.org markup lives (read, never stored).
+    pub html: Option<String>,
 }
 
 /// A provider, spelled as in URLs, JSON and the database (`twitter`, `google`, …).

@@ -8,7 +8,60 @@ use reqwest::{header::HeaderMap, StatusCode};
 use serde::Deserialize;
 use url::Url;
 
-use super::{ItemKind, Location, ProviderError, RawItem};
+use lifesync_jobs::payloads::SyncMode;
+use serde_json::{json, Value};
+
+use super::{
+    ItemKind, Location, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem, Session,
+};
+
+/// The provider: the user's timeline, newest first. Page state
+/// `{"pagination_token", "newest_id"}` (the newest id of the run's first page, which becomes the
+/// next incremental sync's `since_id`); cursor `{"newest_id"}`.
+pub struct Twitter;
+
+impl Provider for Twitter {
+    const ID: ProviderId = ProviderId::Twitter;
+    const PAGE_SIZE: std::ops::RangeInclusive<u32> = MAX_RESULTS;
+
+    async fn fetch_page(s: &Session<'_>, req: PageRequest<'_>) -> Result<Page, ProviderError> {
+        let client = TwitterClient::new(s.http.clone(), Some(&s.app.api_base));
+        let text = |v: Option<&Value>, k: &str| {
+            v.and_then(|v| v.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let since_id = match req.mode {
+            SyncMode::Incremental => text(req.cursor, "newest_id"),
+            SyncMode::Full => None,
+        };
+        let pagination_token = text(req.page, "pagination_token");
+        let run_newest = text(req.page, "newest_id");
+        let page = client
+            .timeline(
+                s.token,
+                s.account_id,
+                since_id.as_deref(),
+                pagination_token.as_deref(),
+                s.page_size,
+            )
+            .await?;
+        let newest = run_newest.or(page.newest_id);
+        let (next, cursor) = match page.next_token {
+            Some(t) => (
+                Some(json!({ "pagination_token": t, "newest_id": newest })),
+                None,
+            ),
+            None => (None, newest.map(|n| json!({ "newest_id": n }))),
+        };
+        Ok(Page {
+            items: page.items,
+            deleted: Vec::new(),
+            next,
+            cursor,
+        })
+    }
+}
 
 pub const DEFAULT_API_BASE: &str = "https://api.x.com";
 /// The timeline's page-size bounds.
@@ -284,6 +337,9 @@ impl Tweet {
             location,
             media_url: None,
             metrics: self.public_metrics.unwrap_or(serde_json::Value::Null),
+            subject: None,
+            sender: None,
+            html: None,
         })
     }
 }

@@ -55,3 +55,19 @@ pub fn routes() -> Route {
         .at("/me", poem::get(me))
         .at("/:version/me/permissions", poem::delete(delete_permissions))
 }
+
+/// This provider's data set (accounts' items, edits and deletions between syncs).
+pub struct FacebookData {
+    pub seed: u64,
+}
+
+impl FacebookData {
+    pub fn new(seed: u64) -> Self {
+        Self { seed }
+    }
+}
+
+/// Sandbox-only control routes under `/_sandbox/facebook` (add, edit, delete items).
+pub fn control_routes() -> Route {
+    Route::new()
+}

@@ -32,3 +32,19 @@ pub fn routes() -> Route {
         .at("/revoke", poem::post(oauth::revoke))
         .at("/gmail/v1/users/me/profile", poem::get(profile))
 }
+
+/// This provider's data set (accounts' items, edits and deletions between syncs).
+pub struct GoogleData {
+    pub seed: u64,
+}
+
+impl GoogleData {
+    pub fn new(seed: u64) -> Self {
+        Self { seed }
+    }
+}
+
+/// Sandbox-only control routes under `/_sandbox/google` (add, edit, delete items).
+pub fn control_routes() -> Route {
+    Route::new()
+}

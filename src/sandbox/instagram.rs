@@ -101,3 +101,19 @@ mod tests {
         assert_eq!(id.to_string().len(), 17);
     }
 }
+
+/// This provider's data set (accounts' items, edits and deletions between syncs).
+pub struct InstagramData {
+    pub seed: u64,
+}
+
+impl InstagramData {
+    pub fn new(seed: u64) -> Self {
+        Self { seed }
+    }
+}
+
+/// Sandbox-only control routes under `/_sandbox/instagram` (add, edit, delete items).
+pub fn control_routes() -> Route {
+    Route::new()
+}

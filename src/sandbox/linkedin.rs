@@ -34,3 +34,19 @@ pub fn routes() -> Route {
         .at("/oauth/v2/revoke", poem::post(oauth::revoke))
         .at("/v2/userinfo", poem::get(userinfo))
 }
+
+/// This provider's data set (accounts' items, edits and deletions between syncs).
+pub struct LinkedinData {
+    pub seed: u64,
+}
+
+impl LinkedinData {
+    pub fn new(seed: u64) -> Self {
+        Self { seed }
+    }
+}
+
+/// Sandbox-only control routes under `/_sandbox/linkedin` (add, edit, delete items).
+pub fn control_routes() -> Route {
+    Route::new()
+}

@@ -38,3 +38,19 @@ pub fn routes() -> Route {
         .at("/:tenant/oauth2/v2.0/token", poem::post(oauth::token))
         .at("/v1.0/me", poem::get(me))
 }
+
+/// This provider's data set (accounts' items, edits and deletions between syncs).
+pub struct MicrosoftData {
+    pub seed: u64,
+}
+
+impl MicrosoftData {
+    pub fn new(seed: u64) -> Self {
+        Self { seed }
+    }
+}
+
+/// Sandbox-only control routes under `/_sandbox/microsoft` (add, edit, delete items).
+pub fn control_routes() -> Route {
+    Route::new()
+}

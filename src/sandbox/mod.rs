@@ -44,10 +44,38 @@ pub struct Faults {
     /// Every n-th data request fails with a 503 (0: never).
     #[serde(default)]
     pub fail_every: u32,
+    /// This fraction of data requests fails with a 5xx (0.0–1.0; deterministic per seed).
+    #[serde(default)]
+    pub fail_ratio: f64,
+    /// Every n-th data request is throttled the provider's way, with a reset 1 s ahead.
+    #[serde(default)]
+    pub throttle_every: u32,
+    /// The next n data pages are malformed (a reply cut in the middle of its JSON).
+    #[serde(default)]
+    pub malformed_pages: u32,
+    /// While set, incremental cursors are answered as expired (Gmail history 404, Graph 410).
+    #[serde(default)]
+    pub expire_cursors: bool,
     /// The next n successful code exchanges redeem the code, then answer 503: the ambiguous
     /// failure after which a client must not loop.
     #[serde(default)]
     pub token_fail_after_redeem: u32,
+}
+
+/// A fault injected into one data request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataFault {
+    /// A 5xx.
+    Unavailable,
+    /// The provider's throttling reply, resetting this many seconds ahead.
+    Throttled { reset_secs: u64 },
+    /// A page whose JSON is cut off.
+    Malformed,
+}
+
+/// Cuts a JSON body in the middle (the malformed-page fault).
+pub fn truncated(body: &str) -> String {
+    body.chars().take(body.chars().count() / 2).collect()
 }
 
 /// An access token the sandbox issued.
@@ -71,6 +99,11 @@ pub struct SandboxState {
     /// Seconds added to the wall clock (`/_sandbox/clock`): expiry without waiting.
     clock_offset_ms: std::sync::atomic::AtomicI64,
     pub twitter: twitter::TwitterData,
+    pub instagram: instagram::InstagramData,
+    pub google: google::GoogleData,
+    pub facebook: facebook::FacebookData,
+    pub linkedin: linkedin::LinkedinData,
+    pub microsoft: microsoft::MicrosoftData,
     pub oauth: oauth::OAuthServer,
 }
 
@@ -83,6 +116,11 @@ impl SandboxState {
             requests: Mutex::new(Vec::new()),
             clock_offset_ms: Default::default(),
             twitter: twitter::TwitterData::new(seed),
+            instagram: instagram::InstagramData::new(seed),
+            google: google::GoogleData::new(seed),
+            facebook: facebook::FacebookData::new(seed),
+            linkedin: linkedin::LinkedinData::new(seed),
+            microsoft: microsoft::MicrosoftData::new(seed),
             oauth: oauth::OAuthServer::default(),
         })
     }
@@ -192,14 +230,40 @@ impl SandboxState {
         r.len()
     }
 
-    /// Applies the slow-reply fault; returns true when this request must fail with a 503.
-    async fn before_reply(&self, what: String) -> bool {
+    /// Records a data request, applies the slow-reply fault and says which fault (if any) this
+    /// request gets. Every provider's data handlers call it first and render the fault in
+    /// their provider's shape.
+    /// `page` says whether this request returns a page of items (only those get malformed).
+    pub async fn before_reply(&self, what: String, page: bool) -> Option<DataFault> {
         let n = self.record(what);
         let f = self.faults.lock().expect("faults").clone();
         if f.slow_ms > 0 {
             tokio::time::sleep(Duration::from_millis(f.slow_ms)).await;
         }
-        f.fail_every > 0 && n.is_multiple_of(f.fail_every as usize)
+        if f.fail_every > 0 && n.is_multiple_of(f.fail_every as usize) {
+            return Some(DataFault::Unavailable);
+        }
+        if f.fail_ratio > 0.0 {
+            // A deterministic coin per (seed, request number).
+            let h = (self.seed ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                .wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            if ((h >> 11) as f64 / (1u64 << 53) as f64) < f.fail_ratio {
+                return Some(DataFault::Unavailable);
+            }
+        }
+        if f.throttle_every > 0 && n.is_multiple_of(f.throttle_every as usize) {
+            return Some(DataFault::Throttled { reset_secs: 1 });
+        }
+        if page && f.malformed_pages > 0 {
+            self.faults.lock().expect("faults").malformed_pages -= 1;
+            return Some(DataFault::Malformed);
+        }
+        None
+    }
+
+    /// Whether incremental cursors are to be answered as expired.
+    pub fn cursors_expired(&self) -> bool {
+        self.faults.lock().expect("faults").expire_cursors
     }
 }
 
@@ -297,6 +361,11 @@ pub fn app(state: Arc<SandboxState>) -> impl poem::Endpoint {
             "/microsoft",
             microsoft::routes().data(ProviderId::Microsoft),
         )
+        .nest("/_sandbox/instagram", instagram::control_routes())
+        .nest("/_sandbox/google", google::control_routes())
+        .nest("/_sandbox/facebook", facebook::control_routes())
+        .nest("/_sandbox/linkedin", linkedin::control_routes())
+        .nest("/_sandbox/microsoft", microsoft::control_routes())
         .nest("/_sandbox", control::routes())
         .data(state)
 }

@@ -20,7 +20,7 @@ use poem::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::SandboxState;
+use super::{truncated, DataFault, SandboxState};
 
 /// Tweets per account in a fresh data set.
 pub const DEFAULT_TWEETS: usize = 230;
@@ -120,6 +120,13 @@ impl TwitterData {
         f(tweets)
     }
 
+    /// The ids of an account's tweets (what a full sync must end with).
+    pub fn ids(&self, account: &str) -> Vec<String> {
+        self.with_account(account, |tweets| {
+            tweets.iter().map(|t| t.id.to_string()).collect()
+        })
+    }
+
     /// Adds `count` newer tweets to an account; returns their ids.
     pub fn add_tweets(&self, account: &str, count: usize) -> Vec<String> {
         self.with_account(account, |tweets| {
@@ -212,7 +219,7 @@ async fn admit(
     state: &SandboxState,
     req: &Request,
     endpoint: &'static str,
-) -> Result<(String, RateWindow), Response> {
+) -> Result<(String, RateWindow, bool), Response> {
     let account = req
         .headers()
         .get("authorization")
@@ -227,7 +234,7 @@ async fn admit(
             .map(|q| format!("?{q}"))
             .unwrap_or_default()
     );
-    let fail = state.before_reply(what).await;
+    let fault = state.before_reply(what, endpoint == "users/tweets").await;
     let Some(account) = account else {
         return Err(problem(
             StatusCode::UNAUTHORIZED,
@@ -236,13 +243,32 @@ async fn admit(
             "about:blank",
         ));
     };
-    if fail {
-        return Err(problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Service Unavailable",
-            "Service Unavailable",
-            "about:blank",
-        ));
+    match fault {
+        Some(DataFault::Unavailable) => {
+            return Err(problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable",
+                "Service Unavailable",
+                "about:blank",
+            ));
+        }
+        Some(DataFault::Throttled { reset_secs }) => {
+            let mut r = problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Requests",
+                "Too Many Requests",
+                "about:blank",
+            );
+            let reset = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+                + reset_secs;
+            let h = r.headers_mut();
+            h.insert("x-rate-limit-remaining", 0.into());
+            h.insert("x-rate-limit-reset", reset.into());
+            return Err(r);
+        }
+        _ => {}
     }
     let limit = state
         .faults
@@ -264,12 +290,12 @@ async fn admit(
         h.insert("x-rate-limit-reset", rate.reset.into());
         return Err(r);
     }
-    Ok((account, rate))
+    Ok((account, rate, fault == Some(DataFault::Malformed)))
 }
 
 #[handler]
 async fn me(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    let (account, rate) = match admit(&state, req, "users/me").await {
+    let (account, rate, _) = match admit(&state, req, "users/me").await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -294,7 +320,7 @@ async fn timeline(
     Path(user_id): Path<String>,
     Query(q): Query<TimelineQuery>,
 ) -> Response {
-    let (account, rate) = match admit(&state, req, "users/tweets").await {
+    let (account, rate, malformed) = match admit(&state, req, "users/tweets").await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -380,7 +406,11 @@ async fn timeline(
             })).collect::<Vec<_>>() });
         }
     }
-    json_reply(body, rate)
+    let mut reply = json_reply(body.clone(), rate);
+    if malformed {
+        reply.set_body(truncated(&body.to_string()));
+    }
+    reply
 }
 
 fn tweet_json(t: &Tweet) -> Value {

@@ -1,15 +1,13 @@
-//! `SyncDataSource`: at a run's start, the profile (account name); then fetch a page → normalize → store the page, its counters and the resume
-//! point in one transaction → next page. A crash resumes at the first page not yet stored; a
-//! re-delivered page is an upsert, so nothing is duplicated. The source's incremental cursor
-//! (Twitter: the first page's `newest_id`) moves only in the transaction of the last page.
+//! `SyncDataSource`, for every provider: at a run's start, the profile (account check and name);
+//! then fetch a page ([`providers::fetch_page`]) → normalize → store the page's items, its
+//! deletions, its counters and the run's next page state in one transaction → next page. A
+//! crash resumes at the first page not yet stored; a re-delivered page is an upsert, so nothing
+//! is duplicated. The source's incremental cursor moves only in the transaction of the last
+//! page. A 401 gets one token renewal per run; 429s reschedule the job at the provider's reset.
 
 use apalis_core::task::data::Data;
-use lifesync_jobs::{
-    payloads::{SyncDataSource, SyncMode},
-    JobError, JobLease,
-};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use lifesync_jobs::{payloads::SyncDataSource, JobError, JobLease};
+use serde_json::{json, Value};
 
 use super::SharedDeps;
 use crate::{
@@ -17,17 +15,9 @@ use crate::{
     metrics,
     normalizer::normalize,
     oauth::tokens::{TokenError, TokenManager},
-    providers::{twitter::TwitterClient, ProviderError, ProviderId},
+    providers::{self, profile, PageRequest, ProviderError, ProviderId, Session},
     services::sync::trigger_str,
 };
-
-/// Where a run resumes, stored in `sync_runs.page_cursor`.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-struct Resume {
-    pagination_token: Option<String>,
-    /// The newest id of the run's first page: the next incremental sync's `since_id`.
-    newest_id: Option<String>,
-}
 
 /// A failure, with whether retrying can help and what the data source's status becomes.
 struct Failure {
@@ -136,13 +126,8 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             None,
         ));
     }
-    if source.provider != "twitter" {
-        return Err(Failure::permanent(
-            format!("syncing {} is not supported yet", source.provider),
-            None,
-        ));
-    }
-    let provider = ProviderId::Twitter;
+    let provider = ProviderId::parse(&source.provider)
+        .ok_or_else(|| Failure::permanent(format!("unknown provider {}", source.provider), None))?;
     let app = deps
         .apps
         .get(provider)
@@ -157,56 +142,57 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
     // An expired or revoked access token gets one renewal per run.
     let mut renewed = false;
 
-    let client = TwitterClient::new(deps.apps.http.clone(), Some(&app.api_base));
-    let mut resume: Resume = progress
+    let mut page_state: Option<Value> = progress
         .page_cursor
         .as_deref()
         .and_then(|c| serde_json::from_str(c).ok())
         .or_else(|| {
-            job.page_cursor.clone().map(|t| Resume {
-                pagination_token: Some(t),
-                newest_id: None,
+            // A job's starting page: provider page state, or (version 1 jobs) a bare token.
+            job.page_cursor.as_deref().map(|c| {
+                serde_json::from_str(c).unwrap_or_else(|_| json!({ "pagination_token": c }))
             })
-        })
-        .unwrap_or_default();
-    if resume.pagination_token.is_none() {
+        });
+    let http = &deps.apps.http;
+    if page_state.is_none() {
         // A run's start: refresh the account's display name from its profile.
-        let profile = match client.profile(&access).await {
+        let profile = match patiently(|| profile::fetch(app, http, &access)).await {
             Err(ProviderError::Unauthorized(_)) if !renewed => {
                 renewed = true;
                 access = token_manager
                     .after_unauthorized(source.id, provider, &access)
                     .await?;
-                client.profile(&access).await?
+                profile::fetch(app, http, &access).await?
             }
             other => other?,
         };
-        if profile.id != source.account_id {
+        if profile.account_id != source.account_id {
             return Err(Failure::permanent(
                 "the token belongs to another account".into(),
                 Some("reauth_required"),
             ));
         }
-        let name = profile.username.map(|u| format!("@{u}")).or(profile.name);
+        let name = match provider {
+            ProviderId::Twitter => profile.account_name.map(|u| format!("@{u}")),
+            _ => profile.account_name,
+        };
         data_sources::set_account_name(pool, source.id, name.as_deref()).await?;
     }
-    let since_id = match job.mode {
-        SyncMode::Incremental => source.cursor_state["twitter"]["newest_id"]
-            .as_str()
-            .map(str::to_string),
-        SyncMode::Full => None,
-    };
+    let cursor = source.cursor_state.get(provider.as_str()).cloned();
+    let page_size = providers::page_size(provider, deps.batch_size);
     loop {
-        let page = match client
-            .timeline(
-                &access,
-                &source.account_id,
-                since_id.as_deref(),
-                resume.pagination_token.as_deref(),
-                deps.batch_size,
-            )
-            .await
-        {
+        let session = Session {
+            http,
+            app,
+            token: &access,
+            account_id: &source.account_id,
+            page_size,
+        };
+        let request = PageRequest {
+            mode: job.mode,
+            cursor: cursor.as_ref(),
+            page: page_state.as_ref(),
+        };
+        let page = match patiently(|| providers::fetch_page(provider, &session, request)).await {
             Err(ProviderError::Unauthorized(_)) if !renewed => {
                 renewed = true;
                 access = token_manager
@@ -215,10 +201,6 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
                 continue;
             }
             other => other?,
-        };
-        let next = Resume {
-            pagination_token: page.next_token.clone(),
-            newest_id: resume.newest_id.clone().or(page.newest_id.clone()),
         };
         let fetched = page.items.len() as i32;
         let normalized: Vec<_> = page.items.into_iter().map(normalize).collect();
@@ -231,27 +213,47 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             &normalized,
         )
         .await?;
+        items::mark_deleted(&mut tx, source.id, &page.deleted).await?;
         let kind = normalized.first().map_or("post", |i| i.kind.as_str());
-        if next.pagination_token.is_some() {
-            let cursor = serde_json::to_string(&next).expect("resume state serializes");
-            sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, Some(&cursor))
-                .await?;
+        if let Some(next) = page.next {
+            let state = next.to_string();
+            sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, Some(&state)).await?;
             tx.commit().await?;
             record_items(&source.provider, kind, counts);
-            resume = next;
+            page_state = Some(next);
             continue;
         }
         sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, None).await?;
         sync_runs::finish(&mut tx, job.sync_run_id, true, None).await?;
-        let patch = next
-            .newest_id
-            .map(|n| json!({ "twitter": { "newest_id": n } }));
+        let patch = page.cursor.map(|c| json!({ provider.as_str(): c }));
         data_sources::finish_sync(&mut tx, source.id, true, None, patch.as_ref()).await?;
         tx.commit().await?;
         record_items(&source.provider, kind, counts);
         metrics::sync_run_finished(&source.provider, trigger_str(job.trigger), true);
         return Ok(());
     }
+}
+
+/// Retries a provider call that failed transiently (5xx, timeout, connection) up to three more
+/// times, 200 ms → 2 s apart with jitter, before the job itself is retried (with the queue's
+/// longer backoff, resuming at the same page). Throttling is never retried here: it
+/// reschedules the job for the provider's reset.
+async fn patiently<T, F, Fut>(call: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    use backon::Retryable;
+    call.retry(
+        backon::ExponentialBuilder::default()
+            .with_min_delay(std::time::Duration::from_millis(200))
+            .with_max_delay(std::time::Duration::from_secs(2))
+            .with_max_times(3)
+            .with_jitter(),
+    )
+    .sleep(tokio::time::sleep)
+    .when(|e| matches!(e, ProviderError::Transient(_)))
+    .await
 }
 
 /// Ends the run and records the error on its source (best effort: the job ends either way).

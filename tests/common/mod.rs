@@ -402,3 +402,172 @@ pub async fn run_row(pool: &PgPool, run_id: &str) -> (String, i32, i32, i32) {
     .await
     .unwrap()
 }
+
+/// A whole service on a sandbox: the API with OAuth, and in-process workers for every queue.
+/// Sources are connected through the real OAuth flow, which also runs their first full sync.
+pub struct SyncHarness {
+    pub app: TestApp,
+    pub sandbox: TestSandbox,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A run's outcome: status, fetched, new, updated, error.
+pub type RunOutcome = (String, i32, i32, i32, Option<String>);
+
+impl SyncHarness {
+    pub async fn new(seed: u64, batch_size: u32) -> Self {
+        let sandbox = TestSandbox::spawn(seed).await;
+        let app = TestApp::spawn_with(Some(sandbox_oauth(&sandbox.base))).await;
+        let stop = start_queue_workers(
+            &app.db.pool,
+            &app.store,
+            &sandbox.twitter_base(),
+            batch_size,
+            &["oauth_completion", "sync", "fanout"],
+        );
+        Self {
+            app,
+            sandbox,
+            stop: Some(stop),
+        }
+    }
+
+    /// Connects `account` of provider `p` for `user` through authorize → sandbox → callback →
+    /// completion; waits for the first (full, trigger `oauth`) sync and returns the source
+    /// and that run's outcome.
+    pub async fn connect(
+        &self,
+        p: lifesync::providers::ProviderId,
+        user: &str,
+        account: &str,
+    ) -> (Uuid, RunOutcome) {
+        let r = self
+            .app
+            .get(
+                &format!("/api/v1/oauth/{p}/authorize"),
+                Some(&token(user, 3600, None)),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let body: serde_json::Value = r.json().await.unwrap();
+        let mut url = url::Url::parse(body["authorization_url"].as_str().unwrap()).unwrap();
+        url.query_pairs_mut()
+            .append_pair("sandbox_account", account);
+        let r = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(url)
+            .send()
+            .await
+            .unwrap();
+        let back = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        let r = self
+            .app
+            .get(
+                &format!("/api/v1/oauth/{p}/callback?{}", back.query().unwrap()),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let body: serde_json::Value = r.json().await.unwrap();
+        let id = body["completion_id"].as_str().unwrap().to_string();
+        let mut ds = None;
+        for _ in 0..300 {
+            let c: serde_json::Value = self
+                .app
+                .get(
+                    &format!("/api/v1/oauth/completions/{id}"),
+                    Some(&token(user, 3600, None)),
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            match c["status"].as_str() {
+                Some("connected") => {
+                    ds = Some(c["data_source_id"].as_str().unwrap().parse().unwrap());
+                    break;
+                }
+                Some("failed") => panic!("{p}: connection failed: {c}"),
+                _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+        let ds: Uuid = ds.expect("connected");
+        let run: Uuid = sqlx::query_scalar(
+            "SELECT id FROM sync_runs WHERE data_source_id = $1 AND trigger = 'oauth'",
+        )
+        .bind(ds)
+        .fetch_one(&self.app.db.pool)
+        .await
+        .unwrap();
+        (ds, self.wait(run).await)
+    }
+
+    /// Starts a sync through the API and waits for its end.
+    pub async fn sync(&self, ds: Uuid, user: &str, mode: &str) -> RunOutcome {
+        let r = self
+            .app
+            .post_json(
+                &format!("/api/v1/data-sources/{ds}/sync"),
+                &token(user, 3600, None),
+                &format!(r#"{{"mode":"{mode}"}}"#),
+            )
+            .await;
+        assert_eq!(r.status(), 202, "{:?}", r.text().await);
+        let body: serde_json::Value = r.json().await.unwrap();
+        let run: Uuid = body["sync_run_id"].as_str().unwrap().parse().unwrap();
+        self.wait(run).await
+    }
+
+    pub async fn wait(&self, run: Uuid) -> RunOutcome {
+        for _ in 0..1800 {
+            let row: RunOutcome = sqlx::query_as(
+                "SELECT status, items_fetched, items_new, items_updated, error
+                   FROM sync_runs WHERE id = $1",
+            )
+            .bind(run)
+            .fetch_one(&self.app.db.pool)
+            .await
+            .unwrap();
+            if row.0 == "succeeded" || row.0 == "failed" {
+                return row;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("run {run} did not finish in 180 s");
+    }
+
+    /// The source's stored items: (external id, deleted).
+    pub async fn stored(&self, ds: Uuid) -> Vec<(String, bool)> {
+        sqlx::query_as(
+            "SELECT external_id, deleted_at IS NOT NULL FROM items
+              WHERE data_source_id = $1 ORDER BY external_id",
+        )
+        .bind(ds)
+        .fetch_all(&self.app.db.pool)
+        .await
+        .unwrap()
+    }
+
+    /// External ids of the source's live (not deleted) items, sorted.
+    pub async fn live_ids(&self, ds: Uuid) -> Vec<String> {
+        self.stored(ds)
+            .await
+            .into_iter()
+            .filter(|(_, d)| !d)
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    pub fn set_faults(&self, f: lifesync::sandbox::Faults) {
+        *self.sandbox.state.faults.lock().unwrap() = f;
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.app.shutdown().await;
+    }
+}

@@ -1,0 +1,18 @@
+//! Instagram's data API (see `providers.md`). Not yet implemented: every page fails permanently,
+//! so a sync of this provider ends with a clear error instead of looping.
+
+use super::{Page, PageRequest, Provider, ProviderError, ProviderId, Session};
+
+pub struct Instagram;
+
+impl Provider for Instagram {
+    const ID: ProviderId = ProviderId::Instagram;
+    const PAGE_SIZE: std::ops::RangeInclusive<u32> = 1..=100;
+
+    async fn fetch_page(_s: &Session<'_>, _req: PageRequest<'_>) -> Result<Page, ProviderError> {
+        Err(ProviderError::Permanent(format!(
+            "syncing {} is not supported yet",
+            Self::ID
+        )))
+    }
+}
