@@ -92,16 +92,6 @@ pub fn routes() -> Route {
         .at("/:version/me", poem::get(me))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn app_scoped_ids_exceed_2_pow_53() {
-        let id = super::app_scoped_id(super::ACCOUNT);
-        assert!(id > 1 << 53, "{id}");
-        assert_eq!(id.to_string().len(), 17);
-    }
-}
-
 /// This provider's data set (accounts' items, edits and deletions between syncs).
 pub struct InstagramData {
     pub seed: u64,
@@ -116,4 +106,14 @@ impl InstagramData {
 /// Sandbox-only control routes under `/_sandbox/instagram` (add, edit, delete items).
 pub fn control_routes() -> Route {
     Route::new()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn app_scoped_ids_exceed_2_pow_53() {
+        let id = super::app_scoped_id(super::ACCOUNT);
+        assert!(id > 1 << 53, "{id}");
+        assert_eq!(id.to_string().len(), 17);
+    }
 }
