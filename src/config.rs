@@ -237,6 +237,10 @@ pub struct ProviderConfig {
     /// `{P}_TOKEN_AUTH`: `client_secret_basic` or `client_secret_post` (None: the provider's
     /// documented method), for standards-conformant servers behind the endpoint overrides.
     pub token_auth: Option<crate::oauth::spec::ClientAuth>,
+    /// `{P}_APP_RATE_LIMIT`: requests per minute for the whole app, across all workers.
+    pub app_rate_limit: Option<u32>,
+    /// `{P}_ACCOUNT_RATE_LIMIT`: requests per minute per connected account.
+    pub account_rate_limit: Option<u32>,
 }
 
 impl ProviderConfig {
@@ -273,6 +277,17 @@ impl ProviderConfig {
                 })
             })
             .transpose()?;
+        let rate = |suffix: &str| -> Result<Option<u32>, ConfigError> {
+            let var = format!("{}_{suffix}", p.env_prefix());
+            get(env, &var)
+                .map(|v| match v.trim().parse::<u32>() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => Err(err(&var, "must be a positive number of requests per minute")),
+                })
+                .transpose()
+        };
+        let (app_rate_limit, account_rate_limit) =
+            (rate("APP_RATE_LIMIT")?, rate("ACCOUNT_RATE_LIMIT")?);
         match (id, secret, redirect) {
             (None, None, None) => Ok(None),
             (Some(client_id), Some(secret), Some(redirect_uri)) => Ok(Some(Self {
@@ -283,6 +298,8 @@ impl ProviderConfig {
                 token_url,
                 api_base_url,
                 token_auth,
+                app_rate_limit,
+                account_rate_limit,
             })),
             (id, secret, redirect) => {
                 let missing = [

@@ -9,7 +9,10 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::spec::{spec, ClientAuth, OAuthSpec};
-use crate::{config::ProviderConfig, providers::ProviderId};
+use crate::{
+    config::ProviderConfig,
+    providers::{limiter::PerMinute, ProviderId},
+};
 
 /// One provider's app as configured.
 pub struct ProviderApp {
@@ -23,6 +26,9 @@ pub struct ProviderApp {
     pub api_base: Url,
     pub client_auth: ClientAuth,
     pub spec: &'static OAuthSpec,
+    /// Request-rate caps shared by all workers (None: uncapped).
+    pub app_rate_limit: Option<PerMinute>,
+    pub account_rate_limit: Option<PerMinute>,
 }
 
 impl std::fmt::Debug for ProviderApp {
@@ -51,6 +57,8 @@ impl ProviderApp {
                 .unwrap_or_else(|| default(spec.api_base_url)),
             client_auth: c.token_auth.unwrap_or(spec.client_auth),
             spec,
+            app_rate_limit: c.app_rate_limit.map(PerMinute),
+            account_rate_limit: c.account_rate_limit.map(PerMinute),
         }
     }
 
@@ -127,6 +135,8 @@ mod tests {
             token_url: Some(Url::parse("http://sbx/twitter/2/oauth2/token").unwrap()),
             api_base_url: None,
             token_auth: None,
+            app_rate_limit: None,
+            account_rate_limit: None,
         };
         let app = ProviderApp::new(ProviderId::Twitter, &c);
         assert_eq!(

@@ -252,6 +252,10 @@ impl StateStore {
         self.conn.clone()
     }
 
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     pub(crate) fn prefixed(&self, rest: &str) -> String {
         self.key(rest)
     }

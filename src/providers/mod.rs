@@ -14,6 +14,7 @@ pub mod facebook;
 pub mod gmail;
 pub mod http;
 pub mod instagram;
+pub mod limiter;
 pub mod linkedin;
 pub mod outlook;
 pub mod profile;

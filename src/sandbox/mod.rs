@@ -343,6 +343,8 @@ pub fn provider_config(p: ProviderId, base: &url::Url, redirect_uri: url::Url) -
         token_url: Some(at(token)),
         api_base_url: Some(at(&format!("/{}", p.as_str()))),
         token_auth: None,
+        app_rate_limit: None,
+        account_rate_limit: None,
     }
 }
 

@@ -34,6 +34,13 @@ pub struct Deps {
     pub batch_size: u32,
 }
 
+impl Deps {
+    /// The shared provider request limiter (Redis, under the same prefix as the states).
+    pub fn limiter(&self) -> crate::providers::limiter::Limiter {
+        crate::providers::limiter::Limiter::new(self.states.conn(), self.states.prefix())
+    }
+}
+
 /// Cheap to clone into every task.
 #[derive(Clone)]
 pub struct SharedDeps(pub Arc<Deps>);

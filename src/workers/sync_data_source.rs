@@ -177,6 +177,7 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         };
         data_sources::set_account_name(pool, source.id, name.as_deref()).await?;
     }
+    let limiter = deps.limiter();
     let cursor = source.cursor_state.get(provider.as_str()).cloned();
     let page_size = providers::page_size(provider, deps.batch_size);
     loop {
@@ -192,6 +193,7 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             cursor: cursor.as_ref(),
             page: page_state.as_ref(),
         };
+        pace(&limiter, app, &source.account_id).await?;
         let page = match patiently(|| providers::fetch_page(provider, &session, request)).await {
             Err(ProviderError::Unauthorized(_)) if !renewed => {
                 renewed = true;
@@ -231,6 +233,28 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         record_items(&source.provider, kind, counts);
         metrics::sync_run_finished(&source.provider, trigger_str(job.trigger), true);
         return Ok(());
+    }
+}
+
+/// Waits for the shared rate limiter: a short wait is slept, a long one reschedules the job
+/// (no attempt spent) for the moment the limiter allows the next request.
+async fn pace(
+    limiter: &crate::providers::limiter::Limiter,
+    app: &crate::oauth::apps::ProviderApp,
+    account: &str,
+) -> Result<(), Failure> {
+    loop {
+        let wait = limiter
+            .acquire(app.id, account, app.app_rate_limit, app.account_rate_limit)
+            .await
+            .map_err(|e| Failure::retryable(format!("rate limiter: {e}")))?;
+        match wait {
+            None => return Ok(()),
+            Some(w) if w <= std::time::Duration::from_millis(500) => tokio::time::sleep(w).await,
+            Some(w) => {
+                return Err(ProviderError::RateLimited { retry_after: w }.into());
+            }
+        }
     }
 }
 
