@@ -92,7 +92,7 @@ fn alternatives() -> Vec<(Alt, String)> {
         ),
         (
             Alt::IntlPhone,
-            format!(r"\+\d{{1,3}}(?:[ .\-]?(?:\(\d{{1,4}}\)|\d{{1,5}}))+{EXT}"),
+            format!(r"(?:\+\d|\b00[1-9])\d{{0,2}}(?:[ .\-]?(?:\(\d{{1,4}}\)|\d{{1,5}}))+{EXT}"),
         ),
         (Alt::Ssn, r"\b\d{3}[ \-]\d{2}[ \-]\d{4}\b".to_string()),
         (Alt::Card, r"\b\d(?:[ \-]?\d){12,18}\b".to_string()),
@@ -185,7 +185,7 @@ pub fn find_pii(text: &str) -> Vec<PiiSpan> {
         let first_alt = (0..sc.single.len())
             .find(|i| locs.get(i + 1).is_some())
             .unwrap_or(0);
-        let mut accepted = validate(sc.single[first_alt].0, text, start, m.end());
+        let mut accepted = validate_or_trim(sc.single[first_alt].0, text, start, m.end());
         // Another alternative may match at the same place (e.g. a phone where a card
         // candidate was rejected); an SSN-shaped string with an invalid area, group or serial
         // stays what it looks like and is left alone.
@@ -193,8 +193,8 @@ pub fn find_pii(text: &str) -> Vec<PiiSpan> {
             for (alt, re) in &sc.single[first_alt + 1..] {
                 if let Some(m2) = re.find_at(text, start) {
                     if m2.start() == start {
-                        accepted = validate(*alt, text, start, m2.end());
-                        if accepted.is_some() {
+                        accepted = validate_or_trim(*alt, text, start, m2.end());
+                        if accepted.is_some() || matches!(alt, Alt::Ssn) {
                             break;
                         }
                     }
@@ -214,18 +214,46 @@ pub fn find_pii(text: &str) -> Vec<PiiSpan> {
     spans
 }
 
+/// Validates a candidate; when a number candidate fails, drops trailing digit groups one by
+/// one (a phone or card directly followed by another number, as in `+1 415 555 0132 1999`).
+fn validate_or_trim(alt: Alt, text: &str, start: usize, mut end: usize) -> Option<PiiSpan> {
+    loop {
+        if let Some(span) = validate(alt, text, start, end) {
+            return Some(span);
+        }
+        if matches!(alt, Alt::Email | Alt::EmailObfuscated | Alt::Ssn) {
+            return None;
+        }
+        let cand = &text[start..end];
+        let cut = cand.rfind([' ', '-', '.', '/'])?;
+        let before = *cand.as_bytes().get(cut.checked_sub(1)?)?;
+        if !before.is_ascii_digit() && before != b')' {
+            return None;
+        }
+        end = start + cut;
+    }
+}
+
 fn validate(alt: Alt, text: &str, start: usize, end: usize) -> Option<PiiSpan> {
     let s = &text[start..end];
     let kind = match alt {
         Alt::Email | Alt::EmailObfuscated => PiiKind::Email,
         Alt::IntlPhone => {
             let (body, _) = split_extension(s);
+            let body = match body.strip_prefix("00") {
+                Some(_) if continues_number(text, start) => return None,
+                Some(rest) => format!("+{rest}"),
+                None => body.to_string(),
+            };
             let digits = body
                 .replace("(0)", "")
                 .bytes()
                 .filter(u8::is_ascii_digit)
                 .count();
-            if !(8..=15).contains(&digits) {
+            // Country codes starting with 1 or 7 are the one-digit +1 (North America) and +7
+            // (Russia, Kazakhstan), both followed by exactly 10 digits.
+            let eleven = body.starts_with("+1") || body.starts_with("+7");
+            if eleven && digits != 11 || !(8..=15).contains(&digits) {
                 return None;
             }
             PiiKind::Phone
@@ -237,7 +265,7 @@ fn validate(alt: Alt, text: &str, start: usize, end: usize) -> Option<PiiSpan> {
             PiiKind::Ssn
         }
         Alt::Card => {
-            if !valid_card(s) {
+            if continues_number(text, start) || !valid_card(s) {
                 return None;
             }
             PiiKind::Card
@@ -254,13 +282,23 @@ fn validate(alt: Alt, text: &str, start: usize, end: usize) -> Option<PiiSpan> {
         Alt::NationalPhone => {
             let (body, _) = split_extension(s);
             let digits = body.bytes().filter(u8::is_ascii_digit).count();
-            if !(9..=13).contains(&digits) || !one_separator_kind(body) {
+            if !(9..=13).contains(&digits)
+                || !one_separator_kind(body)
+                || continues_number(text, start)
+            {
                 return None;
             }
             PiiKind::Phone
         }
     };
     Some(PiiSpan { kind, start, end })
+}
+
+/// True when the candidate at `start` is the tail of a longer grouped digit run (a digit and
+/// a separator right before it, as in the tracking number `9400 3071 4418 2398 1075 65`).
+fn continues_number(text: &str, start: usize) -> bool {
+    let b = text.as_bytes();
+    start >= 2 && matches!(b[start - 1], b' ' | b'-' | b'.' | b'/') && b[start - 2].is_ascii_digit()
 }
 
 /// Splits `415-555-0132 ext. 12` into the number and the extension part.
@@ -275,12 +313,16 @@ fn split_extension(s: &str) -> (&str, &str) {
     }
 }
 
-/// True when the separators between digit groups (ignoring a parenthesised prefix) are all
-/// the same character, so `01.02.2024 10` (a date and an hour) is not one number.
+/// True when the separators between digit groups after the area code (the first group,
+/// which may be parenthesised or followed by its own separator, as in `030/9018 2000`) are
+/// all the same character, so `01.02.2024 10` (a date and an hour) is not one number.
 fn one_separator_kind(s: &str) -> bool {
     let body = match s.find(')') {
         Some(i) => s[i + 1..].trim_start(),
-        None => s,
+        None => match s.find(|c: char| !c.is_ascii_digit()) {
+            Some(i) => &s[i + 1..],
+            None => s,
+        },
     };
     let mut seps = body.bytes().filter(|c| !c.is_ascii_digit());
     let first = seps.next();
@@ -405,8 +447,11 @@ mod tests {
             "06.12.34.56.78",
             "0049 30 901820",
             "(030) 9018 2000",
+            "030/9018 2000",
+            "020-123 4567",
             "415-555-0132 ext. 204",
             "+1 415 555 0132 x12",
+            "+7 495 123-45-67",
         ] {
             assert_eq!(s(&format!("call {p} now")), "call [phone] now", "{p}");
         }
@@ -418,6 +463,7 @@ mod tests {
         assert_eq!(s("card 4111-1111-1111-1111"), "card [card]");
         assert_eq!(s("amex 3782 822463 10005"), "amex [card]");
         assert_eq!(s("5555555555554444"), "[card]");
+        assert_eq!(s("amex 3782 822463 10005 2019"), "amex [card] 2019");
         // not Luhn-valid
         assert_eq!(s("4111 1111 1111 1112"), "4111 1111 1111 1112");
         // tweet id
@@ -425,6 +471,11 @@ mod tests {
             s("status/1790000000000000000"),
             "status/1790000000000000000"
         );
+    }
+
+    #[test]
+    fn phone_followed_by_a_number() {
+        assert_eq!(s("call +1 415 555 0132 1999"), "call [phone] 1999");
     }
 
     #[test]
