@@ -450,13 +450,15 @@ static KEYWORDS_RE: LazyLock<Keywords> = LazyLock::new(|| {
     let alts: Vec<String> = kws
         .iter()
         .map(|k| {
-            let starts = k.chars().next().is_some_and(char::is_alphanumeric);
-            let ends = k.chars().last().is_some_and(char::is_alphanumeric);
+            // ASCII word boundaries keep the whole scan in the DFA; a non-ASCII edge letter
+            // (`übernachtung`) goes without one.
+            let starts = k.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+            let ends = k.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
             format!(
                 "{}{}{}",
-                if starts { r"\b" } else { "" },
+                if starts { r"(?-u:\b)" } else { "" },
                 regex::escape(k),
-                if ends { r"\b" } else { "" }
+                if ends { r"(?-u:\b)" } else { "" }
             )
         })
         .collect();

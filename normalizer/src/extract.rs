@@ -112,11 +112,11 @@ static DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
     let months = names.join("|");
     let pattern = format!(
         concat!(
-            r"\b(?P<iy>\d{{4}})-(?P<im>\d{{1,2}})-(?P<id>\d{{1,2}})(?:T|\b)",
-            r"|\b(?P<sa>\d{{1,2}})/(?P<sb>\d{{1,2}})/(?P<sy>\d{{4}})\b",
-            r"|\b(?P<dd>\d{{1,2}})\.(?P<dm>\d{{1,2}})\.(?P<dy>\d{{4}})\b",
-            r"|(?i:\b(?P<wm>{m})\.? (?P<wd>\d{{1,2}})(?:st|nd|rd|th)?,? (?P<wy>\d{{4}})\b)",
-            r"|(?i:\b(?P<vd>\d{{1,2}})(?:st|nd|rd|th|er|\.)? ?(?:de |of )?(?P<vm>{m})\.?,? (?:de )?(?P<vy>\d{{4}})\b)",
+            r"(?-u:\b)(?P<iy>\d{{4}})-(?P<im>\d{{1,2}})-(?P<id>\d{{1,2}})(?:T|(?-u:\b))",
+            r"|(?-u:\b)(?P<sa>\d{{1,2}})/(?P<sb>\d{{1,2}})/(?P<sy>\d{{4}})(?-u:\b)",
+            r"|(?-u:\b)(?P<dd>\d{{1,2}})\.(?P<dm>\d{{1,2}})\.(?P<dy>\d{{4}})(?-u:\b)",
+            r"|(?i:(?-u:\b)(?P<wm>{m})\.? (?P<wd>\d{{1,2}})(?:st|nd|rd|th)?,? (?P<wy>\d{{4}})(?-u:\b))",
+            r"|(?i:(?-u:\b)(?P<vd>\d{{1,2}})(?:st|nd|rd|th|er|\.)? ?(?:de |of )?(?P<vm>{m})\.?,? (?:de )?(?P<vy>\d{{4}})(?-u:\b))",
         ),
         m = months
     );

@@ -78,7 +78,7 @@ enum Alt {
     NationalPhone,
 }
 
-const EXT: &str = r"(?:[ ]?(?i:ext\.?|extension|x)[ ]?\d{1,6}\b)?";
+const EXT: &str = r"(?:[ ]?(?i:ext\.?|extension|x)[ ]?\d{1,6}(?-u:\b))?";
 
 fn alternatives() -> Vec<(Alt, String)> {
     vec![
@@ -92,17 +92,17 @@ fn alternatives() -> Vec<(Alt, String)> {
         ),
         (
             Alt::IntlPhone,
-            format!(r"(?:\+\d|\b00[1-9])\d{{0,2}}(?:[ .\-]?(?:\(\d{{1,4}}\)|\d{{1,5}}))+{EXT}"),
+            format!(r"(?:\+\d|(?-u:\b)00[1-9])\d{{0,2}}(?:[ .\-]?(?:\(\d{{1,4}}\)|\d{{1,5}}))+{EXT}"),
         ),
-        (Alt::Ssn, r"\b\d{3}[ \-]\d{2}[ \-]\d{4}\b".to_string()),
-        (Alt::Card, r"\b\d(?:[ \-]?\d){12,18}\b".to_string()),
+        (Alt::Ssn, r"(?-u:\b)\d{3}[ \-]\d{2}[ \-]\d{4}(?-u:\b)".to_string()),
+        (Alt::Card, r"(?-u:\b)\d(?:[ \-]?\d){12,18}(?-u:\b)".to_string()),
         (
             Alt::NanpPhone,
-            format!(r"(?:\b1[ .\-])?(?:\(\d{{3}}\) ?|\b\d{{3}}[ .\-]?)\d{{3}}[ .\-]\d{{4}}\b{EXT}"),
+            format!(r"(?:(?-u:\b)1[ .\-])?(?:\(\d{{3}}\) ?|(?-u:\b)\d{{3}}[ .\-]?)\d{{3}}[ .\-]\d{{4}}(?-u:\b){EXT}"),
         ),
         (
             Alt::NationalPhone,
-            format!(r"(?:\(0\d{{1,4}}\) ?|\b0\d{{1,4}}[ .\-/])\d{{2,8}}(?:[ .\-/]\d{{2,8}}){{0,4}}\b{EXT}"),
+            format!(r"(?:\(0\d{{1,4}}\) ?|(?-u:\b)0\d{{1,4}}[ .\-/])\d{{2,8}}(?:[ .\-/]\d{{2,8}}){{0,4}}(?-u:\b){EXT}"),
         ),
     ]
 }
