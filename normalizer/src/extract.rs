@@ -124,12 +124,12 @@ static DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static MENTION_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[^\p{L}\p{N}_.@/\-])@([A-Za-z0-9_][A-Za-z0-9_.]{0,29})")
+    Regex::new(r"(?:^|[^\p{L}\p{N}_.@/\-])@[A-Za-z0-9_][A-Za-z0-9_.]{0,29}")
         .expect("mention regex compiles")
 });
 
 static HASHTAG_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[^\p{L}\p{N}_&#/])#([\p{L}\p{N}_]+)").expect("hashtag regex compiles")
+    Regex::new(r"(?:^|[^\p{L}\p{N}_&#/])#[\p{L}\p{N}_]+").expect("hashtag regex compiles")
 });
 
 /// Every calendar date written in `text` (see the module doc for the forms and the
@@ -186,8 +186,9 @@ pub fn mentions(text: &str) -> Vec<String> {
         return Vec::new();
     }
     let mut out: Vec<String> = MENTION_RE
-        .captures_iter(text)
-        .map(|c| c[1].trim_end_matches('.').to_lowercase())
+        .find_iter(text)
+        .filter_map(|m| m.as_str().split_once('@'))
+        .map(|(_, handle)| handle.trim_end_matches('.').to_lowercase())
         .collect();
     out.sort_unstable();
     out.dedup();
@@ -201,8 +202,9 @@ pub fn hashtags(text: &str) -> Vec<String> {
         return Vec::new();
     }
     let mut out: Vec<String> = HASHTAG_RE
-        .captures_iter(text)
-        .map(|c| c[1].to_lowercase())
+        .find_iter(text)
+        .filter_map(|m| m.as_str().split_once('#'))
+        .map(|(_, tag)| tag.to_lowercase())
         .filter(|t| t.chars().any(char::is_alphabetic))
         .collect();
     out.sort_unstable();

@@ -9,33 +9,59 @@
 
 use crate::{sanitize, Kind};
 use sha2::{Digest, Sha256};
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// The canonical form of already sanitized text (NFKC, lowercase, whitespace folded).
 pub fn canonical_text(sanitized: &str) -> String {
     let mut out = String::with_capacity(sanitized.len());
-    let mut pending_space = false;
-    let mut push = |c: char, out: &mut String| {
-        if c.is_whitespace() {
-            pending_space = !out.is_empty();
-        } else {
-            if pending_space {
-                out.push(' ');
-                pending_space = false;
-            }
-            out.push(c);
-        }
-    };
     if sanitized.is_ascii() {
-        for c in sanitized.chars() {
-            push(c.to_ascii_lowercase(), &mut out);
+        // ASCII is its own NFKC form.
+        let mut pending_space = false;
+        for &b in sanitized.as_bytes() {
+            if b.is_ascii_whitespace() || b == 0x0B {
+                pending_space = !out.is_empty();
+            } else {
+                if pending_space {
+                    out.push(' ');
+                    pending_space = false;
+                }
+                out.push(b.to_ascii_lowercase() as char);
+            }
         }
+    } else if sanitized.chars().all(latin1_letter_or_ascii)
+        || is_nfkc_quick(sanitized.chars()) == IsNormalized::Yes
+    {
+        fold(sanitized.chars(), &mut out);
     } else {
-        for c in sanitized.nfkc().flat_map(char::to_lowercase) {
-            push(c, &mut out);
-        }
+        fold(sanitized.nfkc(), &mut out);
     }
     out
+}
+
+/// ASCII and the Latin-1 letters U+00C0–U+00FF are unchanged by NFKC (a cheaper test than
+/// the quick check for the common case).
+fn latin1_letter_or_ascii(c: char) -> bool {
+    c.is_ascii() || ('\u{C0}'..='\u{FF}').contains(&c)
+}
+
+/// Lowercases and folds whitespace runs into `out`.
+fn fold(chars: impl Iterator<Item = char>, out: &mut String) {
+    let mut pending_space = false;
+    for c in chars {
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
 }
 
 /// SHA-256 over the canonical form of already sanitized text.
@@ -61,6 +87,9 @@ mod tests {
         assert_eq!(canonical_text("  Hello\t\n WORLD  "), "hello world");
         // NFKC: the ligature and full-width letters fold.
         assert_eq!(canonical_text("ﬁne ＡＢＣ"), "fine abc");
+        assert_eq!(canonical_text(" Café\u{3000}ÜBER\u{0B} x "), "café über x");
+        // Decomposed and precomposed forms hash alike.
+        assert_eq!(canonical_text("Cafe\u{301}"), canonical_text("Café"));
     }
 
     #[test]

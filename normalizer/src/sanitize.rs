@@ -152,12 +152,24 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// The fast pre-check: every detectable kind needs an ASCII digit or an `@`, except the
-/// obfuscated email form, which needs `at]` / `at)`.
+/// The fast pre-check: every detectable kind needs an ASCII digit or an `@` right after a
+/// character an address can hold (so `@handle` mentions alone do not start a scan), except
+/// the obfuscated email form, which needs `at]` / `at)`.
 fn might_hold_pii(text: &str) -> bool {
     let b = text.as_bytes();
-    if b.iter().any(|&c| c.is_ascii_digit() || c == b'@') {
-        return true;
+    for (i, &c) in b.iter().enumerate() {
+        if c.is_ascii_digit() {
+            return true;
+        }
+        if c == b'@' && i > 0 {
+            let p = b[i - 1];
+            if p.is_ascii_alphanumeric()
+                || p >= 0x80
+                || matches!(p, b'.' | b'_' | b'%' | b'+' | b'-')
+            {
+                return true;
+            }
+        }
     }
     has_obfuscated_at(text)
 }
