@@ -65,6 +65,9 @@ const KEYWORDS: &[(&str, Category, i32)] = &[
     ("online check-in", TravelFlight, 2),
     ("baggage", TravelFlight, 2),
     ("gepäck", TravelFlight, 2),
+    ("general admission", EventTicket, 4),
+    ("qr code", EventTicket, 1),
+    ("doors", EventTicket, 2),
     // hotels
     ("hotel", TravelHotel, 3),
     ("hôtel", TravelHotel, 3),
@@ -148,6 +151,10 @@ const KEYWORDS: &[(&str, Category, i32)] = &[
     ("pick-up", Booking, 2),
     ("pickup", Booking, 2),
     ("your ride", Booking, 3),
+    ("taxi", Booking, 3),
+    ("prise en charge", Booking, 2),
+    ("recogida", Booking, 2),
+    ("abholung", Booking, 2),
     ("train", Booking, 3),
     ("zug", Booking, 3),
     ("bahn", Booking, 2),
@@ -217,7 +224,7 @@ const KEYWORDS: &[(&str, Category, i32)] = &[
     ("kollegen", Professional, 2),
     ("offer letter", Professional, 3),
     ("payroll", Professional, 3),
-    ("client", Professional, 2),
+    ("client", Professional, 1),
     ("kunde", Professional, 2),
     ("proposal", Professional, 2),
     ("angebot anbei", Professional, 3),
@@ -225,6 +232,26 @@ const KEYWORDS: &[(&str, Category, i32)] = &[
     ("slides", Professional, 2),
     ("quarterly review", Professional, 2),
     ("onboarding", Professional, 2),
+    ("expense report", Professional, 4),
+    ("business trip", Professional, 3),
+    ("travel request", Professional, 4),
+    ("reisekosten", Professional, 3),
+    ("reisekostenabrechnung", Professional, 4),
+    ("dienstreise", Professional, 3),
+    ("note de frais", Professional, 4),
+    ("gastos de viaje", Professional, 4),
+    ("your manager", Professional, 2),
+    ("videoconference", Professional, 3),
+    ("visioconférence", Professional, 3),
+    ("videollamada", Professional, 3),
+    ("videokonferenz", Professional, 3),
+    ("budget", Professional, 2),
+    ("presupuesto", Professional, 2),
+    ("recrutement", Professional, 2),
+    ("contratación", Professional, 2),
+    ("recruiting", Professional, 2),
+    ("jour fixe", Professional, 3),
+    ("spreadsheet", Professional, 2),
     // personal
     ("hi mom", Personal, 4),
     ("hi dad", Personal, 4),
@@ -294,6 +321,17 @@ const KEYWORDS: &[(&str, Category, i32)] = &[
     ("security alert", Other, 3),
     ("password", Other, 2),
     ("verify your", Other, 3),
+    ("statement is ready", Other, 3),
+    ("statement is now available", Other, 3),
+    ("monthly statement", Other, 3),
+    ("relevé", Other, 3),
+    ("espace client", Other, 3),
+    ("kundenportal", Other, 3),
+    ("monatliche übersicht", Other, 3),
+    ("notifications", Other, 2),
+    ("liked your", Other, 3),
+    ("log in to view", Other, 3),
+    ("abbestellen", Other, 4),
 ];
 
 /// (domain suffix, category, points).
@@ -434,6 +472,68 @@ const BULK_LOCAL: &[&str] = &[
     "digest",
 ];
 
+/// Local parts (or their first word) of role and machine addresses: mail from them is not
+/// one person writing to another.
+const ROLE_LOCAL: &[&str] = &[
+    "noreply",
+    "no-reply",
+    "no",
+    "donotreply",
+    "do-not-reply",
+    "info",
+    "service",
+    "support",
+    "orders",
+    "order",
+    "receipts",
+    "travel",
+    "news",
+    "newsletter",
+    "hello",
+    "team",
+    "booking",
+    "bookings",
+    "reservations",
+    "reservas",
+    "reservierung",
+    "tickets",
+    "notifications",
+    "notification",
+    "mailer",
+    "alerts",
+    "billing",
+    "accounts",
+    "contact",
+    "sales",
+    "marketing",
+    "deals",
+    "offers",
+    "promo",
+    "admin",
+    "help",
+    "auto-confirm",
+    "ship-confirm",
+    "bounce",
+    "frontdesk",
+    "stay",
+    "vermietung",
+    "termine",
+    "buchung",
+    "crew",
+    "customer_support",
+    "messages-noreply",
+    "automated",
+    "jobs",
+    "careers",
+    "hr",
+    "office",
+    "mail",
+    "digest",
+];
+
+/// Reply and forward prefixes of a conversation, in the four languages.
+const CONVERSATION_PREFIXES: &[&str] = &["re:", "aw:", "fwd:", "fw:", "wg:", "tr:", "rv:", "réf:"];
+
 const GREETINGS: &[&str] = &[
     "hi ", "hey", "hello ", "hallo", "liebe ", "lieber ", "salut", "coucou", "chère ", "cher ",
     "hola", "querida", "querido", "dear ",
@@ -552,6 +652,31 @@ pub fn split_sender(sender: &str) -> Option<(String, String)> {
     Some((domain, local.trim().to_lowercase()))
 }
 
+/// True when the sender looks like a person rather than a role or machine address: the local
+/// part is not a role word and either the display name has two or more words or the local
+/// part joins names (`jane.doe`, `jean-luc_martin`).
+fn is_person(sender: &str, local: &str, local_base: &str) -> bool {
+    if ROLE_LOCAL.contains(&local_base)
+        || ROLE_LOCAL.contains(&local)
+        || local.contains("noreply")
+        || local.contains("no-reply")
+        || local.contains("no.reply")
+    {
+        return false;
+    }
+    let display = sender
+        .split('<')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches('"');
+    let words = display
+        .split_whitespace()
+        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
+        .count();
+    words >= 2 || local.contains(['.', '_', '-'])
+}
+
 fn domain_matches(domain: &str, suffix: &str) -> bool {
     domain == suffix
         || (domain.ends_with(suffix) && domain.as_bytes()[domain.len() - suffix.len() - 1] == b'.')
@@ -596,7 +721,7 @@ fn heuristic(sender: Option<&str>, subject: Option<&str>, text: &str) -> Categor
             score[slot(c)] += p;
         }
         if PERSONAL_DOMAINS.iter().any(|d| domain == *d) {
-            score[slot(Personal)] += 3;
+            score[slot(Personal)] += 4;
             let body = hay.trim_start();
             let text_start = text.trim_start().to_lowercase();
             if GREETINGS
@@ -609,6 +734,32 @@ fn heuristic(sender: Option<&str>, subject: Option<&str>, text: &str) -> Categor
         let local_base = local.split(['+', '.', '-', '_']).next().unwrap_or("");
         if BULK_LOCAL.contains(&local_base) || BULK_LOCAL.contains(&local.as_str()) {
             score[slot(Other)] += 3;
+        }
+        let personal_domain = PERSONAL_DOMAINS.iter().any(|d| domain == *d);
+        if personal_domain {
+            // Reservations and orders do not come from personal mailboxes.
+            for c in [TravelFlight, TravelHotel, EventTicket, Booking] {
+                score[slot(c)] -= 3;
+            }
+        }
+        let known_service = SENDER_DOMAINS
+            .iter()
+            .any(|(d, _, _)| domain_matches(&domain, d));
+        let person = is_person(sender.unwrap_or(""), &local, local_base);
+        let conversation = subject.is_some_and(|s| {
+            let s = s.trim_start().to_lowercase();
+            CONVERSATION_PREFIXES.iter().any(|p| s.starts_with(p))
+        });
+        if person && !personal_domain && !known_service {
+            // One person at an organization writing to another.
+            score[slot(Professional)] += 3;
+        }
+        if conversation {
+            score[slot(if personal_domain {
+                Personal
+            } else {
+                Professional
+            })] += 1;
         }
     }
     let (best, &max) = score
