@@ -78,7 +78,7 @@ enum Alt {
     NationalPhone,
 }
 
-const EXT: &str = r"(?:[ ]?(?i:ext\.?|extension|x)[ ]?\d{1,6}(?-u:\b))?";
+const EXT: &str = r"(?:,?[ ]?(?i:ext\.?|extension|x)[ ]?\d{1,6}(?-u:\b))?";
 
 fn alternatives() -> Vec<(Alt, String)> {
     vec![
@@ -102,7 +102,7 @@ fn alternatives() -> Vec<(Alt, String)> {
         ),
         (
             Alt::NationalPhone,
-            format!(r"(?:\(0\d{{1,4}}\) ?|(?-u:\b)0\d{{1,4}}[ .\-/])\d{{2,8}}(?:[ .\-/]\d{{2,8}}){{0,4}}(?-u:\b){EXT}"),
+            format!(r"(?:\(0\d{{1,4}}\) ?|(?-u:\b)0\d{{1,4}}[ .\-/])\d{{2,8}}(?:[ .\-/]\d{{1,8}}){{0,4}}(?-u:\b){EXT}"),
         ),
     ]
 }
@@ -320,7 +320,7 @@ fn split_extension(s: &str) -> (&str, &str) {
         .find(|&(_, c)| c == 'x' || c == 'X' || c == 'e' || c == 'E')
         .map(|(i, _)| i);
     match lower_at {
-        Some(i) => (s[..i].trim_end(), &s[i..]),
+        Some(i) => (s[..i].trim_end_matches([' ', ',']), &s[i..]),
         None => (s, ""),
     }
 }
@@ -462,6 +462,8 @@ mod tests {
             "030/9018 2000",
             "020-123 4567",
             "415-555-0132 ext. 204",
+            "1-888-555-0123, ext. 42",
+            "0800 111 0 111",
             "+1 415 555 0132 x12",
             "+7 495 123-45-67",
         ] {

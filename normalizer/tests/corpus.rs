@@ -28,12 +28,21 @@ struct Counts {
 
 #[test]
 fn pii_precision_and_recall() {
-    let corpus = lines("texts.jsonl");
+    let generated = lines("texts.jsonl");
     assert!(
-        corpus.len() >= 300,
-        "texts corpus has {} examples",
-        corpus.len()
+        generated.len() >= 300,
+        "texts.jsonl has {} examples",
+        generated.len()
     );
+    let handwritten = lines("texts_handwritten.jsonl");
+    println!("== texts_handwritten.jsonl (hand-written, not tuned against)");
+    score_pii(&handwritten, false);
+    println!("== texts.jsonl + texts_handwritten.jsonl");
+    let all: Vec<Value> = generated.into_iter().chain(handwritten).collect();
+    score_pii(&all, true);
+}
+
+fn score_pii(corpus: &[Value], enforce: bool) {
     let kinds = [PiiKind::Email, PiiKind::Phone, PiiKind::Card, PiiKind::Ssn];
     let mut counts: BTreeMap<&str, Counts> = kinds
         .iter()
@@ -41,7 +50,7 @@ fn pii_precision_and_recall() {
         .collect();
     let mut errors = Vec::new();
     let mut leaks = Vec::new();
-    for ex in &corpus {
+    for ex in corpus {
         let text = ex["text"].as_str().expect("text");
         let labels: Vec<(&str, &str)> = ex["pii"]
             .as_array()
@@ -110,25 +119,39 @@ fn pii_precision_and_recall() {
             ));
         }
     }
-    assert!(
-        leaks.is_empty(),
-        "raw PII left in sanitized text: {leaks:#?}"
-    );
-    assert!(failed.is_empty(), "below target: {failed:?}");
+    for l in &leaks {
+        println!("LEAK {l}");
+    }
+    if enforce {
+        assert!(
+            leaks.is_empty(),
+            "raw PII left in sanitized text: {leaks:#?}"
+        );
+        assert!(failed.is_empty(), "below target: {failed:?}");
+    }
 }
 
 #[test]
 fn email_categories_and_events() {
-    let corpus = lines("emails.jsonl");
+    let generated = lines("emails.jsonl");
     assert!(
-        corpus.len() >= 300,
-        "emails corpus has {} examples",
-        corpus.len()
+        generated.len() >= 300,
+        "emails.jsonl has {} examples",
+        generated.len()
     );
+    let handwritten = lines("emails_handwritten.jsonl");
+    println!("== emails_handwritten.jsonl (hand-written, not tuned against)");
+    score_emails(&handwritten, false);
+    println!("== emails.jsonl + emails_handwritten.jsonl");
+    let all: Vec<Value> = generated.into_iter().chain(handwritten).collect();
+    score_emails(&all, true);
+}
+
+fn score_emails(corpus: &[Value], enforce: bool) {
     let mut per: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut fields: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut errors = Vec::new();
-    for ex in &corpus {
+    for ex in corpus {
         let s = |k: &str| ex.get(k).and_then(Value::as_str);
         let input = Input {
             kind: Kind::Email,
@@ -221,7 +244,9 @@ fn email_categories_and_events() {
             failed.push(format!("event.{k}: {good}/{n}"));
         }
     }
-    assert!(failed.is_empty(), "below target: {failed:?}");
+    if enforce {
+        assert!(failed.is_empty(), "below target: {failed:?}");
+    }
 }
 
 fn key_name(k: &str) -> &'static str {
