@@ -12,7 +12,12 @@
 //! sender: its domain (airlines, hotel chains and hotel platforms, ticket sellers, booking
 //! services, professional tools) and its local part (`newsletter`, `marketing`, `deals`, …
 //! point to OTHER). Mail from a personal-mail domain (gmail.com, gmx.de, orange.fr, …) gets
-//! PERSONAL points, more with a greeting. The highest score wins; ties go to the earlier of
+//! PERSONAL points, more with a greeting, and costs the four event categories points
+//! (reservations do not come from personal mailboxes). A person (not a role address like
+//! `noreply@`, `info@`, `travel@`; a display name of two or more words or a local part like
+//! `jane.doe`) writing from an organization's domain that is not a known service gets
+//! PROFESSIONAL points; a reply/forward subject (`Re:`, `AW:`, `Fwd:`, `TR:`, `RV:`, …) adds
+//! a point to PERSONAL (personal domain) or PROFESSIONAL. The highest score wins; ties go to the earlier of
 //! TRAVEL_FLIGHT, TRAVEL_HOTEL, EVENT_TICKET, BOOKING, PROFESSIONAL, PERSONAL, OTHER; no
 //! points at all is OTHER. The sender's local part is read here and never stored.
 //!
@@ -910,6 +915,39 @@ mod tests {
             Other
         );
         assert_eq!(cat("someone@example.com", "", ""), Other);
+    }
+
+    #[test]
+    fn sender_signals() {
+        // A colleague with no keywords at all.
+        assert_eq!(
+            cat(
+                "Mark Chen <mark.chen@northwind.example>",
+                "Re: numbers",
+                "Thanks, will do."
+            ),
+            Professional
+        );
+        // The same words from a role address are not a person writing.
+        assert_eq!(
+            cat(
+                "Northwind <info@northwind.example>",
+                "numbers",
+                "Thanks, will do."
+            ),
+            Other
+        );
+        // A friend writing about concert tickets is still personal.
+        assert_eq!(
+            cat(
+                "Tom <tommy.b@gmail.com>",
+                "got them",
+                "I got us two tickets for the concert on Saturday"
+            ),
+            Personal
+        );
+        assert!(is_person("Jane Doe <jd@x.com>", "jd", "jd"));
+        assert!(!is_person("Jane Doe <noreply@x.com>", "noreply", "noreply"));
     }
 
     #[test]
