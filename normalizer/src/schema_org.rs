@@ -41,19 +41,24 @@ pub struct Reservation {
     pub confirmation_code: Option<String>,
 }
 
-static SCRIPT_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r#"(?is)<script\b[^>]*\btype\s*=\s*["']?application/ld\+json["']?[^>]*>(.*?)</script\s*>"#,
-    )
-    .expect("script regex compiles")
+static SCRIPT_OPEN_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)<script[^>]*type\s*=\s*["']?application/ld\+json["']?[^>]*>"#)
+        .expect("script regex compiles")
 });
-static TAG_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:[^>]*?))(/?)>").expect("tag regex compiles")
-});
+static SCRIPT_CLOSE_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)</script\s*>").expect("script end regex compiles"));
+static TAG_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"</?[a-zA-Z][^>]*>").expect("tag regex compiles"));
 static ATTR_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?"#)
         .expect("attribute regex compiles")
 });
+static SCHEMA_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)schema\.org|schema:").expect("schema regex compiles"));
+static LD_JSON_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)application/ld\+json").expect("ld+json regex compiles"));
+static ITEMSCOPE_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)itemscope").expect("itemscope regex compiles"));
 
 const VOID: &[&str] = &[
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
@@ -62,32 +67,31 @@ const VOID: &[&str] = &[
 
 /// Reads the reservation described by schema.org markup in `html`, if any.
 pub fn find_reservation(html: &str) -> Option<Reservation> {
-    if !contains_ascii_ci(html, "schema.org") && !html.contains("schema:") {
+    if !SCHEMA_RE.is_match(html) {
         return None;
     }
     let mut nodes = Vec::new();
-    if contains_ascii_ci(html, "application/ld+json") {
-        for c in SCRIPT_RE.captures_iter(html) {
-            if let Ok(v) = serde_json::from_str::<Value>(c[1].trim()) {
+    if LD_JSON_RE.is_match(html) {
+        let mut pos = 0;
+        while let Some(open) = SCRIPT_OPEN_RE.find_at(html, pos) {
+            let Some(close) = SCRIPT_CLOSE_RE.find_at(html, open.end()) else {
+                break;
+            };
+            if let Ok(v) = serde_json::from_str::<Value>(html[open.end()..close.start()].trim()) {
                 nodes.push(v);
             }
+            pos = close.end();
         }
     }
-    if contains_ascii_ci(html, "itemscope") {
-        nodes.extend(microdata(html));
+    if let Some(first) = ITEMSCOPE_RE.find(html) {
+        // Tags before the first itemscope element cannot hold microdata.
+        let from = html[..first.start()].rfind('<').unwrap_or(0);
+        nodes.extend(microdata(&html[from..]));
     }
     let nodes = Value::Array(nodes);
     let node = find_node(&nodes, &|t| t.ends_with("Reservation"))
         .or_else(|| find_node(&nodes, &|t| t == "Order" || t == "ParcelDelivery"))?;
     Some(read_reservation(node))
-}
-
-/// ASCII case-insensitive substring test.
-pub(crate) fn contains_ascii_ci(hay: &str, needle: &str) -> bool {
-    let n = needle.as_bytes();
-    hay.as_bytes()
-        .windows(n.len())
-        .any(|w| w.eq_ignore_ascii_case(n))
 }
 
 fn strip_type(t: &str) -> &str {
@@ -272,9 +276,17 @@ fn microdata(html: &str) -> Vec<Value> {
             }
         }
     };
-    for m in TAG_RE.captures_iter(html) {
-        let name = m[2].to_ascii_lowercase();
-        if &m[1] == "/" {
+    for m in TAG_RE.find_iter(html) {
+        let tag = &m.as_str()[1..m.len() - 1];
+        let closing = tag.starts_with('/');
+        let tag = tag.trim_start_matches('/');
+        let name_len = tag
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(tag.len());
+        let name = tag[..name_len].to_ascii_lowercase();
+        let self_closing = tag.ends_with('/');
+        let attrs_src = tag[name_len..].trim_end_matches('/');
+        if closing {
             if let Some(i) = open.iter().rposition(|o| o.tag == name) {
                 for o in open.drain(i..).rev().collect::<Vec<_>>() {
                     if o.scope {
@@ -284,8 +296,7 @@ fn microdata(html: &str) -> Vec<Value> {
             }
             continue;
         }
-        let attrs_src = &m[3];
-        let void = VOID.contains(&name.as_str()) || &m[4] == "/";
+        let void = VOID.contains(&name.as_str()) || self_closing;
         if !attrs_src.contains("item") {
             if !void {
                 open.push(Open {
@@ -329,7 +340,7 @@ fn microdata(html: &str) -> Vec<Value> {
         }
         if let (Some(props), Some(scope)) = (itemprop, scopes.last_mut()) {
             let v = value.unwrap_or_else(|| {
-                let after = &html[m.get(0).map_or(0, |x| x.end())..];
+                let after = &html[m.end()..];
                 decode_entities(&after[..after.find('<').unwrap_or(after.len())])
             });
             for p in props.split_whitespace() {
