@@ -28,20 +28,41 @@ pub fn canonical_text(sanitized: &str) -> String {
                 out.push(b.to_ascii_lowercase() as char);
             }
         }
-    } else if sanitized.chars().all(latin1_letter_or_ascii)
-        || is_nfkc_quick(sanitized.chars()) == IsNormalized::Yes
-    {
-        fold(sanitized.chars(), &mut out);
-    } else {
-        fold(sanitized.nfkc(), &mut out);
+    } else if !fold_latin1(sanitized, &mut out) {
+        out.clear();
+        if is_nfkc_quick(sanitized.chars()) == IsNormalized::Yes {
+            fold(sanitized.chars(), &mut out);
+        } else {
+            fold(sanitized.nfkc(), &mut out);
+        }
     }
     out
 }
 
-/// ASCII and the Latin-1 letters U+00C0–U+00FF are unchanged by NFKC (a cheaper test than
-/// the quick check for the common case).
-fn latin1_letter_or_ascii(c: char) -> bool {
-    c.is_ascii() || ('\u{C0}'..='\u{FF}').contains(&c)
+/// The common case in one pass: ASCII and the Latin-1 letters U+00C0–U+00FF, which NFKC
+/// leaves unchanged. Returns false (with `out` partly written) at any other character.
+fn fold_latin1(s: &str, out: &mut String) -> bool {
+    let mut pending_space = false;
+    for c in s.chars() {
+        if c.is_ascii_whitespace() || c == '\u{0B}' {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        let ascii = c.is_ascii();
+        if !ascii && !('\u{C0}'..='\u{FF}').contains(&c) {
+            return false;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        if ascii {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    true
 }
 
 /// Lowercases and folds whitespace runs into `out`.
