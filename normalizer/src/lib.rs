@@ -1,0 +1,296 @@
+//! lifesync's normalizer: turns one synced item (a post, a photo/video caption, an email) into
+//! the privacy-safe, searchable fields the service stores. Pure: no I/O, no async, no clock.
+//! This module holds the public types and the [`normalize`] entry point; one module per job:
+//! [`sanitize`](mod@sanitize) (PII), [`categorize`](mod@categorize) (email categories),
+//! [`schema_org`] (reservation markup), [`extract`] (dates, mentions, hashtags),
+//! [`hash`](mod@hash) (content hash), [`bench_items`](mod@bench_items) (benchmark data).
+//!
+//! # What is kept
+//! - `text` and `subject`: sanitized; emails, phone numbers, Luhn-valid payment cards and
+//!   valid US SSNs are replaced by `[email]`, `[phone]`, `[card]`, `[ssn]` (rules and
+//!   look-alikes that are left alone: [`mod@sanitize`]). No raw PII reaches them.
+//! - `sender_domain`: only the domain of the sender's address, lowercased
+//!   (`Jane <jane@Example.com>` → `example.com`). The local part and the display name
+//!   identify a person and are dropped; the domain is enough to tell an airline from a
+//!   friend and to group by organization. The local part is read only to recognise bulk
+//!   senders (`newsletter@…`) during categorization.
+//! - `mentions`: `@handles` (public account names), lowercased, without `@`. Email addresses
+//!   are never mentions, not even their domain.
+//! - `hashtags`: lowercased, without `#`, merged with the provider's entities.
+//! - `dates`: calendar dates written in the subject and text.
+//! - `event`: a reservation's type, start, location (a venue, airport or station, never a
+//!   person's address) and confirmation code; names, emails and phone numbers of the
+//!   reservation holder are never read from markup.
+//! - `content_hash`: see below.
+//!
+//! Mentions, hashtags and dates are read from the sanitized subject and text, sorted and
+//! de-duplicated.
+//!
+//! # Canonical form of the content hash
+//! `content_hash = SHA-256( kind + "\n" + canon(sanitize(text)) )` where `kind` is `post`,
+//! `media` or `email`, and `canon` applies Unicode NFKC, then lowercasing, then folds every
+//! run of whitespace to one space and trims both ends. The same content cross-posted to two
+//! providers (same kind) hashes the same even if spacing, case, compatibility characters or
+//! the PII in it differ. The subject of an email is not part of the hash.
+//!
+//! # Email categories
+//! | category | `as_str()` | from markup | `is_event` |
+//! | --- | --- | --- | --- |
+//! | [`Category::TravelFlight`] | `TRAVEL_FLIGHT` | `FlightReservation` | yes |
+//! | [`Category::TravelHotel`] | `TRAVEL_HOTEL` | `LodgingReservation` | yes |
+//! | [`Category::EventTicket`] | `EVENT_TICKET` | `EventReservation` | yes |
+//! | [`Category::Booking`] | `BOOKING` | `FoodEstablishmentReservation`, `RentalCarReservation`, `TrainReservation`, `BusReservation`, `TaxiReservation`, any other `…Reservation`, `Order`, `ParcelDelivery` | yes |
+//! | [`Category::Professional`] | `PROFESSIONAL` | – | no |
+//! | [`Category::Personal`] | `PERSONAL` | – | no |
+//! | [`Category::Other`] | `OTHER` | – | no |
+//!
+//! Markup (JSON-LD or microdata, http or https context) decides first; otherwise keyword and
+//! sender heuristics in English, German, French and Spanish ([`mod@categorize`]). Only emails
+//! get a category.
+//!
+//! # Dates
+//! `YYYY-MM-DD`; `A/B/YYYY` is month first (US) unless `A` > 12 and `B` ≤ 12 (then day
+//! first); `DD.MM.YYYY` is always day first; written dates with English, German, French or
+//! Spanish month names (`March 3, 2026`, `3 Mar 2026`, `Mon, 04 Mar 2024 10:15:00 -0800`,
+//! `3. März 2026`, `1er mars 2026`, `3 de marzo de 2026`). Details in [`extract`]. An event's
+//! `start` is the local wall-clock time written in the markup; its UTC offset is dropped.
+
+pub mod bench_items;
+pub mod categorize;
+pub mod extract;
+pub mod hash;
+pub mod sanitize;
+pub mod schema_org;
+
+pub use bench_items::{bench_items, OwnedInput};
+pub use hash::content_hash;
+pub use sanitize::sanitize;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::Serialize;
+
+/// What kind of item is normalized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Kind {
+    Post,
+    Media,
+    Email,
+}
+
+impl Kind {
+    /// `post`, `media` or `email` (the first line of the hashed canonical form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Post => "post",
+            Kind::Media => "media",
+            Kind::Email => "email",
+        }
+    }
+}
+
+/// One item to normalize, borrowed from the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub kind: Kind,
+    /// Post text, caption, or an email's snippet or plain body.
+    pub text: &'a str,
+    /// Emails: the subject.
+    pub subject: Option<&'a str>,
+    /// Emails: `Name <addr@domain>` or a bare address.
+    pub sender: Option<&'a str>,
+    /// Emails: the HTML body (schema.org markup lives here).
+    pub html: Option<&'a str>,
+    /// Provider hashtag entities, if any (`#` optional).
+    pub hashtags: &'a [String],
+    /// Provider mention entities (`@handles`, `@` optional), if any.
+    pub mentions: &'a [String],
+}
+
+/// The category of an email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Category {
+    TravelFlight,
+    TravelHotel,
+    EventTicket,
+    Booking,
+    Professional,
+    Personal,
+    Other,
+}
+
+impl Category {
+    /// All categories, event categories first.
+    pub const ALL: [Category; 7] = [
+        Category::TravelFlight,
+        Category::TravelHotel,
+        Category::EventTicket,
+        Category::Booking,
+        Category::Professional,
+        Category::Personal,
+        Category::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::TravelFlight => "TRAVEL_FLIGHT",
+            Category::TravelHotel => "TRAVEL_HOTEL",
+            Category::EventTicket => "EVENT_TICKET",
+            Category::Booking => "BOOKING",
+            Category::Professional => "PROFESSIONAL",
+            Category::Personal => "PERSONAL",
+            Category::Other => "OTHER",
+        }
+    }
+
+    /// The inverse of [`Category::as_str`].
+    pub fn parse(s: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// True for TRAVEL_FLIGHT, TRAVEL_HOTEL, EVENT_TICKET and BOOKING.
+    pub fn is_event(self) -> bool {
+        matches!(
+            self,
+            Category::TravelFlight
+                | Category::TravelHotel
+                | Category::EventTicket
+                | Category::Booking
+        )
+    }
+}
+
+/// A reservation-like event read from an email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// The schema.org type (`FlightReservation`, `FoodEstablishmentReservation`, …).
+    pub event_type: String,
+    /// Local wall-clock start as written in the markup (offset dropped).
+    pub start: Option<NaiveDateTime>,
+    /// Departure airport / station, venue, hotel or restaurant name.
+    pub location: Option<String>,
+    pub confirmation_code: Option<String>,
+}
+
+/// The normalized, privacy-safe fields of one item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Normalized {
+    /// Sanitized text.
+    pub text: String,
+    /// Sanitized subject (emails).
+    pub subject: Option<String>,
+    /// The sender's domain only, lowercased (emails).
+    pub sender_domain: Option<String>,
+    /// Emails only.
+    pub category: Option<Category>,
+    pub is_event: bool,
+    pub event: Option<Event>,
+    pub mentions: Vec<String>,
+    pub hashtags: Vec<String>,
+    pub dates: Vec<NaiveDate>,
+    pub content_hash: [u8; 32],
+}
+
+/// Normalizes one item: sanitize, categorize (emails), extract, hash.
+pub fn normalize(input: &Input) -> Normalized {
+    let text = sanitize(input.text);
+    let subject = input.subject.map(sanitize);
+    let sender_domain = input
+        .sender
+        .and_then(categorize::split_sender)
+        .map(|(domain, _)| domain);
+
+    let (category, event) = if input.kind == Kind::Email {
+        let (c, e) = categorize::categorize(input.sender, subject.as_deref(), &text, input.html);
+        (Some(c), e)
+    } else {
+        (None, None)
+    };
+
+    let (mut mentions, mut hashtags, mut dates) = (
+        extract::mentions(&text),
+        extract::hashtags(&text),
+        extract::dates(&text),
+    );
+    if let Some(s) = subject.as_deref() {
+        mentions.extend(extract::mentions(s));
+        hashtags.extend(extract::hashtags(s));
+        dates.extend(extract::dates(s));
+        dates.sort_unstable();
+        dates.dedup();
+    }
+    let mentions = extract::merge_entities(mentions, input.mentions, '@');
+    let hashtags = extract::merge_entities(hashtags, input.hashtags, '#');
+    let content_hash = hash::hash_sanitized(input.kind, &text);
+
+    Normalized {
+        text: text.into_owned(),
+        subject: subject.map(|s| s.into_owned()),
+        sender_domain,
+        is_event: category.is_some_and(Category::is_event),
+        category,
+        event,
+        mentions,
+        hashtags,
+        dates,
+        content_hash,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_post() {
+        let n = normalize(&Input {
+            kind: Kind::Post,
+            text: "Landed! #Travel with @Bob, call me 415-555-0132 or me@x.com on 2026-03-03",
+            subject: None,
+            sender: None,
+            html: None,
+            hashtags: &["#travel".into(), "Paris".into()],
+            mentions: &["@alice".into()],
+        });
+        assert_eq!(
+            n.text,
+            "Landed! #Travel with @Bob, call me [phone] or [email] on 2026-03-03"
+        );
+        assert_eq!(n.hashtags, vec!["paris", "travel"]);
+        assert_eq!(n.mentions, vec!["alice", "bob"]);
+        assert_eq!(n.dates, vec![NaiveDate::from_ymd_opt(2026, 3, 3).unwrap()]);
+        assert_eq!(n.category, None);
+        assert!(!n.is_event);
+        assert_eq!(n.content_hash, content_hash(Kind::Post, n.text.as_str()));
+    }
+
+    #[test]
+    fn normalize_email() {
+        let n = normalize(&Input {
+            kind: Kind::Email,
+            text: "Your flight UA 110 departs March 4, 2027. Questions? +1 800 555 0199",
+            subject: Some("Boarding pass for jane.doe@example.com"),
+            sender: Some("United <Notifications@United.com>"),
+            html: None,
+            hashtags: &[],
+            mentions: &[],
+        });
+        assert_eq!(n.subject.as_deref(), Some("Boarding pass for [email]"));
+        assert_eq!(n.sender_domain.as_deref(), Some("united.com"));
+        assert_eq!(n.category, Some(Category::TravelFlight));
+        assert!(n.is_event);
+        assert_eq!(n.event.unwrap().event_type, "FlightReservation");
+        assert!(!n.text.contains("555"));
+    }
+
+    #[test]
+    fn category_strings() {
+        for c in Category::ALL {
+            assert_eq!(Category::parse(c.as_str()), Some(c));
+            assert_eq!(
+                serde_json::to_string(&c).unwrap(),
+                format!("\"{}\"", c.as_str())
+            );
+        }
+    }
+}
