@@ -282,7 +282,10 @@ impl ProviderConfig {
             get(env, &var)
                 .map(|v| match v.trim().parse::<u32>() {
                     Ok(n) if n > 0 => Ok(n),
-                    _ => Err(err(&var, "must be a positive number of requests per minute")),
+                    _ => Err(err(
+                        &var,
+                        "must be a positive number of requests per minute",
+                    )),
                 })
                 .transpose()
         };

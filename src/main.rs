@@ -62,6 +62,11 @@ enum Bench {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// Normalizes N realistic items (posts, captions, emails with markup) on one core.
+    Normalize {
+        #[arg(long, default_value_t = 100_000)]
+        items: usize,
+    },
 }
 
 fn main() {
@@ -118,6 +123,16 @@ async fn run(cli: Cli) -> i32 {
         Command::Scheduler => scheduler(&config).await,
         Command::Dev { .. } => unreachable!("handled above"),
         Command::Migrate => migrate(&config.database).await,
+        Command::Bench {
+            bench: Bench::Normalize { items },
+        } => {
+            let b = lifesync::bench::normalize::run(items);
+            println!(
+                "normalize: mb_per_s={:.1} items_per_s={:.0}",
+                b.mb_per_s, b.items_per_s
+            );
+            Ok(())
+        }
         Command::Bench {
             bench: Bench::Queue { jobs, concurrency },
         } => lifesync::bench::queue::run(&config.redis, jobs, concurrency)

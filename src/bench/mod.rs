@@ -2,4 +2,5 @@
 //! services under a throw-away key prefix, cleans up after itself, prints progress to stderr
 //! and one machine-readable last line to stdout.
 
+pub mod normalize;
 pub mod queue;

@@ -1,16 +1,16 @@
-//! The normalizer: pure (no I/O, no async) — turns a provider's [`RawItem`] into the item
-//! lifesync stores. Every sync passes its items through [`normalize`].
+//! The normalizer's place in the service: turns a provider's [`RawItem`] into the
+//! [`NormalizedItem`] lifesync stores, through the pure `lifesync-normalizer` crate
+//! (`normalizer/`: sanitization, email categories and events from schema.org markup first,
+//! dates, mentions, hashtags, the content hash — its crate docs state what is kept and the
+//! canonical form of the hash). Every sync passes its items through [`normalize`]; nothing
+//! else reaches the `items` table.
 //!
-//! Today this is the interface with its first rules: provider entities become mentions and
-//! hashtags, and a content hash over a canonical form links cross-posted duplicates. PII
-//! sanitization, email categories, events and date extraction are issue #6 and land here,
-//! behind the same function.
-//!
-//! Canonical form for the hash: the kind, a newline, then the text lower-cased with every run
-//! of whitespace folded to one space and trimmed; SHA-256 of its UTF-8 bytes.
+//! Stored `text`: the sanitized text; for emails, the sanitized subject and snippet
+//! (`subject — snippet`). The sender's address and the HTML body are read here and dropped.
+//! Mentions and hashtags are the provider's entities merged with those found in the text.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sha2::{Digest, Sha256};
+use lifesync_normalizer::{Input, Kind};
 
 use crate::providers::{ItemKind, Location, RawItem};
 
@@ -34,53 +34,130 @@ pub struct NormalizedItem {
     pub content_hash: [u8; 32],
 }
 
+fn kind(k: ItemKind) -> Kind {
+    match k {
+        ItemKind::Post => Kind::Post,
+        ItemKind::Media => Kind::Media,
+        ItemKind::Email => Kind::Email,
+    }
+}
+
 /// Normalizes one item.
 pub fn normalize(raw: RawItem) -> NormalizedItem {
-    let content_hash = content_hash(raw.kind, &raw.text);
-    let mut hashtags: Vec<String> = raw.hashtags.iter().map(|h| h.to_lowercase()).collect();
-    hashtags.dedup();
+    let n = lifesync_normalizer::normalize(&Input {
+        kind: kind(raw.kind),
+        text: &raw.text,
+        subject: raw.subject.as_deref(),
+        sender: raw.sender.as_deref(),
+        html: raw.html.as_deref(),
+        hashtags: &raw.hashtags,
+        mentions: &raw.mentions,
+    });
+    let text = match (&n.subject, raw.kind) {
+        (Some(subject), ItemKind::Email) if !subject.is_empty() => {
+            if n.text.is_empty() {
+                subject.clone()
+            } else {
+                format!("{subject} — {}", n.text)
+            }
+        }
+        _ => n.text,
+    };
+    let mut metrics = raw.metrics;
+    if let (Some(domain), serde_json::Value::Object(m)) = (&n.sender_domain, &mut metrics) {
+        m.insert("sender_domain".into(), domain.clone().into());
+    } else if let Some(domain) = &n.sender_domain {
+        metrics = serde_json::json!({ "sender_domain": domain });
+    }
     NormalizedItem {
         external_id: raw.external_id,
         kind: raw.kind,
         occurred_at: raw.occurred_at,
-        text: raw.text,
-        category: None,
-        is_event: false,
-        event: None,
-        mentions: raw.mentions,
-        hashtags,
-        dates: Vec::new(),
+        text,
+        category: n.category.map(|c| c.as_str()),
+        is_event: n.is_event,
+        event: n.event.map(|e| {
+            serde_json::json!({
+                "type": e.event_type,
+                "start": e.start,
+                "location": e.location,
+                "confirmation_code": e.confirmation_code,
+            })
+        }),
+        mentions: n.mentions,
+        hashtags: n.hashtags,
+        dates: n.dates,
         location: raw.location,
         media_url: raw.media_url,
         permalink: raw.permalink,
-        metrics: raw.metrics,
-        content_hash,
+        metrics,
+        content_hash: n.content_hash,
     }
-}
-
-/// SHA-256 of the canonical form (see the module doc).
-pub fn content_hash(kind: ItemKind, text: &str) -> [u8; 32] {
-    let folded = text
-        .split_whitespace()
-        .map(str::to_lowercase)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut h = Sha256::new();
-    h.update(kind.as_str().as_bytes());
-    h.update(b"\n");
-    h.update(folded.as_bytes());
-    h.finalize().into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn raw(kind: ItemKind, text: &str) -> RawItem {
+        RawItem {
+            external_id: "1".into(),
+            kind,
+            occurred_at: Utc::now(),
+            text: text.into(),
+            hashtags: vec!["Travel".into()],
+            mentions: vec![],
+            location: None,
+            media_url: None,
+            permalink: None,
+            metrics: serde_json::json!({}),
+            subject: None,
+            sender: None,
+            html: None,
+        }
+    }
+
     #[test]
-    fn the_hash_ignores_case_and_whitespace_but_not_kind_or_words() {
-        let a = content_hash(ItemKind::Post, "Landed in  NYC!\n#travel");
-        assert_eq!(a, content_hash(ItemKind::Post, " landed in nyc! #TRAVEL "));
-        assert_ne!(a, content_hash(ItemKind::Media, "landed in nyc! #travel"));
-        assert_ne!(a, content_hash(ItemKind::Post, "landed in lisbon! #travel"));
+    fn stored_text_is_sanitized_and_cross_posts_hash_alike() {
+        let a = normalize(raw(
+            ItemKind::Post,
+            "Call me at +1 (415) 555-0132 or jane@example.com, #Porto @Friend1",
+        ));
+        assert!(
+            !a.text.contains("555-0132") && !a.text.contains("jane@"),
+            "{}",
+            a.text
+        );
+        assert!(a.text.contains("[phone]") && a.text.contains("[email]"));
+        assert!(a.hashtags.contains(&"porto".to_string()));
+        assert!(a.hashtags.contains(&"travel".to_string()));
+        assert!(a.mentions.contains(&"friend1".to_string()));
+        let b = normalize(raw(
+            ItemKind::Post,
+            "call me at  +1 (415) 555-0199 or joe@example.org, #porto @friend1",
+        ));
+        assert_eq!(a.content_hash, b.content_hash);
+        assert_ne!(
+            a.content_hash,
+            normalize(raw(ItemKind::Media, &a.text)).content_hash
+        );
+    }
+
+    #[test]
+    fn emails_get_a_category_an_event_and_keep_only_the_sender_domain() {
+        let mut e = raw(ItemKind::Email, "Your flight LH 401 on 2026-03-03");
+        e.subject = Some("Booking confirmation ABC123".into());
+        e.sender = Some("Lufthansa <booking@lufthansa.com>".into());
+        e.html = Some(
+            r#"<script type="application/ld+json">{"@context":"http://schema.org","@type":"FlightReservation","reservationNumber":"ABC123","reservationFor":{"@type":"Flight","flightNumber":"401","departureAirport":{"@type":"Airport","iataCode":"FRA"},"departureTime":"2026-03-03T10:15:00+01:00"}}</script>"#.into(),
+        );
+        let n = normalize(e);
+        assert_eq!(n.category, Some("TRAVEL_FLIGHT"));
+        assert!(n.is_event);
+        let event = n.event.unwrap();
+        assert_eq!(event["confirmation_code"], "ABC123");
+        assert_eq!(n.metrics["sender_domain"], "lufthansa.com");
+        assert!(!n.text.contains("booking@"));
+        assert!(n.text.starts_with("Booking confirmation"));
     }
 }
