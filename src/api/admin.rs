@@ -1,9 +1,82 @@
-//! Operator routes (`role: "admin"` in the JWT): OAuth statistics.
+//! Operator routes (`role: "admin"` in the JWT): syncs for chosen users, queue statistics,
+//! the dead-letter list and re-drive, OAuth statistics.
 
+use lifesync_jobs::payloads::{queues, SyncMode};
 use poem::web::Data;
-use poem_openapi::{payload::Json, Object, OpenApi};
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    ApiResponse, Object, OpenApi,
+};
 
-use super::{auth::User, error::ApiError, AppState, Tags};
+use super::{auth::User, data_sources::Mode, error::ApiError, AppState, Tags};
+use crate::{
+    providers::ProviderId,
+    services::admin::{retry_dead_job, sync_users, RetryError},
+};
+
+#[derive(Object)]
+struct AdminSyncRequest {
+    /// Users whose active data sources to sync (1–1000).
+    user_ids: Vec<String>,
+    /// Only this provider's sources.
+    provider: Option<String>,
+    mode: Mode,
+}
+
+#[derive(Object)]
+struct AdminSyncStarted {
+    /// Jobs enqueued (sources already syncing are skipped).
+    jobs_enqueued: u64,
+}
+
+#[derive(ApiResponse)]
+enum AdminSyncResponse {
+    #[oai(status = 202)]
+    Accepted(Json<AdminSyncStarted>),
+}
+
+#[derive(Object)]
+struct QueueView {
+    queue: String,
+    pending: u64,
+    scheduled: u64,
+    running: u64,
+    retrying: u64,
+    dead: u64,
+    /// Succeeded within the retention window.
+    succeeded: u64,
+}
+
+#[derive(Object)]
+struct QueueList {
+    queues: Vec<QueueView>,
+}
+
+#[derive(Object)]
+struct DeadJob {
+    id: String,
+    queue: String,
+    attempts: u32,
+    max_attempts: u32,
+    last_error: Option<String>,
+    /// The job's payload (secrets in it are sealed).
+    payload: serde_json::Value,
+    created_at_ms: u64,
+    died_at_ms: Option<u64>,
+}
+
+#[derive(Object)]
+struct DeadJobList {
+    jobs: Vec<DeadJob>,
+}
+
+#[derive(ApiResponse)]
+enum RetryResponse {
+    /// Back in its queue with a fresh attempt budget.
+    #[oai(status = 202)]
+    Accepted(Json<serde_json::Value>),
+}
 
 #[derive(Object)]
 struct OAuthStats {
@@ -25,6 +98,154 @@ fn require_admin(user: &User) -> Result<(), ApiError> {
 
 #[OpenApi(prefix_path = "/api/v1/admin", tag = "Tags::Admin")]
 impl AdminApi {
+    /// Queues syncs (trigger `admin`) for these users' active data sources.
+    #[oai(path = "/sync", method = "post")]
+    async fn sync(
+        &self,
+        user: User,
+        state: Data<&AppState>,
+        body: Json<AdminSyncRequest>,
+    ) -> poem::Result<AdminSyncResponse> {
+        require_admin(&user)?;
+        let n = body.0.user_ids.len();
+        if n == 0
+            || n > 1000
+            || body
+                .0
+                .user_ids
+                .iter()
+                .any(|u| u.is_empty() || u.len() > 255)
+        {
+            return Err(ApiError::BadRequest(
+                "invalid_user_ids",
+                "user_ids must hold 1 to 1000 non-empty ids".into(),
+            )
+            .into());
+        }
+        if let Some(p) = &body.0.provider {
+            if ProviderId::parse(p).is_none() {
+                return Err(ApiError::BadRequest(
+                    "invalid_provider",
+                    format!("unknown provider {p:?}"),
+                )
+                .into());
+            }
+        }
+        let mode = SyncMode::from(body.0.mode);
+        let jobs_enqueued = sync_users(
+            &state.pool,
+            &state.producer,
+            &body.0.user_ids,
+            body.0.provider.as_deref(),
+            mode,
+        )
+        .await
+        .map_err(ApiError::internal)?;
+        Ok(AdminSyncResponse::Accepted(Json(AdminSyncStarted {
+            jobs_enqueued,
+        })))
+    }
+
+    /// Jobs per queue and state.
+    #[oai(path = "/queues", method = "get")]
+    async fn queues(&self, user: User, state: Data<&AppState>) -> poem::Result<Json<QueueList>> {
+        require_admin(&user)?;
+        let mut out = Vec::new();
+        for q in queues::ALL {
+            let s = state
+                .store
+                .stats(q)
+                .await
+                .map_err(|_| ApiError::Unavailable("redis"))?;
+            out.push(QueueView {
+                queue: q.to_string(),
+                pending: s.pending,
+                scheduled: s.scheduled,
+                running: s.running,
+                retrying: s.retrying,
+                dead: s.dead,
+                succeeded: s.succeeded,
+            });
+        }
+        Ok(Json(QueueList { queues: out }))
+    }
+
+    /// Dead jobs (newest first) with their last error and attempts.
+    #[oai(path = "/jobs/dead", method = "get")]
+    async fn dead_jobs(
+        &self,
+        user: User,
+        state: Data<&AppState>,
+        queue: Query<Option<String>>,
+        limit: Query<Option<u32>>,
+    ) -> poem::Result<Json<DeadJobList>> {
+        require_admin(&user)?;
+        let limit = limit.0.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(
+                ApiError::BadRequest("invalid_parameter", "limit must be 1..=1000".into()).into(),
+            );
+        }
+        let wanted: Vec<&str> = match queue.0.as_deref() {
+            None => queues::ALL.to_vec(),
+            Some(q) => match queues::ALL.iter().find(|k| **k == q) {
+                Some(k) => vec![*k],
+                None => {
+                    return Err(ApiError::BadRequest(
+                        "invalid_parameter",
+                        format!("unknown queue {q:?}"),
+                    )
+                    .into())
+                }
+            },
+        };
+        let mut jobs = Vec::new();
+        for q in wanted {
+            let dead = state
+                .store
+                .dead_jobs(q, limit as usize)
+                .await
+                .map_err(|_| ApiError::Unavailable("redis"))?;
+            jobs.extend(dead.into_iter().map(|j| DeadJob {
+                payload: serde_json::from_str(&j.payload).unwrap_or(serde_json::Value::Null),
+                id: j.id,
+                queue: j.queue,
+                attempts: j.attempts,
+                max_attempts: j.max_attempts,
+                last_error: j.last_error,
+                created_at_ms: j.created_ms,
+                died_at_ms: j.finished_ms,
+            }));
+        }
+        jobs.truncate(limit as usize);
+        Ok(Json(DeadJobList { jobs }))
+    }
+
+    /// Re-drives a dead job (a dead sync resumes its run at the last stored page).
+    #[oai(path = "/jobs/:id/retry", method = "post")]
+    async fn retry(
+        &self,
+        user: User,
+        state: Data<&AppState>,
+        id: Path<String>,
+    ) -> poem::Result<RetryResponse> {
+        require_admin(&user)?;
+        match retry_dead_job(&state.store, &state.pool, &id.0).await {
+            Ok(()) => Ok(RetryResponse::Accepted(Json(
+                serde_json::json!({ "id": id.0, "state": "pending" }),
+            ))),
+            Err(RetryError::NotFound) => Err(ApiError::NotFound.into()),
+            Err(e @ (RetryError::NotDead(_) | RetryError::SourceBusy)) => Err(ApiError::Conflict {
+                code: "not_retryable",
+                message: e.to_string(),
+                details: serde_json::json!({}),
+            }
+            .into()),
+            Err(RetryError::Queue(_)) => Err(ApiError::Unavailable("redis").into()),
+            Err(e @ RetryError::Database(_)) => Err(ApiError::internal(e).into()),
+        }
+    }
+
     /// Active OAuth states and PKCE verifiers.
     #[oai(path = "/oauth/stats", method = "get")]
     async fn oauth_stats(

@@ -59,11 +59,21 @@ struct DataSourceList {
     data_sources: Vec<DataSource>,
 }
 
+/// `full` or `incremental`.
 #[derive(Enum, Clone, Copy)]
 #[oai(rename_all = "lowercase")]
-enum Mode {
+pub(super) enum Mode {
     Full,
     Incremental,
+}
+
+impl From<Mode> for SyncMode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Full => SyncMode::Full,
+            Mode::Incremental => SyncMode::Incremental,
+        }
+    }
 }
 
 #[derive(Object)]

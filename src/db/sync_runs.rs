@@ -118,6 +118,22 @@ pub async fn start(pool: &PgPool, run_id: Uuid) -> sqlx::Result<Option<RunProgre
     .await
 }
 
+/// Re-opens a failed run for a re-driven job (it resumes from its last stored page). False when
+/// the run is not failed, or another run of its source is active (the partial unique index).
+pub async fn reopen(pool: &PgPool, run_id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE sync_runs SET status = 'queued', error = NULL, finished_at = NULL
+          WHERE id = $1 AND status = 'failed'
+            AND NOT EXISTS (SELECT 1 FROM sync_runs o
+                             WHERE o.data_source_id = sync_runs.data_source_id
+                               AND o.status IN ('queued', 'running'))",
+    )
+    .bind(run_id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Adds one stored page to the run's counters and moves its resume point, in the page's
 /// transaction.
 pub async fn record_page(

@@ -2,5 +2,6 @@
 //! producer it needs, and owns the rule it enforces. Handlers call these; they never build job
 //! payloads themselves.
 
+pub mod admin;
 pub mod disconnect;
 pub mod sync;
