@@ -149,14 +149,20 @@ pub struct CronSchedule {
 
 impl CronSchedule {
     pub fn parse(var: &str, expression: &str) -> Result<Self, ConfigError> {
+        // 5 fields (minute first), as the contract says; 6 fields (seconds first) are accepted
+        // too, for tests and demos that cannot wait a minute per tick.
         let fields = expression.split_whitespace().count();
-        if fields != 5 {
-            return Err(err(
-                var,
-                format!("must be a 5-field cron expression (got {fields} fields)"),
-            ));
-        }
-        let schedule = cron::Schedule::from_str(&format!("0 {expression}"))
+        let full = match fields {
+            5 => format!("0 {expression}"),
+            6 => expression.to_string(),
+            _ => {
+                return Err(err(
+                    var,
+                    format!("must be a 5-field cron expression (got {fields} fields)"),
+                ))
+            }
+        };
+        let schedule = cron::Schedule::from_str(&full)
             .map_err(|e| err(var, format!("is not a valid cron expression: {e}")))?;
         Ok(Self {
             expression: expression.to_string(),
@@ -335,6 +341,10 @@ pub struct Config {
     pub daily_schedule: CronSchedule,
     pub incremental_schedule: CronSchedule,
     pub sync_batch_size: u32,
+    /// `SYNC_FANOUT_SPREAD_SECONDS`: scheduled syncs start spread over this window.
+    pub fanout_spread: std::time::Duration,
+    /// `SYNC_RUN_DEADLINE_SECONDS`: a run without progress this long is ended as failed.
+    pub run_deadline: std::time::Duration,
     pub oauth_success_redirect_url: Option<Url>,
     pub providers: BTreeMap<ProviderId, ProviderConfig>,
 }
@@ -383,6 +393,18 @@ impl Config {
             daily_schedule: cron("SYNC_CRON_SCHEDULE", "0 3 * * *")?,
             incremental_schedule: cron("SYNC_INCREMENTAL_CRON", "0 */6 * * *")?,
             sync_batch_size,
+            fanout_spread: std::time::Duration::from_secs(parse_or(
+                env,
+                "SYNC_FANOUT_SPREAD_SECONDS",
+                600u64,
+                "must be a whole number of seconds",
+            )?),
+            run_deadline: std::time::Duration::from_secs(parse_or(
+                env,
+                "SYNC_RUN_DEADLINE_SECONDS",
+                21_600u64,
+                "must be a whole number of seconds",
+            )?),
             oauth_success_redirect_url: parse_url(env, "OAUTH_SUCCESS_REDIRECT_URL")?,
             providers,
         })

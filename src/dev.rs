@@ -52,6 +52,7 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
     let mut config = Config::from_env(&with_dev_defaults)
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let started = std::time::Instant::now();
+    let terminated = lifesync_jobs::runner::termination_signal();
 
     db::create_database_if_missing(&config.database.url)
         .await
@@ -174,6 +175,7 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
         apps,
         states: states.clone(),
         batch_size: config.sync_batch_size,
+        fanout_spread: config.fanout_spread,
     }));
     crate::metrics::handle();
     tokio::spawn(crate::metrics::report_data_sources(
@@ -188,6 +190,11 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
         store.clone(),
         workers::QUEUES.iter().map(|q| q.to_string()).collect(),
         Duration::from_secs(5),
+    ));
+    tokio::spawn(crate::maintenance::sweep_stuck_runs(
+        pool.clone(),
+        config.run_deadline,
+        Duration::from_secs(60),
     ));
     let handles = Handles::default();
     let queues: Vec<String> = workers::QUEUES.iter().map(|q| q.to_string()).collect();
@@ -204,7 +211,7 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
     ));
     let sched_stop = stopped();
     let scheduler_task = tokio::spawn(
-        scheduler::monitor(producer.clone(), scheduler::table(&config))
+        scheduler::monitor(store.clone(), scheduler::table(&config))
             .shutdown_timeout(Duration::from_secs(5))
             .run_with_signal(async move {
                 sched_stop.await;
@@ -290,7 +297,7 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
         });
     }
 
-    let _ = lifesync_jobs::runner::termination_signal().await;
+    let _ = terminated.await;
     eprintln!("dev: shutting down");
     let _ = stop_tx.send(true);
     let _ = worker_task.await;

@@ -168,6 +168,7 @@ async fn migrate(db: &DatabaseConfig) -> anyhow::Result<()> {
 }
 
 async fn web(config: &Config) -> anyhow::Result<()> {
+    let terminated = lifesync_jobs::runner::termination_signal();
     use anyhow::Context;
     use secrecy::ExposeSecret;
     let pool = connect_postgres(config, "web", 10).await?;
@@ -213,7 +214,7 @@ async fn web(config: &Config) -> anyhow::Result<()> {
         state,
         |a| eprintln!("web: listening on http://{a}"),
         async {
-            let _ = lifesync_jobs::runner::termination_signal().await;
+            let _ = terminated.await;
         },
     )
     .await
@@ -258,11 +259,17 @@ async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> 
         apps: std::sync::Arc::new(apps),
         states,
         batch_size: config.sync_batch_size,
+        fanout_spread: config.fanout_spread,
     }));
     tokio::spawn(lifesync_jobs::metrics::report_depth(
         store.clone(),
         queues.clone(),
         std::time::Duration::from_secs(5),
+    ));
+    tokio::spawn(lifesync::maintenance::sweep_stuck_runs(
+        deps.pool.clone(),
+        config.run_deadline,
+        std::time::Duration::from_secs(60),
     ));
     let handles = lifesync_jobs::runner::Handles::default();
     let monitor = lifesync::workers::register(&store, deps, &queues, concurrency, &handles);
@@ -292,18 +299,26 @@ async fn sandbox(port: u16, seed: u64) -> anyhow::Result<()> {
 }
 
 async fn scheduler(config: &Config) -> anyhow::Result<()> {
+    let stop = lifesync_jobs::runner::termination_signal();
     let store = connect_redis(config, "scheduler").await?;
-    let monitor = lifesync::scheduler::monitor(
-        lifesync_jobs::Producer::new(store),
-        lifesync::scheduler::table(config),
-    );
+    let table = lifesync::scheduler::table(config);
+    let caught = lifesync::scheduler::catch_up(&store, &table, chrono::Utc::now())
+        .await
+        .map_err(|e| anyhow::anyhow!("scheduler: catch-up: {e}"))?;
+    for job in caught {
+        eprintln!(
+            "scheduler: caught up the missed {} tick of {}",
+            job.schedule, job.tick_unix
+        );
+    }
+    let monitor = lifesync::scheduler::monitor(store, table);
     eprintln!(
         "scheduler: daily {:?}, incremental {:?} (UTC)",
         config.daily_schedule.expression, config.incremental_schedule.expression
     );
     monitor
         .shutdown_timeout(std::time::Duration::from_secs(10))
-        .run_with_signal(lifesync_jobs::runner::termination_signal())
+        .run_with_signal(stop)
         .await
         .map_err(|e| anyhow::anyhow!("scheduler: {e}"))
 }

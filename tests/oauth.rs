@@ -931,6 +931,7 @@ async fn client_authentication_follows_configuration_and_success_can_redirect() 
         apps,
         states: StateStore::new(app.store.connection(), app.store.settings().prefix.clone()),
         batch_size: 100,
+        fanout_spread: Duration::ZERO,
     }));
     let handles = lifesync_jobs::runner::Handles::default();
     let monitor = lifesync::workers::register(

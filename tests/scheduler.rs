@@ -24,7 +24,7 @@ async fn two_schedulers_enqueue_each_tick_once() {
     let mut stops = Vec::new();
     for _ in 0..2 {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let m = monitor(Producer::new(app.store.clone()), vec![every_second.clone()]);
+        let m = monitor(app.store.clone(), vec![every_second.clone()]);
         tokio::spawn(m.run_with_signal(async {
             let _ = rx.await;
             Ok(())

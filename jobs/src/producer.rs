@@ -60,6 +60,18 @@ impl Producer {
             .collect::<Result<Vec<_>, _>>()?;
         self.store.enqueue(J::QUEUE, &new).await
     }
+
+    /// Enqueues many jobs of one type, each with its own options (e.g. a spread of delays).
+    pub async fn enqueue_batch_each<J: Job>(
+        &self,
+        jobs: &[(J, EnqueueOptions)],
+    ) -> Result<Vec<Enqueued>, QueueError> {
+        let new = jobs
+            .iter()
+            .map(|(j, o)| new_job(j, o))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.store.enqueue(J::QUEUE, &new).await
+    }
 }
 
 fn new_job<J: Job>(job: &J, opts: &EnqueueOptions) -> Result<NewJob, QueueError> {

@@ -27,15 +27,22 @@ impl Handles {
 }
 
 /// Resolves on SIGTERM or SIGINT.
-pub async fn termination_signal() -> std::io::Result<()> {
+///
+/// The handlers are installed when this is called (not when the future is first polled), so
+/// a SIGTERM that arrives while the process is still starting is not lost. Call it inside the
+/// runtime, early.
+pub fn termination_signal() -> impl std::future::Future<Output = std::io::Result<()>> + Send {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        let (mut term, mut int) = (term?, int?);
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Runs `monitor` until `signal` resolves, then shuts down within `grace`.

@@ -121,6 +121,27 @@ pub async fn mark_reauth_required(pool: &PgPool, id: Uuid, reason: &str) -> sqlx
     Ok(())
 }
 
+/// Ids of active sources synced successfully since `since`, after `after`, in id order: the
+/// incremental schedule's keyset pages ("recent" sources: their cursor is fresh).
+pub async fn recent_ids_after(
+    pool: &PgPool,
+    since: chrono::DateTime<chrono::Utc>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT id FROM data_sources
+          WHERE status = 'active' AND last_sync_status = 'succeeded' AND last_sync_at >= $1
+            AND ($2::uuid IS NULL OR id > $2)
+          ORDER BY id LIMIT $3",
+    )
+    .bind(since)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// Ids of syncable (active) data sources after `after`, in id order: keyset pages for fan-out.
 pub async fn active_ids_after(
     pool: &PgPool,

@@ -109,7 +109,8 @@ pub struct RunProgress {
 /// the run already ended (a duplicate delivery) or does not exist.
 pub async fn start(pool: &PgPool, run_id: Uuid) -> sqlx::Result<Option<RunProgress>> {
     sqlx::query_as(
-        "UPDATE sync_runs SET status = 'running', started_at = COALESCE(started_at, now())
+        "UPDATE sync_runs SET status = 'running', started_at = COALESCE(started_at, now()),
+                updated_at = now()
           WHERE id = $1 AND status IN ('queued', 'running')
           RETURNING status, page_cursor",
     )
@@ -118,11 +119,98 @@ pub async fn start(pool: &PgPool, run_id: Uuid) -> sqlx::Result<Option<RunProgre
     .await
 }
 
+/// Fan-out: queued runs for these sources, skipping any with an active run (the partial unique
+/// index), plus earlier queued runs of these sources that never got a job (a fan-out or request
+/// that died between its insert and its enqueue, more than a minute ago). Returns
+/// (run id, source id, mode) of every run that needs a job.
+pub async fn insert_queued_batch(
+    pool: &PgPool,
+    sources: &[Uuid],
+    mode: &str,
+    trigger: &str,
+) -> sqlx::Result<Vec<(Uuid, Uuid, String)>> {
+    sqlx::query_as(
+        "WITH created AS (
+             INSERT INTO sync_runs (id, data_source_id, mode, trigger)
+             SELECT gen_random_uuid(), s, $2, $3 FROM unnest($1::uuid[]) AS s
+             ON CONFLICT (data_source_id) WHERE status IN ('queued', 'running') DO NOTHING
+             RETURNING id, data_source_id, mode)
+         SELECT id, data_source_id, mode FROM created
+         UNION ALL
+         SELECT id, data_source_id, mode FROM sync_runs
+          WHERE data_source_id = ANY($1) AND status = 'queued' AND job_id IS NULL
+            AND created_at < now() - interval '1 minute'",
+    )
+    .bind(sources)
+    .bind(mode)
+    .bind(trigger)
+    .fetch_all(pool)
+    .await
+}
+
+/// Records the job of each run (fan-out), in one statement.
+pub async fn set_job_ids(pool: &PgPool, runs: &[Uuid], jobs: &[String]) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE sync_runs SET job_id = x.job
+           FROM unnest($1::uuid[], $2::text[]) AS x(run, job)
+          WHERE sync_runs.id = x.run",
+    )
+    .bind(runs)
+    .bind(jobs)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Deletes runs that got no job (their source's job was still live in the queue).
+pub async fn delete_many(pool: &PgPool, runs: &[Uuid]) -> sqlx::Result<()> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM sync_runs WHERE id = ANY($1) AND status = 'queued'")
+        .bind(runs)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Ends every queued or running run without progress for `deadline` as failed and records it on
+/// its source; returns the runs ended. Their sources are free for the next sync at once (a job
+/// still holding one of them ends without effect when it runs: its run is over).
+pub async fn fail_stuck(
+    pool: &PgPool,
+    deadline: std::time::Duration,
+) -> sqlx::Result<Vec<(Uuid, Uuid)>> {
+    let secs = deadline.as_secs_f64();
+    let message = format!(
+        "no progress for {}s: stopped by the run deadline",
+        deadline.as_secs()
+    );
+    sqlx::query_as(
+        "WITH stuck AS (
+             UPDATE sync_runs SET status = 'failed', error = $2, finished_at = now(),
+                    updated_at = now()
+              WHERE status IN ('queued', 'running')
+                AND updated_at < now() - make_interval(secs => $1)
+             RETURNING id, data_source_id),
+         sources AS (
+             UPDATE data_sources SET last_sync_at = now(), last_sync_status = 'failed',
+                    last_sync_error = $2, updated_at = now()
+              WHERE id IN (SELECT data_source_id FROM stuck))
+         SELECT id, data_source_id FROM stuck",
+    )
+    .bind(secs)
+    .bind(message)
+    .fetch_all(pool)
+    .await
+}
+
 /// Re-opens a failed run for a re-driven job (it resumes from its last stored page). False when
 /// the run is not failed, or another run of its source is active (the partial unique index).
 pub async fn reopen(pool: &PgPool, run_id: Uuid) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE sync_runs SET status = 'queued', error = NULL, finished_at = NULL
+        "UPDATE sync_runs SET status = 'queued', error = NULL, finished_at = NULL,
+                updated_at = now()
           WHERE id = $1 AND status = 'failed'
             AND NOT EXISTS (SELECT 1 FROM sync_runs o
                              WHERE o.data_source_id = sync_runs.data_source_id
@@ -146,7 +234,7 @@ pub async fn record_page(
     sqlx::query(
         "UPDATE sync_runs SET items_fetched = items_fetched + $2, items_new = items_new + $3,
                 items_updated = items_updated + $4, items_duplicate = items_duplicate + $5,
-                page_cursor = $6
+                page_cursor = $6, updated_at = now()
           WHERE id = $1",
     )
     .bind(run_id)

@@ -1,44 +1,134 @@
-//! `ScheduleFanout`: one scheduler tick → one sync per active data source, through the same
-//! `request_sync` as the API, so a source already queued or running is skipped and a
-//! re-delivered fan-out enqueues nothing twice. Sources are read in keyset pages of 500.
+//! `ScheduleFanout`: one scheduler tick → one sync per eligible data source, in bounded memory
+//! and a few statements per thousand sources:
 //!
-//! Both schedules cover every active source today; issue #7 narrows the incremental one to
-//! recently active sources, adds pacing and batched enqueue.
+//! * sources are read in keyset pages of [`PAGE`] ids; the daily (full) schedule takes every
+//!   `active` source, the incremental schedule the **recent** ones: active sources whose last
+//!   sync succeeded within [`RECENT`] (their cursor is fresh; the others get the daily full
+//!   sync). `reauth_required` and `disconnected` sources are never taken;
+//! * per page: one `INSERT … SELECT unnest(…) ON CONFLICT DO NOTHING` creates the queued runs
+//!   (a source with a queued or running sync is skipped by the partial unique index), one
+//!   batched enqueue (unique key `sync:<source>` per job), one `UPDATE … FROM unnest` records
+//!   the job ids;
+//! * load is spread: each job is delayed by a stable per-source offset within
+//!   `fanout_spread`, so a provider sees the fleet's syncs over that window, not in one second
+//!   (the per-app rate limiter caps what remains);
+//! * a re-delivered fan-out (crash, retry) creates nothing twice: active runs are skipped, and
+//!   runs a crashed attempt created without a job are picked up and enqueued.
+
+use std::time::Duration;
 
 use apalis_core::task::data::Data;
 use lifesync_jobs::{
-    payloads::{ScheduleFanout, SyncTrigger},
-    JobError,
+    payloads::{ScheduleFanout, SyncDataSource, SyncMode, SyncTrigger},
+    EnqueueOptions, JobError,
 };
+use uuid::Uuid;
 
 use super::SharedDeps;
 use crate::{
-    db::data_sources,
-    services::sync::{request_sync, RequestSyncError},
+    db::{data_sources, sync_runs},
+    services::sync::{mode_str, trigger_str},
 };
 
+/// Sources per keyset page.
+pub const PAGE: i64 = 2000;
+/// How recent a successful sync makes a source eligible for the incremental schedule.
+pub const RECENT: chrono::Duration = chrono::Duration::days(7);
+
 pub async fn handle(job: ScheduleFanout, deps: Data<SharedDeps>) -> Result<(), JobError> {
+    let totals = fan_out(&deps, &job).await.map_err(JobError::retryable)?;
+    tracing::info!(
+        schedule = %job.schedule, tick = job.tick_unix,
+        enqueued = totals.enqueued, skipped = totals.skipped, "fan-out done"
+    );
+    Ok(())
+}
+
+/// What one tick did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FanoutTotals {
+    pub enqueued: u64,
+    /// Sources already queued or running.
+    pub skipped: u64,
+}
+
+/// Runs one tick's fan-out.
+pub async fn fan_out(deps: &SharedDeps, job: &ScheduleFanout) -> anyhow::Result<FanoutTotals> {
     let trigger = match job.schedule.as_str() {
         "daily" => SyncTrigger::Daily,
         _ => SyncTrigger::Incremental,
     };
-    let (mut after, mut enqueued, mut skipped) = (None, 0u64, 0u64);
+    let recent_since = chrono::DateTime::from_timestamp(job.tick_unix, 0)
+        .unwrap_or_else(chrono::Utc::now)
+        - RECENT;
+    let mut totals = FanoutTotals::default();
+    let mut after = None;
     loop {
-        let ids = data_sources::active_ids_after(&deps.pool, after, 500)
-            .await
-            .map_err(JobError::retryable)?;
+        let ids = match job.mode {
+            SyncMode::Full => data_sources::active_ids_after(&deps.pool, after, PAGE).await?,
+            SyncMode::Incremental => {
+                data_sources::recent_ids_after(&deps.pool, recent_since, after, PAGE).await?
+            }
+        };
         let Some(last) = ids.last().copied() else {
             break;
         };
-        for id in ids {
-            match request_sync(&deps.pool, &deps.producer, id, job.mode, trigger).await {
-                Ok(_) => enqueued += 1,
-                Err(RequestSyncError::InProgress { .. }) => skipped += 1,
-                Err(e) => return Err(JobError::retryable(e)),
+        let runs = sync_runs::insert_queued_batch(
+            &deps.pool,
+            &ids,
+            mode_str(job.mode),
+            trigger_str(trigger),
+        )
+        .await?;
+        let jobs: Vec<(SyncDataSource, EnqueueOptions)> = runs
+            .iter()
+            .map(|(run, source, mode)| {
+                let mode = if mode == "incremental" {
+                    SyncMode::Incremental
+                } else {
+                    SyncMode::Full
+                };
+                let job = SyncDataSource {
+                    version: SyncDataSource::VERSION,
+                    data_source_id: *source,
+                    mode,
+                    trigger,
+                    sync_run_id: *run,
+                    page_cursor: None,
+                };
+                let opts = EnqueueOptions {
+                    delay: spread_delay(*source, deps.fanout_spread),
+                    ..EnqueueOptions::default()
+                };
+                (job, opts)
+            })
+            .collect();
+        let enqueued = deps.producer.enqueue_batch_each(&jobs).await?;
+        let (mut with_job, mut job_ids, mut orphans) = (Vec::new(), Vec::new(), Vec::new());
+        for ((run, _, _), e) in runs.iter().zip(&enqueued) {
+            if e.created {
+                with_job.push(*run);
+                job_ids.push(e.id.clone());
+            } else {
+                orphans.push(*run);
             }
         }
+        sync_runs::set_job_ids(&deps.pool, &with_job, &job_ids).await?;
+        sync_runs::delete_many(&deps.pool, &orphans).await?;
+        totals.enqueued += with_job.len() as u64;
+        totals.skipped += (ids.len() - with_job.len()) as u64;
         after = Some(last);
     }
-    tracing::info!(schedule = %job.schedule, tick = job.tick_unix, enqueued, skipped, "fan-out done");
-    Ok(())
+    Ok(totals)
+}
+
+/// A stable offset in `[0, spread)` for a source, so its syncs land at the same point of
+/// every window and the fleet's load is even across it.
+fn spread_delay(source: Uuid, spread: Duration) -> Duration {
+    let ms = spread.as_millis() as u64;
+    if ms == 0 {
+        return Duration::ZERO;
+    }
+    let h = source.as_u64_pair().0 ^ source.as_u64_pair().1;
+    Duration::from_millis(h % ms)
 }

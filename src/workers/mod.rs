@@ -32,6 +32,8 @@ pub struct Deps {
     /// OAuth completion records, token checkpoints and refresh locks.
     pub states: StateStore,
     pub batch_size: u32,
+    /// Scheduled syncs are spread over this window (`SYNC_FANOUT_SPREAD_SECONDS`).
+    pub fanout_spread: std::time::Duration,
 }
 
 impl Deps {

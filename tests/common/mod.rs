@@ -359,6 +359,7 @@ pub fn start_queue_workers(
             store.settings().prefix.clone(),
         ),
         batch_size,
+        fanout_spread: std::time::Duration::ZERO,
     }));
     let handles = lifesync_jobs::runner::Handles::default();
     let queues: Vec<String> = queues.iter().map(|q| q.to_string()).collect();
