@@ -62,6 +62,11 @@ enum Bench {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// One scheduler tick over N data sources (throw-away database and key prefix).
+    Fanout {
+        #[arg(long, default_value_t = 100_000)]
+        sources: u64,
+    },
     /// Normalizes N realistic items (posts, captions, emails with markup) on one core.
     Normalize {
         #[arg(long, default_value_t = 100_000)]
@@ -123,6 +128,15 @@ async fn run(cli: Cli) -> i32 {
         Command::Scheduler => scheduler(&config).await,
         Command::Dev { .. } => unreachable!("handled above"),
         Command::Migrate => migrate(&config.database).await,
+        Command::Bench {
+            bench: Bench::Fanout { sources },
+        } => lifesync::bench::fanout::run(&config, sources).await.map(|b| {
+            println!(
+                "fanout: sources={} seconds={:.2} peak_rss_mb={:.0}",
+                b.sources, b.seconds, b.peak_rss_mb
+            );
+            let _ = b.enqueued;
+        }),
         Command::Bench {
             bench: Bench::Normalize { items },
         } => {

@@ -2,5 +2,6 @@
 //! services under a throw-away key prefix, cleans up after itself, prints progress to stderr
 //! and one machine-readable last line to stdout.
 
+pub mod fanout;
 pub mod normalize;
 pub mod queue;

@@ -120,8 +120,9 @@ pub async fn start(pool: &PgPool, run_id: Uuid) -> sqlx::Result<Option<RunProgre
 }
 
 /// Fan-out: queued runs for these sources, skipping any with an active run (the partial unique
-/// index), plus earlier queued runs of these sources that never got a job (a fan-out or request
-/// that died between its insert and its enqueue, more than a minute ago). Returns
+/// index), plus earlier queued runs of these sources that never got a job: a fan-out of the
+/// same schedule, or a request more than a minute ago, that died between its insert and its
+/// enqueue (a request younger than that may still be about to enqueue). Returns
 /// (run id, source id, mode) of every run that needs a job.
 pub async fn insert_queued_batch(
     pool: &PgPool,
@@ -139,7 +140,7 @@ pub async fn insert_queued_batch(
          UNION ALL
          SELECT id, data_source_id, mode FROM sync_runs
           WHERE data_source_id = ANY($1) AND status = 'queued' AND job_id IS NULL
-            AND created_at < now() - interval '1 minute'",
+            AND (trigger = $3 OR created_at < now() - interval '1 minute')",
     )
     .bind(sources)
     .bind(mode)
