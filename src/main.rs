@@ -62,6 +62,11 @@ enum Bench {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// A full sync of one sandbox account holding N items, with one worker.
+    Sync {
+        #[arg(long, default_value_t = 50_000)]
+        items: u64,
+    },
     /// One scheduler tick over N data sources (throw-away database and key prefix).
     Fanout {
         #[arg(long, default_value_t = 100_000)]
@@ -129,14 +134,21 @@ async fn run(cli: Cli) -> i32 {
         Command::Dev { .. } => unreachable!("handled above"),
         Command::Migrate => migrate(&config.database).await,
         Command::Bench {
+            bench: Bench::Sync { items },
+        } => lifesync::bench::sync::run(&config, items)
+            .await
+            .map(|b| println!("sync: items={} items_per_s={:.0}", b.items, b.items_per_s)),
+        Command::Bench {
             bench: Bench::Fanout { sources },
-        } => lifesync::bench::fanout::run(&config, sources).await.map(|b| {
-            println!(
-                "fanout: sources={} seconds={:.2} peak_rss_mb={:.0}",
-                b.sources, b.seconds, b.peak_rss_mb
-            );
-            let _ = b.enqueued;
-        }),
+        } => lifesync::bench::fanout::run(&config, sources)
+            .await
+            .map(|b| {
+                println!(
+                    "fanout: sources={} seconds={:.2} peak_rss_mb={:.0}",
+                    b.sources, b.seconds, b.peak_rss_mb
+                );
+                let _ = b.enqueued;
+            }),
         Command::Bench {
             bench: Bench::Normalize { items },
         } => {

@@ -26,13 +26,19 @@ pub struct FanoutBench {
 }
 
 pub async fn run(config: &Config, sources: u64) -> anyhow::Result<FanoutBench> {
-    let name = format!("lifesync_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let name = format!(
+        "lifesync_bench_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
     let mut url = url::Url::parse(&config.database.url)?;
     url.set_path(&format!("/{name}"));
     db::create_database_if_missing(url.as_str()).await?;
     let prefix = format!("{}:bench:{}", config.redis.key_prefix, ulid::Ulid::new());
-    let store = Store::connect(config.redis.settings.clone(), QueueSettings::new(prefix.clone()))
-        .await?;
+    let store = Store::connect(
+        config.redis.settings.clone(),
+        QueueSettings::new(prefix.clone()),
+    )
+    .await?;
     let result = async {
         let pool = db::connect(url.as_str(), 8).await?;
         db::migrate(&pool).await?;

@@ -5,3 +5,4 @@
 pub mod fanout;
 pub mod normalize;
 pub mod queue;
+pub mod sync;

@@ -370,11 +370,20 @@ async fn timeline(
             }
         },
     };
-    let mut newest_first: Vec<Tweet> = state.twitter.with_account(&account, |t| {
-        t.iter().filter(|t| t.id > since).cloned().collect()
+    // Tweets are kept in ascending id order: newest first is a reverse walk, no copy of the rest.
+    let (page, matching): (Vec<Tweet>, usize) = state.twitter.with_account(&account, |t| {
+        let matching = t.len() - t.partition_point(|t| t.id <= since);
+        let page = t
+            .iter()
+            .rev()
+            .take(matching)
+            .skip(offset)
+            .take(max)
+            .cloned()
+            .collect();
+        (page, matching)
     });
-    newest_first.sort_by_key(|t| std::cmp::Reverse(t.id));
-    let page: Vec<&Tweet> = newest_first.iter().skip(offset).take(max).collect();
+    let page: Vec<&Tweet> = page.iter().collect();
     if page.is_empty() {
         return json_reply(json!({ "meta": { "result_count": 0 } }), rate);
     }
@@ -391,7 +400,7 @@ async fn timeline(
             "oldest_id": page.last().unwrap().id.to_string(),
         }
     });
-    if offset + max < newest_first.len() {
+    if offset + max < matching {
         body["meta"]["next_token"] = json!(format!("pt{}", radix36(offset + max)));
     }
     if with_places {

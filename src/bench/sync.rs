@@ -1,0 +1,163 @@
+//! `lifesync bench sync --items N`: a full sync of one sandbox account holding N items, with
+//! one worker (concurrency 1) in this process: fetch (the sandbox over loopback HTTP, Twitter's
+//! largest page, 100) → normalize → store (one batched multi-row upsert per page, via
+//! `jsonb_to_recordset`, in the page's transaction with the run's counters and resume point).
+//! Throw-away database and key prefix; timed from the job's enqueue to the run's success.
+
+use std::{sync::Arc, time::Instant};
+
+use lifesync_jobs::{
+    payloads::{SyncMode, SyncTrigger},
+    runner::Handles,
+    Producer, QueueSettings, Store,
+};
+
+use crate::{
+    config::Config,
+    crypto::TokenCipher,
+    db,
+    oauth::{apps::ProviderApps, state::StateStore},
+    providers::ProviderId,
+    sandbox,
+    services::sync::request_sync,
+    workers::{self, Deps, SharedDeps},
+};
+
+pub struct SyncBench {
+    pub items: u64,
+    pub items_per_s: f64,
+}
+
+const ACCOUNT: &str = "4242";
+
+pub async fn run(config: &Config, items: u64) -> anyhow::Result<SyncBench> {
+    let name = format!(
+        "lifesync_bench_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    let mut url = url::Url::parse(&config.database.url)?;
+    url.set_path(&format!("/{name}"));
+    db::create_database_if_missing(url.as_str()).await?;
+    let prefix = format!("{}:bench:{}", config.redis.key_prefix, ulid::Ulid::new());
+    let store = Store::connect(
+        config.redis.settings.clone(),
+        QueueSettings::new(prefix.clone()),
+    )
+    .await?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let result = async {
+        let pool = db::connect(url.as_str(), 8).await?;
+        db::migrate(&pool).await?;
+        // The sandbox, with the account's items.
+        let state = sandbox::SandboxState::new(42);
+        let existing = state.twitter.ids(ACCOUNT).len() as u64;
+        if items > existing {
+            state
+                .twitter
+                .add_tweets(ACCOUNT, (items - existing) as usize);
+        }
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let sb = state.clone();
+        tokio::spawn(sandbox::serve(
+            "127.0.0.1:0",
+            sb,
+            |a| {
+                let _ = addr_tx.send(a);
+            },
+            async {
+                let _ = stop_rx.await;
+            },
+        ));
+        let addr = addr_rx.await?;
+        let base = url::Url::parse(&format!("http://{addr}"))?;
+        let mut apps = std::collections::BTreeMap::new();
+        apps.insert(
+            ProviderId::Twitter,
+            sandbox::provider_config(ProviderId::Twitter, &base, base.join("/cb")?),
+        );
+        let key = crate::config::TokenKey::from_base64(
+            "bench",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        )?;
+        let token = state.issue_token(ACCOUNT);
+        let mut conn = pool.acquire().await?;
+        let ds = db::data_sources::upsert_connected(&mut conn, "bench", "twitter", ACCOUNT, None)
+            .await?;
+        drop(conn);
+        db::tokens::store(
+            &pool,
+            ds,
+            &TokenCipher::new(&key).seal(token.as_bytes()),
+            None,
+            None,
+            &[],
+        )
+        .await?;
+        let deps = SharedDeps(Arc::new(Deps {
+            pool: pool.clone(),
+            producer: Producer::new(store.clone()),
+            token_key: key,
+            apps: Arc::new(ProviderApps::new(&apps, reqwest::Client::new())),
+            states: StateStore::new(store.connection(), prefix.clone()),
+            batch_size: 100,
+            fanout_spread: std::time::Duration::ZERO,
+        }));
+        let handles = Handles::default();
+        let monitor = workers::register(&store, deps, &["sync".to_string()], 1, &handles);
+        let (wstop_tx, wstop_rx) = tokio::sync::oneshot::channel::<()>();
+        let worker = tokio::spawn(lifesync_jobs::runner::run_until(
+            monitor,
+            handles,
+            async {
+                let _ = wstop_rx.await;
+                Ok(())
+            },
+            std::time::Duration::from_secs(5),
+        ));
+        let total = state.twitter.ids(ACCOUNT).len() as u64;
+        eprintln!("bench sync: full sync of {total} items, one worker");
+        let t = Instant::now();
+        let started = request_sync(
+            &pool,
+            &Producer::new(store.clone()),
+            ds,
+            SyncMode::Full,
+            SyncTrigger::Manual,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (status, fetched) = loop {
+            let row: (String, i32) =
+                sqlx::query_as("SELECT status, items_fetched FROM sync_runs WHERE id = $1")
+                    .bind(started.sync_run_id)
+                    .fetch_one(&pool)
+                    .await?;
+            if row.0 == "succeeded" || row.0 == "failed" {
+                break row;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        let secs = t.elapsed().as_secs_f64();
+        let _ = wstop_tx.send(());
+        let _ = worker.await;
+        anyhow::ensure!(status == "succeeded", "the sync {status}");
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM items")
+            .fetch_one(&pool)
+            .await?;
+        eprintln!("bench sync: {fetched} fetched, {stored} stored in {secs:.2} s");
+        pool.close().await;
+        anyhow::Ok(SyncBench {
+            items: stored as u64,
+            items_per_s: stored as f64 / secs,
+        })
+    }
+    .await;
+    let _ = stop_tx.send(());
+    let removed = store.purge_prefix().await?;
+    if let Ok(admin) = db::connect(&config.database.url, 1).await {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
+    }
+    eprintln!("bench sync: removed {removed} keys and database {name}");
+    result
+}
