@@ -104,7 +104,7 @@ fn code(k: u64, len: usize) -> String {
 
 /// The `i`-th email of an account's corpus (`k` mixes seed and account), received at `when`.
 pub fn sample_email(k: u64, i: usize, when: DateTime<Utc>, to: &str) -> Email {
-    let v = k.wrapping_add(i as u64 * 0x2545_F491_4F6C_DD1D);
+    let v = k.wrapping_add((i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let pnr = code(v, 6);
     let later = |days: i64, h: u32| {
         (when + Duration::days(days))
