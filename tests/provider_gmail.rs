@@ -105,7 +105,11 @@ async fn gmail_full_repeat_incremental_faults_malformed_and_expired_history() {
     h.set_faults(Faults::default());
     let newer = data.add(ACCOUNT, 2);
     let inc = h.sync(ds, "alice", "incremental").await;
-    assert_eq!((inc.0.as_str(), inc.1, inc.2), ("succeeded", 2, 2), "{inc:?}");
+    assert_eq!(
+        (inc.0.as_str(), inc.1, inc.2),
+        ("succeeded", 2, 2),
+        "{inc:?}"
+    );
     assert!(newer.iter().all(|id| data.ids(ACCOUNT).contains(id)));
     assert_eq!(h.live_ids(ds).await, sorted(data.ids(ACCOUNT)));
     h.shutdown().await;

@@ -583,7 +583,9 @@ impl Message {
             .as_deref()
             .and_then(|d| d.parse::<i64>().ok())
             .and_then(DateTime::<Utc>::from_timestamp_millis)
-            .ok_or_else(|| malformed(format!("message {} without a valid internalDate", self.id)))?;
+            .ok_or_else(|| {
+                malformed(format!("message {} without a valid internalDate", self.id))
+            })?;
         let payload = self.payload.unwrap_or_default();
         let html = payload.html().filter(|h| has_markup(h));
         let is_read = !self.label_ids.iter().any(|l| l == "UNREAD");
@@ -630,7 +632,10 @@ mod tests {
                     HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"id\":\"a\"}\r\n--b1--\r\n";
         let parts = parse_batch("multipart/mixed; boundary=b1", body).unwrap();
         assert_eq!(parts.len(), 2);
-        assert_eq!((parts[0].status, parts[0].body.as_str()), (200, "{\"id\":\"a\"}"));
+        assert_eq!(
+            (parts[0].status, parts[0].body.as_str()),
+            (200, "{\"id\":\"a\"}")
+        );
         assert_eq!(parts[1].status, 404);
         let cut = &body[..body.len() / 2];
         assert!(parse_batch("multipart/mixed; boundary=b1", cut).is_err());
@@ -652,7 +657,13 @@ mod tests {
             "historyId": 3
         }))
         .unwrap();
-        assert_eq!(h.changes(), (vec!["a".to_string()], vec!["b".to_string(), "c".to_string()]));
+        assert_eq!(
+            h.changes(),
+            (
+                vec!["a".to_string()],
+                vec!["b".to_string(), "c".to_string()]
+            )
+        );
         assert_eq!(h.history_id.as_deref(), Some("3"));
     }
 }

@@ -440,7 +440,10 @@ impl Mailbox {
         let mut ids = Vec::new();
         for _ in 0..n {
             let i = self.mails.len();
-            let last = self.mails.last().map_or_else(Utc::now, |m| m.email.received);
+            let last = self
+                .mails
+                .last()
+                .map_or_else(Utc::now, |m| m.email.received);
             self.version += 1;
             let mail = Mail {
                 id: id(self.mix, i as u64),
@@ -448,7 +451,10 @@ impl Mailbox {
                     self.mix,
                     i,
                     last + Duration::minutes(37),
-                    &self.mails.first().map_or(String::new(), |m| m.email.to.clone()),
+                    &self
+                        .mails
+                        .first()
+                        .map_or(String::new(), |m| m.email.to.clone()),
                 ),
                 added_v: self.version,
                 deleted_v: None,
@@ -582,7 +588,13 @@ fn not_found() -> Response {
 }
 
 fn bad_request(message: &str) -> Response {
-    google_error(400, message, "invalidArgument", "global", "INVALID_ARGUMENT")
+    google_error(
+        400,
+        message,
+        "invalidArgument",
+        "global",
+        "INVALID_ARGUMENT",
+    )
 }
 
 fn json_reply(body: &Value, malformed: bool) -> Response {
@@ -634,10 +646,12 @@ async fn admit(
                 Err(Response::builder()
                     .status(StatusCode::FORBIDDEN)
                     .content_type("application/json; charset=UTF-8")
-                    .body(json!({"error": {"code": 403, "message": "User Rate Limit Exceeded",
+                    .body(
+                        json!({"error": {"code": 403, "message": "User Rate Limit Exceeded",
                         "errors": [{"message": "User Rate Limit Exceeded", "domain": "usageLimits",
                                     "reason": "userRateLimitExceeded"}]}})
-                    .to_string()))
+                        .to_string(),
+                    ))
             }
         }
         Some(DataFault::Malformed) => Ok((account, true)),
@@ -786,10 +800,15 @@ fn message_json(state: &SandboxState, account: &str, id: &str, query: &str) -> (
     if e.category == "OTHER" {
         headers.push((
             "List-Unsubscribe",
-            format!("<mailto:unsubscribe@{}>", e.from_addr.split('@').nth(1).unwrap_or("x")),
+            format!(
+                "<mailto:unsubscribe@{}>",
+                e.from_addr.split('@').nth(1).unwrap_or("x")
+            ),
         ));
     }
-    let snippet: String = html_escape(&e.text).replace('"', "&quot;").replace('\'', "&#39;");
+    let snippet: String = html_escape(&e.text)
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
     let snippet: String = snippet.chars().take(200).collect();
     let mut v = json!({
         "id": m.id, "threadId": m.id, "labelIds": e.labels,
@@ -802,7 +821,9 @@ fn message_json(state: &SandboxState, account: &str, id: &str, query: &str) -> (
     }
     let header_json: Vec<Value> = headers
         .iter()
-        .filter(|(n, _)| format == "full" || wanted.is_empty() || wanted.contains(&n.to_ascii_lowercase()))
+        .filter(|(n, _)| {
+            format == "full" || wanted.is_empty() || wanted.contains(&n.to_ascii_lowercase())
+        })
         .map(|(n, val)| json!({"name": n, "value": val}))
         .collect();
     let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE.encode(s.as_bytes());
@@ -948,7 +969,10 @@ async fn batch(state: Data<&Arc<SandboxState>>, req: &Request, body: String) -> 
             parts.len()
         ));
     }
-    let out_boundary = format!("batch_{:016x}", mix(state.seed, &account) ^ parts.len() as u64);
+    let out_boundary = format!(
+        "batch_{:016x}",
+        mix(state.seed, &account) ^ parts.len() as u64
+    );
     let mut out = String::new();
     for (n, part) in parts.iter().enumerate() {
         let part = part.trim_start_matches(['\r', '\n']);
@@ -1066,5 +1090,8 @@ pub fn control_routes() -> Route {
             "/accounts/:account/messages",
             poem::get(list_ids).post(add_messages),
         )
-        .at("/accounts/:account/messages/delete", poem::post(delete_messages))
+        .at(
+            "/accounts/:account/messages/delete",
+            poem::post(delete_messages),
+        )
 }
