@@ -8,7 +8,9 @@
 //! older than the history horizon or while cursors are expired) and the batch endpoint
 //! `POST /batch/gmail/v1` (multipart/mixed, ≤ 100 parts, per-part status). Throttling is
 //! Gmail's: alternately 429 `rateLimitExceeded` (with `Retry-After`) and 403
-//! `userRateLimitExceeded` (without); 5xx carry Google's `backendError` body.
+//! `userRateLimitExceeded` (without), and per-user quota units (15,000 a minute, `getProfile` 1,
+//! `messages.list`/`messages.get` 5 each, also inside a batch, `history.list` 2) answered
+//! with 429 `rateLimitExceeded`; 5xx carry Google's `backendError` body.
 //!
 //! The mail corpus ([`sample_email`]) lives here and is shared with the Outlook stand-in: ~126
 //! emails per account, deterministic per (seed, account), covering the seven categories with
@@ -44,6 +46,9 @@ pub const ACCOUNT: &str = "jane.doe@gmail.com";
 pub const DEFAULT_EMAILS: usize = 126;
 /// Gmail's batch limit.
 const MAX_BATCH: usize = 100;
+/// Gmail's per-user quota (units per minute); quota units per method: `getProfile` 1,
+/// `messages.list` 5, `messages.get` 5, `history.list` 2.
+const USER_UNITS_PER_MINUTE: u32 = 15_000;
 
 // ------------------------------------------------------------------------------------------
 // The mail corpus (shared with the Outlook stand-in)
@@ -508,6 +513,8 @@ pub struct GoogleData {
     pub seed: u64,
     accounts: Mutex<HashMap<String, Mailbox>>,
     throttles: AtomicU64,
+    /// Quota spent per (account, window).
+    usage: Mutex<HashMap<(String, u64), u32>>,
 }
 
 impl GoogleData {
@@ -516,7 +523,22 @@ impl GoogleData {
             seed,
             accounts: Mutex::new(HashMap::new()),
             throttles: AtomicU64::new(0),
+            usage: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Spends quota; true when the account is over it. Gmail's own limit is in units per
+    /// minute; `Faults::rate_limit` (as for every provider) counts requests per 15 minutes.
+    fn spend(&self, account: &str, units: u32, rate_limit: Option<u32>, now_ms: i64) -> bool {
+        let secs = (now_ms / 1000).max(0) as u64;
+        let (window, cost, limit) = match rate_limit {
+            Some(l) => (secs / 900, 1, l),
+            None => (secs / 60, units, USER_UNITS_PER_MINUTE),
+        };
+        let mut usage = self.usage.lock().expect("usage");
+        let used = usage.entry((account.to_string(), window)).or_insert(0);
+        *used += cost;
+        *used > limit
     }
 
     fn with<R>(&self, account: &str, f: impl FnOnce(&mut Mailbox) -> R) -> R {
@@ -610,6 +632,7 @@ async fn admit(
     state: &SandboxState,
     req: &Request,
     page: bool,
+    units: u32,
 ) -> Result<(String, bool), Response> {
     let what = format!(
         "google {}{}",
@@ -621,6 +644,19 @@ async fn admit(
     );
     let fault = state.before_reply(what, page).await;
     let account = state.authenticate(ProviderId::Google, req)?;
+    let rate_limit = state.faults.lock().expect("faults").rate_limit;
+    if state
+        .google
+        .spend(&account, units, rate_limit, state.now_ms())
+    {
+        return Err(google_error(
+            429,
+            "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'gmail.googleapis.com' for consumer 'project_number:123456789'.",
+            "rateLimitExceeded",
+            "global",
+            "RESOURCE_EXHAUSTED",
+        ));
+    }
     match fault {
         Some(DataFault::Unavailable) => Err(google_error(
             503,
@@ -631,7 +667,12 @@ async fn admit(
         )),
         Some(DataFault::Throttled { reset_secs }) => {
             // Gmail throttles both ways: 429 (sometimes with Retry-After) and 403.
-            if state.google.throttles.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+            if state
+                .google
+                .throttles
+                .fetch_add(1, Ordering::SeqCst)
+                .is_multiple_of(2)
+            {
                 let mut r = google_error(
                     429,
                     "Too many concurrent requests for user",
@@ -706,7 +747,7 @@ fn make_token(offset: usize) -> String {
 
 #[handler]
 async fn profile(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    let (account, _) = match admit(&state, req, false).await {
+    let (account, _) = match admit(&state, req, false, 1).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -726,7 +767,7 @@ async fn profile(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
 /// `GET /gmail/v1/users/me/messages`: newest first.
 #[handler]
 async fn list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    let (account, malformed) = match admit(&state, req, true).await {
+    let (account, malformed) = match admit(&state, req, true, 5).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -847,7 +888,7 @@ fn message_json(state: &SandboxState, account: &str, id: &str, query: &str) -> (
 /// `GET /gmail/v1/users/me/messages/{id}`.
 #[handler]
 async fn get(state: Data<&Arc<SandboxState>>, req: &Request, Path(id): Path<String>) -> Response {
-    let (account, malformed) = match admit(&state, req, false).await {
+    let (account, malformed) = match admit(&state, req, false, 5).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -860,7 +901,7 @@ async fn get(state: Data<&Arc<SandboxState>>, req: &Request, Path(id): Path<Stri
 /// `GET /gmail/v1/users/me/history`.
 #[handler]
 async fn history(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    let (account, malformed) = match admit(&state, req, true).await {
+    let (account, malformed) = match admit(&state, req, true, 2).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -936,7 +977,9 @@ async fn history(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
 /// `GET /gmail/v1/users/me/messages/{id}?…` answered in order with its own status.
 #[handler]
 async fn batch(state: Data<&Arc<SandboxState>>, req: &Request, body: String) -> Response {
-    let (account, malformed) = match admit(&state, req, true).await {
+    // Every inner call counts against the quota.
+    let calls = body.matches("application/http").count().max(1) as u32;
+    let (account, malformed) = match admit(&state, req, true, 5 * calls).await {
         Ok(a) => a,
         Err(r) => return r,
     };

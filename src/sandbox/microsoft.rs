@@ -373,7 +373,7 @@ async fn list_messages(state: &SandboxState, req: &Request) -> Response {
         let mut live: Vec<Mail> = state.microsoft.with(account, |mb| {
             mb.mails.iter().filter(|m| m.live()).cloned().collect()
         });
-        live.sort_by(|a, b| b.email.received.cmp(&a.email.received));
+        live.sort_by_key(|m| std::cmp::Reverse(m.email.received));
         let value: Vec<Value> = live
             .iter()
             .skip(skip)
