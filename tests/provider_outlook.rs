@@ -239,6 +239,26 @@ async fn outlook_sandbox_speaks_graph_wire_shapes() {
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "SyncStateNotFound");
 
+    // More than 4 concurrent requests per mailbox: 429 ApplicationThrottled, Retry-After.
+    *sb.state.faults.lock().unwrap() = Faults {
+        slow_ms: 300,
+        ..Faults::default()
+    };
+    let replies = futures::future::join_all((0..6).map(|_| get(delta.clone(), true))).await;
+    let mut throttled = 0;
+    for r in replies {
+        let r = r.unwrap();
+        if r.status() == 429 {
+            assert!(r.headers().get("retry-after").is_some());
+            let e: Value = r.json().await.unwrap();
+            assert_eq!(e["error"]["code"], "ApplicationThrottled");
+            throttled += 1;
+        }
+    }
+    assert_eq!(throttled, 2);
+    *sb.state.faults.lock().unwrap() = Faults::default();
+    assert_eq!(get(delta.clone(), true).await.unwrap().status(), 200);
+
     // Throttling: 429, Retry-After, TooManyRequests.
     *sb.state.faults.lock().unwrap() = Faults {
         throttle_every: 1,

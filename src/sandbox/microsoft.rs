@@ -120,15 +120,36 @@ impl MicrosoftData {
         self.with(account, |mb| mb.delete_ids(ids))
     }
 
-    fn enter(&self, account: &str) -> usize {
+    /// Counts a request in flight for the mailbox until the guard drops (also when the
+    /// request is abandoned mid-way).
+    fn enter(&self, account: &str) -> InFlight<'_> {
         let mut f = self.in_flight.lock().expect("in_flight");
         let n = f.entry(account.to_string()).or_insert(0);
         *n += 1;
-        *n
+        InFlight {
+            data: self,
+            account: account.to_string(),
+            concurrent: *n,
+        }
     }
+}
 
-    fn leave(&self, account: &str) {
-        if let Some(n) = self.in_flight.lock().expect("in_flight").get_mut(account) {
+/// One request in flight for a mailbox.
+struct InFlight<'a> {
+    data: &'a MicrosoftData,
+    account: String,
+    concurrent: usize,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self
+            .data
+            .in_flight
+            .lock()
+            .expect("in_flight")
+            .get_mut(&self.account)
+        {
             *n = n.saturating_sub(1);
         }
     }
@@ -259,7 +280,7 @@ fn message_json(m: &Mail, select: &[String], p: &Prefer) -> Value {
         "body": body,
         "sender": from,
         "from": from,
-        "toRecipients": [{"emailAddress": {"name": e.to, "address": e.to}}],
+        "toRecipients": [{"emailAddress": {"name": "Adele Vance", "address": "AdeleV@contoso.com"}}],
     });
     if select.is_empty() {
         return full;
@@ -304,7 +325,7 @@ async fn serve_data(
             return r;
         }
     };
-    let concurrent = state.microsoft.enter(&account);
+    let in_flight = state.microsoft.enter(&account);
     let what = format!(
         "microsoft {}{}",
         req.uri().path(),
@@ -314,7 +335,7 @@ async fn serve_data(
             .unwrap_or_default()
     );
     let fault = state.before_reply(what, page).await;
-    let r = if concurrent > MAX_CONCURRENT {
+    let r = if in_flight.concurrent > MAX_CONCURRENT {
         throttled(
             "ApplicationThrottled",
             "Application is over its MailboxConcurrency limit.",
@@ -336,7 +357,7 @@ async fn serve_data(
             None => f(&account, false),
         }
     };
-    state.microsoft.leave(&account);
+    drop(in_flight);
     r
 }
 
