@@ -193,6 +193,40 @@ async fn gmail_sandbox_speaks_gmail_wire_shapes() {
         })
         .count();
     assert!(marked >= 20, "{marked}");
+    // Every category, PII in the text, non-ASCII subjects.
+    let emails: Vec<_> = ids
+        .iter()
+        .map(|id| data.email(ACCOUNT, id).unwrap())
+        .collect();
+    let mut categories: Vec<&str> = emails.iter().map(|e| e.category).collect();
+    categories.sort();
+    categories.dedup();
+    assert_eq!(
+        categories,
+        [
+            "BOOKING",
+            "EVENT_TICKET",
+            "OTHER",
+            "PERSONAL",
+            "PROFESSIONAL",
+            "TRAVEL_FLIGHT",
+            "TRAVEL_HOTEL"
+        ]
+    );
+    for needle in [
+        "4111 1111 1111",
+        "123-45-6789",
+        "+1 415 555",
+        "@acme-corp.com",
+    ] {
+        assert!(emails.iter().any(|e| e.text.contains(needle)), "{needle}");
+    }
+    for needle in ["予約確認", "Buchungsbestätigung", "réservation", "🎶"] {
+        assert!(
+            emails.iter().any(|e| e.subject.contains(needle)),
+            "{needle}"
+        );
+    }
 
     // History: unchanged → no `history` key; changes → records; too old → 404.
     let (s, hs) = json(get(format!("/history?startHistoryId={h0}")).await.unwrap()).await;
