@@ -2,17 +2,45 @@
 //! and `/{tenant}/oauth2/v2.0/token` (PKCE when challenged, refresh tokens only with
 //! `offline_access`, rotated on every refresh while old ones keep working, AADSTS error
 //! bodies); Graph's `/v1.0/me`. Microsoft has no per-token revocation endpoint.
+//!
+//! Outlook mail (the corpus of [`super::google::sample_email`], deterministic per (seed,
+//! account)): `/v1.0/me/messages` and `/v1.0/me/mailFolders/inbox/messages` (`$top` 1–1000,
+//! default 10, else 400; `$skip`; `@odata.nextLink`) and
+//! `/v1.0/me/mailFolders/inbox/messages/delta`: an initial round then change rounds, paged by
+//! `Prefer: odata.maxpagesize` (or `$top`), `@odata.nextLink` with a `$skiptoken` until the
+//! last page's `@odata.deltaLink` with a `$deltatoken`; the tokens encode the round (mailbox
+//! versions and offset) and the first request's `$select`. Deletions after a delta link come
+//! back as `{"id", "@removed": {"reason": "deleted"}}`; a delta token answers 410
+//! `SyncStateNotFound` while cursors are expired. Ids are immutable ids only with
+//! `Prefer: IdType="ImmutableId"` (otherwise the folder-bound form). Throttling is Graph's: 429
+//! with `Retry-After` and a `TooManyRequests` body, or `ApplicationThrottled`
+//! (MailboxConcurrency) beyond 4 concurrent requests per mailbox.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
-use poem::{handler, web::Data, Request, Response, Route};
-use serde_json::json;
+use base64::Engine;
+use poem::{
+    handler,
+    http::StatusCode,
+    web::{Data, Json, Path},
+    Request, Response, Route,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
-use super::{oauth, SandboxState};
+use super::{
+    google::{Mail, Mailbox, DEFAULT_EMAILS},
+    oauth, truncated, DataFault, SandboxState,
+};
 use crate::providers::ProviderId;
 
 /// The demo user's object id.
 pub const ACCOUNT: &str = "87d349ed-44d7-43e1-9a83-5f2406dee5bd";
+/// Concurrent requests per mailbox before `MailboxConcurrency` throttling.
+const MAX_CONCURRENT: usize = 4;
 
 #[handler]
 fn me(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
@@ -29,6 +57,529 @@ fn me(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
     )
 }
 
+/// The immutable id of the n-th message of a mailbox.
+fn graph_id(mix: u64, n: u64) -> String {
+    format!(
+        "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A{:08x}{:06x}AAA=",
+        mix as u32,
+        n * 7 + 1
+    )
+}
+
+/// The folder-bound (regular) form of an immutable id: it would change if the message moved.
+fn regular_id(immutable: &str) -> String {
+    immutable.replacen(
+        "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A",
+        "AAMkADNkNAAASq35",
+        1,
+    )
+}
+
+/// The accounts' mailboxes (deterministic from the seed) with changes made at run time.
+pub struct MicrosoftData {
+    pub seed: u64,
+    accounts: Mutex<HashMap<String, Mailbox>>,
+    in_flight: Mutex<HashMap<String, usize>>,
+}
+
+impl MicrosoftData {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            accounts: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn with<R>(&self, account: &str, f: impl FnOnce(&mut Mailbox) -> R) -> R {
+        let mut accounts = self.accounts.lock().expect("accounts");
+        let mb = accounts.entry(account.to_string()).or_insert_with(|| {
+            // Graph's seed stream differs from Gmail's, so the two mailboxes differ.
+            Mailbox::generate(self.seed ^ 0x6d73, account, DEFAULT_EMAILS, graph_id)
+        });
+        f(mb)
+    }
+
+    /// The (immutable) ids of the account's live messages.
+    pub fn ids(&self, account: &str) -> Vec<String> {
+        self.with(account, |mb| mb.live_ids())
+    }
+
+    /// Adds `n` new messages; returns their ids.
+    pub fn add(&self, account: &str, n: usize) -> Vec<String> {
+        self.with(account, |mb| mb.add(n, graph_id))
+    }
+
+    /// Deletes the `m` oldest live messages; returns their ids.
+    pub fn delete(&self, account: &str, m: usize) -> Vec<String> {
+        self.with(account, |mb| mb.delete_oldest(m))
+    }
+
+    /// Deletes the given messages; returns those that were live.
+    pub fn delete_ids(&self, account: &str, ids: &[String]) -> Vec<String> {
+        self.with(account, |mb| mb.delete_ids(ids))
+    }
+
+    /// Counts a request in flight for the mailbox until the guard drops (also when the
+    /// request is abandoned mid-way).
+    fn enter(&self, account: &str) -> InFlight<'_> {
+        let mut f = self.in_flight.lock().expect("in_flight");
+        let n = f.entry(account.to_string()).or_insert(0);
+        *n += 1;
+        InFlight {
+            data: self,
+            account: account.to_string(),
+            concurrent: *n,
+        }
+    }
+}
+
+/// One request in flight for a mailbox.
+struct InFlight<'a> {
+    data: &'a MicrosoftData,
+    account: String,
+    concurrent: usize,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self
+            .data
+            .in_flight
+            .lock()
+            .expect("in_flight")
+            .get_mut(&self.account)
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Replies
+
+fn graph_error(status: u16, code: &str, message: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::from_u16(status).expect("status"))
+        .content_type("application/json")
+        .body(
+            json!({"error": {"code": code, "message": message,
+                "innerError": {"date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                               "request-id": "5a4c3e1f-0000-4000-8000-000000000000",
+                               "client-request-id": "5a4c3e1f-0000-4000-8000-000000000000"}}})
+            .to_string(),
+        )
+}
+
+fn throttled(code: &str, message: &str, secs: u64) -> Response {
+    let mut r = graph_error(429, code, message);
+    r.headers_mut().insert("retry-after", secs.max(1).into());
+    r
+}
+
+/// What a request asked for in its `Prefer` headers.
+struct Prefer {
+    max_page: Option<usize>,
+    immutable: bool,
+    text_body: bool,
+}
+
+fn prefer(req: &Request) -> Prefer {
+    let values: Vec<String> = req
+        .headers()
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|p| p.trim().to_string()))
+        .collect();
+    Prefer {
+        max_page: values.iter().find_map(|v| {
+            v.strip_prefix("odata.maxpagesize=")
+                .and_then(|n| n.trim().parse::<usize>().ok())
+                .filter(|n| *n > 0)
+        }),
+        immutable: values.iter().any(|v| {
+            v.replace(' ', "")
+                .eq_ignore_ascii_case("IdType=\"ImmutableId\"")
+        }),
+        text_body: values.iter().any(|v| {
+            v.replace(' ', "")
+                .eq_ignore_ascii_case("outlook.body-content-type=\"text\"")
+        }),
+    }
+}
+
+fn pairs(req: &Request) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn first<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+}
+
+/// `$top`: 1–1000, else Graph's 400.
+fn top(q: &[(String, String)]) -> Result<Option<usize>, Response> {
+    match first(q, "$top") {
+        None => Ok(None),
+        Some(t) => match t.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => Ok(Some(n)),
+            _ => Err(graph_error(
+                400,
+                "ErrorInvalidRequest",
+                &format!(
+                    "Invalid value '{t}' for query parameter $top: it must be between 1 and 1000."
+                ),
+            )),
+        },
+    }
+}
+
+/// The absolute link to this endpoint with `query` (Graph's next and delta links).
+fn link(req: &Request, query: &str) -> String {
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}{}?{query}", req.original_uri().path())
+}
+
+fn message_json(m: &Mail, select: &[String], p: &Prefer) -> Value {
+    let e = &m.email;
+    let id = if p.immutable {
+        m.id.clone()
+    } else {
+        regular_id(&m.id)
+    };
+    let from = json!({"emailAddress": {"name": e.from_name, "address": e.from_addr}});
+    let preview: String = e.text.chars().take(255).collect();
+    let body = if p.text_body {
+        json!({"contentType": "text", "content": e.text})
+    } else {
+        json!({"contentType": "html", "content": e.html})
+    };
+    let full = json!({
+        "@odata.type": "#microsoft.graph.message",
+        "@odata.etag": format!("W/\"CQAAABYAAAARn2vdzPFjSbaPPxzjlzOT{:08x}\"", m.added_v),
+        "id": id,
+        "createdDateTime": e.received.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "receivedDateTime": e.received.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "sentDateTime": (e.received - chrono::Duration::seconds(3)).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "hasAttachments": false,
+        "internetMessageId": format!("<{}.{}@mail.sandbox>", m.added_v, m.id.len() + m.email.subject.len()),
+        "subject": e.subject,
+        "bodyPreview": preview,
+        "importance": "normal",
+        "parentFolderId": "AQMkADNkNAAAgEMAAAA",
+        "conversationId": format!("AAQkADNkNAAAQ{}", &m.id[m.id.len().saturating_sub(12)..]),
+        "isRead": !e.labels.contains(&"UNREAD"),
+        "webLink": format!("https://outlook.office365.com/owa/?ItemID={}&exvsurl=1&viewmodel=ReadMessageItem",
+                           url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()),
+        "body": body,
+        "sender": from,
+        "from": from,
+        "toRecipients": [{"emailAddress": {"name": "Adele Vance", "address": "AdeleV@contoso.com"}}],
+    });
+    if select.is_empty() {
+        return full;
+    }
+    let mut out = serde_json::Map::new();
+    for (k, v) in full.as_object().into_iter().flatten() {
+        if k.starts_with('@') || k == "id" || select.iter().any(|s| s.eq_ignore_ascii_case(k)) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+fn reply(body: &Value, p: &Prefer, page_size: usize, malformed: bool) -> Response {
+    let text = body.to_string();
+    let mut applied = vec![];
+    if p.max_page.is_some() {
+        applied.push(format!("odata.maxpagesize={page_size}"));
+    }
+    if p.immutable {
+        applied.push("IdType=\"ImmutableId\"".to_string());
+    }
+    let mut r = Response::builder().content_type("application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8");
+    if !applied.is_empty() {
+        r = r.header("preference-applied", applied.join(", "));
+    }
+    r.body(if malformed { truncated(&text) } else { text })
+}
+
+/// Authenticates, records, applies faults and the mailbox concurrency limit; runs `f` with
+/// (account, malformed) unless a fault or throttling answers first.
+async fn serve_data(
+    state: &SandboxState,
+    req: &Request,
+    page: bool,
+    f: impl FnOnce(&str, bool) -> Response,
+) -> Response {
+    let account = match state.authenticate(ProviderId::Microsoft, req) {
+        Ok(a) => a,
+        Err(r) => {
+            state.record(format!("microsoft {} (unauthorized)", req.uri().path()));
+            return r;
+        }
+    };
+    let in_flight = state.microsoft.enter(&account);
+    let what = format!(
+        "microsoft {}{}",
+        req.uri().path(),
+        req.uri()
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default()
+    );
+    let fault = state.before_reply(what, page).await;
+    let r = if in_flight.concurrent > MAX_CONCURRENT {
+        throttled(
+            "ApplicationThrottled",
+            "Application is over its MailboxConcurrency limit.",
+            1,
+        )
+    } else {
+        match fault {
+            Some(DataFault::Unavailable) => graph_error(
+                503,
+                "serviceNotAvailable",
+                "The service is temporarily unavailable. Please retry later.",
+            ),
+            Some(DataFault::Throttled { reset_secs }) => throttled(
+                "TooManyRequests",
+                "Too many requests. Please retry after the time in Retry-After.",
+                reset_secs,
+            ),
+            Some(DataFault::Malformed) => f(&account, true),
+            None => f(&account, false),
+        }
+    };
+    drop(in_flight);
+    r
+}
+
+fn inbox_only(folder: &str) -> Option<Response> {
+    let f = folder.trim_start_matches("('").trim_end_matches("')");
+    (!f.eq_ignore_ascii_case("inbox") && f != "AQMkADNkNAAAgEMAAAA").then(|| {
+        graph_error(
+            404,
+            "ErrorItemNotFound",
+            "The specified object was not found in the store.",
+        )
+    })
+}
+
+/// `GET /v1.0/me/messages`, `GET /v1.0/me/mailFolders/{inbox}/messages`: newest first.
+async fn list_messages(state: &SandboxState, req: &Request) -> Response {
+    let q = pairs(req);
+    let p = prefer(req);
+    serve_data(state, req, true, |account, malformed| {
+        let n = match top(&q) {
+            Ok(t) => t.unwrap_or(10),
+            Err(r) => return r,
+        };
+        let skip: usize = match first(&q, "$skip").map(str::parse) {
+            None => 0,
+            Some(Ok(s)) => s,
+            Some(Err(_)) => {
+                return graph_error(400, "ErrorInvalidRequest", "Invalid value for $skip.")
+            }
+        };
+        let select: Vec<String> = first(&q, "$select")
+            .map(|s| s.split(',').map(|f| f.trim().to_string()).collect())
+            .unwrap_or_default();
+        let mut live: Vec<Mail> = state.microsoft.with(account, |mb| {
+            mb.mails.iter().filter(|m| m.live()).cloned().collect()
+        });
+        live.sort_by_key(|m| std::cmp::Reverse(m.email.received));
+        let value: Vec<Value> = live
+            .iter()
+            .skip(skip)
+            .take(n)
+            .map(|m| message_json(m, &select, &p))
+            .collect();
+        let mut body = json!({
+            "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#users('{account}')/messages"),
+            "value": value,
+        });
+        if skip + n < live.len() {
+            let mut next: Vec<(String, String)> = q
+                .iter()
+                .filter(|(k, _)| k != "$skip" && k != "$top")
+                .cloned()
+                .collect();
+            next.push(("$top".into(), n.to_string()));
+            next.push(("$skip".into(), (skip + n).to_string()));
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(next)
+                .finish();
+            body["@odata.nextLink"] = json!(link(req, &query));
+        }
+        reply(&body, &p, n, malformed)
+    })
+    .await
+}
+
+#[handler]
+async fn messages(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
+    list_messages(&state, req).await
+}
+
+#[handler]
+async fn folder_messages(
+    state: Data<&Arc<SandboxState>>,
+    req: &Request,
+    Path(folder): Path<String>,
+) -> Response {
+    if let Some(r) = inbox_only(&folder) {
+        return r;
+    }
+    list_messages(&state, req).await
+}
+
+/// A delta round, encoded in `$skiptoken` (a page of a round) and `$deltatoken` (the next
+/// round's start).
+#[derive(Serialize, Deserialize)]
+struct Round {
+    /// Mailbox version the round reports changes after (None: the initial round).
+    from: Option<u64>,
+    /// Mailbox version the round reports up to.
+    to: u64,
+    offset: usize,
+    select: Vec<String>,
+    top: Option<usize>,
+}
+
+fn encode(r: &Round) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(r).expect("round serializes"))
+}
+
+fn decode(t: &str) -> Option<Round> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(t)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// `GET /v1.0/me/mailFolders/{inbox}/messages/delta`.
+#[handler]
+async fn delta(
+    state: Data<&Arc<SandboxState>>,
+    req: &Request,
+    Path(folder): Path<String>,
+) -> Response {
+    if let Some(r) = inbox_only(&folder) {
+        return r;
+    }
+    let q = pairs(req);
+    let p = prefer(req);
+    let state: &SandboxState = &state;
+    serve_data(state, req, true, |account, malformed| {
+        let current = state.microsoft.with(account, |mb| mb.version);
+        let round = if let Some(t) = first(&q, "$deltatoken") {
+            match decode(t) {
+                Some(r) if !state.cursors_expired() && r.to <= current => Round {
+                    from: Some(r.to),
+                    to: current,
+                    offset: 0,
+                    select: r.select,
+                    top: r.top,
+                },
+                _ => {
+                    return graph_error(
+                        410,
+                        "SyncStateNotFound",
+                        &format!(
+                            "The sync state generation is not found; generation={};[highest={}]",
+                            current.saturating_sub(8),
+                            current
+                        ),
+                    )
+                }
+            }
+        } else if let Some(t) = first(&q, "$skiptoken") {
+            match decode(t) {
+                Some(r) => r,
+                None => {
+                    return graph_error(400, "ErrorInvalidRequest", "The skip token is invalid.")
+                }
+            }
+        } else {
+            let t = match top(&q) {
+                Ok(t) => t,
+                Err(r) => return r,
+            };
+            Round {
+                from: None,
+                to: current,
+                offset: 0,
+                select: first(&q, "$select")
+                    .map(|s| s.split(',').map(|f| f.trim().to_string()).collect())
+                    .unwrap_or_default(),
+                top: t,
+            }
+        };
+        let n = p.max_page.or(round.top).unwrap_or(10).min(1000);
+        let changes: Vec<Value> = state.microsoft.with(account, |mb| {
+            let mut out: Vec<(u64, Value)> = Vec::new();
+            for m in &mb.mails {
+                match round.from {
+                    None => {
+                        if m.live_at(round.to) {
+                            out.push((0, message_json(m, &round.select, &p)));
+                        }
+                    }
+                    Some(from) => {
+                        if m.added_v > from && m.live_at(round.to) {
+                            out.push((m.added_v, message_json(m, &round.select, &p)));
+                        } else if m.added_v <= from
+                            && m.deleted_v.is_some_and(|d| d > from && d <= round.to)
+                        {
+                            let id = if p.immutable {
+                                m.id.clone()
+                            } else {
+                                regular_id(&m.id)
+                            };
+                            out.push((
+                                m.deleted_v.unwrap_or(0),
+                                json!({"@odata.type": "#microsoft.graph.message", "id": id,
+                                       "@removed": {"reason": "deleted"}}),
+                            ));
+                        }
+                    }
+                }
+            }
+            out.sort_by_key(|(v, _)| *v);
+            out.into_iter().map(|(_, v)| v).collect()
+        });
+        let page: Vec<Value> = changes.iter().skip(round.offset).take(n).cloned().collect();
+        let mut body = json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(message)",
+            "value": page,
+        });
+        if round.offset + n < changes.len() {
+            let next = Round {
+                offset: round.offset + n,
+                ..round
+            };
+            body["@odata.nextLink"] = json!(link(req, &format!("$skiptoken={}", encode(&next))));
+        } else {
+            let next = Round {
+                from: None,
+                offset: 0,
+                ..round
+            };
+            body["@odata.deltaLink"] = json!(link(req, &format!("$deltatoken={}", encode(&next))));
+        }
+        reply(&body, &p, n, malformed)
+    })
+    .await
+}
+
 pub fn routes() -> Route {
     Route::new()
         .at(
@@ -37,20 +588,69 @@ pub fn routes() -> Route {
         )
         .at("/:tenant/oauth2/v2.0/token", poem::post(oauth::token))
         .at("/v1.0/me", poem::get(me))
+        .at("/v1.0/me/messages", poem::get(messages))
+        .at(
+            "/v1.0/me/mailFolders/:folder/messages",
+            poem::get(folder_messages),
+        )
+        .at(
+            "/v1.0/me/mailFolders/:folder/messages/delta",
+            poem::get(delta),
+        )
 }
 
-/// This provider's data set (accounts' items, edits and deletions between syncs).
-pub struct MicrosoftData {
-    pub seed: u64,
+// ------------------------------------------------------------------------------------------
+// Control routes
+
+#[derive(Deserialize)]
+struct AddBody {
+    count: usize,
 }
 
-impl MicrosoftData {
-    pub fn new(seed: u64) -> Self {
-        Self { seed }
-    }
+#[derive(Deserialize)]
+struct DeleteBody {
+    #[serde(default)]
+    ids: Vec<String>,
+    #[serde(default)]
+    oldest: usize,
 }
 
-/// Sandbox-only control routes under `/_sandbox/microsoft` (add, edit, delete items).
+#[handler]
+fn add_messages(
+    state: Data<&Arc<SandboxState>>,
+    Path(account): Path<String>,
+    body: Json<AddBody>,
+) -> Json<Value> {
+    Json(json!({"ids": state.microsoft.add(&account, body.count)}))
+}
+
+#[handler]
+fn delete_messages(
+    state: Data<&Arc<SandboxState>>,
+    Path(account): Path<String>,
+    body: Json<DeleteBody>,
+) -> Json<Value> {
+    let mut ids = state.microsoft.delete_ids(&account, &body.ids);
+    ids.extend(state.microsoft.delete(&account, body.oldest));
+    Json(json!({"ids": ids}))
+}
+
+#[handler]
+fn list_ids(state: Data<&Arc<SandboxState>>, Path(account): Path<String>) -> Json<Value> {
+    Json(json!({"ids": state.microsoft.ids(&account)}))
+}
+
+/// Sandbox-only control routes under `/_sandbox/microsoft`: `GET accounts/{a}/messages` (live
+/// ids), `POST accounts/{a}/messages {"count"}` (add), `POST accounts/{a}/messages/delete
+/// {"ids"?, "oldest"?}` (delete by id and/or the oldest n); each answers `{"ids": [...]}`.
 pub fn control_routes() -> Route {
     Route::new()
+        .at(
+            "/accounts/:account/messages",
+            poem::get(list_ids).post(add_messages),
+        )
+        .at(
+            "/accounts/:account/messages/delete",
+            poem::post(delete_messages),
+        )
 }
