@@ -308,7 +308,7 @@ fn post(n: u64, k: usize, i: usize, created: DateTime<Utc>) -> Post {
         message,
         created,
         updated: created + Duration::minutes((k % 9) as i64),
-        place: (k % 4 == 2).then_some(k % PLACES.len()),
+        place: (k % 4 == 2).then_some((k / 4) % PLACES.len()),
         shape,
     }
 }
