@@ -296,7 +296,7 @@ fn post(n: u64, k: usize, i: usize, created: DateTime<Utc>) -> Post {
         3 => 2,
         5 => 3,
         8 => 4,
-        9 if k % 3 == 0 => 5,
+        9 if k.is_multiple_of(3) => 5,
         _ => 0,
     };
     let message = (shape != 5).then(|| {
