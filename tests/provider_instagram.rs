@@ -65,6 +65,28 @@ async fn instagram_media_edge_speaks_graph() {
         .unwrap();
     assert!(body["data"].as_array().unwrap().is_empty());
     assert!(body.get("paging").is_none());
+    // Usage on every reply; over the hourly budget, error 80002 with the minutes to wait.
+    let r = get("limit=1").await.unwrap();
+    assert!(r.headers().contains_key("x-business-use-case-usage"));
+    sandbox.state.faults.lock().unwrap().rate_limit = Some(1);
+    let r = get("limit=1").await.unwrap();
+    assert_eq!(r.status(), 403);
+    let usage: Value =
+        serde_json::from_str(r.headers()["x-business-use-case-usage"].to_str().unwrap()).unwrap();
+    assert!(
+        usage[ACCOUNT][0]["estimated_time_to_regain_access"]
+            .as_i64()
+            .unwrap()
+            >= 1
+    );
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            e["error"]["code"].as_i64(),
+            e["error"]["is_transient"].as_bool()
+        ),
+        (Some(80002), Some(true))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

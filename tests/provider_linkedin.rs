@@ -54,6 +54,14 @@ async fn linkedin_posts_require_current_version_headers() {
         .as_str()
         .unwrap()
         .starts_with("/rest/posts?"));
+    // Over the member's daily budget: 429 naming a DAY limit, without any headers to go by.
+    sandbox.state.faults.lock().unwrap().rate_limit = Some(1);
+    let r = send(Some(lifesync::providers::linkedin::LINKEDIN_VERSION))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(!r.headers().contains_key("retry-after"));
+    assert!(r.text().await.unwrap().contains("DAY limit"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

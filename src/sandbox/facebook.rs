@@ -11,7 +11,8 @@
 //! (`since`/`until` unix seconds, `paging.next` with the access token, `until` and
 //! `__paging_token`, absent on the last page); `limit` clamped to 100. An account whose id
 //! starts with `restricted` has not granted `user_posts` (error 10). Faults render the Graph
-//! way: 503 code 2, throttling as HTTP 400 code 4 with `X-App-Usage`.
+//! way: 503 code 2, throttling as HTTP 400 code 4 with `X-App-Usage`; every reply carries
+//! `X-App-Usage` (percent of the app's hourly budget).
 //!
 //! The data set per (seed, account): [`DEFAULT_POSTS`] posts with messages in several scripts,
 //! PII, hashtags, geotagged places, photos, albums, videos and shared links;
@@ -546,7 +547,18 @@ async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
             body["paging"]["next"] = json!(link(&extra));
         }
     }
-    json_reply(&body, fault == Some(DataFault::Malformed))
+    let mut reply = json_reply(&body, fault == Some(DataFault::Malformed));
+    // Platform rate limits: the app's usage of its hourly budget, in percent.
+    let calls = state.requests.lock().expect("requests").len() as u64;
+    let percent = (calls * 100 / 20_000).min(99);
+    if let Ok(v) =
+        json!({ "call_count": percent, "total_cputime": percent / 2, "total_time": percent / 2 })
+            .to_string()
+            .parse()
+    {
+        reply.headers_mut().insert("x-app-usage", v);
+    }
+    reply
 }
 
 #[derive(Deserialize)]

@@ -9,7 +9,9 @@
 //! clamped to 100; cursor paging with `paging.cursors` and a `paging.next` that embeds the
 //! access token, absent on the last page; `+0000` timestamps. Faults render the Graph way:
 //! 503 code 2 `is_transient`, throttling as HTTP 403 code 80002 with
-//! `X-Business-Use-Case-Usage` (`estimated_time_to_regain_access` in whole minutes).
+//! `X-Business-Use-Case-Usage` (`estimated_time_to_regain_access` in whole minutes). Every
+//! media reply carries that header; over the hourly budget ([`DEFAULT_HOURLY_CALLS`], or the
+//! `rate_limit` fault) the edge answers 80002 with the minutes left in the hour.
 //!
 //! The data set per (seed, account): [`DEFAULT_MEDIA`] media with captions in several scripts,
 //! PII, hashtags and @mentions, carousels, reels, videos with licensed audio (no `media_url`)
@@ -120,6 +122,8 @@ pub fn routes() -> Route {
 
 /// Media per account in a fresh data set.
 pub const DEFAULT_MEDIA: usize = 120;
+/// Calls per account and hour before Graph error 80002 (the `rate_limit` fault overrides it).
+pub const DEFAULT_HOURLY_CALLS: u32 = 4800;
 /// `limit`'s ceiling (larger values are clamped, as the real edge does).
 const MAX_LIMIT: usize = 100;
 
@@ -155,6 +159,8 @@ const CITIES: [&str; 4] = ["Lisbon", "Kraków", "Kyoto", "Montréal"];
 pub struct InstagramData {
     pub seed: u64,
     accounts: Mutex<HashMap<String, Vec<Media>>>,
+    /// Calls per (account, hour): the Business Use Case budget behind the usage header.
+    usage: Mutex<HashMap<(String, i64), u32>>,
 }
 
 impl InstagramData {
@@ -162,6 +168,7 @@ impl InstagramData {
         Self {
             seed,
             accounts: Mutex::new(HashMap::new()),
+            usage: Mutex::new(HashMap::new()),
         }
     }
 
@@ -243,6 +250,21 @@ impl InstagramData {
             let n = n.min(all.len() - at);
             all.drain(at..at + n).map(|m| m.id.to_string()).collect()
         })
+    }
+
+    /// Counts a call against the account's hourly budget (`limit` calls): the percentage used
+    /// and, once over budget, the whole minutes until the window ends.
+    fn spend(&self, account: &str, now_ms: i64, limit: u32) -> (u32, Option<i64>) {
+        let hour = now_ms.div_euclid(3_600_000);
+        let mut usage = self.usage.lock().expect("usage");
+        let used = usage.entry((account.to_string(), hour)).or_insert(0);
+        *used += 1;
+        let percent = (*used as u64 * 100 / limit.max(1) as u64).min(100) as u32;
+        let regain = (*used > limit).then(|| {
+            let left_ms = (hour + 1) * 3_600_000 - now_ms;
+            (left_ms + 59_999) / 60_000
+        });
+        (percent, regain)
     }
 
     /// The account's media newest first, from after `cursor` (exclusive).
@@ -605,6 +627,30 @@ async fn media_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
             None => return graph_error(400, 100, "(#100) Invalid cursor: after", false),
         },
     };
+    let budget = state
+        .faults
+        .lock()
+        .expect("faults")
+        .rate_limit
+        .unwrap_or(DEFAULT_HOURLY_CALLS);
+    let (percent, regain) = state.instagram.spend(&account, state.now_ms(), budget);
+    let usage = |eta: i64| {
+        json!({ &account: [{ "type": "instagram", "call_count": percent, "total_cputime": percent / 4,
+            "total_time": percent / 3, "estimated_time_to_regain_access": eta }] })
+        .to_string()
+    };
+    if let Some(minutes) = regain {
+        let mut r = graph_error(
+            403,
+            80002,
+            "(#80002) There have been too many calls to this Instagram account. Wait a bit and try again.",
+            true,
+        );
+        if let Ok(v) = usage(minutes).parse() {
+            r.headers_mut().insert("x-business-use-case-usage", v);
+        }
+        return r;
+    }
     let (page, more) = state.instagram.page(&account, after, limit);
     let data: Vec<Value> = page.iter().map(|m| media_json(m, &wanted)).collect();
     let mut body = json!({ "data": data });
@@ -622,7 +668,11 @@ async fn media_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
                 json!(format!("{}/v21.0/{account}/media?{next}", own_base(req)));
         }
     }
-    json_reply(&body, fault == Some(DataFault::Malformed))
+    let mut reply = json_reply(&body, fault == Some(DataFault::Malformed));
+    if let Ok(v) = usage(0).parse() {
+        reply.headers_mut().insert("x-business-use-case-usage", v);
+    }
+    reply
 }
 
 #[derive(Deserialize)]

@@ -10,6 +10,8 @@
 //! `urn:li:share:`/`urn:li:ugcPost:` ids, "little text" `commentary`, epoch-ms
 //! `createdAt`/`publishedAt`/`lastModifiedAt`, `content` variants; offset paging with a
 //! relative `next` href. Faults: 503, throttling as 429 without headers (LinkedIn sends none).
+//! Over the member's daily budget ([`DEFAULT_DAILY_CALLS`], or the `rate_limit` fault) the
+//! 429 names a `DAY` limit, which resets at 00:00 UTC.
 //!
 //! The data set per (seed, account): [`DEFAULT_POSTS`] posts with hashtags, mentions, PII and
 //! several scripts; [`LinkedinData`] adds, edits (moving `lastModifiedAt`) and deletes posts.
@@ -60,6 +62,8 @@ pub fn routes() -> Route {
 
 /// Posts per account in a fresh data set.
 pub const DEFAULT_POSTS: usize = 120;
+/// Calls per member and UTC day before 429 (the `rate_limit` fault overrides it).
+pub const DEFAULT_DAILY_CALLS: u32 = 10_000;
 /// How many months a `LinkedIn-Version` stays active.
 pub const VERSION_WINDOW_MONTHS: i64 = 12;
 
@@ -88,6 +92,8 @@ const COMMENTARIES: [&str; 6] = [
 pub struct LinkedinData {
     pub seed: u64,
     accounts: Mutex<HashMap<String, Vec<Post>>>,
+    /// Calls per (account, UTC day): LinkedIn's daily limits reset at 00:00 UTC.
+    usage: Mutex<HashMap<(String, i64), u32>>,
 }
 
 impl LinkedinData {
@@ -95,6 +101,7 @@ impl LinkedinData {
         Self {
             seed,
             accounts: Mutex::new(HashMap::new()),
+            usage: Mutex::new(HashMap::new()),
         }
     }
 
@@ -121,6 +128,15 @@ impl LinkedinData {
             .entry(account.to_string())
             .or_insert_with(|| self.generate(account, DEFAULT_POSTS));
         f(posts)
+    }
+
+    /// Counts a call against the account's UTC day; true once over `limit`.
+    fn over_daily_limit(&self, account: &str, now_ms: i64, limit: u32) -> bool {
+        let day = now_ms.div_euclid(86_400_000);
+        let mut usage = self.usage.lock().expect("usage");
+        let used = usage.entry((account.to_string(), day)).or_insert(0);
+        *used += 1;
+        *used > limit
     }
 
     /// The URNs of an account's live posts.
@@ -327,6 +343,23 @@ async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
             100,
             "Not enough permissions to access: partnerApiPostsExternal.FINDER-author.20240101",
         );
+    }
+    let limit = state
+        .faults
+        .lock()
+        .expect("faults")
+        .rate_limit
+        .unwrap_or(DEFAULT_DAILY_CALLS);
+    if state
+        .linkedin
+        .over_daily_limit(&account, state.now_ms(), limit)
+    {
+        // No headers, no Retry-After: the member's day resets at 00:00 UTC.
+        return Response::builder()
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .content_type("application/json")
+            .body(json!({ "serviceErrorCode": 101, "status": 429,
+                "message": "Resource level throttle MEMBER DAY limit for calls to this resource is reached." }).to_string());
     }
     let num = |k: &str, default: usize| q.get(k).map_or(Some(default), |v| v.parse::<usize>().ok());
     let (Some(count), Some(start)) = (num("count", 10), num("start", 0)) else {
