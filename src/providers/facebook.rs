@@ -60,6 +60,7 @@ impl Provider for Facebook {
             .and_then(|p| p.get("newest"))
             .and_then(Mark::from_json);
         let mut items = Vec::with_capacity(body.data.len());
+        let mut reached_cursor = false;
         for p in body.data {
             let at = parse_meta_time(&p.created_time).ok_or_else(|| {
                 ProviderError::Permanent(format!(
@@ -73,14 +74,16 @@ impl Provider for Facebook {
                     id: p.id.clone(),
                 });
             }
-            // `since` is inclusive: the cursor's own post (and anything older) is known.
+            // `since` is inclusive: the cursor's own post is known, and so is everything
+            // after it (newest first), whatever the next link says.
             if since.as_ref().is_some_and(|m| p.id == m.id || at < m.at) {
-                continue;
+                reached_cursor = true;
+                break;
             }
             items.push(p.into_item(at));
         }
         let newest = run_newest.map(|m| m.to_json());
-        Ok(match body.paging.next {
+        Ok(match body.paging.next.filter(|_| !reached_cursor) {
             Some(n) => Page {
                 items,
                 deleted: Vec::new(),

@@ -473,11 +473,7 @@ async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
         .get("fields")
         .map_or("id,message,story,created_time", String::as_str);
     let wanted = fields(spec);
-    if let Some((f, _)) = wanted
-        .iter()
-        .find(|(f, _)| DEPRECATED.contains(&f.as_str()))
-    {
-        let _ = f;
+    if wanted.iter().any(|(f, _)| DEPRECATED.contains(&f.as_str())) {
         return graph_error(400, 12, "(#12) deprecate_post_aggregated_fields_for_attachement is deprecated for versions v3.3 and higher", false);
     }
     if let Some((f, _)) = wanted

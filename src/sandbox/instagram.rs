@@ -333,9 +333,6 @@ pub(super) fn graph_error(status: u16, code: i64, message: &str, transient: bool
     if transient {
         error["is_transient"] = json!(true);
     }
-    if code == 100 {
-        error["type"] = json!("OAuthException");
-    }
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
         .content_type("application/json; charset=UTF-8")
