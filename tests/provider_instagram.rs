@@ -90,6 +90,50 @@ async fn instagram_media_edge_speaks_graph() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn social_control_routes_add_edit_and_delete() {
+    let sandbox = TestSandbox::spawn(4).await;
+    let http = reqwest::Client::new();
+    for (p, account, items) in [
+        ("instagram", ACCOUNT, "media"),
+        ("facebook", "10223456789012345", "posts"),
+        ("linkedin", "782bbtaQ", "posts"),
+    ] {
+        let call = |path: String, count: usize| {
+            http.post(format!(
+                "{}/_sandbox/{p}/accounts/{account}/{path}",
+                sandbox.base
+            ))
+            .json(&serde_json::json!({ "count": count }))
+            .send()
+        };
+        let ids = |v: Value| -> Vec<String> { serde_json::from_value(v["ids"].clone()).unwrap() };
+        let added = ids(call(items.into(), 3).await.unwrap().json().await.unwrap());
+        let edited = ids(call("edits".into(), 2).await.unwrap().json().await.unwrap());
+        let deleted = ids(call("deletions".into(), 1)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap());
+        assert_eq!((added.len(), edited.len(), deleted.len()), (3, 2, 1), "{p}");
+        let live: Value = http
+            .get(format!(
+                "{}/_sandbox/{p}/accounts/{account}/{items}",
+                sandbox.base
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let live = ids(live);
+        assert_eq!(live.len(), 120 + 3 - 1, "{p}");
+        assert!(added.iter().all(|id| live.contains(id)) && !live.contains(&deleted[0]));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instagram_full_repeat_incremental_edits_faults_and_malformed_pages() {
     let h = SyncHarness::new(31, 25).await;
     let data = &h.sandbox.state.instagram;
