@@ -3,6 +3,9 @@
 //! throttling is a 4xx with code 4/17/32/613/80002 and an expired token is code 190), Google,
 //! Microsoft Graph and LinkedIn. Every request is counted in `lifesync_provider_requests_total`.
 //! Error details never include the URL (Meta puts the access token in `paging.next`).
+//!
+//! Meta's usage headers (`X-Business-Use-Case-Usage`, `X-App-Usage`, JSON in a header) decide
+//! how long a throttled client waits: [`meta_retry_after`].
 
 use std::time::Duration;
 
@@ -20,6 +23,25 @@ pub async fn get_json<T: DeserializeOwned>(
     provider: ProviderId,
     req: RequestBuilder,
 ) -> Result<T, ProviderError> {
+    let (status, headers, body) = send(provider, req).await?;
+    if (200..300).contains(&status) {
+        return decode(&body);
+    }
+    Err(classify(status, &headers, &body))
+}
+
+/// Decodes a 2xx JSON body; a body that does not parse is a malformed reply (permanent).
+pub fn decode<T: DeserializeOwned>(body: &str) -> Result<T, ProviderError> {
+    serde_json::from_str(body)
+        .map_err(|e| ProviderError::Permanent(format!("malformed reply: {e}")))
+}
+
+/// Sends `req` and returns its status, headers and body, whatever the status; only a request
+/// that got no reply is an error. Counted in the request metric either way.
+pub async fn send(
+    provider: ProviderId,
+    req: RequestBuilder,
+) -> Result<(u16, HeaderMap, String), ProviderError> {
     let resp = match req.send().await {
         Ok(r) => r,
         Err(e) => {
@@ -31,11 +53,7 @@ pub async fn get_json<T: DeserializeOwned>(
     crate::metrics::provider_request(provider.as_str(), Some(status));
     let headers = resp.headers().clone();
     let body = resp.text().await.map_err(ProviderError::from)?;
-    if (200..300).contains(&status) {
-        return serde_json::from_str(&body)
-            .map_err(|e| ProviderError::Permanent(format!("malformed reply: {e}")));
-    }
-    Err(classify(status, &headers, &body))
+    Ok((status, headers, body))
 }
 
 /// The class of a non-2xx reply.
@@ -72,9 +90,14 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str) -> ProviderError {
     .take(300)
     .collect();
     let detail = format!("{status} {detail}");
-    let retry_after = retry_after(headers);
+    let meta_throttled = meta_code.is_some_and(|c| META_THROTTLE_CODES.contains(&c));
+    let retry_after = if meta_throttled {
+        meta_retry_after(headers).or_else(|| retry_after(headers))
+    } else {
+        retry_after(headers)
+    };
     if status == 429
-        || meta_code.is_some_and(|c| META_THROTTLE_CODES.contains(&c))
+        || meta_throttled
         || (status == 403 && (reason == "userRateLimitExceeded" || reason == "rateLimitExceeded"))
     {
         return ProviderError::RateLimited {
@@ -108,6 +131,104 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str) -> ProviderError {
 pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
     let s: u64 = h.get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
     Some(Duration::from_secs(s.max(1)))
+}
+
+/// How long a throttled Meta client waits, from the usage headers: the largest
+/// `estimated_time_to_regain_access` (minutes) of `X-Business-Use-Case-Usage`; when Meta gives
+/// no time (0, or only `X-App-Usage`), [`META_USAGE_BACKOFF`]: the job is rescheduled, never
+/// spun, and a throttle that persists comes back with a time. None without usage headers.
+pub fn meta_retry_after(h: &HeaderMap) -> Option<Duration> {
+    let usage = meta_usage(h)?;
+    Some(match usage.regain_minutes {
+        Some(m) if m > 0 => Duration::from_secs(m * 60),
+        _ => META_USAGE_BACKOFF,
+    })
+}
+
+/// The wait after a Meta throttle whose usage headers carry no time to regain access.
+pub const META_USAGE_BACKOFF: Duration = Duration::from_secs(2);
+
+/// What Meta's usage headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MetaUsage {
+    /// The highest percentage (call count, CPU time, total time) over every header and entry.
+    pub max_percent: f64,
+    /// The largest `estimated_time_to_regain_access` (minutes), if any entry has one.
+    pub regain_minutes: Option<u64>,
+}
+
+/// Parses `X-Business-Use-Case-Usage` (`{"<id>":[{"call_count":…,
+/// "estimated_time_to_regain_access":…}]}`) and `X-App-Usage` (`{"call_count":…}`); None when
+/// neither is present or parses.
+pub fn meta_usage(h: &HeaderMap) -> Option<MetaUsage> {
+    let header =
+        |name: &str| -> Option<Value> { serde_json::from_str(h.get(name)?.to_str().ok()?).ok() };
+    let buc = header("x-business-use-case-usage");
+    let app = header("x-app-usage");
+    if buc.is_none() && app.is_none() {
+        return None;
+    }
+    let mut usage = MetaUsage::default();
+    let mut add = |o: &serde_json::Map<String, Value>| {
+        for k in ["call_count", "total_cputime", "total_time"] {
+            if let Some(p) = o.get(k).and_then(Value::as_f64) {
+                usage.max_percent = usage.max_percent.max(p);
+            }
+        }
+        if let Some(m) = o
+            .get("estimated_time_to_regain_access")
+            .and_then(Value::as_u64)
+        {
+            usage.regain_minutes = Some(usage.regain_minutes.unwrap_or(0).max(m));
+        }
+    };
+    if let Some(Value::Object(ids)) = &buc {
+        for entries in ids.values() {
+            for e in entries.as_array().into_iter().flatten() {
+                if let Value::Object(o) = e {
+                    add(o);
+                }
+            }
+        }
+    }
+    if let Some(Value::Object(o)) = &app {
+        add(o);
+    }
+    Some(usage)
+}
+
+/// A Meta `paging.next` URL made safe to store as page state: on the API's own origin (the
+/// access token is never sent elsewhere) and without its `access_token` parameter (tokens are
+/// sealed at rest, page state is not; the request sends the token as a bearer header). Errors
+/// never quote the URL.
+pub fn meta_next(api_base: &url::Url, next: &str) -> Result<String, ProviderError> {
+    let mut u = url::Url::parse(next).map_err(|_| {
+        ProviderError::Permanent("malformed reply: paging.next is not a URL".into())
+    })?;
+    if u.origin() != api_base.origin() {
+        return Err(ProviderError::Permanent(
+            "paging.next points outside the API's origin".into(),
+        ));
+    }
+    let kept: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| k != "access_token")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    u.query_pairs_mut().clear().extend_pairs(kept);
+    Ok(u.to_string())
+}
+
+/// A stored next URL, checked again before the token goes with it.
+pub fn stored_next(api_base: &url::Url, next: &str) -> Result<url::Url, ProviderError> {
+    let u = url::Url::parse(next)
+        .map_err(|_| ProviderError::Permanent("corrupt page state: next is not a URL".into()))?;
+    if u.origin() != api_base.origin() {
+        return Err(ProviderError::Permanent(
+            "corrupt page state: next points outside the API's origin".into(),
+        ));
+    }
+    Ok(u)
 }
 
 #[cfg(test)]
@@ -151,6 +272,58 @@ mod tests {
         assert!(matches!(
             classify(429, &h, ""),
             ProviderError::RateLimited { retry_after } if retry_after == Duration::from_secs(7)
+        ));
+    }
+
+    #[test]
+    fn meta_next_urls_lose_their_token_and_stay_home() {
+        let base = url::Url::parse("https://graph.instagram.com").unwrap();
+        let next = meta_next(
+            &base,
+            "https://graph.instagram.com/v21.0/1/media?access_token=IGAAsecret&limit=25&after=QVF",
+        )
+        .unwrap();
+        assert_eq!(
+            next,
+            "https://graph.instagram.com/v21.0/1/media?limit=25&after=QVF"
+        );
+        let e = meta_next(&base, "https://evil.example/x?access_token=IGAAsecret").unwrap_err();
+        assert!(!e.to_string().contains("IGAA"), "{e}");
+    }
+
+    #[test]
+    fn meta_throttles_wait_for_the_usage_headers() {
+        let body =
+            r#"{"error":{"message":"(#80002) Too many calls","is_transient":true,"code":80002}}"#;
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-business-use-case-usage",
+            r#"{"17841405793187218":[{"type":"instagram","call_count":100,"total_cputime":10,"total_time":12,"estimated_time_to_regain_access":3}]}"#
+                .parse()
+                .unwrap(),
+        );
+        assert!(matches!(
+            classify(403, &h, body),
+            ProviderError::RateLimited { retry_after } if retry_after == Duration::from_secs(180)
+        ));
+        let usage = meta_usage(&h).unwrap();
+        assert_eq!((usage.max_percent, usage.regain_minutes), (100.0, Some(3)));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-app-usage",
+            r#"{"call_count":100,"total_cputime":25,"total_time":25}"#
+                .parse()
+                .unwrap(),
+        );
+        let throttled = r#"{"error":{"message":"(#4) Application request limit reached","is_transient":true,"code":4}}"#;
+        assert!(matches!(
+            classify(400, &h, throttled),
+            ProviderError::RateLimited { retry_after } if retry_after == META_USAGE_BACKOFF
+        ));
+        // Without usage headers the old default stands.
+        assert!(matches!(
+            classify(400, &HeaderMap::new(), throttled),
+            ProviderError::RateLimited { retry_after } if retry_after == Duration::from_secs(60)
         ));
     }
 }

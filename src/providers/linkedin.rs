@@ -1,7 +1,36 @@
-//! Linkedin's data API (see `providers.md`). Not yet implemented: every page fails permanently,
-//! so a sync of this provider ends with a clear error instead of looping.
+//! LinkedIn client (Posts API, `providers.md` §5): the member's posts from
+//! `GET /rest/posts?author=urn:li:person:{sub}&q=author&count=N&start=S&sortBy=LAST_MODIFIED`
+//! with `LinkedIn-Version: {LINKEDIN_VERSION}` and `X-Restli-Protocol-Version: 2.0.0` (kind
+//! `post`), following the relative `paging.links[rel=next].href` until there is none.
+//!
+//! - Page state: `{"next": "/rest/posts?…&start=…", "newest": <lastModifiedAt ms>|null}`.
+//! - Cursor: `{"last_modified": <ms>}`, the highest `lastModifiedAt` seen. There is no `since`:
+//!   an incremental run pages by last modification and stops at the first post modified at or
+//!   before the cursor, so it fetches new *and* edited posts.
+//! - Deletions are invisible to the API (`Page::deleted` stays empty).
+//! - `commentary` is "little text": `{hashtag|\#|tag}`, `@[Name](urn:li:person:…)` and
+//!   backslash escapes become plain text, with the hashtags and mentions taken from them.
+//! - 403 `ACCESS_DENIED` (no `r_member_social`, a restricted scope) is `Forbidden`, naming the
+//!   scope: the source's status becomes `error`, never a retry loop. 426 (this client's
+//!   version sunset) is `Permanent`, naming the version. 429 carries no headers: a `DAY` limit
+//!   waits for 00:00 UTC, any other throttle [`THROTTLE_BACKOFF`].
 
-use super::{Page, PageRequest, Provider, ProviderError, ProviderId, Session};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lifesync_jobs::payloads::SyncMode;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{
+    http::{classify, decode, send},
+    ItemKind, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem, Session,
+};
+
+/// The Posts API version this client speaks (LinkedIn keeps each version ~1 year).
+pub const LINKEDIN_VERSION: &str = "202610";
+/// The wait after a 429 that is not a daily limit (LinkedIn sends no headers).
+pub const THROTTLE_BACKOFF: Duration = Duration::from_secs(2);
 
 pub struct Linkedin;
 
@@ -9,10 +38,291 @@ impl Provider for Linkedin {
     const ID: ProviderId = ProviderId::Linkedin;
     const PAGE_SIZE: std::ops::RangeInclusive<u32> = 1..=100;
 
-    async fn fetch_page(_s: &Session<'_>, _req: PageRequest<'_>) -> Result<Page, ProviderError> {
-        Err(ProviderError::Permanent(format!(
-            "syncing {} is not supported yet",
-            Self::ID
-        )))
+    async fn fetch_page(s: &Session<'_>, req: PageRequest<'_>) -> Result<Page, ProviderError> {
+        let watermark = match req.mode {
+            SyncMode::Incremental => req
+                .cursor
+                .and_then(|c| c.get("last_modified"))
+                .and_then(Value::as_i64),
+            SyncMode::Full => None,
+        };
+        let next = req.page.and_then(|p| p.get("next")).and_then(Value::as_str);
+        let url = match next {
+            Some(href) => {
+                if !href.starts_with("/rest/posts?") {
+                    return Err(ProviderError::Permanent(
+                        "corrupt page state: next is not a posts link".into(),
+                    ));
+                }
+                let base = s.app.api_base.as_str().trim_end_matches('/');
+                url::Url::parse(&format!("{base}{href}")).map_err(|_| {
+                    ProviderError::Permanent("corrupt page state: bad next link".into())
+                })?
+            }
+            None => {
+                let mut u = s.app.api_url("/rest/posts");
+                u.query_pairs_mut()
+                    .append_pair("author", &format!("urn:li:person:{}", s.account_id))
+                    .append_pair("q", "author")
+                    .append_pair("count", &s.page_size.to_string())
+                    .append_pair("start", "0")
+                    .append_pair("sortBy", "LAST_MODIFIED");
+                u
+            }
+        };
+        let request = s
+            .http
+            .get(url)
+            .bearer_auth(s.token)
+            .header("LinkedIn-Version", LINKEDIN_VERSION)
+            .header("X-Restli-Protocol-Version", "2.0.0");
+        let (status, headers, body) = send(Self::ID, request).await?;
+        if !(200..300).contains(&status) {
+            return Err(error(status, &headers, &body));
+        }
+        let body: PostList = decode(&body)?;
+        let mut newest = req
+            .page
+            .and_then(|p| p.get("newest"))
+            .and_then(Value::as_i64);
+        let mut items = Vec::with_capacity(body.elements.len());
+        let mut reached = false;
+        for p in body.elements {
+            let modified = p.last_modified_at.or(p.created_at).unwrap_or(0);
+            newest = Some(newest.unwrap_or(modified).max(modified));
+            if watermark.is_some_and(|w| modified <= w) {
+                reached = true;
+                break;
+            }
+            items.push(p.into_item()?);
+        }
+        let next = body
+            .paging
+            .links
+            .into_iter()
+            .find(|l| l.rel == "next")
+            .map(|l| l.href)
+            .filter(|_| !reached && !items.is_empty());
+        Ok(match next {
+            Some(href) => Page {
+                items,
+                deleted: Vec::new(),
+                next: Some(json!({ "next": href, "newest": newest })),
+                cursor: None,
+            },
+            None => Page {
+                items,
+                deleted: Vec::new(),
+                next: None,
+                cursor: newest.map(|n| json!({ "last_modified": n })),
+            },
+        })
+    }
+}
+
+/// The class of a LinkedIn error reply (Rest.li body `{"status","code","message"}`).
+fn error(status: u16, headers: &reqwest::header::HeaderMap, body: &str) -> ProviderError {
+    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let message: String = v
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
+    match status {
+        403 => ProviderError::Forbidden(format!(
+            "LinkedIn denied r_member_social (reading a member's posts needs this restricted \
+             scope): {message}"
+        )),
+        426 => ProviderError::Permanent(format!(
+            "LinkedIn-Version {LINKEDIN_VERSION} is not active (update the client): {message}"
+        )),
+        429 => ProviderError::RateLimited {
+            retry_after: if message.contains("DAY") {
+                until_utc_midnight(Utc::now())
+            } else {
+                THROTTLE_BACKOFF
+            },
+        },
+        _ => classify(status, headers, body),
+    }
+}
+
+/// Time from `now` to the next 00:00 UTC, when LinkedIn's daily limits reset.
+fn until_utc_midnight(now: DateTime<Utc>) -> Duration {
+    let next = (now.date_naive() + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc());
+    next.and_then(|t| (t - now).to_std().ok())
+        .unwrap_or(Duration::from_secs(3600))
+        .max(Duration::from_secs(1))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PostList {
+    elements: Vec<Post>,
+    paging: Paging,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Paging {
+    links: Vec<Link>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Link {
+    rel: String,
+    href: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Post {
+    id: String,
+    commentary: String,
+    visibility: Option<String>,
+    lifecycle_state: Option<String>,
+    content: Option<Value>,
+    created_at: Option<i64>,
+    published_at: Option<i64>,
+    last_modified_at: Option<i64>,
+}
+
+impl Post {
+    fn into_item(self) -> Result<RawItem, ProviderError> {
+        let occurred_at = self
+            .published_at
+            .or(self.created_at)
+            .and_then(DateTime::from_timestamp_millis)
+            .ok_or_else(|| {
+                ProviderError::Permanent(format!(
+                    "malformed reply: post {} has no valid createdAt",
+                    self.id
+                ))
+            })?;
+        let (text, hashtags, mentions) = little_text(&self.commentary);
+        let content_type = self
+            .content
+            .as_ref()
+            .and_then(Value::as_object)
+            .and_then(|o| o.keys().next().cloned());
+        Ok(RawItem {
+            permalink: Some(format!("https://www.linkedin.com/feed/update/{}/", self.id)),
+            external_id: self.id,
+            kind: ItemKind::Post,
+            occurred_at,
+            text,
+            hashtags,
+            mentions,
+            location: None,
+            media_url: None,
+            metrics: json!({
+                "visibility": self.visibility,
+                "lifecycle_state": self.lifecycle_state,
+                "content_type": content_type,
+            }),
+            subject: None,
+            sender: None,
+            html: None,
+        })
+    }
+}
+
+/// Plain text, hashtags and mentioned names of a "little text" commentary.
+fn little_text(s: &str) -> (String, Vec<String>, Vec<String>) {
+    let (mut text, mut tags, mut mentions) = (String::new(), Vec::new(), Vec::new());
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let find = |from: usize, c: char| chars[from..].iter().position(|&x| x == c).map(|p| p + from);
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if i + 1 < chars.len() => {
+                text.push(chars[i + 1]);
+                i += 2;
+            }
+            '{' => {
+                // {hashtag|\#|tag}
+                let inner: Option<String> =
+                    find(i, '}').map(|end| chars[i + 1..end].iter().collect());
+                match inner.as_deref().and_then(|t| t.strip_prefix("hashtag|")) {
+                    Some(rest) => {
+                        let tag = rest.rsplit('|').next().unwrap_or_default().to_string();
+                        text.push('#');
+                        text.push_str(&tag);
+                        tags.push(tag);
+                        i += inner.map_or(0, |t| t.chars().count()) + 2;
+                    }
+                    None => {
+                        text.push('{');
+                        i += 1;
+                    }
+                }
+            }
+            '@' if chars.get(i + 1) == Some(&'[') => {
+                // @[Name](urn:li:person:…)
+                let close = find(i, ']');
+                let urn_end = close
+                    .filter(|&c| chars.get(c + 1) == Some(&'('))
+                    .and_then(|c| find(c, ')'));
+                match (close, urn_end) {
+                    (Some(c), Some(e)) => {
+                        let name: String = chars[i + 2..c].iter().collect();
+                        text.push_str(&name);
+                        mentions.push(name);
+                        i = e + 1;
+                    }
+                    _ => {
+                        text.push('@');
+                        i += 1;
+                    }
+                }
+            }
+            c => {
+                text.push(c);
+                i += 1;
+            }
+        }
+    }
+    (text, tags, mentions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn little_text_becomes_plain_text_with_entities() {
+        let (text, tags, mentions) = little_text(
+            r"Back from Zürich with @[Ana Silva](urn:li:person:abc) {hashtag|\#|travel} \(finally\) 🚆",
+        );
+        assert_eq!(text, "Back from Zürich with Ana Silva #travel (finally) 🚆");
+        assert_eq!(tags, ["travel"]);
+        assert_eq!(mentions, ["Ana Silva"]);
+        assert_eq!(little_text("plain {x} @y").0, "plain {x} @y");
+    }
+
+    #[test]
+    fn errors_name_the_scope_and_the_version() {
+        let h = reqwest::header::HeaderMap::new();
+        let e = error(
+            403,
+            &h,
+            r#"{"status":403,"serviceErrorCode":100,"code":"ACCESS_DENIED","message":"Not enough permissions"}"#,
+        );
+        assert!(matches!(&e, ProviderError::Forbidden(m) if m.contains("r_member_social")));
+        let e = error(426, &h, r#"{"status":426,"code":"NONEXISTENT_VERSION"}"#);
+        assert!(matches!(&e, ProviderError::Permanent(m) if m.contains(LINKEDIN_VERSION)));
+        let day = r#"{"serviceErrorCode":101,"message":"Resource level throttle APPLICATION DAY limit for calls to this resource is reached.","status":429}"#;
+        assert!(
+            matches!(error(429, &h, day), ProviderError::RateLimited { retry_after } if retry_after > THROTTLE_BACKOFF)
+        );
+        let now = DateTime::parse_from_rfc3339("2026-11-24T23:59:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(until_utc_midnight(now), Duration::from_secs(60));
     }
 }

@@ -2,12 +2,38 @@
 //! `/oauth/access_token` (the flat reply with a numeric app-scoped `user_id`), the long-lived
 //! exchange `/access_token?grant_type=ig_exchange_token`, `/refresh_access_token` (refused
 //! for tokens younger than 24 h or expired, Graph error 190), and `/me`.
+//!
+//! Media: `GET /me/media` (and `/{version}/{ig-user-id}/media`, where `paging.next` points)
+//! newest first, with the real shape: without `fields` ids only; `children` only with the
+//! nested syntax `children{…}` (else ids only); `location` & co. → Graph error 100; `limit`
+//! clamped to 100; cursor paging with `paging.cursors` and a `paging.next` that embeds the
+//! access token, absent on the last page; `+0000` timestamps. Faults render the Graph way:
+//! 503 code 2 `is_transient`, throttling as HTTP 403 code 80002 with
+//! `X-Business-Use-Case-Usage` (`estimated_time_to_regain_access` in whole minutes). Every
+//! media reply carries that header; over the hourly budget ([`DEFAULT_HOURLY_CALLS`], or the
+//! `rate_limit` fault) the edge answers 80002 with the minutes left in the hour.
+//!
+//! The data set per (seed, account): [`DEFAULT_MEDIA`] media with captions in several scripts,
+//! PII, hashtags and @mentions, carousels, reels, videos with licensed audio (no `media_url`)
+//! and caption-less posts; [`InstagramData`] adds, edits and deletes media between syncs. The
+//! Graph helpers here (`fields`, `graph_error`, `meta_fault`) serve `facebook.rs` too.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
-use poem::{handler, web::Data, Request, Response, Route};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use poem::{
+    handler,
+    http::StatusCode,
+    web::{Data, Json, Path},
+    Request, Response, Route,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
 
-use super::{graph_token_error, oauth, SandboxState};
+use super::{graph_token_error, oauth, truncated, DataFault, SandboxState};
 use crate::providers::ProviderId;
 
 /// The demo professional account (`user_id` from `/me`).
@@ -21,7 +47,7 @@ pub fn app_scoped_id(account: &str) -> u64 {
     27_000_000_000_000_000 + h % 1_000_000_000_000_000
 }
 
-fn query(req: &Request) -> HashMap<String, String> {
+pub(super) fn query(req: &Request) -> HashMap<String, String> {
     url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
         .into_owned()
         .collect()
@@ -90,26 +116,627 @@ pub fn routes() -> Route {
         .at("/refresh_access_token", poem::get(refresh))
         .at("/me", poem::get(me))
         .at("/:version/me", poem::get(me))
+        .at("/me/media", poem::get(media_list))
+        .at("/:version/:node/media", poem::get(media_list))
 }
 
-/// This provider's data set (accounts' items, edits and deletions between syncs).
+/// Media per account in a fresh data set.
+pub const DEFAULT_MEDIA: usize = 120;
+/// Calls per account and hour before Graph error 80002 (the `rate_limit` fault overrides it).
+pub const DEFAULT_HOURLY_CALLS: u32 = 4800;
+/// `limit`'s ceiling (larger values are clamped, as the real edge does).
+const MAX_LIMIT: usize = 100;
+
+#[derive(Debug, Clone)]
+struct Media {
+    id: u64,
+    caption: Option<String>,
+    media_type: &'static str,
+    product: &'static str,
+    at: DateTime<Utc>,
+    /// Carousel children: (id, media type).
+    children: Vec<(u64, &'static str)>,
+    /// A video with licensed audio: no `media_url`.
+    licensed_audio: bool,
+    likes: u32,
+    comments: u32,
+}
+
+const CAPTIONS: [&str; 8] = [
+    "Weekend in {city} with @{friend} #travel #weekend ☀️",
+    "Café da manhã perfeito em São Paulo ☕ #brunch #café",
+    "東京の夜景がきれい #tokyo #夜景 📸",
+    "Prints available! Email {friend}@example.com or call +1 415 555 01{nn} #photography",
+    "Sunrise run 🏃‍♀️ 10k done with @{friend} #running #reels",
+    "Zürich → Genève by train 🚆 #switzerland #travel",
+    "Asado en Ñandú, Buenos Aires 🥩 con @{friend} #argentina",
+    "",
+];
+const CITIES: [&str; 4] = ["Lisbon", "Kraków", "Kyoto", "Montréal"];
+
+/// Instagram's data set: per account, deterministic from the seed, plus changes made at run
+/// time through the methods below or the control routes.
 pub struct InstagramData {
     pub seed: u64,
+    accounts: Mutex<HashMap<String, Vec<Media>>>,
+    /// Calls per (account, hour): the Business Use Case budget behind the usage header.
+    usage: Mutex<HashMap<(String, i64), u32>>,
 }
 
 impl InstagramData {
     pub fn new(seed: u64) -> Self {
-        Self { seed }
+        Self {
+            seed,
+            accounts: Mutex::new(HashMap::new()),
+            usage: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn generate(&self, account: &str, count: usize) -> Vec<Media> {
+        let mix = fnv(account) ^ self.seed;
+        let base = 17_850_000_000_000_000u64 + (mix % 10_000_000) * 100_000;
+        let start = Utc.with_ymd_and_hms(2025, 1, 1, 8, 0, 0).unwrap()
+            + Duration::seconds((mix % 3600) as i64);
+        (0..count)
+            .map(|i| {
+                let k = (mix as usize % 1000).wrapping_add(i);
+                media(
+                    base + (i as u64 + 1) * 9_973,
+                    k,
+                    i,
+                    start + Duration::minutes(9 * 60 * i as i64 + 17 * (k % 7) as i64),
+                )
+            })
+            .collect()
+    }
+
+    fn with_account<R>(&self, account: &str, f: impl FnOnce(&mut Vec<Media>) -> R) -> R {
+        let mut accounts = self.accounts.lock().expect("accounts");
+        let media = accounts
+            .entry(account.to_string())
+            .or_insert_with(|| self.generate(account, DEFAULT_MEDIA));
+        f(media)
+    }
+
+    /// The ids of an account's live media (what a full sync must end with).
+    pub fn ids(&self, account: &str) -> Vec<String> {
+        self.with_account(account, |m| m.iter().map(|m| m.id.to_string()).collect())
+    }
+
+    /// Publishes `n` newer media; returns their ids.
+    pub fn add(&self, account: &str, n: usize) -> Vec<String> {
+        self.with_account(account, |all| {
+            let (last_id, last_at) = all
+                .iter()
+                .map(|m| (m.id, m.at))
+                .max()
+                .unwrap_or((17_850_000_000_000_000, Utc::now()));
+            (1..=n)
+                .map(|i| {
+                    let m = media(
+                        last_id + i as u64 * 9_973,
+                        all.len() + i,
+                        all.len() + i,
+                        last_at + Duration::minutes(45 * i as i64),
+                    );
+                    all.push(m.clone());
+                    m.id.to_string()
+                })
+                .collect()
+        })
+    }
+
+    /// Edits the captions of `n` older media (spread over the list); returns their ids.
+    pub fn edit(&self, account: &str, n: usize) -> Vec<String> {
+        self.with_account(account, |all| {
+            let len = all.len();
+            (0..n.min(len))
+                .map(|j| {
+                    let m = &mut all[(2 + j * 11) % len];
+                    m.caption = Some(match m.caption.take().filter(|c| !c.is_empty()) {
+                        Some(c) => format!("{c} (edited ✏️)"),
+                        None => "Forgot the caption: Porto, Ribeira 🌉 #porto".into(),
+                    });
+                    m.id.to_string()
+                })
+                .collect()
+        })
+    }
+
+    /// Deletes `n` media from the middle of the list; returns their ids.
+    pub fn delete(&self, account: &str, n: usize) -> Vec<String> {
+        self.with_account(account, |all| {
+            let at = all.len() / 2;
+            let n = n.min(all.len() - at);
+            all.drain(at..at + n).map(|m| m.id.to_string()).collect()
+        })
+    }
+
+    /// Counts a call against the account's hourly budget (`limit` calls): the percentage used
+    /// and, once over budget, the whole minutes until the window ends.
+    fn spend(&self, account: &str, now_ms: i64, limit: u32) -> (u32, Option<i64>) {
+        let hour = now_ms.div_euclid(3_600_000);
+        let mut usage = self.usage.lock().expect("usage");
+        let used = usage.entry((account.to_string(), hour)).or_insert(0);
+        *used += 1;
+        let percent = (*used as u64 * 100 / limit.max(1) as u64).min(100) as u32;
+        let regain = (*used > limit).then(|| {
+            let left_ms = (hour + 1) * 3_600_000 - now_ms;
+            (left_ms + 59_999) / 60_000
+        });
+        (percent, regain)
+    }
+
+    /// The account's media newest first, from after `cursor` (exclusive).
+    fn page(&self, account: &str, after: Option<(i64, u64)>, limit: usize) -> (Vec<Media>, bool) {
+        self.with_account(account, |all| {
+            let mut sorted: Vec<&Media> = all
+                .iter()
+                .filter(|m| after.is_none_or(|a| (m.at.timestamp(), m.id) < a))
+                .collect();
+            sorted.sort_by_key(|m| std::cmp::Reverse((m.at.timestamp(), m.id)));
+            let more = sorted.len() > limit;
+            (sorted.into_iter().take(limit).cloned().collect(), more)
+        })
     }
 }
 
-/// Sandbox-only control routes under `/_sandbox/instagram` (add, edit, delete items).
+fn media(id: u64, k: usize, i: usize, at: DateTime<Utc>) -> Media {
+    let template = CAPTIONS[k % CAPTIONS.len()];
+    let caption = (!template.is_empty()).then(|| {
+        let c = template
+            .replace("{city}", CITIES[k % CITIES.len()])
+            .replace("{friend}", &format!("friend.{}", k % 5))
+            .replace("{nn}", &format!("{:02}", k % 100));
+        format!("{c} · day {}", i + 1)
+    });
+    let (media_type, product, children) = match k % 6 {
+        1 => (
+            "CAROUSEL_ALBUM",
+            "FEED",
+            (0..2 + k % 3)
+                .map(|j| {
+                    (
+                        id * 10 + j as u64 + 1,
+                        if j % 2 == 0 { "IMAGE" } else { "VIDEO" },
+                    )
+                })
+                .collect(),
+        ),
+        3 => ("VIDEO", "REELS", Vec::new()),
+        5 if k % 4 == 1 => ("VIDEO", "FEED", Vec::new()),
+        _ => ("IMAGE", "FEED", Vec::new()),
+    };
+    Media {
+        id,
+        caption,
+        media_type,
+        product,
+        at,
+        children,
+        licensed_audio: media_type == "VIDEO" && k % 4 == 3,
+        likes: (k * 37 % 500) as u32,
+        comments: (k * 7 % 40) as u32,
+    }
+}
+
+pub(super) fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// A Graph error reply.
+pub(super) fn graph_error(status: u16, code: i64, message: &str, transient: bool) -> Response {
+    let mut error = json!({ "message": message, "type": "OAuthException", "code": code,
+                            "fbtrace_id": "AbCdEfGhIjK" });
+    if transient {
+        error["is_transient"] = json!(true);
+    }
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
+        .content_type("application/json; charset=UTF-8")
+        .body(json!({ "error": error }).to_string())
+}
+
+/// A Meta data fault as Graph renders it (None for a malformed page, which the handler cuts).
+/// Throttling: Instagram (`buc_id`) answers 403 code 80002 with `X-Business-Use-Case-Usage`,
+/// Facebook 400 code 4 with `X-App-Usage`.
+pub(super) fn meta_fault(fault: Option<DataFault>, buc_id: Option<&str>) -> Option<Response> {
+    match fault? {
+        DataFault::Unavailable => Some(graph_error(
+            503,
+            2,
+            "An unexpected error has occurred. Please retry your request later.",
+            true,
+        )),
+        DataFault::Throttled { reset_secs } => Some(match buc_id {
+            Some(id) => {
+                let mut r = graph_error(
+                    403,
+                    80002,
+                    "(#80002) There have been too many calls to this Instagram account. Wait a bit and try again.",
+                    true,
+                );
+                let usage = json!({ id: [{ "type": "instagram", "call_count": 100, "total_cputime": 12,
+                    "total_time": 14, "estimated_time_to_regain_access": reset_secs / 60 }] });
+                if let Ok(v) = usage.to_string().parse() {
+                    r.headers_mut().insert("x-business-use-case-usage", v);
+                }
+                r
+            }
+            None => {
+                let mut r = graph_error(400, 4, "(#4) Application request limit reached", true);
+                r.headers_mut().insert(
+                    "x-app-usage",
+                    poem::http::HeaderValue::from_static(
+                        r#"{"call_count":100,"total_cputime":25,"total_time":25}"#,
+                    ),
+                );
+                r
+            }
+        }),
+        DataFault::Malformed => None,
+    }
+}
+
+/// A Graph `fields` parameter: top-level names, each with its nested spec (`children{id}`).
+pub(super) fn fields(spec: &str) -> Vec<(String, Option<String>)> {
+    let (mut out, mut depth, mut cur) = (Vec::new(), 0, String::new());
+    let mut push = |cur: &mut String| {
+        let f = std::mem::take(cur);
+        let f = f.trim();
+        if f.is_empty() {
+            return;
+        }
+        match f.split_once('{') {
+            Some((name, rest)) => out.push((
+                name.trim().to_string(),
+                Some(rest.trim_end_matches('}').to_string()),
+            )),
+            None => out.push((f.to_string(), None)),
+        }
+    };
+    for c in spec.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                push(&mut cur);
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    push(&mut cur);
+    out
+}
+
+/// `scheme://host` plus the mount prefix (`/instagram`) of the request: where `paging.next`
+/// URLs point.
+pub(super) fn own_base(req: &Request) -> String {
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let full = req.original_uri().path();
+    let inner = req.uri().path();
+    let prefix = full.strip_suffix(inner).unwrap_or("");
+    format!("http://{host}{prefix}")
+}
+
+/// The access token a request carried (bearer or `access_token`), for `paging.next`.
+pub(super) fn request_token(req: &Request) -> String {
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(String::from)
+        .or_else(|| query(req).remove("access_token"))
+        .unwrap_or_default()
+}
+
+pub(super) fn json_reply(body: &Value, malformed: bool) -> Response {
+    let text = body.to_string();
+    Response::builder()
+        .content_type("application/json; charset=UTF-8")
+        .body(if malformed { truncated(&text) } else { text })
+}
+
+const MEDIA_FIELDS: [&str; 13] = [
+    "id",
+    "caption",
+    "media_type",
+    "media_product_type",
+    "media_url",
+    "thumbnail_url",
+    "permalink",
+    "timestamp",
+    "username",
+    "like_count",
+    "comments_count",
+    "shortcode",
+    "is_comment_enabled",
+];
+const CHILD_FIELDS: [&str; 6] = [
+    "id",
+    "media_type",
+    "media_url",
+    "thumbnail_url",
+    "timestamp",
+    "username",
+];
+
+fn cdn(id: u64, ext: &str) -> String {
+    format!("https://scontent.cdninstagram.com/v/t51.29350-15/{id}_n.{ext}?stp=dst-jpg&_nc_ht=scontent.cdninstagram.com&oh=00_sandbox&oe=67F1A2B3")
+}
+
+fn media_json(m: &Media, wanted: &[(String, Option<String>)]) -> Value {
+    let mut v = serde_json::Map::new();
+    let video = m.media_type == "VIDEO";
+    for (f, nested) in wanted {
+        let value = match f.as_str() {
+            "id" => json!(m.id.to_string()),
+            "caption" => match &m.caption {
+                Some(c) => json!(c),
+                None => continue,
+            },
+            "media_type" => json!(m.media_type),
+            "media_product_type" => json!(m.product),
+            "media_url" if m.licensed_audio => continue,
+            "media_url" if m.media_type == "CAROUSEL_ALBUM" => match m.children.first() {
+                Some((c, _)) => json!(cdn(*c, "jpg")),
+                None => continue,
+            },
+            "media_url" => json!(cdn(m.id, if video { "mp4" } else { "jpg" })),
+            "thumbnail_url" if video => json!(cdn(m.id, "jpg")),
+            "thumbnail_url" => continue,
+            "permalink" => json!(format!(
+                "https://www.instagram.com/{}/C{:x}/",
+                if m.product == "REELS" { "reel" } else { "p" },
+                m.id % 0xff_ffff_ffff
+            )),
+            "shortcode" => json!(format!("C{:x}", m.id % 0xff_ffff_ffff)),
+            "timestamp" => json!(m.at.format("%Y-%m-%dT%H:%M:%S%z").to_string()),
+            "username" => json!("jane.travels"),
+            "like_count" => json!(m.likes),
+            "comments_count" => json!(m.comments),
+            "is_comment_enabled" => json!(true),
+            "children" if m.children.is_empty() => continue,
+            "children" => {
+                let sub = nested.as_deref().map(fields).unwrap_or_default();
+                let data: Vec<Value> = m
+                    .children
+                    .iter()
+                    .map(|(id, t)| {
+                        let mut c = serde_json::Map::new();
+                        c.insert("id".into(), json!(id.to_string()));
+                        for (f, _) in &sub {
+                            let v = match f.as_str() {
+                                "media_type" => json!(t),
+                                "media_url" => {
+                                    json!(cdn(*id, if *t == "VIDEO" { "mp4" } else { "jpg" }))
+                                }
+                                "thumbnail_url" if *t == "VIDEO" => json!(cdn(*id, "jpg")),
+                                "timestamp" => {
+                                    json!(m.at.format("%Y-%m-%dT%H:%M:%S%z").to_string())
+                                }
+                                "username" => json!("jane.travels"),
+                                _ => continue,
+                            };
+                            c.insert(f.clone(), v);
+                        }
+                        Value::Object(c)
+                    })
+                    .collect();
+                json!({ "data": data })
+            }
+            _ => continue,
+        };
+        v.insert(f.clone(), value);
+    }
+    Value::Object(v)
+}
+
+fn encode_cursor(m: &Media) -> String {
+    format!("QVFI{:x}x{:x}", m.at.timestamp(), m.id)
+}
+
+fn decode_cursor(c: &str) -> Option<(i64, u64)> {
+    let (t, id) = c.strip_prefix("QVFI")?.split_once('x')?;
+    Some((
+        i64::from_str_radix(t, 16).ok()?,
+        u64::from_str_radix(id, 16).ok()?,
+    ))
+}
+
+/// `GET /me/media` and `GET /{version}/{ig-user-id}/media`.
+#[handler]
+async fn media_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
+    let what = format!(
+        "instagram {}{}",
+        req.uri().path(),
+        req.uri()
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default()
+    );
+    let fault = state.before_reply(what, true).await;
+    let account = match state.authenticate(ProviderId::Instagram, req) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if let Some(r) = meta_fault(fault, Some(&account)) {
+        return r;
+    }
+    let node = req
+        .uri()
+        .path()
+        .trim_end_matches("/media")
+        .rsplit('/')
+        .next()
+        .unwrap_or("me")
+        .to_string();
+    if node != "me" && node != account {
+        return graph_error(
+            400,
+            100,
+            &format!("Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
+            false,
+        );
+    }
+    let q = query(req);
+    let wanted = fields(q.get("fields").map_or("id", String::as_str));
+    for (f, nested) in &wanted {
+        let known = MEDIA_FIELDS.contains(&f.as_str()) || f == "children";
+        let bad_child = nested.as_deref().map(fields).and_then(|sub| {
+            sub.into_iter()
+                .map(|(s, _)| s)
+                .find(|s| !CHILD_FIELDS.contains(&s.as_str()))
+        });
+        if let Some(bad) = (!known).then(|| f.clone()).or(bad_child) {
+            return graph_error(
+                400,
+                100,
+                &format!("(#100) Tried accessing nonexisting field ({bad}) on node type (Media)"),
+                false,
+            );
+        }
+    }
+    let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
+        None => 25,
+        Some(Ok(n)) if n > 0 => n.min(MAX_LIMIT),
+        Some(_) => {
+            return graph_error(
+                400,
+                100,
+                "(#100) The parameter limit must be a positive integer",
+                false,
+            )
+        }
+    };
+    let after = match q.get("after") {
+        None => None,
+        Some(c) => match decode_cursor(c) {
+            Some(c) => Some(c),
+            None => return graph_error(400, 100, "(#100) Invalid cursor: after", false),
+        },
+    };
+    let budget = state
+        .faults
+        .lock()
+        .expect("faults")
+        .rate_limit
+        .unwrap_or(DEFAULT_HOURLY_CALLS);
+    let (percent, regain) = state.instagram.spend(&account, state.now_ms(), budget);
+    let usage = |eta: i64| {
+        json!({ &account: [{ "type": "instagram", "call_count": percent, "total_cputime": percent / 4,
+            "total_time": percent / 3, "estimated_time_to_regain_access": eta }] })
+        .to_string()
+    };
+    if let Some(minutes) = regain {
+        let mut r = graph_error(
+            403,
+            80002,
+            "(#80002) There have been too many calls to this Instagram account. Wait a bit and try again.",
+            true,
+        );
+        if let Ok(v) = usage(minutes).parse() {
+            r.headers_mut().insert("x-business-use-case-usage", v);
+        }
+        return r;
+    }
+    let (page, more) = state.instagram.page(&account, after, limit);
+    let data: Vec<Value> = page.iter().map(|m| media_json(m, &wanted)).collect();
+    let mut body = json!({ "data": data });
+    if let (Some(first), Some(last)) = (page.first(), page.last()) {
+        body["paging"] =
+            json!({ "cursors": { "before": encode_cursor(first), "after": encode_cursor(last) } });
+        if more {
+            let next = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("access_token", &request_token(req))
+                .append_pair("fields", q.get("fields").map_or("id", String::as_str))
+                .append_pair("limit", &limit.to_string())
+                .append_pair("after", &encode_cursor(last))
+                .finish();
+            body["paging"]["next"] =
+                json!(format!("{}/v21.0/{account}/media?{next}", own_base(req)));
+        }
+    }
+    let mut reply = json_reply(&body, fault == Some(DataFault::Malformed));
+    if let Ok(v) = usage(0).parse() {
+        reply.headers_mut().insert("x-business-use-case-usage", v);
+    }
+    reply
+}
+
+#[derive(Deserialize)]
+struct Count {
+    count: usize,
+}
+
+#[handler]
+fn control_add(
+    state: Data<&Arc<SandboxState>>,
+    Path(account): Path<String>,
+    body: Json<Count>,
+) -> Json<Value> {
+    Json(json!({ "ids": state.instagram.add(&account, body.count) }))
+}
+
+#[handler]
+fn control_edit(
+    state: Data<&Arc<SandboxState>>,
+    Path(account): Path<String>,
+    body: Json<Count>,
+) -> Json<Value> {
+    Json(json!({ "ids": state.instagram.edit(&account, body.count) }))
+}
+
+#[handler]
+fn control_delete(
+    state: Data<&Arc<SandboxState>>,
+    Path(account): Path<String>,
+    body: Json<Count>,
+) -> Json<Value> {
+    Json(json!({ "ids": state.instagram.delete(&account, body.count) }))
+}
+
+#[handler]
+fn control_ids(state: Data<&Arc<SandboxState>>, Path(account): Path<String>) -> Json<Value> {
+    Json(json!({ "ids": state.instagram.ids(&account) }))
+}
+
+/// Sandbox-only control routes under `/_sandbox/instagram`: `POST /accounts/:id/media`
+/// `{"count"}` adds media, `…/edits` edits captions, `…/deletions` deletes media (each answers
+/// `{"ids": [...]}`); `GET /accounts/:id/media` lists the live ids.
 pub fn control_routes() -> Route {
     Route::new()
+        .at(
+            "/accounts/:id/media",
+            poem::post(control_add).get(control_ids),
+        )
+        .at("/accounts/:id/edits", poem::post(control_edit))
+        .at("/accounts/:id/deletions", poem::post(control_delete))
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn graph_fields_keep_nested_specs() {
+        assert_eq!(
+            super::fields("id,caption,children{id,media_url},timestamp"),
+            vec![
+                ("id".to_string(), None),
+                ("caption".to_string(), None),
+                ("children".to_string(), Some("id,media_url".to_string())),
+                ("timestamp".to_string(), None),
+            ]
+        );
+    }
+
     #[test]
     fn app_scoped_ids_exceed_2_pow_53() {
         let id = super::app_scoped_id(super::ACCOUNT);
