@@ -494,7 +494,7 @@ mod tests {
             "TOKEN_ENCRYPTION_KEY"
         );
         assert_eq!(
-            var_of(&[("SYNC_CRON_SCHEDULE", "0 0 3 * * *")]),
+            var_of(&[("SYNC_CRON_SCHEDULE", "0 0 3 * * * 2026")]),
             "SYNC_CRON_SCHEDULE"
         );
         assert_eq!(

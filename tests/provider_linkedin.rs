@@ -86,9 +86,12 @@ async fn linkedin_full_repeat_incremental_edits_faults_and_malformed_pages() {
         .iter()
         .all(|r| r.0 == "post" && !r.1.contains("{hashtag")));
     assert!(rows.iter().any(|r| r.1.contains("深圳")));
-    assert!(rows
-        .iter()
-        .any(|r| r.2.contains(&"travel".to_string()) && r.3.contains(&"Ana Silva".to_string())));
+    assert!(
+        rows.iter().any(|r| r.2.contains(&"travel".to_string())
+            && r.3.iter().any(|m| m.eq_ignore_ascii_case("Ana Silva"))),
+        "{:?}",
+        rows.iter().map(|r| &r.3).collect::<Vec<_>>()
+    );
 
     // A second full sync adds no rows.
     let again = h.sync(ds, "carol", "full").await;

@@ -228,7 +228,7 @@ async fn a_worker_killed_after_page_two_of_five_resumes_at_page_three() {
     let app = TestApp::spawn().await;
     let sandbox = TestSandbox::spawn(7).await;
     let (ds, _) = app.db.twitter_source("alice", "1001", &sandbox).await;
-    sandbox.state.faults.lock().unwrap().slow_ms = 700;
+    sandbox.state.faults.lock().unwrap().slow_ms = 1500;
     let prefix = app.store.settings().prefix.clone();
     let twitter_base = sandbox.twitter_base();
     let env = [
@@ -263,7 +263,7 @@ async fn a_worker_killed_after_page_two_of_five_resumes_at_page_three() {
         eventually(30, || async { run_row(&app.db.pool, &run).await.1 == 92 }).await,
         "two pages stored"
     );
-    // Page 3 is being fetched (700 ms per reply): kill the worker mid-page.
+    // Page 3 is being fetched (1.5 s per reply): kill the worker mid-page.
     first.kill().unwrap();
     first.wait().unwrap();
     let before = sandbox.timeline_requests().len();
