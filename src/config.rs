@@ -343,6 +343,12 @@ pub struct Config {
     pub sync_batch_size: u32,
     /// `SYNC_FANOUT_SPREAD_SECONDS`: scheduled syncs start spread over this window.
     pub fanout_spread: std::time::Duration,
+    /// `STARTUP_WAIT_SECONDS`: how long `worker` keeps retrying an unreachable PostgreSQL at
+    /// start-up before it gives up (exit 1); 0 fails at once.
+    pub startup_wait: std::time::Duration,
+    /// `METRICS_ADDR`: where `worker` and `scheduler` serve `/metrics` (web serves it on its
+    /// own port). Unset: not served.
+    pub metrics_addr: Option<String>,
     /// `SYNC_RUN_DEADLINE_SECONDS`: a run without progress this long is ended as failed.
     pub run_deadline: std::time::Duration,
     pub oauth_success_redirect_url: Option<Url>,
@@ -397,6 +403,13 @@ impl Config {
                 env,
                 "SYNC_FANOUT_SPREAD_SECONDS",
                 600u64,
+                "must be a whole number of seconds",
+            )?),
+            metrics_addr: get(env, "METRICS_ADDR"),
+            startup_wait: std::time::Duration::from_secs(parse_or(
+                env,
+                "STARTUP_WAIT_SECONDS",
+                60u64,
                 "must be a whole number of seconds",
             )?),
             run_deadline: std::time::Duration::from_secs(parse_or(

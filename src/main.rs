@@ -265,7 +265,30 @@ async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> 
             lifesync::workers::QUEUES
         );
     }
-    let pool = connect_postgres(&config, "worker", concurrency as u32 + 2).await?;
+    if let Some(addr) = config.metrics_addr.clone() {
+        tokio::spawn(async move {
+            if let Err(e) = lifesync::metrics::serve(&addr, std::future::pending()).await {
+                eprintln!("worker: metrics on {addr}: {e}");
+            }
+        });
+    }
+    // PostgreSQL may still be starting (or be briefly down): keep trying for a while.
+    let deadline = std::time::Instant::now() + config.startup_wait;
+    let pool = loop {
+        match connect_postgres(&config, "worker", concurrency as u32 + 2).await {
+            Ok(p) => break p,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await
+            }
+            Err(e) if config.startup_wait.is_zero() => return Err(e),
+            Err(e) => {
+                return Err(e.context(format!(
+                    "worker: gave up after {} s (STARTUP_WAIT_SECONDS)",
+                    config.startup_wait.as_secs()
+                )))
+            }
+        }
+    };
     let store = connect_redis(&config, "worker").await?;
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
@@ -326,6 +349,13 @@ async fn sandbox(port: u16, seed: u64) -> anyhow::Result<()> {
 
 async fn scheduler(config: &Config) -> anyhow::Result<()> {
     let stop = lifesync_jobs::runner::termination_signal();
+    if let Some(addr) = config.metrics_addr.clone() {
+        tokio::spawn(async move {
+            if let Err(e) = lifesync::metrics::serve(&addr, std::future::pending()).await {
+                eprintln!("scheduler: metrics on {addr}: {e}");
+            }
+        });
+    }
     let store = connect_redis(config, "scheduler").await?;
     let table = lifesync::scheduler::table(config);
     let caught = lifesync::scheduler::catch_up(&store, &table, chrono::Utc::now())

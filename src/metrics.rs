@@ -18,6 +18,8 @@ pub const DATA_SOURCES: &str = "lifesync_data_sources";
 pub const OAUTH_COMPLETIONS_TOTAL: &str = "lifesync_oauth_completions_total";
 pub const OAUTH_STATES_ACTIVE: &str = "lifesync_oauth_states_active";
 pub const OAUTH_TOKEN_REFRESHES_TOTAL: &str = "lifesync_oauth_token_refreshes_total";
+pub const LAST_SUCCESSFUL_SYNC: &str = "lifesync_last_successful_sync_timestamp_seconds";
+pub const SCHEDULER_TICKS_TOTAL: &str = "lifesync_scheduler_ticks_total";
 
 /// Buckets for job and HTTP durations: 5 ms to 10 min.
 const DURATION_BUCKETS: [f64; 14] = [
@@ -71,6 +73,14 @@ fn describe() {
         OAUTH_STATES_ACTIVE,
         "OAuth states issued and not yet consumed or expired"
     );
+    metrics::describe_gauge!(
+        LAST_SUCCESSFUL_SYNC,
+        "Unix time of the most recent successful sync, by provider (refreshed from PostgreSQL)"
+    );
+    metrics::describe_counter!(
+        SCHEDULER_TICKS_TOTAL,
+        "Schedule ticks turned into fan-out jobs (or caught up at start), by schedule"
+    );
     metrics::describe_counter!(
         OAUTH_TOKEN_REFRESHES_TOTAL,
         "Access-token renewals by provider and outcome (renewed, reauth_required, failed)"
@@ -82,6 +92,10 @@ pub fn oauth_completion(provider: &str, connected: bool) {
         "provider" => provider.to_string(),
         "outcome" => if connected { "connected" } else { "failed" })
     .increment(1);
+}
+
+pub fn scheduler_tick(schedule: &'static str) {
+    metrics::counter!(SCHEDULER_TICKS_TOTAL, "schedule" => schedule).increment(1);
 }
 
 pub fn oauth_states_active(n: u64) {
@@ -131,7 +145,8 @@ pub fn provider_request(provider: &'static str, status: Option<u16>) {
         .increment(1);
 }
 
-/// Refreshes `lifesync_data_sources` from PostgreSQL every `every`, until dropped.
+/// Refreshes `lifesync_data_sources` and `lifesync_last_successful_sync_timestamp_seconds`
+/// from PostgreSQL every `every`, until dropped.
 pub async fn report_data_sources(pool: sqlx::PgPool, every: Duration) {
     const STATUSES: [&str; 4] = ["active", "reauth_required", "disconnected", "error"];
     loop {
@@ -152,8 +167,42 @@ pub async fn report_data_sources(pool: sqlx::PgPool, every: Duration) {
                 }
             }
         }
+        let last: sqlx::Result<Vec<(String, f64)>> = sqlx::query_as(
+            "SELECT provider, extract(epoch FROM max(last_sync_at))::float8 FROM data_sources
+              WHERE last_sync_status = 'succeeded' GROUP BY provider",
+        )
+        .fetch_all(&pool)
+        .await;
+        if let Ok(rows) = last {
+            for (p, t) in rows {
+                if let Some(p) = crate::providers::ProviderId::parse(&p) {
+                    metrics::gauge!(LAST_SUCCESSFUL_SYNC, "provider" => p.as_str()).set(t);
+                }
+            }
+        }
         tokio::time::sleep(every).await;
     }
+}
+
+/// Serves `GET /metrics` on `addr` (worker and scheduler processes, `METRICS_ADDR`) until
+/// `shutdown`.
+pub async fn serve(
+    addr: &str,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    use poem::{get, handler, Route};
+    #[handler]
+    fn render() -> String {
+        handle().render()
+    }
+    crate::http::serve(
+        addr,
+        Route::new().at("/metrics", get(render)),
+        |a| eprintln!("metrics on http://{a}/metrics"),
+        shutdown,
+        Duration::from_secs(2),
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -101,6 +101,7 @@ pub async fn catch_up(
         if advance_marker(store, entry.name, tick.timestamp()).await? {
             let job = fanout_job(entry.name, entry.mode, tick.timestamp());
             let e = producer.enqueue(&job).await?;
+            crate::metrics::scheduler_tick(entry.name);
             tracing::info!(
                 schedule = entry.name,
                 tick = job.tick_unix,
@@ -124,6 +125,7 @@ async fn on_tick(tick: Tick, ctx: Data<TickContext>) -> Result<(), BoxDynError> 
     let job = fanout_job(ctx.name, ctx.mode, tick.get_timestamp() as i64);
     let e = Producer::new(ctx.store.clone()).enqueue(&job).await?;
     advance_marker(&ctx.store, ctx.name, job.tick_unix).await?;
+    crate::metrics::scheduler_tick(ctx.name);
     tracing::info!(schedule = ctx.name, tick = job.tick_unix, created = e.created, job_id = %e.id, "tick");
     Ok(())
 }
