@@ -26,6 +26,7 @@ pub mod crypto;
 pub mod db;
 pub mod dev;
 pub mod http;
+pub mod logging;
 pub mod maintenance;
 pub mod metrics;
 pub mod normalizer;

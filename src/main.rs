@@ -95,6 +95,7 @@ fn main() {
 
 async fn run(cli: Cli) -> i32 {
     lifesync::metrics::handle();
+    lifesync::logging::init();
     if let Command::Dev { sandbox_port, seed } = cli.command {
         return match lifesync::dev::run(sandbox_port, seed).await {
             Ok(()) => 0,
@@ -185,11 +186,11 @@ async fn migrate(db: &DatabaseConfig) -> anyhow::Result<()> {
         .await
         .context("migrate: PostgreSQL is unreachable (start it, or set DATABASE_URL)")?;
     if created {
-        eprintln!("migrate: created the database");
+        tracing::info!("migrate: created the database");
     }
     let pool = lifesync::db::connect(&db.url, 2).await?;
     lifesync::db::migrate(&pool).await?;
-    eprintln!("migrate: schema is up to date");
+    tracing::info!("migrate: schema is up to date");
     Ok(())
 }
 
@@ -238,7 +239,7 @@ async fn web(config: &Config) -> anyhow::Result<()> {
     lifesync::api::serve(
         &addr,
         state,
-        |a| eprintln!("web: listening on http://{a}"),
+        |a| tracing::info!("web: listening on http://{a}"),
         async {
             let _ = terminated.await;
         },
@@ -268,7 +269,7 @@ async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> 
     if let Some(addr) = config.metrics_addr.clone() {
         tokio::spawn(async move {
             if let Err(e) = lifesync::metrics::serve(&addr, std::future::pending()).await {
-                eprintln!("worker: metrics on {addr}: {e}");
+                tracing::error!("worker: metrics on {addr}: {e}");
             }
         });
     }
@@ -322,7 +323,7 @@ async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> 
     ));
     let handles = lifesync_jobs::runner::Handles::default();
     let monitor = lifesync::workers::register(&store, deps, &queues, concurrency, &handles);
-    eprintln!("worker: running {}", queues.join(", "));
+    tracing::info!("worker: running {}", queues.join(", "));
     lifesync_jobs::runner::run_until(
         monitor,
         handles,
@@ -338,7 +339,7 @@ async fn sandbox(port: u16, seed: u64) -> anyhow::Result<()> {
     lifesync::sandbox::serve(
         &format!("127.0.0.1:{port}"),
         state,
-        |a| eprintln!("sandbox: serving providers on http://{a} (seed {seed})"),
+        |a| tracing::info!("sandbox: serving providers on http://{a} (seed {seed})"),
         async {
             let _ = lifesync_jobs::runner::termination_signal().await;
         },
@@ -352,7 +353,7 @@ async fn scheduler(config: &Config) -> anyhow::Result<()> {
     if let Some(addr) = config.metrics_addr.clone() {
         tokio::spawn(async move {
             if let Err(e) = lifesync::metrics::serve(&addr, std::future::pending()).await {
-                eprintln!("scheduler: metrics on {addr}: {e}");
+                tracing::error!("scheduler: metrics on {addr}: {e}");
             }
         });
     }
@@ -362,15 +363,17 @@ async fn scheduler(config: &Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("scheduler: catch-up: {e}"))?;
     for job in caught {
-        eprintln!(
+        tracing::info!(
             "scheduler: caught up the missed {} tick of {}",
-            job.schedule, job.tick_unix
+            job.schedule,
+            job.tick_unix
         );
     }
     let monitor = lifesync::scheduler::monitor(store, table);
-    eprintln!(
+    tracing::info!(
         "scheduler: daily {:?}, incremental {:?} (UTC)",
-        config.daily_schedule.expression, config.incremental_schedule.expression
+        config.daily_schedule.expression,
+        config.incremental_schedule.expression
     );
     monitor
         .shutdown_timeout(std::time::Duration::from_secs(10))

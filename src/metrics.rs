@@ -198,7 +198,7 @@ pub async fn serve(
     crate::http::serve(
         addr,
         Route::new().at("/metrics", get(render)),
-        |a| eprintln!("metrics on http://{a}/metrics"),
+        |a| tracing::info!("metrics on http://{a}/metrics"),
         shutdown,
         Duration::from_secs(2),
     )

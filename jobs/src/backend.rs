@@ -553,44 +553,67 @@ where
         let lease = task.ctx().data().get::<JobLease>().cloned();
         let fut = self.inner.call(task);
         let lane = self.lane.clone();
-        Box::pin(async move {
-            let settings = lane.settings();
-            let started = Instant::now();
-            let run =
-                tokio::time::timeout(settings.job_timeout, AssertUnwindSafe(fut).catch_unwind())
-                    .await;
-            let (outcome, result): (Outcome, Result<S::Response, BoxDynError>) = match run {
-                Ok(Ok(Ok(resp))) => (Outcome::Succeeded, Ok(resp)),
-                Ok(Ok(Err(e))) => {
-                    let e: BoxDynError = e.into();
-                    (failure_outcome(settings, lease.as_ref(), &e), Err(e))
-                }
-                Ok(Err(panic)) => {
-                    let msg = panic_message(&panic);
-                    let e: BoxDynError = format!("job panicked: {msg}").into();
-                    (failure_outcome(settings, lease.as_ref(), &e), Err(e))
-                }
-                Err(_) => {
-                    let e: BoxDynError =
-                        format!("job timed out after {:?}", started.elapsed()).into();
-                    (failure_outcome(settings, lease.as_ref(), &e), Err(e))
-                }
-            };
-            if let Some(l) = lease {
-                let label = match &outcome {
-                    Outcome::Succeeded => Some("succeeded"),
-                    Outcome::Aborted { .. } => Some("dead"),
-                    Outcome::Failed { .. } if l.attempt >= l.max_attempts => Some("dead"),
-                    Outcome::Failed { .. } | Outcome::Deferred { .. } => Some("retried"),
-                    Outcome::HandedBack | Outcome::Interrupted { .. } => None,
+        // Every line a job logs carries its queue, id and attempt.
+        let span = tracing::info_span!(
+            "job",
+            queue = %lane.queue,
+            job_id = lease.as_ref().map_or("", |l| l.id.as_str()),
+            attempt = lease.as_ref().map_or(0, |l| l.attempt),
+        );
+        Box::pin(tracing::Instrument::instrument(
+            async move {
+                let settings = lane.settings();
+                let started = Instant::now();
+                let run = tokio::time::timeout(
+                    settings.job_timeout,
+                    AssertUnwindSafe(fut).catch_unwind(),
+                )
+                .await;
+                let (outcome, result): (Outcome, Result<S::Response, BoxDynError>) = match run {
+                    Ok(Ok(Ok(resp))) => (Outcome::Succeeded, Ok(resp)),
+                    Ok(Ok(Err(e))) => {
+                        let e: BoxDynError = e.into();
+                        (failure_outcome(settings, lease.as_ref(), &e), Err(e))
+                    }
+                    Ok(Err(panic)) => {
+                        let msg = panic_message(&panic);
+                        let e: BoxDynError = format!("job panicked: {msg}").into();
+                        (failure_outcome(settings, lease.as_ref(), &e), Err(e))
+                    }
+                    Err(_) => {
+                        let e: BoxDynError =
+                            format!("job timed out after {:?}", started.elapsed()).into();
+                        (failure_outcome(settings, lease.as_ref(), &e), Err(e))
+                    }
                 };
-                if let Some(label) = label {
-                    crate::metrics::record_attempt(&lane.queue, label, started.elapsed());
+                if let Some(l) = lease {
+                    let label = match &outcome {
+                        Outcome::Succeeded => Some("succeeded"),
+                        Outcome::Aborted { .. } => Some("dead"),
+                        Outcome::Failed { .. } if l.attempt >= l.max_attempts => Some("dead"),
+                        Outcome::Failed { .. } | Outcome::Deferred { .. } => Some("retried"),
+                        Outcome::HandedBack | Outcome::Interrupted { .. } => None,
+                    };
+                    if let Some(label) = label {
+                        crate::metrics::record_attempt(&lane.queue, label, started.elapsed());
+                    }
+                    let ms = started.elapsed().as_millis() as u64;
+                    match &outcome {
+                        Outcome::Succeeded => tracing::info!(duration_ms = ms, "job succeeded"),
+                        Outcome::Failed { error, .. }
+                        | Outcome::Aborted { error }
+                        | Outcome::Deferred { error, .. } => {
+                            tracing::warn!(duration_ms = ms, outcome = label.unwrap_or("retried"),
+                                       %error, "job failed")
+                        }
+                        _ => tracing::info!(duration_ms = ms, "job handed back"),
+                    }
+                    lane.record(l.id, l.lease, outcome);
                 }
-                lane.record(l.id, l.lease, outcome);
-            }
-            result
-        })
+                result
+            },
+            span,
+        ))
     }
 }
 

@@ -428,6 +428,12 @@ mod control {
         advance_secs: u64,
     }
 
+    /// Refresh tokens still valid (sandbox-only).
+    #[handler]
+    fn refresh_tokens(state: Data<&Arc<SandboxState>>) -> Json<Vec<String>> {
+        Json(state.oauth.refresh_tokens())
+    }
+
     /// Moves the sandbox clock forward (codes and tokens expire).
     #[handler]
     fn clock(state: Data<&Arc<SandboxState>>, body: Json<Advance>) -> Json<Value> {
@@ -465,6 +471,7 @@ mod control {
         Route::new()
             .at("/tokens", post(issue).get(issued))
             .at("/clock", post(clock))
+            .at("/refresh-tokens", poem::get(refresh_tokens))
             .at("/twitter/accounts/:id/tweets", post(add_tweets))
             .at("/faults", post(set_faults))
             .at("/requests", poem::get(requests))

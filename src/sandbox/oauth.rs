@@ -177,6 +177,19 @@ pub struct OAuthServer {
     refresh: Mutex<HashMap<String, RefreshGrant>>,
 }
 
+impl OAuthServer {
+    /// Every refresh token still valid (sandbox-only: tests look for them where they must not
+    /// be).
+    pub fn refresh_tokens(&self) -> Vec<String> {
+        self.refresh
+            .lock()
+            .expect("refresh")
+            .keys()
+            .cloned()
+            .collect()
+    }
+}
+
 fn random(prefix: &str) -> String {
     format!("{prefix}{:032x}", rand::random::<u128>())
 }

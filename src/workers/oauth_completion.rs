@@ -80,7 +80,12 @@ pub async fn handle(
             return Ok(()); // already finished: a duplicate delivery
         }
     }
-    match complete(&job, &deps).await {
+    let span = tracing::info_span!(
+        "oauth_completion",
+        completion_id = %job.completion_id,
+        provider = %job.provider,
+    );
+    match tracing::Instrument::instrument(complete(&job, &deps), span).await {
         Ok(data_source_id) => {
             finish(
                 &deps,

@@ -89,7 +89,13 @@ pub async fn handle(
     deps: Data<SharedDeps>,
     lease: Data<JobLease>,
 ) -> Result<(), JobError> {
-    match run(&job, &deps).await {
+    let span = tracing::info_span!(
+        "sync",
+        data_source_id = %job.data_source_id,
+        sync_run_id = %job.sync_run_id,
+        provider = tracing::field::Empty,
+    );
+    match tracing::Instrument::instrument(run(&job, &deps), span).await {
         Ok(()) => Ok(()),
         Err(f) => {
             let last_attempt = lease.attempt >= lease.max_attempts;
@@ -128,6 +134,7 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
     }
     let provider = ProviderId::parse(&source.provider)
         .ok_or_else(|| Failure::permanent(format!("unknown provider {}", source.provider), None))?;
+    tracing::Span::current().record("provider", provider.as_str());
     let app = deps
         .apps
         .get(provider)
@@ -232,6 +239,7 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         tx.commit().await?;
         record_items(&source.provider, kind, counts);
         metrics::sync_run_finished(&source.provider, trigger_str(job.trigger), true);
+        tracing::info!(mode = ?job.mode, trigger = trigger_str(job.trigger), "sync run succeeded");
         return Ok(());
     }
 }
