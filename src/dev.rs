@@ -36,6 +36,66 @@ use crate::{
 const DEMO_USER: &str = "demo";
 const DEMO_ACCOUNT: &str = "1001";
 
+/// authorize → the sandbox's auto-approval → callback, over HTTP against dev's own API.
+async fn connect_via_oauth(base: &str, jwt: &str, p: ProviderId) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let body: serde_json::Value = http
+        .get(format!("{base}/api/v1/oauth/{p}/authorize"))
+        .bearer_auth(jwt)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let url = body["authorization_url"]
+        .as_str()
+        .context("no authorization_url")?;
+    let approved = http.get(url).send().await?;
+    let location = approved
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .context("the sandbox did not redirect")?;
+    let back = url::Url::parse(location)?;
+    http.get(format!(
+        "{base}/api/v1/oauth/{p}/callback?{}",
+        back.query().unwrap_or_default()
+    ))
+    .send()
+    .await?
+    .error_for_status()?;
+    Ok(())
+}
+
+/// A live progress line per running sync, whenever its count moves.
+async fn show_progress(pool: sqlx::PgPool) {
+    let mut last: std::collections::HashMap<uuid::Uuid, (String, i32)> = Default::default();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let rows: Vec<(uuid::Uuid, String, Option<String>, String, i32, i32)> = sqlx::query_as(
+            "SELECT r.id, ds.provider, ds.account_name, r.status, r.items_fetched, r.items_new
+               FROM sync_runs r JOIN data_sources ds ON ds.id = r.data_source_id
+              WHERE r.status = 'running'
+                 OR (r.finished_at > now() - interval '2 seconds')",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
+        for (id, provider, account, status, fetched, new) in rows {
+            let now = (status.clone(), fetched);
+            if last.get(&id) != Some(&now) {
+                println!(
+                    "dev: sync {provider} {}: {fetched} items fetched, {new} new ({status})",
+                    account.unwrap_or_default()
+                );
+                last.insert(id, now);
+            }
+        }
+    }
+}
+
 /// Development defaults for what dev must have and the environment did not set.
 fn with_dev_defaults(name: &str) -> Option<String> {
     env_var(name).or_else(|| match name {
@@ -296,6 +356,23 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
             }
         });
     }
+
+    // The other five providers connect through the real OAuth flow, as a browser would.
+    {
+        let (base, jwt) = (base.clone(), jwt.clone());
+        tokio::spawn(async move {
+            for p in ProviderId::ALL {
+                if p == ProviderId::Twitter {
+                    continue;
+                }
+                match connect_via_oauth(&base, &jwt, p).await {
+                    Ok(()) => println!("dev: connecting {p} through OAuth (sandbox)"),
+                    Err(e) => println!("dev: could not connect {p}: {e:#}"),
+                }
+            }
+        });
+    }
+    tokio::spawn(show_progress(pool.clone()));
 
     let _ = terminated.await;
     eprintln!("dev: shutting down");
