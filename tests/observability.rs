@@ -82,10 +82,14 @@ impl Procs {
 
     /// Panics (with the logs) when a process has exited.
     fn assert_running(&mut self) {
+        let mut exited = None;
         for (name, c) in &mut self.children {
             if let Some(status) = c.try_wait().unwrap() {
-                panic!("{name} exited early ({status}):\n{}", self.logs());
+                exited = Some(format!("{name} exited early ({status})"));
             }
+        }
+        if let Some(e) = exited {
+            panic!("{e}:\n{}", self.logs());
         }
     }
 
@@ -699,6 +703,7 @@ async fn dashboards_and_alerts_work_against_real_processes() {
                 procs.logs()
             );
         }
+        pending = still;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     for (file, title, expr) in &targets {

@@ -420,17 +420,27 @@ async fn honcho_runs_the_procfile_and_stops_cleanly() {
         matches!(status.code(), Some(0) | Some(143)),
         "honcho: {status}\n{out}"
     );
+    // honcho runs each command as `/bin/sh -c 'lifesync web'`; dash does not exec, so what
+    // honcho reports is the shell, which the process-group SIGTERM ends at once (rc=-15),
+    // while `lifesync` in the same group gets the same SIGTERM and shuts down by itself. Both
+    // reports are fine; a SIGKILL (rc=-9, honcho's 5 s escalation) or an error code is not.
     for p in ["web.1", "worker.1", "scheduler.1"] {
         assert!(
-            out.contains(&format!("{p} stopped (rc=0)")),
-            "{p} did not stop cleanly (exit 0) on SIGTERM\n{out}"
+            out.contains(&format!("{p} stopped (rc=0)"))
+                || out.contains(&format!("{p} stopped (rc=-15)")),
+            "{p} did not stop on SIGTERM\n{out}"
         );
     }
-    let left = our_service_pids(&prefix);
-    assert!(
-        left.is_empty(),
-        "processes left behind: {left:?}\n{out}"
-    );
+    // The lifesync processes themselves must be gone soon (the worker's grace is 30 s; idle,
+    // it needs far less).
+    let left = loop {
+        let left = our_service_pids(&prefix);
+        if left.is_empty() || stop.elapsed() > Duration::from_secs(35) {
+            break left;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(left.is_empty(), "processes left behind: {left:?}\n{out}");
     eprintln!("honcho stopped in {:?}: {status}", stop.elapsed());
 
     // Nothing lost: the run is still succeeded, its items stored, no job stuck in Redis.
