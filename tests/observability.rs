@@ -47,12 +47,12 @@ fn require_tool(tool: &str, ci_line: &str) {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `n` distinct free ports (all listeners are held until every port is chosen).
+fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().unwrap().port())
 }
 
 /// Child processes of this test, stopped with SIGTERM (then SIGKILL after 20 s) when dropped.
@@ -96,8 +96,8 @@ impl Procs {
     fn logs(&self) -> String {
         let mut out = String::new();
         for (name, _) in &self.children {
-            let text = std::fs::read_to_string(self.dir.join(format!("{name}.log")))
-                .unwrap_or_default();
+            let text =
+                std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(30).collect();
             out.push_str(&format!("--- {name} (last lines)\n"));
             for l in tail.into_iter().rev() {
@@ -142,8 +142,7 @@ impl Drop for Procs {
 
 /// The environment every lifesync process of this test gets.
 fn service_env(db_url: &str, prefix: &str, web_port: u16, sandbox: &str) -> Vec<(String, String)> {
-    let redis =
-        std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let mut env: Vec<(String, String)> = [
         ("DATABASE_URL", db_url.to_string()),
         ("REDIS_URL", redis),
@@ -345,12 +344,7 @@ impl Client {
 fn exposed_names(text: &str) -> BTreeSet<String> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            l.split(|c: char| c == '{' || c == ' ')
-                .next()
-                .unwrap()
-                .to_string()
-        })
+        .map(|l| l.split(['{', ' ']).next().unwrap().to_string())
         .collect()
 }
 
@@ -490,13 +484,7 @@ async fn dashboards_and_alerts_work_against_real_processes() {
     std::fs::create_dir_all(&dir).unwrap();
     let db = common::TestDb::new().await;
     let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
-    let (sandbox_port, web_port, worker_port, scheduler_port, prom_port) = (
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-    );
+    let [sandbox_port, web_port, worker_port, scheduler_port, prom_port] = free_ports();
     let sandbox = format!("http://127.0.0.1:{sandbox_port}");
     let web = format!("http://127.0.0.1:{web_port}");
     let worker_metrics = format!("127.0.0.1:{worker_port}");
@@ -536,7 +524,10 @@ async fn dashboards_and_alerts_work_against_real_processes() {
             "--config.file={}",
             dir.join("prometheus.yml").display()
         ))
-        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"));
     procs.spawn("prometheus", prom_cmd);
 
@@ -591,7 +582,11 @@ async fn dashboards_and_alerts_work_against_real_processes() {
         )
         .await;
     let mut runs = Vec::new();
-    for p in [ProviderId::Twitter, ProviderId::Google, ProviderId::Facebook] {
+    for p in [
+        ProviderId::Twitter,
+        ProviderId::Google,
+        ProviderId::Facebook,
+    ] {
         let (ds, user) = sources[&p];
         runs.push((p, client.sync(ds, user).await));
     }
@@ -749,19 +744,57 @@ async fn dashboards_and_alerts_work_against_real_processes() {
         eprintln!("alert ok: {name} ({n} series now): {expr}");
     }
 
-    // The sandbox saw the faults it was asked for (so the data above is what it claims).
-    let q = prom
-        .query("sum(lifesync_provider_rate_limited_total) > 0")
-        .await;
-    assert_eq!(q.1, 1, "no rate-limit hit recorded");
-    let q = prom
-        .query(r#"sum(lifesync_jobs_total{outcome="dead"}) > 0"#)
-        .await;
-    assert_eq!(q.1, 1, "no dead job recorded");
+    // The run produced what the panels are meant to show, not only empty or zero series.
+    for (what, q) in [
+        (
+            "a rate-limit hit",
+            "sum(lifesync_provider_rate_limited_total)",
+        ),
+        (
+            "a non-2xx provider reply",
+            r#"sum(lifesync_provider_requests_total{status!~"2.."})"#,
+        ),
+        ("a dead job", r#"sum(lifesync_jobs_total{outcome="dead"})"#),
+        (
+            "a retried attempt",
+            r#"sum(lifesync_jobs_total{outcome="retried"})"#,
+        ),
+        (
+            "a failed sync run",
+            r#"sum(lifesync_sync_runs_total{outcome="failed"})"#,
+        ),
+        (
+            "a sync run of the incremental schedule",
+            r#"sum(lifesync_sync_runs_total{trigger="incremental"})"#,
+        ),
+        (
+            "a renewed token",
+            r#"sum(lifesync_oauth_token_refreshes_total{outcome="renewed"})"#,
+        ),
+        (
+            "a source in error",
+            r#"max(lifesync_data_sources{status="error"})"#,
+        ),
+        ("a scheduler tick", "sum(lifesync_scheduler_ticks_total)"),
+    ] {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (_, n, _) = prom.query(&format!("{q} > 0")).await;
+            if n == 1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no {what} recorded: {q}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
 
     let statuses = procs.stop();
     for (name, status) in &statuses {
         eprintln!("{name}: {status}");
+        assert!(
+            status.success(),
+            "{name} did not stop cleanly on SIGTERM: {status}"
+        );
     }
     drop(procs);
     let store = lifesync_jobs::Store::connect(

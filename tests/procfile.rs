@@ -18,12 +18,12 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use uuid::Uuid;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `n` distinct free ports (all listeners are held until every port is chosen).
+fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().unwrap().port())
 }
 
 fn redis_url() -> String {
@@ -117,10 +117,7 @@ fn our_service_pids(prefix: &str) -> Vec<(u32, String)> {
         let Ok(environ) = std::fs::read(e.path().join("environ")) else {
             continue;
         };
-        if environ
-            .split(|b| *b == 0)
-            .any(|kv| kv == marker.as_bytes())
-        {
+        if environ.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()) {
             // A zombie (exited, not yet reaped) does not count as running.
             let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
             if !stat.contains(") Z ") {
@@ -179,7 +176,7 @@ async fn honcho_runs_the_procfile_and_stops_cleanly() {
 
     let (db_url, db_name) = common::fresh_db();
     let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
-    let (sandbox_port, web_port) = (free_port(), free_port());
+    let [sandbox_port, web_port] = free_ports();
     let sandbox = format!("http://127.0.0.1:{sandbox_port}");
     let web = format!("http://127.0.0.1:{web_port}");
     let env = service_env(&db_url, &prefix, web_port, &sandbox);
@@ -209,10 +206,7 @@ async fn honcho_runs_the_procfile_and_stops_cleanly() {
         .expect("Procfile has a release process")
         .trim()
         .to_string();
-    let out = command("sh", &env)
-        .args(["-c", &release])
-        .output()
-        .unwrap();
+    let out = command("sh", &env).args(["-c", &release]).output().unwrap();
     assert!(
         out.status.success(),
         "{release}: {}",
@@ -222,7 +216,7 @@ async fn honcho_runs_the_procfile_and_stops_cleanly() {
 
     let honcho_log = dir.join("honcho.log");
     let log = std::fs::File::create(&honcho_log).unwrap();
-    let mut honcho = command("honcho", &env)
+    let honcho = command("honcho", &env)
         .args(["--no-colour", "start", "web", "worker", "scheduler"])
         .current_dir(&repo)
         .stdin(Stdio::null())
@@ -231,6 +225,8 @@ async fn honcho_runs_the_procfile_and_stops_cleanly() {
         .spawn()
         .unwrap();
     let honcho_pid = honcho.id();
+    // In the guard: a failing test still stops honcho (and so its processes).
+    guard.0.push(honcho);
 
     let http = reqwest::Client::new();
     let logs = || {
@@ -256,7 +252,7 @@ async fn honcho_runs_the_procfile_and_stops_cleanly() {
             break;
         }
         assert!(
-            honcho.try_wait().unwrap().is_none(),
+            guard.0[1].try_wait().unwrap().is_none(),
             "honcho exited early\n{}",
             logs()
         );
@@ -404,7 +400,7 @@ async fn honcho_runs_the_procfile_and_stops_cleanly() {
         .status()
         .unwrap();
     let status = loop {
-        if let Some(s) = honcho.try_wait().unwrap() {
+        if let Some(s) = guard.0[1].try_wait().unwrap() {
             break s;
         }
         assert!(
