@@ -453,3 +453,72 @@ async fn disconnecting_revokes_and_deletes_tokens_and_items_unless_kept() {
     let _ = stop.send(());
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_worker_finish_its_sync_and_progress_shows_meanwhile() {
+    let app = TestApp::spawn().await;
+    let sandbox = TestSandbox::spawn(7).await;
+    let (ds, _) = app.db.twitter_source("alice", "1001", &sandbox).await;
+    sandbox.state.faults.lock().unwrap().slow_ms = 800;
+    let prefix = app.store.settings().prefix.clone();
+    let twitter_base = sandbox.twitter_base();
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_lifesync"));
+    worker
+        .args(["worker", "--queues", "sync"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("DATABASE_URL", &app.db.url)
+        .env("REDIS_URL", "redis://127.0.0.1:6379")
+        .env("REDIS_KEY_PREFIX", &prefix)
+        .env("TOKEN_ENCRYPTION_KEY", TOKEN_KEY_B64)
+        .env("SYNC_BATCH_SIZE", "46")
+        .env("TWITTER_CLIENT_ID", "sandbox-client")
+        .env("TWITTER_CLIENT_SECRET", "sandbox-secret")
+        .env("TWITTER_REDIRECT_URI", "http://127.0.0.1:1/cb")
+        .env("TWITTER_API_BASE_URL", &twitter_base)
+        .stderr(std::process::Stdio::null());
+    let mut worker = worker.spawn().unwrap();
+    let run = start_sync(&app, ds, "alice", "full").await;
+    assert!(
+        eventually(30, || async { run_row(&app.db.pool, &run).await.1 >= 46 }).await,
+        "a page stored"
+    );
+    // Progress is visible through the API while the run is in progress.
+    let runs: Value = app
+        .get(
+            &format!("/api/v1/data-sources/{ds}/sync-runs"),
+            Some(&token("alice", 3600, None)),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let current = &runs["sync_runs"][0];
+    assert_eq!(current["status"], "running", "{runs}");
+    assert!(current["items_fetched"].as_i64().unwrap() >= 46);
+    assert!(current["items_fetched"].as_i64().unwrap() < 230);
+    // SIGTERM mid-run: the in-flight sync finishes within the grace period, then a clean exit.
+    std::process::Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = worker.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(40),
+            "no exit"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    let (status, fetched, new, _) = run_row(&app.db.pool, &run).await;
+    assert_eq!((status.as_str(), fetched, new), ("succeeded", 230, 230));
+    assert_eq!(item_count(&app).await, 230);
+    assert_eq!(sandbox.timeline_requests().len(), 5, "each page once");
+    let stats = app.store.stats("sync").await.unwrap();
+    assert_eq!((stats.running, stats.pending, stats.retrying), (0, 0, 0));
+    app.shutdown().await;
+}
