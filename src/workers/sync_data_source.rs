@@ -187,6 +187,10 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
     let limiter = deps.limiter();
     let cursor = source.cursor_state.get(provider.as_str()).cloned();
     let page_size = providers::page_size(provider, deps.batch_size);
+    // The next page is fetched while the current one is stored. A prefetch that failed
+    // transiently, was throttled or unauthorized is fetched again with the full handling on the
+    // next turn; a permanent failure ends the run once the current page is stored.
+    let mut prefetched: Option<providers::Page> = None;
     loop {
         let session = Session {
             http,
@@ -200,48 +204,88 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             cursor: cursor.as_ref(),
             page: page_state.as_ref(),
         };
-        pace(&limiter, app, &source.account_id).await?;
-        let page = match patiently(|| providers::fetch_page(provider, &session, request)).await {
-            Err(ProviderError::Unauthorized(_)) if !renewed => {
-                renewed = true;
-                access = token_manager
-                    .after_unauthorized(source.id, provider, &access)
-                    .await?;
-                continue;
+        let page = match prefetched.take() {
+            Some(p) => p,
+            None => {
+                pace(&limiter, app, &source.account_id).await?;
+                match patiently(|| providers::fetch_page(provider, &session, request)).await {
+                    Err(ProviderError::Unauthorized(_)) if !renewed => {
+                        renewed = true;
+                        access = token_manager
+                            .after_unauthorized(source.id, provider, &access)
+                            .await?;
+                        continue;
+                    }
+                    other => other?,
+                }
             }
-            other => other?,
         };
         let fetched = page.items.len() as i32;
         let normalized: Vec<_> = page.items.into_iter().map(normalize).collect();
-        let mut tx = pool.begin().await?;
-        let counts = items::upsert_page(
-            &mut tx,
-            &source.user_id,
-            source.id,
-            &source.provider,
-            &normalized,
-        )
-        .await?;
-        items::mark_deleted(&mut tx, source.id, &page.deleted).await?;
         let kind = normalized.first().map_or("post", |i| i.kind.as_str());
-        if let Some(next) = page.next {
-            let state = next.to_string();
-            sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, Some(&state)).await?;
+        let Some(next) = page.next.clone() else {
+            let mut tx = pool.begin().await?;
+            let counts = store_items(&mut tx, &source, &normalized, &page.deleted).await?;
+            sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, None).await?;
+            sync_runs::finish(&mut tx, job.sync_run_id, true, None).await?;
+            let patch = page.cursor.map(|c| json!({ provider.as_str(): c }));
+            data_sources::finish_sync(&mut tx, source.id, true, None, patch.as_ref()).await?;
             tx.commit().await?;
             record_items(&source.provider, kind, counts);
-            page_state = Some(next);
-            continue;
-        }
-        sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, None).await?;
-        sync_runs::finish(&mut tx, job.sync_run_id, true, None).await?;
-        let patch = page.cursor.map(|c| json!({ provider.as_str(): c }));
-        data_sources::finish_sync(&mut tx, source.id, true, None, patch.as_ref()).await?;
-        tx.commit().await?;
+            metrics::sync_run_finished(&source.provider, trigger_str(job.trigger), true);
+            tracing::info!(mode = ?job.mode, trigger = trigger_str(job.trigger), "sync run succeeded");
+            return Ok(());
+        };
+        // The page, its counters and the resume point commit together, while the next page is
+        // being fetched.
+        let state = next.to_string();
+        let store = async {
+            let mut tx = pool.begin().await?;
+            let counts = store_items(&mut tx, &source, &normalized, &page.deleted).await?;
+            sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, Some(&state)).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(counts)
+        };
+        let prefetch = async {
+            let ahead = PageRequest {
+                mode: job.mode,
+                cursor: cursor.as_ref(),
+                page: Some(&next),
+            };
+            if pace(&limiter, app, &source.account_id).await.is_err() {
+                return None;
+            }
+            Some(providers::fetch_page(provider, &session, ahead).await)
+        };
+        let (stored, ahead) = tokio::join!(store, prefetch);
+        let counts = stored?;
         record_items(&source.provider, kind, counts);
-        metrics::sync_run_finished(&source.provider, trigger_str(job.trigger), true);
-        tracing::info!(mode = ?job.mode, trigger = trigger_str(job.trigger), "sync run succeeded");
-        return Ok(());
+        page_state = Some(next);
+        match ahead {
+            Some(Ok(p)) => prefetched = Some(p),
+            // What retrying cannot fix ends the run now (the page before it is stored).
+            Some(Err(
+                e @ (ProviderError::Permanent(_)
+                | ProviderError::NotFound(_)
+                | ProviderError::Forbidden(_)),
+            )) => return Err(e.into()),
+            // Transient, throttled or unauthorized: fetched again with the full handling.
+            _ => {}
+        }
     }
+}
+
+/// A page's items and reported deletions, in the page's transaction.
+async fn store_items(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    source: &data_sources::SyncSource,
+    normalized: &[crate::normalizer::NormalizedItem],
+    deleted: &[String],
+) -> sqlx::Result<items::PageCounts> {
+    let counts =
+        items::upsert_page(tx, &source.user_id, source.id, &source.provider, normalized).await?;
+    items::mark_deleted(tx, source.id, deleted).await?;
+    Ok(counts)
 }
 
 /// Waits for the shared rate limiter: a short wait is slept, a long one reschedules the job
