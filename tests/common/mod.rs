@@ -572,3 +572,152 @@ impl SyncHarness {
         self.app.shutdown().await;
     }
 }
+
+/// The mail providers' sandboxes (Gmail, Outlook): the live message ids of an account, and
+/// adding and deleting messages between syncs.
+pub trait SandboxMailbox {
+    fn ids(&self, account: &str) -> Vec<String>;
+    fn add(&self, account: &str, n: usize) -> Vec<String>;
+    fn delete(&self, account: &str, m: usize) -> Vec<String>;
+}
+
+impl SandboxMailbox for lifesync::sandbox::google::GoogleData {
+    fn ids(&self, account: &str) -> Vec<String> {
+        self.ids(account)
+    }
+    fn add(&self, account: &str, n: usize) -> Vec<String> {
+        self.add(account, n)
+    }
+    fn delete(&self, account: &str, m: usize) -> Vec<String> {
+        self.delete(account, m)
+    }
+}
+
+impl SandboxMailbox for lifesync::sandbox::microsoft::MicrosoftData {
+    fn ids(&self, account: &str) -> Vec<String> {
+        self.ids(account)
+    }
+    fn add(&self, account: &str, n: usize) -> Vec<String> {
+        self.add(account, n)
+    }
+    fn delete(&self, account: &str, m: usize) -> Vec<String> {
+        self.delete(account, m)
+    }
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// A mail provider's sync scenarios against the sandbox: full = the sandbox's messages; a
+/// second full adds nothing; adds and deletions → an incremental fetches exactly the adds and
+/// marks exactly the deletions; 30 % 5xx and periodic throttling change nothing; a malformed
+/// page fails the run cleanly and the next succeeds; an expired cursor (Gmail history 404,
+/// Graph 410) falls back to a full sync, after which incremental works again.
+pub async fn mail_sync_scenarios<M: SandboxMailbox>(
+    provider: lifesync::providers::ProviderId,
+    account: &str,
+    seed: u64,
+    mailbox: impl Fn(&lifesync::sandbox::SandboxState) -> &M,
+) {
+    use lifesync::sandbox::Faults;
+    let h = SyncHarness::new(seed, 25).await;
+    let data = mailbox(&h.sandbox.state);
+    // Full sync (the first, started by connecting): exactly the sandbox's messages.
+    let (ds, first) = h.connect(provider, "alice", account).await;
+    assert_eq!(first.0, "succeeded", "{first:?}");
+    let expected = sorted(data.ids(account));
+    assert!(expected.len() >= 120);
+    assert_eq!(h.live_ids(ds).await, expected);
+    assert_eq!(first.1 as usize, expected.len());
+
+    // A second full sync adds no rows.
+    let again = h.sync(ds, "alice", "full").await;
+    assert_eq!((again.0.as_str(), again.2), ("succeeded", 0), "{again:?}");
+    assert_eq!(h.stored(ds).await.len(), expected.len());
+
+    // 6 new messages and 4 deleted: an incremental sync fetches exactly the new ones and
+    // marks exactly the deleted ones.
+    let added = data.add(account, 6);
+    let deleted = data.delete(account, 4);
+    assert_eq!((added.len(), deleted.len()), (6, 4));
+    let inc = h.sync(ds, "alice", "incremental").await;
+    assert_eq!(
+        (inc.0.as_str(), inc.1, inc.2),
+        ("succeeded", 6, 6),
+        "{inc:?}"
+    );
+    let all = sorted(data.ids(account));
+    assert_eq!(h.live_ids(ds).await, all);
+    let gone: Vec<String> = h
+        .stored(ds)
+        .await
+        .into_iter()
+        .filter(|(_, d)| *d)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(gone, sorted(deleted));
+    // Nothing changed since: nothing fetched.
+    let quiet = h.sync(ds, "alice", "incremental").await;
+    assert_eq!((quiet.0.as_str(), quiet.1), ("succeeded", 0), "{quiet:?}");
+
+    // 30 % 5xx and a throttling reply every 4th request: same result, no duplicate.
+    h.set_faults(Faults {
+        fail_ratio: 0.3,
+        throttle_every: 4,
+        ..Faults::default()
+    });
+    let faulty = h.sync(ds, "alice", "full").await;
+    assert_eq!(
+        (faulty.0.as_str(), faulty.2),
+        ("succeeded", 0),
+        "{faulty:?}"
+    );
+    assert_eq!(h.live_ids(ds).await, all);
+    assert_eq!(h.stored(ds).await.len(), all.len() + 4);
+
+    // A malformed page fails the run cleanly; the next run succeeds.
+    h.set_faults(Faults {
+        malformed_pages: 1,
+        ..Faults::default()
+    });
+    let broken = h.sync(ds, "alice", "full").await;
+    assert_eq!(broken.0, "failed");
+    assert!(
+        broken.4.as_deref().unwrap().contains("malformed"),
+        "{broken:?}"
+    );
+    assert_eq!(h.live_ids(ds).await, all, "nothing partial or wrong stored");
+    let fixed = h.sync(ds, "alice", "full").await;
+    assert_eq!((fixed.0.as_str(), fixed.2), ("succeeded", 0), "{fixed:?}");
+
+    // Cursor expired (Gmail history 404, Graph delta 410): the incremental run falls back to
+    // a full sync and still ends
+    // with exactly the sandbox's messages.
+    h.set_faults(Faults {
+        expire_cursors: true,
+        ..Faults::default()
+    });
+    let more = data.add(account, 3);
+    let expired = h.sync(ds, "alice", "incremental").await;
+    assert_eq!(
+        (expired.0.as_str(), expired.2),
+        ("succeeded", 3),
+        "{expired:?}"
+    );
+    assert_eq!(expired.1 as usize, all.len() + more.len());
+    assert_eq!(h.live_ids(ds).await, sorted(data.ids(account)));
+    // The fallback stored a fresh cursor: incremental works again.
+    h.set_faults(Faults::default());
+    let newer = data.add(account, 2);
+    let inc = h.sync(ds, "alice", "incremental").await;
+    assert_eq!(
+        (inc.0.as_str(), inc.1, inc.2),
+        ("succeeded", 2, 2),
+        "{inc:?}"
+    );
+    assert!(newer.iter().all(|id| data.ids(account).contains(id)));
+    assert_eq!(h.live_ids(ds).await, sorted(data.ids(account)));
+    h.shutdown().await;
+}
