@@ -85,6 +85,8 @@ async fn admin_sync_enqueues_one_sync_per_active_source_of_the_chosen_users() {
         .find(|q| q["queue"] == "sync")
         .unwrap();
     assert_eq!(sync["pending"], 3);
+    assert_eq!(q["sync"]["pending"], 3, "also keyed by queue name");
+    assert_eq!(q["fanout"]["dead"], 0);
     for bad in [
         r#"{"user_ids":[],"mode":"full"}"#,
         r#"{"user_ids":["a"],"mode":"sometimes"}"#,

@@ -48,9 +48,37 @@ struct QueueView {
     succeeded: u64,
 }
 
+/// Every queue's counts, as a list and keyed by queue name (`oauth_completion`, `sync`,
+/// `fanout`), so clients can read either.
 #[derive(Object)]
 struct QueueList {
     queues: Vec<QueueView>,
+    oauth_completion: QueueCounts,
+    sync: QueueCounts,
+    fanout: QueueCounts,
+}
+
+#[derive(Object, Clone, Copy)]
+struct QueueCounts {
+    pending: u64,
+    scheduled: u64,
+    running: u64,
+    retrying: u64,
+    dead: u64,
+    succeeded: u64,
+}
+
+impl From<&QueueView> for QueueCounts {
+    fn from(q: &QueueView) -> Self {
+        Self {
+            pending: q.pending,
+            scheduled: q.scheduled,
+            running: q.running,
+            retrying: q.retrying,
+            dead: q.dead,
+            succeeded: q.succeeded,
+        }
+    }
 }
 
 #[derive(Object)]
@@ -167,7 +195,18 @@ impl AdminApi {
                 succeeded: s.succeeded,
             });
         }
-        Ok(Json(QueueList { queues: out }))
+        let by_name = |name: &str| {
+            out.iter()
+                .find(|q| q.queue == name)
+                .map(QueueCounts::from)
+                .expect("every queue is listed")
+        };
+        Ok(Json(QueueList {
+            oauth_completion: by_name(queues::OAUTH_COMPLETION),
+            sync: by_name(queues::SYNC),
+            fanout: by_name(queues::FANOUT),
+            queues: out,
+        }))
     }
 
     /// Dead jobs (newest first) with their last error and attempts.
