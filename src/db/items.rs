@@ -27,50 +27,72 @@ pub async fn upsert_page(
     if items.is_empty() {
         return Ok(PageCounts::default());
     }
-    let rows: Vec<serde_json::Value> = items
+    // One typed array per column (`unnest`), not a JSON document per page. Multi-valued
+    // fields (mentions, hashtags, dates) travel as one string per item joined by U+001F, a
+    // control character that never occurs in a handle, a tag or a date.
+    const SEP: char = '\u{1f}';
+    let join = |v: &[String]| v.join(&SEP.to_string());
+    let ids: Vec<Uuid> = items.iter().map(|_| Uuid::new_v4()).collect();
+    let kinds: Vec<&str> = items.iter().map(|i| i.kind.as_str()).collect();
+    let external_ids: Vec<&str> = items.iter().map(|i| i.external_id.as_str()).collect();
+    let occurred: Vec<chrono::DateTime<chrono::Utc>> =
+        items.iter().map(|i| i.occurred_at).collect();
+    let texts: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
+    let categories: Vec<Option<&str>> = items.iter().map(|i| i.category).collect();
+    let is_event: Vec<bool> = items.iter().map(|i| i.is_event).collect();
+    let events: Vec<Option<serde_json::Value>> = items.iter().map(|i| i.event.clone()).collect();
+    let mentions: Vec<String> = items.iter().map(|i| join(&i.mentions)).collect();
+    let hashtags: Vec<String> = items.iter().map(|i| join(&i.hashtags)).collect();
+    let dates: Vec<String> = items
         .iter()
         .map(|i| {
-            serde_json::json!({
-                "id": Uuid::new_v4(),
-                "kind": i.kind.as_str(),
-                "external_id": i.external_id,
-                "occurred_at": i.occurred_at,
-                "text": i.text,
-                "category": i.category,
-                "is_event": i.is_event,
-                "event": i.event,
-                "mentions": i.mentions,
-                "hashtags": i.hashtags,
-                "dates": i.dates,
-                "location": i.location,
-                "media_url": i.media_url,
-                "permalink": i.permalink,
-                "metrics": i.metrics,
-                "content_hash": hex(&i.content_hash),
-            })
+            i.dates
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(&SEP.to_string())
         })
         .collect();
+    let locations: Vec<Option<serde_json::Value>> = items
+        .iter()
+        .map(|i| {
+            i.location
+                .as_ref()
+                .and_then(|l| serde_json::to_value(l).ok())
+        })
+        .collect();
+    let media: Vec<Option<&str>> = items.iter().map(|i| i.media_url.as_deref()).collect();
+    let permalinks: Vec<Option<&str>> = items.iter().map(|i| i.permalink.as_deref()).collect();
+    let metrics: Vec<serde_json::Value> = items
+        .iter()
+        .map(|i| match &i.metrics {
+            serde_json::Value::Null => serde_json::json!({}),
+            m => m.clone(),
+        })
+        .collect();
+    let hashes: Vec<Vec<u8>> = items.iter().map(|i| i.content_hash.to_vec()).collect();
     let results: Vec<(bool, bool)> = sqlx::query_as(
         "WITH page AS (
-             SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
-                 id uuid, kind text, external_id text, occurred_at timestamptz, text text,
-                 category text, is_event boolean, event jsonb, mentions jsonb, hashtags jsonb,
-                 dates jsonb, location jsonb, media_url text, permalink text, metrics jsonb,
-                 content_hash text))
+             SELECT * FROM unnest($4::uuid[], $5::text[], $6::text[], $7::timestamptz[],
+                                  $8::text[], $9::text[], $10::bool[], $11::jsonb[], $12::text[],
+                                  $13::text[], $14::text[], $15::jsonb[], $16::text[], $17::text[],
+                                  $18::jsonb[], $19::bytea[])
+                 AS x(id, kind, external_id, occurred_at, text, category, is_event, event,
+                      mentions, hashtags, dates, location, media_url, permalink, metrics,
+                      content_hash))
          INSERT INTO items (id, data_source_id, user_id, provider, kind, external_id, occurred_at,
                             text, category, is_event, event, mentions, hashtags, dates, location,
                             media_url, permalink, metrics, content_hash, duplicate_of)
-         SELECT p.id, $2, $3, $4, p.kind, p.external_id, p.occurred_at, p.text, p.category,
+         SELECT p.id, $1, $2, $3, p.kind, p.external_id, p.occurred_at, p.text, p.category,
                 p.is_event, p.event,
-                ARRAY(SELECT jsonb_array_elements_text(p.mentions)),
-                ARRAY(SELECT jsonb_array_elements_text(p.hashtags)),
-                ARRAY(SELECT jsonb_array_elements_text(p.dates)::date),
-                NULLIF(p.location, 'null'::jsonb), p.media_url, p.permalink,
-                COALESCE(NULLIF(p.metrics, 'null'::jsonb), '{}'::jsonb),
-                decode(p.content_hash, 'hex'),
+                string_to_array(p.mentions, E'\\x1f'),
+                string_to_array(p.hashtags, E'\\x1f'),
+                string_to_array(p.dates, E'\\x1f')::date[],
+                p.location, p.media_url, p.permalink, p.metrics,
+                p.content_hash,
                 (SELECT i.id FROM items i
-                  WHERE i.user_id = $3 AND i.content_hash = decode(p.content_hash, 'hex')
-                    AND NOT (i.data_source_id = $2 AND i.external_id = p.external_id)
+                  WHERE i.user_id = $2 AND i.content_hash = p.content_hash
+                    AND NOT (i.data_source_id = $1 AND i.external_id = p.external_id)
                   ORDER BY i.created_at, i.id LIMIT 1)
            FROM page p
          ON CONFLICT (data_source_id, external_id) DO UPDATE
@@ -87,10 +109,25 @@ pub async fn upsert_page(
              OR items.deleted_at IS NOT NULL
          RETURNING (xmax = 0) AS inserted, duplicate_of IS NOT NULL AS duplicate",
     )
-    .bind(serde_json::Value::Array(rows))
     .bind(data_source_id)
     .bind(user_id)
     .bind(provider)
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&external_ids)
+    .bind(&occurred)
+    .bind(&texts)
+    .bind(&categories)
+    .bind(&is_event)
+    .bind(&events)
+    .bind(&mentions)
+    .bind(&hashtags)
+    .bind(&dates)
+    .bind(&locations)
+    .bind(&media)
+    .bind(&permalinks)
+    .bind(&metrics)
+    .bind(&hashes)
     .fetch_all(&mut **tx)
     .await?;
     let mut counts = PageCounts::default();
@@ -126,10 +163,6 @@ pub async fn mark_deleted(
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An item as the API returns it.
