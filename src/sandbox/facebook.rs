@@ -24,12 +24,7 @@ use std::{
 };
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use poem::{
-    handler,
-    web::{Data, Json, Path},
-    Request, Response, Route,
-};
-use serde::Deserialize;
+use poem::{handler, web::Data, Request, Response, Route};
 use serde_json::{json, Value};
 
 use super::{
@@ -557,52 +552,9 @@ async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
     reply
 }
 
-#[derive(Deserialize)]
-struct Count {
-    count: usize,
-}
-
-#[handler]
-fn control_add(
-    state: Data<&Arc<SandboxState>>,
-    Path(account): Path<String>,
-    body: Json<Count>,
-) -> Json<Value> {
-    Json(json!({ "ids": state.facebook.add(&account, body.count) }))
-}
-
-#[handler]
-fn control_edit(
-    state: Data<&Arc<SandboxState>>,
-    Path(account): Path<String>,
-    body: Json<Count>,
-) -> Json<Value> {
-    Json(json!({ "ids": state.facebook.edit(&account, body.count) }))
-}
-
-#[handler]
-fn control_delete(
-    state: Data<&Arc<SandboxState>>,
-    Path(account): Path<String>,
-    body: Json<Count>,
-) -> Json<Value> {
-    Json(json!({ "ids": state.facebook.delete(&account, body.count) }))
-}
-
-#[handler]
-fn control_ids(state: Data<&Arc<SandboxState>>, Path(account): Path<String>) -> Json<Value> {
-    Json(json!({ "ids": state.facebook.ids(&account) }))
-}
-
 /// Sandbox-only control routes under `/_sandbox/facebook`: `POST /accounts/:id/posts`
 /// `{"count"}` adds posts, `…/edits` edits messages, `…/deletions` deletes posts (each answers
 /// `{"ids": [...]}`); `GET /accounts/:id/posts` lists the live ids.
 pub fn control_routes() -> Route {
-    Route::new()
-        .at(
-            "/accounts/:id/posts",
-            poem::post(control_add).get(control_ids),
-        )
-        .at("/accounts/:id/edits", poem::post(control_edit))
-        .at("/accounts/:id/deletions", poem::post(control_delete))
+    super::feed_control::routes("posts", super::feed_control::Feed::Facebook)
 }

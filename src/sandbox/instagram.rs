@@ -24,13 +24,7 @@ use std::{
 };
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use poem::{
-    handler,
-    http::StatusCode,
-    web::{Data, Json, Path},
-    Request, Response, Route,
-};
-use serde::Deserialize;
+use poem::{handler, http::StatusCode, web::Data, Request, Response, Route};
 use serde_json::{json, Value};
 
 use super::{graph_token_error, oauth, truncated, DataFault, SandboxState};
@@ -672,54 +666,11 @@ async fn media_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
     reply
 }
 
-#[derive(Deserialize)]
-struct Count {
-    count: usize,
-}
-
-#[handler]
-fn control_add(
-    state: Data<&Arc<SandboxState>>,
-    Path(account): Path<String>,
-    body: Json<Count>,
-) -> Json<Value> {
-    Json(json!({ "ids": state.instagram.add(&account, body.count) }))
-}
-
-#[handler]
-fn control_edit(
-    state: Data<&Arc<SandboxState>>,
-    Path(account): Path<String>,
-    body: Json<Count>,
-) -> Json<Value> {
-    Json(json!({ "ids": state.instagram.edit(&account, body.count) }))
-}
-
-#[handler]
-fn control_delete(
-    state: Data<&Arc<SandboxState>>,
-    Path(account): Path<String>,
-    body: Json<Count>,
-) -> Json<Value> {
-    Json(json!({ "ids": state.instagram.delete(&account, body.count) }))
-}
-
-#[handler]
-fn control_ids(state: Data<&Arc<SandboxState>>, Path(account): Path<String>) -> Json<Value> {
-    Json(json!({ "ids": state.instagram.ids(&account) }))
-}
-
 /// Sandbox-only control routes under `/_sandbox/instagram`: `POST /accounts/:id/media`
 /// `{"count"}` adds media, `…/edits` edits captions, `…/deletions` deletes media (each answers
 /// `{"ids": [...]}`); `GET /accounts/:id/media` lists the live ids.
 pub fn control_routes() -> Route {
-    Route::new()
-        .at(
-            "/accounts/:id/media",
-            poem::post(control_add).get(control_ids),
-        )
-        .at("/accounts/:id/edits", poem::post(control_edit))
-        .at("/accounts/:id/deletions", poem::post(control_delete))
+    super::feed_control::routes("media", super::feed_control::Feed::Instagram)
 }
 
 #[cfg(test)]

@@ -22,13 +22,7 @@ use std::{
 };
 
 use chrono::{Datelike, TimeZone, Utc};
-use poem::{
-    handler,
-    http::StatusCode,
-    web::{Data, Json, Path},
-    Request, Response, Route,
-};
-use serde::Deserialize;
+use poem::{handler, http::StatusCode, web::Data, Request, Response, Route};
 use serde_json::{json, Value};
 
 use super::{instagram::fnv, instagram::query, oauth, truncated, DataFault, SandboxState};
@@ -423,54 +417,11 @@ async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
         })
 }
 
-#[derive(Deserialize)]
-struct Count {
-    count: usize,
-}
-
-#[handler]
-fn control_add(
-    state: Data<&Arc<SandboxState>>,
-    Path(account): Path<String>,
-    body: Json<Count>,
-) -> Json<Value> {
-    Json(json!({ "ids": state.linkedin.add(&account, body.count) }))
-}
-
-#[handler]
-fn control_edit(
-    state: Data<&Arc<SandboxState>>,
-    Path(account): Path<String>,
-    body: Json<Count>,
-) -> Json<Value> {
-    Json(json!({ "ids": state.linkedin.edit(&account, body.count) }))
-}
-
-#[handler]
-fn control_delete(
-    state: Data<&Arc<SandboxState>>,
-    Path(account): Path<String>,
-    body: Json<Count>,
-) -> Json<Value> {
-    Json(json!({ "ids": state.linkedin.delete(&account, body.count) }))
-}
-
-#[handler]
-fn control_ids(state: Data<&Arc<SandboxState>>, Path(account): Path<String>) -> Json<Value> {
-    Json(json!({ "ids": state.linkedin.ids(&account) }))
-}
-
 /// Sandbox-only control routes under `/_sandbox/linkedin`: `POST /accounts/:id/posts`
 /// `{"count"}` adds posts, `…/edits` edits commentaries, `…/deletions` deletes posts (each
 /// answers `{"ids": [...]}`); `GET /accounts/:id/posts` lists the live URNs.
 pub fn control_routes() -> Route {
-    Route::new()
-        .at(
-            "/accounts/:id/posts",
-            poem::post(control_add).get(control_ids),
-        )
-        .at("/accounts/:id/edits", poem::post(control_edit))
-        .at("/accounts/:id/deletions", poem::post(control_delete))
+    super::feed_control::routes("posts", super::feed_control::Feed::Linkedin)
 }
 
 #[cfg(test)]

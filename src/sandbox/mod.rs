@@ -13,6 +13,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod facebook;
+pub mod feed_control;
 pub mod google;
 pub mod instagram;
 pub mod linkedin;
