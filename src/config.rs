@@ -47,10 +47,28 @@ pub fn env_var(name: &str) -> Option<String> {
 #[derive(Clone)]
 pub struct DatabaseConfig {
     pub url: String,
+    /// The deployment's extra CA certificates (PEM), trusted besides the public roots.
+    pub extra_root_pem: Option<Vec<u8>>,
 }
 
 impl DatabaseConfig {
     pub const DEFAULT_URL: &'static str = "postgres://postgres@127.0.0.1:5432/lifesync";
+
+    /// `url` with no extra trust anchors.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            extra_root_pem: None,
+        }
+    }
+
+    /// The same server and trust, another URL (a throw-away database of a benchmark).
+    pub fn with_url(&self, url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            extra_root_pem: self.extra_root_pem.clone(),
+        }
+    }
 
     pub fn from_env(env: Lookup) -> Result<Self, ConfigError> {
         let url = get(env, "DATABASE_URL").unwrap_or_else(|| Self::DEFAULT_URL.into());
@@ -63,7 +81,7 @@ impl DatabaseConfig {
         if url.parse::<sqlx::postgres::PgConnectOptions>().is_err() {
             return Err(err("DATABASE_URL", "is not a valid PostgreSQL URL"));
         }
-        Ok(Self { url })
+        Ok(Self::new(url))
     }
 }
 
@@ -353,6 +371,8 @@ pub struct Config {
     pub run_deadline: std::time::Duration,
     pub oauth_success_redirect_url: Option<Url>,
     pub providers: BTreeMap<ProviderId, ProviderConfig>,
+    /// How provider calls connect: trust anchors, proxies, timeout.
+    pub outbound: crate::outbound::OutboundConfig,
 }
 
 impl Config {
@@ -389,9 +409,24 @@ impl Config {
                 providers.insert(p, c);
             }
         }
+        let outbound = crate::outbound::OutboundConfig::from_env(env)?;
+        let trust_error = |e: std::io::Error| err("SSL_CERT_FILE", e.to_string());
+        let mut database = DatabaseConfig::from_env(env)?;
+        database.extra_root_pem = outbound.trust.extra_pem().map_err(trust_error)?;
+        let mut redis = RedisConfig::from_env(env)?;
+        if database.extra_root_pem.is_some() && redis.settings.url.starts_with("rediss://") {
+            // The Redis client takes one complete store: the OS's roots plus the extra ones.
+            redis.settings.trusted_pem = Some(
+                outbound
+                    .trust
+                    .all_anchors_pem()
+                    .map_err(trust_error)?
+                    .into_bytes(),
+            );
+        }
         Ok(Self {
-            database: DatabaseConfig::from_env(env)?,
-            redis: RedisConfig::from_env(env)?,
+            database,
+            redis,
             host: get(env, "HOST").unwrap_or_else(|| "0.0.0.0".into()),
             port: parse_or(env, "PORT", 8080u16, "must be a port number")?,
             jwt_secret,
@@ -420,6 +455,7 @@ impl Config {
             )?),
             oauth_success_redirect_url: parse_url(env, "OAUTH_SUCCESS_REDIRECT_URL")?,
             providers,
+            outbound,
         })
     }
 

@@ -37,10 +37,15 @@ const DEMO_USER: &str = "demo";
 const DEMO_ACCOUNT: &str = "1001";
 
 /// authorize → the sandbox's auto-approval → callback, over HTTP against dev's own API.
-async fn connect_via_oauth(base: &str, jwt: &str, p: ProviderId) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
+/// `browser` stands in for the user's browser (it trusts the sandbox's CA and does not
+/// follow redirects).
+async fn connect_via_oauth(
+    browser: &reqwest::Client,
+    base: &str,
+    jwt: &str,
+    p: ProviderId,
+) -> anyhow::Result<()> {
+    let http = browser;
     let body: serde_json::Value = http
         .get(format!("{base}/api/v1/oauth/{p}/authorize"))
         .bearer_auth(jwt)
@@ -114,7 +119,7 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let terminated = lifesync_jobs::runner::termination_signal();
 
-    db::create_database_if_missing(&config.database.url)
+    db::ensure_database(&config.database)
         .await
         .map_err(|_| {
             anyhow::anyhow!(
@@ -122,7 +127,7 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
                 lifesync_jobs::config::redact_url(&config.database.url)
             )
         })?;
-    let pool = db::connect(&config.database.url, 20).await?;
+    let pool = db::connect_with(&config.database, 20).await?;
     db::migrate(&pool).await.context("dev: migrations")?;
     let store = Store::connect(
         config.redis.settings.clone(),
@@ -136,6 +141,8 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
         )
     })?;
 
+    crate::doctor::warn_if_evicting(&store, "dev").await;
+
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = move || {
         let mut rx = stop_rx.clone();
@@ -144,15 +151,21 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
         }
     };
 
-    // The sandbox.
+    // The sandbox, over HTTPS with a private CA that this process alone trusts: the demo
+    // takes the same TLS path as production.
     let sandbox_state = sandbox::SandboxState::new(seed);
+    let sandbox_tls = sandbox::tls::SandboxTls::generate()?;
+    config.outbound.trust =
+        std::mem::take(&mut config.outbound.trust).adding_pem(&sandbox_tls.ca.cert_pem())?;
     let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
     let sb = sandbox_state.clone();
     let sb_stop = stopped();
+    let server_cert = sandbox_tls.server.clone();
     let sandbox_task = tokio::spawn(async move {
-        sandbox::serve(
+        sandbox::serve_with(
             &format!("127.0.0.1:{sandbox_port}"),
             sb,
+            Some(&server_cert),
             |a| {
                 let _ = addr_tx.send(a);
             },
@@ -161,7 +174,7 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
         .await
     });
     let sandbox_addr = addr_rx.await.context("dev: the sandbox did not start")?;
-    let sandbox_base = url::Url::parse(&format!("http://{sandbox_addr}"))?;
+    let sandbox_base = url::Url::parse(&format!("https://{sandbox_addr}"))?;
     // Every provider the environment does not configure points at the sandbox.
     for p in ProviderId::ALL {
         if !config.providers.contains_key(&p) {
@@ -181,9 +194,7 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
     }
     let apps = Arc::new(ProviderApps::new(
         &config.providers,
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()?,
+        config.outbound.client()?,
     ));
 
     // The API.
@@ -320,7 +331,7 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
     )?;
     let base = format!("http://{web_addr}");
     println!(
-        "lifesync dev is running: API {base} (docs {base}/docs), sandbox http://{sandbox_addr}"
+        "lifesync dev is running: API {base} (docs {base}/docs), sandbox https://{sandbox_addr}"
     );
     println!("demo user JWT (24 h): {jwt}");
     println!("try:");
@@ -360,12 +371,17 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
     // The other five providers connect through the real OAuth flow, as a browser would.
     {
         let (base, jwt) = (base.clone(), jwt.clone());
+        let browser = config
+            .outbound
+            .builder()?
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         tokio::spawn(async move {
             for p in ProviderId::ALL {
                 if p == ProviderId::Twitter {
                     continue;
                 }
-                match connect_via_oauth(&base, &jwt, p).await {
+                match connect_via_oauth(&browser, &base, &jwt, p).await {
                     Ok(()) => println!("dev: connecting {p} through OAuth (sandbox)"),
                     Err(e) => println!("dev: could not connect {p}: {e:#}"),
                 }

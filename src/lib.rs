@@ -10,13 +10,20 @@
 //! - [`metrics`]: the Prometheus recorder;
 //! - [`config`]: typed configuration from the environment, validated at start-up;
 //! - [`crypto`]: AES-256-GCM sealing of provider tokens and OAuth secrets at rest;
-//! - [`db`]: PostgreSQL connection and the embedded migrations (`migrations/`);
-//! - [`normalizer`]: pure: provider items → stored items (hash, entities; PII rules to come);
-//! - [`providers`]: the provider ids (the provider clients arrive with the sync issues);
-//! - [`sandbox`]: the providers' loopback stand-in (Twitter today), deterministic and faulty
-//!   on request;
+//! - [`db`]: PostgreSQL connection (TLS per `sslmode`) and the embedded migrations
+//!   (`migrations/`);
+//! - [`normalizer`]: adapts provider items to the `lifesync-normalizer` crate (PII, categories,
+//!   events, hash);
+//! - [`providers`]: the `Provider` trait and the six provider clients, request classification,
+//!   the shared rate limiter;
+//! - [`oauth`]: connect flows, OAuth state, token exchange and renewal;
+//! - [`tls`]: the trust of every outbound TLS connection (OS store + `SSL_CERT_FILE`/`DIR`);
+//! - [`outbound`]: the HTTP client of every provider call (TLS, HTTP/2, proxies, timeouts);
+//! - [`doctor`]: `lifesync doctor` and the start-up check of Redis's eviction policy;
+//! - [`sandbox`]: the six providers' loopback stand-in (HTTPS with its own CA on request),
+//!   deterministic and faulty on request;
 //! - [`dev`]: `lifesync dev`, everything in one process against the sandbox;
-//! - [`http`]: serving an endpoint with graceful shutdown (API and sandbox);
+//! - [`http`]: serving an endpoint over HTTP or HTTPS with graceful shutdown (API, sandbox);
 //! - [`bench`]: the `lifesync bench …` measurements.
 
 pub mod api;
@@ -25,14 +32,17 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod dev;
+pub mod doctor;
 pub mod http;
 pub mod logging;
 pub mod maintenance;
 pub mod metrics;
 pub mod normalizer;
 pub mod oauth;
+pub mod outbound;
 pub mod providers;
 pub mod sandbox;
 pub mod scheduler;
 pub mod services;
+pub mod tls;
 pub mod workers;

@@ -43,9 +43,18 @@ enum Command {
         port: u16,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Serve HTTPS with a certificate from a private CA generated at start.
+        #[arg(long)]
+        tls: bool,
+        /// Where `--tls` writes the CA certificate (PEM) for clients to trust.
+        #[arg(long, requires = "tls")]
+        ca_file: Option<std::path::PathBuf>,
     },
     /// Applies the migrations in `migrations/` (creating the database if missing) and exits.
     Migrate,
+    /// Checks every configured provider host (DNS + TLS), PostgreSQL and Redis; exit 1 on any
+    /// failure.
+    Doctor,
     /// Measurements recorded in BENCHMARKS.md.
     Bench {
         #[command(subcommand)]
@@ -62,10 +71,13 @@ enum Bench {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
-    /// A full sync of one sandbox account holding N items, with one worker.
+    /// A full sync of one sandbox account holding N items, with one worker, over HTTPS.
     Sync {
         #[arg(long, default_value_t = 50_000)]
         items: u64,
+        /// The sandbox speaks plain HTTP (to compare with HTTPS).
+        #[arg(long)]
+        plain_http: bool,
     },
     /// One scheduler tick over N data sources (throw-away database and key prefix).
     Fanout {
@@ -96,6 +108,22 @@ fn main() {
 async fn run(cli: Cli) -> i32 {
     lifesync::metrics::handle();
     lifesync::logging::init();
+    // The sandbox stands in for the providers: it reads none of the service's configuration.
+    if let Command::Sandbox {
+        port,
+        seed,
+        tls,
+        ca_file,
+    } = cli.command
+    {
+        return match sandbox(port, seed, tls, ca_file).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("lifesync: {e:#}");
+                1
+            }
+        };
+    }
     if let Command::Dev { sandbox_port, seed } = cli.command {
         return match lifesync::dev::run(sandbox_port, seed).await {
             Ok(()) => 0,
@@ -130,13 +158,25 @@ async fn run(cli: Cli) -> i32 {
                 return 2;
             }
         },
-        Command::Sandbox { port, seed } => sandbox(port, seed).await,
+        Command::Sandbox { .. } => unreachable!("handled above"),
         Command::Scheduler => scheduler(&config).await,
         Command::Dev { .. } => unreachable!("handled above"),
         Command::Migrate => migrate(&config.database).await,
+        Command::Doctor => {
+            let checks = lifesync::doctor::run(&config).await;
+            for c in &checks {
+                println!("{c}");
+            }
+            let failed = checks.iter().filter(|c| c.problem.is_some()).count();
+            if failed > 0 {
+                Err(anyhow::anyhow!("doctor: {failed} check(s) failed"))
+            } else {
+                Ok(())
+            }
+        }
         Command::Bench {
-            bench: Bench::Sync { items },
-        } => lifesync::bench::sync::run(&config, items)
+            bench: Bench::Sync { items, plain_http },
+        } => lifesync::bench::sync::run(&config, items, plain_http)
             .await
             .map(|b| println!("sync: items={} items_per_s={:.0}", b.items, b.items_per_s)),
         Command::Bench {
@@ -182,13 +222,13 @@ async fn run(cli: Cli) -> i32 {
 
 async fn migrate(db: &DatabaseConfig) -> anyhow::Result<()> {
     use anyhow::Context;
-    let created = lifesync::db::create_database_if_missing(&db.url)
+    let created = lifesync::db::ensure_database(db)
         .await
         .context("migrate: PostgreSQL is unreachable (start it, or set DATABASE_URL)")?;
     if created {
         tracing::info!("migrate: created the database");
     }
-    let pool = lifesync::db::connect(&db.url, 2).await?;
+    let pool = lifesync::db::connect_with(db, 2).await?;
     lifesync::db::migrate(&pool).await?;
     tracing::info!("migrate: schema is up to date");
     Ok(())
@@ -213,9 +253,7 @@ async fn web(config: &Config) -> anyhow::Result<()> {
             .collect(),
         std::time::Duration::from_secs(5),
     ));
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()?;
+    let http = config.outbound.client()?;
     let oauth = lifesync::api::OAuthSetup {
         apps: std::sync::Arc::new(lifesync::oauth::apps::ProviderApps::new(
             &config.providers,
@@ -291,10 +329,8 @@ async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> 
         }
     };
     let store = connect_redis(&config, "worker").await?;
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()?;
-    let apps = lifesync::oauth::apps::ProviderApps::new(&config.providers, http);
+    let apps =
+        lifesync::oauth::apps::ProviderApps::new(&config.providers, config.outbound.client()?);
     let states = lifesync::oauth::state::StateStore::new(
         store.connection(),
         config.redis.key_prefix.clone(),
@@ -334,12 +370,41 @@ async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> 
     .map_err(|e| anyhow::anyhow!("worker: {e}"))
 }
 
-async fn sandbox(port: u16, seed: u64) -> anyhow::Result<()> {
+async fn sandbox(
+    port: u16,
+    seed: u64,
+    tls: bool,
+    ca_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
     let state = lifesync::sandbox::SandboxState::new(seed);
-    lifesync::sandbox::serve(
+    let tls = if tls {
+        let tls = lifesync::sandbox::tls::SandboxTls::generate()?;
+        let path = ca_file.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("lifesync-sandbox-{port}-ca.pem"))
+        });
+        tls.ca
+            .write_cert(&path)
+            .with_context(|| format!("sandbox: cannot write the CA to {}", path.display()))?;
+        Some((tls, path))
+    } else {
+        None
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    lifesync::sandbox::serve_with(
         &format!("127.0.0.1:{port}"),
         state,
-        |a| tracing::info!("sandbox: serving providers on http://{a} (seed {seed})"),
+        tls.as_ref().map(|(t, _)| &t.server),
+        |a| {
+            tracing::info!("sandbox: serving providers on {scheme}://{a} (seed {seed})");
+            if let Some((_, path)) = &tls {
+                tracing::info!(
+                    "sandbox: CA certificate in {} (trust it: SSL_CERT_FILE={})",
+                    path.display(),
+                    path.display()
+                );
+            }
+        },
         async {
             let _ = lifesync_jobs::runner::termination_signal().await;
         },
@@ -388,7 +453,7 @@ async fn connect_postgres(
     max_connections: u32,
 ) -> anyhow::Result<sqlx::PgPool> {
     use anyhow::Context;
-    lifesync::db::connect(&config.database.url, max_connections)
+    lifesync::db::connect_with(&config.database, max_connections)
         .await
         .with_context(|| {
             format!("{process}: PostgreSQL is unreachable (start it, or set DATABASE_URL)")
@@ -397,10 +462,12 @@ async fn connect_postgres(
 
 async fn connect_redis(config: &Config, process: &str) -> anyhow::Result<lifesync_jobs::Store> {
     use anyhow::Context;
-    lifesync_jobs::Store::connect(
+    let store = lifesync_jobs::Store::connect(
         config.redis.settings.clone(),
         lifesync_jobs::QueueSettings::new(config.redis.key_prefix.clone()),
     )
     .await
-    .with_context(|| format!("{process}: Redis is unreachable (start it, or set REDIS_URL)"))
+    .with_context(|| format!("{process}: Redis is unreachable (start it, or set REDIS_URL)"))?;
+    lifesync::doctor::warn_if_evicting(&store, process).await;
+    Ok(store)
 }

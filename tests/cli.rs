@@ -98,7 +98,7 @@ async fn web_serves_and_stops_on_sigterm() {
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    let http = reqwest::Client::new();
+    let http = sandbox_client();
     let url = format!("http://127.0.0.1:{port}/health");
     let start = Instant::now();
     let mut up = false;

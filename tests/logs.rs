@@ -60,9 +60,11 @@ fn stop(mut p: Proc) -> String {
     std::fs::read_to_string(&p.log).unwrap()
 }
 
-async fn up(url: &str) {
+async fn up(http: &reqwest::Client, url: &str) {
     let start = Instant::now();
-    while !reqwest::get(url)
+    while !http
+        .get(url)
+        .send()
         .await
         .is_ok_and(|r| r.status().is_success())
     {
@@ -80,8 +82,9 @@ async fn a_multi_provider_run_logs_json_with_job_fields_and_no_secret_or_pii() {
     let dir = std::env::temp_dir().join(format!("lifesync-logs-{}", ulid::Ulid::new()));
     std::fs::create_dir_all(&dir).unwrap();
     let (sandbox_port, web_port) = (free_port(), free_port());
-    let sandbox_base = format!("http://127.0.0.1:{sandbox_port}");
+    let sandbox_base = format!("https://127.0.0.1:{sandbox_port}");
     let web = format!("http://127.0.0.1:{web_port}");
+    let ca_file = dir.join("sandbox-ca.pem");
     let sandbox = spawn(
         "sandbox",
         &dir,
@@ -91,10 +94,15 @@ async fn a_multi_provider_run_logs_json_with_job_fields_and_no_secret_or_pii() {
             &sandbox_port.to_string(),
             "--seed",
             "9",
+            "--tls",
+            "--ca-file",
+            ca_file.to_str().unwrap(),
         ],
         &[("LOG_FORMAT".into(), "json".into())],
     );
-    up(&format!("{sandbox_base}/_sandbox/requests")).await;
+    let outbound = trust_ca_file(&ca_file).await;
+    let client = outbound.client().unwrap();
+    up(&client, &format!("{sandbox_base}/_sandbox/requests")).await;
 
     let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
     let mut env: Vec<(String, String)> = vec![
@@ -111,6 +119,10 @@ async fn a_multi_provider_run_logs_json_with_job_fields_and_no_secret_or_pii() {
         ("HOST".into(), "127.0.0.1".into()),
         ("PORT".into(), web_port.to_string()),
         ("SYNC_BATCH_SIZE".into(), "40".into()),
+        (
+            "SSL_CERT_FILE".into(),
+            ca_file.to_string_lossy().to_string(),
+        ),
     ];
     let base = url::Url::parse(&sandbox_base).unwrap();
     for p in ProviderId::ALL {
@@ -138,9 +150,11 @@ async fn a_multi_provider_run_logs_json_with_job_fields_and_no_secret_or_pii() {
     }
     let web_proc = spawn("web", &dir, &["web"], &env);
     let worker = spawn("worker", &dir, &["worker"], &env);
-    up(&format!("{web}/health")).await;
+    up(&client, &format!("{web}/health")).await;
 
-    let http = reqwest::Client::builder()
+    let http = outbound
+        .builder()
+        .unwrap()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -236,13 +250,17 @@ async fn a_multi_provider_run_logs_json_with_job_fields_and_no_secret_or_pii() {
     }
 
     // What must never appear.
-    let issued: Vec<Value> = reqwest::get(format!("{sandbox_base}/_sandbox/tokens"))
+    let issued: Vec<Value> = client
+        .get(format!("{sandbox_base}/_sandbox/tokens"))
+        .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let refresh: Vec<String> = reqwest::get(format!("{sandbox_base}/_sandbox/refresh-tokens"))
+    let refresh: Vec<String> = client
+        .get(format!("{sandbox_base}/_sandbox/refresh-tokens"))
+        .send()
         .await
         .unwrap()
         .json()

@@ -52,10 +52,7 @@ impl Write for LogSink {
 }
 
 fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    browser()
 }
 
 /// The API, the sandbox and OAuth-completion workers.
@@ -775,7 +772,7 @@ async fn tokens_sealed_under_a_previous_key_open_and_move_to_the_new_key_on_writ
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_random_states_are_all_refused_and_nothing_is_enqueued() {
     let f = Fixture::new().await;
-    let client = reqwest::Client::new();
+    let client = sandbox_client();
     let urls: Vec<String> = (0..1000)
         .map(|i| {
             let p = ProviderId::ALL[i % 6];
@@ -914,7 +911,7 @@ async fn client_authentication_follows_configuration_and_success_can_redirect() 
     configs.insert(ProviderId::Twitter, twitter);
     let apps = Arc::new(lifesync::oauth::apps::ProviderApps::new(
         &configs,
-        reqwest::Client::new(),
+        sandbox_client(),
     ));
     captured_logs();
     let app = TestApp::spawn_with(Some(lifesync::api::OAuthSetup {

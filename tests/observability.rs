@@ -216,6 +216,8 @@ async fn wait_http(http: &reqwest::Client, url: &str, procs: &mut Procs) {
 /// The service's HTTP side, as a client sees it.
 struct Client {
     http: reqwest::Client,
+    /// Stands in for the user's browser: trusts the sandbox's CA, follows no redirect.
+    browser: reqwest::Client,
     web: String,
     sandbox: String,
     pool: PgPool,
@@ -242,14 +244,7 @@ impl Client {
         );
         url.query_pairs_mut()
             .append_pair("sandbox_account", account);
-        let r = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
-            .get(url)
-            .send()
-            .await
-            .unwrap();
+        let r = self.browser.get(url).send().await.unwrap();
         let back = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
         let r = self
             .http
@@ -485,18 +480,35 @@ async fn dashboards_and_alerts_work_against_real_processes() {
     let db = common::TestDb::new().await;
     let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
     let [sandbox_port, web_port, worker_port, scheduler_port, prom_port] = free_ports();
-    let sandbox = format!("http://127.0.0.1:{sandbox_port}");
+    let sandbox = format!("https://127.0.0.1:{sandbox_port}");
     let web = format!("http://127.0.0.1:{web_port}");
     let worker_metrics = format!("127.0.0.1:{worker_port}");
     let scheduler_metrics = format!("127.0.0.1:{scheduler_port}");
-    let env = service_env(&db.url, &prefix, web_port, &sandbox);
-    let http = reqwest::Client::new();
+    let ca_file = dir.join("sandbox-ca.pem");
+    let mut env = service_env(&db.url, &prefix, web_port, &sandbox);
+    env.push((
+        "SSL_CERT_FILE".into(),
+        ca_file.to_string_lossy().to_string(),
+    ));
     let mut procs = Procs::new(dir.clone());
 
     procs.spawn(
         "sandbox",
-        lifesync(&["sandbox", "--port", &sandbox_port.to_string()], &env, &[]),
+        lifesync(
+            &[
+                "sandbox",
+                "--port",
+                &sandbox_port.to_string(),
+                "--tls",
+                "--ca-file",
+                ca_file.to_str().unwrap(),
+            ],
+            &env,
+            &[],
+        ),
     );
+    let outbound = common::trust_ca_file(&ca_file).await;
+    let http = outbound.client().unwrap();
     procs.spawn("web", lifesync(&["web"], &env, &[]));
     procs.spawn(
         "worker",
@@ -547,6 +559,12 @@ async fn dashboards_and_alerts_work_against_real_processes() {
 
     let client = Client {
         http: http.clone(),
+        browser: outbound
+            .builder()
+            .unwrap()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
         web: web.clone(),
         sandbox: sandbox.clone(),
         pool: db.pool.clone(),

@@ -6,212 +6,17 @@
 mod common;
 
 use std::{
-    path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use common::*;
+use common::{servers::*, *};
 use lifesync_jobs::{
     payloads::{ScheduleFanout, SyncMode},
     Producer, QueueSettings, RedisSettings, Store,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
-
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn pg_bin(tool: &str) -> String {
-    // Debian's layout; any major version.
-    let dir = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()
-        .and_then(|mut d| d.next())
-        .and_then(|e| e.ok())
-        .map(|e| e.path().join("bin"))
-        .unwrap_or_else(|| PathBuf::from(PG_BIN));
-    dir.join(tool).to_string_lossy().into_owned()
-}
-
-/// A PostgreSQL server of this test's own (initdb + pg_ctl as the `postgres` user).
-struct PrivatePostgres {
-    dir: PathBuf,
-    port: u16,
-}
-
-impl PrivatePostgres {
-    fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!("lifesync-pg-{}", ulid::Ulid::new()));
-        std::fs::create_dir_all(&dir).unwrap();
-        as_postgres(&["chown", "-R", "postgres", &dir.to_string_lossy()], true);
-        let data = dir.join("data");
-        let ok = as_postgres(
-            &[
-                &pg_bin("initdb"),
-                "-D",
-                &data.to_string_lossy(),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-            ],
-            false,
-        );
-        assert!(ok, "initdb");
-        let pg = Self {
-            dir,
-            port: free_port(),
-        };
-        pg.up();
-        pg
-    }
-
-    fn url(&self, db: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
-    }
-
-    fn up(&self) {
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.to_string_lossy()
-        );
-        let ok = as_postgres(
-            &[
-                &pg_bin("pg_ctl"),
-                "-D",
-                &self.dir.join("data").to_string_lossy(),
-                "-o",
-                &opts,
-                "-l",
-                &self.dir.join("log").to_string_lossy(),
-                "-w",
-                "start",
-            ],
-            false,
-        );
-        assert!(ok, "pg_ctl start");
-    }
-
-    /// Stops at once, like a crash (`-m immediate`).
-    fn down(&self) {
-        as_postgres(
-            &[
-                &pg_bin("pg_ctl"),
-                "-D",
-                &self.dir.join("data").to_string_lossy(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-            false,
-        );
-    }
-}
-
-impl Drop for PrivatePostgres {
-    fn drop(&mut self) {
-        self.down();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Runs a command as the `postgres` user when we are root (PostgreSQL refuses root).
-fn as_postgres(args: &[&str], root_only: bool) -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    let mut c = if root && !root_only {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).args(args);
-        c
-    } else if root_only && !root {
-        return true;
-    } else {
-        let mut c = Command::new(args[0]);
-        c.args(&args[1..]);
-        c
-    };
-    c.stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-/// A Redis server of this test's own, with AOF fsync on every write.
-struct PrivateRedis {
-    dir: PathBuf,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl PrivateRedis {
-    fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!("lifesync-redis-{}", ulid::Ulid::new()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut r = Self {
-            dir,
-            port: free_port(),
-            child: None,
-        };
-        r.up();
-        r
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn up(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-            ])
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "redis up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn crash(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.crash();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 async fn migrated(url: &str) -> PgPool {
     lifesync::db::create_database_if_missing(url).await.unwrap();
@@ -291,6 +96,7 @@ async fn a_worker_started_while_postgres_is_down_waits_then_syncs() {
         .env("TWITTER_CLIENT_SECRET", "sandbox-secret-twitter")
         .env("TWITTER_REDIRECT_URI", "http://127.0.0.1:9/cb")
         .env("TWITTER_API_BASE_URL", sandbox.twitter_base())
+        .env("SSL_CERT_FILE", sandbox_ca_file())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -177,22 +177,36 @@ async fn honcho_runs_the_procfile_and_stops_cleanly() {
     let (db_url, db_name) = common::fresh_db();
     let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
     let [sandbox_port, web_port] = free_ports();
-    let sandbox = format!("http://127.0.0.1:{sandbox_port}");
+    let sandbox = format!("https://127.0.0.1:{sandbox_port}");
     let web = format!("http://127.0.0.1:{web_port}");
-    let env = service_env(&db_url, &prefix, web_port, &sandbox);
+    let ca_file = dir.join("sandbox-ca.pem");
+    let mut env = service_env(&db_url, &prefix, web_port, &sandbox);
+    env.push((
+        "SSL_CERT_FILE".into(),
+        ca_file.to_string_lossy().to_string(),
+    ));
     let mut guard = Guard(Vec::new());
 
     let sandbox_log = dir.join("sandbox.log");
     let log = std::fs::File::create(&sandbox_log).unwrap();
     guard.0.push(
         command(env!("CARGO_BIN_EXE_lifesync"), &env)
-            .args(["sandbox", "--port", &sandbox_port.to_string()])
+            .args([
+                "sandbox",
+                "--port",
+                &sandbox_port.to_string(),
+                "--tls",
+                "--ca-file",
+                ca_file.to_str().unwrap(),
+            ])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap(),
     );
+    // The service's processes read SSL_CERT_FILE at start-up: the CA must be there first.
+    let outbound = common::trust_ca_file(&ca_file).await;
 
     // The Procfile's `release: lifesync migrate` is Heroku's release phase: it runs once and
     // exits, and honcho stops every process as soon as one exits. So, as a platform would, the
@@ -228,7 +242,7 @@ async fn honcho_runs_the_procfile_and_stops_cleanly() {
     // In the guard: a failing test still stops honcho (and so its processes).
     guard.0.push(honcho);
 
-    let http = reqwest::Client::new();
+    let http = outbound.client().unwrap();
     let logs = || {
         format!(
             "--- honcho\n{}\n--- sandbox\n{}",
@@ -287,7 +301,9 @@ async fn honcho_runs_the_procfile_and_stops_cleanly() {
     let mut url = url::Url::parse(body["authorization_url"].as_str().unwrap()).unwrap();
     url.query_pairs_mut()
         .append_pair("sandbox_account", "procfile-account");
-    let r = reqwest::Client::builder()
+    let r = outbound
+        .builder()
+        .unwrap()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

@@ -21,7 +21,7 @@ async fn gmail_sandbox_speaks_gmail_wire_shapes() {
     let sb = TestSandbox::spawn(5).await;
     let data = &sb.state.google;
     let token = sb.state.issue_token_for(ProviderId::Google, ACCOUNT, 3600);
-    let http = reqwest::Client::new();
+    let http = sandbox_client();
     let get = |path: String| {
         http.get(format!("{}/google/gmail/v1/users/me{path}", sb.base))
             .bearer_auth(&token)

@@ -22,7 +22,7 @@ async fn instagram_media_edge_speaks_graph() {
     let token = sandbox
         .state
         .issue_token_for(ProviderId::Instagram, ACCOUNT, 3600);
-    let http = reqwest::Client::new();
+    let http = sandbox_client();
     let get = |q: &'static str| {
         http.get(format!("{}/instagram/me/media?{q}", sandbox.base))
             .bearer_auth(&token)
@@ -92,7 +92,7 @@ async fn instagram_media_edge_speaks_graph() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn social_control_routes_add_edit_and_delete() {
     let sandbox = TestSandbox::spawn(4).await;
-    let http = reqwest::Client::new();
+    let http = sandbox_client();
     for (p, account, items) in [
         ("instagram", ACCOUNT, "media"),
         ("facebook", "10223456789012345", "posts"),

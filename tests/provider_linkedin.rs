@@ -21,7 +21,7 @@ async fn linkedin_posts_require_current_version_headers() {
     let token = sandbox
         .state
         .issue_token_for(ProviderId::Linkedin, ACCOUNT, 3600);
-    let http = reqwest::Client::new();
+    let http = sandbox_client();
     let url = format!(
         "{}/linkedin/rest/posts?author=urn%3Ali%3Aperson%3A{ACCOUNT}&q=author&count=10&start=0",
         sandbox.base

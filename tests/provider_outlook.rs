@@ -23,7 +23,7 @@ async fn outlook_sandbox_speaks_graph_wire_shapes() {
     let token = sb
         .state
         .issue_token_for(ProviderId::Microsoft, ACCOUNT, 3600);
-    let http = reqwest::Client::new();
+    let http = sandbox_client();
     let get = |url: String, immutable: bool| {
         let mut r = http
             .get(url)

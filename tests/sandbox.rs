@@ -9,10 +9,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    browser()
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -141,7 +138,7 @@ async fn twitter_oauth_with_pkce_single_use_codes_and_refresh_rotation() {
     let access = tokens["access_token"].as_str().unwrap();
     let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
 
-    let me: Value = reqwest::Client::new()
+    let me: Value = sandbox_client()
         .get(format!("{}/2/users/me", sb.twitter_base()))
         .bearer_auth(access)
         .send()
@@ -179,7 +176,7 @@ async fn twitter_oauth_with_pkce_single_use_codes_and_refresh_rotation() {
 async fn twitter_data_api_limits_pages_and_rate_limits() {
     let sb = TestSandbox::spawn(1).await;
     let token = sb.state.issue_token("1001");
-    let http = reqwest::Client::new();
+    let http = sandbox_client();
     let get = |q: &str| {
         http.get(format!("{}/2/users/1001/tweets?{q}", sb.twitter_base()))
             .bearer_auth(&token)

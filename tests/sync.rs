@@ -112,7 +112,7 @@ async fn full_then_full_then_incremental() {
     assert_eq!(item_count(&app).await, 230);
 
     // Incremental: only the tweets added since, fetched with since_id.
-    let added = reqwest::Client::new()
+    let added = sandbox_client()
         .post(format!(
             "{}/_sandbox/twitter/accounts/1001/tweets",
             sandbox.base
@@ -231,6 +231,7 @@ async fn a_worker_killed_after_page_two_of_five_resumes_at_page_three() {
     sandbox.state.faults.lock().unwrap().slow_ms = 1500;
     let prefix = app.store.settings().prefix.clone();
     let twitter_base = sandbox.twitter_base();
+    let ca_file = sandbox_ca_file();
     let env = [
         ("DATABASE_URL", app.db.url.as_str()),
         ("REDIS_URL", "redis://127.0.0.1:6379"),
@@ -244,6 +245,7 @@ async fn a_worker_killed_after_page_two_of_five_resumes_at_page_three() {
             "http://127.0.0.1:1/api/v1/oauth/twitter/callback",
         ),
         ("TWITTER_API_BASE_URL", twitter_base.as_str()),
+        ("SSL_CERT_FILE", ca_file.as_str()),
     ];
     let spawn_worker = || {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lifesync"));
@@ -414,7 +416,7 @@ async fn disconnecting_revokes_and_deletes_tokens_and_items_unless_kept() {
     };
     assert_eq!(del(drop_all, "", bob.clone()).await, 404, "not bob's");
     assert_eq!(del(drop_all, "", alice.clone()).await, 204);
-    let me = reqwest::Client::new()
+    let me = sandbox_client()
         .get(format!("{}/2/users/me", sandbox.twitter_base()))
         .bearer_auth(&provider_token)
         .send()
@@ -476,6 +478,7 @@ async fn sigterm_lets_a_worker_finish_its_sync_and_progress_shows_meanwhile() {
         .env("TWITTER_CLIENT_SECRET", "sandbox-secret")
         .env("TWITTER_REDIRECT_URI", "http://127.0.0.1:1/cb")
         .env("TWITTER_API_BASE_URL", &twitter_base)
+        .env("SSL_CERT_FILE", sandbox_ca_file())
         .stderr(std::process::Stdio::null());
     let mut worker = worker.spawn().unwrap();
     let run = start_sync(&app, ds, "alice", "full").await;

@@ -7,11 +7,15 @@ use std::time::Duration;
 
 use crate::retry::RetryPolicy;
 
-/// How to reach Redis. The URL carries password and DB index (`redis://:pw@host:port/db`).
+/// How to reach Redis. The URL carries password and DB index (`redis://:pw@host:port/db`);
+/// `rediss://` speaks TLS.
 #[derive(Clone)]
 pub struct RedisSettings {
-    /// `redis://[user][:password@]host[:port][/db]`.
+    /// `redis[s]://[user][:password@]host[:port][/db]`.
     pub url: String,
+    /// With `rediss://`: the complete set of trusted CA certificates (PEM) — the operating
+    /// system's and the deployment's extra ones. `None`: the operating system's store alone.
+    pub trusted_pem: Option<Vec<u8>>,
     /// How long one Redis command may take before it counts as failed (seconds, not 500 ms:
     /// a Redis stall pauses work instead of killing it).
     pub response_timeout: Duration,
@@ -24,6 +28,7 @@ impl RedisSettings {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            trusted_pem: None,
             response_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
         }
@@ -44,6 +49,7 @@ impl std::fmt::Debug for RedisSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisSettings")
             .field("url", &redact_url(&self.url))
+            .field("trusted_pem", &self.trusted_pem.as_ref().map(Vec::len))
             .field("response_timeout", &self.response_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .finish()

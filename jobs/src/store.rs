@@ -203,7 +203,16 @@ impl Store {
         settings: QueueSettings,
     ) -> Result<Self, QueueError> {
         settings.validate().map_err(QueueError::Config)?;
-        let client = redis::Client::open(redis.url.as_str())?;
+        let client = match (&redis.trusted_pem, redis.url.starts_with("rediss://")) {
+            (Some(pem), true) => redis::Client::build_with_tls(
+                redis.url.as_str(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                },
+            )?,
+            _ => redis::Client::open(redis.url.as_str())?,
+        };
         let conn = manager(&client, &redis, redis.response_timeout).await?;
         Ok(Self {
             conn,
@@ -217,6 +226,31 @@ impl Store {
 
     pub fn settings(&self) -> &QueueSettings {
         &self.settings
+    }
+
+    /// Redis's `maxmemory-policy` (from `CONFIG GET`, or `INFO memory` where managed services
+    /// disable `CONFIG`). Anything but `noeviction` lets Redis drop queued jobs under memory
+    /// pressure.
+    pub async fn eviction_policy(&self) -> Result<String, QueueError> {
+        let mut conn = self.conn.clone();
+        let config: Result<Vec<String>, _> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("maxmemory-policy")
+            .query_async(&mut conn)
+            .await;
+        if let Ok(pair) = config {
+            if let Some(policy) = pair.get(1) {
+                return Ok(policy.clone());
+            }
+        }
+        let info: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut conn)
+            .await?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("maxmemory_policy:"))
+            .map(|p| p.trim().to_string())
+            .ok_or_else(|| QueueError::Config("Redis reports no maxmemory_policy".into()))
     }
 
     /// The shared connection, for the service's own keys under [`QueueSettings::prefix`]

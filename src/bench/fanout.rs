@@ -32,7 +32,8 @@ pub async fn run(config: &Config, sources: u64) -> anyhow::Result<FanoutBench> {
     );
     let mut url = url::Url::parse(&config.database.url)?;
     url.set_path(&format!("/{name}"));
-    db::create_database_if_missing(url.as_str()).await?;
+    let bench_db = config.database.with_url(url.as_str());
+    db::ensure_database(&bench_db).await?;
     let prefix = format!("{}:bench:{}", config.redis.key_prefix, ulid::Ulid::new());
     let store = Store::connect(
         config.redis.settings.clone(),
@@ -40,7 +41,7 @@ pub async fn run(config: &Config, sources: u64) -> anyhow::Result<FanoutBench> {
     )
     .await?;
     let result = async {
-        let pool = db::connect(url.as_str(), 8).await?;
+        let pool = db::connect_with(&bench_db, 8).await?;
         db::migrate(&pool).await?;
         eprintln!("bench fanout: creating {sources} data sources");
         sqlx::query(
@@ -95,7 +96,7 @@ pub async fn run(config: &Config, sources: u64) -> anyhow::Result<FanoutBench> {
     }
     .await;
     let removed = store.purge_prefix().await?;
-    let admin = db::connect(&config.database.url, 1).await;
+    let admin = db::connect_with(&config.database, 1).await;
     if let Ok(admin) = admin {
         let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
         let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;

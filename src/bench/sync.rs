@@ -1,7 +1,8 @@
 //! `lifesync bench sync --items N`: a full sync of one sandbox account holding N items, with
-//! one worker (concurrency 1) in this process: fetch (the sandbox over loopback HTTP, Twitter's
-//! largest page, 100) → normalize → store (one batched multi-row upsert per page, via
-//! `jsonb_to_recordset`, in the page's transaction with the run's counters and resume point).
+//! one worker (concurrency 1) in this process: fetch (the sandbox over loopback HTTPS, or plain
+//! HTTP with `--plain-http`; Twitter's largest page, 100) → normalize → store (one batched
+//! upsert per page, one typed array per column, in the page's transaction with the run's
+//! counters and resume point).
 //! Throw-away database and key prefix; timed from the job's enqueue to the run's success.
 
 use std::{sync::Arc, time::Instant};
@@ -30,14 +31,16 @@ pub struct SyncBench {
 
 const ACCOUNT: &str = "4242";
 
-pub async fn run(config: &Config, items: u64) -> anyhow::Result<SyncBench> {
+/// `plain_http`: the sandbox speaks plain HTTP instead of HTTPS (to measure what TLS costs).
+pub async fn run(config: &Config, items: u64, plain_http: bool) -> anyhow::Result<SyncBench> {
     let name = format!(
         "lifesync_bench_{}",
         ulid::Ulid::new().to_string().to_lowercase()
     );
     let mut url = url::Url::parse(&config.database.url)?;
     url.set_path(&format!("/{name}"));
-    db::create_database_if_missing(url.as_str()).await?;
+    let bench_db = config.database.with_url(url.as_str());
+    db::ensure_database(&bench_db).await?;
     let prefix = format!("{}:bench:{}", config.redis.key_prefix, ulid::Ulid::new());
     let store = Store::connect(
         config.redis.settings.clone(),
@@ -46,7 +49,7 @@ pub async fn run(config: &Config, items: u64) -> anyhow::Result<SyncBench> {
     .await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let result = async {
-        let pool = db::connect(url.as_str(), 8).await?;
+        let pool = db::connect_with(&bench_db, 8).await?;
         db::migrate(&pool).await?;
         // The sandbox, with the account's items.
         let state = sandbox::SandboxState::new(42);
@@ -58,18 +61,35 @@ pub async fn run(config: &Config, items: u64) -> anyhow::Result<SyncBench> {
         }
         let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
         let sb = state.clone();
-        tokio::spawn(sandbox::serve(
-            "127.0.0.1:0",
-            sb,
-            |a| {
-                let _ = addr_tx.send(a);
-            },
-            async {
-                let _ = stop_rx.await;
-            },
-        ));
+        let tls = if plain_http {
+            None
+        } else {
+            Some(sandbox::tls::SandboxTls::generate()?)
+        };
+        let outbound = match &tls {
+            Some(t) => crate::outbound::OutboundConfig::trusting(
+                crate::tls::TrustConfig::default().adding_pem(&t.ca.cert_pem())?,
+            ),
+            None => crate::outbound::OutboundConfig::default(),
+        };
+        let server_cert = tls.as_ref().map(|t| t.server.clone());
+        tokio::spawn(async move {
+            sandbox::serve_with(
+                "127.0.0.1:0",
+                sb,
+                server_cert.as_ref(),
+                |a| {
+                    let _ = addr_tx.send(a);
+                },
+                async {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await
+        });
         let addr = addr_rx.await?;
-        let base = url::Url::parse(&format!("http://{addr}"))?;
+        let scheme = if plain_http { "http" } else { "https" };
+        let base = url::Url::parse(&format!("{scheme}://{addr}"))?;
         let mut apps = std::collections::BTreeMap::new();
         apps.insert(
             ProviderId::Twitter,
@@ -97,7 +117,7 @@ pub async fn run(config: &Config, items: u64) -> anyhow::Result<SyncBench> {
             pool: pool.clone(),
             producer: Producer::new(store.clone()),
             token_key: key,
-            apps: Arc::new(ProviderApps::new(&apps, reqwest::Client::new())),
+            apps: Arc::new(ProviderApps::new(&apps, outbound.client()?)),
             states: StateStore::new(store.connection(), prefix.clone()),
             batch_size: 100,
             fanout_spread: std::time::Duration::ZERO,
@@ -154,7 +174,7 @@ pub async fn run(config: &Config, items: u64) -> anyhow::Result<SyncBench> {
     .await;
     let _ = stop_tx.send(());
     let removed = store.purge_prefix().await?;
-    if let Ok(admin) = db::connect(&config.database.url, 1).await {
+    if let Ok(admin) = db::connect_with(&config.database, 1).await {
         let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
         let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
     }

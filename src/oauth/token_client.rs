@@ -58,11 +58,18 @@ pub enum OAuthError {
     /// Worth retrying later.
     #[error("transient: {0}")]
     Transient(String),
+    /// The provider's certificate or TLS handshake is not acceptable: a configuration problem
+    /// (trust anchors, a proxy) that retrying cannot mend, and not the user's doing.
+    #[error("{0}")]
+    Tls(String),
 }
 
 impl OAuthError {
     fn transport(e: reqwest::Error) -> Self {
-        Self::Transient(e.without_url().to_string())
+        match crate::outbound::tls_failure(&e) {
+            Some(why) => Self::Tls(why),
+            None => Self::Transient(e.without_url().to_string()),
+        }
     }
 }
 

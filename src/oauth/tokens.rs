@@ -49,6 +49,9 @@ pub enum TokenError {
     /// Try again later (provider or Redis unavailable).
     #[error("token renewal failed for now: {0}")]
     Transient(String),
+    /// The token endpoint cannot be reached safely (its certificate is not trusted).
+    #[error("token renewal impossible: {0}")]
+    Tls(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -205,6 +208,10 @@ impl TokenManager<'_> {
             Err(OAuthError::Transient(e)) => {
                 crate::metrics::token_refreshed(provider, "failed");
                 Err(TokenError::Transient(e))
+            }
+            Err(OAuthError::Tls(e)) => {
+                crate::metrics::token_refreshed(provider, "failed");
+                Err(TokenError::Tls(e))
             }
         }
     }

@@ -126,6 +126,9 @@ pub enum ProviderError {
 
 impl From<reqwest::Error> for ProviderError {
     fn from(e: reqwest::Error) -> Self {
+        if let Some(why) = crate::outbound::tls_failure(&e) {
+            return Self::Permanent(why);
+        }
         // Never include the URL: some providers embed tokens in it.
         let e = e.without_url();
         if e.is_decode() {

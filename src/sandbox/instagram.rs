@@ -410,15 +410,10 @@ pub(super) fn fields(spec: &str) -> Vec<(String, Option<String>)> {
 /// `scheme://host` plus the mount prefix (`/instagram`) of the request: where `paging.next`
 /// URLs point.
 pub(super) fn own_base(req: &Request) -> String {
-    let host = req
-        .headers()
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
     let full = req.original_uri().path();
     let inner = req.uri().path();
     let prefix = full.strip_suffix(inner).unwrap_or("");
-    format!("http://{host}{prefix}")
+    format!("{}{prefix}", super::origin(req))
 }
 
 /// The access token a request carried (bearer or `access_token`), for `paging.next`.

@@ -238,12 +238,11 @@ fn top(q: &[(String, String)]) -> Result<Option<usize>, Response> {
 
 /// The absolute link to this endpoint with `query` (Graph's next and delta links).
 fn link(req: &Request, query: &str) -> String {
-    let host = req
-        .headers()
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
-    format!("http://{host}{}?{query}", req.original_uri().path())
+    format!(
+        "{}{}?{query}",
+        super::origin(req),
+        req.original_uri().path()
+    )
 }
 
 fn message_json(m: &Mail, select: &[String], p: &Prefer) -> Value {

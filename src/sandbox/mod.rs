@@ -19,6 +19,7 @@ pub mod instagram;
 pub mod linkedin;
 pub mod microsoft;
 pub mod oauth;
+pub mod tls;
 pub mod twitter;
 
 use std::{
@@ -72,6 +73,23 @@ pub enum DataFault {
     Throttled { reset_secs: u64 },
     /// A page whose JSON is cut off.
     Malformed,
+}
+
+/// `scheme://host[:port]` as the client reached this sandbox (the Host header under HTTP/1.1,
+/// the `:authority` under HTTP/2): where absolute next links point.
+pub(crate) fn origin(req: &Request) -> String {
+    let host = req
+        .original_uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            req.headers()
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .map(String::from)
+        })
+        .unwrap_or_else(|| "127.0.0.1".into());
+    format!("{}://{host}", req.scheme())
 }
 
 /// Cuts a JSON body in the middle (the malformed-page fault).
@@ -380,7 +398,30 @@ pub async fn serve(
     on_bound: impl FnOnce(std::net::SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    crate::http::serve(addr, app(state), on_bound, shutdown, Duration::from_secs(5)).await
+    serve_with(addr, state, None, on_bound, shutdown).await
+}
+
+/// [`serve`], over HTTPS with `tls`'s certificate when given.
+pub async fn serve_with(
+    addr: &str,
+    state: Arc<SandboxState>,
+    tls: Option<&tls::ServerCert>,
+    on_bound: impl FnOnce(std::net::SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let tls = tls.map(|t| crate::http::ServerTls {
+        cert_pem: &t.cert_pem,
+        key_pem: &t.key_pem,
+    });
+    crate::http::serve_with(
+        addr,
+        tls,
+        app(state),
+        on_bound,
+        shutdown,
+        Duration::from_secs(5),
+    )
+    .await
 }
 
 mod control {

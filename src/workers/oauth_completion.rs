@@ -51,7 +51,7 @@ impl From<redis::RedisError> for Stop {
 impl From<OAuthError> for Stop {
     fn from(e: OAuthError) -> Self {
         match e {
-            OAuthError::Rejected { .. } => Self::Failed(e.to_string()),
+            OAuthError::Rejected { .. } | OAuthError::Tls(_) => Self::Failed(e.to_string()),
             OAuthError::Transient(m) => Self::Retry(m),
         }
     }

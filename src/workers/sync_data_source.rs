@@ -58,6 +58,7 @@ impl From<TokenError> for Failure {
         let message = e.to_string();
         match e {
             TokenError::Reauth(_) => Self::permanent(message, Some("reauth_required")),
+            TokenError::Tls(_) => Self::permanent(message, None),
             TokenError::Transient(_) | TokenError::Database(_) => Self::retryable(message),
         }
     }

@@ -2,6 +2,8 @@
 //! prefix, the API served on port 0, and JWTs minted with the test's secret.
 #![allow(dead_code)]
 
+pub mod servers;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{EncodingKey, Header};
@@ -131,12 +133,17 @@ impl TestApp {
 
     /// With OAuth (provider apps, token key) configured.
     pub async fn spawn_with(oauth: Option<lifesync::api::OAuthSetup>) -> Self {
-        lifesync::metrics::handle();
-        let db = TestDb::new().await;
         let redis =
             std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        Self::spawn_on(RedisSettings::new(redis), oauth).await
+    }
+
+    /// With OAuth as given, on the Redis that `redis` reaches.
+    pub async fn spawn_on(redis: RedisSettings, oauth: Option<lifesync::api::OAuthSetup>) -> Self {
+        lifesync::metrics::handle();
+        let db = TestDb::new().await;
         let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
-        let store = Store::connect(RedisSettings::new(redis), QueueSettings::new(prefix))
+        let store = Store::connect(redis, QueueSettings::new(prefix))
             .await
             .expect("Redis");
         let state =
@@ -147,7 +154,7 @@ impl TestApp {
             base: format!("http://{addr}"),
             db,
             store,
-            http: reqwest::Client::new(),
+            http: sandbox_client(),
             stop: Some(stop),
         }
     }
@@ -225,7 +232,70 @@ pub fn token_key() -> lifesync::config::TokenKey {
     lifesync::config::TokenKey::from_base64("TOKEN_ENCRYPTION_KEY", TOKEN_KEY_B64).unwrap()
 }
 
-/// A sandbox of this test's own on a free port.
+/// The private CA of every sandbox this test binary starts, and the certificate they serve.
+pub fn sandbox_tls() -> &'static lifesync::sandbox::tls::SandboxTls {
+    static TLS: std::sync::OnceLock<lifesync::sandbox::tls::SandboxTls> =
+        std::sync::OnceLock::new();
+    TLS.get_or_init(|| lifesync::sandbox::tls::SandboxTls::generate().unwrap())
+}
+
+/// How the service reaches a test sandbox: the production client, trusting the test CA.
+pub fn sandbox_outbound() -> lifesync::outbound::OutboundConfig {
+    lifesync::outbound::OutboundConfig::trusting(
+        lifesync::tls::TrustConfig::default()
+            .adding_pem(&sandbox_tls().ca.cert_pem())
+            .unwrap(),
+    )
+}
+
+/// A client for the sandbox (and the API), trusting the test CA.
+pub fn sandbox_client() -> reqwest::Client {
+    sandbox_outbound().client().unwrap()
+}
+
+/// The test CA in a file, for `SSL_CERT_FILE` of the service processes a test starts against
+/// an in-process [`TestSandbox`].
+pub fn sandbox_ca_file() -> String {
+    static FILE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("lifesync-test-ca-{}.pem", ulid::Ulid::new()));
+        sandbox_tls().ca.write_cert(&path).unwrap();
+        path.to_string_lossy().to_string()
+    })
+    .clone()
+}
+
+/// A stand-in browser: trusts the test CA, does not follow redirects.
+pub fn browser() -> reqwest::Client {
+    sandbox_outbound()
+        .builder()
+        .unwrap()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Waits (at most 30 s) until a `lifesync sandbox --tls --ca-file PATH` process has written
+/// its CA, and returns the outbound configuration that trusts it — what `SSL_CERT_FILE=PATH`
+/// gives the service's own processes.
+pub async fn trust_ca_file(path: &std::path::Path) -> lifesync::outbound::OutboundConfig {
+    let start = std::time::Instant::now();
+    loop {
+        if let Ok(trust) = lifesync::tls::TrustConfig::from_env(&|k: &str| {
+            (k == "SSL_CERT_FILE").then(|| path.to_string_lossy().to_string())
+        }) {
+            return lifesync::outbound::OutboundConfig::trusting(trust);
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the sandbox never wrote its CA to {}",
+            path.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A sandbox of this test's own on a free port, over HTTPS.
 pub struct TestSandbox {
     pub base: String,
     pub state: std::sync::Arc<lifesync::sandbox::SandboxState>,
@@ -233,15 +303,26 @@ pub struct TestSandbox {
 }
 
 impl TestSandbox {
+    /// Serves with the test CA's certificate ([`sandbox_tls`]).
     pub async fn spawn(seed: u64) -> Self {
+        Self::spawn_with_cert(seed, sandbox_tls().server.clone()).await
+    }
+
+    /// Serves with a certificate from a CA that nobody trusts.
+    pub async fn spawn_untrusted(seed: u64) -> Self {
+        let stranger = lifesync::sandbox::tls::SandboxTls::generate().unwrap();
+        Self::spawn_with_cert(seed, stranger.server).await
+    }
+
+    async fn spawn_with_cert(seed: u64, cert: lifesync::sandbox::tls::ServerCert) -> Self {
         let state = lifesync::sandbox::SandboxState::new(seed);
         let s = state.clone();
-        let (addr, stop) = serve_on_free_port(|bound, stopped| {
-            lifesync::sandbox::serve("127.0.0.1:0", s, bound, stopped)
+        let (addr, stop) = serve_on_free_port(|bound, stopped| async move {
+            lifesync::sandbox::serve_with("127.0.0.1:0", s, Some(&cert), bound, stopped).await
         })
         .await;
         Self {
-            base: format!("http://{addr}"),
+            base: format!("https://{addr}"),
             state,
             stop: Some(stop),
         }
@@ -298,6 +379,36 @@ impl TestDb {
     }
 }
 
+/// The environment that configures all six providers against a sandbox served at
+/// `sandbox_base`, with redirect URIs on the API at `web_base`: what an operator would set.
+pub fn provider_env(sandbox_base: &str, web_base: &str) -> Vec<(String, String)> {
+    use secrecy::ExposeSecret;
+    let base = url::Url::parse(sandbox_base).unwrap();
+    let mut env = Vec::new();
+    for p in lifesync::providers::ProviderId::ALL {
+        let redirect = url::Url::parse(&format!("{web_base}/api/v1/oauth/{p}/callback")).unwrap();
+        let c = lifesync::sandbox::provider_config(p, &base, redirect);
+        let pre = p.env_prefix();
+        let (id, secret) = match p {
+            lifesync::providers::ProviderId::Facebook => (
+                "FACEBOOK_APP_ID".to_string(),
+                "FACEBOOK_APP_SECRET".to_string(),
+            ),
+            _ => (format!("{pre}_CLIENT_ID"), format!("{pre}_CLIENT_SECRET")),
+        };
+        env.push((id, c.client_id.clone()));
+        env.push((secret, c.client_secret.expose_secret().to_string()));
+        env.push((format!("{pre}_REDIRECT_URI"), c.redirect_uri.to_string()));
+        env.push((format!("{pre}_AUTH_URL"), c.auth_url.unwrap().to_string()));
+        env.push((format!("{pre}_TOKEN_URL"), c.token_url.unwrap().to_string()));
+        env.push((
+            format!("{pre}_API_BASE_URL"),
+            c.api_base_url.unwrap().to_string(),
+        ));
+    }
+    env
+}
+
 /// Where tests pretend the API's OAuth callback lives (tests call the callback themselves).
 pub fn redirect_uri(p: lifesync::providers::ProviderId) -> url::Url {
     url::Url::parse(&format!("http://127.0.0.1:9/api/v1/oauth/{p}/callback")).unwrap()
@@ -317,7 +428,7 @@ pub fn sandbox_apps(sandbox_base: &str) -> std::sync::Arc<lifesync::oauth::apps:
         .collect();
     std::sync::Arc::new(lifesync::oauth::apps::ProviderApps::new(
         &configs,
-        reqwest::Client::new(),
+        sandbox_client(),
     ))
 }
 
@@ -417,8 +528,15 @@ pub type RunOutcome = (String, i32, i32, i32, Option<String>);
 
 impl SyncHarness {
     pub async fn new(seed: u64, batch_size: u32) -> Self {
+        let redis =
+            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        Self::on_redis(seed, batch_size, RedisSettings::new(redis)).await
+    }
+
+    /// The same, with the queue, OAuth state and locks on the Redis that `redis` reaches.
+    pub async fn on_redis(seed: u64, batch_size: u32, redis: RedisSettings) -> Self {
         let sandbox = TestSandbox::spawn(seed).await;
-        let app = TestApp::spawn_with(Some(sandbox_oauth(&sandbox.base))).await;
+        let app = TestApp::spawn_on(redis, Some(sandbox_oauth(&sandbox.base))).await;
         let stop = start_queue_workers(
             &app.db.pool,
             &app.store,
@@ -454,14 +572,7 @@ impl SyncHarness {
         let mut url = url::Url::parse(body["authorization_url"].as_str().unwrap()).unwrap();
         url.query_pairs_mut()
             .append_pair("sandbox_account", account);
-        let r = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
-            .get(url)
-            .send()
-            .await
-            .unwrap();
+        let r = browser().get(url).send().await.unwrap();
         let back = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
         let r = self
             .app
