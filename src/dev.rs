@@ -3,10 +3,12 @@
 //! connects a demo user's sandbox Twitter account, runs its first sync, and prints a ready JWT
 //! and curl lines.
 //!
-//! Every configuration variable that is set is honoured; otherwise dev picks safe development
-//! defaults (listen on 127.0.0.1, a random JWT secret and token key for this run). Providers
-//! without credentials in the environment point at the built-in sandbox (all six: OAuth
-//! connects against it; data sync covers what the sandbox serves).
+//! PostgreSQL and Redis: configured ones are used, else usable ones on the defaults, else dev
+//! starts its own (`embedded`) and stops them when it stops. Every configuration variable that
+//! is set is honoured; otherwise dev picks safe development defaults (listen on 127.0.0.1, a
+//! random JWT secret and token key for this run). Providers without credentials in the
+//! environment point at the built-in sandbox (all six: OAuth connects against it; data sync
+//! covers what the sandbox serves).
 
 use std::{sync::Arc, time::Duration};
 
@@ -26,6 +28,7 @@ use crate::{
     config::{env_var, Config, TokenKey},
     crypto::TokenCipher,
     db,
+    embedded::LocalServices,
     oauth::apps::ProviderApps,
     providers::ProviderId,
     sandbox, scheduler,
@@ -113,17 +116,20 @@ fn with_dev_defaults(name: &str) -> Option<String> {
     })
 }
 
-pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
-    let mut config = Config::from_env(&with_dev_defaults)
-        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let terminated = lifesync_jobs::runner::termination_signal();
+    // Configured or usable on the defaults: used as is; otherwise dev starts its own.
+    let mut local = LocalServices::provide(&env_var, reset).await?;
+    let env = |name: &str| local.var(name).or_else(|| with_dev_defaults(name));
+    let mut config =
+        Config::from_env(&env).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
 
     db::ensure_database(&config.database)
         .await
         .map_err(|_| {
             anyhow::anyhow!(
-                "dev: PostgreSQL is unreachable at {} (start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start, or set DATABASE_URL)",
+                "dev: PostgreSQL is unreachable at {} (start that server; with DATABASE_URL unset, dev starts its own)",
                 lifesync_jobs::config::redact_url(&config.database.url)
             )
         })?;
@@ -136,7 +142,7 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
     .await
     .map_err(|_| {
         anyhow::anyhow!(
-            "dev: Redis is unreachable at {} (start it: redis-server --daemonize yes, or set REDIS_URL)",
+            "dev: Redis is unreachable at {} (start that server; with REDIS_URL and REDIS_* unset, dev starts its own)",
             lifesync_jobs::config::redact_url(&config.redis.settings.url)
         )
     })?;
@@ -397,5 +403,7 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
     let _ = scheduler_task.await;
     let _ = web_task.await;
     let _ = sandbox_task.await;
+    pool.close().await;
+    local.stop();
     Ok(())
 }

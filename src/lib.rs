@@ -23,6 +23,8 @@
 //! - [`sandbox`]: the six providers' loopback stand-in (HTTPS with its own CA on request),
 //!   deterministic and faulty on request;
 //! - [`dev`]: `lifesync dev`, everything in one process against the sandbox;
+//! - [`embedded`]: the PostgreSQL and Redis `dev` starts itself when none is configured or
+//!   usable on the defaults;
 //! - [`http`]: serving an endpoint over HTTP or HTTPS with graceful shutdown (API, sandbox);
 //! - [`bench`]: the `lifesync bench …` measurements.
 
@@ -33,6 +35,7 @@ pub mod crypto;
 pub mod db;
 pub mod dev;
 pub mod doctor;
+pub mod embedded;
 pub mod http;
 pub mod logging;
 pub mod maintenance;

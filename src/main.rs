@@ -34,6 +34,9 @@ enum Command {
         sandbox_port: u16,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Wipe the data of dev's own PostgreSQL and Redis first.
+        #[arg(long)]
+        dev_reset: bool,
     },
     /// apalis-cron: the daily and incremental schedules become durable fan-out jobs.
     Scheduler,
@@ -124,8 +127,13 @@ async fn run(cli: Cli) -> i32 {
             }
         };
     }
-    if let Command::Dev { sandbox_port, seed } = cli.command {
-        return match lifesync::dev::run(sandbox_port, seed).await {
+    if let Command::Dev {
+        sandbox_port,
+        seed,
+        dev_reset,
+    } = cli.command
+    {
+        return match lifesync::dev::run(sandbox_port, seed, dev_reset).await {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("lifesync: {e:#}");
