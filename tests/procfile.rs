@@ -3,7 +3,8 @@
 //! process. An account is connected through OAuth, its first sync succeeds, then SIGTERM to
 //! honcho stops every process cleanly with nothing lost.
 //!
-//! Needs `honcho` on PATH (installed by `.ci/run`), Redis and PostgreSQL.
+//! Needs `honcho` on PATH or in `.ci/.venv/bin` (where `.ci/run` installs it), Redis and
+//! PostgreSQL.
 
 mod common;
 
@@ -70,13 +71,16 @@ fn service_env(db_url: &str, prefix: &str, web_port: u16, sandbox: &str) -> Vec<
     env
 }
 
-/// PATH with the directory of the `lifesync` under test first.
+/// PATH with the directory of the `lifesync` under test first, and the virtual environment
+/// `.ci/run` installs honcho into last.
 fn path_with_binary() -> String {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_lifesync"));
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci/.venv/bin");
     format!(
-        "{}:{}",
+        "{}:{}:{}",
         bin.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
+        std::env::var("PATH").unwrap_or_default(),
+        venv.display()
     )
 }
 
@@ -155,7 +159,7 @@ fn read_log(path: &std::path::Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn honcho_runs_the_procfile_and_stops_cleanly() {
-    let honcho = Command::new("honcho")
+    let honcho = command("honcho", &[])
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -163,8 +167,8 @@ async fn honcho_runs_the_procfile_and_stops_cleanly() {
         .is_ok_and(|s| s.success());
     assert!(
         honcho,
-        "`honcho` is not on PATH: install it as .ci/run does (the \
-         `pip install -q honcho` line, run when `command -v honcho` fails)"
+        "`honcho` is not on PATH nor in .ci/.venv/bin: `bash .ci/run` installs it there (a \
+         virtual environment: python3 -m venv .ci/.venv && .ci/.venv/bin/pip install honcho)"
     );
     let started = Instant::now();
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
