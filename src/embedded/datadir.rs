@@ -53,11 +53,14 @@ impl Lock {
             .open(&path)
             .with_context(|| format!("dev: cannot open {}", path.display()))?;
         if let Err(e) = file.try_lock() {
+            if let std::fs::TryLockError::Error(e) = e {
+                anyhow::bail!("dev: cannot lock {}: {e}", path.display());
+            }
             let mut owner = String::new();
             let _ = file.read_to_string(&mut owner);
             let owner = owner.trim();
             anyhow::bail!(
-                "dev: another lifesync dev ({}) is running on {}: stop it first, or give this one another XDG_DATA_HOME ({e})",
+                "dev: another lifesync dev ({}) is running on {}: stop it first, or give this one another XDG_DATA_HOME",
                 if owner.is_empty() { "pid unknown".to_string() } else { format!("pid {owner}") },
                 dir.display()
             );

@@ -51,6 +51,7 @@ pub async fn postgres(url: &str) -> Probe {
             let _ = conn.close().await;
             Probe::Usable
         }
+        Ok(Err(sqlx::Error::Database(e))) => Probe::Refused(first_line(e.message())),
         Ok(Err(e)) => Probe::Refused(first_line(&e.to_string())),
         Err(_) => Probe::Refused("no answer in 3 s".into()),
     }
