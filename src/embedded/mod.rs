@@ -77,52 +77,27 @@ impl LocalServices {
     async fn start(vars: HashMap<&'static str, String>, reset: bool) -> anyhow::Result<Self> {
         let env = |name: &str| vars.get(name).cloned();
         let env = &env;
-        let set = |name: &str| env(name).is_some_and(|v| !v.trim().is_empty());
         let root = process::is_root();
         let dir = datadir::location(env, root)?;
         let mut lock = None;
         if reset {
             let held = datadir::Lock::acquire(&dir)?;
+            postgres::stop_orphan(&dir.join("postgres"));
+            redis::stop_orphan(&dir.join("redis"));
             datadir::wipe(&dir)?;
             println!("dev: --dev-reset: wiped {}", dir.display());
             lock = Some(held);
         }
 
-        let pg_default = env("LIFESYNC_DEV_PROBE_DATABASE_URL")
-            .unwrap_or_else(|| DatabaseConfig::DEFAULT_URL.to_string());
-        let redis_default = match env("LIFESYNC_DEV_PROBE_REDIS_URL") {
-            Some(url) => url,
-            None => RedisConfig::from_env(&|_| None)
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .settings
-                .url
-                .clone(),
-        };
-        let (pg, rd) = tokio::join!(
-            async {
-                if set("DATABASE_URL") {
-                    None
-                } else {
-                    Some(probe::postgres(&pg_default).await)
-                }
-            },
-            async {
-                if REDIS_VARS.iter().any(|v| set(v)) {
-                    None
-                } else {
-                    Some(probe::redis(&redis_default).await)
-                }
-            }
-        );
+        let wanted = Wanted::probe(env)?.await;
         let mut me = Self {
-            database_url: (pg == Some(Probe::Usable)).then(|| pg_default.clone()),
-            redis_url: (rd == Some(Probe::Usable)).then(|| redis_default.clone()),
+            database_url: (wanted.pg == Some(Probe::Usable)).then(|| wanted.pg_url.clone()),
+            redis_url: (wanted.redis == Some(Probe::Usable)).then(|| wanted.redis_url.clone()),
             postgres: None,
             redis: None,
             lock: None,
         };
-        let need_pg = matches!(pg, Some(Probe::Absent | Probe::Refused(_)));
-        let need_redis = matches!(rd, Some(Probe::Absent | Probe::Refused(_)));
+        let (need_pg, need_redis) = (wanted.needs_postgres(), wanted.needs_redis());
         if !need_pg && !need_redis {
             return Ok(me);
         }
@@ -137,27 +112,18 @@ impl LocalServices {
             need_redis && redis_server.is_none(),
         );
         if pg_missing || redis_missing {
-            let names = [
-                (pg_missing, "PostgreSQL (initdb, postgres)"),
-                (redis_missing, "Redis (redis-server)"),
-            ]
-            .iter()
-            .filter(|(m, _)| *m)
-            .map(|(_, n)| *n)
-            .collect::<Vec<_>>()
-            .join(" and ");
-            anyhow::bail!(
-                "dev: no usable server on the defaults and {names} not installed (looked on PATH and in {}): install with `{}`, or run ./dev, or set DATABASE_URL and REDIS_URL",
-                if env("LIFESYNC_DEV_SEARCH_ROOTS").is_some() { "LIFESYNC_DEV_SEARCH_ROOTS".to_string() } else { "/usr/lib/postgresql/*/bin, Homebrew".to_string() },
-                binaries::Installer::here().command(pg_missing, redis_missing, root)
-            );
+            anyhow::bail!(install_line(
+                pg_missing,
+                redis_missing,
+                env("LIFESYNC_DEV_SEARCH_ROOTS").is_some(),
+                root
+            ));
         }
 
-        let lock = match lock.take() {
+        me.lock = Some(match lock.take() {
             Some(l) => l,
             None => datadir::Lock::acquire(&dir)?,
-        };
-        me.lock = Some(lock);
+        });
         let secret = datadir::secret(&dir)?;
         let mut started = Vec::new();
         if need_pg {
@@ -190,20 +156,9 @@ impl LocalServices {
             me.redis_url = Some(server.url.clone());
             me.redis = Some(server);
         }
-        let why = [
-            (pg, "PostgreSQL", probe::endpoint(&pg_default, 5432)),
-            (rd, "Redis", probe::endpoint(&redis_default, 6379)),
-        ]
-        .into_iter()
-        .filter_map(|(p, name, at)| match p {
-            Some(Probe::Absent) => Some(format!("no {name} on {at}")),
-            Some(Probe::Refused(e)) => Some(format!("the {name} on {at} refused dev: {e}")),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
         println!(
-            "dev: {why}: started {}, data in {} (kept between runs; --dev-reset wipes it)",
+            "dev: {}: started {}, data in {} (kept between runs; --dev-reset wipes it)",
+            wanted.why(),
             started.join(" and "),
             dir.display()
         );
@@ -234,5 +189,154 @@ impl LocalServices {
 impl Drop for LocalServices {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// What the probes found for each server dev was not told about (`None`: configured).
+struct Wanted {
+    pg: Option<Probe>,
+    pg_url: String,
+    redis: Option<Probe>,
+    redis_url: String,
+}
+
+impl Wanted {
+    /// Probes the defaults (or their test-only replacements) of what is not configured.
+    fn probe(
+        env: Lookup<'_>,
+    ) -> anyhow::Result<impl std::future::Future<Output = Self> + Send + 'static> {
+        let set = |name: &str| env(name).is_some_and(|v| !v.trim().is_empty());
+        let pg_url = env("LIFESYNC_DEV_PROBE_DATABASE_URL")
+            .unwrap_or_else(|| DatabaseConfig::DEFAULT_URL.to_string());
+        let redis_url = match env("LIFESYNC_DEV_PROBE_REDIS_URL") {
+            Some(url) => url,
+            None => {
+                RedisConfig::from_env(&|_| None)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .settings
+                    .url
+            }
+        };
+        let pg_configured = set("DATABASE_URL");
+        let redis_configured = REDIS_VARS.iter().any(|v| set(v));
+        Ok(Self::probe_urls(
+            pg_configured,
+            pg_url,
+            redis_configured,
+            redis_url,
+        ))
+    }
+
+    async fn probe_urls(
+        pg_configured: bool,
+        pg_url: String,
+        redis_configured: bool,
+        redis_url: String,
+    ) -> Self {
+        let (pg, redis) = tokio::join!(
+            async {
+                match pg_configured {
+                    true => None,
+                    false => Some(probe::postgres(&pg_url).await),
+                }
+            },
+            async {
+                match redis_configured {
+                    true => None,
+                    false => Some(probe::redis(&redis_url).await),
+                }
+            }
+        );
+        Self {
+            pg,
+            pg_url,
+            redis,
+            redis_url,
+        }
+    }
+
+    fn needs_postgres(&self) -> bool {
+        matches!(self.pg, Some(Probe::Absent | Probe::Refused(_)))
+    }
+
+    fn needs_redis(&self) -> bool {
+        matches!(self.redis, Some(Probe::Absent | Probe::Refused(_)))
+    }
+
+    /// Why dev starts its own: "no Redis on localhost:6379", "the PostgreSQL on … refused dev: …".
+    fn why(&self) -> String {
+        [
+            (&self.pg, "PostgreSQL", probe::endpoint(&self.pg_url, 5432)),
+            (&self.redis, "Redis", probe::endpoint(&self.redis_url, 6379)),
+        ]
+        .into_iter()
+        .filter_map(|(p, name, at)| match p {
+            Some(Probe::Absent) => Some(format!("no {name} on {at}")),
+            Some(Probe::Refused(e)) => Some(format!("the {name} on {at} refused dev: {e}")),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+    }
+}
+
+/// The one line when the server programs are missing: what, where dev looked, the command.
+fn install_line(postgres: bool, redis: bool, roots_overridden: bool, root: bool) -> String {
+    let names = [
+        (postgres, "PostgreSQL (initdb, postgres)"),
+        (redis, "Redis (redis-server)"),
+    ]
+    .iter()
+    .filter(|(m, _)| *m)
+    .map(|(_, n)| *n)
+    .collect::<Vec<_>>()
+    .join(" and ");
+    format!(
+        "dev: no usable server on the defaults and {names} not installed (looked on PATH and in {}): install with `{}`, or run ./dev, or set DATABASE_URL and REDIS_URL",
+        if roots_overridden {
+            "LIFESYNC_DEV_SEARCH_ROOTS"
+        } else {
+            "/usr/lib/postgresql/*/bin and Homebrew's prefixes"
+        },
+        binaries::Installer::here().command(postgres, redis, root)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_install_line_is_one_line_naming_only_what_is_missing() {
+        let line = install_line(false, true, false, true);
+        assert_eq!(line.lines().count(), 1);
+        assert!(
+            line.contains("Redis (redis-server) not installed"),
+            "{line}"
+        );
+        assert!(!line.contains("PostgreSQL (initdb"), "{line}");
+    }
+
+    #[test]
+    fn the_reason_names_each_default_and_what_it_did() {
+        let w = Wanted {
+            pg: Some(Probe::Refused("password authentication failed".into())),
+            pg_url: DatabaseConfig::DEFAULT_URL.into(),
+            redis: Some(Probe::Absent),
+            redis_url: "redis://localhost:6379/0".into(),
+        };
+        assert_eq!(
+            w.why(),
+            "the PostgreSQL on 127.0.0.1:5432 refused dev: password authentication failed; \
+             no Redis on localhost:6379"
+        );
+        assert!(w.needs_postgres() && w.needs_redis());
+        let configured = Wanted {
+            pg: None,
+            redis: Some(Probe::Usable),
+            ..w
+        };
+        assert!(!configured.needs_postgres() && !configured.needs_redis());
+        assert_eq!(configured.why(), "");
     }
 }

@@ -140,7 +140,7 @@ fn check_reachable(data: &Path, as_user: &RunAs) -> anyhow::Result<()> {
 
 /// Stops a server that a killed dev left running on this cluster (we hold the data lock, so
 /// no live dev owns it).
-fn stop_orphan(data: &Path) {
+pub fn stop_orphan(data: &Path) {
     let Ok(text) = std::fs::read_to_string(data.join("postmaster.pid")) else {
         return;
     };

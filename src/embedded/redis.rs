@@ -27,7 +27,8 @@ fn quoted(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-fn stop_orphan(pidfile: &Path) {
+pub fn stop_orphan(data: &Path) {
+    let pidfile = &data.join("redis.pid");
     let Some(pid) = std::fs::read_to_string(pidfile)
         .ok()
         .and_then(|t| t.trim().parse::<u32>().ok())
@@ -48,7 +49,7 @@ pub async fn start(server: &Path, dir: &Path, secret: &str) -> anyhow::Result<Re
     let data = dir.join("redis");
     super::datadir::private_dir(&data)?;
     let pidfile = data.join("redis.pid");
-    stop_orphan(&pidfile);
+    stop_orphan(&data);
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
