@@ -237,6 +237,24 @@ mod tests {
     }
 
     #[test]
+    fn every_pem_file_of_ssl_cert_dir_is_trusted_and_other_files_are_skipped() {
+        let dir = std::env::temp_dir().join(format!("lifesync-tls-dir-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["a.pem", "b.crt"] {
+            let ca = rcgen::generate_simple_self_signed(vec![format!("{name}.test")]).unwrap();
+            std::fs::write(dir.join(name), ca.cert.pem()).unwrap();
+        }
+        std::fs::write(dir.join("README"), "not a certificate").unwrap();
+        let d = dir.to_string_lossy().to_string();
+        let env = move |k: &str| (k == "SSL_CERT_DIR").then(|| d.clone());
+        let trust = TrustConfig::from_env(&env).unwrap();
+        assert_eq!(trust.extra_anchors().unwrap().len(), 2);
+        let base = TrustConfig::default().root_store().unwrap().len();
+        assert_eq!(trust.root_store().unwrap().len(), base + 2);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn a_file_without_certificates_is_a_configuration_error() {
         let file = std::env::temp_dir().join(format!("lifesync-tls-{}.pem", ulid::Ulid::new()));
         std::fs::write(&file, "not a certificate").unwrap();

@@ -335,6 +335,30 @@ async fn requests_carry_the_user_agent_accept_compression_and_follow_http_proxy(
     assert!(accept.contains("gzip") && accept.contains("br"), "{accept}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_slower_than_the_timeout_is_a_transient_failure() {
+    let sandbox = TestSandbox::spawn(4).await;
+    sandbox.state.faults.lock().unwrap().slow_ms = 3_000;
+    let token = sandbox.state.issue_token("1001");
+    let mut outbound = outbound_from(&[("PROVIDER_HTTP_TIMEOUT_SECONDS", "1".into())]);
+    outbound.trust = sandbox_outbound().trust;
+    let started = std::time::Instant::now();
+    let e = outbound
+        .client()
+        .unwrap()
+        .get(format!("{}/2/users/1001/tweets", sandbox.twitter_base()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_millis(2_500));
+    assert!(matches!(
+        lifesync::providers::ProviderError::from(e),
+        lifesync::providers::ProviderError::Transient(_)
+    ));
+}
+
 #[test]
 fn bad_outbound_settings_are_named() {
     let env = |k: &str| (k == "PROVIDER_HTTP_TIMEOUT_SECONDS").then(|| "0".to_string());
