@@ -67,10 +67,30 @@ async fn connect_via_oauth(
         .and_then(|l| l.to_str().ok())
         .context("the sandbox did not redirect")?;
     let back = url::Url::parse(location)?;
-    http.get(format!(
-        "{base}/api/v1/oauth/{p}/callback?{}",
-        back.query().unwrap_or_default()
+    let reply = http
+        .get(format!(
+            "{base}/api/v1/oauth/{p}/callback?{}",
+            back.query().unwrap_or_default()
+        ))
+        .send()
+        .await?
+        .error_for_status()?;
+    // The completion id reaches the browser (a JSON reply, or the redirect to
+    // OAUTH_SUCCESS_REDIRECT_URL); dev's built-in client confirms it for the demo user.
+    let completion_id = match reply.headers().get("location") {
+        Some(l) => url::Url::parse(l.to_str()?)?
+            .query_pairs()
+            .find(|(k, _)| k == "completion_id")
+            .map(|(_, v)| v.into_owned()),
+        None => reply.json::<serde_json::Value>().await?["completion_id"]
+            .as_str()
+            .map(String::from),
+    }
+    .context("the callback named no completion")?;
+    http.post(format!(
+        "{base}/api/v1/oauth/completions/{completion_id}/confirm"
     ))
+    .bearer_auth(jwt)
     .send()
     .await?
     .error_for_status()?;

@@ -184,6 +184,8 @@ async fn a_multi_provider_run_logs_json_with_job_fields_and_no_secret_or_pii() {
             .json()
             .await
             .unwrap();
+        let completion = body["completion_id"].as_str().unwrap();
+        assert_eq!(confirm(&http, &web, completion, &alice).await, 202);
         let status_url = format!("{web}{}", body["status_url"].as_str().unwrap());
         let start = Instant::now();
         let ds = loop {

@@ -120,7 +120,10 @@ impl Fixture {
             .await
     }
 
+    /// `user`'s client application confirms the completion, then follows it to its end.
     async fn completion(&self, id: &str, user: &str) -> Value {
+        let status = confirm(&self.app.http, &self.app.base, id, &token(user, 3600, None)).await;
+        assert_eq!(status, 202, "confirm {id}");
         for _ in 0..200 {
             let r = self
                 .app
@@ -993,4 +996,136 @@ async fn unknown_and_unconfigured_providers_answer_clearly() {
     let r = app.get("/api/v1/oauth/twitter/authorize", None).await;
     assert_eq!(r.status(), 401);
     app.shutdown().await;
+}
+
+/// The attack of RFC 9700 §4.7 ("CSRF" on the redirect): mallory starts connecting an account
+/// and gets the victim to approve it at the provider (a link: "connect your mail to get …").
+/// Whether the victim is signed in to the client application or not, mallory gains no source,
+/// no item and no completion, and the provider never even sees a code exchange.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_started_by_one_user_and_finished_by_another_gives_the_starter_nothing() {
+    let f = Fixture::new().await;
+    let victim = token("victim", 3600, None);
+    let mallory = token("mallory", 3600, None);
+    for (i, p) in ProviderId::ALL.into_iter().enumerate() {
+        let mut url = f.authorize(p, "mallory").await;
+        url.query_pairs_mut()
+            .append_pair("sandbox_account", "victim-account");
+        let query = f.approve(&url).await;
+        let callback = format!("/api/v1/oauth/{p}/callback?{query}");
+        if i % 2 == 0 {
+            // The victim is signed in to the client application: her bearer token comes along.
+            let r = f.app.get(&callback, Some(&victim)).await;
+            assert_eq!(error_code(r).await, "invalid_state", "{p}");
+            continue;
+        }
+        // Not signed in: the completion id reaches the victim's browser only.
+        let r = f.app.get(&callback, None).await;
+        assert_eq!(r.status(), 202, "{p}");
+        let body: Value = r.json().await.unwrap();
+        let id = body["completion_id"].as_str().unwrap().to_string();
+        let status = f
+            .app
+            .get(&format!("/api/v1/oauth/completions/{id}"), Some(&victim))
+            .await
+            .status();
+        assert_eq!(
+            status, 404,
+            "{p}: the victim sees no completion of mallory's"
+        );
+        // Her client application confirms it with her token: refused, and discarded.
+        assert_eq!(confirm(&f.app.http, &f.app.base, &id, &victim).await, 404);
+        // Even had mallory learned the id afterwards, there is nothing left to confirm.
+        assert_eq!(confirm(&f.app.http, &f.app.base, &id, &mallory).await, 404);
+        let r = f
+            .app
+            .get(&format!("/api/v1/oauth/completions/{id}"), Some(&mallory))
+            .await;
+        assert_eq!(r.status(), 404, "{p}: discarded");
+    }
+    // Give a wrongly queued exchange every chance to run.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let (sources,): (i64,) = sqlx::query_as("SELECT count(*) FROM data_sources")
+        .fetch_one(&f.app.db.pool)
+        .await
+        .unwrap();
+    let (items,): (i64,) = sqlx::query_as("SELECT count(*) FROM items")
+        .fetch_one(&f.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!((sources, items), (0, 0));
+    assert!(
+        f.sandbox.state.issued_tokens().is_empty(),
+        "a code was exchanged"
+    );
+    let q = f.app.store.stats("oauth_completion").await.unwrap();
+    assert_eq!(
+        q.pending + q.scheduled + q.running + q.retrying + q.dead + q.succeeded,
+        0,
+        "no code-exchange job was ever queued: {q:?}"
+    );
+    let r = f.app.get("/api/v1/data-sources", Some(&mallory)).await;
+    let list: Value = r.json().await.unwrap();
+    assert_eq!(list.as_array().map_or(0, Vec::len), 0, "{list}");
+}
+
+/// The legitimate browser flow parks the completion until its client confirms, for no longer
+/// than an OAuth state lives; a native client posts `{code, state}` with its JWT instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_wait_for_confirmation_and_native_clients_post_the_code() {
+    let f = Fixture::new().await;
+    let p = ProviderId::Google;
+    let query = f.approve(&f.authorize(p, "alice").await).await;
+    let body: Value = f.callback(p, &query).await.json().await.unwrap();
+    let id = body["completion_id"].as_str().unwrap().to_string();
+    let alice = token("alice", 3600, None);
+    let c: Value = f
+        .app
+        .get(&format!("/api/v1/oauth/completions/{id}"), Some(&alice))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["status"], "awaiting_confirmation");
+    // Nothing is exchanged before the confirmation; the record lives as long as a state.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(f.sandbox.state.issued_tokens().is_empty());
+    let mut conn = f.app.store.connection();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!(
+            "{}:oauth:tmp:completion:{id}",
+            f.app.store.settings().prefix
+        ))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(ttl > 0 && ttl <= 600_000, "ttl {ttl}");
+    assert_eq!(f.completion(&id, "alice").await["status"], "connected");
+    // A second confirmation changes nothing.
+    assert_eq!(confirm(&f.app.http, &f.app.base, &id, &alice).await, 202);
+
+    // Native: the code and state posted with the starter's JWT; anyone else's is refused.
+    for (user, expected) in [("bob", 400), ("alice", 202)] {
+        let query = f
+            .approve(&f.authorize(ProviderId::Twitter, "alice").await)
+            .await;
+        let q = query_of(&url::Url::parse(&format!("http://x/?{query}")).unwrap());
+        let body = serde_json::json!({"code": q["code"], "state": q["state"]}).to_string();
+        let r = f
+            .app
+            .post_json(
+                "/api/v1/oauth/twitter/callback",
+                &token(user, 3600, None),
+                &body,
+            )
+            .await;
+        assert_eq!(r.status(), expected, "{user}");
+        if expected == 202 {
+            let body: Value = r.json().await.unwrap();
+            let id = body["completion_id"].as_str().unwrap();
+            assert_eq!(f.completion(id, "alice").await["status"], "connected");
+        } else {
+            assert_eq!(error_code(r).await, "invalid_state");
+        }
+    }
 }

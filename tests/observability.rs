@@ -259,6 +259,10 @@ impl Client {
         assert_eq!(r.status(), 202, "{p} callback");
         let body: Value = r.json().await.unwrap();
         let id = body["completion_id"].as_str().unwrap().to_string();
+        assert_eq!(
+            common::confirm(&self.http, &self.web, &id, &token).await,
+            202
+        );
         let start = Instant::now();
         let ds: Uuid = loop {
             let c: Value = self

@@ -327,6 +327,7 @@ async fn honcho_runs_the_procfile_and_stops_cleanly() {
     assert_eq!(r.status(), 202);
     let body: Value = r.json().await.unwrap();
     let completion = body["completion_id"].as_str().unwrap().to_string();
+    assert_eq!(common::confirm(&http, &web, &completion, &token).await, 202);
     let wait = Instant::now();
     let ds: Uuid = loop {
         let c: Value = http

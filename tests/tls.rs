@@ -127,6 +127,10 @@ async fn an_oauth_completion_against_an_untrusted_token_endpoint_fails_with_the_
     let body: Value = r.json().await.unwrap();
     let completion = body["completion_id"].as_str().unwrap().to_string();
     let alice = token("alice", 3600, None);
+    assert_eq!(
+        confirm(&app.http, &app.base, &completion, &alice).await,
+        202
+    );
     let path = format!("/api/v1/oauth/completions/{completion}");
     let mut last = Value::Null;
     let start = std::time::Instant::now();

@@ -1,6 +1,14 @@
-//! Connecting accounts: start an authorization, receive the provider's redirect, and follow
-//! the completion. The callback is the one `/api/v1` route without a bearer token (the
-//! provider's redirect carries none); it trusts only the state it finds in Redis.
+//! Connecting accounts: start an authorization, receive the provider's redirect, confirm, and
+//! follow the completion.
+//!
+//! The browser callback is the one `/api/v1` route without a bearer token (the provider's
+//! redirect carries none). Whoever finishes an authorization is not proven to be whoever
+//! started it (an attacker can send their own authorization link to a victim; RFC 9700
+//! §4.7), so the callback only parks the sealed code as a completion `awaiting_confirmation`
+//! under a fresh random id that reaches this browser alone; the client application then
+//! confirms it with the JWT of the user who started the flow, and only then is the code
+//! exchanged. Any other user's confirmation discards it. Native clients post `{code, state}`
+//! with that JWT instead, which proves both at once.
 
 use poem::{web::Data, Request};
 use poem_openapi::{
@@ -8,7 +16,6 @@ use poem_openapi::{
     payload::Json,
     ApiResponse, Object, OpenApi,
 };
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{auth::User, error::ApiError, AppState, Tags};
@@ -38,9 +45,17 @@ struct CallbackAccepted {
     status_url: String,
 }
 
+/// A native client's callback: what the provider's redirect carried.
+#[derive(Object)]
+struct CallbackBody {
+    code: String,
+    state: String,
+}
+
 #[derive(ApiResponse)]
 enum CallbackResponse {
-    /// The code was accepted; the account is being connected.
+    /// The code is parked: the client application confirms it (`.../confirm`) with the JWT
+    /// of the user who started the flow.
     #[oai(status = 202)]
     Accepted(Json<CallbackAccepted>),
     /// Back to the application (`OAUTH_SUCCESS_REDIRECT_URL?completion_id=`).
@@ -48,9 +63,16 @@ enum CallbackResponse {
     Redirect(#[oai(header = "location")] String),
 }
 
+#[derive(ApiResponse)]
+enum ExchangeQueued {
+    /// The code exchange is queued: follow `status_url`.
+    #[oai(status = 202)]
+    Accepted(Json<CallbackAccepted>),
+}
+
 #[derive(Object)]
 struct CompletionView {
-    /// `pending`, `connected` or `failed`.
+    /// `awaiting_confirmation`, `pending`, `connected` or `failed`.
     status: String,
     data_source_id: Option<Uuid>,
     /// The provider's error (or ours) when `failed`.
@@ -72,12 +94,74 @@ fn invalid_state() -> ApiError {
     )
 }
 
-/// One completion id per state: replays of one callback name the same completion.
-fn completion_id_of(state: &str) -> Uuid {
-    let digest = Sha256::digest(format!("completion:{state}").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes).into_uuid()
+fn status_url(id: Uuid) -> String {
+    format!("/api/v1/oauth/completions/{id}")
+}
+
+/// A state's record checked against the provider of the route; `None` (and the state spent)
+/// when unknown, expired, used or another provider's.
+async fn take_state(
+    state: &AppState,
+    p: ProviderId,
+    raw: Option<&str>,
+) -> Result<Option<crate::oauth::state::StateRecord>, ApiError> {
+    let record = match raw {
+        Some(s) => state.states.consume(s).await.map_err(redis_down)?,
+        None => None,
+    };
+    Ok(record.filter(|r| r.provider == p.as_str()))
+}
+
+/// The code-exchange job for a consumed state (the code sealed).
+fn exchange_job(
+    state: &AppState,
+    completion_id: Uuid,
+    record: crate::oauth::state::StateRecord,
+    code: Option<String>,
+) -> Result<OAuthCompletion, ApiError> {
+    let Some(code) = code.filter(|c| !c.is_empty() && c.len() <= 4096) else {
+        return Err(ApiError::BadRequest(
+            "invalid_request",
+            "the callback carries no authorization code".into(),
+        ));
+    };
+    let Some(key) = state.token_key.as_ref() else {
+        return Err(ApiError::Unavailable("token encryption"));
+    };
+    // Meta appends `#_` to the redirect; a fragment never reaches us, but a pasted code might.
+    let code = code.trim_end_matches("#_");
+    Ok(OAuthCompletion {
+        version: OAuthCompletion::VERSION,
+        completion_id,
+        user_id: record.user_id,
+        provider: record.provider,
+        redirect_uri: record.redirect_uri,
+        sealed_code: TokenCipher::new(key).seal_to_string(code),
+        sealed_pkce_verifier: record.sealed_verifier,
+    })
+}
+
+/// Marks the completion `pending` and queues its job (idempotent: the job id is the
+/// completion's).
+async fn start_exchange(state: &AppState, job: &OAuthCompletion) -> Result<(), ApiError> {
+    Completions(&state.states)
+        .put(
+            job.completion_id,
+            &Completion {
+                user_id: job.user_id.clone(),
+                provider: job.provider.clone(),
+                status: CompletionStatus::Pending,
+                data_source_id: None,
+                error: None,
+            },
+        )
+        .await
+        .map_err(redis_down)?;
+    state.producer.enqueue(job).await.map_err(|e| {
+        tracing::warn!(error = %e, "enqueue oauth completion");
+        ApiError::Unavailable("redis")
+    })?;
+    Ok(())
 }
 
 fn redis_down(e: redis::RedisError) -> ApiError {
@@ -128,7 +212,8 @@ impl OAuthApi {
         }))
     }
 
-    /// The provider's redirect: consumes the state once and queues the code exchange.
+    /// The provider's redirect (the user's browser): consumes the state once and parks the
+    /// sealed code as a completion `awaiting_confirmation` whose id only this browser gets.
     #[allow(clippy::too_many_arguments)]
     #[oai(path = "/:provider/callback", method = "get")]
     async fn callback(
@@ -143,10 +228,7 @@ impl OAuthApi {
     ) -> poem::Result<CallbackResponse> {
         let p = provider_of(&provider.0)?;
         // Consumed first, whatever follows: a state works once.
-        let record = match oauth_state.0.as_deref() {
-            Some(s) => state.states.consume(s).await.map_err(redis_down)?,
-            None => None,
-        };
+        let record = take_state(&state, p, oauth_state.0.as_deref()).await?;
         if let Some(error) = error.0 {
             let error: String = error.chars().take(100).collect();
             let detail: String = error_description
@@ -163,58 +245,36 @@ impl OAuthApi {
             )
             .into());
         }
-        let (Some(record), Some(raw_state)) = (record, oauth_state.0) else {
+        let Some(record) = record else {
             return Err(invalid_state().into());
         };
-        if record.provider != p.as_str() {
-            return Err(invalid_state().into());
-        }
         // A signed-in caller must be the user who started the flow.
         if let Some(claims) = bearer_claims(req, &state) {
             if claims.sub != record.user_id {
                 return Err(invalid_state().into());
             }
         }
-        let Some(code) = code.0.filter(|c| !c.is_empty() && c.len() <= 4096) else {
-            return Err(ApiError::BadRequest(
-                "invalid_request",
-                "the callback carries no authorization code".into(),
-            )
-            .into());
-        };
-        let Some(key) = state.token_key.as_ref() else {
-            return Err(ApiError::Unavailable("token encryption").into());
-        };
-        // Meta appends `#_` to the redirect; a fragment never reaches us, but a pasted code might.
-        let code = code.trim_end_matches("#_");
-        let completion_id = completion_id_of(&raw_state);
-        Completions(&state.states)
+        let completion_id = Uuid::new_v4();
+        let (user_id, provider_name) = (record.user_id.clone(), record.provider.clone());
+        let job = exchange_job(&state, completion_id, record, code.0)?;
+        let completions = Completions(&state.states);
+        completions
+            .hold_job(completion_id, &job)
+            .await
+            .map_err(redis_down)?;
+        completions
             .put(
                 completion_id,
                 &Completion {
-                    user_id: record.user_id.clone(),
-                    provider: record.provider.clone(),
-                    status: CompletionStatus::Pending,
+                    user_id,
+                    provider: provider_name,
+                    status: CompletionStatus::AwaitingConfirmation,
                     data_source_id: None,
                     error: None,
                 },
             )
             .await
             .map_err(redis_down)?;
-        let job = OAuthCompletion {
-            version: OAuthCompletion::VERSION,
-            completion_id,
-            user_id: record.user_id,
-            provider: record.provider,
-            redirect_uri: record.redirect_uri,
-            sealed_code: TokenCipher::new(key).seal_to_string(code),
-            sealed_pkce_verifier: record.sealed_verifier,
-        };
-        state.producer.enqueue(&job).await.map_err(|e| {
-            tracing::warn!(error = %e, "enqueue oauth completion");
-            ApiError::Unavailable("redis")
-        })?;
-        let status_url = format!("/api/v1/oauth/completions/{completion_id}");
         Ok(match &state.success_redirect {
             Some(url) => {
                 let mut url = url.clone();
@@ -224,12 +284,83 @@ impl OAuthApi {
             }
             None => CallbackResponse::Accepted(Json(CallbackAccepted {
                 completion_id,
-                status_url,
+                status_url: status_url(completion_id),
             })),
         })
     }
 
-    /// How a connection went: `pending`, `connected` (with the data source) or `failed`.
+    /// A native client's callback: `{code, state}` with the JWT of the user who started the
+    /// flow; the code exchange is queued at once.
+    #[oai(path = "/:provider/callback", method = "post")]
+    async fn native_callback(
+        &self,
+        user: User,
+        state: Data<&AppState>,
+        provider: Path<String>,
+        body: Json<CallbackBody>,
+    ) -> poem::Result<ExchangeQueued> {
+        let p = provider_of(&provider.0)?;
+        let body = body.0;
+        let record = take_state(&state, p, Some(&body.state))
+            .await?
+            .filter(|r| r.user_id == user.0.sub)
+            .ok_or_else(invalid_state)?;
+        let completion_id = Uuid::new_v4();
+        let job = exchange_job(&state, completion_id, record, Some(body.code))?;
+        start_exchange(&state, &job).await?;
+        Ok(ExchangeQueued::Accepted(Json(CallbackAccepted {
+            completion_id,
+            status_url: status_url(completion_id),
+        })))
+    }
+
+    /// The client application confirms a completion whose id reached it through the browser
+    /// redirect, with the JWT of the user who started the flow; the code exchange is then
+    /// queued. Any other user gets 404, and an unconfirmed completion is discarded.
+    #[oai(path = "/completions/:id/confirm", method = "post")]
+    async fn confirm(
+        &self,
+        user: User,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> poem::Result<ExchangeQueued> {
+        let completions = Completions(&state.states);
+        let Some(c) = completions.get(id.0).await.map_err(redis_down)? else {
+            return Err(ApiError::NotFound.into());
+        };
+        if c.user_id != user.0.sub {
+            if c.status == CompletionStatus::AwaitingConfirmation {
+                completions.discard(id.0).await.map_err(redis_down)?;
+                tracing::warn!(
+                    completion_id = %id.0,
+                    provider = %c.provider,
+                    "oauth completion confirmed by another user than the one who started it: discarded"
+                );
+            }
+            return Err(ApiError::NotFound.into());
+        }
+        // Pending with the job still held: an earlier confirmation stopped half-way; the job
+        // id is the completion's, so queueing it again is harmless.
+        if matches!(
+            c.status,
+            CompletionStatus::AwaitingConfirmation | CompletionStatus::Pending
+        ) {
+            if let Some(job) = completions.held_job(id.0).await.map_err(redis_down)? {
+                start_exchange(&state, &job).await?;
+                completions
+                    .release_held_job(id.0)
+                    .await
+                    .map_err(redis_down)?;
+            }
+        }
+        Ok(ExchangeQueued::Accepted(Json(CallbackAccepted {
+            completion_id: id.0,
+            status_url: status_url(id.0),
+        })))
+    }
+
+    /// How a connection went: `awaiting_confirmation`, `pending`, `connected` (with the data
+    /// source) or `failed`.
     #[oai(path = "/completions/:id", method = "get")]
     async fn completion(
         &self,
@@ -245,6 +376,7 @@ impl OAuthApi {
             .ok_or(ApiError::NotFound)?;
         Ok(Json(CompletionView {
             status: match c.status {
+                CompletionStatus::AwaitingConfirmation => "awaiting_confirmation",
                 CompletionStatus::Pending => "pending",
                 CompletionStatus::Connected => "connected",
                 CompletionStatus::Failed => "failed",

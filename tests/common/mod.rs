@@ -488,6 +488,20 @@ pub fn start_queue_workers(
     stop
 }
 
+/// The client application's confirmation of a completion (`POST …/confirm` with `jwt`);
+/// returns the status.
+pub async fn confirm(http: &reqwest::Client, api_base: &str, completion: &str, jwt: &str) -> u16 {
+    http.post(format!(
+        "{api_base}/api/v1/oauth/completions/{completion}/confirm"
+    ))
+    .bearer_auth(jwt)
+    .send()
+    .await
+    .unwrap()
+    .status()
+    .as_u16()
+}
+
 /// Polls until `f` holds or `secs` pass.
 pub async fn eventually<F, Fut>(secs: u64, mut f: F) -> bool
 where
@@ -584,6 +598,15 @@ impl SyncHarness {
         assert_eq!(r.status(), 202);
         let body: serde_json::Value = r.json().await.unwrap();
         let id = body["completion_id"].as_str().unwrap().to_string();
+        let r = self
+            .app
+            .post_json(
+                &format!("/api/v1/oauth/completions/{id}/confirm"),
+                &token(user, 3600, None),
+                "",
+            )
+            .await;
+        assert_eq!(r.status(), 202, "confirm");
         let mut ds = None;
         for _ in 0..300 {
             let c: serde_json::Value = self
