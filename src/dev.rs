@@ -16,7 +16,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use lifesync_jobs::{
     payloads::{SyncMode, SyncTrigger},
     runner::Handles,
-    Producer, QueueSettings, Store,
+    Producer, Store,
 };
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
@@ -126,7 +126,7 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
     db::migrate(&pool).await.context("dev: migrations")?;
     let store = Store::connect(
         config.redis.settings.clone(),
-        QueueSettings::new(config.redis.key_prefix.clone()),
+        config.queue_settings(),
     )
     .await
     .map_err(|_| {

@@ -397,10 +397,7 @@ async fn connect_postgres(
 
 async fn connect_redis(config: &Config, process: &str) -> anyhow::Result<lifesync_jobs::Store> {
     use anyhow::Context;
-    lifesync_jobs::Store::connect(
-        config.redis.settings.clone(),
-        lifesync_jobs::QueueSettings::new(config.redis.key_prefix.clone()),
-    )
-    .await
-    .with_context(|| format!("{process}: Redis is unreachable (start it, or set REDIS_URL)"))
+    lifesync_jobs::Store::connect(config.redis.settings.clone(), config.queue_settings())
+        .await
+        .with_context(|| format!("{process}: Redis is unreachable (start it, or set REDIS_URL)"))
 }

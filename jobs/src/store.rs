@@ -77,6 +77,8 @@ pub struct ClaimedJob {
     pub attempt: u32,
     pub lease: u64,
     pub max_attempts: u32,
+    /// Provider-requested deferrals (Retry-After) so far; no attempt was spent on them.
+    pub deferrals: u32,
 }
 
 /// What one claim call returned.
@@ -310,14 +312,15 @@ impl Store {
             .invoke_async(&mut self.conn.clone())
             .await?;
         let wait: i64 = redis::from_redis_value_ref(&flat[0])?;
-        let mut jobs = Vec::with_capacity((flat.len() - 1) / 5);
-        for f in flat[1..].chunks(5) {
+        let mut jobs = Vec::with_capacity((flat.len() - 1) / 6);
+        for f in flat[1..].chunks(6) {
             jobs.push(ClaimedJob {
                 id: redis::from_redis_value_ref(&f[0])?,
                 payload: redis::from_redis_value_ref(&f[1])?,
                 attempt: redis::from_redis_value_ref(&f[2])?,
                 lease: redis::from_redis_value_ref(&f[3])?,
                 max_attempts: redis::from_redis_value_ref(&f[4])?,
+                deferrals: redis::from_redis_value_ref(&f[5])?,
             });
         }
         Ok(Claim {

@@ -267,3 +267,17 @@ pub async fn finish(
     .await?;
     Ok(())
 }
+
+/// The run's job is deferred for up to `wait` (a throttle): the run deadline counts from its
+/// next turn, so waiting for a provider is never taken for being stuck.
+pub async fn waiting(pool: &PgPool, run_id: Uuid, wait: std::time::Duration) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE sync_runs SET updated_at = GREATEST(updated_at, now() + make_interval(secs => $2))
+          WHERE id = $1 AND status IN ('queued', 'running')",
+    )
+    .bind(run_id)
+    .bind(wait.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(())
+}

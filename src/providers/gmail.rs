@@ -189,15 +189,14 @@ impl Reply {
     }
 }
 
-/// [`classify`], with Gmail's throttling (403 or 429, rarely a `Retry-After`) coming back after
-/// [`THROTTLE_BACKOFF`] when the reply names no time.
+/// [`classify`], with Gmail's per-user throttling (403 or 429, rarely a `Retry-After`) coming
+/// back after [`THROTTLE_BACKOFF`] when the reply names no time; `dailyLimitExceeded` waits for
+/// midnight US Pacific time (set by `classify`).
 fn google_error(status: u16, headers: &HeaderMap, body: &str) -> ProviderError {
-    match classify(status, headers, body) {
-        ProviderError::RateLimited { .. } if super::http::retry_after(headers).is_none() => {
-            ProviderError::RateLimited {
-                retry_after: THROTTLE_BACKOFF,
-            }
-        }
+    match classify(ProviderId::Google, status, headers, body) {
+        ProviderError::RateLimited { retry_after: None } => ProviderError::RateLimited {
+            retry_after: Some(THROTTLE_BACKOFF),
+        },
         e => e,
     }
 }

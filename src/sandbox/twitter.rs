@@ -243,6 +243,18 @@ async fn admit(
             "about:blank",
         ));
     };
+    if state.quota_fault().as_deref() == Some("UsageCapExceeded") {
+        // The app's monthly read cap: the real body, no reset header.
+        return Err(Response::builder()
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .content_type("application/problem+json")
+            .body(
+                json!({ "title": "UsageCapExceeded", "detail": "Usage cap exceeded: Monthly product cap",
+                        "type": "https://api.twitter.com/2/problems/usage-capped",
+                        "period": "Monthly", "scope": "Product" })
+                .to_string(),
+            ));
+    }
     match fault {
         Some(DataFault::Unavailable) => {
             return Err(problem(

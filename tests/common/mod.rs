@@ -131,12 +131,25 @@ impl TestApp {
 
     /// With OAuth (provider apps, token key) configured.
     pub async fn spawn_with(oauth: Option<lifesync::api::OAuthSetup>) -> Self {
+        Self::spawn_with_queue(oauth, |_| {}).await
+    }
+
+    /// With OAuth and queue settings adjusted by `adjust` (after the tests' defaults: a throttle
+    /// without a time waits 1 s doubling to 4 s instead of 1 min to 1 h).
+    pub async fn spawn_with_queue(
+        oauth: Option<lifesync::api::OAuthSetup>,
+        adjust: impl FnOnce(&mut QueueSettings),
+    ) -> Self {
         lifesync::metrics::handle();
         let db = TestDb::new().await;
         let redis =
             std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
-        let store = Store::connect(RedisSettings::new(redis), QueueSettings::new(prefix))
+        let mut settings = QueueSettings::new(prefix);
+        settings.throttle.base = std::time::Duration::from_secs(1);
+        settings.throttle.max = std::time::Duration::from_secs(4);
+        adjust(&mut settings);
+        let store = Store::connect(RedisSettings::new(redis), settings)
             .await
             .expect("Redis");
         let state =
@@ -417,8 +430,17 @@ pub type RunOutcome = (String, i32, i32, i32, Option<String>);
 
 impl SyncHarness {
     pub async fn new(seed: u64, batch_size: u32) -> Self {
+        Self::with_queue(seed, batch_size, |_| {}).await
+    }
+
+    /// With queue settings adjusted by `adjust` (retry and throttle timings, caps).
+    pub async fn with_queue(
+        seed: u64,
+        batch_size: u32,
+        adjust: impl FnOnce(&mut QueueSettings),
+    ) -> Self {
         let sandbox = TestSandbox::spawn(seed).await;
-        let app = TestApp::spawn_with(Some(sandbox_oauth(&sandbox.base))).await;
+        let app = TestApp::spawn_with_queue(Some(sandbox_oauth(&sandbox.base)), adjust).await;
         let stop = start_queue_workers(
             &app.db.pool,
             &app.store,
