@@ -330,3 +330,55 @@ async fn a_restricted_linkedin_member_ends_the_run_without_a_dead_letter() {
     assert!(h.app.store.dead_jobs("sync", 10).await.unwrap().is_empty());
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_asks_for_reauthorization_without_a_dead_letter() {
+    let sandbox = TestSandbox::spawn(67).await;
+    let app = TestApp::spawn().await;
+    // A token the provider no longer accepts, and no refresh token to renew it.
+    let ds = app.db.data_source("rita", "twitter", "1001").await;
+    let key = token_key();
+    let cipher = lifesync::crypto::TokenCipher::new(&key);
+    lifesync::db::tokens::store(
+        &app.db.pool,
+        ds,
+        &cipher.seal(b"twitter-at-unknown"),
+        None,
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
+    let stop = start_workers(&app.db.pool, &app.store, &sandbox.twitter_base(), 100);
+    let r = app
+        .post_json(
+            &format!("/api/v1/data-sources/{ds}/sync"),
+            &token("rita", 3600, None),
+            r#"{"mode":"full"}"#,
+        )
+        .await;
+    let v: Value = r.json().await.unwrap();
+    let run = v["sync_run_id"].as_str().unwrap().to_string();
+    let job = v["job_id"].as_str().unwrap().to_string();
+    assert!(
+        eventually(30, || async {
+            run_row(&app.db.pool, &run).await.0 == "failed"
+        })
+        .await
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM data_sources WHERE id = $1")
+        .bind(ds)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "reauth_required");
+    assert!(
+        eventually(10, || async {
+            app.store.job(&job).await.unwrap().map(|j| j.state) == Some("succeeded".into())
+        })
+        .await
+    );
+    assert!(app.store.dead_jobs("sync", 10).await.unwrap().is_empty());
+    let _ = stop.send(());
+    app.shutdown().await;
+}
