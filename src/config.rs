@@ -527,6 +527,62 @@ mod tests {
     }
 
     #[test]
+    fn scopes_and_the_linkedin_version_are_read_and_checked() {
+        let li = [
+            ("LINKEDIN_CLIENT_ID", "id"),
+            ("LINKEDIN_CLIENT_SECRET", "s"),
+            ("LINKEDIN_REDIRECT_URI", "https://x.example/cb"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = li.to_vec();
+            v.extend_from_slice(extra);
+            v
+        };
+        let c = load(&li).unwrap();
+        let l = &c.providers[&ProviderId::Linkedin];
+        assert_eq!((l.scopes.as_ref(), l.api_version.as_ref()), (None, None));
+        let c = load(&with(&[
+            ("LINKEDIN_SCOPES", " openid  profile email r_member_social "),
+            ("LINKEDIN_API_VERSION", "202611"),
+        ]))
+        .unwrap();
+        let l = &c.providers[&ProviderId::Linkedin];
+        assert_eq!(
+            l.scopes.as_deref().unwrap(),
+            ["openid", "profile", "email", "r_member_social"]
+        );
+        assert_eq!(l.api_version.as_deref(), Some("202611"));
+        assert_eq!(
+            var_of(&with(&[("LINKEDIN_SCOPES", "  ")])),
+            "LINKEDIN_SCOPES"
+        );
+        for bad in ["2026-11", "202613", "20261", "v202611"] {
+            let v = with(&[("LINKEDIN_API_VERSION", bad)]);
+            assert_eq!(var_of(&v), "LINKEDIN_API_VERSION", "{bad}");
+        }
+        // Every provider reads its own {P}_SCOPES.
+        let c = load(&[
+            ("GOOGLE_CLIENT_ID", "id"),
+            ("GOOGLE_CLIENT_SECRET", "s"),
+            ("GOOGLE_REDIRECT_URI", "https://x.example/cb"),
+            ("GOOGLE_SCOPES", "openid email"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.providers[&ProviderId::Google].scopes.as_deref().unwrap(),
+            ["openid", "email"]
+        );
+        assert_eq!(
+            var_of(&[("SYNC_THROTTLE_BACKOFF_SECONDS", "0")]),
+            "SYNC_THROTTLE_BACKOFF_SECONDS"
+        );
+        let q = load(&[("SYNC_THROTTLE_BACKOFF_SECONDS", "5")])
+            .unwrap()
+            .queue_settings();
+        assert_eq!(q.throttle.base, std::time::Duration::from_secs(5));
+    }
+
+    #[test]
     fn defaults_are_the_contracts() {
         let c = load(&[]).unwrap();
         assert_eq!(c.database.url, DatabaseConfig::DEFAULT_URL);
