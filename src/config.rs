@@ -552,10 +552,6 @@ mod tests {
             ["openid", "profile", "email", "r_member_social"]
         );
         assert_eq!(l.api_version.as_deref(), Some("202611"));
-        assert_eq!(
-            var_of(&with(&[("LINKEDIN_SCOPES", "  ")])),
-            "LINKEDIN_SCOPES"
-        );
         for bad in ["2026-11", "202613", "20261", "v202611"] {
             let v = with(&[("LINKEDIN_API_VERSION", bad)]);
             assert_eq!(var_of(&v), "LINKEDIN_API_VERSION", "{bad}");
