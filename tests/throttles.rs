@@ -382,3 +382,49 @@ async fn a_refused_token_asks_for_reauthorization_without_a_dead_letter() {
     let _ = stop.send(());
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_disconnected_mid_run_ends_it_and_stores_nothing_more() {
+    let h = SyncHarness::new(68, 25).await;
+    let (ds, first) = h.connect(ProviderId::Twitter, "dora", "2002").await;
+    assert_eq!(first.0, "succeeded", "{first:?}");
+    h.set_faults(Faults {
+        slow_ms: 400,
+        ..Faults::default()
+    });
+    let (run, job) = start(&h, ds, "dora", "full").await;
+    assert!(
+        eventually(30, || async {
+            run_row(&h.app.db.pool, &run.to_string()).await.1 > 0
+        })
+        .await
+    );
+    let r = h
+        .app
+        .http
+        .delete(h.app.url(&format!("/api/v1/data-sources/{ds}")))
+        .bearer_auth(token("dora", 3600, None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(
+        eventually(30, || async {
+            job_hash(&h, &job).await.get("state").map(String::as_str) == Some("succeeded")
+        })
+        .await,
+        "the job completes: {:?}",
+        job_hash(&h, &job).await
+    );
+    let end = h.wait(run).await;
+    assert_eq!(end.0, "failed");
+    assert_eq!(end.4.as_deref(), Some("disconnected"));
+    let items: i64 = sqlx::query_scalar("SELECT count(*) FROM items WHERE data_source_id = $1")
+        .bind(ds)
+        .fetch_one(&h.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(items, 0, "no page stored after the disconnection");
+    assert!(h.app.store.dead_jobs("sync", 10).await.unwrap().is_empty());
+    h.shutdown().await;
+}

@@ -224,19 +224,20 @@ pub async fn reopen(pool: &PgPool, run_id: Uuid) -> sqlx::Result<bool> {
 }
 
 /// Adds one stored page to the run's counters and moves its resume point, in the page's
-/// transaction.
+/// transaction. False when the run is no longer running (ended elsewhere: its source was
+/// disconnected, or the deadline swept it): the caller rolls the page back.
 pub async fn record_page(
     tx: &mut Transaction<'_, Postgres>,
     run_id: Uuid,
     fetched: i32,
     counts: crate::db::items::PageCounts,
     next_cursor: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
         "UPDATE sync_runs SET items_fetched = items_fetched + $2, items_new = items_new + $3,
                 items_updated = items_updated + $4, items_duplicate = items_duplicate + $5,
                 page_cursor = $6, updated_at = now()
-          WHERE id = $1",
+          WHERE id = $1 AND status = 'running'",
     )
     .bind(run_id)
     .bind(fetched)
@@ -246,7 +247,7 @@ pub async fn record_page(
     .bind(next_cursor)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Ends a run as succeeded or failed (idempotent: only a live run changes).

@@ -316,7 +316,9 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         let Some(next) = page.next.clone() else {
             let mut tx = pool.begin().await?;
             let counts = store_items(&mut tx, &source, &normalized, &page.deleted).await?;
-            sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, None).await?;
+            if !sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, None).await? {
+                return Err(ended_elsewhere());
+            }
             sync_runs::finish(&mut tx, job.sync_run_id, true, None).await?;
             let patch = page.cursor.map(|c| json!({ provider.as_str(): c }));
             data_sources::finish_sync(&mut tx, source.id, true, None, patch.as_ref()).await?;
@@ -332,9 +334,13 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         let store = async {
             let mut tx = pool.begin().await?;
             let counts = store_items(&mut tx, &source, &normalized, &page.deleted).await?;
-            sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, Some(&state)).await?;
+            if !sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, Some(&state))
+                .await?
+            {
+                return Ok(None); // the transaction rolls back
+            }
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(counts)
+            Ok::<_, sqlx::Error>(Some(counts))
         };
         let prefetch = async {
             let ahead = PageRequest {
@@ -348,7 +354,9 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             Some(providers::fetch_page(provider, &session, ahead).await)
         };
         let (stored, ahead) = tokio::join!(store, prefetch);
-        let counts = stored?;
+        let Some(counts) = stored? else {
+            return Err(ended_elsewhere());
+        };
         record_items(&source.provider, kind, counts);
         page_state = Some(next);
         match ahead {
@@ -364,6 +372,15 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             _ => {}
         }
     }
+}
+
+/// The run was ended while this job worked on it (its source disconnected, or the deadline):
+/// the page is not stored, and the job ends without a dead letter.
+fn ended_elsewhere() -> Failure {
+    Failure::expected(
+        "the run was ended while it synced (source disconnected or run deadline)".into(),
+        None,
+    )
 }
 
 /// A page's items and reported deletions, in the page's transaction.
