@@ -2,7 +2,8 @@
 //! shapes (string ids, `.000Z` timestamps, `entities`, `geo` + `includes.places` only with the
 //! expansion, `{"meta":{"result_count":0}}` when empty), `max_results` 5–100 enforced,
 //! `since_id` exclusive, `pagination_token`, `x-rate-limit-*` on every reply and the v2 429
-//! problem body.
+//! problem body; with `Faults::quota = "UsageCapExceeded"`, the app's monthly usage cap (429
+//! `UsageCapExceeded` problem, `period: Monthly`, no reset header) on every data request.
 
 use std::{
     collections::HashMap,
