@@ -428,3 +428,52 @@ async fn a_source_disconnected_mid_run_ends_it_and_stores_nothing_more() {
     assert!(h.app.store.dead_jobs("sync", 10).await.unwrap().is_empty());
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fan_out_skips_a_paused_provider() {
+    use lifesync_jobs::payloads::{ScheduleFanout, SyncMode};
+    let app = TestApp::spawn().await;
+    let x = app.db.data_source("pia", "twitter", "1001").await;
+    let mail = app.db.data_source("pia", "google", "pia@gmail.com").await;
+    let pauses = lifesync::providers::pause::Pauses::new(
+        app.store.connection(),
+        app.store.settings().prefix.clone(),
+    );
+    pauses
+        .pause(
+            ProviderId::Twitter,
+            "lifesync-twitter",
+            lifesync::providers::reset::next_month_utc(chrono::Utc::now()),
+        )
+        .await
+        .unwrap();
+    let stop = start_queue_workers(
+        &app.db.pool,
+        &app.store,
+        "http://127.0.0.1:1/twitter",
+        100,
+        &["fanout"],
+    );
+    lifesync_jobs::Producer::new(app.store.clone())
+        .enqueue(&ScheduleFanout {
+            version: ScheduleFanout::VERSION,
+            schedule: "daily".into(),
+            mode: SyncMode::Full,
+            tick_unix: chrono::Utc::now().timestamp(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        eventually(20, || async {
+            app.store.stats("fanout").await.unwrap().succeeded == 1
+        })
+        .await
+    );
+    let runs: Vec<Uuid> = sqlx::query_scalar("SELECT data_source_id FROM sync_runs")
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(runs, vec![mail], "twitter ({x}) is paused");
+    let _ = stop.send(());
+    app.shutdown().await;
+}
