@@ -19,7 +19,8 @@
 //!   `Forbidden`, naming the scope: the run ends `failed`, the source's status becomes `error`,
 //!   never a retry loop or a dead job. 426 `NONEXISTENT_VERSION` (the version left LinkedIn's
 //!   window) is `Permanent`, naming `LINKEDIN_API_VERSION`. 429 carries no headers: a `DAY`
-//!   limit waits for 00:00 UTC, any other throttle [`THROTTLE_BACKOFF`].
+//!   limit waits for 00:00 UTC; any other throttle names no time (the queue's exponential
+//!   throttle backoff).
 
 use std::time::Duration;
 
@@ -38,8 +39,6 @@ use super::{
 pub const LINKEDIN_VERSION: &str = "202611";
 /// The restricted scope that reading a member's posts needs.
 pub const POSTS_SCOPE: &str = "r_member_social";
-/// The wait after a 429 that is not a daily limit (LinkedIn sends no headers).
-pub const THROTTLE_BACKOFF: Duration = Duration::from_secs(2);
 
 pub struct Linkedin;
 
@@ -160,11 +159,9 @@ fn error(
         )),
         429 => super::http::throttled(
             ProviderId::Linkedin,
-            Some(if message.contains("DAY") {
-                until_utc_midnight(Utc::now())
-            } else {
-                THROTTLE_BACKOFF
-            }),
+            message
+                .contains("DAY")
+                .then(|| until_utc_midnight(Utc::now())),
         ),
         _ => classify(ProviderId::Linkedin, status, headers, body),
     }
@@ -347,8 +344,13 @@ mod tests {
         );
         let day = r#"{"serviceErrorCode":101,"message":"Resource level throttle APPLICATION DAY limit for calls to this resource is reached.","status":429}"#;
         assert!(
-            matches!(error(LINKEDIN_VERSION, 429, &h, day), ProviderError::RateLimited { retry_after: Some(d) } if d > THROTTLE_BACKOFF)
+            matches!(error(LINKEDIN_VERSION, 429, &h, day), ProviderError::RateLimited { retry_after: Some(d) } if d > Duration::ZERO)
         );
+        let burst = r#"{"status":429,"message":"Too Many Requests"}"#;
+        assert!(matches!(
+            error(LINKEDIN_VERSION, 429, &h, burst),
+            ProviderError::RateLimited { retry_after: None }
+        ));
         let now = DateTime::parse_from_rfc3339("2026-11-24T23:59:00Z")
             .unwrap()
             .with_timezone(&Utc);
