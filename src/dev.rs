@@ -256,6 +256,11 @@ pub async fn run(sandbox_port: u16, seed: u64) -> anyhow::Result<()> {
         config.run_deadline,
         Duration::from_secs(60),
     ));
+    tokio::spawn(crate::maintenance::sweep_dead_job_runs(
+        pool.clone(),
+        store.clone(),
+        Duration::from_secs(60),
+    ));
     let handles = Handles::default();
     let queues: Vec<String> = workers::QUEUES.iter().map(|q| q.to_string()).collect();
     let worker_monitor = workers::register(&store, deps, &queues, 8, &handles);

@@ -321,6 +321,11 @@ async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> 
         config.run_deadline,
         std::time::Duration::from_secs(60),
     ));
+    tokio::spawn(lifesync::maintenance::sweep_dead_job_runs(
+        deps.pool.clone(),
+        store.clone(),
+        std::time::Duration::from_secs(60),
+    ));
     let handles = lifesync_jobs::runner::Handles::default();
     let monitor = lifesync::workers::register(&store, deps, &queues, concurrency, &handles);
     tracing::info!("worker: running {}", queues.join(", "));

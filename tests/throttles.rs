@@ -477,3 +477,60 @@ async fn the_fan_out_skips_a_paused_provider() {
     let _ = stop.send(());
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_job_died_unseen_is_ended_with_the_jobs_error() {
+    // Every attempt times out (the handler is dropped and cannot end the run itself).
+    let app = TestApp::spawn_with_queue(None, |q| {
+        q.job_timeout = std::time::Duration::from_millis(700);
+        q.retry.base = std::time::Duration::from_millis(50);
+        q.retry.max = std::time::Duration::from_millis(100);
+    })
+    .await;
+    let sandbox = TestSandbox::spawn(69).await;
+    let (ds, _) = app.db.twitter_source("tess", "1001", &sandbox).await;
+    sandbox.state.faults.lock().unwrap().slow_ms = 2000;
+    let stop = start_workers(&app.db.pool, &app.store, &sandbox.twitter_base(), 100);
+    let r = app
+        .post_json(
+            &format!("/api/v1/data-sources/{ds}/sync"),
+            &token("tess", 3600, None),
+            r#"{"mode":"full"}"#,
+        )
+        .await;
+    let v: Value = r.json().await.unwrap();
+    let run = v["sync_run_id"].as_str().unwrap().to_string();
+    let job = v["job_id"].as_str().unwrap().to_string();
+    assert!(
+        eventually(60, || async {
+            app.store.job(&job).await.unwrap().map(|j| j.state) == Some("dead".into())
+        })
+        .await
+    );
+    assert_eq!(run_row(&app.db.pool, &run).await.0, "running", "unseen");
+    let ended = lifesync::maintenance::end_dead_job_runs(
+        &app.db.pool,
+        &app.store,
+        std::time::Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ended.len(), 1);
+    let (status, error): (String, Option<String>) =
+        sqlx::query_as("SELECT status, error FROM sync_runs WHERE id = $1::uuid")
+            .bind(&run)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.unwrap().contains("timed out"));
+    let last: Option<String> =
+        sqlx::query_scalar("SELECT last_sync_error FROM data_sources WHERE id = $1")
+            .bind(ds)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(last.unwrap().contains("the sync job died"));
+    let _ = stop.send(());
+    app.shutdown().await;
+}

@@ -471,6 +471,30 @@ impl Store {
         Ok(JobRecord::from_hash(id, h))
     }
 
+    /// The state and last error of each job in `ids` (one pipeline; None: no record), for
+    /// callers that reconcile their own records with the queue (a sync run whose job died).
+    pub async fn job_states(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<Option<(String, Option<String>)>>, QueueError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HMGET")
+                .arg(self.job_key(id))
+                .arg("state")
+                .arg("last_error");
+        }
+        let rows: Vec<(Option<String>, Option<String>)> =
+            pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(state, error)| state.map(|s| (s, error)))
+            .collect())
+    }
+
     /// The newest dead jobs of a queue (at most `limit`), with last error and history.
     pub async fn dead_jobs(&self, queue: &str, limit: usize) -> Result<Vec<JobRecord>, QueueError> {
         if limit == 0 {

@@ -282,3 +282,45 @@ pub async fn waiting(pool: &PgPool, run_id: Uuid, wait: std::time::Duration) -> 
     .await?;
     Ok(())
 }
+
+/// Live (queued or running) runs with a job, untouched for `idle`: (run, job id), oldest first,
+/// at most `limit`. Candidates for [`fail_dead_job_runs`].
+pub async fn idle_with_jobs(
+    pool: &PgPool,
+    idle: std::time::Duration,
+    limit: i64,
+) -> sqlx::Result<Vec<(Uuid, String)>> {
+    sqlx::query_as(
+        "SELECT id, job_id FROM sync_runs
+          WHERE status IN ('queued', 'running') AND job_id IS NOT NULL
+            AND updated_at < now() - make_interval(secs => $1)
+          ORDER BY updated_at LIMIT $2",
+    )
+    .bind(idle.as_secs_f64())
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Ends live runs whose job died without ending them (a lease lost on its last attempt, a
+/// timeout, a panic): `failed` with `error`, recorded on their sources. Returns the runs ended.
+pub async fn fail_runs(pool: &PgPool, ended: &[(Uuid, String)]) -> sqlx::Result<Vec<(Uuid, Uuid)>> {
+    let (ids, errors): (Vec<Uuid>, Vec<String>) = ended.iter().cloned().unzip();
+    sqlx::query_as(
+        "WITH dead AS (
+             UPDATE sync_runs r SET status = 'failed', error = x.error, finished_at = now(),
+                    updated_at = now()
+               FROM unnest($1::uuid[], $2::text[]) AS x(id, error)
+              WHERE r.id = x.id AND r.status IN ('queued', 'running')
+             RETURNING r.id, r.data_source_id, r.error),
+         sources AS (
+             UPDATE data_sources d SET last_sync_at = now(), last_sync_status = 'failed',
+                    last_sync_error = dead.error, updated_at = now()
+               FROM dead WHERE d.id = dead.data_source_id)
+         SELECT id, data_source_id FROM dead",
+    )
+    .bind(&ids)
+    .bind(&errors)
+    .fetch_all(pool)
+    .await
+}
