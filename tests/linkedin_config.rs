@@ -32,7 +32,10 @@ async fn first_page(
     app: &ProviderApp,
     token: &str,
 ) -> Result<lifesync::providers::Page, ProviderError> {
-    let http = reqwest::Client::new();
+    // The client the tests' provider apps use (it trusts the sandbox however it is served).
+    let http = sandbox_apps(&app.api_base.origin().ascii_serialization())
+        .http
+        .clone();
     let s = Session {
         http: &http,
         app,
