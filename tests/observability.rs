@@ -601,6 +601,19 @@ async fn dashboards_and_alerts_work_against_real_processes() {
         let s = client.wait(run).await;
         eprintln!("faulty {p} sync: {s}");
     }
+    // Gmail's quota reply: a throttle for sure (a deferral, counted `retried` and rate-limited,
+    // whatever the interleaving of the faulty syncs above), then the same run succeeds.
+    client
+        .sandbox_post(
+            "/_sandbox/faults",
+            json!({ "quota": "userRateLimitExceeded" }),
+        )
+        .await;
+    let (ds, user) = sources[&ProviderId::Google];
+    let throttled = client.sync(ds, user).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    client.sandbox_post("/_sandbox/faults", json!({})).await;
+    assert_eq!(client.wait(throttled).await, "succeeded", "after the quota");
     // A malformed page fails a run.
     client
         .sandbox_post("/_sandbox/faults", json!({ "malformed_pages": 1 }))
