@@ -265,6 +265,11 @@ pub struct ProviderConfig {
     pub app_rate_limit: Option<u32>,
     /// `{P}_ACCOUNT_RATE_LIMIT`: requests per minute per connected account.
     pub account_rate_limit: Option<u32>,
+    /// `{P}_SCOPES` (space-separated): the scopes requested (None: the provider's documented
+    /// default in `oauth::spec`).
+    pub scopes: Option<Vec<String>>,
+    /// `LINKEDIN_API_VERSION` (`YYYYMM`, LinkedIn only; None: the client's default).
+    pub api_version: Option<String>,
 }
 
 impl ProviderConfig {
@@ -315,6 +320,40 @@ impl ProviderConfig {
         };
         let (app_rate_limit, account_rate_limit) =
             (rate("APP_RATE_LIMIT")?, rate("ACCOUNT_RATE_LIMIT")?);
+        let scopes_var = format!("{}_SCOPES", p.env_prefix());
+        let scopes = get(env, &scopes_var)
+            .map(|v| {
+                let s: Vec<String> = v.split_whitespace().map(String::from).collect();
+                if s.is_empty() {
+                    Err(err(
+                        &scopes_var,
+                        "must name at least one scope (space-separated)",
+                    ))
+                } else {
+                    Ok(s)
+                }
+            })
+            .transpose()?;
+        let api_version = match p {
+            ProviderId::Linkedin => get(env, "LINKEDIN_API_VERSION")
+                .map(|v| {
+                    let v = v.trim().to_string();
+                    let month = v.get(4..6).and_then(|m| m.parse::<u32>().ok());
+                    if v.len() == 6
+                        && v.bytes().all(|b| b.is_ascii_digit())
+                        && month.is_some_and(|m| (1..=12).contains(&m))
+                    {
+                        Ok(v)
+                    } else {
+                        Err(err(
+                            "LINKEDIN_API_VERSION",
+                            "must be a month as YYYYMM, e.g. 202611",
+                        ))
+                    }
+                })
+                .transpose()?,
+            _ => None,
+        };
         match (id, secret, redirect) {
             (None, None, None) => Ok(None),
             (Some(client_id), Some(secret), Some(redirect_uri)) => Ok(Some(Self {
@@ -327,6 +366,8 @@ impl ProviderConfig {
                 token_auth,
                 app_rate_limit,
                 account_rate_limit,
+                scopes,
+                api_version,
             })),
             (id, secret, redirect) => {
                 let missing = [
@@ -369,6 +410,9 @@ pub struct Config {
     pub metrics_addr: Option<String>,
     /// `SYNC_RUN_DEADLINE_SECONDS`: a run without progress this long is ended as failed.
     pub run_deadline: std::time::Duration,
+    /// `SYNC_THROTTLE_BACKOFF_SECONDS`: the first wait after a provider throttle that names no
+    /// time (doubling per deferral to an hour, or to this if longer).
+    pub throttle_backoff: std::time::Duration,
     pub oauth_success_redirect_url: Option<Url>,
     pub providers: BTreeMap<ProviderId, ProviderConfig>,
     /// How provider calls connect: trust anchors, proxies, timeout.
@@ -376,6 +420,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// The queue's settings: production timings under `REDIS_KEY_PREFIX`, with the throttle
+    /// backoff of `SYNC_THROTTLE_BACKOFF_SECONDS`.
+    pub fn queue_settings(&self) -> lifesync_jobs::QueueSettings {
+        let mut q = lifesync_jobs::QueueSettings::new(self.redis.key_prefix.clone());
+        q.throttle.base = self.throttle_backoff;
+        q.throttle.max = q.throttle.max.max(self.throttle_backoff);
+        q
+    }
+
     pub fn from_env(env: Lookup) -> Result<Self, ConfigError> {
         let jwt_secret = get(env, "JWT_SECRET").map(SecretString::from);
         if let Some(s) = &jwt_secret {
@@ -434,6 +487,17 @@ impl Config {
             daily_schedule: cron("SYNC_CRON_SCHEDULE", "0 3 * * *")?,
             incremental_schedule: cron("SYNC_INCREMENTAL_CRON", "0 */6 * * *")?,
             sync_batch_size,
+            throttle_backoff: std::time::Duration::from_secs(
+                match parse_or(
+                    env,
+                    "SYNC_THROTTLE_BACKOFF_SECONDS",
+                    60u64,
+                    "must be a whole number of seconds",
+                )? {
+                    0 => return Err(err("SYNC_THROTTLE_BACKOFF_SECONDS", "must be at least 1")),
+                    n => n,
+                },
+            ),
             fanout_spread: std::time::Duration::from_secs(parse_or(
                 env,
                 "SYNC_FANOUT_SPREAD_SECONDS",
@@ -496,6 +560,58 @@ mod tests {
 
     fn var_of(vars: &[(&str, &str)]) -> String {
         load(vars).unwrap_err().var
+    }
+
+    #[test]
+    fn scopes_and_the_linkedin_version_are_read_and_checked() {
+        let li = [
+            ("LINKEDIN_CLIENT_ID", "id"),
+            ("LINKEDIN_CLIENT_SECRET", "s"),
+            ("LINKEDIN_REDIRECT_URI", "https://x.example/cb"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = li.to_vec();
+            v.extend_from_slice(extra);
+            v
+        };
+        let c = load(&li).unwrap();
+        let l = &c.providers[&ProviderId::Linkedin];
+        assert_eq!((l.scopes.as_ref(), l.api_version.as_ref()), (None, None));
+        let c = load(&with(&[
+            ("LINKEDIN_SCOPES", " openid  profile email r_member_social "),
+            ("LINKEDIN_API_VERSION", "202611"),
+        ]))
+        .unwrap();
+        let l = &c.providers[&ProviderId::Linkedin];
+        assert_eq!(
+            l.scopes.as_deref().unwrap(),
+            ["openid", "profile", "email", "r_member_social"]
+        );
+        assert_eq!(l.api_version.as_deref(), Some("202611"));
+        for bad in ["2026-11", "202613", "20261", "v202611"] {
+            let v = with(&[("LINKEDIN_API_VERSION", bad)]);
+            assert_eq!(var_of(&v), "LINKEDIN_API_VERSION", "{bad}");
+        }
+        // Every provider reads its own {P}_SCOPES.
+        let c = load(&[
+            ("GOOGLE_CLIENT_ID", "id"),
+            ("GOOGLE_CLIENT_SECRET", "s"),
+            ("GOOGLE_REDIRECT_URI", "https://x.example/cb"),
+            ("GOOGLE_SCOPES", "openid email"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.providers[&ProviderId::Google].scopes.as_deref().unwrap(),
+            ["openid", "email"]
+        );
+        assert_eq!(
+            var_of(&[("SYNC_THROTTLE_BACKOFF_SECONDS", "0")]),
+            "SYNC_THROTTLE_BACKOFF_SECONDS"
+        );
+        let q = load(&[("SYNC_THROTTLE_BACKOFF_SECONDS", "5")])
+            .unwrap()
+            .queue_settings();
+        assert_eq!(q.throttle.base, std::time::Duration::from_secs(5));
     }
 
     #[test]

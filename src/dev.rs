@@ -18,7 +18,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use lifesync_jobs::{
     payloads::{SyncMode, SyncTrigger},
     runner::Handles,
-    Producer, QueueSettings, Store,
+    Producer, Store,
 };
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
@@ -157,7 +157,7 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
     db::migrate(&pool).await.context("dev: migrations")?;
     let store = Store::connect(
         config.redis.settings.clone(),
-        QueueSettings::new(config.redis.key_prefix.clone()),
+        config.queue_settings(),
     )
     .await
     .map_err(|_| {
@@ -291,6 +291,11 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
     tokio::spawn(crate::maintenance::sweep_stuck_runs(
         pool.clone(),
         config.run_deadline,
+        Duration::from_secs(60),
+    ));
+    tokio::spawn(crate::maintenance::sweep_dead_job_runs(
+        pool.clone(),
+        store.clone(),
         Duration::from_secs(60),
     ));
     let handles = Handles::default();

@@ -365,6 +365,11 @@ async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> 
         config.run_deadline,
         std::time::Duration::from_secs(60),
     ));
+    tokio::spawn(lifesync::maintenance::sweep_dead_job_runs(
+        deps.pool.clone(),
+        store.clone(),
+        std::time::Duration::from_secs(60),
+    ));
     let handles = lifesync_jobs::runner::Handles::default();
     let monitor = lifesync::workers::register(&store, deps, &queues, concurrency, &handles);
     tracing::info!("worker: running {}", queues.join(", "));
@@ -470,12 +475,12 @@ async fn connect_postgres(
 
 async fn connect_redis(config: &Config, process: &str) -> anyhow::Result<lifesync_jobs::Store> {
     use anyhow::Context;
-    let store = lifesync_jobs::Store::connect(
-        config.redis.settings.clone(),
-        lifesync_jobs::QueueSettings::new(config.redis.key_prefix.clone()),
-    )
-    .await
-    .with_context(|| format!("{process}: Redis is unreachable (start it, or set REDIS_URL)"))?;
+    let store =
+        lifesync_jobs::Store::connect(config.redis.settings.clone(), config.queue_settings())
+            .await
+            .with_context(|| {
+                format!("{process}: Redis is unreachable (start it, or set REDIS_URL)")
+            })?;
     lifesync::doctor::warn_if_evicting(&store, process).await;
     Ok(store)
 }

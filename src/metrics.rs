@@ -20,6 +20,20 @@ pub const OAUTH_STATES_ACTIVE: &str = "lifesync_oauth_states_active";
 pub const OAUTH_TOKEN_REFRESHES_TOTAL: &str = "lifesync_oauth_token_refreshes_total";
 pub const LAST_SUCCESSFUL_SYNC: &str = "lifesync_last_successful_sync_timestamp_seconds";
 pub const SCHEDULER_TICKS_TOTAL: &str = "lifesync_scheduler_ticks_total";
+pub const WEBHOOK_DELIVERIES_TOTAL: &str = "lifesync_webhook_deliveries_total";
+
+/// Closed label sets, exported at 0 from start-up ([`register_known`]).
+pub const TRIGGERS: [&str; 5] = ["oauth", "manual", "daily", "incremental", "admin"];
+pub const RUN_OUTCOMES: [&str; 2] = ["succeeded", "failed"];
+pub const ITEM_KINDS: [&str; 3] = ["post", "media", "email"];
+pub const ITEM_RESULTS: [&str; 3] = ["new", "updated", "duplicate"];
+pub const COMPLETION_OUTCOMES: [&str; 2] = ["connected", "failed"];
+pub const REFRESH_OUTCOMES: [&str; 3] = ["renewed", "reauth_required", "failed"];
+pub const SOURCE_STATUSES: [&str; 4] = ["active", "reauth_required", "disconnected", "error"];
+pub const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "retried", "failed"];
+pub const SCHEDULES: [&str; 2] = ["daily", "incremental"];
+/// Request statuses exported at 0 (others appear when first seen: the set is HTTP's).
+const KNOWN_REQUEST_STATUSES: [&str; 3] = ["200", "429", "error"];
 
 /// Buckets for job and HTTP durations: 5 ms to 10 min.
 const DURATION_BUCKETS: [f64; 14] = [
@@ -40,10 +54,59 @@ pub fn handle() -> PrometheusHandle {
             // A second recorder (another library's) would leave ours unused; ours is first.
             if metrics::set_global_recorder(recorder).is_ok() {
                 describe();
+                register_known();
             }
             handle
         })
         .clone()
+}
+
+/// Exports every contract metric with its known label sets at 0, so dashboards and alerts see
+/// the series from process start, before any work (`lifesync_last_successful_sync_timestamp_
+/// seconds` excepted: a 0 there would read as "no sync since 1970").
+fn register_known() {
+    use crate::providers::ProviderId;
+    lifesync_jobs::metrics::register_known(&crate::workers::QUEUES);
+    for p in ProviderId::ALL.map(ProviderId::as_str) {
+        metrics::counter!(PROVIDER_RATE_LIMITED_TOTAL, "provider" => p).increment(0);
+        for status in KNOWN_REQUEST_STATUSES {
+            metrics::counter!(PROVIDER_REQUESTS_TOTAL, "provider" => p, "status" => status)
+                .increment(0);
+        }
+        for trigger in TRIGGERS {
+            for outcome in RUN_OUTCOMES {
+                metrics::counter!(SYNC_RUNS_TOTAL,
+                    "provider" => p.to_string(), "trigger" => trigger, "outcome" => outcome)
+                .increment(0);
+            }
+        }
+        for kind in ITEM_KINDS {
+            for result in ITEM_RESULTS {
+                metrics::counter!(SYNC_ITEMS_TOTAL,
+                    "provider" => p.to_string(), "kind" => kind, "result" => result)
+                .increment(0);
+            }
+        }
+        for outcome in COMPLETION_OUTCOMES {
+            metrics::counter!(OAUTH_COMPLETIONS_TOTAL,
+                "provider" => p.to_string(), "outcome" => outcome)
+            .increment(0);
+        }
+        for outcome in REFRESH_OUTCOMES {
+            metrics::counter!(OAUTH_TOKEN_REFRESHES_TOTAL, "provider" => p, "outcome" => outcome)
+                .increment(0);
+        }
+        for status in SOURCE_STATUSES {
+            metrics::gauge!(DATA_SOURCES, "provider" => p, "status" => status).increment(0.0);
+        }
+    }
+    for outcome in WEBHOOK_OUTCOMES {
+        metrics::counter!(WEBHOOK_DELIVERIES_TOTAL, "outcome" => outcome).increment(0);
+    }
+    for schedule in SCHEDULES {
+        metrics::counter!(SCHEDULER_TICKS_TOTAL, "schedule" => schedule).increment(0);
+    }
+    metrics::gauge!(OAUTH_STATES_ACTIVE).increment(0.0);
 }
 
 fn describe() {
@@ -80,6 +143,10 @@ fn describe() {
     metrics::describe_counter!(
         SCHEDULER_TICKS_TOTAL,
         "Schedule ticks turned into fan-out jobs (or caught up at start), by schedule"
+    );
+    metrics::describe_counter!(
+        WEBHOOK_DELIVERIES_TOTAL,
+        "Webhook delivery attempts by outcome (delivered, retried, failed)"
     );
     metrics::describe_counter!(
         OAUTH_TOKEN_REFRESHES_TOTAL,
@@ -135,11 +202,19 @@ pub fn sync_items(provider: &str, kind: &'static str, new: u64, updated: u64, du
     }
 }
 
+/// A provider throttled us (any status: 429, Meta's throttling codes, Gmail's 403 reasons,
+/// X's usage cap). Called only by `providers::http::throttled`, where replies are classified.
+pub fn provider_rate_limited(provider: crate::providers::ProviderId) {
+    metrics::counter!(PROVIDER_RATE_LIMITED_TOTAL, "provider" => provider.as_str()).increment(1);
+}
+
+/// One webhook delivery attempt: `delivered`, `retried` or `failed`.
+pub fn webhook_delivery(outcome: &'static str) {
+    metrics::counter!(WEBHOOK_DELIVERIES_TOTAL, "outcome" => outcome).increment(1);
+}
+
 /// One provider request: its HTTP status, or `error` when no reply came.
 pub fn provider_request(provider: &'static str, status: Option<u16>) {
-    if status == Some(429) {
-        metrics::counter!(PROVIDER_RATE_LIMITED_TOTAL, "provider" => provider).increment(1);
-    }
     let status = status.map_or_else(|| "error".to_string(), |s| s.to_string());
     metrics::counter!(PROVIDER_REQUESTS_TOTAL, "provider" => provider, "status" => status)
         .increment(1);

@@ -103,20 +103,23 @@ async fn a_dead_sync_is_listed_with_its_error_and_redriven_to_completion() {
     let sandbox = TestSandbox::spawn(5).await;
     let app = TestApp::spawn().await;
     let admin = token("op", 3600, Some("admin"));
-    // A source whose access token the provider no longer accepts, and no refresh token.
+    // A source whose provider answers a malformed page: a bug-class failure, so a genuine dead
+    // letter (a refused token is the user's doing and no longer dead-letters: tests/throttles.rs).
     let ds = app.db.data_source("alice", "twitter", "1001").await;
     let key = token_key();
     let cipher = lifesync::crypto::TokenCipher::new(&key);
+    let good = sandbox.state.issue_token("1001");
     lifesync::db::tokens::store(
         &app.db.pool,
         ds,
-        &cipher.seal(b"twitter-at-unknown"),
+        &cipher.seal(good.as_bytes()),
         None,
         None,
         &[],
     )
     .await
     .unwrap();
+    sandbox.state.faults.lock().unwrap().malformed_pages = 1;
     let stop = start_workers(&app.db.pool, &app.store, &sandbox.twitter_base(), 100);
     let r = app
         .post_json(
@@ -149,29 +152,10 @@ async fn a_dead_sync_is_listed_with_its_error_and_redriven_to_completion() {
     let dead = &v["jobs"][0];
     assert_eq!(dead["id"], job_id.as_str());
     assert_eq!(dead["attempts"], 1);
-    assert!(dead["last_error"]
-        .as_str()
-        .unwrap()
-        .contains("reconnect required"));
+    assert!(dead["last_error"].as_str().unwrap().contains("malformed"));
     assert_eq!(dead["payload"]["data_source_id"], ds.to_string());
     assert_eq!(run_row(&app.db.pool, &run_id).await.0, "failed");
-    // The user reconnects (a valid token, the source active again); the operator re-drives.
-    let good = sandbox.state.issue_token("1001");
-    lifesync::db::tokens::store(
-        &app.db.pool,
-        ds,
-        &cipher.seal(good.as_bytes()),
-        None,
-        None,
-        &[],
-    )
-    .await
-    .unwrap();
-    sqlx::query("UPDATE data_sources SET status = 'active' WHERE id = $1")
-        .bind(ds)
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
+    // The provider answers well again (the fault was one page); the operator re-drives.
     let r = app
         .http
         .post(app.url(&format!("/api/v1/admin/jobs/{job_id}/retry")))

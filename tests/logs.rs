@@ -129,6 +129,10 @@ async fn a_multi_provider_run_logs_json_with_job_fields_and_no_secret_or_pii() {
         let redirect = url::Url::parse(&format!("{web}/api/v1/oauth/{p}/callback")).unwrap();
         let c = lifesync::sandbox::provider_config(p, &base, redirect);
         let pre = p.env_prefix();
+        if let Some(scopes) = &c.scopes {
+            // The sandbox's LinkedIn app is approved for posts.
+            env.push((format!("{pre}_SCOPES"), scopes.join(" ")));
+        }
         let (id_var, secret_var) = if p == ProviderId::Facebook {
             (
                 "FACEBOOK_APP_ID".to_string(),

@@ -152,6 +152,8 @@ fn service_env(db_url: &str, prefix: &str, web_port: u16, sandbox: &str) -> Vec<
         ("HOST", "127.0.0.1".to_string()),
         ("PORT", web_port.to_string()),
         ("SYNC_FANOUT_SPREAD_SECONDS", "0".to_string()),
+        // Throttles without a time (Meta code 4) wait 1 s, not the production minute.
+        ("SYNC_THROTTLE_BACKOFF_SECONDS", "1".to_string()),
         ("RUST_LOG", "warn".to_string()),
     ]
     .into_iter()
@@ -165,6 +167,10 @@ fn service_env(db_url: &str, prefix: &str, web_port: u16, sandbox: &str) -> Vec<
         .unwrap();
         let c = lifesync::sandbox::provider_config(p, &base, redirect);
         let pre = p.env_prefix();
+        if let Some(scopes) = &c.scopes {
+            // The sandbox's LinkedIn app is approved for posts.
+            env.push((format!("{pre}_SCOPES"), scopes.join(" ")));
+        }
         let (id, secret) = match p {
             ProviderId::Facebook => ("FACEBOOK_APP_ID".to_string(), "FACEBOOK_APP_SECRET".into()),
             _ => (format!("{pre}_CLIENT_ID"), format!("{pre}_CLIENT_SECRET")),
@@ -589,7 +595,8 @@ async fn dashboards_and_alerts_work_against_real_processes() {
         assert_eq!(client.wait(run).await, "succeeded", "{p}: first sync");
         sources.insert(p, (ds, user));
     }
-    // A member without r_member_social: 403, a failed run, a dead job, a source in `error`.
+    // A member without r_member_social: 403, a failed run, a source in `error` (the job
+    // completes: an expected ending is not a dead letter; the malformed page below is one).
     let (_, refused) = client
         .connect(ProviderId::Linkedin, "dave", "restricted-obs")
         .await;
@@ -616,6 +623,19 @@ async fn dashboards_and_alerts_work_against_real_processes() {
         let s = client.wait(run).await;
         eprintln!("faulty {p} sync: {s}");
     }
+    // Gmail's quota reply: a throttle for sure (a deferral, counted `retried` and rate-limited,
+    // whatever the interleaving of the faulty syncs above), then the same run succeeds.
+    client
+        .sandbox_post(
+            "/_sandbox/faults",
+            json!({ "quota": "userRateLimitExceeded" }),
+        )
+        .await;
+    let (ds, user) = sources[&ProviderId::Google];
+    let throttled = client.sync(ds, user).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    client.sandbox_post("/_sandbox/faults", json!({})).await;
+    assert_eq!(client.wait(throttled).await, "succeeded", "after the quota");
     // A malformed page fails a run.
     client
         .sandbox_post("/_sandbox/faults", json!({ "malformed_pages": 1 }))

@@ -54,6 +54,10 @@ fn service_env(db_url: &str, prefix: &str, web_port: u16, sandbox: &str) -> Vec<
         .unwrap();
         let c = lifesync::sandbox::provider_config(p, &base, redirect);
         let pre = p.env_prefix();
+        if let Some(scopes) = &c.scopes {
+            // The sandbox's LinkedIn app is approved for posts.
+            env.push((format!("{pre}_SCOPES"), scopes.join(" ")));
+        }
         let (id, secret) = match p {
             ProviderId::Facebook => ("FACEBOOK_APP_ID".to_string(), "FACEBOOK_APP_SECRET".into()),
             _ => (format!("{pre}_CLIENT_ID"), format!("{pre}_CLIENT_SECRET")),

@@ -53,6 +53,11 @@ pub struct JobLease {
     pub lease: u64,
     pub attempt: u32,
     pub max_attempts: u32,
+    /// Deferrals (`JobError::RetryAfter`) before this attempt; they spend no attempt.
+    pub deferrals: u32,
+    /// The queue's deferral cap: a deferral past it dead-letters the job, so a handler whose
+    /// `deferrals + 1 > max_deferrals` is ending for good and records that itself.
+    pub max_deferrals: u32,
 }
 
 enum AckMsg {
@@ -426,6 +431,8 @@ fn build_task<Args: DeserializeOwned>(lane: &Lane, job: ClaimedJob) -> Option<Ta
                     lease: job.lease,
                     attempt: job.attempt,
                     max_attempts: job.max_attempts,
+                    deferrals: job.deferrals,
+                    max_deferrals: lane.settings().max_deferrals,
                 })
                 .build(),
         ),
@@ -591,6 +598,7 @@ where
                         Outcome::Succeeded => Some("succeeded"),
                         Outcome::Aborted { .. } => Some("dead"),
                         Outcome::Failed { .. } if l.attempt >= l.max_attempts => Some("dead"),
+                        Outcome::Deferred { .. } if l.deferrals >= l.max_deferrals => Some("dead"),
                         Outcome::Failed { .. } | Outcome::Deferred { .. } => Some("retried"),
                         Outcome::HandedBack | Outcome::Interrupted { .. } => None,
                     };
@@ -622,6 +630,12 @@ fn failure_outcome(settings: &QueueSettings, lease: Option<&JobLease>, e: &BoxDy
     match classify(e.as_ref()) {
         FailureClass::Abort => Outcome::Aborted { error },
         FailureClass::RetryAfter(delay) => Outcome::Deferred { delay, error },
+        FailureClass::Throttled => Outcome::Deferred {
+            delay: settings
+                .throttle
+                .delay(lease.map_or(0, |l| l.deferrals).saturating_add(1)),
+            error,
+        },
         FailureClass::Retry => Outcome::Failed {
             delay: settings.retry.delay(lease.map_or(1, |l| l.attempt)),
             error,

@@ -99,10 +99,15 @@ pub struct QueueSettings {
     pub succeeded_retention: Duration,
     /// How long a dead job's data is kept.
     pub dead_retention: Duration,
-    /// Most provider-requested deferrals (Retry-After) before a job is dead-lettered.
+    /// Most deferrals (Retry-After, throttles) before a job is dead-lettered. Each deferral
+    /// waits at least what the provider asked for, and a throttle without a time waits
+    /// `throttle` (≥ 1 min by default), so the default cap is days of throttling, not minutes;
+    /// a handler sees its count in `JobLease` and records its own ending before the last one.
     pub max_deferrals: u32,
     /// Backoff between failed attempts.
     pub retry: RetryPolicy,
+    /// Backoff after a throttle that named no time (`JobError::Throttled`), by deferral count.
+    pub throttle: RetryPolicy,
 }
 
 impl QueueSettings {
@@ -120,6 +125,7 @@ impl QueueSettings {
             dead_retention: Duration::from_secs(7 * 24 * 3600),
             max_deferrals: 100,
             retry: RetryPolicy::default(),
+            throttle: RetryPolicy::throttle_default(),
         }
     }
 

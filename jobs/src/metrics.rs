@@ -31,6 +31,27 @@ pub fn describe() {
     );
 }
 
+/// Attempt outcomes of `lifesync_jobs_total`.
+pub const OUTCOMES: [&str; 3] = ["succeeded", "retried", "dead"];
+/// States of `lifesync_queue_depth`.
+pub const STATES: [&str; 5] = ["pending", "scheduled", "running", "retrying", "dead"];
+
+/// Exports every series of `queues` at 0 (each outcome, each state, an empty duration
+/// histogram), so a scrape right after start-up finds the whole contract; call once after
+/// installing a recorder.
+pub fn register_known(queues: &[&str]) {
+    for q in queues {
+        for outcome in OUTCOMES {
+            metrics::counter!(JOBS_TOTAL, "queue" => q.to_string(), "outcome" => outcome)
+                .increment(0);
+        }
+        for state in STATES {
+            metrics::gauge!(QUEUE_DEPTH, "queue" => q.to_string(), "state" => state).increment(0.0);
+        }
+        let _ = metrics::histogram!(JOB_DURATION_SECONDS, "queue" => q.to_string());
+    }
+}
+
 pub(crate) fn record_attempt(queue: &str, outcome: &'static str, duration: Duration) {
     metrics::counter!(JOBS_TOTAL, "queue" => queue.to_string(), "outcome" => outcome).increment(1);
     metrics::histogram!(JOB_DURATION_SECONDS, "queue" => queue.to_string())

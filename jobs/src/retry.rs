@@ -2,7 +2,10 @@
 //!
 //! The kind alone decides what happens next: [`JobError::Retryable`] spends an attempt and
 //! waits an exponential, jittered delay; [`JobError::RetryAfter`] waits exactly the delay the
-//! provider asked for and spends no attempt; [`JobError::Permanent`] dead-letters at once.
+//! provider asked for and spends no attempt; [`JobError::Throttled`] (a throttle that named no
+//! time) spends no attempt and waits the queue's throttle backoff at the job's deferral count
+//! (1 min doubling to 1 h by default); [`JobError::Permanent`] dead-letters at once. Both
+//! deferrals count toward the queue's deferral cap, past which the job is dead.
 //! apalis's own `AbortError` and `RetryAfterError` are understood too; any other error,
 //! a timeout or a panic counts as retryable.
 
@@ -33,6 +36,16 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The wait after a provider throttle that named no time: 1 min doubling to 1 h, ±20 %.
+    pub fn throttle_default() -> Self {
+        Self {
+            base: Duration::from_secs(60),
+            factor: 2.0,
+            max: Duration::from_secs(3600),
+            jitter: 0.2,
+        }
+    }
+
     /// The delay before the attempt after failed attempt `attempt` (1-based), without jitter.
     pub fn nominal_delay(&self, attempt: u32) -> Duration {
         let exp = self.factor.powi(attempt.saturating_sub(1).min(64) as i32);
@@ -67,7 +80,12 @@ pub enum JobError {
         #[source]
         source: BoxDynError,
     },
-    /// Retrying cannot help (bad input, revoked access): dead-lettered at once.
+    /// The provider throttled us without saying for how long: rescheduled after the queue's
+    /// throttle backoff for the job's deferral count (exponential, jittered), without spending
+    /// an attempt.
+    #[error("throttled: {0}")]
+    Throttled(BoxDynError),
+    /// Retrying cannot help (bad input, a bug): dead-lettered at once.
     #[error("permanent: {0}")]
     Permanent(BoxDynError),
 }
@@ -85,6 +103,9 @@ impl JobError {
     pub fn permanent(e: impl Into<BoxDynError>) -> Self {
         Self::Permanent(e.into())
     }
+    pub fn throttled(e: impl Into<BoxDynError>) -> Self {
+        Self::Throttled(e.into())
+    }
 }
 
 /// The queue-level decision for a failed attempt.
@@ -92,6 +113,7 @@ impl JobError {
 pub(crate) enum FailureClass {
     Retry,
     RetryAfter(Duration),
+    Throttled,
     Abort,
 }
 
@@ -101,6 +123,7 @@ pub(crate) fn classify(err: &(dyn std::error::Error + 'static)) -> FailureClass 
         return match e {
             JobError::Retryable(_) => FailureClass::Retry,
             JobError::RetryAfter { delay, .. } => FailureClass::RetryAfter(*delay),
+            JobError::Throttled(_) => FailureClass::Throttled,
             JobError::Permanent(_) => FailureClass::Abort,
         };
     }
@@ -151,6 +174,8 @@ mod tests {
             classify(e.as_ref()),
             FailureClass::RetryAfter(Duration::from_secs(7))
         );
+        let e: BoxDynError = Box::new(JobError::throttled("code 4"));
+        assert_eq!(classify(e.as_ref()), FailureClass::Throttled);
         let e: BoxDynError = Box::new(AbortError::new("x"));
         assert_eq!(classify(e.as_ref()), FailureClass::Abort);
         let e: BoxDynError = "plain".into();

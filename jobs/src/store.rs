@@ -77,6 +77,8 @@ pub struct ClaimedJob {
     pub attempt: u32,
     pub lease: u64,
     pub max_attempts: u32,
+    /// Provider-requested deferrals (Retry-After) so far; no attempt was spent on them.
+    pub deferrals: u32,
 }
 
 /// What one claim call returned.
@@ -344,14 +346,15 @@ impl Store {
             .invoke_async(&mut self.conn.clone())
             .await?;
         let wait: i64 = redis::from_redis_value_ref(&flat[0])?;
-        let mut jobs = Vec::with_capacity((flat.len() - 1) / 5);
-        for f in flat[1..].chunks(5) {
+        let mut jobs = Vec::with_capacity((flat.len() - 1) / 6);
+        for f in flat[1..].chunks(6) {
             jobs.push(ClaimedJob {
                 id: redis::from_redis_value_ref(&f[0])?,
                 payload: redis::from_redis_value_ref(&f[1])?,
                 attempt: redis::from_redis_value_ref(&f[2])?,
                 lease: redis::from_redis_value_ref(&f[3])?,
                 max_attempts: redis::from_redis_value_ref(&f[4])?,
+                deferrals: redis::from_redis_value_ref(&f[5])?,
             });
         }
         Ok(Claim {
@@ -500,6 +503,30 @@ impl Store {
             other => other?,
         };
         Ok(JobRecord::from_hash(id, h))
+    }
+
+    /// The state and last error of each job in `ids` (one pipeline; None: no record), for
+    /// callers that reconcile their own records with the queue (a sync run whose job died).
+    pub async fn job_states(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<Option<(String, Option<String>)>>, QueueError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HMGET")
+                .arg(self.job_key(id))
+                .arg("state")
+                .arg("last_error");
+        }
+        let rows: Vec<(Option<String>, Option<String>)> =
+            pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(state, error)| state.map(|s| (s, error)))
+            .collect())
     }
 
     /// The newest dead jobs of a queue (at most `limit`), with last error and history.

@@ -129,15 +129,27 @@ pub async fn recent_ids_after(
     after: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<Uuid>> {
+    recent_ids_after_except(pool, since, after, limit, &[]).await
+}
+
+/// [`recent_ids_after`] without the sources of the `skipped` providers (paused apps).
+pub async fn recent_ids_after_except(
+    pool: &PgPool,
+    since: chrono::DateTime<chrono::Utc>,
+    after: Option<Uuid>,
+    limit: i64,
+    skipped: &[String],
+) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(
         "SELECT id FROM data_sources
           WHERE status = 'active' AND last_sync_status = 'succeeded' AND last_sync_at >= $1
-            AND ($2::uuid IS NULL OR id > $2)
+            AND ($2::uuid IS NULL OR id > $2) AND provider <> ALL($4)
           ORDER BY id LIMIT $3",
     )
     .bind(since)
     .bind(after)
     .bind(limit)
+    .bind(skipped)
     .fetch_all(pool)
     .await
 }
@@ -148,13 +160,24 @@ pub async fn active_ids_after(
     after: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<Uuid>> {
+    active_ids_after_except(pool, after, limit, &[]).await
+}
+
+/// [`active_ids_after`] without the sources of the `skipped` providers (paused apps).
+pub async fn active_ids_after_except(
+    pool: &PgPool,
+    after: Option<Uuid>,
+    limit: i64,
+    skipped: &[String],
+) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(
         "SELECT id FROM data_sources
-          WHERE status = 'active' AND ($1::uuid IS NULL OR id > $1)
+          WHERE status = 'active' AND ($1::uuid IS NULL OR id > $1) AND provider <> ALL($3)
           ORDER BY id LIMIT $2",
     )
     .bind(after)
     .bind(limit)
+    .bind(skipped)
     .fetch_all(pool)
     .await
 }

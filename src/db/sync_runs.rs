@@ -224,19 +224,20 @@ pub async fn reopen(pool: &PgPool, run_id: Uuid) -> sqlx::Result<bool> {
 }
 
 /// Adds one stored page to the run's counters and moves its resume point, in the page's
-/// transaction.
+/// transaction. False when the run is no longer running (ended elsewhere: its source was
+/// disconnected, or the deadline swept it): the caller rolls the page back.
 pub async fn record_page(
     tx: &mut Transaction<'_, Postgres>,
     run_id: Uuid,
     fetched: i32,
     counts: crate::db::items::PageCounts,
     next_cursor: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
         "UPDATE sync_runs SET items_fetched = items_fetched + $2, items_new = items_new + $3,
                 items_updated = items_updated + $4, items_duplicate = items_duplicate + $5,
                 page_cursor = $6, updated_at = now()
-          WHERE id = $1",
+          WHERE id = $1 AND status = 'running'",
     )
     .bind(run_id)
     .bind(fetched)
@@ -246,7 +247,7 @@ pub async fn record_page(
     .bind(next_cursor)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Ends a run as succeeded or failed (idempotent: only a live run changes).
@@ -266,4 +267,60 @@ pub async fn finish(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The run's job is deferred for up to `wait` (a throttle): the run deadline counts from its
+/// next turn, so waiting for a provider is never taken for being stuck.
+pub async fn waiting(pool: &PgPool, run_id: Uuid, wait: std::time::Duration) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE sync_runs SET updated_at = GREATEST(updated_at, now() + make_interval(secs => $2))
+          WHERE id = $1 AND status IN ('queued', 'running')",
+    )
+    .bind(run_id)
+    .bind(wait.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Live (queued or running) runs with a job, untouched for `idle`: (run, job id), oldest first,
+/// at most `limit`. Candidates for [`fail_dead_job_runs`].
+pub async fn idle_with_jobs(
+    pool: &PgPool,
+    idle: std::time::Duration,
+    limit: i64,
+) -> sqlx::Result<Vec<(Uuid, String)>> {
+    sqlx::query_as(
+        "SELECT id, job_id FROM sync_runs
+          WHERE status IN ('queued', 'running') AND job_id IS NOT NULL
+            AND updated_at < now() - make_interval(secs => $1)
+          ORDER BY updated_at LIMIT $2",
+    )
+    .bind(idle.as_secs_f64())
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Ends live runs whose job died without ending them (a lease lost on its last attempt, a
+/// timeout, a panic): `failed` with `error`, recorded on their sources. Returns the runs ended.
+pub async fn fail_runs(pool: &PgPool, ended: &[(Uuid, String)]) -> sqlx::Result<Vec<(Uuid, Uuid)>> {
+    let (ids, errors): (Vec<Uuid>, Vec<String>) = ended.iter().cloned().unzip();
+    sqlx::query_as(
+        "WITH dead AS (
+             UPDATE sync_runs r SET status = 'failed', error = x.error, finished_at = now(),
+                    updated_at = now()
+               FROM unnest($1::uuid[], $2::text[]) AS x(id, error)
+              WHERE r.id = x.id AND r.status IN ('queued', 'running')
+             RETURNING r.id, r.data_source_id, r.error),
+         sources AS (
+             UPDATE data_sources d SET last_sync_at = now(), last_sync_status = 'failed',
+                    last_sync_error = dead.error, updated_at = now()
+               FROM dead WHERE d.id = dead.data_source_id)
+         SELECT id, data_source_id FROM dead",
+    )
+    .bind(&ids)
+    .bind(&errors)
+    .fetch_all(pool)
+    .await
 }

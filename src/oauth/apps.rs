@@ -29,6 +29,10 @@ pub struct ProviderApp {
     /// Request-rate caps shared by all workers (None: uncapped).
     pub app_rate_limit: Option<PerMinute>,
     pub account_rate_limit: Option<PerMinute>,
+    /// The scopes requested at authorization (`{P}_SCOPES`, else the spec's default).
+    pub scopes: Vec<String>,
+    /// The API version sent (LinkedIn: `LINKEDIN_API_VERSION`, else the client's default).
+    pub api_version: Option<String>,
 }
 
 impl std::fmt::Debug for ProviderApp {
@@ -59,7 +63,17 @@ impl ProviderApp {
             spec,
             app_rate_limit: c.app_rate_limit.map(PerMinute),
             account_rate_limit: c.account_rate_limit.map(PerMinute),
+            scopes: c
+                .scopes
+                .clone()
+                .unwrap_or_else(|| spec.scopes.iter().map(|s| s.to_string()).collect()),
+            api_version: c.api_version.clone(),
         }
+    }
+
+    /// Whether the configured scopes include `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
     }
 
     pub fn client_secret(&self) -> &str {
@@ -137,6 +151,8 @@ mod tests {
             token_auth: None,
             app_rate_limit: None,
             account_rate_limit: None,
+            scopes: None,
+            api_version: None,
         };
         let app = ProviderApp::new(ProviderId::Twitter, &c);
         assert_eq!(

@@ -26,7 +26,7 @@ pub fn authorization_url(app: &ProviderApp, state: &str) -> Authorization {
     let state = state.to_string();
     let mut request = client
         .authorize_url(move || CsrfToken::new(state))
-        .add_scopes(app.spec.scopes.iter().map(|s| Scope::new(s.to_string())));
+        .add_scopes(app.scopes.iter().map(|s| Scope::new(s.clone())));
     for (k, v) in app.spec.extra_authorize_params {
         request = request.add_extra_param(*k, *v);
     }

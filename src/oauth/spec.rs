@@ -170,9 +170,10 @@ static LINKEDIN: OAuthSpec = OAuthSpec {
     auth_url: "https://www.linkedin.com/oauth/v2/authorization",
     token_url: "https://www.linkedin.com/oauth/v2/accessToken",
     api_base_url: "https://api.linkedin.com",
-    // OpenID sign-in plus the (restricted) member posts scope the posts sync needs; an app
-    // without it gets a clear `forbidden` data-source status, not a retry loop.
-    scopes: &["openid", "profile", "email", "r_member_social"],
+    // What an app without partner approval is granted: OpenID sign-in only. Posts need the
+    // restricted `r_member_social` (add it with `LINKEDIN_SCOPES` once LinkedIn approves the
+    // app); without it the posts sync is skipped (0 posts, no `/rest/posts` call).
+    scopes: &["openid", "profile", "email"],
     extra_authorize_params: &[],
     pkce: Pkce::Unsupported,
     client_auth: ClientAuth::Post,

@@ -16,9 +16,9 @@
 //! Messages are read with `format=full`, a superset of `format=metadata` (headers, labels,
 //! snippet, `internalDate`) that also carries the bodies, at the same quota cost (5 units): the
 //! HTML body is passed on when it holds schema.org markup. Gmail's 403/429 throttling replies
-//! carry no `Retry-After` as a rule; without one the run comes back after [`THROTTLE_BACKOFF`].
-
-use std::time::Duration;
+//! carry no `Retry-After` as a rule; without one the job backs off exponentially (the queue's
+//! throttle backoff, 1 min doubling to 1 h), and `dailyLimitExceeded` waits for midnight US
+//! Pacific time (`http::classify`).
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -37,8 +37,6 @@ pub struct Gmail;
 
 /// Inner calls per batch request (Gmail allows 100 but advises against more than 50).
 const BATCH_SIZE: usize = 50;
-/// When a Gmail throttling reply says nothing about when to come back.
-pub const THROTTLE_BACKOFF: Duration = Duration::from_secs(5);
 const BOUNDARY: &str = "batch_lifesync_gmail";
 
 impl Provider for Gmail {
@@ -189,17 +187,9 @@ impl Reply {
     }
 }
 
-/// [`classify`], with Gmail's throttling (403 or 429, rarely a `Retry-After`) coming back after
-/// [`THROTTLE_BACKOFF`] when the reply names no time.
+/// [`classify`] of a Gmail reply.
 fn google_error(status: u16, headers: &HeaderMap, body: &str) -> ProviderError {
-    match classify(status, headers, body) {
-        ProviderError::RateLimited { .. } if super::http::retry_after(headers).is_none() => {
-            ProviderError::RateLimited {
-                retry_after: THROTTLE_BACKOFF,
-            }
-        }
-        e => e,
-    }
+    classify(ProviderId::Google, status, headers, body)
 }
 
 fn malformed(e: impl std::fmt::Display) -> ProviderError {

@@ -1,11 +1,17 @@
 //! One place that sends a provider request and classifies its reply into
 //! [`ProviderError`](super::ProviderError) for the JSON APIs of Meta (Graph error bodies, where
-//! throttling is a 4xx with code 4/17/32/613/80002 and an expired token is code 190), Google,
-//! Microsoft Graph and LinkedIn. Every request is counted in `lifesync_provider_requests_total`.
-//! Error details never include the URL (Meta puts the access token in `paging.next`).
+//! throttling is code 4/17/32/613/80000–80014 whatever the HTTP status and an expired token is
+//! code 190), Google (403 or 429 with reason `userRateLimitExceeded`, `rateLimitExceeded` or
+//! `dailyLimitExceeded`, or status `RESOURCE_EXHAUSTED`: all throttles, never `Forbidden`),
+//! Microsoft Graph and LinkedIn. Every request is counted in `lifesync_provider_requests_total`;
+//! every throttle of every provider becomes a [`ProviderError::RateLimited`] through
+//! [`throttled`], the only place `lifesync_provider_rate_limited_total` is counted (Twitter and
+//! LinkedIn, which classify their own replies, call it too). Error details never include the
+//! URL (Meta puts the access token in `paging.next`).
 //!
 //! Meta's usage headers (`X-Business-Use-Case-Usage`, `X-App-Usage`, JSON in a header) decide
-//! how long a throttled client waits: [`meta_retry_after`].
+//! how long a throttled client waits: [`meta_retry_after`]; without a time to regain access
+//! the throttle names no wait, and the queue backs off exponentially.
 
 use std::time::Duration;
 
@@ -15,8 +21,25 @@ use serde_json::Value;
 
 use super::{ProviderError, ProviderId};
 
-/// Meta's throttling codes (application, user, page, custom, business use case).
-const META_THROTTLE_CODES: [i64; 6] = [4, 17, 32, 613, 80001, 80002];
+/// Meta's throttling codes: application (4), user (17), page (32), custom (613) and the
+/// business use case range (80000–80014).
+pub fn is_meta_throttle(code: i64) -> bool {
+    matches!(code, 4 | 17 | 32 | 613 | 80_000..=80_014)
+}
+
+/// Google's throttle reasons (`error.errors[0].reason`).
+const GOOGLE_THROTTLE_REASONS: [&str; 3] = [
+    "userRateLimitExceeded",
+    "rateLimitExceeded",
+    "dailyLimitExceeded",
+];
+
+/// A provider throttled us: counted in `lifesync_provider_rate_limited_total` (here only) and
+/// returned as [`ProviderError::RateLimited`]; `retry_after` None when the reply named no time.
+pub fn throttled(provider: ProviderId, retry_after: Option<Duration>) -> ProviderError {
+    crate::metrics::provider_rate_limited(provider);
+    ProviderError::RateLimited { retry_after }
+}
 
 /// Sends `req` and decodes a 2xx JSON reply; anything else becomes a classified error.
 pub async fn get_json<T: DeserializeOwned>(
@@ -27,7 +50,7 @@ pub async fn get_json<T: DeserializeOwned>(
     if (200..300).contains(&status) {
         return decode(&body);
     }
-    Err(classify(status, &headers, &body))
+    Err(classify(provider, status, &headers, &body))
 }
 
 /// Decodes a 2xx JSON body; a body that does not parse is a malformed reply (permanent).
@@ -56,8 +79,13 @@ pub async fn send(
     Ok((status, headers, body))
 }
 
-/// The class of a non-2xx reply.
-pub fn classify(status: u16, headers: &HeaderMap, body: &str) -> ProviderError {
+/// The class of a non-2xx reply of `provider` (throttles are counted, see [`throttled`]).
+pub fn classify(
+    provider: ProviderId,
+    status: u16,
+    headers: &HeaderMap,
+    body: &str,
+) -> ProviderError {
     let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let err = v.get("error");
     let meta_code = err.and_then(|e| e.get("code")).and_then(Value::as_i64);
@@ -65,6 +93,10 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str) -> ProviderError {
         .and_then(|e| e.get("errors"))
         .and_then(|e| e.get(0))
         .and_then(|e| e.get("reason"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let google_status = err
+        .and_then(|e| e.get("status"))
         .and_then(Value::as_str)
         .unwrap_or("");
     let detail: String = match err {
@@ -90,19 +122,26 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str) -> ProviderError {
     .take(300)
     .collect();
     let detail = format!("{status} {detail}");
-    let meta_throttled = meta_code.is_some_and(|c| META_THROTTLE_CODES.contains(&c));
-    let retry_after = if meta_throttled {
-        meta_retry_after(headers).or_else(|| retry_after(headers))
-    } else {
-        retry_after(headers)
-    };
-    if status == 429
-        || meta_throttled
-        || (status == 403 && (reason == "userRateLimitExceeded" || reason == "rateLimitExceeded"))
-    {
-        return ProviderError::RateLimited {
-            retry_after: retry_after.unwrap_or(Duration::from_secs(60)),
-        };
+    if meta_code.is_some_and(is_meta_throttle) {
+        return throttled(
+            provider,
+            meta_retry_after(headers).or_else(|| retry_after(headers)),
+        );
+    }
+    if reason == "dailyLimitExceeded" {
+        // Gmail's daily quota resets at midnight US Pacific time.
+        let now = chrono::Utc::now();
+        return throttled(
+            provider,
+            Some(super::reset::wait_until(
+                now,
+                super::reset::next_pacific_midnight(now),
+            )),
+        );
+    }
+    let google_throttle = status == 403 && GOOGLE_THROTTLE_REASONS.contains(&reason);
+    if status == 429 || google_throttle || google_status == "RESOURCE_EXHAUSTED" {
+        return throttled(provider, retry_after(headers));
     }
     if meta_code == Some(190) {
         return ProviderError::Unauthorized(detail);
@@ -134,19 +173,15 @@ pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
 }
 
 /// How long a throttled Meta client waits, from the usage headers: the largest
-/// `estimated_time_to_regain_access` (minutes) of `X-Business-Use-Case-Usage`; when Meta gives
-/// no time (0, or only `X-App-Usage`), [`META_USAGE_BACKOFF`]: the job is rescheduled, never
-/// spun, and a throttle that persists comes back with a time. None without usage headers.
+/// `estimated_time_to_regain_access` (minutes) of `X-Business-Use-Case-Usage`. None when Meta
+/// gives no time (no usage headers, 0, or only `X-App-Usage`): the job is then rescheduled by
+/// the queue's exponential throttle backoff (1 min doubling to 1 h), never spun.
 pub fn meta_retry_after(h: &HeaderMap) -> Option<Duration> {
-    let usage = meta_usage(h)?;
-    Some(match usage.regain_minutes {
-        Some(m) if m > 0 => Duration::from_secs(m * 60),
-        _ => META_USAGE_BACKOFF,
-    })
+    match meta_usage(h)?.regain_minutes {
+        Some(m) if m > 0 => Some(Duration::from_secs(m * 60)),
+        _ => None,
+    }
 }
-
-/// The wait after a Meta throttle whose usage headers carry no time to regain access.
-pub const META_USAGE_BACKOFF: Duration = Duration::from_secs(2);
 
 /// What Meta's usage headers say.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -240,39 +275,96 @@ mod tests {
         let h = HeaderMap::new();
         let throttled = r#"{"error":{"message":"(#4) Application request limit reached","type":"OAuthException","is_transient":true,"code":4}}"#;
         assert!(matches!(
-            classify(400, &h, throttled),
+            classify(ProviderId::Facebook, 400, &h, throttled),
             ProviderError::RateLimited { .. }
         ));
         let expired = r#"{"error":{"message":"Error validating access token","type":"OAuthException","code":190,"error_subcode":463}}"#;
         assert!(matches!(
-            classify(400, &h, expired),
+            classify(ProviderId::Facebook, 400, &h, expired),
             ProviderError::Unauthorized(_)
         ));
         let perm = r#"{"error":{"message":"(#200) Requires user_posts","code":200}}"#;
         assert!(matches!(
-            classify(400, &h, perm),
+            classify(ProviderId::Facebook, 400, &h, perm),
             ProviderError::Forbidden(_)
         ));
         let google = r#"{"error":{"code":403,"message":"Rate","errors":[{"reason":"userRateLimitExceeded"}]}}"#;
         assert!(matches!(
-            classify(403, &h, google),
+            classify(ProviderId::Google, 403, &h, google),
             ProviderError::RateLimited { .. }
         ));
         let graph = r#"{"error":{"code":"InvalidAuthenticationToken","message":"expired"}}"#;
         assert!(matches!(
-            classify(401, &h, graph),
+            classify(ProviderId::Microsoft, 401, &h, graph),
             ProviderError::Unauthorized(_)
         ));
         assert!(matches!(
-            classify(503, &h, "oops"),
+            classify(ProviderId::Microsoft, 503, &h, "oops"),
             ProviderError::Transient(_)
         ));
         let mut h = HeaderMap::new();
         h.insert("retry-after", "7".parse().unwrap());
         assert!(matches!(
-            classify(429, &h, ""),
-            ProviderError::RateLimited { retry_after } if retry_after == Duration::from_secs(7)
+            classify(ProviderId::Microsoft, 429, &h, ""),
+            ProviderError::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(7)
         ));
+    }
+
+    /// Gmail's real throttle bodies: every one a throttle, none a `Forbidden`.
+    #[test]
+    fn gmail_throttles_are_never_forbidden() {
+        let body = |status: u16, reason: &str, st: &str| {
+            format!(
+                r#"{{"error":{{"code":{status},"message":"Quota","errors":[{{"message":"Quota","domain":"usageLimits","reason":"{reason}"}}],"status":"{st}"}}}}"#
+            )
+        };
+        let h = HeaderMap::new();
+        for reason in ["userRateLimitExceeded", "rateLimitExceeded"] {
+            let e = classify(
+                ProviderId::Google,
+                403,
+                &h,
+                &body(403, reason, "PERMISSION_DENIED"),
+            );
+            assert!(
+                matches!(e, ProviderError::RateLimited { retry_after: None }),
+                "{reason}: {e}"
+            );
+        }
+        let e = classify(
+            ProviderId::Google,
+            429,
+            &h,
+            &body(429, "rateLimitExceeded", "RESOURCE_EXHAUSTED"),
+        );
+        assert!(matches!(e, ProviderError::RateLimited { .. }), "{e}");
+        // The daily quota: until the next midnight in California (at most 25 h away).
+        let e = classify(
+            ProviderId::Google,
+            403,
+            &h,
+            &body(403, "dailyLimitExceeded", "PERMISSION_DENIED"),
+        );
+        let now = chrono::Utc::now();
+        let expected = crate::providers::reset::next_pacific_midnight(now) - now;
+        match e {
+            ProviderError::RateLimited {
+                retry_after: Some(d),
+            } => {
+                let diff = d.as_secs() as i64 - expected.num_seconds();
+                assert!(diff.abs() <= 2, "{d:?} vs {expected:?}");
+                assert!(d <= Duration::from_secs(25 * 3600));
+            }
+            e => panic!("dailyLimitExceeded: {e}"),
+        }
+        // A genuine permission error stays Forbidden.
+        let e = classify(
+            ProviderId::Google,
+            403,
+            &h,
+            &body(403, "insufficientPermissions", "PERMISSION_DENIED"),
+        );
+        assert!(matches!(e, ProviderError::Forbidden(_)), "{e}");
     }
 
     #[test]
@@ -303,8 +395,8 @@ mod tests {
                 .unwrap(),
         );
         assert!(matches!(
-            classify(403, &h, body),
-            ProviderError::RateLimited { retry_after } if retry_after == Duration::from_secs(180)
+            classify(ProviderId::Instagram, 403, &h, body),
+            ProviderError::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(180)
         ));
         let usage = meta_usage(&h).unwrap();
         assert_eq!((usage.max_percent, usage.regain_minutes), (100.0, Some(3)));
@@ -317,13 +409,33 @@ mod tests {
         );
         let throttled = r#"{"error":{"message":"(#4) Application request limit reached","is_transient":true,"code":4}}"#;
         assert!(matches!(
-            classify(400, &h, throttled),
-            ProviderError::RateLimited { retry_after } if retry_after == META_USAGE_BACKOFF
+            classify(ProviderId::Facebook, 400, &h, throttled),
+            ProviderError::RateLimited { retry_after: None }
         ));
-        // Without usage headers the old default stands.
+        // Without usage headers: no time either; the queue backs off exponentially.
         assert!(matches!(
-            classify(400, &HeaderMap::new(), throttled),
-            ProviderError::RateLimited { retry_after } if retry_after == Duration::from_secs(60)
+            classify(ProviderId::Facebook, 400, &HeaderMap::new(), throttled),
+            ProviderError::RateLimited { retry_after: None }
         ));
+        // Every throttling code, whatever the HTTP status; not the permission codes.
+        for code in [4, 17, 32, 613, 80000, 80001, 80004, 80014] {
+            let body = format!(r#"{{"error":{{"message":"(#{code}) limit","code":{code}}}}}"#);
+            for status in [400, 403, 500] {
+                assert!(
+                    matches!(
+                        classify(ProviderId::Facebook, status, &HeaderMap::new(), &body),
+                        ProviderError::RateLimited { retry_after: None }
+                    ),
+                    "{code} {status}"
+                );
+            }
+        }
+        for code in [10, 200, 80015, 190] {
+            let body = format!(r#"{{"error":{{"message":"(#{code}) x","code":{code}}}}}"#);
+            assert!(!matches!(
+                classify(ProviderId::Facebook, 400, &HeaderMap::new(), &body),
+                ProviderError::RateLimited { .. }
+            ));
+        }
     }
 }

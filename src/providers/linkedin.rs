@@ -1,8 +1,13 @@
 //! LinkedIn client (Posts API, `providers.md` §5): the member's posts from
 //! `GET /rest/posts?author=urn:li:person:{sub}&q=author&count=N&start=S&sortBy=LAST_MODIFIED`
-//! with `LinkedIn-Version: {LINKEDIN_VERSION}` and `X-Restli-Protocol-Version: 2.0.0` (kind
-//! `post`), following the relative `paging.links[rel=next].href` until there is none.
+//! with `LinkedIn-Version` (`LINKEDIN_API_VERSION`, default [`LINKEDIN_VERSION`]) and
+//! `X-Restli-Protocol-Version: 2.0.0` (kind `post`), following the relative
+//! `paging.links[rel=next].href` until there is none.
 //!
+//! - Posts need the restricted [`POSTS_SCOPE`], which LinkedIn grants only to approved apps.
+//!   When the configured scopes (`LINKEDIN_SCOPES`, default `openid profile email`) lack it,
+//!   a sync succeeds with 0 posts without calling `/rest/posts`: the source stays connected
+//!   (its profile is read at each run's start).
 //! - Page state: `{"next": "/rest/posts?…&start=…", "newest": <lastModifiedAt ms>|null}`.
 //! - Cursor: `{"last_modified": <ms>}`, the highest `lastModifiedAt` seen. There is no `since`:
 //!   an incremental run pages by last modification and stops at the first post modified at or
@@ -10,10 +15,12 @@
 //! - Deletions are invisible to the API (`Page::deleted` stays empty).
 //! - `commentary` is "little text": `{hashtag|\#|tag}`, `@[Name](urn:li:person:…)` and
 //!   backslash escapes become plain text, with the hashtags and mentions taken from them.
-//! - 403 `ACCESS_DENIED` (no `r_member_social`, a restricted scope) is `Forbidden`, naming the
-//!   scope: the source's status becomes `error`, never a retry loop. 426 (this client's
-//!   version sunset) is `Permanent`, naming the version. 429 carries no headers: a `DAY` limit
-//!   waits for 00:00 UTC, any other throttle [`THROTTLE_BACKOFF`].
+//! - 403 `ACCESS_DENIED` (a restricted member, or a token without `r_member_social`) is
+//!   `Forbidden`, naming the scope: the run ends `failed`, the source's status becomes `error`,
+//!   never a retry loop or a dead job. 426 `NONEXISTENT_VERSION` (the version left LinkedIn's
+//!   window) is `Permanent`, naming `LINKEDIN_API_VERSION`. 429 carries no headers: a `DAY`
+//!   limit waits for 00:00 UTC; any other throttle names no time (the queue's exponential
+//!   throttle backoff).
 
 use std::time::Duration;
 
@@ -27,10 +34,11 @@ use super::{
     ItemKind, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem, Session,
 };
 
-/// The Posts API version this client speaks (LinkedIn keeps each version ~1 year).
-pub const LINKEDIN_VERSION: &str = "202610";
-/// The wait after a 429 that is not a daily limit (LinkedIn sends no headers).
-pub const THROTTLE_BACKOFF: Duration = Duration::from_secs(2);
+/// The default Posts API version (`LINKEDIN_API_VERSION` overrides; LinkedIn keeps each
+/// monthly version about one year, so this must move forward with the client).
+pub const LINKEDIN_VERSION: &str = "202611";
+/// The restricted scope that reading a member's posts needs.
+pub const POSTS_SCOPE: &str = "r_member_social";
 
 pub struct Linkedin;
 
@@ -39,6 +47,11 @@ impl Provider for Linkedin {
     const PAGE_SIZE: std::ops::RangeInclusive<u32> = 1..=100;
 
     async fn fetch_page(s: &Session<'_>, req: PageRequest<'_>) -> Result<Page, ProviderError> {
+        if !s.app.has_scope(POSTS_SCOPE) {
+            // Not approved for posts: nothing to read, and asking would be a 403.
+            return Ok(Page::default());
+        }
+        let version = s.app.api_version.as_deref().unwrap_or(LINKEDIN_VERSION);
         let watermark = match req.mode {
             SyncMode::Incremental => req
                 .cursor
@@ -74,11 +87,11 @@ impl Provider for Linkedin {
             .http
             .get(url)
             .bearer_auth(s.token)
-            .header("LinkedIn-Version", LINKEDIN_VERSION)
+            .header("LinkedIn-Version", version)
             .header("X-Restli-Protocol-Version", "2.0.0");
         let (status, headers, body) = send(Self::ID, request).await?;
         if !(200..300).contains(&status) {
-            return Err(error(status, &headers, &body));
+            return Err(error(version, status, &headers, &body));
         }
         let body: PostList = decode(&body)?;
         let mut newest = req
@@ -121,7 +134,12 @@ impl Provider for Linkedin {
 }
 
 /// The class of a LinkedIn error reply (Rest.li body `{"status","code","message"}`).
-fn error(status: u16, headers: &reqwest::header::HeaderMap, body: &str) -> ProviderError {
+fn error(
+    version: &str,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &str,
+) -> ProviderError {
     let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let message: String = v
         .get("message")
@@ -136,16 +154,16 @@ fn error(status: u16, headers: &reqwest::header::HeaderMap, body: &str) -> Provi
              scope): {message}"
         )),
         426 => ProviderError::Permanent(format!(
-            "LinkedIn-Version {LINKEDIN_VERSION} is not active (update the client): {message}"
+            "LinkedIn-Version {version} is not active (set LINKEDIN_API_VERSION to a month \
+             within LinkedIn's support window, about the last 12): {message}"
         )),
-        429 => ProviderError::RateLimited {
-            retry_after: if message.contains("DAY") {
-                until_utc_midnight(Utc::now())
-            } else {
-                THROTTLE_BACKOFF
-            },
-        },
-        _ => classify(status, headers, body),
+        429 => super::http::throttled(
+            ProviderId::Linkedin,
+            message
+                .contains("DAY")
+                .then(|| until_utc_midnight(Utc::now())),
+        ),
+        _ => classify(ProviderId::Linkedin, status, headers, body),
     }
 }
 
@@ -309,17 +327,30 @@ mod tests {
     fn errors_name_the_scope_and_the_version() {
         let h = reqwest::header::HeaderMap::new();
         let e = error(
+            LINKEDIN_VERSION,
             403,
             &h,
             r#"{"status":403,"serviceErrorCode":100,"code":"ACCESS_DENIED","message":"Not enough permissions"}"#,
         );
         assert!(matches!(&e, ProviderError::Forbidden(m) if m.contains("r_member_social")));
-        let e = error(426, &h, r#"{"status":426,"code":"NONEXISTENT_VERSION"}"#);
-        assert!(matches!(&e, ProviderError::Permanent(m) if m.contains(LINKEDIN_VERSION)));
+        let e = error(
+            "202401",
+            426,
+            &h,
+            r#"{"status":426,"code":"NONEXISTENT_VERSION"}"#,
+        );
+        assert!(
+            matches!(&e, ProviderError::Permanent(m) if m.contains("202401") && m.contains("LINKEDIN_API_VERSION"))
+        );
         let day = r#"{"serviceErrorCode":101,"message":"Resource level throttle APPLICATION DAY limit for calls to this resource is reached.","status":429}"#;
         assert!(
-            matches!(error(429, &h, day), ProviderError::RateLimited { retry_after } if retry_after > THROTTLE_BACKOFF)
+            matches!(error(LINKEDIN_VERSION, 429, &h, day), ProviderError::RateLimited { retry_after: Some(d) } if d > Duration::ZERO)
         );
+        let burst = r#"{"status":429,"message":"Too Many Requests"}"#;
+        assert!(matches!(
+            error(LINKEDIN_VERSION, 429, &h, burst),
+            ProviderError::RateLimited { retry_after: None }
+        ));
         let now = DateTime::parse_from_rfc3339("2026-11-24T23:59:00Z")
             .unwrap()
             .with_timezone(&Utc);

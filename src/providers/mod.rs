@@ -17,7 +17,9 @@ pub mod instagram;
 pub mod limiter;
 pub mod linkedin;
 pub mod outlook;
+pub mod pause;
 pub mod profile;
+pub mod reset;
 pub mod twitter;
 
 use std::{fmt, future::Future, ops::RangeInclusive, time::Duration};
@@ -113,9 +115,17 @@ pub enum ProviderError {
     Forbidden(String),
     #[error("not found: {0}")]
     NotFound(String),
-    /// Throttled: come back after this long (from Retry-After or the reset header).
-    #[error("rate limited for {retry_after:?}")]
-    RateLimited { retry_after: Duration },
+    /// Throttled: come back after this long (from Retry-After or the reset header); None when
+    /// the provider named no time (the queue then backs off exponentially).
+    #[error("rate limited{}", retry_after.map(|d| format!(" for {d:?}")).unwrap_or_default())]
+    RateLimited { retry_after: Option<Duration> },
+    /// The provider app's usage cap for the period is spent (X's monthly read cap): every
+    /// account of this app waits until `resets_at`; retrying before then only burns requests.
+    #[error("usage cap exceeded until {resets_at}: {detail}")]
+    UsageCapped {
+        resets_at: DateTime<Utc>,
+        detail: String,
+    },
     /// 5xx, timeouts, connection failures: retry with backoff.
     #[error("transient: {0}")]
     Transient(String),

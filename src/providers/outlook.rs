@@ -81,7 +81,7 @@ impl Provider for Outlook {
                     ..Page::default()
                 });
             }
-            return Err(classify(status, &headers, &body));
+            return Err(classify(ProviderId::Microsoft, status, &headers, &body));
         }
         let page: DeltaPage = serde_json::from_str(&body)
             .map_err(|e| ProviderError::Permanent(format!("malformed reply: {e}")))?;

@@ -197,23 +197,38 @@ async fn read<T: for<'de> Deserialize<'de>>(resp: reqwest::Response) -> Result<T
         return Ok(resp.json().await?);
     }
     let retry_after = reset_delay(resp.headers());
-    let detail: String = resp
-        .text()
-        .await
-        .unwrap_or_default()
-        .chars()
-        .take(300)
-        .collect();
+    let explicit_retry = super::http::retry_after(resp.headers());
+    let body = resp.text().await.unwrap_or_default();
+    let detail: String = body.chars().take(300).collect();
+    if (status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::FORBIDDEN)
+        && usage_capped(&body)
+    {
+        // The app's monthly read cap: nothing works until the period resets.
+        let now = Utc::now();
+        let resets_at = explicit_retry
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .map_or_else(|| super::reset::next_month_utc(now), |d| now + d);
+        super::http::throttled(ProviderId::Twitter, None);
+        return Err(ProviderError::UsageCapped { resets_at, detail });
+    }
     Err(match status {
-        StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited {
-            retry_after: retry_after.unwrap_or(Duration::from_secs(60)),
-        },
+        StatusCode::TOO_MANY_REQUESTS => super::http::throttled(ProviderId::Twitter, retry_after),
         StatusCode::UNAUTHORIZED => ProviderError::Unauthorized(detail),
         StatusCode::FORBIDDEN => ProviderError::Forbidden(detail),
         StatusCode::NOT_FOUND => ProviderError::NotFound(detail),
         s if s.is_server_error() => ProviderError::Transient(format!("{s}: {detail}")),
         s => ProviderError::Permanent(format!("{s}: {detail}")),
     })
+}
+
+/// Whether a problem-details body is X's usage cap (`UsageCapExceeded`, type
+/// `…/2/problems/usage-capped` on either host).
+fn usage_capped(body: &str) -> bool {
+    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    v.get("title").and_then(Value::as_str) == Some("UsageCapExceeded")
+        || v.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.ends_with("/2/problems/usage-capped"))
 }
 
 /// A request that got no reply (counted as status `error`).

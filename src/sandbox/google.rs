@@ -7,7 +7,9 @@
 //! (`startHistoryId`, repeated `historyTypes`, no `history` key when unchanged, 404 for an id
 //! older than the history horizon or while cursors are expired) and the batch endpoint
 //! `POST /batch/gmail/v1` (multipart/mixed, ≤ 100 parts, per-part status). Throttling is
-//! Gmail's: alternately 429 `rateLimitExceeded` (with `Retry-After`) and 403
+//! Gmail's: `Faults::quota` answers the real 403 `usageLimits` bodies (`userRateLimitExceeded`,
+//! `rateLimitExceeded`, `dailyLimitExceeded`) or 429 `RESOURCE_EXHAUSTED`; `throttle_every`
+//! alternately 429 `rateLimitExceeded` (with `Retry-After`) and 403
 //! `userRateLimitExceeded` (without), and per-user quota units (15,000 a minute, `getProfile` 1,
 //! `messages.list`/`messages.get` 5 each, also inside a batch, `history.list` 2) answered
 //! with 429 `rateLimitExceeded`; 5xx carry Google's `backendError` body.
@@ -599,6 +601,41 @@ fn google_error(status: u16, message: &str, reason: &str, domain: &str, s: &str)
         )
 }
 
+/// Gmail's quota replies, by `Faults::quota` (None: not a Gmail quota kind).
+fn quota_reply(kind: &str) -> Option<Response> {
+    Some(match kind {
+        "userRateLimitExceeded" => google_error(
+            403,
+            "User Rate Limit Exceeded",
+            kind,
+            "usageLimits",
+            "PERMISSION_DENIED",
+        ),
+        "rateLimitExceeded" => google_error(
+            403,
+            "Rate Limit Exceeded",
+            kind,
+            "usageLimits",
+            "PERMISSION_DENIED",
+        ),
+        "dailyLimitExceeded" => google_error(
+            403,
+            "Daily Limit Exceeded",
+            kind,
+            "usageLimits",
+            "PERMISSION_DENIED",
+        ),
+        "rateLimitExceeded429" => google_error(
+            429,
+            "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'gmail.googleapis.com' for consumer 'project_number:123456789'.",
+            "rateLimitExceeded",
+            "global",
+            "RESOURCE_EXHAUSTED",
+        ),
+        _ => return None,
+    })
+}
+
 fn not_found() -> Response {
     google_error(
         404,
@@ -644,6 +681,9 @@ async fn admit(
     );
     let fault = state.before_reply(what, page).await;
     let account = state.authenticate(ProviderId::Google, req)?;
+    if let Some(reply) = state.quota_fault().and_then(|q| quota_reply(&q)) {
+        return Err(reply);
+    }
     let rate_limit = state.faults.lock().expect("faults").rate_limit;
     if state
         .google

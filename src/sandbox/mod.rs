@@ -62,6 +62,12 @@ pub struct Faults {
     /// failure after which a client must not loop.
     #[serde(default)]
     pub token_fail_after_redeem: u32,
+    /// While set, every data request of the named provider gets its quota reply: Gmail
+    /// `userRateLimitExceeded`, `rateLimitExceeded` or `dailyLimitExceeded` (403, `usageLimits`)
+    /// or `rateLimitExceeded429` (429 `RESOURCE_EXHAUSTED`); X `UsageCapExceeded` (429, the
+    /// app's monthly cap).
+    #[serde(default)]
+    pub quota: Option<String>,
 }
 
 /// A fault injected into one data request.
@@ -280,6 +286,11 @@ impl SandboxState {
         None
     }
 
+    /// The quota fault in force (`Faults::quota`), if any.
+    pub fn quota_fault(&self) -> Option<String> {
+        self.faults.lock().expect("faults").quota.clone()
+    }
+
     /// Whether incremental cursors are to be answered as expired.
     pub fn cursors_expired(&self) -> bool {
         self.faults.lock().expect("faults").expire_cursors
@@ -364,6 +375,18 @@ pub fn provider_config(p: ProviderId, base: &url::Url, redirect_uri: url::Url) -
         token_auth: None,
         app_rate_limit: None,
         account_rate_limit: None,
+        // The sandbox's LinkedIn app is approved for the member posts scope.
+        scopes: (p == ProviderId::Linkedin).then(|| {
+            [
+                "openid",
+                "profile",
+                "email",
+                crate::providers::linkedin::POSTS_SCOPE,
+            ]
+            .map(String::from)
+            .to_vec()
+        }),
+        api_version: None,
     }
 }
 

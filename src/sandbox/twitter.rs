@@ -2,7 +2,8 @@
 //! shapes (string ids, `.000Z` timestamps, `entities`, `geo` + `includes.places` only with the
 //! expansion, `{"meta":{"result_count":0}}` when empty), `max_results` 5–100 enforced,
 //! `since_id` exclusive, `pagination_token`, `x-rate-limit-*` on every reply and the v2 429
-//! problem body.
+//! problem body; with `Faults::quota = "UsageCapExceeded"`, the app's monthly usage cap (429
+//! `UsageCapExceeded` problem, `period: Monthly`, no reset header) on every data request.
 
 use std::{
     collections::HashMap,
@@ -243,6 +244,18 @@ async fn admit(
             "about:blank",
         ));
     };
+    if state.quota_fault().as_deref() == Some("UsageCapExceeded") {
+        // The app's monthly read cap: the real body, no reset header.
+        return Err(Response::builder()
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .content_type("application/problem+json")
+            .body(
+                json!({ "title": "UsageCapExceeded", "detail": "Usage cap exceeded: Monthly product cap",
+                        "type": "https://api.twitter.com/2/problems/usage-capped",
+                        "period": "Monthly", "scope": "Product" })
+                .to_string(),
+            ));
+    }
     match fault {
         Some(DataFault::Unavailable) => {
             return Err(problem(

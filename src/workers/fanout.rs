@@ -4,7 +4,8 @@
 //! * sources are read in keyset pages of [`PAGE`] ids; the daily (full) schedule takes every
 //!   `active` source, the incremental schedule the **recent** ones: active sources whose last
 //!   sync succeeded within [`RECENT`] (their cursor is fresh; the others get the daily full
-//!   sync). `reauth_required` and `disconnected` sources are never taken;
+//!   sync). `reauth_required` and `disconnected` sources are never taken, nor the sources of a
+//!   provider app paused by its usage cap (`providers::pause`);
 //! * per page: one `INSERT … SELECT unnest(…) ON CONFLICT DO NOTHING` creates the queued runs
 //!   (a source with a queued or running sync is skipped by the partial unique index), one
 //!   batched enqueue (unique key `sync:<source>` per job), one `UPDATE … FROM unnest` records
@@ -63,11 +64,24 @@ pub async fn fan_out(deps: &SharedDeps, job: &ScheduleFanout) -> anyhow::Result<
         - RECENT;
     let mut totals = FanoutTotals::default();
     let mut after = None;
+    let paused = paused_providers(deps).await;
+    if !paused.is_empty() {
+        tracing::info!(providers = ?paused, "paused providers skipped by the fan-out");
+    }
     loop {
         let ids = match job.mode {
-            SyncMode::Full => data_sources::active_ids_after(&deps.pool, after, PAGE).await?,
+            SyncMode::Full => {
+                data_sources::active_ids_after_except(&deps.pool, after, PAGE, &paused).await?
+            }
             SyncMode::Incremental => {
-                data_sources::recent_ids_after(&deps.pool, recent_since, after, PAGE).await?
+                data_sources::recent_ids_after_except(
+                    &deps.pool,
+                    recent_since,
+                    after,
+                    PAGE,
+                    &paused,
+                )
+                .await?
             }
         };
         let Some(last) = ids.last().copied() else {
@@ -120,6 +134,22 @@ pub async fn fan_out(deps: &SharedDeps, job: &ScheduleFanout) -> anyhow::Result<
         after = Some(last);
     }
     Ok(totals)
+}
+
+/// Providers whose app is paused now (a Redis error pauses nothing: the sync worker checks
+/// again).
+async fn paused_providers(deps: &SharedDeps) -> Vec<String> {
+    let pauses = deps.pauses();
+    let mut out = Vec::new();
+    for p in deps.apps.configured() {
+        let Some(app) = deps.apps.get(p) else {
+            continue;
+        };
+        if let Ok(Some(_)) = pauses.paused_until(p, &app.client_id).await {
+            out.push(p.as_str().to_string());
+        }
+    }
+    out
 }
 
 /// A stable offset in `[0, spread)` for a source, so its syncs land at the same point of

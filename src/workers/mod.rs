@@ -41,6 +41,11 @@ impl Deps {
     pub fn limiter(&self) -> crate::providers::limiter::Limiter {
         crate::providers::limiter::Limiter::new(self.states.conn(), self.states.prefix())
     }
+
+    /// The provider-app pause markers (Redis, under the same prefix as the states).
+    pub fn pauses(&self) -> crate::providers::pause::Pauses {
+        crate::providers::pause::Pauses::new(self.states.conn(), self.states.prefix())
+    }
 }
 
 /// Cheap to clone into every task.

@@ -3,7 +3,19 @@
 //! deletions, its counters and the run's next page state in one transaction → next page. A
 //! crash resumes at the first page not yet stored; a re-delivered page is an upsert, so nothing
 //! is duplicated. The source's incremental cursor moves only in the transaction of the last
-//! page. A 401 gets one token renewal per run; 429s reschedule the job at the provider's reset.
+//! page. A 401 gets one token renewal per run; throttles reschedule the job at the provider's
+//! reset (or, when it names none, by the queue's exponential throttle backoff), spending no
+//! attempt.
+//!
+//! How a job ends, by the failure's [`Ending`]:
+//! - `Retry` (5xx, database): retried with backoff; the last attempt ends the run `failed`.
+//! - `Defer` (throttles): rescheduled without spending an attempt; the run's deadline moves
+//!   with it; the deferral past the queue's cap ends the run `failed` (and the job is dead).
+//! - `Expected` (the user's or the provider's doing: reauthorization needed, access refused or
+//!   withdrawn, a restricted member, the source disconnected or deleted mid-run, the app's
+//!   usage cap): the run ends `failed` with the reason, the source's status says what to do,
+//!   and the job completes — the dead-letter set is for exhausted retries and bugs.
+//! - `Bug` (a malformed reply, an unknown provider): the run ends `failed`, the job is dead.
 
 use apalis_core::task::data::Data;
 use lifesync_jobs::{payloads::SyncDataSource, JobError, JobLease};
@@ -15,16 +27,29 @@ use crate::{
     metrics,
     normalizer::normalize,
     oauth::tokens::{TokenError, TokenManager},
-    providers::{self, profile, PageRequest, ProviderError, ProviderId, Session},
+    providers::{self, pause, profile, PageRequest, ProviderError, ProviderId, Session},
     services::sync::trigger_str,
 };
 
-/// A failure, with whether retrying can help and what the data source's status becomes.
+/// How a failed attempt ends the job (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Ending {
+    Retry,
+    Defer,
+    Expected,
+    Bug,
+}
+
+/// A failure, with how it ends the job and what the data source's status becomes.
 struct Failure {
     error: JobError,
     message: String,
-    permanent: bool,
+    ending: Ending,
     source_status: Option<&'static str>,
+    /// The longest the job will wait before its next attempt (deferrals), for the run deadline.
+    wait: Option<std::time::Duration>,
+    /// The provider app's usage cap is spent until then: pause the provider's syncs.
+    pause_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Failure {
@@ -32,17 +57,34 @@ impl Failure {
         Self {
             error: JobError::retryable(message.clone()),
             message,
-            permanent: false,
+            ending: Ending::Retry,
             source_status: None,
+            wait: None,
+            pause_until: None,
         }
     }
 
-    fn permanent(message: String, source_status: Option<&'static str>) -> Self {
+    /// The user's or the provider's doing: the run ends, the job completes.
+    fn expected(message: String, source_status: Option<&'static str>) -> Self {
         Self {
             error: JobError::permanent(message.clone()),
             message,
-            permanent: true,
+            ending: Ending::Expected,
             source_status,
+            wait: None,
+            pause_until: None,
+        }
+    }
+
+    /// Retrying cannot help and nobody outside caused it: a dead job to look at.
+    fn bug(message: String) -> Self {
+        Self {
+            error: JobError::permanent(message.clone()),
+            message,
+            ending: Ending::Bug,
+            source_status: None,
+            wait: None,
+            pause_until: None,
         }
     }
 }
@@ -57,29 +99,41 @@ impl From<TokenError> for Failure {
     fn from(e: TokenError) -> Self {
         let message = e.to_string();
         match e {
-            TokenError::Reauth(_) => Self::permanent(message, Some("reauth_required")),
-            TokenError::Tls(_) => Self::permanent(message, None),
+            TokenError::Reauth(_) => Self::expected(message, Some("reauth_required")),
+            // A token endpoint whose certificate is not trusted: the operator's to mend.
+            TokenError::Tls(_) => Self::bug(message),
             TokenError::Transient(_) | TokenError::Database(_) => Self::retryable(message),
         }
     }
 }
+
+/// The longest a throttle without a time waits (the queue's throttle backoff cap).
+const THROTTLE_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl From<ProviderError> for Failure {
     fn from(e: ProviderError) -> Self {
         let message = e.to_string();
         match e {
             ProviderError::RateLimited { retry_after } => Self {
-                error: JobError::retry_after(retry_after, message.clone()),
+                error: match retry_after {
+                    Some(d) => JobError::retry_after(d, message.clone()),
+                    None => JobError::throttled(message.clone()),
+                },
                 message,
-                permanent: false,
+                ending: Ending::Defer,
                 source_status: None,
+                wait: Some(retry_after.unwrap_or(THROTTLE_WAIT_MAX)),
+                pause_until: None,
+            },
+            // Not a window to wait out: the provider's syncs pause until the reset.
+            ProviderError::UsageCapped { resets_at, detail } => Self {
+                pause_until: Some(resets_at),
+                ..Self::expected(pause::reason(resets_at, &detail), None)
             },
             ProviderError::Transient(_) => Self::retryable(message),
-            ProviderError::Unauthorized(_) => Self::permanent(message, Some("reauth_required")),
-            ProviderError::Forbidden(_) => Self::permanent(message, Some("error")),
-            ProviderError::NotFound(_) | ProviderError::Permanent(_) => {
-                Self::permanent(message, None)
-            }
+            ProviderError::Unauthorized(_) => Self::expected(message, Some("reauth_required")),
+            ProviderError::Forbidden(_) => Self::expected(message, Some("error")),
+            ProviderError::NotFound(_) | ProviderError::Permanent(_) => Self::bug(message),
         }
     }
 }
@@ -98,12 +152,10 @@ pub async fn handle(
     );
     match tracing::Instrument::instrument(run(&job, &deps), span).await {
         Ok(()) => Ok(()),
-        Err(f) => {
+        Err(mut f) => {
             let last_attempt = lease.attempt >= lease.max_attempts;
-            let deferred = matches!(f.error, JobError::RetryAfter { .. });
-            if f.permanent || (last_attempt && !deferred) {
-                record_failure(&deps, &job, &f).await;
-            }
+            // This deferral would pass the queue's cap: the queue buries the job.
+            let last_deferral = lease.deferrals >= lease.max_deferrals;
             tracing::warn!(
                 data_source_id = %job.data_source_id,
                 sync_run_id = %job.sync_run_id,
@@ -111,6 +163,37 @@ pub async fn handle(
                 error = %f.message,
                 "sync attempt failed"
             );
+            if let Some(until) = f.pause_until {
+                pause_provider(&deps, &job, until).await;
+            }
+            match f.ending {
+                Ending::Expected => {
+                    record_failure(&deps, &job, &f).await;
+                    return Ok(());
+                }
+                Ending::Bug => record_failure(&deps, &job, &f).await,
+                Ending::Retry if last_attempt => {
+                    f.message = format!(
+                        "gave up after {} attempts: {}",
+                        lease.max_attempts, f.message
+                    );
+                    record_failure(&deps, &job, &f).await;
+                }
+                Ending::Defer if last_deferral => {
+                    f.message =
+                        format!("gave up after {} deferrals: {}", lease.deferrals, f.message);
+                    record_failure(&deps, &job, &f).await;
+                }
+                Ending::Defer => {
+                    // Waiting is not being stuck: the run's deadline counts from its next turn.
+                    if let Some(w) = f.wait {
+                        if let Err(e) = sync_runs::waiting(&deps.pool, job.sync_run_id, w).await {
+                            tracing::warn!(error = %e, "could not move the run's deadline");
+                        }
+                    }
+                }
+                Ending::Retry => {}
+            }
             Err(f.error)
         }
     }
@@ -122,24 +205,32 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         return Ok(()); // the run already ended: a duplicate delivery
     };
     let Some(source) = data_sources::load_for_sync(pool, job.data_source_id).await? else {
-        return Err(Failure::permanent(
+        return Err(Failure::expected(
             "the data source no longer exists".into(),
             None,
         ));
     };
     if source.status == "disconnected" || source.status == "reauth_required" {
-        return Err(Failure::permanent(
+        return Err(Failure::expected(
             format!("the data source is {}", source.status),
             None,
         ));
     }
     let provider = ProviderId::parse(&source.provider)
-        .ok_or_else(|| Failure::permanent(format!("unknown provider {}", source.provider), None))?;
+        .ok_or_else(|| Failure::bug(format!("unknown provider {}", source.provider)))?;
     tracing::Span::current().record("provider", provider.as_str());
     let app = deps
         .apps
         .get(provider)
-        .ok_or_else(|| Failure::permanent(format!("{provider} is not configured"), None))?;
+        .ok_or_else(|| Failure::bug(format!("{provider} is not configured")))?;
+    let pauses = deps.pauses();
+    if let Ok(Some(until)) = pauses.paused_until(provider, &app.client_id).await {
+        return Err(Failure::expected(
+            pause::reason(until, "reported by an earlier sync; no request sent"),
+            None,
+        ));
+    }
+
     let token_manager = TokenManager {
         pool,
         apps: &deps.apps,
@@ -174,7 +265,7 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             other => other?,
         };
         if profile.account_id != source.account_id {
-            return Err(Failure::permanent(
+            return Err(Failure::expected(
                 "the token belongs to another account".into(),
                 Some("reauth_required"),
             ));
@@ -227,7 +318,9 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         let Some(next) = page.next.clone() else {
             let mut tx = pool.begin().await?;
             let counts = store_items(&mut tx, &source, &normalized, &page.deleted).await?;
-            sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, None).await?;
+            if !sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, None).await? {
+                return Err(ended_elsewhere());
+            }
             sync_runs::finish(&mut tx, job.sync_run_id, true, None).await?;
             let patch = page.cursor.map(|c| json!({ provider.as_str(): c }));
             data_sources::finish_sync(&mut tx, source.id, true, None, patch.as_ref()).await?;
@@ -243,9 +336,13 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         let store = async {
             let mut tx = pool.begin().await?;
             let counts = store_items(&mut tx, &source, &normalized, &page.deleted).await?;
-            sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, Some(&state)).await?;
+            if !sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, Some(&state))
+                .await?
+            {
+                return Ok(None); // the transaction rolls back
+            }
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(counts)
+            Ok::<_, sqlx::Error>(Some(counts))
         };
         let prefetch = async {
             let ahead = PageRequest {
@@ -259,7 +356,9 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             Some(providers::fetch_page(provider, &session, ahead).await)
         };
         let (stored, ahead) = tokio::join!(store, prefetch);
-        let counts = stored?;
+        let Some(counts) = stored? else {
+            return Err(ended_elsewhere());
+        };
         record_items(&source.provider, kind, counts);
         page_state = Some(next);
         match ahead {
@@ -268,12 +367,22 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             Some(Err(
                 e @ (ProviderError::Permanent(_)
                 | ProviderError::NotFound(_)
-                | ProviderError::Forbidden(_)),
+                | ProviderError::Forbidden(_)
+                | ProviderError::UsageCapped { .. }),
             )) => return Err(e.into()),
             // Transient, throttled or unauthorized: fetched again with the full handling.
             _ => {}
         }
     }
+}
+
+/// The run was ended while this job worked on it (its source disconnected, or the deadline):
+/// the page is not stored, and the job ends without a dead letter.
+fn ended_elsewhere() -> Failure {
+    Failure::expected(
+        "the run was ended while it synced (source disconnected or run deadline)".into(),
+        None,
+    )
 }
 
 /// A page's items and reported deletions, in the page's transaction.
@@ -305,7 +414,10 @@ async fn pace(
             None => return Ok(()),
             Some(w) if w <= std::time::Duration::from_millis(500) => tokio::time::sleep(w).await,
             Some(w) => {
-                return Err(ProviderError::RateLimited { retry_after: w }.into());
+                return Err(ProviderError::RateLimited {
+                    retry_after: Some(w),
+                }
+                .into());
             }
         }
     }
@@ -331,6 +443,26 @@ where
     .sleep(tokio::time::sleep)
     .when(|e| matches!(e, ProviderError::Transient(_)))
     .await
+}
+
+/// Pauses the syncs of the job's provider app until `until` (best effort: the run ends with
+/// the reason either way, and the next run meets the cap again if the marker was lost).
+async fn pause_provider(
+    deps: &SharedDeps,
+    job: &SyncDataSource,
+    until: chrono::DateTime<chrono::Utc>,
+) {
+    let Ok(Some(source)) = data_sources::load_for_sync(&deps.pool, job.data_source_id).await else {
+        return;
+    };
+    let Some(app) = ProviderId::parse(&source.provider).and_then(|p| deps.apps.get(p)) else {
+        return;
+    };
+    match deps.pauses().pause(app.id, &app.client_id, until).await {
+        Ok(()) => tracing::warn!(provider = app.id.as_str(), until = %until,
+                                 "provider usage cap exceeded: its syncs are paused"),
+        Err(e) => tracing::warn!(error = %e, "could not record the provider pause"),
+    }
 }
 
 /// Ends the run and records the error on its source (best effort: the job ends either way).

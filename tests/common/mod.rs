@@ -133,19 +133,39 @@ impl TestApp {
 
     /// With OAuth (provider apps, token key) configured.
     pub async fn spawn_with(oauth: Option<lifesync::api::OAuthSetup>) -> Self {
+        Self::spawn_with_queue(oauth, |_| {}).await
+    }
+
+    /// With OAuth and queue settings adjusted by `adjust` (after the tests' defaults: a throttle
+    /// without a time waits 1 s doubling to 4 s instead of 1 min to 1 h).
+    pub async fn spawn_with_queue(
+        oauth: Option<lifesync::api::OAuthSetup>,
+        adjust: impl FnOnce(&mut QueueSettings),
+    ) -> Self {
         let redis =
             std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        Self::spawn_on(RedisSettings::new(redis), oauth).await
+        Self::spawn_on_with_queue(RedisSettings::new(redis), oauth, adjust).await
     }
 
     /// With OAuth as given, on the Redis that `redis` reaches.
     pub async fn spawn_on(redis: RedisSettings, oauth: Option<lifesync::api::OAuthSetup>) -> Self {
+        Self::spawn_on_with_queue(redis, oauth, |_| {}).await
+    }
+
+    /// [`Self::spawn_on`] with queue settings adjusted by `adjust`.
+    pub async fn spawn_on_with_queue(
+        redis: RedisSettings,
+        oauth: Option<lifesync::api::OAuthSetup>,
+        adjust: impl FnOnce(&mut QueueSettings),
+    ) -> Self {
         lifesync::metrics::handle();
         let db = TestDb::new().await;
         let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
-        let store = Store::connect(redis, QueueSettings::new(prefix))
-            .await
-            .expect("Redis");
+        let mut settings = QueueSettings::new(prefix);
+        settings.throttle.base = std::time::Duration::from_secs(1);
+        settings.throttle.max = std::time::Duration::from_secs(4);
+        adjust(&mut settings);
+        let store = Store::connect(redis, settings).await.expect("Redis");
         let state =
             AppState::with_oauth(db.pool.clone(), store.clone(), JWT_SECRET.as_bytes(), oauth);
         let (addr, stop) =
@@ -542,15 +562,34 @@ pub type RunOutcome = (String, i32, i32, i32, Option<String>);
 
 impl SyncHarness {
     pub async fn new(seed: u64, batch_size: u32) -> Self {
+        Self::with_queue(seed, batch_size, |_| {}).await
+    }
+
+    /// With queue settings adjusted by `adjust` (retry and throttle timings, caps).
+    pub async fn with_queue(
+        seed: u64,
+        batch_size: u32,
+        adjust: impl FnOnce(&mut QueueSettings),
+    ) -> Self {
         let redis =
             std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        Self::on_redis(seed, batch_size, RedisSettings::new(redis)).await
+        Self::on_redis_with_queue(seed, batch_size, RedisSettings::new(redis), adjust).await
     }
 
     /// The same, with the queue, OAuth state and locks on the Redis that `redis` reaches.
     pub async fn on_redis(seed: u64, batch_size: u32, redis: RedisSettings) -> Self {
+        Self::on_redis_with_queue(seed, batch_size, redis, |_| {}).await
+    }
+
+    async fn on_redis_with_queue(
+        seed: u64,
+        batch_size: u32,
+        redis: RedisSettings,
+        adjust: impl FnOnce(&mut QueueSettings),
+    ) -> Self {
         let sandbox = TestSandbox::spawn(seed).await;
-        let app = TestApp::spawn_on(redis, Some(sandbox_oauth(&sandbox.base))).await;
+        let app =
+            TestApp::spawn_on_with_queue(redis, Some(sandbox_oauth(&sandbox.base)), adjust).await;
         let stop = start_queue_workers(
             &app.db.pool,
             &app.store,

@@ -1,7 +1,7 @@
 -- ARGV: prefix, queue, worker_id, max_claim, lease_ms, batch, dead_ttl_s
 -- Promotes due scheduled/retrying jobs and reaps expired leases (each bounded by `batch`),
 -- then claims up to max_claim ready jobs for worker_id.
--- Returns { wait_ms, id, payload, attempts, lease, max_attempts, ... } where wait_ms is the time
+-- Returns { wait_ms, id, payload, attempts, lease, max_attempts, deferrals, ... } where wait_ms is the time
 -- until the next scheduled, retrying or lease-expiry event (-1: none).
 local worker, max_claim = ARGV[3], tonumber(ARGV[4])
 local lease_ms, batch, dead_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -42,7 +42,7 @@ if max_claim > 0 then
     local zargs = {}
     for _, id in ipairs(ids) do
       local jk = job_key(id)
-      local f = redis.call('HMGET', jk, 'payload', 'attempts', 'lease', 'max_attempts')
+      local f = redis.call('HMGET', jk, 'payload', 'attempts', 'lease', 'max_attempts', 'deferrals')
       if f[1] then
         local attempts, lease = (tonumber(f[2]) or 0) + 1, (tonumber(f[3]) or 0) + 1
         redis.call('HSET', jk, 'state', 'active', 'attempts', attempts, 'lease', lease,
@@ -54,6 +54,7 @@ if max_claim > 0 then
         out[#out + 1] = attempts
         out[#out + 1] = lease
         out[#out + 1] = tonumber(f[4])
+        out[#out + 1] = tonumber(f[5] or '0') or 0
       end
     end
     if #zargs > 0 then redis.call('ZADD', qk .. 'active', unpack(zargs)) end
