@@ -537,6 +537,32 @@ mod tests {
     }
 
     #[test]
+    fn api_limits() {
+        let c = load(&[]).unwrap();
+        assert_eq!(
+            (c.api_max_body_bytes, c.api_rate_limit_per_minute),
+            (65_536, 600)
+        );
+        let c = load(&[
+            ("API_MAX_BODY_BYTES", "1024"),
+            ("API_RATE_LIMIT_PER_MINUTE", "5"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.api_max_body_bytes, c.api_rate_limit_per_minute),
+            (1024, 5)
+        );
+        for (var, value) in [
+            ("API_MAX_BODY_BYTES", "0"),
+            ("API_MAX_BODY_BYTES", "64k"),
+            ("API_RATE_LIMIT_PER_MINUTE", "0"),
+            ("API_RATE_LIMIT_PER_MINUTE", "-1"),
+        ] {
+            assert_eq!(var_of(&[(var, value)]), var, "{var}={value}");
+        }
+    }
+
+    #[test]
     fn redis_parts_and_url() {
         let c = load(&[
             ("REDIS_HOST", "r"),
