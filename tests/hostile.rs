@@ -317,6 +317,11 @@ async fn every_reply_has_the_headers_and_every_error_the_shape() {
         .to_str()
         .unwrap()
         .contains("frame-ancestors 'none'"));
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("#/components/schemas/Error"),
+        "/docs shows the completed document"
+    );
 
     // 405 names the methods the path serves.
     let r = app

@@ -177,9 +177,14 @@ pub fn app(state: AppState) -> impl poem::Endpoint {
         "lifesync",
         env!("CARGO_PKG_VERSION"),
     );
-    let docs = api.swagger_ui();
-    let spec = Arc::new(spec::Spec::complete(&api.spec()));
+    let generated = api.spec();
+    let spec = Arc::new(spec::Spec::complete(&generated));
     let document = spec.json.clone();
+    // Swagger UI shows the completed document too (the page holds it inline).
+    let docs_html = api.swagger_ui_html().replace(&generated, &spec.json);
+    let docs = poem::get(poem::endpoint::make_sync(move |_| {
+        poem::web::Html(docs_html.clone())
+    }));
     let max_body = state.max_body_bytes;
     Route::new()
         .at(
@@ -190,7 +195,7 @@ pub fn app(state: AppState) -> impl poem::Endpoint {
                     .body(document.clone())
             })),
         )
-        .nest("/docs", docs)
+        .at("/docs", docs)
         .nest("/", api)
         .around(rate_limit::limit)
         .around(move |ep, req| input::guard(ep, req, max_body))
