@@ -4,7 +4,8 @@
 //! completed with what the layers around them answer (`spec.rs`).
 //!
 //! Layers, outermost first: `edge` (request id, error shape, headers), `input` (URI, NUL,
-//! body limit), `rate_limit` (per user), then the routes.
+//! body limit), `rate_limit` (per user), then the routes; below them all, `wire` shapes the
+//! replies hyper makes by itself.
 
 mod admin;
 pub mod auth;
@@ -18,6 +19,7 @@ mod oauth;
 pub mod rate_limit;
 mod spec;
 mod strict;
+mod wire;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -204,18 +206,22 @@ pub fn app(state: AppState) -> impl poem::Endpoint {
 }
 
 /// Serves the API on `addr` until `shutdown` resolves; `on_bound` learns the bound address.
+/// hyper's own error replies leave in the error shape too (`wire.rs`).
 pub async fn serve(
     addr: &str,
     state: AppState,
     on_bound: impl FnOnce(std::net::SocketAddr),
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    crate::http::serve(
-        addr,
-        app(state),
-        on_bound,
-        shutdown,
-        Duration::from_secs(10),
-    )
-    .await
+    use poem::listener::{Acceptor, Listener, TcpListener};
+    let acceptor = TcpListener::bind(addr.to_string()).into_acceptor().await?;
+    let local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .ok_or_else(|| std::io::Error::other("no local address"))?;
+    on_bound(local);
+    poem::Server::new_with_acceptor(wire::ShapedAcceptor(acceptor))
+        .run_with_graceful_shutdown(app(state), shutdown, Some(Duration::from_secs(10)))
+        .await
 }
