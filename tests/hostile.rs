@@ -333,6 +333,14 @@ async fn every_reply_has_the_headers_and_every_error_the_shape() {
     assert_eq!(r.status(), 405);
     assert!(r.headers()["allow"].to_str().unwrap().contains("GET"));
     assert_eq!(error_code(r).await, "method_not_allowed");
+    let r = app
+        .http
+        .post(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert!(r.headers()["allow"].to_str().unwrap().contains("GET"));
 
     // 414 and raw bytes: JSON too.
     let r = app

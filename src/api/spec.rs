@@ -38,6 +38,11 @@ impl Spec {
                 routes.push((segments, methods));
             }
         }
+        // Served beside the document's own operations.
+        for path in ["/openapi.json", "/docs"] {
+            let segments = path.split('/').map(str::to_string).collect();
+            routes.push((segments, vec!["GET".to_string()]));
+        }
         let schemas = doc
             .pointer_mut("/components/schemas")
             .and_then(Value::as_object_mut);
