@@ -417,6 +417,10 @@ pub struct Config {
     pub providers: BTreeMap<ProviderId, ProviderConfig>,
     /// How provider calls connect: trust anchors, proxies, timeout.
     pub outbound: crate::outbound::OutboundConfig,
+    /// `API_MAX_BODY_BYTES`: the largest request body the API reads (larger: 413).
+    pub api_max_body_bytes: usize,
+    /// `API_RATE_LIMIT_PER_MINUTE`: requests per user per minute across all web processes.
+    pub api_rate_limit_per_minute: u32,
 }
 
 impl Config {
@@ -461,6 +465,24 @@ impl Config {
             if let Some(c) = ProviderConfig::from_env(env, p)? {
                 providers.insert(p, c);
             }
+        }
+        let api_max_body_bytes = parse_or(
+            env,
+            "API_MAX_BODY_BYTES",
+            65_536usize,
+            "must be a whole number",
+        )?;
+        if api_max_body_bytes == 0 {
+            return Err(err("API_MAX_BODY_BYTES", "must be at least 1"));
+        }
+        let api_rate_limit_per_minute = parse_or(
+            env,
+            "API_RATE_LIMIT_PER_MINUTE",
+            600u32,
+            "must be a whole number",
+        )?;
+        if api_rate_limit_per_minute == 0 {
+            return Err(err("API_RATE_LIMIT_PER_MINUTE", "must be at least 1"));
         }
         let outbound = crate::outbound::OutboundConfig::from_env(env)?;
         let trust_error = |e: std::io::Error| err("SSL_CERT_FILE", e.to_string());
@@ -520,6 +542,8 @@ impl Config {
             oauth_success_redirect_url: parse_url(env, "OAUTH_SUCCESS_REDIRECT_URL")?,
             providers,
             outbound,
+            api_max_body_bytes,
+            api_rate_limit_per_minute,
         })
     }
 
@@ -626,6 +650,32 @@ mod tests {
         assert_eq!(c.sync_batch_size, 100);
         assert!(c.providers.is_empty(), "providers are disabled when unset");
         assert_eq!(c.require_web().unwrap_err().var, "JWT_SECRET");
+    }
+
+    #[test]
+    fn api_limits() {
+        let c = load(&[]).unwrap();
+        assert_eq!(
+            (c.api_max_body_bytes, c.api_rate_limit_per_minute),
+            (65_536, 600)
+        );
+        let c = load(&[
+            ("API_MAX_BODY_BYTES", "1024"),
+            ("API_RATE_LIMIT_PER_MINUTE", "5"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.api_max_body_bytes, c.api_rate_limit_per_minute),
+            (1024, 5)
+        );
+        for (var, value) in [
+            ("API_MAX_BODY_BYTES", "0"),
+            ("API_MAX_BODY_BYTES", "64k"),
+            ("API_RATE_LIMIT_PER_MINUTE", "0"),
+            ("API_RATE_LIMIT_PER_MINUTE", "-1"),
+        ] {
+            assert_eq!(var_of(&[(var, value)]), var, "{var}={value}");
+        }
     }
 
     #[test]

@@ -240,7 +240,11 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
             success_redirect: config.oauth_success_redirect_url.clone(),
             clock: None,
         }),
-    );
+    )
+    .with_limits(crate::api::ApiLimits {
+        max_body_bytes: config.api_max_body_bytes,
+        rate_limit_per_minute: config.api_rate_limit_per_minute,
+    });
     let states = state.states.clone();
     let (web_tx, web_rx) = tokio::sync::oneshot::channel();
     let web_addr = format!("{}:{}", config.host, config.port);

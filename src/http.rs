@@ -35,18 +35,42 @@ pub async fn serve_with<E: Endpoint + 'static>(
     shutdown: impl Future<Output = ()> + Send,
     grace: Duration,
 ) -> std::io::Result<()> {
+    // Each kind of listener is served as its own concrete type: a boxed one hides the
+    // socket's vectored writes, so a reply's head and body leave in separate segments and
+    // wait on Nagle's algorithm (40 ms a reply; measured as an 8.8x slower `bench sync`).
     let tcp = TcpListener::bind(addr.to_string());
-    let listener = match tls {
-        None => tcp.boxed(),
+    match tls {
+        None => {
+            run(
+                tcp.into_acceptor().await?,
+                endpoint,
+                on_bound,
+                shutdown,
+                grace,
+            )
+            .await
+        }
         Some(t) => {
             crate::tls::install_crypto_provider();
             let cert = RustlsCertificate::new()
                 .cert(t.cert_pem.as_bytes().to_vec())
                 .key(t.key_pem.as_bytes().to_vec());
-            tcp.rustls(RustlsConfig::new().fallback(cert)).boxed()
+            let acceptor = tcp
+                .rustls(RustlsConfig::new().fallback(cert))
+                .into_acceptor()
+                .await?;
+            run(acceptor, endpoint, on_bound, shutdown, grace).await
         }
-    };
-    let acceptor = listener.into_acceptor().await?;
+    }
+}
+
+async fn run<A: Acceptor + 'static, E: Endpoint + 'static>(
+    acceptor: A,
+    endpoint: E,
+    on_bound: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send,
+    grace: Duration,
+) -> std::io::Result<()> {
     let local = acceptor
         .local_addr()
         .first()

@@ -276,7 +276,11 @@ async fn web(config: &Config) -> anyhow::Result<()> {
         store,
         secret.expose_secret().as_bytes(),
         Some(oauth),
-    );
+    )
+    .with_limits(lifesync::api::ApiLimits {
+        max_body_bytes: config.api_max_body_bytes,
+        rate_limit_per_minute: config.api_rate_limit_per_minute,
+    });
     tokio::spawn(lifesync::metrics::report_oauth_states(
         state.states.clone(),
         std::time::Duration::from_secs(15),

@@ -9,7 +9,13 @@ use poem_openapi::{
     ApiResponse, Object, OpenApi,
 };
 
-use super::{auth::User, data_sources::Mode, error::ApiError, AppState, Tags};
+use super::{
+    auth::User,
+    data_sources::Mode,
+    error::{excerpt, ApiError},
+    strict::JsonString,
+    AppState, Tags,
+};
 use crate::{
     providers::ProviderId,
     services::admin::{retry_dead_job, sync_users, RetryError},
@@ -17,9 +23,17 @@ use crate::{
 
 #[derive(Object)]
 struct AdminSyncRequest {
-    /// Users whose active data sources to sync (1–1000).
-    user_ids: Vec<String>,
+    /// Users whose active data sources to sync (1–1000 ids of 1–255 bytes, no NUL).
+    #[oai(validator(
+        min_items = 1,
+        max_items = 1000,
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00]+$"
+    ))]
+    user_ids: Vec<JsonString>,
     /// Only this provider's sources.
+    #[oai(validator(pattern = "^(instagram|twitter|google|facebook|linkedin|microsoft)$"))]
     provider: Option<String>,
     mode: Mode,
 }
@@ -135,14 +149,13 @@ impl AdminApi {
         body: Json<AdminSyncRequest>,
     ) -> poem::Result<AdminSyncResponse> {
         require_admin(&user)?;
-        let n = body.0.user_ids.len();
+        let user_ids: Vec<String> = body.0.user_ids.into_iter().map(|u| u.0).collect();
+        let n = user_ids.len();
         if n == 0
             || n > 1000
-            || body
-                .0
-                .user_ids
+            || user_ids
                 .iter()
-                .any(|u| u.is_empty() || u.len() > 255)
+                .any(|u| u.is_empty() || u.len() > 255 || u.contains('\0'))
         {
             return Err(ApiError::BadRequest(
                 "invalid_user_ids",
@@ -154,7 +167,7 @@ impl AdminApi {
             if ProviderId::parse(p).is_none() {
                 return Err(ApiError::BadRequest(
                     "invalid_provider",
-                    format!("unknown provider {p:?}"),
+                    format!("unknown provider {:?}", excerpt(p)),
                 )
                 .into());
             }
@@ -163,7 +176,7 @@ impl AdminApi {
         let jobs_enqueued = sync_users(
             &state.pool,
             &state.producer,
-            &body.0.user_ids,
+            &user_ids,
             body.0.provider.as_deref(),
             mode,
         )
@@ -215,8 +228,10 @@ impl AdminApi {
         &self,
         user: User,
         state: Data<&AppState>,
-        queue: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(pattern = "^(oauth_completion|sync|fanout)$"))] queue: Query<
+            Option<String>,
+        >,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
     ) -> poem::Result<Json<DeadJobList>> {
         require_admin(&user)?;
         let limit = limit.0.unwrap_or(100);
@@ -232,7 +247,7 @@ impl AdminApi {
                 None => {
                     return Err(ApiError::BadRequest(
                         "invalid_parameter",
-                        format!("unknown queue {q:?}"),
+                        format!("unknown queue {:?}", excerpt(q)),
                     )
                     .into())
                 }

@@ -1,5 +1,7 @@
-//! Bearer JWT authentication: HS256 with `JWT_SECRET`, `exp` required, `sub` is the user id,
-//! `role: "admin"` marks administrators.
+//! Bearer JWT authentication: HS256 with `JWT_SECRET`, `exp` required and `nbf` honoured (no
+//! leeway), `sub` is the user id, `role: "admin"` marks administrators. A `sub` that is blank,
+//! longer than 255 bytes or holds a control character (NUL included) is refused: such an id
+//! is no user and could never be stored.
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use poem::Request;
@@ -33,11 +35,32 @@ async fn check_token(req: &Request, bearer: Bearer) -> Option<Claims> {
     verify(&state.jwt_key, &bearer.token)
 }
 
-/// Verifies an HS256 token with a required, unexpired `exp` and a non-empty `sub`.
+/// Verifies an HS256 token with a required, unexpired `exp`, a reached `nbf` (when present)
+/// and a usable `sub` ([`valid_sub`]).
 pub fn verify(key: &DecodingKey, token: &str) -> Option<Claims> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_required_spec_claims(&["exp", "sub"]);
+    validation.validate_nbf = true;
     validation.leeway = 0;
     let data = jsonwebtoken::decode::<Claims>(token, key, &validation).ok()?;
-    (!data.claims.sub.is_empty() && data.claims.sub.len() <= 255).then_some(data.claims)
+    valid_sub(&data.claims.sub).then_some(data.claims)
+}
+
+/// A user id: 1–255 bytes, not only whitespace, no control character.
+pub fn valid_sub(sub: &str) -> bool {
+    !sub.trim().is_empty() && sub.len() <= 255 && !sub.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_sub;
+
+    #[test]
+    fn subs() {
+        assert!(valid_sub("user-1"));
+        assert!(!valid_sub(""));
+        assert!(!valid_sub(" \t "));
+        assert!(!valid_sub("a\u{0}b"));
+        assert!(!valid_sub(&"x".repeat(256)));
+    }
 }

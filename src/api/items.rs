@@ -61,12 +61,16 @@ impl ItemsApi {
         user: User,
         state: Data<&AppState>,
         data_source_id: Query<Option<Uuid>>,
+        #[oai(validator(pattern = "^(instagram|twitter|google|facebook|linkedin|microsoft)$"))]
         provider: Query<Option<String>>,
-        kind: Query<Option<String>>,
+        #[oai(validator(pattern = "^(post|media|email)$"))] kind: Query<Option<String>>,
+        #[oai(validator(
+            pattern = "^(TRAVEL_FLIGHT|TRAVEL_HOTEL|EVENT_TICKET|BOOKING|PROFESSIONAL|PERSONAL|OTHER)$"
+        ))]
         category: Query<Option<String>>,
         since: Query<Option<DateTime<Utc>>>,
         until: Query<Option<DateTime<Utc>>>,
-        limit: Query<Option<i64>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<i64>>,
         cursor: Query<Option<String>>,
     ) -> poem::Result<Json<ItemPage>> {
         let limit = limit.0.unwrap_or(50);

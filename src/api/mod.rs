@@ -1,14 +1,25 @@
 //! The HTTP API (poem + poem-openapi): one file per resource, thin handlers that parse, call a
 //! service or a query, and answer. Every error leaves in the contract's shape (`error.rs`).
-//! The OpenAPI document is generated from these handlers (`/openapi.json`, `/docs`).
+//! The OpenAPI document is generated from these handlers (`/openapi.json`, `/docs`) and
+//! completed with what the layers around them answer (`spec.rs`).
+//!
+//! Layers, outermost first: `edge` (request id, error shape, headers), `input` (URI, NUL,
+//! body limit), `rate_limit` (per user), then the routes; below them all, `wire` shapes the
+//! replies hyper makes by itself.
 
 mod admin;
 pub mod auth;
 mod data_sources;
+mod edge;
 pub mod error;
 mod health;
+mod input;
 mod items;
 mod oauth;
+pub mod rate_limit;
+mod spec;
+mod strict;
+mod wire;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -40,6 +51,26 @@ pub struct Inner {
     pub token_key: Option<TokenKey>,
     /// `OAUTH_SUCCESS_REDIRECT_URL`.
     pub success_redirect: Option<url::Url>,
+    /// `API_MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+    /// The per-user cap (`API_RATE_LIMIT_PER_MINUTE`), shared through Redis.
+    pub limiter: rate_limit::UserLimiter,
+}
+
+/// The API's own limits (`API_MAX_BODY_BYTES`, `API_RATE_LIMIT_PER_MINUTE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiLimits {
+    pub max_body_bytes: usize,
+    pub rate_limit_per_minute: u32,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024,
+            rate_limit_per_minute: 600,
+        }
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -87,9 +118,16 @@ impl AppState {
             Some(c) => StateStore::with_clock(store.connection(), prefix, c),
             None => StateStore::new(store.connection(), prefix),
         };
+        let limits = ApiLimits::default();
         Self(Arc::new(Inner {
             pool,
             producer: Producer::new(store.clone()),
+            limiter: rate_limit::UserLimiter::new(
+                store.connection(),
+                store.settings().prefix.clone(),
+                limits.rate_limit_per_minute,
+            ),
+            max_body_bytes: limits.max_body_bytes,
             store,
             jwt_key: DecodingKey::from_secret(jwt_secret),
             states,
@@ -97,6 +135,20 @@ impl AppState {
             token_key,
             success_redirect,
         }))
+    }
+}
+
+impl AppState {
+    /// With these limits instead of the defaults (call before the state is shared).
+    pub fn with_limits(mut self, limits: ApiLimits) -> Self {
+        let inner = Arc::get_mut(&mut self.0).expect("limits are set before the state is shared");
+        inner.max_body_bytes = limits.max_body_bytes;
+        inner.limiter = rate_limit::UserLimiter::new(
+            inner.store.connection(),
+            inner.store.settings().prefix.clone(),
+            limits.rate_limit_per_minute,
+        );
+        self
     }
 }
 
@@ -127,29 +179,49 @@ pub fn app(state: AppState) -> impl poem::Endpoint {
         "lifesync",
         env!("CARGO_PKG_VERSION"),
     );
-    let docs = api.swagger_ui();
-    let spec = api.spec_endpoint();
+    let generated = api.spec();
+    let spec = Arc::new(spec::Spec::complete(&generated));
+    let document = spec.json.clone();
+    // Swagger UI shows the completed document too (the page holds it inline).
+    let docs_html = api.swagger_ui_html().replace(&generated, &spec.json);
+    let docs = poem::get(poem::endpoint::make_sync(move |_| {
+        poem::web::Html(docs_html.clone())
+    }));
+    let max_body = state.max_body_bytes;
     Route::new()
-        .at("/openapi.json", spec)
-        .nest("/docs", docs)
+        .at(
+            "/openapi.json",
+            poem::get(poem::endpoint::make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/json; charset=utf-8")
+                    .body(document.clone())
+            })),
+        )
+        .at("/docs", docs)
         .nest("/", api)
+        .around(rate_limit::limit)
+        .around(move |ep, req| input::guard(ep, req, max_body))
         .data(state)
-        .catch_all_error(|err| async move { error::to_response(err) })
+        .around(move |ep, req| edge::finish(ep, req, spec.clone()))
 }
 
 /// Serves the API on `addr` until `shutdown` resolves; `on_bound` learns the bound address.
+/// hyper's own error replies leave in the error shape too (`wire.rs`).
 pub async fn serve(
     addr: &str,
     state: AppState,
     on_bound: impl FnOnce(std::net::SocketAddr),
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    crate::http::serve(
-        addr,
-        app(state),
-        on_bound,
-        shutdown,
-        Duration::from_secs(10),
-    )
-    .await
+    use poem::listener::{Acceptor, Listener, TcpListener};
+    let acceptor = TcpListener::bind(addr.to_string()).into_acceptor().await?;
+    let local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .ok_or_else(|| std::io::Error::other("no local address"))?;
+    on_bound(local);
+    poem::Server::new_with_acceptor(wire::ShapedAcceptor(acceptor))
+        .run_with_graceful_shutdown(app(state), shutdown, Some(Duration::from_secs(10)))
+        .await
 }

@@ -18,7 +18,11 @@ use poem_openapi::{
 };
 use uuid::Uuid;
 
-use super::{auth::User, error::ApiError, AppState, Tags};
+use super::{
+    auth::User,
+    error::{excerpt, ApiError},
+    AppState, Tags,
+};
 use crate::{
     crypto::TokenCipher,
     oauth::{
@@ -82,8 +86,12 @@ struct CompletionView {
 pub struct OAuthApi;
 
 fn provider_of(name: &str) -> Result<ProviderId, ApiError> {
-    ProviderId::parse(name)
-        .ok_or_else(|| ApiError::Missing("unknown_provider", format!("no provider named {name:?}")))
+    ProviderId::parse(name).ok_or_else(|| {
+        ApiError::Missing(
+            "unknown_provider",
+            format!("no provider named {:?}", excerpt(name)),
+        )
+    })
 }
 
 fn invalid_state() -> ApiError {
@@ -230,13 +238,8 @@ impl OAuthApi {
         // Consumed first, whatever follows: a state works once.
         let record = take_state(&state, p, oauth_state.0.as_deref()).await?;
         if let Some(error) = error.0 {
-            let error: String = error.chars().take(100).collect();
-            let detail: String = error_description
-                .0
-                .unwrap_or_default()
-                .chars()
-                .take(200)
-                .collect();
+            let error = excerpt(&error);
+            let detail = excerpt(&error_description.0.unwrap_or_default());
             return Err(ApiError::BadRequest(
                 "oauth_denied",
                 format!("{p} did not authorize the connection: {error} {detail}")
