@@ -5,7 +5,8 @@
 use std::{future::Future, net::SocketAddr, time::Duration};
 
 use poem::{
-    listener::{Acceptor, Listener, RustlsCertificate, RustlsConfig, TcpListener},
+    listener::{Acceptor, Listener, RustlsCertificate, RustlsConfig, TcpAcceptor, TcpListener},
+    web::{LocalAddr, RemoteAddr},
     Endpoint, Server,
 };
 
@@ -38,7 +39,7 @@ pub async fn serve_with<E: Endpoint + 'static>(
     // Each kind of listener is served as its own concrete type: a boxed one hides the
     // socket's vectored writes, so a reply's head and body leave in separate segments and
     // wait on Nagle's algorithm (40 ms a reply; measured as an 8.8x slower `bench sync`).
-    let tcp = TcpListener::bind(addr.to_string());
+    let tcp = NoDelay(TcpListener::bind(addr.to_string()));
     match tls {
         None => {
             run(
@@ -80,4 +81,35 @@ async fn run<A: Acceptor + 'static, E: Endpoint + 'static>(
     Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(endpoint, shutdown, Some(grace))
         .await
+}
+
+/// TCP without Nagle's algorithm on accepted connections: a TLS reply leaves as several
+/// records, and a small last segment must not wait for the client's delayed ACK (40 ms a
+/// reply on Linux; measured as `bench sync` 8x slower over HTTPS, BENCHMARKS.md).
+struct NoDelay(TcpListener<String>);
+
+impl Listener for NoDelay {
+    type Acceptor = NoDelayAcceptor;
+
+    async fn into_acceptor(self) -> std::io::Result<Self::Acceptor> {
+        Ok(NoDelayAcceptor(self.0.into_acceptor().await?))
+    }
+}
+
+struct NoDelayAcceptor(TcpAcceptor);
+
+impl Acceptor for NoDelayAcceptor {
+    type Io = tokio::net::TcpStream;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        self.0.local_addr()
+    }
+
+    async fn accept(
+        &mut self,
+    ) -> std::io::Result<(Self::Io, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
+        let (io, local, remote, scheme) = self.0.accept().await?;
+        io.set_nodelay(true)?;
+        Ok((io, local, remote, scheme))
+    }
 }
