@@ -124,34 +124,7 @@ async fn a_multi_provider_run_logs_json_with_job_fields_and_no_secret_or_pii() {
             ca_file.to_string_lossy().to_string(),
         ),
     ];
-    let base = url::Url::parse(&sandbox_base).unwrap();
-    for p in ProviderId::ALL {
-        let redirect = url::Url::parse(&format!("{web}/api/v1/oauth/{p}/callback")).unwrap();
-        let c = lifesync::sandbox::provider_config(p, &base, redirect);
-        let pre = p.env_prefix();
-        if let Some(scopes) = &c.scopes {
-            // The sandbox's LinkedIn app is approved for posts.
-            env.push((format!("{pre}_SCOPES"), scopes.join(" ")));
-        }
-        let (id_var, secret_var) = if p == ProviderId::Facebook {
-            (
-                "FACEBOOK_APP_ID".to_string(),
-                "FACEBOOK_APP_SECRET".to_string(),
-            )
-        } else {
-            (format!("{pre}_CLIENT_ID"), format!("{pre}_CLIENT_SECRET"))
-        };
-        use secrecy::ExposeSecret;
-        env.push((id_var, c.client_id.clone()));
-        env.push((secret_var, c.client_secret.expose_secret().to_string()));
-        env.push((format!("{pre}_REDIRECT_URI"), c.redirect_uri.to_string()));
-        env.push((format!("{pre}_AUTH_URL"), c.auth_url.unwrap().to_string()));
-        env.push((format!("{pre}_TOKEN_URL"), c.token_url.unwrap().to_string()));
-        env.push((
-            format!("{pre}_API_BASE_URL"),
-            c.api_base_url.unwrap().to_string(),
-        ));
-    }
+    env.extend(provider_env(&sandbox_base, &web));
     let web_proc = spawn("web", &dir, &["web"], &env);
     let worker = spawn("worker", &dir, &["worker"], &env);
     up(&client, &format!("{web}/health")).await;

@@ -20,7 +20,6 @@ use std::{
 };
 
 use lifesync::providers::ProviderId;
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -159,32 +158,10 @@ fn service_env(db_url: &str, prefix: &str, web_port: u16, sandbox: &str) -> Vec<
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let base = url::Url::parse(sandbox).unwrap();
-    for p in ProviderId::ALL {
-        let redirect = url::Url::parse(&format!(
-            "http://127.0.0.1:{web_port}/api/v1/oauth/{p}/callback"
-        ))
-        .unwrap();
-        let c = lifesync::sandbox::provider_config(p, &base, redirect);
-        let pre = p.env_prefix();
-        if let Some(scopes) = &c.scopes {
-            // The sandbox's LinkedIn app is approved for posts.
-            env.push((format!("{pre}_SCOPES"), scopes.join(" ")));
-        }
-        let (id, secret) = match p {
-            ProviderId::Facebook => ("FACEBOOK_APP_ID".to_string(), "FACEBOOK_APP_SECRET".into()),
-            _ => (format!("{pre}_CLIENT_ID"), format!("{pre}_CLIENT_SECRET")),
-        };
-        env.push((id, c.client_id.clone()));
-        env.push((secret, c.client_secret.expose_secret().to_string()));
-        env.push((format!("{pre}_REDIRECT_URI"), c.redirect_uri.to_string()));
-        env.push((format!("{pre}_AUTH_URL"), c.auth_url.unwrap().to_string()));
-        env.push((format!("{pre}_TOKEN_URL"), c.token_url.unwrap().to_string()));
-        env.push((
-            format!("{pre}_API_BASE_URL"),
-            c.api_base_url.unwrap().to_string(),
-        ));
-    }
+    env.extend(common::provider_env(
+        sandbox,
+        &format!("http://127.0.0.1:{web_port}"),
+    ));
     env
 }
 

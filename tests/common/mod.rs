@@ -425,6 +425,10 @@ pub fn provider_env(sandbox_base: &str, web_base: &str) -> Vec<(String, String)>
             format!("{pre}_API_BASE_URL"),
             c.api_base_url.unwrap().to_string(),
         ));
+        if let Some(scopes) = &c.scopes {
+            // The sandbox's LinkedIn app is approved for posts.
+            env.push((format!("{pre}_SCOPES"), scopes.join(" ")));
+        }
     }
     env
 }
