@@ -402,6 +402,9 @@ pub struct Config {
     pub sync_batch_size: u32,
     /// `SYNC_FANOUT_SPREAD_SECONDS`: scheduled syncs start spread over this window.
     pub fanout_spread: std::time::Duration,
+    /// `SYNC_DUPLICATE_WINDOW_HOURS`: how far apart in time a cross-post may be to be linked
+    /// by `duplicate_of`.
+    pub duplicate_window: std::time::Duration,
     /// `STARTUP_WAIT_SECONDS`: how long `worker` keeps retrying an unreachable PostgreSQL at
     /// start-up before it gives up (exit 1); 0 fails at once.
     pub startup_wait: std::time::Duration,
@@ -526,6 +529,15 @@ impl Config {
                 600u64,
                 "must be a whole number of seconds",
             )?),
+            duplicate_window: std::time::Duration::from_secs(
+                3600 * parse_or(
+                    env,
+                    "SYNC_DUPLICATE_WINDOW_HOURS",
+                    72u64,
+                    "must be a whole number of hours",
+                )?
+                .min(24 * 366 * 100),
+            ),
             metrics_addr: get(env, "METRICS_ADDR"),
             startup_wait: std::time::Duration::from_secs(parse_or(
                 env,

@@ -244,7 +244,8 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
     .with_limits(crate::api::ApiLimits {
         max_body_bytes: config.api_max_body_bytes,
         rate_limit_per_minute: config.api_rate_limit_per_minute,
-    });
+    })
+    .with_duplicate_window(config.duplicate_window);
     let states = state.states.clone();
     let (web_tx, web_rx) = tokio::sync::oneshot::channel();
     let web_addr = format!("{}:{}", config.host, config.port);
@@ -277,6 +278,7 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
         states: states.clone(),
         batch_size: config.sync_batch_size,
         fanout_spread: config.fanout_spread,
+        duplicate_window: config.duplicate_window,
     }));
     crate::metrics::handle();
     tokio::spawn(crate::metrics::report_data_sources(

@@ -280,7 +280,8 @@ async fn web(config: &Config) -> anyhow::Result<()> {
     .with_limits(lifesync::api::ApiLimits {
         max_body_bytes: config.api_max_body_bytes,
         rate_limit_per_minute: config.api_rate_limit_per_minute,
-    });
+    })
+    .with_duplicate_window(config.duplicate_window);
     tokio::spawn(lifesync::metrics::report_oauth_states(
         state.states.clone(),
         std::time::Duration::from_secs(15),
@@ -358,6 +359,7 @@ async fn worker(mut config: Config, queues: Vec<String>, concurrency: usize) -> 
         states,
         batch_size: config.sync_batch_size,
         fanout_spread: config.fanout_spread,
+        duplicate_window: config.duplicate_window,
     }));
     tokio::spawn(lifesync_jobs::metrics::report_depth(
         store.clone(),

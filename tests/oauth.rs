@@ -932,6 +932,7 @@ async fn client_authentication_follows_configuration_and_success_can_redirect() 
         states: StateStore::new(app.store.connection(), app.store.settings().prefix.clone()),
         batch_size: 100,
         fanout_spread: Duration::ZERO,
+        duplicate_window: Duration::from_secs(72 * 3600),
     }));
     let handles = lifesync_jobs::runner::Handles::default();
     let monitor = lifesync::workers::register(

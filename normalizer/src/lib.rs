@@ -3,7 +3,8 @@
 //! This module holds the public types and the [`normalize`] entry point; one module per job:
 //! [`sanitize`](mod@sanitize) (PII), [`categorize`](mod@categorize) (email categories),
 //! [`schema_org`] (reservation markup), [`extract`] (dates, mentions, hashtags),
-//! [`hash`](mod@hash) (content hash), [`bench_items`](mod@bench_items) (benchmark data).
+//! [`hash`](mod@hash) (content hash), [`link`](mod@link) (the cross-post link key),
+//! [`bench_items`](mod@bench_items) (benchmark data).
 //!
 //! # What is kept
 //! - `text` and `subject`: sanitized; emails, phone numbers, Luhn-valid payment cards and
@@ -59,6 +60,7 @@ pub mod bench_items;
 pub mod categorize;
 pub mod extract;
 pub mod hash;
+pub mod link;
 pub mod sanitize;
 pub mod schema_org;
 

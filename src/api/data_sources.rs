@@ -166,6 +166,7 @@ impl DataSourcesApi {
             id.0,
             &source.provider,
             keep_data.0.unwrap_or(false),
+            state.duplicate_window,
         )
         .await
         .map_err(ApiError::internal)?;

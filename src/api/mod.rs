@@ -55,6 +55,8 @@ pub struct Inner {
     pub max_body_bytes: usize,
     /// The per-user cap (`API_RATE_LIMIT_PER_MINUTE`), shared through Redis.
     pub limiter: rate_limit::UserLimiter,
+    /// `SYNC_DUPLICATE_WINDOW_HOURS`, for relinking when a source's items are deleted.
+    pub duplicate_window: std::time::Duration,
 }
 
 /// The API's own limits (`API_MAX_BODY_BYTES`, `API_RATE_LIMIT_PER_MINUTE`).
@@ -128,6 +130,7 @@ impl AppState {
                 limits.rate_limit_per_minute,
             ),
             max_body_bytes: limits.max_body_bytes,
+            duplicate_window: std::time::Duration::from_secs(72 * 3600),
             store,
             jwt_key: DecodingKey::from_secret(jwt_secret),
             states,
@@ -148,6 +151,14 @@ impl AppState {
             inner.store.settings().prefix.clone(),
             limits.rate_limit_per_minute,
         );
+        self
+    }
+
+    /// The cross-post window (`SYNC_DUPLICATE_WINDOW_HOURS`; default 72 hours).
+    pub fn with_duplicate_window(mut self, window: std::time::Duration) -> Self {
+        Arc::get_mut(&mut self.0)
+            .expect("settings are set before the state is shared")
+            .duplicate_window = window;
         self
     }
 }

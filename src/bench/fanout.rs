@@ -70,6 +70,7 @@ pub async fn run(config: &Config, sources: u64) -> anyhow::Result<FanoutBench> {
             states: StateStore::new(store.connection(), prefix.clone()),
             batch_size: 100,
             fanout_spread: config.fanout_spread,
+            duplicate_window: config.duplicate_window,
         }));
         let tick = ScheduleFanout {
             version: ScheduleFanout::VERSION,

@@ -213,18 +213,21 @@ pub async fn upsert_connected(
 }
 
 /// Disconnects a source in one transaction: tokens deleted, status `disconnected`, items
-/// deleted unless `keep_data`, an active run ended as failed.
-pub async fn disconnect(pool: &PgPool, id: Uuid, keep_data: bool) -> sqlx::Result<()> {
+/// deleted unless `keep_data` (relinking the user's cross-posts that pointed at them), an
+/// active run ended as failed.
+pub async fn disconnect(
+    pool: &PgPool,
+    id: Uuid,
+    keep_data: bool,
+    duplicate_window: std::time::Duration,
+) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM oauth_tokens WHERE data_source_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
     if !keep_data {
-        sqlx::query("DELETE FROM items WHERE data_source_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        super::duplicates::delete_source_items(&mut tx, id, duplicate_window).await?;
     }
     sqlx::query(
         "UPDATE sync_runs SET status = 'failed', error = 'disconnected', finished_at = now()

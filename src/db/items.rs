@@ -1,4 +1,5 @@
 //! Writing items: one statement per page (a batched upsert), never a round trip per item.
+//! `duplicate_of` is not set here but by [`super::duplicates`], in the same transaction.
 
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -10,22 +11,32 @@ use crate::normalizer::NormalizedItem;
 pub struct PageCounts {
     pub new: i32,
     pub updated: i32,
-    /// New items whose content already existed in this user's data (`duplicate_of` set).
+    /// New items that are a cross-post of an earlier item (`duplicate_of` set).
     pub duplicate: i32,
 }
 
+/// The rows one page wrote.
+#[derive(Debug, Default)]
+pub struct PageWrite {
+    /// `new` and `updated`; `duplicate` is counted by [`super::duplicates::relink`].
+    pub counts: PageCounts,
+    /// Every row inserted or changed.
+    pub written: Vec<Uuid>,
+    /// The rows inserted.
+    pub inserted: Vec<Uuid>,
+}
+
 /// Upserts a page of items of one data source. An item seen before is updated in place only
-/// when something changed; a new item whose content hash matches an earlier item of the same
-/// user points at it through `duplicate_of`.
+/// when something changed.
 pub async fn upsert_page(
     tx: &mut Transaction<'_, Postgres>,
     user_id: &str,
     data_source_id: Uuid,
     provider: &str,
     items: &[NormalizedItem],
-) -> sqlx::Result<PageCounts> {
+) -> sqlx::Result<PageWrite> {
     if items.is_empty() {
-        return Ok(PageCounts::default());
+        return Ok(PageWrite::default());
     }
     // One typed array per column (`unnest`), not a JSON document per page. Multi-valued
     // fields (mentions, hashtags, dates) travel as one string per item joined by U+001F, a
@@ -71,29 +82,29 @@ pub async fn upsert_page(
         })
         .collect();
     let hashes: Vec<Vec<u8>> = items.iter().map(|i| i.content_hash.to_vec()).collect();
-    let results: Vec<(bool, bool)> = sqlx::query_as(
+    let link_keys: Vec<Option<Vec<u8>>> = items
+        .iter()
+        .map(|i| i.link_key.map(|k| k.to_vec()))
+        .collect();
+    let results: Vec<(Uuid, bool)> = sqlx::query_as(
         "WITH page AS (
              SELECT * FROM unnest($4::uuid[], $5::text[], $6::text[], $7::timestamptz[],
                                   $8::text[], $9::text[], $10::bool[], $11::jsonb[], $12::text[],
                                   $13::text[], $14::text[], $15::jsonb[], $16::text[], $17::text[],
-                                  $18::jsonb[], $19::bytea[])
+                                  $18::jsonb[], $19::bytea[], $20::bytea[])
                  AS x(id, kind, external_id, occurred_at, text, category, is_event, event,
                       mentions, hashtags, dates, location, media_url, permalink, metrics,
-                      content_hash))
+                      content_hash, link_key))
          INSERT INTO items (id, data_source_id, user_id, provider, kind, external_id, occurred_at,
                             text, category, is_event, event, mentions, hashtags, dates, location,
-                            media_url, permalink, metrics, content_hash, duplicate_of)
+                            media_url, permalink, metrics, content_hash, link_key)
          SELECT p.id, $1, $2, $3, p.kind, p.external_id, p.occurred_at, p.text, p.category,
                 p.is_event, p.event,
                 string_to_array(p.mentions, E'\\x1f'),
                 string_to_array(p.hashtags, E'\\x1f'),
                 string_to_array(p.dates, E'\\x1f')::date[],
                 p.location, p.media_url, p.permalink, p.metrics,
-                p.content_hash,
-                (SELECT i.id FROM items i
-                  WHERE i.user_id = $2 AND i.content_hash = p.content_hash
-                    AND NOT (i.data_source_id = $1 AND i.external_id = p.external_id)
-                  ORDER BY i.created_at, i.id LIMIT 1)
+                p.content_hash, p.link_key
            FROM page p
          ON CONFLICT (data_source_id, external_id) DO UPDATE
             SET text = EXCLUDED.text, occurred_at = EXCLUDED.occurred_at,
@@ -102,12 +113,15 @@ pub async fn upsert_page(
                 hashtags = EXCLUDED.hashtags, dates = EXCLUDED.dates,
                 location = EXCLUDED.location, media_url = EXCLUDED.media_url,
                 permalink = EXCLUDED.permalink, metrics = EXCLUDED.metrics,
-                content_hash = EXCLUDED.content_hash, deleted_at = NULL, updated_at = now()
+                content_hash = EXCLUDED.content_hash, link_key = EXCLUDED.link_key,
+                deleted_at = NULL, updated_at = now()
           WHERE items.content_hash IS DISTINCT FROM EXCLUDED.content_hash
+             OR items.link_key IS DISTINCT FROM EXCLUDED.link_key
+             OR items.occurred_at IS DISTINCT FROM EXCLUDED.occurred_at
              OR items.metrics IS DISTINCT FROM EXCLUDED.metrics
              OR items.location IS DISTINCT FROM EXCLUDED.location
              OR items.deleted_at IS NOT NULL
-         RETURNING (xmax = 0) AS inserted, duplicate_of IS NOT NULL AS duplicate",
+         RETURNING id, (xmax = 0) AS inserted",
     )
     .bind(data_source_id)
     .bind(user_id)
@@ -128,41 +142,41 @@ pub async fn upsert_page(
     .bind(&permalinks)
     .bind(&metrics)
     .bind(&hashes)
+    .bind(&link_keys)
     .fetch_all(&mut **tx)
     .await?;
-    let mut counts = PageCounts::default();
-    for (inserted, duplicate) in results {
+    let mut page = PageWrite::default();
+    for (id, inserted) in results {
+        page.written.push(id);
         if inserted {
-            counts.new += 1;
-            if duplicate {
-                counts.duplicate += 1;
-            }
+            page.counts.new += 1;
+            page.inserted.push(id);
         } else {
-            counts.updated += 1;
+            page.counts.updated += 1;
         }
     }
-    Ok(counts)
+    Ok(page)
 }
 
 /// Marks items the provider reported deleted (kept, with `deleted_at`, so a biography can
-/// say so; listing skips them). Unknown ids are ignored.
+/// say so; listing skips them). Unknown ids are ignored. Returns the ids marked.
 pub async fn mark_deleted(
     tx: &mut Transaction<'_, Postgres>,
     data_source_id: Uuid,
     external_ids: &[String],
-) -> sqlx::Result<u64> {
+) -> sqlx::Result<Vec<Uuid>> {
     if external_ids.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
-    let done = sqlx::query(
+    sqlx::query_scalar(
         "UPDATE items SET deleted_at = now(), updated_at = now()
-          WHERE data_source_id = $1 AND external_id = ANY($2) AND deleted_at IS NULL",
+          WHERE data_source_id = $1 AND external_id = ANY($2) AND deleted_at IS NULL
+          RETURNING id",
     )
     .bind(data_source_id)
     .bind(external_ids)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected())
+    .fetch_all(&mut **tx)
+    .await
 }
 
 /// An item as the API returns it.

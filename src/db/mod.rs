@@ -5,6 +5,7 @@
 //! handlers and jobs call functions here.
 
 pub mod data_sources;
+pub mod duplicates;
 pub mod items;
 pub mod sync_runs;
 pub mod tokens;

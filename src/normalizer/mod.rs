@@ -8,6 +8,10 @@
 //! Stored `text`: the sanitized text; for emails, the sanitized subject and snippet
 //! (`subject — snippet`). The sender's address and the HTML body are read here and dropped.
 //! Mentions and hashtags are the provider's entities merged with those found in the text.
+//!
+//! Each item also gets its cross-post link key (`lifesync_normalizer::link`), computed from
+//! the stored text and the raw texts under a [`LinkSecret`] derived from the token key, so
+//! the PII part of the key cannot be searched offline; `db::duplicates` links items by it.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use lifesync_normalizer::{Input, Kind};
@@ -32,6 +36,29 @@ pub struct NormalizedItem {
     pub permalink: Option<String>,
     pub metrics: serde_json::Value,
     pub content_hash: [u8; 32],
+    /// The cross-post link key; `None`: the item never links (too little real content).
+    pub link_key: Option<[u8; 32]>,
+}
+
+/// The secret that keys the PII part of link keys, derived from the current token key.
+/// After a key rotation, items with PII get new keys as they are stored again.
+#[derive(Clone)]
+pub struct LinkSecret([u8; 32]);
+
+impl LinkSecret {
+    pub fn derive(token_key: &[u8; 32]) -> Self {
+        use hmac::Mac;
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(token_key).expect("any key length");
+        mac.update(b"lifesync duplicate links v1");
+        Self(mac.finalize().into_bytes().into())
+    }
+}
+
+impl std::fmt::Debug for LinkSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkSecret(..)")
+    }
 }
 
 fn kind(k: ItemKind) -> Kind {
@@ -43,7 +70,7 @@ fn kind(k: ItemKind) -> Kind {
 }
 
 /// Normalizes one item.
-pub fn normalize(raw: RawItem) -> NormalizedItem {
+pub fn normalize(raw: RawItem, links: &LinkSecret) -> NormalizedItem {
     let n = lifesync_normalizer::normalize(&Input {
         kind: kind(raw.kind),
         text: &raw.text,
@@ -63,6 +90,13 @@ pub fn normalize(raw: RawItem) -> NormalizedItem {
         }
         _ => n.text,
     };
+    let raw_parts: Vec<&str> = raw
+        .subject
+        .as_deref()
+        .into_iter()
+        .chain([raw.text.as_str()])
+        .collect();
+    let link_key = lifesync_normalizer::link::link_key(kind(raw.kind), &text, &raw_parts, &links.0);
     let mut metrics = raw.metrics;
     if let (Some(domain), serde_json::Value::Object(m)) = (&n.sender_domain, &mut metrics) {
         m.insert("sender_domain".into(), domain.clone().into());
@@ -92,12 +126,17 @@ pub fn normalize(raw: RawItem) -> NormalizedItem {
         permalink: raw.permalink,
         metrics,
         content_hash: n.content_hash,
+        link_key,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn normalize(raw: RawItem) -> NormalizedItem {
+        super::normalize(raw, &LinkSecret::derive(&[1; 32]))
+    }
 
     fn raw(kind: ItemKind, text: &str) -> RawItem {
         RawItem {

@@ -21,6 +21,7 @@ pub async fn disconnect(
     data_source_id: Uuid,
     provider: &str,
     keep_data: bool,
+    duplicate_window: std::time::Duration,
 ) -> sqlx::Result<bool> {
     let mut revoked = false;
     let app = ProviderId::parse(provider).and_then(|p| apps.get(p));
@@ -40,6 +41,6 @@ pub async fn disconnect(
             }
         }
     }
-    data_sources::disconnect(pool, data_source_id, keep_data).await?;
+    data_sources::disconnect(pool, data_source_id, keep_data, duplicate_window).await?;
     Ok(revoked)
 }

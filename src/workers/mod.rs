@@ -34,6 +34,8 @@ pub struct Deps {
     pub batch_size: u32,
     /// Scheduled syncs are spread over this window (`SYNC_FANOUT_SPREAD_SECONDS`).
     pub fanout_spread: std::time::Duration,
+    /// `SYNC_DUPLICATE_WINDOW_HOURS`: the cross-post window of `duplicate_of`.
+    pub duplicate_window: std::time::Duration,
 }
 
 impl Deps {

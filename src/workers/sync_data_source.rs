@@ -23,9 +23,9 @@ use serde_json::{json, Value};
 
 use super::SharedDeps;
 use crate::{
-    db::{data_sources, items, sync_runs},
+    db::{data_sources, duplicates, items, sync_runs},
     metrics,
-    normalizer::normalize,
+    normalizer::{normalize, LinkSecret},
     oauth::tokens::{TokenError, TokenManager},
     providers::{self, pause, profile, PageRequest, ProviderError, ProviderId, Session},
     services::sync::trigger_str,
@@ -277,6 +277,7 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         data_sources::set_account_name(pool, source.id, name.as_deref()).await?;
     }
     let limiter = deps.limiter();
+    let links = LinkSecret::derive(deps.token_key.bytes());
     let cursor = source.cursor_state.get(provider.as_str()).cloned();
     let page_size = providers::page_size(provider, deps.batch_size);
     // The next page is fetched while the current one is stored. A prefetch that failed
@@ -313,11 +314,22 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             }
         };
         let fetched = page.items.len() as i32;
-        let normalized: Vec<_> = page.items.into_iter().map(normalize).collect();
+        let normalized: Vec<_> = page
+            .items
+            .into_iter()
+            .map(|i| normalize(i, &links))
+            .collect();
         let kind = normalized.first().map_or("post", |i| i.kind.as_str());
         let Some(next) = page.next.clone() else {
             let mut tx = pool.begin().await?;
-            let counts = store_items(&mut tx, &source, &normalized, &page.deleted).await?;
+            let counts = store_items(
+                &mut tx,
+                &source,
+                &normalized,
+                &page.deleted,
+                deps.duplicate_window,
+            )
+            .await?;
             if !sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, None).await? {
                 return Err(ended_elsewhere());
             }
@@ -335,7 +347,14 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         let state = next.to_string();
         let store = async {
             let mut tx = pool.begin().await?;
-            let counts = store_items(&mut tx, &source, &normalized, &page.deleted).await?;
+            let counts = store_items(
+                &mut tx,
+                &source,
+                &normalized,
+                &page.deleted,
+                deps.duplicate_window,
+            )
+            .await?;
             if !sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, Some(&state))
                 .await?
             {
@@ -385,17 +404,29 @@ fn ended_elsewhere() -> Failure {
     )
 }
 
-/// A page's items and reported deletions, in the page's transaction.
+/// A page's items and reported deletions, in the page's transaction, then the `duplicate_of`
+/// links they touch (see [`duplicates`]).
 async fn store_items(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     source: &data_sources::SyncSource,
     normalized: &[crate::normalizer::NormalizedItem],
     deleted: &[String],
+    duplicate_window: std::time::Duration,
 ) -> sqlx::Result<items::PageCounts> {
-    let counts =
+    let mut page =
         items::upsert_page(tx, &source.user_id, source.id, &source.provider, normalized).await?;
-    items::mark_deleted(tx, source.id, deleted).await?;
-    Ok(counts)
+    let gone = items::mark_deleted(tx, source.id, deleted).await?;
+    let mut touched = page.written;
+    touched.extend(gone);
+    page.counts.duplicate = duplicates::relink(
+        tx,
+        &source.user_id,
+        &touched,
+        &page.inserted,
+        duplicate_window,
+    )
+    .await?;
+    Ok(page.counts)
 }
 
 /// Waits for the shared rate limiter: a short wait is slept, a long one reschedules the job

@@ -495,6 +495,7 @@ pub fn start_queue_workers(
         ),
         batch_size,
         fanout_spread: std::time::Duration::ZERO,
+        duplicate_window: std::time::Duration::from_secs(72 * 3600),
     }));
     let handles = lifesync_jobs::runner::Handles::default();
     let queues: Vec<String> = queues.iter().map(|q| q.to_string()).collect();

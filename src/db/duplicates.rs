@@ -1,0 +1,124 @@
+//! `duplicate_of`: an item's link to the earliest item of the same user, from **another** data
+//! source, with the same link key (`lifesync_normalizer::link`: the same canonical content,
+//! posts and media as one family, emails as another) whose `occurred_at` is at most
+//! `SYNC_DUPLICATE_WINDOW_HOURS` before it. Items without a link key (too little real content)
+//! never link; identical text on one source never links; deleted items are never a target and
+//! point nowhere.
+//!
+//! Links are recomputed, not accumulated: every transaction that writes or deletes items calls
+//! [`relink`] for the rows it touched, which recomputes every item of the affected link keys
+//! and every item that pointed at a touched row. So an edit that changes an item's content, a
+//! deletion of its target or a target that arrives later (an older post synced after a newer
+//! cross-post) all move the links to where the rule puts them.
+//!
+//! **Order and concurrency.** Relinking takes a transaction-scoped advisory lock per user, and
+//! runs after the page's rows are written in the same transaction: two runs of one user
+//! storing at once serialize there, and the second sees the first's committed rows, whichever
+//! order they commit in — so a cross-post stored concurrently on two sources is linked.
+
+use std::time::Duration;
+
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+/// Serializes the link computation of one user's items (see the module doc).
+async fn lock_user(tx: &mut Transaction<'_, Postgres>, user_id: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('lifesync:items-link:' || $1, 0))")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Recomputes `duplicate_of` around `touched` rows (written, changed or deleted in this
+/// transaction) of `user_id`; returns how many of `inserted` now link to an earlier item.
+pub async fn relink(
+    tx: &mut Transaction<'_, Postgres>,
+    user_id: &str,
+    touched: &[Uuid],
+    inserted: &[Uuid],
+    window: Duration,
+) -> sqlx::Result<i32> {
+    if touched.is_empty() {
+        return Ok(0);
+    }
+    lock_user(tx, user_id).await?;
+    sqlx::query(
+        "WITH keys AS (
+             SELECT DISTINCT link_key FROM items
+              WHERE id = ANY($2) AND link_key IS NOT NULL
+         ),
+         members AS (
+             SELECT x.id, x.data_source_id, x.link_key, x.occurred_at, x.deleted_at,
+                    x.duplicate_of
+               FROM items x
+              WHERE x.user_id = $1
+                AND (x.link_key IN (SELECT link_key FROM keys)
+                     OR x.duplicate_of = ANY($2) OR x.id = ANY($2))
+         ),
+         target AS (
+             SELECT m.id, m.duplicate_of AS old,
+                    CASE WHEN m.deleted_at IS NULL AND m.link_key IS NOT NULL THEN
+                        (SELECT y.id FROM items y
+                          WHERE y.user_id = $1 AND y.link_key = m.link_key
+                            AND y.deleted_at IS NULL
+                            AND y.data_source_id <> m.data_source_id
+                            AND (y.occurred_at, y.id) < (m.occurred_at, m.id)
+                            AND y.occurred_at >= m.occurred_at - $3::bigint * interval '1 second'
+                          ORDER BY y.occurred_at, y.id
+                          LIMIT 1)
+                    END AS new
+               FROM members m
+         )
+         UPDATE items i SET duplicate_of = t.new, updated_at = now()
+           FROM target t
+          WHERE i.id = t.id AND t.old IS DISTINCT FROM t.new",
+    )
+    .bind(user_id)
+    .bind(touched)
+    .bind(i64::try_from(window.as_secs()).unwrap_or(i64::MAX))
+    .execute(&mut **tx)
+    .await?;
+    if inserted.is_empty() {
+        return Ok(0);
+    }
+    let linked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM items WHERE id = ANY($1) AND duplicate_of IS NOT NULL",
+    )
+    .bind(inserted)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(linked as i32)
+}
+
+/// Deletes every item of a data source and relinks the user's other items that pointed at
+/// them (to the next earliest item, if any). Returns the number of items deleted.
+pub async fn delete_source_items(
+    tx: &mut Transaction<'_, Postgres>,
+    data_source_id: Uuid,
+    window: Duration,
+) -> sqlx::Result<u64> {
+    let Some(user_id): Option<String> =
+        sqlx::query_scalar("SELECT user_id FROM data_sources WHERE id = $1")
+            .bind(data_source_id)
+            .fetch_optional(&mut **tx)
+            .await?
+    else {
+        return Ok(0);
+    };
+    lock_user(tx, &user_id).await?;
+    let referrers: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT r.id FROM items r JOIN items t ON r.duplicate_of = t.id
+          WHERE t.data_source_id = $1 AND r.data_source_id <> $1",
+    )
+    .bind(data_source_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let deleted = sqlx::query("DELETE FROM items WHERE data_source_id = $1")
+        .bind(data_source_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    relink(tx, &user_id, &referrers, &[], window).await?;
+    Ok(deleted)
+}
