@@ -8,6 +8,7 @@ pub mod data_sources;
 pub mod items;
 pub mod sync_runs;
 pub mod tokens;
+pub mod users;
 
 use std::time::Duration;
 
