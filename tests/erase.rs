@@ -26,7 +26,10 @@ const A_ACCOUNTS: [(ProviderId, &str); 6] = [
     (ProviderId::Facebook, "10223456789012345"),
     (ProviderId::Linkedin, "782bbtaQ"),
     (ProviderId::Instagram, "17841405793187218"),
-    (ProviderId::Microsoft, "87d349ed-44d7-43e1-9a83-5f2406dee5bd"),
+    (
+        ProviderId::Microsoft,
+        "87d349ed-44d7-43e1-9a83-5f2406dee5bd",
+    ),
 ];
 const B_ACCOUNTS: [(ProviderId, &str); 2] = [
     (ProviderId::Twitter, "2002"),
@@ -105,7 +108,12 @@ async fn needles(pool: &PgPool, user: &str) -> Vec<String> {
           WHERE d.user_id = $1",
         "SELECT id FROM items WHERE user_id = $1",
     ] {
-        out.extend(ids(pool, sql, user).await.into_iter().map(|u| u.to_string()));
+        out.extend(
+            ids(pool, sql, user)
+                .await
+                .into_iter()
+                .map(|u| u.to_string()),
+        );
     }
     out
 }
@@ -313,7 +321,10 @@ async fn erase_leaves_nothing_of_the_user_anywhere_and_revokes_at_the_providers(
     let left = keys_naming(&dump, &a_all);
     assert!(left.is_empty(), "keys of A remain: {left:?}");
     let bucket = lifesync::api::rate_limit::user_key(&h.app.store.settings().prefix, A);
-    assert!(dump.iter().all(|(k, _)| *k != bucket), "A's rate-limit bucket");
+    assert!(
+        dump.iter().all(|(k, _)| *k != bucket),
+        "A's rate-limit bucket"
+    );
     // B is untouched: same rows, completions still there.
     assert_eq!(rows_naming(&pool, &b_needles).await, b_rows_before);
     assert_eq!(completion_ids(&dump, B).len(), 2);
@@ -335,7 +346,14 @@ async fn erase_leaves_nothing_of_the_user_anywhere_and_revokes_at_the_providers(
             .map(|r| (r.account.clone(), r.token_type.clone()))
             .collect()
     };
-    let acc = |p: ProviderId| A_ACCOUNTS.iter().find(|(q, _)| *q == p).unwrap().1.to_string();
+    let acc = |p: ProviderId| {
+        A_ACCOUNTS
+            .iter()
+            .find(|(q, _)| *q == p)
+            .unwrap()
+            .1
+            .to_string()
+    };
     assert_eq!(
         by(ProviderId::Twitter),
         HashSet::from([
@@ -390,14 +408,17 @@ async fn a_rerun_after_a_cut_at_any_step_completes_the_erase() {
     let h = SyncHarness::new(1502, 100).await;
     let pool = h.app.db.pool.clone();
     let store = h.app.store.clone();
-    let states =
-        lifesync::oauth::state::StateStore::new(store.connection(), store.settings().prefix.clone());
+    let states = lifesync::oauth::state::StateStore::new(
+        store.connection(),
+        store.settings().prefix.clone(),
+    );
     for (cut, user) in [
         ("after the Redis step", "cut-after-redis-0b1c"),
         ("after the database step", "cut-after-db-7e4f"),
     ] {
         h.connect(ProviderId::Twitter, user, "3003").await;
-        h.connect(ProviderId::Google, user, "cut.user@gmail.com").await;
+        h.connect(ProviderId::Google, user, "cut.user@gmail.com")
+            .await;
         quiet(&h).await;
         let a_needles = needles(&pool, user).await;
         // A worker that died part-way: some steps done, the job not acknowledged.
@@ -436,7 +457,8 @@ async fn a_provider_outage_delays_the_erase_a_few_attempts_then_it_proceeds() {
     .await;
     let pool = h.app.db.pool.clone();
     h.connect(ProviderId::Twitter, A, "1001").await;
-    h.connect(ProviderId::Google, A, "alpha.erase@gmail.com").await;
+    h.connect(ProviderId::Google, A, "alpha.erase@gmail.com")
+        .await;
     let a_needles = needles(&pool, A).await;
     h.set_faults(lifesync::sandbox::Faults {
         revoke_unavailable: true,
@@ -477,11 +499,12 @@ async fn a_provider_outage_delays_the_erase_a_few_attempts_then_it_proceeds() {
 async fn while_the_erase_is_pending_nothing_syncs_for_the_user() {
     let h = SyncHarness::new(1504, 100).await;
     let (ds, _) = h.connect(ProviderId::Twitter, A, "1001").await;
-    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM sync_runs WHERE data_source_id = $1")
-        .bind(ds)
-        .fetch_one(&h.app.db.pool)
-        .await
-        .unwrap();
+    let before: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sync_runs WHERE data_source_id = $1")
+            .bind(ds)
+            .fetch_one(&h.app.db.pool)
+            .await
+            .unwrap();
     erase_me(&h, A).await; // no erase worker: the job waits
     let r = h
         .app
@@ -519,7 +542,8 @@ async fn export_streams_the_users_data_as_json_lines_without_secrets() {
     let h = SyncHarness::new(1505, 100).await;
     let pool = h.app.db.pool.clone();
     h.connect(ProviderId::Twitter, A, "1001").await;
-    h.connect(ProviderId::Google, A, "alpha.erase@gmail.com").await;
+    h.connect(ProviderId::Google, A, "alpha.erase@gmail.com")
+        .await;
     h.connect(ProviderId::Twitter, B, "2002").await;
     let r = h
         .app
@@ -567,41 +591,75 @@ async fn export_streams_the_users_data_as_json_lines_without_secrets() {
         (sources, runs, items)
     );
     assert_eq!(
-        (end["data_sources"].as_i64(), end["sync_runs"].as_i64(), end["items"].as_i64()),
+        (
+            end["data_sources"].as_i64(),
+            end["sync_runs"].as_i64(),
+            end["items"].as_i64()
+        ),
         (Some(sources), Some(runs), Some(items))
     );
     assert!(items > 300);
-    assert_eq!(lines.len() as i64, 2 + sources + runs + items, "typed lines only");
+    assert_eq!(
+        lines.len() as i64,
+        2 + sources + runs + items,
+        "typed lines only"
+    );
     // Only A's: every item's source is one of A's.
-    let a_sources: HashSet<String> = ids(&pool, "SELECT id FROM data_sources WHERE user_id = $1", A)
-        .await
-        .into_iter()
-        .map(|u| u.to_string())
-        .collect();
+    let a_sources: HashSet<String> =
+        ids(&pool, "SELECT id FROM data_sources WHERE user_id = $1", A)
+            .await
+            .into_iter()
+            .map(|u| u.to_string())
+            .collect();
     for l in of("item").into_iter().chain(of("sync_run")) {
-        assert!(a_sources.contains(l["data_source_id"].as_str().unwrap()), "{l}");
+        assert!(
+            a_sources.contains(l["data_source_id"].as_str().unwrap()),
+            "{l}"
+        );
     }
     let item = of("item")[0];
-    for field in ["id", "kind", "external_id", "occurred_at", "text", "provider"] {
+    for field in [
+        "id",
+        "kind",
+        "external_id",
+        "occurred_at",
+        "text",
+        "provider",
+    ] {
         assert!(!item[field].is_null(), "item.{field}");
     }
     // No token or secret: none the sandbox issued, no sealed bytes, no token fields.
     for t in h.sandbox.state.issued_tokens() {
-        assert!(!body.contains(&t.access_token), "an access token was exported");
+        assert!(
+            !body.contains(&t.access_token),
+            "an access token was exported"
+        );
     }
     for t in h.sandbox.state.oauth.refresh_tokens() {
         assert!(!body.contains(&t), "a refresh token was exported");
     }
-    for word in ["access_token", "refresh_token", "token_enc", "key_id", "cursor_state"] {
+    for word in [
+        "access_token",
+        "refresh_token",
+        "token_enc",
+        "key_id",
+        "cursor_state",
+    ] {
         assert!(!body.contains(word), "{word} in the export");
     }
     // A user with nothing: the header and an end of zeros.
     let r = h
         .app
-        .get("/api/v1/users/me/export", Some(&token("nobody-here", 3600, None)))
+        .get(
+            "/api/v1/users/me/export",
+            Some(&token("nobody-here", 3600, None)),
+        )
         .await;
     let text = r.text().await.unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["items"], 0);
     // Without a token: 401.
@@ -641,7 +699,12 @@ async fn hostile_and_admin_erase_requests() {
     assert_eq!(error_code(r).await, "not_found");
     let r = delete(&h, "/api/v1/admin/users/a%00b", Some(&admin)).await;
     assert_eq!(r.status(), 400);
-    let r = delete(&h, &format!("/api/v1/admin/users/{}", "x".repeat(300)), Some(&admin)).await;
+    let r = delete(
+        &h,
+        &format!("/api/v1/admin/users/{}", "x".repeat(300)),
+        Some(&admin),
+    )
+    .await;
     assert_eq!(r.status(), 400);
     // A user never seen: 202 all the same (nothing to erase).
     let r = delete(&h, "/api/v1/admin/users/never-seen", Some(&admin)).await;

@@ -652,7 +652,11 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         for k in &keys {
-            pipe.cmd("HMGET").arg(k).arg("queue").arg("state").arg("payload");
+            pipe.cmd("HMGET")
+                .arg(k)
+                .arg("queue")
+                .arg("state")
+                .arg("payload");
         }
         let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
             pipe.query_async(&mut conn).await?;

@@ -43,7 +43,9 @@ pub(super) async fn erase(state: &AppState, user_id: &str) -> poem::Result<Erase
         return Err(ApiError::Unavailable("the token encryption key").into());
     };
     match request_erase(&state.pool, &state.producer, key, user_id).await {
-        Ok(q) => Ok(EraseResponse::Accepted(Json(EraseStarted { job_id: q.job_id }))),
+        Ok(q) => Ok(EraseResponse::Accepted(Json(EraseStarted {
+            job_id: q.job_id,
+        }))),
         Err(RequestEraseError::Queue(e)) => {
             tracing::error!(error = %e, "enqueue failed");
             Err(ApiError::Unavailable("the job queue").into())

@@ -106,7 +106,9 @@ pub async fn delete_user(pool: &PgPool, user_id: &str) -> sqlx::Result<u64> {
 
 /// Opens a read-only snapshot for an export: every read in the transaction sees the same
 /// committed state, whatever syncs commit meanwhile. Dropping it rolls back.
-pub async fn begin_snapshot(pool: &PgPool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+pub async fn begin_snapshot(
+    pool: &PgPool,
+) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)

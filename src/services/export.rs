@@ -63,14 +63,17 @@ pub async fn export(pool: &PgPool, user_id: &str) -> sqlx::Result<poem::Body> {
             out,
             buf: Vec::with_capacity(CHUNK_BYTES * 2),
         };
-        match write_all(&mut *tx, &user, &mut w).await {
+        match write_all(&mut tx, &user, &mut w).await {
             Ok(true) => {
                 let _ = w.flush().await;
             }
             Ok(false) => {} // the client went away
             Err(e) => {
                 tracing::error!(error = %e, "export failed mid-stream");
-                let _ = w.out.send(Err(std::io::Error::other("export failed"))).await;
+                let _ = w
+                    .out
+                    .send(Err(std::io::Error::other("export failed")))
+                    .await;
             }
         }
         let _ = tx.rollback().await;

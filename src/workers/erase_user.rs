@@ -32,9 +32,7 @@ pub async fn handle(
         .open_string(&job.sealed_user_id)
         .ok()
         .filter(|u| user_key(u) == job.user_key)
-        .ok_or_else(|| {
-            JobError::permanent("the user id does not open with any configured key")
-        })?;
+        .ok_or_else(|| JobError::permanent("the user id does not open with any configured key"))?;
     let span = tracing::info_span!("erase_user", job_id = %lease.id, attempt = lease.attempt);
     tracing::Instrument::instrument(erase(&deps, &user_id, &lease), span).await
 }

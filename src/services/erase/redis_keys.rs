@@ -122,9 +122,7 @@ pub async fn purge(
     let mut finished: HashMap<String, Vec<String>> = HashMap::new();
     let mut cursor = 0u64;
     loop {
-        let (next, jobs) = store
-            .scan_jobs(cursor, SCAN_COUNT)
-            .await?;
+        let (next, jobs) = store.scan_jobs(cursor, SCAN_COUNT).await?;
         for j in jobs {
             let Ok(payload) = serde_json::from_str::<serde_json::Value>(&j.payload) else {
                 continue;
@@ -148,9 +146,7 @@ pub async fn purge(
         cursor = next;
     }
     for (queue, ids) in finished {
-        out.deleted += store
-            .forget_finished(&queue, &ids)
-            .await?;
+        out.deleted += store.forget_finished(&queue, &ids).await?;
     }
     Ok(out)
 }
