@@ -21,6 +21,7 @@ pub const OAUTH_TOKEN_REFRESHES_TOTAL: &str = "lifesync_oauth_token_refreshes_to
 pub const LAST_SUCCESSFUL_SYNC: &str = "lifesync_last_successful_sync_timestamp_seconds";
 pub const SCHEDULER_TICKS_TOTAL: &str = "lifesync_scheduler_ticks_total";
 pub const WEBHOOK_DELIVERIES_TOTAL: &str = "lifesync_webhook_deliveries_total";
+pub const ERASE_REVOCATIONS_TOTAL: &str = "lifesync_erase_revocations_total";
 
 /// Closed label sets, exported at 0 from start-up ([`register_known`]).
 pub const TRIGGERS: [&str; 5] = ["oauth", "manual", "daily", "incremental", "admin"];
@@ -32,6 +33,8 @@ pub const REFRESH_OUTCOMES: [&str; 3] = ["renewed", "reauth_required", "failed"]
 pub const SOURCE_STATUSES: [&str; 4] = ["active", "reauth_required", "disconnected", "error"];
 pub const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "retried", "failed"];
 pub const SCHEDULES: [&str; 2] = ["daily", "incremental"];
+/// How an erase's revocation of one source ended.
+pub const REVOCATION_OUTCOMES: [&str; 4] = ["revoked", "not_offered", "refused", "unreachable"];
 /// Request statuses exported at 0 (others appear when first seen: the set is HTTP's).
 const KNOWN_REQUEST_STATUSES: [&str; 3] = ["200", "429", "error"];
 
@@ -99,6 +102,10 @@ fn register_known() {
         for status in SOURCE_STATUSES {
             metrics::gauge!(DATA_SOURCES, "provider" => p, "status" => status).increment(0.0);
         }
+        for outcome in REVOCATION_OUTCOMES {
+            metrics::counter!(ERASE_REVOCATIONS_TOTAL, "provider" => p, "outcome" => outcome)
+                .increment(0);
+        }
     }
     for outcome in WEBHOOK_OUTCOMES {
         metrics::counter!(WEBHOOK_DELIVERIES_TOTAL, "outcome" => outcome).increment(0);
@@ -111,6 +118,11 @@ fn register_known() {
 
 fn describe() {
     lifesync_jobs::metrics::describe();
+    metrics::describe_counter!(
+        ERASE_REVOCATIONS_TOTAL,
+        "Token revocations of user erases by provider and outcome (revoked, not_offered, \
+         refused, unreachable: given up after the retries)"
+    );
     metrics::describe_counter!(
         SYNC_RUNS_TOTAL,
         "Finished sync runs by provider, trigger and outcome"
@@ -278,6 +290,13 @@ pub async fn serve(
         Duration::from_secs(2),
     )
     .await
+}
+
+/// One source's revocation during a user erase ended with `outcome` (one of
+/// [`REVOCATION_OUTCOMES`]).
+pub fn erase_revocation(provider: &str, outcome: &'static str) {
+    metrics::counter!(ERASE_REVOCATIONS_TOTAL, "provider" => provider.to_string(), "outcome" => outcome)
+        .increment(1);
 }
 
 #[cfg(test)]

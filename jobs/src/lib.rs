@@ -29,4 +29,4 @@ pub use config::{QueueSettings, RedisSettings};
 pub use payloads::Job;
 pub use producer::{EnqueueOptions, Producer};
 pub use retry::{JobError, RetryPolicy};
-pub use store::{Enqueued, JobRecord, QueueError, QueueStats, Store};
+pub use store::{Enqueued, JobBrief, JobRecord, QueueError, QueueStats, Store};

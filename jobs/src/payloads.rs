@@ -33,8 +33,9 @@ pub mod queues {
     pub const OAUTH_COMPLETION: &str = "oauth_completion";
     pub const SYNC: &str = "sync";
     pub const FANOUT: &str = "fanout";
+    pub const ERASE: &str = "erase";
     /// Every production queue.
-    pub const ALL: [&str; 3] = [OAUTH_COMPLETION, SYNC, FANOUT];
+    pub const ALL: [&str; 4] = [OAUTH_COMPLETION, SYNC, FANOUT, ERASE];
 }
 
 /// Full or incremental sync.
@@ -136,5 +137,33 @@ impl Job for ScheduleFanout {
     /// One job per schedule and tick, however many schedulers enqueue it.
     fn job_id(&self) -> Option<String> {
         Some(format!("fanout-{}-{}", self.schedule, self.tick_unix))
+    }
+}
+
+/// Erase a user: revoke every token at its provider, delete their Redis keys and every row.
+/// The user id travels sealed with the token-encryption key (the record outlives the user
+/// for the queue's retention: it must not name them in clear); `user_key` (SHA-256 of the id,
+/// hex) only deduplicates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EraseUser {
+    pub version: u32,
+    /// The user id, AES-256-GCM sealed: `v1.<key id>.<base64>` (the service's `crypto`).
+    pub sealed_user_id: String,
+    /// SHA-256 of the user id, hex.
+    pub user_key: String,
+}
+
+impl EraseUser {
+    pub const VERSION: u32 = 1;
+}
+
+impl Job for EraseUser {
+    const QUEUE: &'static str = queues::ERASE;
+    /// Every step is idempotent; unreachable providers are retried a few attempts, then the
+    /// erase goes on without them (see the handler), so attempts run out only on our outages.
+    const MAX_ATTEMPTS: u32 = 12;
+    /// One erase per user is queued or running: a second request joins it.
+    fn unique_key(&self) -> Option<String> {
+        Some(format!("erase:{}", self.user_key))
     }
 }

@@ -33,6 +33,7 @@ struct Scripts {
     heartbeat: Script,
     redrive: Script,
     purge_dead: Script,
+    forget: Script,
 }
 
 impl Scripts {
@@ -45,6 +46,7 @@ impl Scripts {
             heartbeat: s(include_str!("lua/heartbeat.lua")),
             redrive: s(include_str!("lua/redrive.lua")),
             purge_dead: s(include_str!("lua/purge_dead.lua")),
+            forget: s(include_str!("lua/forget.lua")),
         }
     }
 }
@@ -175,6 +177,35 @@ impl JobRecord {
             finished_ms: num("finished_ms"),
         })
     }
+}
+
+/// A job record as [`Store::scan_jobs`] sees it.
+#[derive(Debug, Clone)]
+pub struct JobBrief {
+    pub id: String,
+    pub queue: String,
+    /// `ready`, `scheduled`, `active`, `retrying`, `succeeded` or `dead`.
+    pub state: String,
+    pub payload: String,
+}
+
+impl JobBrief {
+    /// Whether the job has ended for good (its record is only kept for inspection).
+    pub fn is_finished(&self) -> bool {
+        self.state == "succeeded" || self.state == "dead"
+    }
+}
+
+/// `text` with the glob characters of Redis's `MATCH` escaped.
+pub fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Handle to the queue storage; cheap to clone, shared by producers and workers.
@@ -596,6 +627,69 @@ impl Store {
             }
             cursor = next;
         }
+    }
+
+    /// One step of a walk over every job record under the prefix (SCAN, about `count` keys a
+    /// step; start with cursor 0, done when the returned cursor is 0). Records may appear
+    /// twice or, when created during the walk, not at all (SCAN's guarantees).
+    pub async fn scan_jobs(
+        &self,
+        cursor: u64,
+        count: usize,
+    ) -> Result<(u64, Vec<JobBrief>), QueueError> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}:job:*", glob_escape(&self.settings.prefix));
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut conn)
+            .await?;
+        if keys.is_empty() {
+            return Ok((next, Vec::new()));
+        }
+        let mut pipe = redis::pipe();
+        for k in &keys {
+            pipe.cmd("HMGET")
+                .arg(k)
+                .arg("queue")
+                .arg("state")
+                .arg("payload");
+        }
+        let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
+            pipe.query_async(&mut conn).await?;
+        let head = format!("{}:job:", self.settings.prefix);
+        let jobs = keys
+            .iter()
+            .zip(rows)
+            .filter_map(|(k, (queue, state, payload))| {
+                Some(JobBrief {
+                    id: k.strip_prefix(&head)?.to_string(),
+                    queue: queue?,
+                    state: state?,
+                    payload: payload.unwrap_or_default(),
+                })
+            })
+            .collect();
+        Ok((next, jobs))
+    }
+
+    /// Deletes the records of these jobs of `queue` that are finished (succeeded or dead);
+    /// live ones stay. Returns how many were deleted.
+    pub async fn forget_finished(&self, queue: &str, ids: &[String]) -> Result<usize, QueueError> {
+        let mut total = 0;
+        for chunk in ids.chunks(500) {
+            let mut inv = self.scripts.forget.prepare_invoke();
+            inv.arg(&self.settings.prefix).arg(queue);
+            for id in chunk {
+                inv.arg(id);
+            }
+            let n: usize = inv.invoke_async(&mut self.conn.clone()).await?;
+            total += n;
+        }
+        Ok(total)
     }
 
     /// Deletes every dead job of a queue, in bounded batches. Returns how many.

@@ -502,3 +502,61 @@ async fn enqueue_by_deterministic_id_is_idempotent() {
     assert_eq!(env.store.stats("fanout").await.unwrap().pending, 1);
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_records_can_be_found_and_forgotten_live_ones_stay() {
+    use lifesync_jobs::Job;
+    let env = Env::shared().await;
+    let done = env.enqueue(job(1, Behaviour::Succeed)).await;
+    let dead = env.enqueue_with(job(2, Behaviour::Abort), 1).await;
+    let w = env.start_worker(2);
+    assert!(
+        env.wait_state(&done, "succeeded", Duration::from_secs(15))
+            .await
+    );
+    assert!(env.wait_state(&dead, "dead", Duration::from_secs(15)).await);
+    w.stop().await;
+    let live = env.enqueue(job(3, Behaviour::Succeed)).await; // no worker: stays ready
+
+    // The walk sees all three records, with their states and payloads.
+    let mut seen = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let (next, jobs) = env.store.scan_jobs(cursor, 10).await.unwrap();
+        seen.extend(jobs);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    seen.sort_by(|a, b| a.id.cmp(&b.id));
+    seen.dedup_by(|a, b| a.id == b.id);
+    assert_eq!(seen.len(), 3);
+    for j in &seen {
+        assert_eq!(j.queue, ProbeJob::QUEUE);
+        assert!(j.payload.contains("\"n\""), "{}", j.payload);
+        assert_eq!(j.is_finished(), j.id != live, "{j:?}");
+    }
+
+    // Forgetting all three deletes the finished two only; the dead set is emptied too.
+    let ids = vec![done.clone(), dead.clone(), live.clone()];
+    assert_eq!(
+        env.store
+            .forget_finished(ProbeJob::QUEUE, &ids)
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(env.store.job(&done).await.unwrap().is_none());
+    assert!(env.store.job(&dead).await.unwrap().is_none());
+    assert_eq!(env.store.stats(ProbeJob::QUEUE).await.unwrap().dead, 0);
+    assert_eq!(env.state(&live).await.as_deref(), Some("ready"));
+    assert_eq!(
+        env.store
+            .forget_finished(ProbeJob::QUEUE, &ids)
+            .await
+            .unwrap(),
+        0
+    );
+    env.cleanup().await;
+}

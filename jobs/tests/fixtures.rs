@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use lifesync_jobs::payloads::{
-    queues, Job, OAuthCompletion, ScheduleFanout, SyncDataSource, SyncMode, SyncTrigger,
+    queues, EraseUser, Job, OAuthCompletion, ScheduleFanout, SyncDataSource, SyncMode, SyncTrigger,
 };
 use serde::de::DeserializeOwned;
 
@@ -28,6 +28,7 @@ fn every_fixture_is_covered() {
     assert_eq!(
         names,
         vec![
+            "erase_user.v1.json",
             "oauth_completion.v1.json",
             "oauth_completion.v1.minimal.json",
             "schedule_fanout.v1.json",
@@ -100,4 +101,13 @@ fn current_payloads_match_the_golden_json() {
         "schedule_fanout.v1.json",
         serde_json::to_value(load::<ScheduleFanout>("schedule_fanout.v1.json")).unwrap(),
     );
+}
+
+#[test]
+fn erase_user_v1() {
+    let j: EraseUser = load("erase_user.v1.json");
+    assert_eq!(j.version, 1);
+    assert!(j.sealed_user_id.starts_with("v1."));
+    assert_eq!(j.unique_key().unwrap(), format!("erase:{}", j.user_key));
+    assert_eq!(<EraseUser as Job>::QUEUE, queues::ERASE);
 }

@@ -10,10 +10,11 @@ use poem_openapi::{
 };
 
 use super::{
-    auth::User,
+    auth::{valid_sub, User},
     data_sources::Mode,
     error::{excerpt, ApiError},
     strict::JsonString,
+    users::{erase, EraseResponse},
     AppState, Tags,
 };
 use crate::{
@@ -63,13 +64,14 @@ struct QueueView {
 }
 
 /// Every queue's counts, as a list and keyed by queue name (`oauth_completion`, `sync`,
-/// `fanout`), so clients can read either.
+/// `fanout`, `erase`), so clients can read either.
 #[derive(Object)]
 struct QueueList {
     queues: Vec<QueueView>,
     oauth_completion: QueueCounts,
     sync: QueueCounts,
     fanout: QueueCounts,
+    erase: QueueCounts,
 }
 
 #[derive(Object, Clone, Copy)]
@@ -218,6 +220,7 @@ impl AdminApi {
             oauth_completion: by_name(queues::OAUTH_COMPLETION),
             sync: by_name(queues::SYNC),
             fanout: by_name(queues::FANOUT),
+            erase: by_name(queues::ERASE),
             queues: out,
         }))
     }
@@ -228,7 +231,7 @@ impl AdminApi {
         &self,
         user: User,
         state: Data<&AppState>,
-        #[oai(validator(pattern = "^(oauth_completion|sync|fanout)$"))] queue: Query<
+        #[oai(validator(pattern = "^(oauth_completion|sync|fanout|erase)$"))] queue: Query<
             Option<String>,
         >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
@@ -298,6 +301,23 @@ impl AdminApi {
             Err(RetryError::Queue(_)) => Err(ApiError::Unavailable("redis").into()),
             Err(e @ RetryError::Database(_)) => Err(ApiError::internal(e).into()),
         }
+    }
+
+    /// Erases any user, as `DELETE /api/v1/users/me` does for the caller: 202 with the erase
+    /// job's id, also for a user with nothing stored (already erased, never seen); an id no
+    /// user can have (blank, control characters) is 404.
+    #[oai(path = "/users/:id", method = "delete")]
+    async fn erase_user(
+        &self,
+        user: User,
+        state: Data<&AppState>,
+        #[oai(validator(min_length = 1, max_length = 255))] id: Path<String>,
+    ) -> poem::Result<EraseResponse> {
+        require_admin(&user)?;
+        if !valid_sub(&id.0) {
+            return Err(ApiError::NotFound.into());
+        }
+        erase(&state, &id.0).await
     }
 
     /// Active OAuth states and PKCE verifiers.

@@ -19,6 +19,7 @@ mod oauth;
 pub mod rate_limit;
 mod spec;
 mod strict;
+mod users;
 mod wire;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -173,6 +174,8 @@ enum Tags {
     Items,
     /// Connecting accounts
     OAuth,
+    /// The caller as a whole: erase and export
+    Users,
     /// Operators only (`role: "admin"`)
     Admin,
 }
@@ -185,6 +188,7 @@ pub fn app(state: AppState) -> impl poem::Endpoint {
             data_sources::DataSourcesApi,
             items::ItemsApi,
             oauth::OAuthApi,
+            users::UsersApi,
             admin::AdminApi,
         ),
         "lifesync",

@@ -52,15 +52,7 @@ impl UserLimiter {
     pub async fn acquire(&self, user: &str) -> redis::RedisResult<Option<Duration>> {
         let interval_ms = 60_000.0 / self.per_minute as f64;
         let burst_ms = interval_ms * self.per_minute as f64;
-        let digest = Sha256::digest(user.as_bytes());
-        let key = format!(
-            "{}:ratelimit:api:user:{}",
-            self.prefix,
-            digest[..16]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let key = user_key(&self.prefix, user);
         let wait_ms: i64 = Script::new(GCRA)
             .key(key)
             .arg(lifesync_jobs::store::now_ms())
@@ -70,6 +62,18 @@ impl UserLimiter {
             .await?;
         Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms as u64)))
     }
+}
+
+/// The key of `user`'s bucket (the erase deletes it).
+pub fn user_key(prefix: &str, user: &str) -> String {
+    let digest = Sha256::digest(user.as_bytes());
+    format!(
+        "{prefix}:ratelimit:api:user:{}",
+        digest[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
 }
 
 /// Answers 429 when the caller is over the cap, else runs `ep`.

@@ -52,6 +52,24 @@ pub async fn get_for_user(
         .await
 }
 
+/// Ids of the active sources of these users (of one provider if given), in one query.
+pub async fn active_ids_of_users(
+    pool: &PgPool,
+    user_ids: &[String],
+    provider: Option<&str>,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT id FROM data_sources
+          WHERE user_id = ANY($1) AND status = 'active'
+            AND ($2::text IS NULL OR provider = $2)
+          ORDER BY user_id, connected_at, id",
+    )
+    .bind(user_ids)
+    .bind(provider)
+    .fetch_all(pool)
+    .await
+}
+
 /// What a sync worker needs of its data source.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SyncSource {

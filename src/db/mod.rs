@@ -9,6 +9,7 @@ pub mod duplicates;
 pub mod items;
 pub mod sync_runs;
 pub mod tokens;
+pub mod users;
 
 use std::time::Duration;
 

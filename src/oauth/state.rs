@@ -203,6 +203,19 @@ impl StateStore {
         Ok(record.filter(|r| r.expires_at_ms > self.now_ms()))
     }
 
+    /// Deletes the state stored under this SHA-256 (hex), whoever it belongs to (the erase of
+    /// its user); a missing one is fine.
+    pub async fn discard_hashed(&self, hash: &str) -> redis::RedisResult<()> {
+        Script::new(CONSUME)
+            .key(self.key(&format!("state:{hash}")))
+            .key(self.key("states"))
+            .key(self.key("verifiers"))
+            .arg(hash)
+            .invoke_async::<Option<String>>(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
     pub async fn stats(&self) -> redis::RedisResult<StateStats> {
         let (states, verifiers): (u64, u64) = Script::new(STATS)
             .key(self.key("states"))

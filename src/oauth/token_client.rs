@@ -192,23 +192,49 @@ pub async fn refresh(
     Ok(tokens)
 }
 
-/// Revokes a token where the provider offers it. Ok(false): nothing to call.
+/// Revokes an access token where the provider offers it. Ok(false): nothing to call.
 pub async fn revoke(
     app: &ProviderApp,
     http: &reqwest::Client,
     access_token: &str,
 ) -> Result<bool, OAuthError> {
+    revoke_token(app, http, access_token, "access_token").await
+}
+
+/// Revokes a refresh token (RFC 7009 `token_type_hint=refresh_token`) where the provider
+/// revokes tokens by value (Twitter, Google — for Google this ends the whole grant —,
+/// LinkedIn). Meta has no refresh tokens. Ok(false): nothing to call.
+pub async fn revoke_refresh(
+    app: &ProviderApp,
+    http: &reqwest::Client,
+    refresh_token: &str,
+) -> Result<bool, OAuthError> {
+    if app.spec.revoke != Revoke::SiblingOfTokenUrl {
+        return Ok(false);
+    }
+    revoke_token(app, http, refresh_token, "refresh_token").await
+}
+
+async fn revoke_token(
+    app: &ProviderApp,
+    http: &reqwest::Client,
+    token: &str,
+    hint: &'static str,
+) -> Result<bool, OAuthError> {
     let reply = match app.spec.revoke {
         Revoke::None => return Ok(false),
         Revoke::SiblingOfTokenUrl => {
-            let params = vec![("token", access_token.to_string())];
+            let params = vec![
+                ("token", token.to_string()),
+                ("token_type_hint", hint.to_string()),
+            ];
             authenticated(app, http, app.token_sibling("revoke"), params)
                 .send()
                 .await
         }
         Revoke::FacebookPermissions => {
             http.delete(app.api_url("/v18.0/me/permissions"))
-                .bearer_auth(access_token)
+                .bearer_auth(token)
                 .send()
                 .await
         }

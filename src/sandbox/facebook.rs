@@ -47,6 +47,8 @@ fn me(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
         .body(json!({"id": account, "name": "Jane Doe"}).to_string())
 }
 
+/// `DELETE /me/permissions`: the app loses every permission of the user, so every token of
+/// the account stops working. With the `revoke_unavailable` fault: Graph's transient error.
 #[handler]
 fn delete_permissions(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
     if let Err(r) = state.authenticate(ProviderId::Facebook, req) {
@@ -57,10 +59,18 @@ fn delete_permissions(state: Data<&Arc<SandboxState>>, req: &Request) -> Respons
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default()
-        .to_string();
+        .map(String::from)
+        .or_else(|| {
+            url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                .find(|(k, _)| k == "access_token")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_default();
     state.record("facebook revoke".into());
-    state.revoke_token(&token);
+    if state.revoke_unavailable() {
+        return meta_fault(Some(DataFault::Unavailable), None).expect("a fault reply");
+    }
+    state.revoke_grant(ProviderId::Facebook, &token);
     Response::builder()
         .content_type("application/json")
         .body(json!({"success": true}).to_string())

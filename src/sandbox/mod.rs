@@ -68,6 +68,10 @@ pub struct Faults {
     /// app's monthly cap).
     #[serde(default)]
     pub quota: Option<String>,
+    /// While set, every revocation endpoint (`/revoke`, Meta's `DELETE /me/permissions`)
+    /// answers 503 in its provider's shape: a provider outage during an erase or disconnect.
+    #[serde(default)]
+    pub revoke_unavailable: bool,
 }
 
 /// A fault injected into one data request.
@@ -113,6 +117,16 @@ pub struct TokenInfo {
     pub expires_ms: i64,
 }
 
+/// A revocation the sandbox carried out (sandbox-only log: tests check what was revoked).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Revocation {
+    pub provider: String,
+    pub account: String,
+    /// `access_token`, `refresh_token`, or `grant` (every token of the account: Google's
+    /// revoke, Meta's `DELETE /me/permissions`).
+    pub token_type: String,
+}
+
 /// Shared state of one sandbox.
 pub struct SandboxState {
     pub seed: u64,
@@ -121,6 +135,8 @@ pub struct SandboxState {
     tokens: Mutex<HashMap<String, TokenInfo>>,
     /// Every data request, as `provider path?query`, for tests that check what was fetched.
     pub requests: Mutex<Vec<String>>,
+    /// Every revocation carried out, in order.
+    pub revocations: Mutex<Vec<Revocation>>,
     /// Seconds added to the wall clock (`/_sandbox/clock`): expiry without waiting.
     clock_offset_ms: std::sync::atomic::AtomicI64,
     pub twitter: twitter::TwitterData,
@@ -139,6 +155,7 @@ impl SandboxState {
             faults: Mutex::new(Faults::default()),
             tokens: Mutex::new(HashMap::new()),
             requests: Mutex::new(Vec::new()),
+            revocations: Mutex::new(Vec::new()),
             clock_offset_ms: Default::default(),
             twitter: twitter::TwitterData::new(seed),
             instagram: instagram::InstagramData::new(seed),
@@ -209,9 +226,55 @@ impl SandboxState {
             .collect()
     }
 
-    /// Revokes a token; false when it was unknown.
-    pub fn revoke_token(&self, token: &str) -> bool {
-        self.tokens.lock().expect("tokens").remove(token).is_some()
+    /// Revokes one access or refresh token of `provider` and logs it; the account it belonged
+    /// to, None when it was unknown (or already revoked).
+    pub fn revoke_token(&self, provider: ProviderId, token: &str) -> Option<String> {
+        let access = {
+            let mut tokens = self.tokens.lock().expect("tokens");
+            match tokens.get(token) {
+                Some(i) if i.provider == provider => tokens.remove(token).map(|i| i.account),
+                _ => None,
+            }
+        };
+        let (account, token_type) = match access {
+            Some(a) => (a, "access_token"),
+            None => (self.oauth.revoke_refresh(provider, token)?, "refresh_token"),
+        };
+        self.log_revocation(provider, &account, token_type);
+        Some(account)
+    }
+
+    /// Revokes the whole grant behind `token` (every access and refresh token of its account
+    /// at `provider`), as Google's revoke and Meta's `DELETE /me/permissions` do; the account,
+    /// None when the token was unknown.
+    pub fn revoke_grant(&self, provider: ProviderId, token: &str) -> Option<String> {
+        let account = self
+            .token_info(provider, token)
+            .map(|i| i.account)
+            .or_else(|| self.oauth.refresh_account(provider, token))?;
+        self.tokens
+            .lock()
+            .expect("tokens")
+            .retain(|_, i| !(i.provider == provider && i.account == account));
+        self.oauth.revoke_account(provider, &account);
+        self.log_revocation(provider, &account, "grant");
+        Some(account)
+    }
+
+    fn log_revocation(&self, provider: ProviderId, account: &str, token_type: &str) {
+        self.revocations
+            .lock()
+            .expect("revocations")
+            .push(Revocation {
+                provider: provider.as_str().to_string(),
+                account: account.to_string(),
+                token_type: token_type.to_string(),
+            });
+    }
+
+    /// Whether revocation endpoints are down (`Faults::revoke_unavailable`).
+    pub fn revoke_unavailable(&self) -> bool {
+        self.faults.lock().expect("faults").revoke_unavailable
     }
 
     /// The account behind a request's bearer token (or Meta's `access_token` query parameter),
@@ -448,7 +511,8 @@ pub async fn serve_with(
 }
 
 mod control {
-    //! Sandbox-only control: issue tokens, add data, set faults, read the request log.
+    //! Sandbox-only control: issue tokens, add data, set faults, read the request and
+    //! revocation logs.
     use std::sync::Arc;
 
     use poem::{
@@ -532,6 +596,12 @@ mod control {
         Json(state.requests.lock().expect("requests").clone())
     }
 
+    /// Every revocation carried out (sandbox-only: tests check who was revoked).
+    #[handler]
+    fn revocations(state: Data<&Arc<SandboxState>>) -> Json<Vec<super::Revocation>> {
+        Json(state.revocations.lock().expect("revocations").clone())
+    }
+
     pub fn routes() -> Route {
         Route::new()
             .at("/tokens", post(issue).get(issued))
@@ -540,5 +610,6 @@ mod control {
             .at("/twitter/accounts/:id/tweets", post(add_tweets))
             .at("/faults", post(set_faults))
             .at("/requests", poem::get(requests))
+            .at("/revocations", poem::get(revocations))
     }
 }

@@ -19,7 +19,7 @@ use poem::{
     web::Data,
     Body, Request, Response,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::SandboxState;
@@ -178,6 +178,32 @@ pub struct OAuthServer {
 }
 
 impl OAuthServer {
+    /// Revokes one refresh token of `provider`; the account it belonged to.
+    pub(crate) fn revoke_refresh(&self, provider: ProviderId, presented: &str) -> Option<String> {
+        let mut refresh = self.refresh.lock().expect("refresh");
+        match refresh.get(presented) {
+            Some(g) if g.provider == provider => refresh.remove(presented).map(|g| g.account),
+            _ => None,
+        }
+    }
+
+    /// The account of a valid refresh token of `provider`.
+    pub(crate) fn refresh_account(&self, provider: ProviderId, presented: &str) -> Option<String> {
+        let refresh = self.refresh.lock().expect("refresh");
+        refresh
+            .get(presented)
+            .filter(|g| g.provider == provider)
+            .map(|g| g.account.clone())
+    }
+
+    /// Revokes every refresh token of an account at `provider`.
+    pub(crate) fn revoke_account(&self, provider: ProviderId, account: &str) {
+        self.refresh
+            .lock()
+            .expect("refresh")
+            .retain(|_, g| !(g.provider == provider && g.account == account));
+    }
+
     /// Every refresh token still valid (sandbox-only: tests look for them where they must not
     /// be).
     pub fn refresh_tokens(&self) -> Vec<String> {
@@ -567,7 +593,12 @@ pub fn long_lived_reply(state: &SandboxState, p: ProviderId, account: &str) -> R
     )
 }
 
-/// `POST …/revoke`: the token stops working at once (Twitter, Google, LinkedIn).
+/// `POST …/revoke` (RFC 7009): Twitter (`/2/oauth2/revoke`, Basic client authentication, the
+/// access or refresh token named by `token` and `token_type_hint`; `{"revoked": true}` even
+/// for an unknown token), Google (`/revoke`, no client authentication; either token revokes
+/// the whole grant; an unknown token is 400 `invalid_token`), LinkedIn (`/oauth/v2/revoke`,
+/// `client_id` and `client_secret` in the body; 200 with an empty body). With the
+/// `revoke_unavailable` fault: 503.
 #[handler]
 pub async fn revoke(
     state: Data<&Arc<SandboxState>>,
@@ -576,6 +607,7 @@ pub async fn revoke(
     body: Body,
 ) -> Response {
     let p = *provider.0;
+    let f = flavor(p);
     let raw = body.into_string().await.unwrap_or_default();
     let form: HashMap<String, String> = url::form_urlencoded::parse(raw.as_bytes())
         .chain(url::form_urlencoded::parse(
@@ -591,10 +623,31 @@ pub async fn revoke(
             "Missing valid authorization header",
         );
     }
+    let posted = |k: &str| form.get(k).is_some_and(|v| !v.is_empty());
+    if p == ProviderId::Linkedin
+        && basic_credentials(req).is_none()
+        && !(posted("client_id") && posted("client_secret"))
+    {
+        return oauth_error(
+            f.errors,
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed",
+        );
+    }
     state.record(format!("{p} revoke"));
+    if state.revoke_unavailable() {
+        return Response::builder()
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .content_type("text/html")
+            .body("<html><body>503 Service Unavailable</body></html>");
+    }
     let presented = form.get("token").cloned().unwrap_or_default();
-    let known = state.revoke_token(&presented);
-    if !known && p == ProviderId::Google {
+    let known = match p {
+        ProviderId::Google => state.revoke_grant(p, &presented),
+        _ => state.revoke_token(p, &presented),
+    };
+    if known.is_none() && p == ProviderId::Google {
         return oauth_error(
             ErrorStyle::Rfc,
             StatusCode::BAD_REQUEST,
@@ -602,12 +655,13 @@ pub async fn revoke(
             "Token expired or revoked",
         );
     }
-    let body: Value = if p == ProviderId::Twitter {
-        json!({ "revoked": true })
-    } else {
-        json!({})
-    };
-    Response::builder()
-        .content_type("application/json")
-        .body(body.to_string())
+    match p {
+        ProviderId::Twitter => Response::builder()
+            .content_type("application/json")
+            .body(json!({ "revoked": true }).to_string()),
+        ProviderId::Linkedin => Response::builder().finish(),
+        _ => Response::builder()
+            .content_type("application/json")
+            .body("{}"),
+    }
 }

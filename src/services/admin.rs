@@ -20,16 +20,11 @@ pub async fn sync_users(
     mode: SyncMode,
 ) -> Result<u64, RequestSyncError> {
     let mut enqueued = 0;
-    for user in user_ids {
-        for source in data_sources::list_for_user(pool, user).await? {
-            if source.status != "active" || provider.is_some_and(|p| p != source.provider) {
-                continue;
-            }
-            match request_sync(pool, producer, source.id, mode, SyncTrigger::Admin).await {
-                Ok(_) => enqueued += 1,
-                Err(RequestSyncError::InProgress { .. }) => {}
-                Err(e) => return Err(e),
-            }
+    for id in data_sources::active_ids_of_users(pool, user_ids, provider).await? {
+        match request_sync(pool, producer, id, mode, SyncTrigger::Admin).await {
+            Ok(_) => enqueued += 1,
+            Err(RequestSyncError::InProgress { .. }) => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(enqueued)

@@ -4,4 +4,6 @@
 
 pub mod admin;
 pub mod disconnect;
+pub mod erase;
+pub mod export;
 pub mod sync;

@@ -2,6 +2,7 @@
 //! A handler loads what it needs, calls providers and the normalizer, and writes through `db`;
 //! it returns a [`JobError`](lifesync_jobs::JobError) whose kind decides retry, delay or abort.
 
+pub mod erase_user;
 pub mod fanout;
 pub mod oauth_completion;
 pub mod sync_data_source;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use apalis_core::{monitor::Monitor, worker::builder::WorkerBuilder};
 use lifesync_jobs::{
-    payloads::{OAuthCompletion, ScheduleFanout, SyncDataSource},
+    payloads::{EraseUser, OAuthCompletion, ScheduleFanout, SyncDataSource},
     runner::Handles,
     Job, Producer, RedisBackend, Store,
 };
@@ -62,10 +63,11 @@ impl std::ops::Deref for SharedDeps {
 }
 
 /// The queues a worker process can run.
-pub const QUEUES: [&str; 3] = [
+pub const QUEUES: [&str; 4] = [
     OAuthCompletion::QUEUE,
     SyncDataSource::QUEUE,
     ScheduleFanout::QUEUE,
+    EraseUser::QUEUE,
 ];
 
 /// A monitor with one worker per requested queue, each at `concurrency`; backend handles go to
@@ -118,6 +120,18 @@ pub fn register(
                 .data(deps.clone())
                 .layer(ConcurrencyLimitLayer::new(1))
                 .build(fanout::handle)
+        });
+    }
+    if queues.iter().any(|q| q == EraseUser::QUEUE) {
+        let (store, handles, deps) = (store.clone(), handles.clone(), deps.clone());
+        monitor = monitor.register(move |_| {
+            let backend = RedisBackend::<EraseUser>::new(store.clone(), EraseUser::QUEUE, "erase");
+            handles.add(backend.handle());
+            WorkerBuilder::new(backend.handle().worker_id().to_string())
+                .backend(backend)
+                .data(deps.clone())
+                .layer(ConcurrencyLimitLayer::new(concurrency))
+                .build(erase_user::handle)
         });
     }
     monitor

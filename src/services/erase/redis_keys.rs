@@ -1,0 +1,159 @@
+//! Step 2 of an erase: every Redis key that holds something of the user, deleted.
+//!
+//! | key (under the prefix) | found by |
+//! |---|---|
+//! | `oauth:state:{hash}` (+ its members of `oauth:states`, `oauth:verifiers`) | SCAN `oauth:*`, the record's `user_id` |
+//! | `oauth:tmp:completion:{id}`, `oauth:tmp:held-job:{id}`, `oauth:tmp:checkpoint:{id}` | SCAN, the completion's or held job's `user_id` |
+//! | `oauth:refresh:{source}` and any other `oauth:` key naming one of their sources | the source ids |
+//! | `ratelimit:api:user:{hash}` | the user id |
+//! | `ratelimit:{provider}:account:{account}` | the sources' accounts (a bucket another user shares only restarts) |
+//! | `job:{id}` of finished jobs whose payload names the user or one of their sources | SCAN `job:*` |
+//!
+//! Queue internals (`q:…`) are never touched: a live job keeps its record and unique key
+//! until it ends. A live account-connection job of the user is reported instead
+//! ([`Purged::live_connects`]), so the erase can wait for it; a live sync of theirs finds
+//! its source fenced or gone and ends without storing anything. The scans cost one pass over
+//! the prefix's keys (SCAN in steps of [`SCAN_COUNT`]), acceptable for a rare background job.
+
+use std::collections::{HashMap, HashSet};
+
+use lifesync_jobs::{payloads::queues, Store};
+use redis::AsyncCommands;
+use uuid::Uuid;
+
+use crate::{db::users::SourceToRevoke, oauth::state::StateStore};
+
+/// Keys per SCAN step.
+pub const SCAN_COUNT: usize = 1000;
+
+/// What a purge did and saw.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    /// Keys deleted.
+    pub deleted: usize,
+    /// Account-connection jobs of the user still queued or running.
+    pub live_connects: usize,
+}
+
+/// Deletes the user's keys (see the module docs).
+pub async fn purge(
+    store: &Store,
+    states: &StateStore,
+    user_id: &str,
+    sources: &[SourceToRevoke],
+) -> anyhow::Result<Purged> {
+    let mut out = Purged::default();
+    let prefix = states.prefix().to_string();
+    let mut conn = states.conn();
+    let source_ids: HashSet<String> = sources.iter().map(|s| s.id.to_string()).collect();
+
+    // Keys whose names we know.
+    let mut exact = vec![crate::api::rate_limit::user_key(&prefix, user_id)];
+    for s in sources {
+        exact.push(states.prefixed(&format!("refresh:{}", s.id)));
+        exact.push(format!(
+            "{prefix}:ratelimit:{}:account:{}",
+            s.provider, s.account_id
+        ));
+    }
+    out.deleted += conn.del::<_, usize>(&exact).await?;
+
+    // OAuth states, completions and anything else under `oauth:` that names them.
+    let pattern = format!("{}:oauth:*", lifesync_jobs::store::glob_escape(&prefix));
+    let state_head = states.prefixed("state:");
+    let tmp_head = states.prefixed("tmp:");
+    let mut completions: HashSet<String> = HashSet::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .query_async(&mut conn)
+            .await?;
+        let mut inspect = Vec::new();
+        let mut doomed = Vec::new();
+        for k in keys {
+            if source_ids.iter().any(|id| k.contains(id.as_str())) {
+                doomed.push(k);
+            } else if k.starts_with(&state_head)
+                || k.starts_with(&format!("{tmp_head}completion:"))
+                || k.starts_with(&format!("{tmp_head}held-job:"))
+            {
+                inspect.push(k);
+            }
+        }
+        if !inspect.is_empty() {
+            let values: Vec<Option<String>> = conn.mget(&inspect).await?;
+            for (k, v) in inspect.into_iter().zip(values) {
+                if !v.as_deref().is_some_and(|v| names_user(v, user_id)) {
+                    continue;
+                }
+                if let Some(hash) = k.strip_prefix(&state_head) {
+                    states.discard_hashed(hash).await?;
+                    out.deleted += 1;
+                } else if let Some(id) = k
+                    .strip_prefix(&format!("{tmp_head}completion:"))
+                    .or_else(|| k.strip_prefix(&format!("{tmp_head}held-job:")))
+                {
+                    completions.insert(id.to_string());
+                }
+            }
+        }
+        if !doomed.is_empty() {
+            out.deleted += conn.del::<_, usize>(&doomed).await?;
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    for id in &completions {
+        let names: Vec<String> = ["completion", "held-job", "checkpoint"]
+            .iter()
+            .map(|kind| states.prefixed(&format!("tmp:{kind}:{id}")))
+            .collect();
+        out.deleted += conn.del::<_, usize>(&names).await?;
+    }
+
+    // Job records whose payload names the user or one of their sources.
+    let mut finished: HashMap<String, Vec<String>> = HashMap::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, jobs) = store.scan_jobs(cursor, SCAN_COUNT).await?;
+        for j in jobs {
+            let Ok(payload) = serde_json::from_str::<serde_json::Value>(&j.payload) else {
+                continue;
+            };
+            let names_source = payload["data_source_id"]
+                .as_str()
+                .and_then(|s| s.parse::<Uuid>().ok())
+                .is_some_and(|id| source_ids.contains(&id.to_string()));
+            if payload["user_id"].as_str() != Some(user_id) && !names_source {
+                continue;
+            }
+            if j.is_finished() {
+                finished.entry(j.queue).or_default().push(j.id);
+            } else if j.queue == queues::OAUTH_COMPLETION {
+                out.live_connects += 1;
+            }
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    for (queue, ids) in finished {
+        out.deleted += store.forget_finished(&queue, &ids).await?;
+    }
+    Ok(out)
+}
+
+/// Whether a stored JSON record (state, completion, held job) belongs to the user.
+fn names_user(json: &str, user_id: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(json)
+        .ok()
+        .is_some_and(|v| v["user_id"].as_str() == Some(user_id))
+}
