@@ -13,7 +13,7 @@ use super::{
     auth::{valid_sub, User},
     data_sources::Mode,
     error::{excerpt, ApiError},
-    strict::JsonString,
+    strict::StoredId,
     users::{erase, EraseResponse},
     AppState, Tags,
 };
@@ -25,14 +25,8 @@ use crate::{
 #[derive(Object)]
 struct AdminSyncRequest {
     /// Users whose active data sources to sync (1–1000 ids of 1–255 bytes, no NUL).
-    #[oai(validator(
-        min_items = 1,
-        max_items = 1000,
-        min_length = 1,
-        max_length = 255,
-        pattern = r"^[^\x00]+$"
-    ))]
-    user_ids: Vec<JsonString>,
+    #[oai(validator(min_items = 1, max_items = 1000))]
+    user_ids: Vec<StoredId>,
     /// Only this provider's sources.
     #[oai(validator(pattern = "^(instagram|twitter|google|facebook|linkedin|microsoft)$"))]
     provider: Option<String>,
