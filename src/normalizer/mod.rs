@@ -52,6 +52,7 @@ pub fn normalize(raw: RawItem) -> NormalizedItem {
         html: raw.html.as_deref(),
         hashtags: &raw.hashtags,
         mentions: &raw.mentions,
+        signals: lifesync_normalizer::MailSignals::NONE,
     });
     let text = match (&n.subject, raw.kind) {
         (Some(subject), ItemKind::Email) if !subject.is_empty() => {
