@@ -129,6 +129,24 @@ pub struct MailSignals<'a> {
     pub inference_classification: Option<&'a str>,
 }
 
+/// [`MailSignals`] owned, as a provider's item carries them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnedMailSignals {
+    pub labels: Vec<String>,
+    pub headers: Vec<(String, String)>,
+    pub inference_classification: Option<String>,
+}
+
+impl OwnedMailSignals {
+    pub fn as_signals(&self) -> MailSignals<'_> {
+        MailSignals {
+            labels: &self.labels,
+            headers: &self.headers,
+            inference_classification: self.inference_classification.as_deref(),
+        }
+    }
+}
+
 impl MailSignals<'_> {
     /// No signals.
     pub const NONE: MailSignals<'static> = MailSignals {

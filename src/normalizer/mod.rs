@@ -8,6 +8,11 @@
 //! Stored `text`: the sanitized text; for emails, the sanitized subject and snippet
 //! (`subject — snippet`). The sender's address and the HTML body are read here and dropped.
 //! Mentions and hashtags are the provider's entities merged with those found in the text.
+//! The mailbox's signals (Gmail labels and bulk-mail headers, Outlook's Focused Inbox
+//! classification) are read for the category and dropped. [`jsonl`] is the same path as a
+//! tool: `lifesync normalize`.
+
+pub mod jsonl;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use lifesync_normalizer::{Input, Kind};
@@ -52,7 +57,7 @@ pub fn normalize(raw: RawItem) -> NormalizedItem {
         html: raw.html.as_deref(),
         hashtags: &raw.hashtags,
         mentions: &raw.mentions,
-        signals: lifesync_normalizer::MailSignals::NONE,
+        signals: raw.mail.as_signals(),
     });
     let text = match (&n.subject, raw.kind) {
         (Some(subject), ItemKind::Email) if !subject.is_empty() => {
@@ -115,6 +120,7 @@ mod tests {
             subject: None,
             sender: None,
             html: None,
+            mail: Default::default(),
         }
     }
 
