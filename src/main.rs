@@ -58,6 +58,10 @@ enum Command {
     /// Checks every configured provider host (DNS + TLS), PostgreSQL and Redis; exit 1 on any
     /// failure.
     Doctor,
+    /// Normalizes JSON Lines from stdin (one raw item a line) onto stdout, as lifesync would
+    /// store them; a bad line gives a JSON error line with its number. Exit 1 if any line was
+    /// bad. Reads no configuration.
+    Normalize,
     /// Measurements recorded in BENCHMARKS.md.
     Bench {
         #[command(subcommand)]
@@ -96,6 +100,10 @@ enum Bench {
 
 fn main() {
     let cli = Cli::parse();
+    if let Command::Normalize = cli.command {
+        // A pure filter: no runtime, no logging on stdout, no configuration.
+        std::process::exit(normalize_stdio());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -166,7 +174,7 @@ async fn run(cli: Cli) -> i32 {
                 return 2;
             }
         },
-        Command::Sandbox { .. } => unreachable!("handled above"),
+        Command::Sandbox { .. } | Command::Normalize => unreachable!("handled above"),
         Command::Scheduler => scheduler(&config).await,
         Command::Dev { .. } => unreachable!("handled above"),
         Command::Migrate => migrate(&config.database).await,
@@ -489,4 +497,22 @@ async fn connect_redis(config: &Config, process: &str) -> anyhow::Result<lifesyn
             })?;
     lifesync::doctor::warn_if_evicting(&store, process).await;
     Ok(store)
+}
+
+/// `lifesync normalize`: stdin → stdout; 0 when every line was read, 1 when some were bad,
+/// 2 when stdin or stdout failed.
+fn normalize_stdio() -> i32 {
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    match lifesync::normalizer::jsonl::run(stdin, stdout) {
+        Ok(s) => {
+            eprintln!("normalize: {} items, {} bad lines", s.items, s.errors);
+            i32::from(s.errors > 0)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("lifesync: normalize: {e}");
+            2
+        }
+    }
 }

@@ -43,6 +43,7 @@ fn raw(id: &str, kind: ItemKind, hours: i64, text: &str) -> RawItem {
         subject: None,
         sender: None,
         html: None,
+        mail: Default::default(),
     }
 }
 

@@ -27,6 +27,7 @@ impl OwnedInput {
             html: self.html.as_deref(),
             hashtags: &self.hashtags,
             mentions: &self.mentions,
+            signals: crate::MailSignals::NONE,
         }
     }
 

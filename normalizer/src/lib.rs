@@ -7,9 +7,11 @@
 //! [`bench_items`](mod@bench_items) (benchmark data).
 //!
 //! # What is kept
-//! - `text` and `subject`: sanitized; emails, phone numbers, Luhn-valid payment cards and
-//!   valid US SSNs are replaced by `[email]`, `[phone]`, `[card]`, `[ssn]` (rules and
-//!   look-alikes that are left alone: [`mod@sanitize`]). No raw PII reaches them.
+//! - `text` and `subject`: sanitized; emails, phone numbers, Luhn-valid payment cards, valid
+//!   US SSNs and IBANs with a valid mod-97 checksum are replaced by `[email]`, `[phone]`,
+//!   `[card]`, `[ssn]`, `[iban]` (rules and look-alikes that are left alone — order and
+//!   tracking numbers, ISBNs, IBAN-shaped strings failing the checksum: [`mod@sanitize`]). No
+//!   raw PII reaches them.
 //! - `sender_domain`: only the domain of the sender's address, lowercased
 //!   (`Jane <jane@Example.com>` → `example.com`). The local part and the display name
 //!   identify a person and are dropped; the domain is enough to tell an airline from a
@@ -45,9 +47,15 @@
 //! | [`Category::Personal`] | `PERSONAL` | – | no |
 //! | [`Category::Other`] | `OTHER` | – | no |
 //!
-//! Markup (JSON-LD or microdata, http or https context) decides first; otherwise keyword and
-//! sender heuristics in English, German, French and Spanish ([`mod@categorize`]). Only emails
-//! get a category.
+//! Markup (JSON-LD or microdata, http or https context) decides first; otherwise, in this
+//! order, the sender's domain (a maintained table of airlines, rail, hotels, ticketing,
+//! restaurant booking, car rental, carriers, shops, recruiting, media, …), the shape of the
+//! content (IATA airport pairs, flight numbers, confirmation codes), the mailbox's signals
+//! ([`MailSignals`]: Gmail `CATEGORY_*` labels, Outlook `inferenceClassification`,
+//! `List-Unsubscribe` / `List-Id` / `Precedence: bulk`), then keywords in fifteen languages
+//! (English, German, French, Spanish, Portuguese, Italian, Dutch, Polish, Turkish, Russian,
+//! Arabic, Hindi, Japanese, Chinese simplified and traditional, Korean; no word boundaries
+//! around scripts written without spaces) ([`mod@categorize`]). Only emails get a category.
 //!
 //! # Dates
 //! `YYYY-MM-DD`; `A/B/YYYY` is month first (US) unless `A` > 12 and `B` ≤ 12 (then day
@@ -106,6 +114,48 @@ pub struct Input<'a> {
     pub hashtags: &'a [String],
     /// Provider mention entities (`@handles`, `@` optional), if any.
     pub mentions: &'a [String],
+    /// Emails: what the mailbox says about the message besides its content.
+    pub signals: MailSignals<'a>,
+}
+
+/// What a mailbox provider attaches to a message besides its content: Gmail's `labelIds`
+/// (`CATEGORY_PROMOTIONS`, `CATEGORY_SOCIAL`, `CATEGORY_UPDATES`, `CATEGORY_FORUMS`,
+/// `CATEGORY_PERSONAL`, …), the message's headers (`List-Unsubscribe`, `List-Id`,
+/// `Precedence`; only these are read), and Outlook's `inferenceClassification` (`focused`
+/// or `other`). All optional: [`MailSignals::NONE`] is a message without them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MailSignals<'a> {
+    pub labels: &'a [String],
+    /// (name, value) pairs; names compare case-insensitively.
+    pub headers: &'a [(String, String)],
+    pub inference_classification: Option<&'a str>,
+}
+
+/// [`MailSignals`] owned, as a provider's item carries them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnedMailSignals {
+    pub labels: Vec<String>,
+    pub headers: Vec<(String, String)>,
+    pub inference_classification: Option<String>,
+}
+
+impl OwnedMailSignals {
+    pub fn as_signals(&self) -> MailSignals<'_> {
+        MailSignals {
+            labels: &self.labels,
+            headers: &self.headers,
+            inference_classification: self.inference_classification.as_deref(),
+        }
+    }
+}
+
+impl MailSignals<'_> {
+    /// No signals.
+    pub const NONE: MailSignals<'static> = MailSignals {
+        labels: &[],
+        headers: &[],
+        inference_classification: None,
+    };
 }
 
 /// The category of an email.
@@ -203,7 +253,13 @@ pub fn normalize(input: &Input) -> Normalized {
         .map(|(domain, _)| domain);
 
     let (category, event) = if input.kind == Kind::Email {
-        let (c, e) = categorize::categorize(input.sender, subject.as_deref(), &text, input.html);
+        let (c, e) = categorize::categorize(
+            input.sender,
+            subject.as_deref(),
+            &text,
+            input.html,
+            &input.signals,
+        );
         (Some(c), e)
     } else {
         (None, None)
@@ -253,6 +309,7 @@ mod tests {
             html: None,
             hashtags: &["#travel".into(), "Paris".into()],
             mentions: &["@alice".into()],
+            signals: MailSignals::NONE,
         });
         assert_eq!(
             n.text,
@@ -276,6 +333,7 @@ mod tests {
             html: None,
             hashtags: &[],
             mentions: &[],
+            signals: MailSignals::NONE,
         });
         assert_eq!(n.subject.as_deref(), Some("Boarding pass for [email]"));
         assert_eq!(n.sender_domain.as_deref(), Some("united.com"));

@@ -7,12 +7,18 @@
 //! | phone number | `[phone]` | international `+CC …` (8–15 digits, `(0)` trunk allowed, separators space `.` `-`, groups in parentheses); North American `(415) 555-0132`, `415-555-0132`, `415.555.0132`, `415 555 0132`, `1-800-…` (area and exchange start with 2–9); European national numbers starting with a trunk `0` (`020 7946 0958`, `030/901820`, `(030) 9018 2000`, `06.12.34.56.78`, `0049 30 901820`: 9–13 digits, one separator kind). A trailing extension (`ext. 204`, `extension 12`, `x12`) is part of the span. |
 //! | payment card | `[card]` | 13–19 digits, bare or separated by single spaces or dashes in the printed groupings (4-4-4-4[-3], Amex 4-6-5, Diners 4-6-4), with an issuer prefix (Visa 4, Mastercard 51–55 / 2221–2720, Amex 34/37, Diners 30/36/38, Discover/UnionPay 6011/64/65/62, JCB 35) and a valid Luhn checksum |
 //! | US SSN | `[ssn]` | `AAA-GG-SSSS` or `AAA GG SSSS` with one separator kind; area not 000, 666 or 900–999, group not 00, serial not 0000 |
+//! | IBAN | `[iban]` | a country code, two check digits and the country's BBAN length (ISO 13616 registry: `DE` 22, `FR` 27, `GB` 22, …), compact or in groups of four, with a valid mod-97 checksum (ISO 7064) |
 //!
 //! Deliberately left alone (they look like PII but are not): dates (`2024-03-04`,
-//! `03/04/2024`, `04.03.2024`), times, order and booking numbers (`112-3456789-1234567`,
-//! `#4521987`), flight numbers (`LH 401`), prices, years, version strings (`v2.10.3`), tweet ids
-//! and other long digit runs that are not Luhn-valid cards with an issuer prefix, and
-//! SSN-shaped strings with an invalid area, group or serial.
+//! `03/04/2024`, `04.03.2024`), times, retailer order and booking numbers
+//! (`112-3456789-1234567`, `009-1431457-9205292`, `#A-1234-5678`, `#4521987`: a number
+//! continued by `-digits`, or printed in two groups of six digits or more, is not a phone),
+//! parcel tracking numbers (UPS `1Z…`, USPS `9400 …` 22 digits, DHL 10 digits / `JJD…`, FedEx
+//! 12 or 15 digits), ISBNs, flight numbers (`LH 401`), prices, years, version strings
+//! (`v2.10.3`), tweet ids and other long digit runs that are not Luhn-valid cards with an
+//! issuer prefix, SSN-shaped strings with an invalid area, group or serial, and IBAN-shaped
+//! strings whose checksum or length is wrong (left whole: no phone or card is looked for
+//! inside them).
 //!
 //! Known limits, by design: bare digit runs are never phones (an order number and a phone
 //! number without separators or `+` cannot be told apart); bare 9-digit SSNs are not detected
@@ -34,6 +40,7 @@ pub enum PiiKind {
     Phone,
     Card,
     Ssn,
+    Iban,
 }
 
 impl PiiKind {
@@ -44,16 +51,18 @@ impl PiiKind {
             PiiKind::Phone => "[phone]",
             PiiKind::Card => "[card]",
             PiiKind::Ssn => "[ssn]",
+            PiiKind::Iban => "[iban]",
         }
     }
 
-    /// Lowercase name used in the labeled corpus (`email`, `phone`, `card`, `ssn`).
+    /// Lowercase name used in the labeled corpus (`email`, `phone`, `card`, `ssn`, `iban`).
     pub fn as_str(self) -> &'static str {
         match self {
             PiiKind::Email => "email",
             PiiKind::Phone => "phone",
             PiiKind::Card => "card",
             PiiKind::Ssn => "ssn",
+            PiiKind::Iban => "iban",
         }
     }
 }
@@ -69,6 +78,7 @@ pub struct PiiSpan {
 /// Which validator a candidate goes through; one per alternative of the combined regex.
 #[derive(Clone, Copy)]
 enum Alt {
+    Iban,
     Email,
     EmailObfuscated,
     IntlPhone,
@@ -82,6 +92,10 @@ const EXT: &str = r"(?:,?[ ]?(?i:ext\.?|extension|x)[ ]?\d{1,6}(?-u:\b))?";
 
 fn alternatives() -> Vec<(Alt, String)> {
     vec![
+        (
+            Alt::Iban,
+            r"(?-u:\b)[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,34}(?-u:\b)".to_string(),
+        ),
         (
             Alt::Email,
             r"[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}](?:[\p{L}\p{N}\-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}\-]*[\p{L}\p{N}])?)*\.\p{L}{2,24}".to_string(),
@@ -130,9 +144,9 @@ static SCANNER: LazyLock<Scanner> = LazyLock::new(|| {
     }
 });
 
-/// Replaces every email address, phone number, payment card number and US SSN in `text` by
-/// its placeholder (`[email]`, `[phone]`, `[card]`, `[ssn]`). Borrows the input back when
-/// nothing was found.
+/// Replaces every email address, phone number, payment card number, US SSN and IBAN in `text`
+/// by its placeholder (`[email]`, `[phone]`, `[card]`, `[ssn]`, `[iban]`). Borrows the input
+/// back when nothing was found.
 pub fn sanitize(text: &str) -> Cow<'_, str> {
     if !might_hold_pii(text) {
         return Cow::Borrowed(text);
@@ -197,11 +211,18 @@ pub fn find_pii(text: &str) -> Vec<PiiSpan> {
         let first_alt = (0..sc.single.len())
             .find(|i| locs.get(i + 1).is_some())
             .unwrap_or(0);
-        let mut accepted = validate_or_trim(sc.single[first_alt].0, text, start, m.end());
+        let alt = sc.single[first_alt].0;
+        let mut accepted = validate_or_trim(alt, text, start, m.end());
+        if accepted.is_none() && matches!(alt, Alt::Iban) && iban_shaped(text, start, m.end()) {
+            // An IBAN-shaped string that fails its checksum is left whole: no phone or card
+            // is looked for inside it.
+            pos = iban_shape_end(text, start, m.end());
+            continue;
+        }
         // Another alternative may match at the same place (e.g. a phone where a card
         // candidate was rejected); an SSN-shaped string with an invalid area, group or serial
         // stays what it looks like and is left alone.
-        if accepted.is_none() && !matches!(sc.single[first_alt].0, Alt::Ssn) {
+        if accepted.is_none() && !matches!(alt, Alt::Ssn) {
             for (alt, re) in &sc.single[first_alt + 1..] {
                 // Only a match starting here counts: search a short window, so a text full of
                 // rejected candidates stays linear.
@@ -241,6 +262,9 @@ fn window_end(text: &str, start: usize) -> usize {
 /// Validates a candidate; when a number candidate fails, drops trailing digit groups one by
 /// one (a phone or card directly followed by another number, as in `+1 415 555 0132 1999`).
 fn validate_or_trim(alt: Alt, text: &str, start: usize, mut end: usize) -> Option<PiiSpan> {
+    if let Alt::Iban = alt {
+        return iban_span(text, start, end);
+    }
     loop {
         if let Some(span) = validate(alt, text, start, end) {
             return Some(span);
@@ -261,6 +285,7 @@ fn validate_or_trim(alt: Alt, text: &str, start: usize, mut end: usize) -> Optio
 fn validate(alt: Alt, text: &str, start: usize, end: usize) -> Option<PiiSpan> {
     let s = &text[start..end];
     let kind = match alt {
+        Alt::Iban => return iban_span(text, start, end),
         Alt::Email | Alt::EmailObfuscated => PiiKind::Email,
         Alt::IntlPhone => {
             let (body, _) = split_extension(s);
@@ -277,7 +302,17 @@ fn validate(alt: Alt, text: &str, start: usize, end: usize) -> Option<PiiSpan> {
             // Country codes starting with 1 or 7 are the one-digit +1 (North America) and +7
             // (Russia, Kazakhstan), both followed by exactly 10 digits.
             let eleven = body.starts_with("+1") || body.starts_with("+7");
-            if eleven && digits != 11 || !(8..=15).contains(&digits) {
+            // Phone numbers are printed in short groups; two long ones (`009-1431457-9205292`)
+            // are an order or account number.
+            let long_groups = body
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|g| g.len() >= 6)
+                .count();
+            if eleven && digits != 11
+                || !(8..=15).contains(&digits)
+                || dash_continues(text, end)
+                || long_groups >= 2
+            {
                 return None;
             }
             PiiKind::Phone
@@ -298,7 +333,7 @@ fn validate(alt: Alt, text: &str, start: usize, end: usize) -> Option<PiiSpan> {
             let (body, _) = split_extension(s);
             let d: Vec<u8> = body.bytes().filter(u8::is_ascii_digit).collect();
             let d = if d.len() == 11 { &d[1..] } else { &d[..] };
-            if d.len() != 10 || d[0] < b'2' || d[3] < b'2' {
+            if d.len() != 10 || d[0] < b'2' || d[3] < b'2' || dash_continues(text, end) {
                 return None;
             }
             PiiKind::Phone
@@ -309,6 +344,7 @@ fn validate(alt: Alt, text: &str, start: usize, end: usize) -> Option<PiiSpan> {
             if !(9..=13).contains(&digits)
                 || !one_separator_kind(body)
                 || continues_number(text, start)
+                || dash_continues(text, end)
             {
                 return None;
             }
@@ -323,6 +359,157 @@ fn validate(alt: Alt, text: &str, start: usize, end: usize) -> Option<PiiSpan> {
 fn continues_number(text: &str, start: usize) -> bool {
     let b = text.as_bytes();
     start >= 2 && matches!(b[start - 1], b' ' | b'-' | b'.' | b'/') && b[start - 2].is_ascii_digit()
+}
+
+/// True when the candidate ending at `end` is the head of a longer dash-joined digit run (an
+/// order number such as `009-1431457-9205292`, whose head looks like a phone number).
+fn dash_continues(text: &str, end: usize) -> bool {
+    let b = text.as_bytes();
+    b.get(end) == Some(&b'-') && b.get(end + 1).is_some_and(u8::is_ascii_digit)
+}
+
+/// IBAN lengths per country (ISO 13616 registry, SWIFT's IBAN registry).
+const IBAN_LENGTHS: &[(&str, usize)] = &[
+    ("AD", 24),
+    ("AE", 23),
+    ("AL", 28),
+    ("AT", 20),
+    ("AZ", 28),
+    ("BA", 20),
+    ("BE", 16),
+    ("BG", 22),
+    ("BH", 22),
+    ("BR", 29),
+    ("BY", 28),
+    ("CH", 21),
+    ("CR", 22),
+    ("CY", 28),
+    ("CZ", 24),
+    ("DE", 22),
+    ("DK", 18),
+    ("DO", 28),
+    ("EE", 20),
+    ("EG", 29),
+    ("ES", 24),
+    ("FI", 18),
+    ("FO", 18),
+    ("FR", 27),
+    ("GB", 22),
+    ("GE", 22),
+    ("GI", 23),
+    ("GL", 18),
+    ("GR", 27),
+    ("GT", 28),
+    ("HR", 21),
+    ("HU", 28),
+    ("IE", 22),
+    ("IL", 23),
+    ("IQ", 23),
+    ("IS", 26),
+    ("IT", 27),
+    ("JO", 30),
+    ("KW", 30),
+    ("KZ", 20),
+    ("LB", 28),
+    ("LC", 32),
+    ("LI", 21),
+    ("LT", 20),
+    ("LU", 20),
+    ("LV", 21),
+    ("LY", 25),
+    ("MC", 27),
+    ("MD", 24),
+    ("ME", 22),
+    ("MK", 19),
+    ("MR", 27),
+    ("MT", 31),
+    ("MU", 30),
+    ("NL", 18),
+    ("NO", 15),
+    ("PK", 24),
+    ("PL", 28),
+    ("PS", 29),
+    ("PT", 25),
+    ("QA", 29),
+    ("RO", 24),
+    ("RS", 22),
+    ("SA", 24),
+    ("SC", 31),
+    ("SE", 24),
+    ("SI", 19),
+    ("SK", 24),
+    ("SM", 27),
+    ("ST", 25),
+    ("SV", 28),
+    ("TL", 23),
+    ("TN", 24),
+    ("TR", 26),
+    ("UA", 29),
+    ("VA", 22),
+    ("VG", 24),
+    ("XK", 20),
+];
+
+/// The end of the first `len` IBAN characters (spaces skipped) from `start`, if the candidate
+/// holds that many.
+fn iban_cut(text: &str, start: usize, end: usize, len: usize) -> Option<usize> {
+    let mut n = 0;
+    for (i, c) in text[start..end].char_indices() {
+        if c != ' ' {
+            n += 1;
+            if n == len {
+                return Some(start + i + 1);
+            }
+        }
+    }
+    None
+}
+
+/// The country's IBAN length, and where a candidate of that length ends; the next character
+/// must not continue the token.
+fn iban_extent(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+    let country = text.get(start..start + 2)?;
+    let len = IBAN_LENGTHS
+        .iter()
+        .find(|(c, _)| *c == country)
+        .map(|&(_, l)| l)?;
+    let cut = iban_cut(text, start, end, len)?;
+    let next = text.as_bytes().get(cut);
+    (!next.is_some_and(u8::is_ascii_alphanumeric)).then_some((len, cut))
+}
+
+/// True when the candidate has an IBAN's country and length (whatever its checksum).
+fn iban_shaped(text: &str, start: usize, end: usize) -> bool {
+    iban_extent(text, start, end).is_some()
+}
+
+fn iban_shape_end(text: &str, start: usize, end: usize) -> usize {
+    iban_extent(text, start, end).map_or(end, |(_, cut)| cut)
+}
+
+/// A valid IBAN: known country, its length, mod-97 checksum 1 (ISO 7064).
+fn iban_span(text: &str, start: usize, end: usize) -> Option<PiiSpan> {
+    let (_, cut) = iban_extent(text, start, end)?;
+    let compact: Vec<u8> = text[start..cut].bytes().filter(|&b| b != b' ').collect();
+    let rotated = compact[4..].iter().chain(&compact[..4]);
+    let mut rem: u32 = 0;
+    for &b in rotated {
+        let v = match b {
+            b'0'..=b'9' => u32::from(b - b'0'),
+            b'A'..=b'Z' => u32::from(b - b'A') + 10,
+            _ => return None,
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
+    }
+    (rem == 1).then_some(PiiSpan {
+        kind: PiiKind::Iban,
+        start,
+        end: cut,
+    })
 }
 
 /// Splits `415-555-0132 ext. 12` into the number and the extension part.
@@ -545,8 +732,37 @@ mod tests {
             "ISBN 978-3-16-148410-0",
             "+2.5% and +300 followers",
             "1999 2000 2001 2002",
+            // retailer order numbers, parcel tracking numbers, ISBNs
+            "Order 009-1431457-9205292 shipped",
+            "Bestellung 076-4563432-3202227",
+            "order #A-1234-5678",
+            "UPS 1Z999AA10123456784",
+            "USPS 9400 1000 0000 0000 0000 00 and 9400111899223197428490",
+            "DHL 1234567890, JJD000390007827798, 00340434161094042557",
+            "FedEx 7749 8765 4321 / 774987654321 / 123456789012345",
+            "ISBN 0-306-40615-2 and 9780306406157",
+            // IBAN-shaped, checksum wrong
+            "IBAN DE89 3704 0044 0532 0130 01",
+            "GB82WEST12345698765433",
         ] {
             assert_eq!(s(t), t);
         }
+    }
+
+    #[test]
+    fn ibans() {
+        assert_eq!(
+            s("IBAN DE89 3704 0044 0532 0130 00, BIC COBADEFFXXX"),
+            "IBAN [iban], BIC COBADEFFXXX"
+        );
+        assert_eq!(s("to GB82WEST12345698765432."), "to [iban].");
+        assert_eq!(s("NL91ABNA0417164300"), "[iban]");
+        assert_eq!(s("FR14 2004 1010 0505 0001 3M02 606"), "[iban]");
+        assert_eq!(
+            s("振込先 IBAN SA0380000000608010167519、以上"),
+            "振込先 IBAN [iban]、以上"
+        );
+        // A valid IBAN glued to more characters is not one.
+        assert_eq!(s("DE89370400440532013000X"), "DE89370400440532013000X");
     }
 }

@@ -12,6 +12,12 @@
 //! Each item also gets its cross-post link key (`lifesync_normalizer::link`), computed from
 //! the stored text and the raw texts under a [`LinkSecret`] derived from the token key, so
 //! the PII part of the key cannot be searched offline; `db::duplicates` links items by it.
+//!
+//! The mailbox's signals (Gmail labels and bulk-mail headers, Outlook's Focused Inbox
+//! classification) are read for the category and dropped. [`jsonl`] is the same path as a
+//! tool: `lifesync normalize`.
+
+pub mod jsonl;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use lifesync_normalizer::{Input, Kind};
@@ -79,6 +85,7 @@ pub fn normalize(raw: RawItem, links: &LinkSecret) -> NormalizedItem {
         html: raw.html.as_deref(),
         hashtags: &raw.hashtags,
         mentions: &raw.mentions,
+        signals: raw.mail.as_signals(),
     });
     let text = match (&n.subject, raw.kind) {
         (Some(subject), ItemKind::Email) if !subject.is_empty() => {
@@ -153,6 +160,7 @@ mod tests {
             subject: None,
             sender: None,
             html: None,
+            mail: Default::default(),
         }
     }
 

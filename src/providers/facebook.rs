@@ -230,6 +230,7 @@ impl Post {
             subject: None,
             sender: None,
             html: None,
+            mail: Default::default(),
         }
     }
 }

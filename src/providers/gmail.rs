@@ -15,10 +15,11 @@
 //!
 //! Messages are read with `format=full`, a superset of `format=metadata` (headers, labels,
 //! snippet, `internalDate`) that also carries the bodies, at the same quota cost (5 units): the
-//! HTML body is passed on when it holds schema.org markup. Gmail's 403/429 throttling replies
-//! carry no `Retry-After` as a rule; without one the job backs off exponentially (the queue's
-//! throttle backoff, 1 min doubling to 1 h), and `dailyLimitExceeded` waits for midnight US
-//! Pacific time (`http::classify`).
+//! HTML body is passed on when it holds schema.org markup; the labels and the bulk-mail
+//! headers (`List-Unsubscribe`, `List-Id`, `Precedence`) go to the categorizer. Gmail's
+//! 403/429 throttling replies carry no `Retry-After` as a rule; without one the job backs off
+//! exponentially (the queue's throttle backoff, 1 min doubling to 1 h), and
+//! `dailyLimitExceeded` waits for midnight US Pacific time (`http::classify`).
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -578,6 +579,20 @@ impl Message {
             })?;
         let payload = self.payload.unwrap_or_default();
         let html = payload.html().filter(|h| has_markup(h));
+        let mail = lifesync_normalizer::OwnedMailSignals {
+            labels: self.label_ids.clone(),
+            headers: payload
+                .headers
+                .iter()
+                .filter(|h| {
+                    ["List-Unsubscribe", "List-Id", "Precedence"]
+                        .iter()
+                        .any(|n| h.name.eq_ignore_ascii_case(n))
+                })
+                .map(|h| (h.name.clone(), h.value.clone()))
+                .collect(),
+            inference_classification: None,
+        };
         let is_read = !self.label_ids.iter().any(|l| l == "UNREAD");
         Ok(RawItem {
             permalink: Some(format!("https://mail.google.com/mail/u/0/#all/{}", self.id)),
@@ -596,6 +611,7 @@ impl Message {
             subject: payload.header("Subject").map(String::from),
             sender: payload.header("From").map(String::from),
             html,
+            mail,
             external_id: self.id,
         })
     }
@@ -613,6 +629,29 @@ fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_and_bulk_headers_reach_the_categorizer() {
+        let m: Message = serde_json::from_value(json!({
+            "id": "a1", "labelIds": ["INBOX", "CATEGORY_PROMOTIONS"], "snippet": "50% off",
+            "internalDate": "1709576100000",
+            "payload": {"mimeType": "text/plain", "headers": [
+                {"name": "From", "value": "Shop <news@shop.example>"},
+                {"name": "Subject", "value": "Sale"},
+                {"name": "list-unsubscribe", "value": "<mailto:u@shop.example>"},
+                {"name": "Received", "value": "from mx"}]}
+        }))
+        .unwrap();
+        let item = m.into_item().unwrap();
+        assert_eq!(item.mail.labels, vec!["INBOX", "CATEGORY_PROMOTIONS"]);
+        assert_eq!(
+            item.mail.headers,
+            vec![(
+                "list-unsubscribe".to_string(),
+                "<mailto:u@shop.example>".to_string()
+            )]
+        );
+    }
 
     #[test]
     fn parses_a_batch_reply_in_request_order() {

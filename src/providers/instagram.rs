@@ -213,6 +213,7 @@ impl Media {
             subject: None,
             sender: None,
             html: None,
+            mail: Default::default(),
         }
     }
 }

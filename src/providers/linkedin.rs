@@ -246,6 +246,7 @@ impl Post {
             subject: None,
             sender: None,
             html: None,
+            mail: Default::default(),
         })
     }
 }

@@ -195,6 +195,9 @@ pub struct RawItem {
     pub sender: Option<String>,
     /// Emails: the HTML body, where schema.org markup lives (read, never stored).
     pub html: Option<String>,
+    /// Emails: the mailbox's own signals (Gmail labels and bulk-mail headers, Outlook's
+    /// Focused Inbox classification), read by the categorizer, never stored.
+    pub mail: lifesync_normalizer::OwnedMailSignals,
 }
 
 /// A provider, spelled as in URLs, JSON and the database (`twitter`, `google`, …).

@@ -1,10 +1,11 @@
 //! Outlook client over Microsoft Graph (see `../shared/reference/providers.md` §6): the inbox's
 //! delta query `GET /v1.0/me/mailFolders/inbox/messages/delta` serves both modes. A full sync
 //! is an initial delta round (`$select=id,subject,from,receivedDateTime,bodyPreview,body,
-//! internetMessageId,conversationId,isRead,webLink`, sent only on the round's first request:
-//! Graph encodes it into its tokens); an incremental sync GETs the stored `@odata.deltaLink`
-//! verbatim and gets the changes since, deletions (and moves out of the inbox) as `@removed`
-//! entries, reported in [`Page::deleted`]. Every request carries `Prefer:
+//! internetMessageId,conversationId,isRead,webLink,inferenceClassification`, sent only on the
+//! round's first request: Graph encodes it into its tokens; `inferenceClassification`, the
+//! Focused Inbox verdict, goes to the categorizer); an incremental sync GETs the stored
+//! `@odata.deltaLink` verbatim and gets the changes since, deletions (and moves out of the
+//! inbox) as `@removed` entries, reported in [`Page::deleted`]. Every request carries `Prefer:
 //! odata.maxpagesize=<page size>` and `Prefer: IdType="ImmutableId"` (ids survive folder moves).
 //! An expired delta token (410 `SyncStateNotFound`, also `resyncRequired`/`syncStateNotFound`)
 //! restarts the run as an initial round.
@@ -27,8 +28,8 @@ use super::{
 
 pub struct Outlook;
 
-const SELECT: &str =
-    "id,subject,from,receivedDateTime,bodyPreview,body,internetMessageId,conversationId,isRead,webLink";
+const SELECT: &str = "id,subject,from,receivedDateTime,bodyPreview,body,internetMessageId,\
+                      conversationId,isRead,webLink,inferenceClassification";
 const DELTA_PATH: &str = "/v1.0/me/mailFolders/inbox/messages/delta";
 
 impl Provider for Outlook {
@@ -177,6 +178,8 @@ struct Message {
     conversation_id: Option<String>,
     is_read: Option<bool>,
     web_link: Option<String>,
+    /// Focused Inbox: `focused` or `other`; a hint for the categorizer, not stored.
+    inference_classification: Option<String>,
     #[serde(rename = "@removed")]
     removed: Option<Value>,
 }
@@ -242,6 +245,10 @@ impl Message {
             subject: self.subject,
             sender,
             html,
+            mail: lifesync_normalizer::OwnedMailSignals {
+                inference_classification: self.inference_classification,
+                ..Default::default()
+            },
         })
     }
 }

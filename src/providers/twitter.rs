@@ -355,6 +355,7 @@ impl Tweet {
             subject: None,
             sender: None,
             html: None,
+            mail: Default::default(),
         })
     }
 }

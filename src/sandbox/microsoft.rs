@@ -274,6 +274,7 @@ fn message_json(m: &Mail, select: &[String], p: &Prefer) -> Value {
         "parentFolderId": "AQMkADNkNAAAgEMAAAA",
         "conversationId": format!("AAQkADNkNAAAQ{}", &m.id[m.id.len().saturating_sub(12)..]),
         "isRead": !e.labels.contains(&"UNREAD"),
+        "inferenceClassification": if e.category == "OTHER" { "other" } else { "focused" },
         "webLink": format!("https://outlook.office365.com/owa/?ItemID={}&exvsurl=1&viewmodel=ReadMessageItem",
                            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()),
         "body": body,
