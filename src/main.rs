@@ -87,6 +87,9 @@ enum Bench {
         #[arg(long, default_value_t = 100_000)]
         sources: u64,
     },
+    /// Provider requests (and Gmail quota units) of a first full, an unchanged daily full and
+    /// an incremental sync after 10 new items, per provider, against the sandbox.
+    Cost,
     /// Normalizes N realistic items (posts, captions, emails with markup) on one core.
     Normalize {
         #[arg(long, default_value_t = 100_000)]
@@ -198,6 +201,13 @@ async fn run(cli: Cli) -> i32 {
                 );
                 let _ = b.enqueued;
             }),
+        Command::Bench { bench: Bench::Cost } => {
+            lifesync::bench::cost::run(&config).await.map(|costs| {
+                let (table, line) = lifesync::bench::cost::report(&costs);
+                eprint!("{table}");
+                println!("{line}");
+            })
+        }
         Command::Bench {
             bench: Bench::Normalize { items },
         } => {

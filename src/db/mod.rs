@@ -6,6 +6,7 @@
 
 pub mod data_sources;
 pub mod items;
+pub mod reconcile;
 pub mod sync_runs;
 pub mod tokens;
 

@@ -89,12 +89,14 @@ impl Provider for Facebook {
                 deleted: Vec::new(),
                 next: Some(json!({ "next": meta_next(base, &n)?, "newest": newest })),
                 cursor: None,
+                ..Page::default()
             },
             None => Page {
                 items,
                 deleted: Vec::new(),
                 next: None,
                 cursor: newest,
+                ..Page::default()
             },
         })
     }

@@ -134,6 +134,7 @@ impl PageState {
                 deleted,
                 next: None,
                 cursor: self.history_id.map(|h| json!({ "history_id": h })),
+                ..Page::default()
             }
         } else {
             Page {
@@ -141,6 +142,7 @@ impl PageState {
                 deleted,
                 next: Some(self.to_value()),
                 cursor: None,
+                ..Page::default()
             }
         }
     }

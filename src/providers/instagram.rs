@@ -84,12 +84,14 @@ impl Provider for Instagram {
                 deleted: Vec::new(),
                 next: Some(json!({ "next": n, "newest": newest })),
                 cursor: None,
+                ..Page::default()
             },
             None => Page {
                 items,
                 deleted: Vec::new(),
                 next: None,
                 cursor: newest,
+                ..Page::default()
             },
         })
     }

@@ -122,6 +122,7 @@ impl Provider for Linkedin {
                 deleted: Vec::new(),
                 next: Some(json!({ "next": href, "newest": newest })),
                 cursor: None,
+                ..Page::default()
             },
             None => Page {
                 items,

@@ -107,6 +107,7 @@ impl Provider for Outlook {
             deleted,
             next,
             cursor,
+            ..Page::default()
         })
     }
 }

@@ -59,6 +59,7 @@ impl Provider for Twitter {
             deleted: Vec::new(),
             next,
             cursor,
+            ..Page::default()
         })
     }
 }

@@ -517,6 +517,9 @@ pub struct GoogleData {
     throttles: AtomicU64,
     /// Quota spent per (account, window).
     usage: Mutex<HashMap<(String, u64), u32>>,
+    /// Quota units charged since start, all accounts (Gmail's per-method costs; a batch is
+    /// the sum of its inner calls).
+    units: AtomicU64,
 }
 
 impl GoogleData {
@@ -526,12 +529,19 @@ impl GoogleData {
             accounts: Mutex::new(HashMap::new()),
             throttles: AtomicU64::new(0),
             usage: Mutex::new(HashMap::new()),
+            units: AtomicU64::new(0),
         }
+    }
+
+    /// Quota units charged since the sandbox started.
+    pub fn units_spent(&self) -> u64 {
+        self.units.load(Ordering::SeqCst)
     }
 
     /// Spends quota; true when the account is over it. Gmail's own limit is in units per
     /// minute; `Faults::rate_limit` (as for every provider) counts requests per 15 minutes.
     fn spend(&self, account: &str, units: u32, rate_limit: Option<u32>, now_ms: i64) -> bool {
+        self.units.fetch_add(u64::from(units), Ordering::SeqCst);
         let secs = (now_ms / 1000).max(0) as u64;
         let (window, cost, limit) = match rate_limit {
             Some(l) => (secs / 900, 1, l),

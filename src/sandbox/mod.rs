@@ -28,7 +28,7 @@ use std::{
     time::Duration,
 };
 
-use poem::{http::StatusCode, EndpointExt, Request, Response, Route};
+use poem::{http::StatusCode, Endpoint, EndpointExt, Request, Response, Route};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -123,6 +123,9 @@ pub struct SandboxState {
     pub requests: Mutex<Vec<String>>,
     /// Seconds added to the wall clock (`/_sandbox/clock`): expiry without waiting.
     clock_offset_ms: std::sync::atomic::AtomicI64,
+    /// Every request that reached a provider's routes (OAuth, profile and data), per provider,
+    /// in [`ProviderId::ALL`] order: what a provider would bill or count against its limits.
+    hits: [std::sync::atomic::AtomicU64; 6],
     pub twitter: twitter::TwitterData,
     pub instagram: instagram::InstagramData,
     pub google: google::GoogleData,
@@ -140,6 +143,7 @@ impl SandboxState {
             tokens: Mutex::new(HashMap::new()),
             requests: Mutex::new(Vec::new()),
             clock_offset_ms: Default::default(),
+            hits: Default::default(),
             twitter: twitter::TwitterData::new(seed),
             instagram: instagram::InstagramData::new(seed),
             google: google::GoogleData::new(seed),
@@ -163,6 +167,15 @@ impl SandboxState {
     pub fn advance_clock(&self, by: Duration) {
         self.clock_offset_ms
             .fetch_add(by.as_millis() as i64, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Requests that reached provider `p`'s routes since the sandbox started.
+    pub fn hits(&self, p: ProviderId) -> u64 {
+        self.hits[provider_index(p)].load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn hit(&self, p: ProviderId) {
+        self.hits[provider_index(p)].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Issues a Twitter access token for an account (tests and the dev demo).
@@ -390,20 +403,51 @@ pub fn provider_config(p: ProviderId, base: &url::Url, redirect_uri: url::Url) -
     }
 }
 
+fn provider_index(p: ProviderId) -> usize {
+    ProviderId::ALL
+        .iter()
+        .position(|q| *q == p)
+        .expect("a known provider")
+}
+
+/// A provider's routes, each request counted in [`SandboxState::hits`].
+fn counted(p: ProviderId, routes: Route, state: &Arc<SandboxState>) -> impl poem::Endpoint {
+    let state = state.clone();
+    routes.data(p).around(move |ep, req| {
+        let state = state.clone();
+        async move {
+            state.hit(p);
+            ep.call(req).await
+        }
+    })
+}
+
 /// The sandbox's routes.
 pub fn app(state: Arc<SandboxState>) -> impl poem::Endpoint {
     Route::new()
         .nest(
             "/instagram",
-            instagram::routes().data(ProviderId::Instagram),
+            counted(ProviderId::Instagram, instagram::routes(), &state),
         )
-        .nest("/twitter", twitter::routes().data(ProviderId::Twitter))
-        .nest("/google", google::routes().data(ProviderId::Google))
-        .nest("/facebook", facebook::routes().data(ProviderId::Facebook))
-        .nest("/linkedin", linkedin::routes().data(ProviderId::Linkedin))
+        .nest(
+            "/twitter",
+            counted(ProviderId::Twitter, twitter::routes(), &state),
+        )
+        .nest(
+            "/google",
+            counted(ProviderId::Google, google::routes(), &state),
+        )
+        .nest(
+            "/facebook",
+            counted(ProviderId::Facebook, facebook::routes(), &state),
+        )
+        .nest(
+            "/linkedin",
+            counted(ProviderId::Linkedin, linkedin::routes(), &state),
+        )
         .nest(
             "/microsoft",
-            microsoft::routes().data(ProviderId::Microsoft),
+            counted(ProviderId::Microsoft, microsoft::routes(), &state),
         )
         .nest("/_sandbox/instagram", instagram::control_routes())
         .nest("/_sandbox/google", google::control_routes())
