@@ -129,6 +129,7 @@ impl Provider for Linkedin {
                 deleted: Vec::new(),
                 next: None,
                 cursor: newest.map(|n| json!({ "last_modified": n })),
+                ..Page::default()
             },
         })
     }
