@@ -15,7 +15,8 @@ pub struct PageCounts {
 }
 
 /// Upserts a page of items of one data source. An item seen before is updated in place only
-/// when something changed; a new item whose content hash matches an earlier item of the same
+/// when something changed (content, metrics, location, or its media URL: signed CDN URLs are
+/// re-issued by the provider and the stored one expires); a new item whose content hash matches an earlier item of the same
 /// user points at it through `duplicate_of`.
 pub async fn upsert_page(
     tx: &mut Transaction<'_, Postgres>,
@@ -106,6 +107,7 @@ pub async fn upsert_page(
           WHERE items.content_hash IS DISTINCT FROM EXCLUDED.content_hash
              OR items.metrics IS DISTINCT FROM EXCLUDED.metrics
              OR items.location IS DISTINCT FROM EXCLUDED.location
+             OR items.media_url IS DISTINCT FROM EXCLUDED.media_url
              OR items.deleted_at IS NOT NULL
          RETURNING (xmax = 0) AS inserted, duplicate_of IS NOT NULL AS duplicate",
     )

@@ -22,6 +22,7 @@ pub mod http;
 pub mod instagram;
 pub mod limiter;
 pub mod linkedin;
+pub mod media;
 pub mod outlook;
 pub mod pause;
 pub mod profile;

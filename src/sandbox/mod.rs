@@ -98,6 +98,23 @@ pub(crate) fn origin(req: &Request) -> String {
     format!("{}://{host}", req.scheme())
 }
 
+/// How long a signed CDN link lives at Meta's CDN in the sandbox: a link is re-signed every
+/// day (sandbox clock) and expires [`CDN_LINK_DAYS`] days after its day began.
+pub const CDN_LINK_DAYS: i64 = 3;
+
+/// A Meta CDN link signed at `now_ms` (sandbox clock): `oh=` changes every day and `oe=` (the
+/// expiry, unix seconds in hex, as at Meta) lies [`CDN_LINK_DAYS`] days after that day began.
+pub fn signed_cdn(url_without_query: &str, query: &str, now_ms: i64) -> String {
+    let day = now_ms.div_euclid(86_400_000);
+    let expiry = (day + CDN_LINK_DAYS) * 86_400;
+    let sig = url_without_query
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64 ^ day as u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    format!("{url_without_query}?{query}&oh=00_{sig:016x}&oe={expiry:X}")
+}
+
 /// Cuts a JSON body in the middle (the malformed-page fault).
 pub fn truncated(body: &str) -> String {
     body.chars().take(body.chars().count() / 2).collect()
@@ -400,6 +417,7 @@ pub fn provider_config(p: ProviderId, base: &url::Url, redirect_uri: url::Url) -
             .to_vec()
         }),
         api_version: None,
+        excluded_folders: None,
     }
 }
 
@@ -566,6 +584,24 @@ mod control {
     }
 
     #[handler]
+    fn delete_tweets(
+        state: Data<&Arc<SandboxState>>,
+        Path(account): Path<String>,
+        body: Json<AddTweets>,
+    ) -> Json<Value> {
+        Json(json!({ "ids": state.twitter.delete_tweets(&account, body.count) }))
+    }
+
+    #[handler]
+    fn like_tweets(
+        state: Data<&Arc<SandboxState>>,
+        Path(account): Path<String>,
+        body: Json<AddTweets>,
+    ) -> Json<Value> {
+        Json(json!({ "ids": state.twitter.like_tweets(&account, body.count) }))
+    }
+
+    #[handler]
     fn set_faults(state: Data<&Arc<SandboxState>>, body: Json<Faults>) -> Json<Faults> {
         *state.faults.lock().expect("faults") = body.0.clone();
         body
@@ -582,6 +618,8 @@ mod control {
             .at("/clock", post(clock))
             .at("/refresh-tokens", poem::get(refresh_tokens))
             .at("/twitter/accounts/:id/tweets", post(add_tweets))
+            .at("/twitter/accounts/:id/deletions", post(delete_tweets))
+            .at("/twitter/accounts/:id/likes", post(like_tweets))
             .at("/faults", post(set_faults))
             .at("/requests", poem::get(requests))
     }
