@@ -106,7 +106,7 @@ impl Provider for Instagram {
             None => Page {
                 items,
                 cursor: newest,
-                reconcile: (req.mode == SyncMode::Full).then(|| match oldest {
+                reconcile: (req.mode == SyncMode::Full).then_some(match oldest {
                     Some(o) if listed >= MEDIA_CAP => Reconcile::Since(o),
                     _ => Reconcile::All,
                 }),

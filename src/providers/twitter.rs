@@ -78,7 +78,7 @@ impl Provider for Twitter {
             None => (
                 None,
                 newest.map(|n| json!({ "newest_id": n })),
-                (req.mode == SyncMode::Full).then(|| match oldest {
+                (req.mode == SyncMode::Full).then_some(match oldest {
                     Some(o) if listed >= TIMELINE_CAP => Reconcile::Since(o),
                     _ => Reconcile::All,
                 }),
