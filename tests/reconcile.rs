@@ -308,7 +308,6 @@ async fn outlook_syncs_every_folder_but_junk_and_deleted_and_a_move_is_not_a_del
     assert_eq!(inc.0, "succeeded", "{inc:?}");
     assert_eq!(h.live_ids(ds).await, synced(data));
 
-    // The excluded folders are configurable: with none excluded, Junk is synced too.
     h.shutdown().await;
 }
 
