@@ -270,6 +270,9 @@ pub struct ProviderConfig {
     pub scopes: Option<Vec<String>>,
     /// `LINKEDIN_API_VERSION` (`YYYYMM`, LinkedIn only; None: the client's default).
     pub api_version: Option<String>,
+    /// `MICROSOFT_EXCLUDED_FOLDERS` (Outlook only): mail folders not synced, by Graph
+    /// well-known name or folder id (None: the client's default, Junk Email and Deleted Items).
+    pub excluded_folders: Option<Vec<String>>,
 }
 
 impl ProviderConfig {
@@ -354,6 +357,16 @@ impl ProviderConfig {
                 .transpose()?,
             _ => None,
         };
+        let excluded_folders = match p {
+            ProviderId::Microsoft => get(env, "MICROSOFT_EXCLUDED_FOLDERS").map(|v| {
+                v.split([',', ' '])
+                    .map(str::trim)
+                    .filter(|f| !f.is_empty())
+                    .map(String::from)
+                    .collect()
+            }),
+            _ => None,
+        };
         match (id, secret, redirect) {
             (None, None, None) => Ok(None),
             (Some(client_id), Some(secret), Some(redirect_uri)) => Ok(Some(Self {
@@ -368,6 +381,7 @@ impl ProviderConfig {
                 account_rate_limit,
                 scopes,
                 api_version,
+                excluded_folders,
             })),
             (id, secret, redirect) => {
                 let missing = [

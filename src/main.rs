@@ -91,6 +91,13 @@ enum Bench {
         #[arg(long, default_value_t = 100_000)]
         sources: u64,
     },
+    /// Provider requests (and Gmail quota units) of a first full, an unchanged daily full and
+    /// an incremental sync after 10 new items, per provider, against the sandbox.
+    Cost {
+        /// Only these providers (comma-separated ids; default: all six).
+        #[arg(long, value_delimiter = ',')]
+        providers: Vec<String>,
+    },
     /// Normalizes N realistic items (posts, captions, emails with markup) on one core.
     Normalize {
         #[arg(long, default_value_t = 100_000)]
@@ -206,6 +213,21 @@ async fn run(cli: Cli) -> i32 {
                 );
                 let _ = b.enqueued;
             }),
+        Command::Bench {
+            bench: Bench::Cost { providers },
+        } => {
+            let only: Vec<_> = providers
+                .iter()
+                .filter_map(|p| lifesync::providers::ProviderId::parse(p))
+                .collect();
+            lifesync::bench::cost::run(&config, &only)
+                .await
+                .map(|costs| {
+                    let (table, line) = lifesync::bench::cost::report(&costs);
+                    eprint!("{table}");
+                    println!("{line}");
+                })
+        }
         Command::Bench {
             bench: Bench::Normalize { items },
         } => {

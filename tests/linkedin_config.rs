@@ -50,6 +50,7 @@ async fn first_page(
             mode: SyncMode::Full,
             cursor: None,
             page: None,
+            known: None,
         },
     )
     .await

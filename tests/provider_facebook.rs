@@ -1,6 +1,7 @@
 //! Facebook against the sandbox: full, repeated, incremental (`since`), edits and deletions,
 //! faulty and malformed syncs, and a missing `user_posts` permission. Deleted posts: Graph
-//! reports no deletions, so stored items stay as they were.
+//! reports no deletions; a full sync (a reconciliation) marks the posts it no longer lists
+//! deleted.
 
 mod common;
 
@@ -89,7 +90,7 @@ async fn facebook_full_repeat_incremental_edits_faults_and_malformed_pages() {
     );
     assert_eq!(h.stored(ds).await.len(), all.len());
 
-    // Deleted posts: not reported by Graph; nothing is added or resurrected.
+    // Deleted posts: not reported by Graph; nothing is added.
     data.delete(ACCOUNT, 4);
     let after_delete = h.sync(ds, "bob", "full").await;
     assert_eq!(
@@ -100,7 +101,10 @@ async fn facebook_full_repeat_incremental_edits_faults_and_malformed_pages() {
         ),
         ("succeeded", all.len() - 4, 0)
     );
+    // A full sync is a reconciliation: the deleted ones are marked deleted (rows kept).
+    let all = sorted(data.ids(ACCOUNT));
     assert_eq!(h.live_ids(ds).await, all);
+    assert_eq!(h.stored(ds).await.len(), all.len() + 4);
 
     // 30 % 5xx and a Graph throttle (code 4, X-App-Usage) every 4th request.
     h.set_faults(Faults {
@@ -115,7 +119,7 @@ async fn facebook_full_repeat_incremental_edits_faults_and_malformed_pages() {
         "{faulty:?}"
     );
     assert_eq!(h.live_ids(ds).await, all);
-    assert_eq!(h.stored(ds).await.len(), all.len());
+    assert_eq!(h.stored(ds).await.len(), all.len() + 4);
 
     // A malformed page fails the run cleanly; the next run succeeds.
     h.set_faults(Faults {

@@ -1,7 +1,7 @@
 //! Instagram against the sandbox: full, repeated, incremental (new media only), edits and
 //! deletions, faulty and malformed syncs, plus the media edge's wire rules (ids only without
-//! `fields`, error 100 for `location`). Deleted media: the API reports no deletions, so stored
-//! items stay as they were (a full sync neither adds nor removes anything).
+//! `fields`, error 100 for `location`). Deleted media: the API reports no deletions; a full
+//! sync (a reconciliation) marks the media it no longer lists deleted.
 
 mod common;
 
@@ -203,7 +203,7 @@ async fn instagram_full_repeat_incremental_edits_faults_and_malformed_pages() {
     assert!(text.contains("edited") || text.contains("Porto"), "{text}");
     assert_eq!(h.stored(ds).await.len(), all.len());
 
-    // Deleted media: not reported by the API; nothing is added or resurrected.
+    // Deleted media: not reported by the API; nothing is added.
     let deleted = data.delete(ACCOUNT, 4);
     assert_eq!(deleted.len(), 4);
     let after_delete = h.sync(ds, "alice", "full").await;
@@ -215,7 +215,10 @@ async fn instagram_full_repeat_incremental_edits_faults_and_malformed_pages() {
         ),
         ("succeeded", all.len() - 4, 0)
     );
+    // A full sync is a reconciliation: the deleted ones are marked deleted (rows kept).
+    let all = sorted(data.ids(ACCOUNT));
     assert_eq!(h.live_ids(ds).await, all);
+    assert_eq!(h.stored(ds).await.len(), all.len() + 4);
 
     // 30 % 5xx and a Graph throttle (code 80002) every 4th request: same result, no duplicate.
     h.set_faults(Faults {
@@ -230,7 +233,7 @@ async fn instagram_full_repeat_incremental_edits_faults_and_malformed_pages() {
         "{faulty:?}"
     );
     assert_eq!(h.live_ids(ds).await, all);
-    assert_eq!(h.stored(ds).await.len(), all.len());
+    assert_eq!(h.stored(ds).await.len(), all.len() + 4);
 
     // A malformed page fails the run cleanly; the next run succeeds.
     h.set_faults(Faults {

@@ -1,7 +1,7 @@
 //! LinkedIn against the sandbox: full, repeated, incremental (last-modified watermark: new and
 //! edited posts), deletions, faulty and malformed syncs, a member without `r_member_social`,
-//! and the Posts API's version rules. Deleted posts: the API reports no deletions, so stored
-//! items stay as they were.
+//! and the Posts API's version rules. Deleted posts: the API reports no deletions; a full sync
+//! (a reconciliation) marks the posts it no longer lists deleted.
 
 mod common;
 
@@ -123,7 +123,7 @@ async fn linkedin_full_repeat_incremental_edits_faults_and_malformed_pages() {
     );
     assert_eq!(h.stored(ds).await.len(), all.len());
 
-    // Deleted posts: not reported; nothing is added or resurrected.
+    // Deleted posts: not reported; nothing is added.
     data.delete(ACCOUNT, 4);
     let after_delete = h.sync(ds, "carol", "full").await;
     assert_eq!(
@@ -134,7 +134,10 @@ async fn linkedin_full_repeat_incremental_edits_faults_and_malformed_pages() {
         ),
         ("succeeded", all.len() - 4, 0)
     );
+    // A full sync is a reconciliation: the deleted ones are marked deleted (rows kept).
+    let all = sorted(data.ids(ACCOUNT));
     assert_eq!(h.live_ids(ds).await, all);
+    assert_eq!(h.stored(ds).await.len(), all.len() + 4);
 
     // 30 % 5xx and a 429 (no headers) every 4th request: same result, no duplicate.
     h.set_faults(Faults {
@@ -149,7 +152,7 @@ async fn linkedin_full_repeat_incremental_edits_faults_and_malformed_pages() {
         "{faulty:?}"
     );
     assert_eq!(h.live_ids(ds).await, all);
-    assert_eq!(h.stored(ds).await.len(), all.len());
+    assert_eq!(h.stored(ds).await.len(), all.len() + 4);
 
     // A malformed page fails the run cleanly; the next run succeeds.
     h.set_faults(Faults {

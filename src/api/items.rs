@@ -36,7 +36,11 @@ struct Item {
     hashtags: Vec<String>,
     dates: Vec<NaiveDate>,
     location: Option<serde_json::Value>,
+    /// The item's photo or video. Signed CDN links (Instagram, Facebook) expire: never served
+    /// once expired (null then), fresh after each sync.
     media_url: Option<String>,
+    /// When `media_url` stops working, when the link says (Meta's `oe=`); null: unknown.
+    media_url_expires_at: Option<DateTime<Utc>>,
     permalink: Option<String>,
     metrics: serde_json::Value,
     duplicate_of: Option<Uuid>,
@@ -118,28 +122,34 @@ impl ItemsApi {
         let next_cursor = more
             .then(|| rows.last().map(|r| encode_cursor(r.occurred_at, r.id)))
             .flatten();
+        let now = Utc::now();
         Ok(Json(ItemPage {
             items: rows
                 .into_iter()
-                .map(|r| Item {
-                    id: r.id,
-                    data_source_id: r.data_source_id,
-                    provider: r.provider,
-                    kind: r.kind,
-                    external_id: r.external_id,
-                    occurred_at: r.occurred_at,
-                    text: r.text,
-                    category: r.category,
-                    is_event: r.is_event,
-                    event: r.event,
-                    mentions: r.mentions,
-                    hashtags: r.hashtags,
-                    dates: r.dates,
-                    location: r.location,
-                    media_url: r.media_url,
-                    permalink: r.permalink,
-                    metrics: r.metrics,
-                    duplicate_of: r.duplicate_of,
+                .map(|r| {
+                    let (media_url, media_url_expires_at) =
+                        crate::providers::media::serve(r.media_url, now);
+                    Item {
+                        id: r.id,
+                        data_source_id: r.data_source_id,
+                        provider: r.provider,
+                        kind: r.kind,
+                        external_id: r.external_id,
+                        occurred_at: r.occurred_at,
+                        text: r.text,
+                        category: r.category,
+                        is_event: r.is_event,
+                        event: r.event,
+                        mentions: r.mentions,
+                        hashtags: r.hashtags,
+                        dates: r.dates,
+                        location: r.location,
+                        media_url,
+                        media_url_expires_at,
+                        permalink: r.permalink,
+                        metrics: r.metrics,
+                        duplicate_of: r.duplicate_of,
+                    }
                 })
                 .collect(),
             next_cursor,

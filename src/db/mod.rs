@@ -7,6 +7,7 @@
 pub mod data_sources;
 pub mod duplicates;
 pub mod items;
+pub mod reconcile;
 pub mod sync_runs;
 pub mod tokens;
 pub mod users;

@@ -7,9 +7,10 @@
 //! - Cursor: `{"created_time": <unix seconds>, "id": "…"}`, the newest post seen. An
 //!   incremental run asks `since=<created_time>` (inclusive at Graph) and drops the cursor's
 //!   own post.
-//! - Edits (`updated_time` moves, `created_time` does not) are picked up by full runs, which
-//!   upsert in place. Graph reports no deletions (`Page::deleted` stays empty): stored items
-//!   of deleted posts stay as they were.
+//! - Edits (`updated_time` moves, `created_time` does not) and fresh signed picture URLs are
+//!   picked up by full runs, which upsert in place. Graph reports no deletions: a full run
+//!   walks every post and ends with a reconciliation ([`Reconcile::All`]) — posts no longer
+//!   listed are marked deleted.
 //! - Without `user_posts` Graph answers error 10/200: `Forbidden`, the source's status `error`.
 
 use chrono::{DateTime, Utc};
@@ -20,7 +21,8 @@ use serde_json::{json, Value};
 use super::{
     http::{get_json, meta_next, stored_next},
     instagram::parse_meta_time,
-    ItemKind, Location, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem, Session,
+    ItemKind, Location, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem, Reconcile,
+    Session,
 };
 
 /// The post fields a sync reads (`caption`, `link`, `type`… are gone since v3.3).
@@ -89,12 +91,15 @@ impl Provider for Facebook {
                 deleted: Vec::new(),
                 next: Some(json!({ "next": meta_next(base, &n)?, "newest": newest })),
                 cursor: None,
+                ..Page::default()
             },
             None => Page {
                 items,
                 deleted: Vec::new(),
                 next: None,
                 cursor: newest,
+                reconcile: (req.mode == SyncMode::Full).then_some(Reconcile::All),
+                ..Page::default()
             },
         })
     }

@@ -1,17 +1,28 @@
-//! Gmail client (see `../shared/reference/providers.md` §3): full sync = `getProfile` (the
-//! mailbox's `historyId`, the watermark the next incremental sync starts from) → `messages.list`
-//! pages (`maxResults` = page size, `pageToken`) → the listed messages through the batch
-//! endpoint `POST /batch/gmail/v1` (multipart/mixed, ≤ 50 inner `GET
-//! /gmail/v1/users/me/messages/{id}?format=full` per request, per-part status). Incremental =
-//! `history.list?startHistoryId=…&historyTypes=messageAdded&historyTypes=messageDeleted`, the
-//! added messages fetched the same way, deleted ones reported in [`Page::deleted`]; a 404 (the
-//! start id is older than Gmail keeps history) falls back to a full sync within the run.
+//! Gmail client (see `../shared/reference/providers.md` §3).
+//!
+//! A full sync is a reconciliation: `getProfile` (the mailbox's `historyId`, the watermark the
+//! next sync starts from) → when a cursor is stored, `history.list` from it for label changes
+//! (`labelAdded`/`labelRemoved`: the messages to read again) → `messages.list` pages of ids
+//! only (`maxResults=500`, Gmail's largest; 5 units a page) → only the listed messages the
+//! source does not hold yet ([`PageRequest::known`]) or whose labels changed, through the
+//! batch endpoint `POST /batch/gmail/v1` (multipart/mixed, ≤ 50 inner `GET
+//! /gmail/v1/users/me/messages/{id}?format=full` per request, per-part status). The run's last
+//! page says the listing was complete ([`Reconcile::All`]): messages no longer listed (deleted,
+//! or in spam or trash) are marked deleted. When the stored history is too old (404), every
+//! listed message is read again (its labels may have changed).
+//!
+//! Incremental = `history.list?startHistoryId=…` with `messageAdded`, `messageDeleted`,
+//! `labelAdded` and `labelRemoved`: added and relabelled messages fetched the same way,
+//! deleted ones reported in [`Page::deleted`]; a 404 (the start id is older than Gmail keeps
+//! history) falls back to a full sync within the run.
 //!
 //! Every [`Provider::fetch_page`] call sends exactly one request, so a failure (5xx, throttling,
 //! a malformed reply) only repeats that request: the page state records where the run is,
-//! `{"incremental", "start", "history_id", "page_token", "listed_all", "fetch": [ids]}` —
-//! `history_id` is the full sync's profile watermark or the newest history id seen by an
-//! incremental run, `fetch` the listed ids not fetched yet. The cursor is `{"history_id": "…"}`.
+//! `{"incremental", "start", "history_id", "page_token", "listed_all", "fetch": [ids],
+//! "labels_read", "relabelled": [ids], "refetch_all"}` — `history_id` is the full sync's
+//! profile watermark or the newest history id seen by an incremental run, `fetch` the listed
+//! ids not fetched yet, `start` a full run's stored watermark (for its label pass). The cursor
+//! is `{"history_id": "…"}`.
 //!
 //! Messages are read with `format=full`, a superset of `format=metadata` (headers, labels,
 //! snippet, `internalDate`) that also carries the bodies, at the same quota cost (5 units): the
@@ -31,7 +42,7 @@ use lifesync_jobs::payloads::SyncMode;
 
 use super::{
     http::classify, ItemKind, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem,
-    Session,
+    Reconcile, Session,
 };
 
 pub struct Gmail;
@@ -39,6 +50,8 @@ pub struct Gmail;
 /// Inner calls per batch request (Gmail allows 100 but advises against more than 50).
 const BATCH_SIZE: usize = 50;
 const BOUNDARY: &str = "batch_lifesync_gmail";
+/// Ids per `messages.list` page (Gmail's largest): listing is cheap, bodies are not.
+const LIST_SIZE: u32 = 500;
 
 impl Provider for Gmail {
     const ID: ProviderId = ProviderId::Google;
@@ -58,7 +71,7 @@ impl Provider for Gmail {
         }
         if st.incremental {
             let start = st.start.clone().unwrap_or_default();
-            return match history(s, &start, st.page_token.as_deref()).await? {
+            return match history(s, &start, st.page_token.as_deref(), CHANGE_TYPES).await? {
                 None => {
                     // Too old a start id: a full sync, within this run.
                     Ok(Page {
@@ -82,13 +95,57 @@ impl Provider for Gmail {
             st.history_id = Some(profile_history_id(s).await?);
             return Ok(st.page(Vec::new(), Vec::new()));
         }
+        if !st.labels_read && st.start.is_none() {
+            st.labels_read = true; // nothing stored, nothing to read again
+        }
+        if !st.labels_read {
+            // The full run's label pass: messages relabelled since the stored watermark.
+            let start = st.start.clone().unwrap_or_default();
+            match history(s, &start, st.page_token.as_deref(), LABEL_TYPES).await? {
+                None => {
+                    st.refetch_all = true;
+                    st.page_token = None;
+                    st.labels_read = true;
+                }
+                Some(h) => {
+                    for id in h.relabelled() {
+                        if !st.relabelled.contains(&id) {
+                            st.relabelled.push(id);
+                        }
+                    }
+                    st.page_token = h.next_page_token;
+                    st.labels_read = st.page_token.is_none();
+                }
+            }
+            return Ok(st.page(Vec::new(), Vec::new()));
+        }
         let list = list(s, st.page_token.as_deref()).await?;
         st.listed_all = list.next_page_token.is_none();
         st.page_token = list.next_page_token;
-        st.fetch = list.messages.into_iter().map(|m| m.id).collect();
-        Ok(st.page(Vec::new(), Vec::new()))
+        let mut listed = Vec::new();
+        for m in list.messages {
+            let known = req.known.is_some_and(|k| k.contains(&m.id));
+            if known && !st.refetch_all && !st.relabelled.contains(&m.id) {
+                listed.push(m.id);
+            } else {
+                st.fetch.push(m.id);
+            }
+        }
+        let mut page = st.page(Vec::new(), Vec::new());
+        page.listed = listed;
+        Ok(page)
     }
 }
+
+/// The history types of a full run's label pass.
+const LABEL_TYPES: &[&str] = &["labelAdded", "labelRemoved"];
+/// The history types of an incremental run.
+const CHANGE_TYPES: &[&str] = &[
+    "messageAdded",
+    "messageDeleted",
+    "labelAdded",
+    "labelRemoved",
+];
 
 /// Where a run is (see the module doc).
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -104,6 +161,12 @@ struct PageState {
     listed_all: bool,
     /// Listed ids not fetched yet.
     fetch: Vec<String>,
+    /// A full run's label pass is done (or was not needed).
+    labels_read: bool,
+    /// Known messages whose labels changed since the stored watermark (read again).
+    relabelled: Vec<String>,
+    /// The stored watermark was too old to tell what changed: read every listed message.
+    refetch_all: bool,
 }
 
 impl PageState {
@@ -119,7 +182,11 @@ impl PageState {
                 history_id: Some(h),
                 ..Self::default()
             },
-            _ => Self::default(),
+            (SyncMode::Full, start) => Self {
+                start,
+                ..Self::default()
+            },
+            (SyncMode::Incremental, None) => Self::default(),
         }
     }
 
@@ -135,6 +202,9 @@ impl PageState {
                 deleted,
                 next: None,
                 cursor: self.history_id.map(|h| json!({ "history_id": h })),
+                // A full listing (also an incremental run's fallback) saw every message.
+                reconcile: (!self.incremental).then_some(Reconcile::All),
+                ..Page::default()
             }
         } else {
             Page {
@@ -142,6 +212,7 @@ impl PageState {
                 deleted,
                 next: Some(self.to_value()),
                 cursor: None,
+                ..Page::default()
             }
         }
     }
@@ -233,7 +304,7 @@ struct MessageRef {
 
 async fn list(s: &Session<'_>, page_token: Option<&str>) -> Result<MessageList, ProviderError> {
     let mut query = vec![
-        ("maxResults", s.page_size.clamp(1, 500).to_string()),
+        ("maxResults", LIST_SIZE.to_string()),
         ("includeSpamTrash", "false".into()),
     ];
     if let Some(t) = page_token {
@@ -270,12 +341,21 @@ struct HistoryList {
 struct History {
     messages_added: Vec<Change>,
     messages_deleted: Vec<Change>,
+    labels_added: Vec<Change>,
+    labels_removed: Vec<Change>,
 }
 
 #[derive(Deserialize, Default)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 struct Change {
     message: ChangedMessage,
+    /// Label changes: the labels added or removed.
+    label_ids: Vec<String>,
+}
+
+/// Labels that hide a message from the mailbox's listing (and from lifesync).
+fn hiding(labels: &[String]) -> bool {
+    labels.iter().any(|l| l == "SPAM" || l == "TRASH")
 }
 
 #[derive(Deserialize, Default)]
@@ -286,16 +366,53 @@ struct ChangedMessage {
 }
 
 impl HistoryList {
-    /// Ids added (and not deleted later on this page; spam and trash left out) and deleted.
+    /// Ids whose labels changed on this page (read again: labels are the item's state).
+    fn relabelled(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for c in self
+            .history
+            .iter()
+            .flat_map(|h| h.labels_added.iter().chain(&h.labels_removed))
+        {
+            if !c.message.id.is_empty() && !out.contains(&c.message.id) {
+                out.push(c.message.id.clone());
+            }
+        }
+        out
+    }
+
+    /// Ids added or relabelled (and not deleted later on this page; spam and trash left out)
+    /// and deleted.
     fn changes(&self) -> (Vec<String>, Vec<String>) {
         let mut added: Vec<String> = Vec::new();
         let mut deleted: Vec<String> = Vec::new();
         for h in &self.history {
             for c in &h.messages_added {
                 let m = &c.message;
-                let hidden = m.label_ids.iter().any(|l| l == "SPAM" || l == "TRASH");
-                if !m.id.is_empty() && !hidden && !added.contains(&m.id) {
+                if !m.id.is_empty() && !hiding(&m.label_ids) && !added.contains(&m.id) {
                     added.push(m.id.clone());
+                }
+            }
+            for c in &h.labels_added {
+                let id = &c.message.id;
+                if id.is_empty() {
+                    continue;
+                }
+                if hiding(&c.label_ids) {
+                    // Moved to spam or trash: gone from the mailbox.
+                    added.retain(|a| a != id);
+                    if !deleted.contains(id) {
+                        deleted.push(id.clone());
+                    }
+                } else if !added.contains(id) {
+                    added.push(id.clone());
+                }
+            }
+            for c in &h.labels_removed {
+                let id = &c.message.id;
+                if !id.is_empty() && !added.contains(id) && !hiding(&c.message.label_ids) {
+                    deleted.retain(|d| d != id);
+                    added.push(id.clone());
                 }
             }
             for c in &h.messages_deleted {
@@ -317,13 +434,13 @@ async fn history(
     s: &Session<'_>,
     start: &str,
     page_token: Option<&str>,
+    types: &[&str],
 ) -> Result<Option<HistoryList>, ProviderError> {
     let mut query = vec![
         ("startHistoryId", start.to_string()),
-        ("historyTypes", "messageAdded".into()),
-        ("historyTypes", "messageDeleted".into()),
-        ("maxResults", s.page_size.clamp(1, 500).to_string()),
+        ("maxResults", "500".to_string()),
     ];
+    query.extend(types.iter().map(|t| ("historyTypes", t.to_string())));
     if let Some(t) = page_token {
         query.push(("pageToken", t.to_string()));
     }

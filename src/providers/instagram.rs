@@ -8,9 +8,11 @@
 //! - Cursor: `{"timestamp": "2024-03-09T14:22:31+0000", "id": "…"}`, the newest media seen,
 //!   stored on a run's last page. The media edge has no `since`: an incremental run pages
 //!   newest-first and stops at the first media that is the cursor's or older.
-//! - Edits (captions) are picked up by full runs, which upsert in place. Deleted media simply
-//!   disappear from the edge; the API reports no deletions, so `Page::deleted` stays empty and
-//!   stored items of deleted media stay as they were.
+//! - Edits (captions) and fresh signed media URLs are picked up by full runs, which upsert in
+//!   place. Deleted media simply disappear from the edge (the API reports no deletions): a full
+//!   run walks the whole edge and ends with a reconciliation — media no longer listed are
+//!   marked deleted (from the oldest listed media on, when the walk reached the edge's cap of
+//!   [`MEDIA_CAP`] media).
 //! - Media has no location on this API (asking for `location` is error 100): `location` is None.
 
 use chrono::{DateTime, Utc};
@@ -20,7 +22,7 @@ use serde_json::{json, Value};
 
 use super::{
     http::{get_json, meta_next, stored_next},
-    ItemKind, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem, Session,
+    ItemKind, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem, Reconcile, Session,
 };
 
 /// The media fields a sync reads (`children` with the nested-field syntax, else ids only).
@@ -28,6 +30,9 @@ pub const FIELDS: &str = "id,caption,media_type,media_product_type,media_url,thu
 permalink,timestamp,username,like_count,comments_count,children{id,media_type,media_url,thumbnail_url}";
 
 pub struct Instagram;
+
+/// The most recent media the media edge returns.
+pub const MEDIA_CAP: u64 = 10_000;
 
 impl Provider for Instagram {
     const ID: ProviderId = ProviderId::Instagram;
@@ -78,18 +83,34 @@ impl Provider for Instagram {
             _ => None,
         };
         let newest = run_newest.map(|m| m.to_json());
+        let listed = req
+            .page
+            .and_then(|p| p.get("listed"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            + items.len() as u64;
+        let oldest = items.iter().map(|i| i.occurred_at).min().or_else(|| {
+            req.page
+                .and_then(|p| p.get("oldest"))
+                .and_then(Value::as_str)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc))
+        });
         Ok(match next {
             Some(n) => Page {
                 items,
-                deleted: Vec::new(),
-                next: Some(json!({ "next": n, "newest": newest })),
-                cursor: None,
+                next: Some(json!({ "next": n, "newest": newest, "listed": listed,
+                                   "oldest": oldest.map(|o| o.to_rfc3339()) })),
+                ..Page::default()
             },
             None => Page {
                 items,
-                deleted: Vec::new(),
-                next: None,
                 cursor: newest,
+                reconcile: (req.mode == SyncMode::Full).then_some(match oldest {
+                    Some(o) if listed >= MEDIA_CAP => Reconcile::Since(o),
+                    _ => Reconcile::All,
+                }),
+                ..Page::default()
             },
         })
     }

@@ -12,7 +12,11 @@
 //! - Cursor: `{"last_modified": <ms>}`, the highest `lastModifiedAt` seen. There is no `since`:
 //!   an incremental run pages by last modification and stops at the first post modified at or
 //!   before the cursor, so it fetches new *and* edited posts.
-//! - Deletions are invisible to the API (`Page::deleted` stays empty).
+//! - Deletions are invisible to the API: a full run walks every post and ends with a
+//!   reconciliation ([`Reconcile::All`]) — posts no longer listed are marked deleted. (Offset
+//!   paging: a post deleted while a full run walks can shift another past the run's offset; it
+//!   is marked deleted, and the next sync that sees it again restores it.) A run without the
+//!   posts scope lists nothing and reconciles nothing.
 //! - `commentary` is "little text": `{hashtag|\#|tag}`, `@[Name](urn:li:person:…)` and
 //!   backslash escapes become plain text, with the hashtags and mentions taken from them.
 //! - 403 `ACCESS_DENIED` (a restricted member, or a token without `r_member_social`) is
@@ -31,7 +35,7 @@ use serde_json::{json, Value};
 
 use super::{
     http::{classify, decode, send},
-    ItemKind, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem, Session,
+    ItemKind, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem, Reconcile, Session,
 };
 
 /// The default Posts API version (`LINKEDIN_API_VERSION` overrides; LinkedIn keeps each
@@ -122,12 +126,15 @@ impl Provider for Linkedin {
                 deleted: Vec::new(),
                 next: Some(json!({ "next": href, "newest": newest })),
                 cursor: None,
+                ..Page::default()
             },
             None => Page {
                 items,
                 deleted: Vec::new(),
                 next: None,
                 cursor: newest.map(|n| json!({ "last_modified": n })),
+                reconcile: (req.mode == SyncMode::Full).then_some(Reconcile::All),
+                ..Page::default()
             },
         })
     }

@@ -9,6 +9,12 @@
 //! the run is (stored with each page's items, so a crash resumes at the next page), `cursor`
 //! is the source's incremental cursor (stored in `data_sources.cursor_state[provider]`, moved
 //! only in the transaction of a run's last page).
+//!
+//! A full run is a reconciliation: besides the items it returns, a page names the ids it saw
+//! without fetching their bodies ([`Page::listed`]: known and unchanged), and a run's last page
+//! says whether the run's listing covered everything the provider has ([`Page::reconcile`]);
+//! the worker then marks the source's items the run did not see deleted (`db::reconcile`).
+//! A provider sets it only when it walked its listing to the true end.
 
 pub mod facebook;
 pub mod gmail;
@@ -16,6 +22,7 @@ pub mod http;
 pub mod instagram;
 pub mod limiter;
 pub mod linkedin;
+pub mod media;
 pub mod outlook;
 pub mod pause;
 pub mod profile;
@@ -49,14 +56,34 @@ pub struct PageRequest<'a> {
     pub cursor: Option<&'a Value>,
     /// Where this run is: None at its start, then the previous page's [`Page::next`].
     pub page: Option<&'a Value>,
+    /// The external ids of the source's live items, for providers that list ids before they
+    /// fetch bodies (Gmail); None: unknown, fetch everything listed.
+    pub known: Option<&'a std::collections::HashSet<String>>,
+}
+
+/// How much of the source a complete run's listing covered (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconcile {
+    /// Everything the provider has: unseen items are gone.
+    All,
+    /// The provider lists only items from this time on (Twitter's 3,200 most recent posts,
+    /// Instagram's 10,000 most recent media): unseen items from then on are gone.
+    Since(DateTime<Utc>),
 }
 
 /// One page of a run.
 #[derive(Debug, Default)]
 pub struct Page {
     pub items: Vec<RawItem>,
-    /// External ids the provider reports deleted (Gmail history, Graph `@removed`).
+    /// External ids the provider reports deleted (Gmail history).
     pub deleted: Vec<String>,
+    /// External ids at the provider that this page did not fetch (known and unchanged).
+    pub listed: Vec<String>,
+    /// External ids reported gone from one folder (Graph `@removed`): deleted at the run's end
+    /// unless the run saw them in another synced folder (a move).
+    pub removed: Vec<String>,
+    /// On the last page: the run listed everything the provider has (within this scope).
+    pub reconcile: Option<Reconcile>,
     /// The run's next page (None: this was the last).
     pub next: Option<Value>,
     /// On the last page: the incremental cursor to store (None: keep the stored one).

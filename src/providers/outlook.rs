@@ -1,19 +1,31 @@
-//! Outlook client over Microsoft Graph (see `../shared/reference/providers.md` §6): the inbox's
-//! delta query `GET /v1.0/me/mailFolders/inbox/messages/delta` serves both modes. A full sync
-//! is an initial delta round (`$select=id,subject,from,receivedDateTime,bodyPreview,body,
-//! internetMessageId,conversationId,isRead,webLink,inferenceClassification`, sent only on the
-//! round's first request: Graph encodes it into its tokens; `inferenceClassification`, the
-//! Focused Inbox verdict, goes to the categorizer); an incremental sync GETs the stored
-//! `@odata.deltaLink` verbatim and gets the changes since, deletions (and moves out of the
-//! inbox) as `@removed` entries, reported in [`Page::deleted`]. Every request carries `Prefer:
-//! odata.maxpagesize=<page size>` and `Prefer: IdType="ImmutableId"` (ids survive folder moves).
-//! An expired delta token (410 `SyncStateNotFound`, also `resyncRequired`/`syncStateNotFound`)
-//! restarts the run as an initial round.
+//! Outlook client over Microsoft Graph (see `../shared/reference/providers.md` §6). Every mail
+//! folder is synced except the excluded ones (`MICROSOFT_EXCLUDED_FOLDERS`, default
+//! [`EXCLUDED_FOLDERS`]: Junk Email and Deleted Items), each through its own delta query
+//! `GET /v1.0/me/mailFolders/{id}/messages/delta` (Graph tracks changes per folder). Ids are
+//! immutable (`Prefer: IdType="ImmutableId"` on every request), so a message keeps its id when
+//! it moves between folders.
 //!
-//! One request per [`Provider::fetch_page`] call. Page state `{"link": "<@odata.nextLink>"}`
-//! (`{"link": null}`: the initial request); cursor `{"delta_link": "<@odata.deltaLink>"}`,
-//! returned with the round's last page. Links are followed only to the configured API's origin,
-//! so the bearer token never goes elsewhere; they are never logged.
+//! A run: the excluded folders' ids (`GET /v1.0/me/mailFolders/{well-known name}`, once; kept
+//! in the cursor) → the folders (`GET /v1.0/me/mailFolders`; an incremental run walks the
+//! cursor's folders instead) → per folder a delta round: an initial round (every message, with
+//! `$select=…` sent only on the round's first request: Graph encodes it into its tokens) when
+//! no delta link is stored for it, else the stored `@odata.deltaLink` verbatim (the changes
+//! since: new, moved-in and changed messages with their bodies, `@removed` entries for those
+//! deleted or moved out). A full run whose round for a folder was a change round then lists
+//! the folder's ids (`$select=id`, 1,000 a page): a full run is a reconciliation; it ends with
+//! [`Reconcile::All`], and messages no synced folder holds are marked deleted. `@removed`
+//! entries go to [`Page::removed`]: a message removed from one folder but seen in another
+//! during the run moved, and is not deleted. An expired delta token (410 `SyncStateNotFound`,
+//! also `resyncRequired`/`syncStateNotFound`) restarts that folder as an initial round.
+//!
+//! One request per [`Provider::fetch_page`] call. Page state: [`PageState`]; cursor
+//! `{"folders": {"<folder id>": "<@odata.deltaLink>"}, "excluded": ["<folder id>"]}` (a cursor
+//! of the inbox-only client, `{"delta_link"}`, counts as none: the next run starts afresh).
+//! Links are followed only to the configured API's origin, so the bearer token never goes
+//! elsewhere; they are never logged. `inferenceClassification` (the Focused Inbox verdict) is
+//! selected for the categorizer.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -23,100 +35,345 @@ use lifesync_jobs::payloads::SyncMode;
 
 use super::{
     gmail::has_markup, http::classify, ItemKind, Page, PageRequest, Provider, ProviderError,
-    ProviderId, RawItem, Session,
+    ProviderId, RawItem, Reconcile, Session,
 };
 
 pub struct Outlook;
 
+/// The folders not synced by default (Graph well-known names).
+pub const EXCLUDED_FOLDERS: [&str; 2] = ["junkemail", "deleteditems"];
+
 const SELECT: &str = "id,subject,from,receivedDateTime,bodyPreview,body,internetMessageId,\
                       conversationId,isRead,webLink,inferenceClassification";
-const DELTA_PATH: &str = "/v1.0/me/mailFolders/inbox/messages/delta";
+/// Ids per page of a full run's folder listing (Graph's largest `$top`).
+const LIST_SIZE: u32 = 1000;
 
 impl Provider for Outlook {
     const ID: ProviderId = ProviderId::Microsoft;
     const PAGE_SIZE: std::ops::RangeInclusive<u32> = 1..=1000;
 
     async fn fetch_page(s: &Session<'_>, req: PageRequest<'_>) -> Result<Page, ProviderError> {
-        let st = match req.page {
+        let stored = Cursor::of(req.cursor);
+        let mut st = match req.page {
             Some(v) => PageState::deserialize(v)
                 .map_err(|e| ProviderError::Permanent(format!("bad page state: {e}")))?,
-            None => PageState {
-                link: match req.mode {
-                    SyncMode::Incremental => req
-                        .cursor
-                        .and_then(|c| c.get("delta_link"))
-                        .and_then(Value::as_str)
-                        .map(String::from),
-                    SyncMode::Full => None,
-                },
-            },
+            None => PageState::start(s, &stored, req.mode == SyncMode::Full),
         };
-        let initial = st.link.is_none();
-        let request = match &st.link {
-            Some(link) => s.http.get(same_origin(s, link)?),
-            None => s
-                .http
-                .get(s.app.api_url(DELTA_PATH))
-                .query(&[("$select", SELECT)]),
-        };
-        let request = request
-            .bearer_auth(s.token)
-            .header("prefer", format!("odata.maxpagesize={}", s.page_size))
-            .header("prefer", "IdType=\"ImmutableId\"");
-        let resp = match request.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                crate::metrics::provider_request(ProviderId::Microsoft.as_str(), None);
-                return Err(e.into());
+        let full = st.full;
+        // 1. The excluded folders' ids, once per source.
+        if let Some(name) = st.resolve.pop() {
+            let url = folder_url(s, &name, "")?;
+            let r = get(s, url, None).await?;
+            match r.status {
+                404 => {} // no such folder in this mailbox
+                _ if r.ok() => {
+                    let f: Folder = r.json()?;
+                    st.excluded.push(f.id);
+                }
+                _ => return Err(r.error()),
             }
-        };
-        let status = resp.status().as_u16();
-        crate::metrics::provider_request(ProviderId::Microsoft.as_str(), Some(status));
-        let headers = resp.headers().clone();
-        let body = resp.text().await?;
-        if !(200..300).contains(&status) {
-            if status == 410 && !initial && sync_state_gone(&body) {
-                // The delta token expired: a fresh initial round, within this run.
-                return Ok(Page {
-                    next: Some(json!(PageState { link: None })),
-                    ..Page::default()
-                });
-            }
-            return Err(classify(ProviderId::Microsoft, status, &headers, &body));
+            return Ok(st.page(Vec::new(), Vec::new(), Vec::new()));
         }
-        let page: DeltaPage = serde_json::from_str(&body)
-            .map_err(|e| ProviderError::Permanent(format!("malformed reply: {e}")))?;
+        // 2. The folders to walk.
+        if st.folders.is_none() {
+            if !full && !stored.folders.is_empty() {
+                st.folders = Some(stored.folders.keys().cloned().collect());
+            } else {
+                let mut url = s.app.api_url("/v1.0/me/mailFolders");
+                url.query_pairs_mut()
+                    .append_pair("$top", "100")
+                    .append_pair("$select", "id,displayName");
+                let r = get(s, url, None).await?;
+                if !r.ok() {
+                    return Err(r.error());
+                }
+                let list: FolderList = r.json()?;
+                st.folders = Some(
+                    list.value
+                        .into_iter()
+                        .map(|f| f.id)
+                        .filter(|id| !id.is_empty() && !st.excluded.contains(id))
+                        .collect(),
+                );
+                return Ok(st.page(Vec::new(), Vec::new(), Vec::new()));
+            }
+        }
+        let Some(folder) = st.folders.as_ref().and_then(|f| f.first().cloned()) else {
+            return Ok(st.page(Vec::new(), Vec::new(), Vec::new()));
+        };
+        // 3b. A full run's listing of the folder's ids (after a change round).
+        if st.listing {
+            let url = match &st.link {
+                Some(l) => same_origin(s, l)?,
+                None => {
+                    let mut u = folder_url(s, &folder, "/messages")?;
+                    u.query_pairs_mut()
+                        .append_pair("$select", "id")
+                        .append_pair("$top", &LIST_SIZE.to_string());
+                    u
+                }
+            };
+            let r = get(s, url, None).await?;
+            if !r.ok() {
+                return Err(r.error());
+            }
+            let list: IdList = r.json()?;
+            st.link = list.next_link;
+            if st.link.is_none() {
+                st.next_folder();
+            }
+            let listed = list.value.into_iter().map(|m| m.id).collect();
+            return Ok(st.page(Vec::new(), Vec::new(), listed));
+        }
+        // 3a. The folder's delta round.
+        let link = st
+            .link
+            .clone()
+            .or_else(|| (!st.initial).then(|| stored.folders.get(&folder).cloned())?);
+        let initial = link.is_none() || st.initial;
+        let url = match &link {
+            Some(l) => same_origin(s, l)?,
+            None => {
+                let mut u = folder_url(s, &folder, "/messages/delta")?;
+                u.query_pairs_mut().append_pair("$select", SELECT);
+                u
+            }
+        };
+        let r = get(s, url, Some(s.page_size)).await?;
+        if !r.ok() {
+            if r.status == 410 && st.link.is_none() && !initial && sync_state_gone(&r.body) {
+                // The folder's delta token expired: an initial round for it, within this run.
+                st.initial = true;
+                return Ok(st.page(Vec::new(), Vec::new(), Vec::new()));
+            }
+            return Err(r.error());
+        }
+        st.initial = initial;
+        let page: DeltaPage = r.json()?;
         let mut items = Vec::new();
-        let mut deleted = Vec::new();
+        let mut removed = Vec::new();
         for m in page.value {
             if m.removed.is_some() {
                 if m.id.is_empty() {
                     return Err(malformed("a removed entry without an id"));
                 }
-                deleted.push(m.id);
+                removed.push(m.id);
             } else {
                 items.push(m.into_item()?);
             }
         }
-        let (next, cursor) = match (page.next_link, page.delta_link) {
-            (Some(n), _) => (Some(json!(PageState { link: Some(n) })), None),
-            (None, Some(d)) => (None, Some(json!({ "delta_link": d }))),
+        match (page.next_link, page.delta_link) {
+            (Some(n), _) => st.link = Some(n),
+            (None, Some(d)) => {
+                st.links.insert(folder, d);
+                st.link = None;
+                if full && !st.initial {
+                    st.listing = true; // the change round's folder is listed next
+                } else {
+                    st.next_folder();
+                }
+            }
             (None, None) => return Err(malformed("a delta page without a next or delta link")),
-        };
-        Ok(Page {
-            items,
-            deleted,
-            next,
-            cursor,
-        })
+        }
+        Ok(st.page(items, removed, Vec::new()))
     }
 }
 
+/// The stored cursor.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct Cursor {
+    /// Folder id → its delta link.
+    folders: BTreeMap<String, String>,
+    /// The excluded folders' ids (None: not resolved yet).
+    excluded: Option<Vec<String>>,
+}
+
+impl Cursor {
+    fn of(v: Option<&Value>) -> Self {
+        v.and_then(|v| Self::deserialize(v).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// Where a run is.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 struct PageState {
-    /// The `@odata.nextLink` (or stored `@odata.deltaLink`) to GET; None: the initial request.
+    /// A full run (a reconciliation).
+    full: bool,
+    /// Excluded folder names still to resolve to ids.
+    resolve: Vec<String>,
+    /// The excluded folders' ids.
+    excluded: Vec<String>,
+    /// The folders still to walk, the current first (None: not listed yet).
+    folders: Option<Vec<String>>,
+    /// The current folder's next link (of its delta round or its listing).
     link: Option<String>,
+    /// The current folder's round is an initial one (all its messages).
+    initial: bool,
+    /// The current folder is being listed (a full run, after a change round).
+    listing: bool,
+    /// Delta links got in this run, by folder.
+    links: BTreeMap<String, String>,
+}
+
+impl PageState {
+    fn start(s: &Session<'_>, stored: &Cursor, full: bool) -> Self {
+        match &stored.excluded {
+            Some(ids) => Self {
+                full,
+                excluded: ids.clone(),
+                ..Self::default()
+            },
+            None => Self {
+                full,
+                resolve: s.app.excluded_folders.clone(),
+                ..Self::default()
+            },
+        }
+    }
+
+    fn next_folder(&mut self) {
+        if let Some(f) = self.folders.as_mut() {
+            if !f.is_empty() {
+                f.remove(0);
+            }
+        }
+        self.link = None;
+        self.initial = false;
+        self.listing = false;
+    }
+
+    /// A page of the run; the last one once every folder is walked.
+    fn page(self, items: Vec<RawItem>, removed: Vec<String>, listed: Vec<String>) -> Page {
+        let done = self.resolve.is_empty() && self.folders.as_ref().is_some_and(Vec::is_empty);
+        if done {
+            return Page {
+                items,
+                removed,
+                listed,
+                ..self.last_page()
+            };
+        }
+        Page {
+            items,
+            removed,
+            listed,
+            next: Some(json!(self)),
+            ..Page::default()
+        }
+    }
+
+    /// The last page: the new cursor, and for a full run the reconciliation.
+    fn last_page(self) -> Page {
+        let reconcile = self.full.then_some(Reconcile::All);
+        let cursor = Cursor {
+            folders: self.links,
+            excluded: Some(self.excluded),
+        };
+        Page {
+            next: None,
+            cursor: serde_json::to_value(cursor).ok(),
+            reconcile,
+            ..Page::default()
+        }
+    }
+}
+
+/// A reply of any status (only a request that got no reply is an error here).
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    fn json<T: for<'de> Deserialize<'de>>(&self) -> Result<T, ProviderError> {
+        serde_json::from_str(&self.body).map_err(malformed)
+    }
+
+    fn error(&self) -> ProviderError {
+        classify(
+            ProviderId::Microsoft,
+            self.status,
+            &self.headers,
+            &self.body,
+        )
+    }
+}
+
+/// GETs a Graph URL with the bearer token, immutable ids and (delta rounds) a page size.
+async fn get(
+    s: &Session<'_>,
+    url: url::Url,
+    page_size: Option<u32>,
+) -> Result<Reply, ProviderError> {
+    let mut request = s
+        .http
+        .get(url)
+        .bearer_auth(s.token)
+        .header("prefer", "IdType=\"ImmutableId\"");
+    if let Some(n) = page_size {
+        request = request.header("prefer", format!("odata.maxpagesize={n}"));
+    }
+    let provider = ProviderId::Microsoft.as_str();
+    let resp = match request.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            crate::metrics::provider_request(provider, None);
+            return Err(e.into());
+        }
+    };
+    let status = resp.status().as_u16();
+    crate::metrics::provider_request(provider, Some(status));
+    let headers = resp.headers().clone();
+    let body = resp.text().await?;
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// `/v1.0/me/mailFolders/{folder}{suffix}`, the folder id (or well-known name) as one path
+/// segment.
+fn folder_url(s: &Session<'_>, folder: &str, suffix: &str) -> Result<url::Url, ProviderError> {
+    let mut u = s.app.api_url("/v1.0/me/mailFolders");
+    {
+        let mut segments = u
+            .path_segments_mut()
+            .map_err(|_| malformed("an API base without a path"))?;
+        segments.push(folder);
+        for part in suffix.split('/').filter(|p| !p.is_empty()) {
+            segments.push(part);
+        }
+    }
+    Ok(u)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Folder {
+    id: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct FolderList {
+    value: Vec<Folder>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct IdList {
+    value: Vec<Folder>,
+    #[serde(rename = "@odata.nextLink")]
+    next_link: Option<String>,
 }
 
 fn malformed(e: impl std::fmt::Display) -> ProviderError {

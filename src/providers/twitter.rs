@@ -1,5 +1,10 @@
 //! Twitter (X API v2) client: profile and user timeline, newest first, with `since_id`
 //! incremental sync and `pagination_token` paging (see `../shared/reference/providers.md` §2).
+//!
+//! A full run walks the whole timeline (X offers no id-only listing, no change feed and no
+//! conditional request: a post's body comes with its listing) and ends with a reconciliation:
+//! posts no longer listed are marked deleted — all of them when the walk listed fewer than the
+//! timeline's cap of [`TIMELINE_CAP`] posts, else only those from the oldest listed post on.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,7 +17,8 @@ use lifesync_jobs::payloads::SyncMode;
 use serde_json::{json, Value};
 
 use super::{
-    ItemKind, Location, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem, Session,
+    ItemKind, Location, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem, Reconcile,
+    Session,
 };
 
 /// The provider: the user's timeline, newest first. Page state
@@ -47,21 +53,49 @@ impl Provider for Twitter {
             )
             .await?;
         let newest = run_newest.or(page.newest_id);
-        let (next, cursor) = match page.next_token {
+        // A full run counts what it listed and the oldest post it saw: the timeline holds only
+        // the 3,200 most recent posts, so older stored posts are not gone when unlisted.
+        let listed = req
+            .page
+            .and_then(|p| p.get("listed"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            + page.items.len() as u64;
+        let oldest = page.items.iter().map(|i| i.occurred_at).min().or_else(|| {
+            text(req.page, "oldest")
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&Utc))
+        });
+        let (next, cursor, reconcile) = match page.next_token {
             Some(t) => (
-                Some(json!({ "pagination_token": t, "newest_id": newest })),
+                Some(
+                    json!({ "pagination_token": t, "newest_id": newest, "listed": listed,
+                             "oldest": oldest.map(|o| o.to_rfc3339()) }),
+                ),
+                None,
                 None,
             ),
-            None => (None, newest.map(|n| json!({ "newest_id": n }))),
+            None => (
+                None,
+                newest.map(|n| json!({ "newest_id": n })),
+                (req.mode == SyncMode::Full).then_some(match oldest {
+                    Some(o) if listed >= TIMELINE_CAP => Reconcile::Since(o),
+                    _ => Reconcile::All,
+                }),
+            ),
         };
         Ok(Page {
             items: page.items,
-            deleted: Vec::new(),
             next,
             cursor,
+            reconcile,
+            ..Page::default()
         })
     }
 }
+
+/// The most recent posts the user timeline returns (X API v2).
+pub const TIMELINE_CAP: u64 = 3200;
 
 pub const DEFAULT_API_BASE: &str = "https://api.x.com";
 /// The timeline's page-size bounds.

@@ -351,11 +351,16 @@ fn time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%z").to_string()
 }
 
-fn picture(account: &str, n: u64) -> String {
-    format!("https://scontent.xx.fbcdn.net/v/t39.30808-6/{account}_{n}_n.jpg?_nc_cat=1&oh=00_sandbox&oe=67F1A2B3")
+/// A signed CDN link (re-signed daily, expiring: [`super::signed_cdn`]).
+fn picture(account: &str, n: u64, now_ms: i64) -> String {
+    super::signed_cdn(
+        &format!("https://scontent.xx.fbcdn.net/v/t39.30808-6/{account}_{n}_n.jpg"),
+        "_nc_cat=1",
+        now_ms,
+    )
 }
 
-fn post_json(account: &str, p: &Post, wanted: &[(String, Option<String>)]) -> Value {
+fn post_json(account: &str, p: &Post, wanted: &[(String, Option<String>)], now_ms: i64) -> Value {
     let mut v = serde_json::Map::new();
     let id = format!("{account}_{}", p.n);
     for (f, _) in wanted {
@@ -376,7 +381,9 @@ fn post_json(account: &str, p: &Post, wanted: &[(String, Option<String>)]) -> Va
                 4 => "shared_story",
                 _ => "mobile_status_update",
             }),
-            "full_picture" if matches!(p.shape, 1 | 2 | 3 | 5) => json!(picture(account, p.n)),
+            "full_picture" if matches!(p.shape, 1 | 2 | 3 | 5) => {
+                json!(picture(account, p.n, now_ms))
+            }
             "place" => match p.place {
                 Some(i) => {
                     let (pid, name, city, country, lat, lon, street, zip) = PLACES[i];
@@ -386,7 +393,7 @@ fn post_json(account: &str, p: &Post, wanted: &[(String, Option<String>)]) -> Va
                 None => continue,
             },
             "attachments" => {
-                let image = json!({ "image": { "height": 720, "src": picture(account, p.n), "width": 960 } });
+                let image = json!({ "image": { "height": 720, "src": picture(account, p.n, now_ms), "width": 960 } });
                 let url = format!("https://www.facebook.com/photo.php?fbid={}", p.n);
                 let a = match p.shape {
                     1 | 5 => {
@@ -396,11 +403,11 @@ fn post_json(account: &str, p: &Post, wanted: &[(String, Option<String>)]) -> Va
                         json!({ "media_type": "album", "type": "album", "url": url, "title": "Summer 2025",
                         "media": image, "subattachments": { "data": (1..=3).map(|j| json!({
                             "media_type": "photo", "type": "photo", "url": format!("{url}&i={j}"),
-                            "media": { "image": { "height": 720, "src": picture(account, p.n * 10 + j), "width": 960 } } })).collect::<Vec<_>>() } })
+                            "media": { "image": { "height": 720, "src": picture(account, p.n * 10 + j, now_ms), "width": 960 } } })).collect::<Vec<_>>() } })
                     }
                     3 => json!({ "media_type": "video", "type": "video_inline",
                         "url": format!("https://www.facebook.com/{account}/videos/{}/", p.n),
-                        "media": { "image": { "height": 405, "src": picture(account, p.n), "width": 720 },
+                        "media": { "image": { "height": 405, "src": picture(account, p.n, now_ms), "width": 720 },
                                    "source": format!("https://video.xx.fbcdn.net/v/{}.mp4", p.n) } }),
                     4 => json!({ "media_type": "link", "type": "share",
                         "url": "https://l.facebook.com/l.php?u=https%3A%2F%2Fexample.com%2Fsleep",
@@ -517,9 +524,10 @@ async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
         },
     };
     let (page, more) = state.facebook.page(&account, since, until, after, limit);
+    let now_ms = state.now_ms();
     let data: Vec<Value> = page
         .iter()
-        .map(|p| post_json(&account, p, &wanted))
+        .map(|p| post_json(&account, p, &wanted, now_ms))
         .collect();
     let mut body = json!({ "data": data });
     if let (Some(first), Some(last)) = (page.first(), page.last()) {

@@ -383,11 +383,56 @@ pub struct Mail {
     pub added_v: u64,
     /// The mailbox version that deleted it.
     pub deleted_v: Option<u64>,
+    /// Moves between folders (Outlook), oldest first: (version, folder's well-known name).
+    /// Before the first it is in `inbox`.
+    pub moves: Vec<(u64, String)>,
+    /// The mailbox version that marked it read (Gmail: `UNREAD` removed; Graph: `isRead`).
+    pub read_v: Option<u64>,
 }
 
 impl Mail {
+    fn new(id: String, email: Email, added_v: u64) -> Self {
+        Self {
+            id,
+            email,
+            added_v,
+            deleted_v: None,
+            moves: Vec::new(),
+            read_v: None,
+        }
+    }
+
     pub fn live(&self) -> bool {
         self.deleted_v.is_none()
+    }
+
+    /// The folder it was in at mailbox version `v` (Outlook).
+    pub fn folder_at(&self, v: u64) -> &str {
+        self.moves
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= v)
+            .map_or("inbox", |(_, f)| f.as_str())
+    }
+
+    /// The folder it is in now.
+    pub fn folder(&self) -> &str {
+        self.folder_at(u64::MAX)
+    }
+
+    /// Its labels now (`UNREAD` gone once read).
+    pub fn labels(&self) -> Vec<&'static str> {
+        self.email
+            .labels
+            .iter()
+            .copied()
+            .filter(|l| self.read_v.is_none() || *l != "UNREAD")
+            .collect()
+    }
+
+    /// Whether it was unread before it was marked read (a label change happened).
+    pub fn was_unread(&self) -> bool {
+        self.email.labels.contains(&"UNREAD")
     }
 
     /// Whether it existed at mailbox version `v`.
@@ -419,12 +464,7 @@ impl Mailbox {
                 let when = start
                     + Duration::hours(17 * i as i64)
                     + Duration::minutes(((mix >> (i % 32)) % 50) as i64);
-                Mail {
-                    id: id(mix, i as u64),
-                    email: sample_email(mix, i, when, account),
-                    added_v: 0,
-                    deleted_v: None,
-                }
+                Mail::new(id(mix, i as u64), sample_email(mix, i, when, account), 0)
             })
             .collect();
         Self {
@@ -452,20 +492,16 @@ impl Mailbox {
                 .last()
                 .map_or_else(Utc::now, |m| m.email.received);
             self.version += 1;
-            let mail = Mail {
-                id: id(self.mix, i as u64),
-                email: sample_email(
-                    self.mix,
-                    i,
-                    last + Duration::minutes(37),
-                    &self
-                        .mails
-                        .first()
-                        .map_or(String::new(), |m| m.email.to.clone()),
-                ),
-                added_v: self.version,
-                deleted_v: None,
-            };
+            let email = sample_email(
+                self.mix,
+                i,
+                last + Duration::minutes(37),
+                &self
+                    .mails
+                    .first()
+                    .map_or(String::new(), |m| m.email.to.clone()),
+            );
+            let mail = Mail::new(id(self.mix, i as u64), email, self.version);
             ids.push(mail.id.clone());
             self.mails.push(mail);
         }
@@ -483,6 +519,50 @@ impl Mailbox {
             }
         }
         out
+    }
+
+    /// Moves the given live messages to `folder` (one change each); returns those moved.
+    pub fn move_ids(&mut self, ids: &[String], folder: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(m) = self
+                .mails
+                .iter_mut()
+                .find(|m| &m.id == id && m.live() && m.folder() != folder)
+            {
+                self.version += 1;
+                m.moves.push((self.version, folder.to_string()));
+                out.push(id.clone());
+            }
+        }
+        out
+    }
+
+    /// Marks the given live unread messages read (one change each); returns those changed.
+    pub fn mark_read(&mut self, ids: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(m) = self
+                .mails
+                .iter_mut()
+                .find(|m| &m.id == id && m.live() && m.read_v.is_none() && m.was_unread())
+            {
+                self.version += 1;
+                m.read_v = Some(self.version);
+                out.push(id.clone());
+            }
+        }
+        out
+    }
+
+    /// Up to `n` live unread messages, oldest first (to mark read in tests).
+    pub fn unread(&self, n: usize) -> Vec<String> {
+        self.mails
+            .iter()
+            .filter(|m| m.live() && m.read_v.is_none() && m.was_unread())
+            .take(n)
+            .map(|m| m.id.clone())
+            .collect()
     }
 
     /// Deletes the `n` oldest live messages; returns their ids.
@@ -517,6 +597,9 @@ pub struct GoogleData {
     throttles: AtomicU64,
     /// Quota spent per (account, window).
     usage: Mutex<HashMap<(String, u64), u32>>,
+    /// Quota units charged since start, all accounts (Gmail's per-method costs; a batch is
+    /// the sum of its inner calls).
+    units: AtomicU64,
 }
 
 impl GoogleData {
@@ -526,12 +609,19 @@ impl GoogleData {
             accounts: Mutex::new(HashMap::new()),
             throttles: AtomicU64::new(0),
             usage: Mutex::new(HashMap::new()),
+            units: AtomicU64::new(0),
         }
+    }
+
+    /// Quota units charged since the sandbox started.
+    pub fn units_spent(&self) -> u64 {
+        self.units.load(Ordering::SeqCst)
     }
 
     /// Spends quota; true when the account is over it. Gmail's own limit is in units per
     /// minute; `Faults::rate_limit` (as for every provider) counts requests per 15 minutes.
     fn spend(&self, account: &str, units: u32, rate_limit: Option<u32>, now_ms: i64) -> bool {
+        self.units.fetch_add(u64::from(units), Ordering::SeqCst);
         let secs = (now_ms / 1000).max(0) as u64;
         let (window, cost, limit) = match rate_limit {
             Some(l) => (secs / 900, 1, l),
@@ -569,6 +659,17 @@ impl GoogleData {
     /// Deletes the given messages; returns those that were live.
     pub fn delete_ids(&self, account: &str, ids: &[String]) -> Vec<String> {
         self.with(account, |mb| mb.delete_ids(ids))
+    }
+
+    /// Marks the given messages read (`UNREAD` removed, a history record); returns those
+    /// changed.
+    pub fn mark_read(&self, account: &str, ids: &[String]) -> Vec<String> {
+        self.with(account, |mb| mb.mark_read(ids))
+    }
+
+    /// Up to `n` unread messages of the account.
+    pub fn unread(&self, account: &str, n: usize) -> Vec<String> {
+        self.with(account, |mb| mb.unread(n))
     }
 
     /// The email behind a message id (tests inspect what the client should have read).
@@ -892,7 +993,7 @@ fn message_json(state: &SandboxState, account: &str, id: &str, query: &str) -> (
         .replace('\'', "&#39;");
     let snippet: String = snippet.chars().take(200).collect();
     let mut v = json!({
-        "id": m.id, "threadId": m.id, "labelIds": e.labels,
+        "id": m.id, "threadId": m.id, "labelIds": m.labels(),
         "snippet": snippet, "sizeEstimate": e.html.len() + e.text.len() + 900,
         "historyId": hid.to_string(),
         "internalDate": e.received.timestamp_millis().to_string(),
@@ -971,12 +1072,23 @@ async fn history(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
             let added = history_id(mb.mix, m.added_v);
             if m.added_v > 0 && added > start && want("messageAdded") {
                 let mut full = msg.clone();
-                full["labelIds"] = json!(m.email.labels);
+                full["labelIds"] = json!(m.labels());
                 records.push((
                     added,
                     json!({"id": added.to_string(), "messages": [msg],
                            "messagesAdded": [{"message": full}]}),
                 ));
+            }
+            if let Some(r) = m.read_v.map(|r| history_id(mb.mix, r)) {
+                if r > start && want("labelRemoved") {
+                    let mut now = msg.clone();
+                    now["labelIds"] = json!(m.labels());
+                    records.push((
+                        r,
+                        json!({"id": r.to_string(), "messages": [msg],
+                               "labelsRemoved": [{"message": now, "labelIds": ["UNREAD"]}]}),
+                    ));
+                }
             }
             if let Some(d) = m.deleted_v.map(|d| history_id(mb.mix, d)) {
                 if d > start && want("messageDeleted") {
@@ -1159,6 +1271,26 @@ fn delete_messages(
     Json(json!({"ids": ids}))
 }
 
+#[derive(Deserialize)]
+struct IdsBody {
+    #[serde(default)]
+    ids: Vec<String>,
+    /// Besides `ids`, this many unread messages (oldest first).
+    #[serde(default)]
+    count: usize,
+}
+
+#[handler]
+fn read_messages(
+    state: Data<&Arc<SandboxState>>,
+    Path(account): Path<String>,
+    body: Json<IdsBody>,
+) -> Json<Value> {
+    let mut ids = body.ids.clone();
+    ids.extend(state.google.unread(&account, body.count));
+    Json(json!({"ids": state.google.mark_read(&account, &ids)}))
+}
+
 #[handler]
 fn list_ids(state: Data<&Arc<SandboxState>>, Path(account): Path<String>) -> Json<Value> {
     Json(json!({"ids": state.google.ids(&account)}))
@@ -1166,9 +1298,15 @@ fn list_ids(state: Data<&Arc<SandboxState>>, Path(account): Path<String>) -> Jso
 
 /// Sandbox-only control routes under `/_sandbox/google`: `GET accounts/{a}/messages` (live ids),
 /// `POST accounts/{a}/messages {"count"}` (add), `POST accounts/{a}/messages/delete
-/// {"ids"?, "oldest"?}` (delete by id and/or the oldest n); each answers `{"ids": [...]}`.
+/// {"ids"?, "oldest"?}` (delete by id and/or the oldest n), `POST accounts/{a}/messages/read
+/// {"ids"?, "count"?}` (mark read: `UNREAD` removed, a `labelsRemoved` history record); each
+/// answers `{"ids": [...]}`.
 pub fn control_routes() -> Route {
     Route::new()
+        .at(
+            "/accounts/:account/messages/read",
+            poem::post(read_messages),
+        )
         .at(
             "/accounts/:account/messages",
             poem::get(list_ids).post(add_messages),

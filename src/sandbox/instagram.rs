@@ -458,11 +458,16 @@ const CHILD_FIELDS: [&str; 6] = [
     "username",
 ];
 
-fn cdn(id: u64, ext: &str) -> String {
-    format!("https://scontent.cdninstagram.com/v/t51.29350-15/{id}_n.{ext}?stp=dst-jpg&_nc_ht=scontent.cdninstagram.com&oh=00_sandbox&oe=67F1A2B3")
+/// A signed CDN link (re-signed daily, expiring: [`super::signed_cdn`]).
+fn cdn(id: u64, ext: &str, now_ms: i64) -> String {
+    super::signed_cdn(
+        &format!("https://scontent.cdninstagram.com/v/t51.29350-15/{id}_n.{ext}"),
+        "stp=dst-jpg&_nc_ht=scontent.cdninstagram.com",
+        now_ms,
+    )
 }
 
-fn media_json(m: &Media, wanted: &[(String, Option<String>)]) -> Value {
+fn media_json(m: &Media, wanted: &[(String, Option<String>)], now_ms: i64) -> Value {
     let mut v = serde_json::Map::new();
     let video = m.media_type == "VIDEO";
     for (f, nested) in wanted {
@@ -476,11 +481,11 @@ fn media_json(m: &Media, wanted: &[(String, Option<String>)]) -> Value {
             "media_product_type" => json!(m.product),
             "media_url" if m.licensed_audio => continue,
             "media_url" if m.media_type == "CAROUSEL_ALBUM" => match m.children.first() {
-                Some((c, _)) => json!(cdn(*c, "jpg")),
+                Some((c, _)) => json!(cdn(*c, "jpg", now_ms)),
                 None => continue,
             },
-            "media_url" => json!(cdn(m.id, if video { "mp4" } else { "jpg" })),
-            "thumbnail_url" if video => json!(cdn(m.id, "jpg")),
+            "media_url" => json!(cdn(m.id, if video { "mp4" } else { "jpg" }, now_ms)),
+            "thumbnail_url" if video => json!(cdn(m.id, "jpg", now_ms)),
             "thumbnail_url" => continue,
             "permalink" => json!(format!(
                 "https://www.instagram.com/{}/C{:x}/",
@@ -506,9 +511,13 @@ fn media_json(m: &Media, wanted: &[(String, Option<String>)]) -> Value {
                             let v = match f.as_str() {
                                 "media_type" => json!(t),
                                 "media_url" => {
-                                    json!(cdn(*id, if *t == "VIDEO" { "mp4" } else { "jpg" }))
+                                    json!(cdn(
+                                        *id,
+                                        if *t == "VIDEO" { "mp4" } else { "jpg" },
+                                        now_ms
+                                    ))
                                 }
-                                "thumbnail_url" if *t == "VIDEO" => json!(cdn(*id, "jpg")),
+                                "thumbnail_url" if *t == "VIDEO" => json!(cdn(*id, "jpg", now_ms)),
                                 "timestamp" => {
                                     json!(m.at.format("%Y-%m-%dT%H:%M:%S%z").to_string())
                                 }
@@ -638,7 +647,11 @@ async fn media_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
         return r;
     }
     let (page, more) = state.instagram.page(&account, after, limit);
-    let data: Vec<Value> = page.iter().map(|m| media_json(m, &wanted)).collect();
+    let now_ms = state.now_ms();
+    let data: Vec<Value> = page
+        .iter()
+        .map(|m| media_json(m, &wanted, now_ms))
+        .collect();
     let mut body = json!({ "data": data });
     if let (Some(first), Some(last)) = (page.first(), page.last()) {
         body["paging"] =

@@ -4,9 +4,14 @@
 //! bodies); Graph's `/v1.0/me`. Microsoft has no per-token revocation endpoint.
 //!
 //! Outlook mail (the corpus of [`super::google::sample_email`], deterministic per (seed,
-//! account)): `/v1.0/me/messages` and `/v1.0/me/mailFolders/inbox/messages` (`$top` 1–1000,
-//! default 10, else 400; `$skip`; `@odata.nextLink`) and
-//! `/v1.0/me/mailFolders/inbox/messages/delta`: an initial round then change rounds, paged by
+//! account)) in six folders ([`FOLDERS`]: a fresh mailbox holds everything in the inbox;
+//! `/_sandbox/microsoft/accounts/{a}/messages/move` moves messages): `/v1.0/me/mailFolders`
+//! (the folders, `$top`), `/v1.0/me/mailFolders/{id or well-known name}` (one folder, 404
+//! `ErrorItemNotFound` for an unknown one), `/v1.0/me/messages` (every folder) and
+//! `/v1.0/me/mailFolders/{folder}/messages` (`$top` 1–1000, default 10, else 400; `$skip`;
+//! `@odata.nextLink`) and `/v1.0/me/mailFolders/{folder}/messages/delta`, per folder as at
+//! Graph: an initial round then change rounds (messages that entered the folder — new or moved
+//! in —, messages changed in it (read), and `@removed` for those deleted or moved out), paged by
 //! `Prefer: odata.maxpagesize` (or `$top`), `@odata.nextLink` with a `$skiptoken` until the
 //! last page's `@odata.deltaLink` with a `$deltatoken`; the tokens encode the round (mailbox
 //! versions and offset) and the first request's `$select`. Deletions after a delta link come
@@ -39,6 +44,27 @@ use crate::providers::ProviderId;
 
 /// The demo user's object id.
 pub const ACCOUNT: &str = "87d349ed-44d7-43e1-9a83-5f2406dee5bd";
+/// The mailbox's folders: (well-known name, id, display name).
+pub const FOLDERS: [(&str, &str, &str); 6] = [
+    ("inbox", "AQMkADNkNAAAgEMAAAA", "Inbox"),
+    ("archive", "AQMkADNkNAAAgFRAAAA", "Archive"),
+    ("sentitems", "AQMkADNkNAAAgEJAAAA", "Sent Items"),
+    ("drafts", "AQMkADNkNAAAgEPAAAA", "Drafts"),
+    ("junkemail", "AQMkADNkNAAAgEiAAAA", "Junk Email"),
+    ("deleteditems", "AQMkADNkNAAAgEKAAAA", "Deleted Items"),
+];
+
+/// The folder a path segment names (its id or well-known name, bare or as `('…')`).
+fn folder(segment: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    let f = segment.trim_start_matches("('").trim_end_matches("')");
+    FOLDERS
+        .into_iter()
+        .find(|(name, id, _)| f.eq_ignore_ascii_case(name) || f == *id)
+}
+
+fn folder_id(name: &str) -> &'static str {
+    folder(name).map_or(FOLDERS[0].1, |f| f.1)
+}
 /// Concurrent requests per mailbox before `MailboxConcurrency` throttling.
 const MAX_CONCURRENT: usize = 4;
 
@@ -118,6 +144,32 @@ impl MicrosoftData {
     /// Deletes the given messages; returns those that were live.
     pub fn delete_ids(&self, account: &str, ids: &[String]) -> Vec<String> {
         self.with(account, |mb| mb.delete_ids(ids))
+    }
+
+    /// Moves the given messages to a folder (well-known name); returns those moved.
+    pub fn move_ids(&self, account: &str, ids: &[String], to: &str) -> Vec<String> {
+        self.with(account, |mb| mb.move_ids(ids, to))
+    }
+
+    /// Marks the given messages read; returns those changed.
+    pub fn mark_read(&self, account: &str, ids: &[String]) -> Vec<String> {
+        self.with(account, |mb| mb.mark_read(ids))
+    }
+
+    /// Up to `n` unread messages of the account.
+    pub fn unread(&self, account: &str, n: usize) -> Vec<String> {
+        self.with(account, |mb| mb.unread(n))
+    }
+
+    /// The live messages in the given folders (well-known names).
+    pub fn ids_in(&self, account: &str, folders: &[&str]) -> Vec<String> {
+        self.with(account, |mb| {
+            mb.mails
+                .iter()
+                .filter(|m| m.live() && folders.contains(&m.folder()))
+                .map(|m| m.id.clone())
+                .collect()
+        })
     }
 
     /// Counts a request in flight for the mailbox until the guard drops (also when the
@@ -245,6 +297,15 @@ fn link(req: &Request, query: &str) -> String {
     )
 }
 
+/// The mailbox version of a message's last change (added, moved, read): its change key.
+fn changed_v(m: &Mail) -> u64 {
+    m.moves
+        .iter()
+        .map(|(v, _)| *v)
+        .chain(m.read_v)
+        .fold(m.added_v, u64::max)
+}
+
 fn message_json(m: &Mail, select: &[String], p: &Prefer) -> Value {
     let e = &m.email;
     let id = if p.immutable {
@@ -261,7 +322,8 @@ fn message_json(m: &Mail, select: &[String], p: &Prefer) -> Value {
     };
     let full = json!({
         "@odata.type": "#microsoft.graph.message",
-        "@odata.etag": format!("W/\"CQAAABYAAAARn2vdzPFjSbaPPxzjlzOT{:08x}\"", m.added_v),
+        "@odata.etag": format!("W/\"CQAAABYAAAARn2vdzPFjSbaPPxzjlzOT{:08x}\"", changed_v(m)),
+        "changeKey": format!("CQAAABYAAAARn2vdzPFjSbaPPxzjlzOT{:08x}", changed_v(m)),
         "id": id,
         "createdDateTime": e.received.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         "receivedDateTime": e.received.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
@@ -271,9 +333,9 @@ fn message_json(m: &Mail, select: &[String], p: &Prefer) -> Value {
         "subject": e.subject,
         "bodyPreview": preview,
         "importance": "normal",
-        "parentFolderId": "AQMkADNkNAAAgEMAAAA",
+        "parentFolderId": folder_id(m.folder()),
         "conversationId": format!("AAQkADNkNAAAQ{}", &m.id[m.id.len().saturating_sub(12)..]),
-        "isRead": !e.labels.contains(&"UNREAD"),
+        "isRead": !m.labels().contains(&"UNREAD"),
         "inferenceClassification": if e.category == "OTHER" { "other" } else { "focused" },
         "webLink": format!("https://outlook.office365.com/owa/?ItemID={}&exvsurl=1&viewmodel=ReadMessageItem",
                            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()),
@@ -361,19 +423,66 @@ async fn serve_data(
     r
 }
 
-fn inbox_only(folder: &str) -> Option<Response> {
-    let f = folder.trim_start_matches("('").trim_end_matches("')");
-    (!f.eq_ignore_ascii_case("inbox") && f != "AQMkADNkNAAAgEMAAAA").then(|| {
-        graph_error(
-            404,
-            "ErrorItemNotFound",
-            "The specified object was not found in the store.",
-        )
-    })
+fn no_such_folder() -> Response {
+    graph_error(
+        404,
+        "ErrorItemNotFound",
+        "The specified object was not found in the store.",
+    )
 }
 
-/// `GET /v1.0/me/messages`, `GET /v1.0/me/mailFolders/{inbox}/messages`: newest first.
-async fn list_messages(state: &SandboxState, req: &Request) -> Response {
+fn folder_json(f: (&str, &str, &str), total: usize) -> Value {
+    json!({"id": f.1, "displayName": f.2, "parentFolderId": "AQMkADNkNAAAAgEIAAAA",
+           "childFolderCount": 0, "unreadItemCount": 0, "totalItemCount": total,
+           "sizeInBytes": total * 4096, "isHidden": false})
+}
+
+/// `GET /v1.0/me/mailFolders`.
+#[handler]
+async fn list_folders(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
+    let p = prefer(req);
+    let state: &SandboxState = &state;
+    serve_data(state, req, false, |account, malformed| {
+        let value: Vec<Value> = FOLDERS
+            .into_iter()
+            .map(|f| {
+                let total = state.microsoft.ids_in(account, &[f.0]).len();
+                folder_json(f, total)
+            })
+            .collect();
+        let body = json!({
+            "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#users('{account}')/mailFolders"),
+            "value": value,
+        });
+        reply(&body, &p, FOLDERS.len(), malformed)
+    })
+    .await
+}
+
+/// `GET /v1.0/me/mailFolders/{folder}`.
+#[handler]
+async fn one_folder(
+    state: Data<&Arc<SandboxState>>,
+    req: &Request,
+    Path(segment): Path<String>,
+) -> Response {
+    let p = prefer(req);
+    let state: &SandboxState = &state;
+    serve_data(state, req, false, |account, malformed| {
+        match folder(&segment) {
+            None => no_such_folder(),
+            Some(f) => {
+                let total = state.microsoft.ids_in(account, &[f.0]).len();
+                reply(&folder_json(f, total), &p, 1, malformed)
+            }
+        }
+    })
+    .await
+}
+
+/// `GET /v1.0/me/messages` (`in_folder` None: every folder), `GET
+/// /v1.0/me/mailFolders/{folder}/messages`: newest first.
+async fn list_messages(state: &SandboxState, req: &Request, in_folder: Option<&str>) -> Response {
     let q = pairs(req);
     let p = prefer(req);
     serve_data(state, req, true, |account, malformed| {
@@ -392,7 +501,11 @@ async fn list_messages(state: &SandboxState, req: &Request) -> Response {
             .map(|s| s.split(',').map(|f| f.trim().to_string()).collect())
             .unwrap_or_default();
         let mut live: Vec<Mail> = state.microsoft.with(account, |mb| {
-            mb.mails.iter().filter(|m| m.live()).cloned().collect()
+            mb.mails
+                .iter()
+                .filter(|m| m.live() && in_folder.is_none_or(|f| m.folder() == f))
+                .cloned()
+                .collect()
         });
         live.sort_by_key(|m| std::cmp::Reverse(m.email.received));
         let value: Vec<Value> = live
@@ -425,19 +538,19 @@ async fn list_messages(state: &SandboxState, req: &Request) -> Response {
 
 #[handler]
 async fn messages(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    list_messages(&state, req).await
+    list_messages(&state, req, None).await
 }
 
 #[handler]
 async fn folder_messages(
     state: Data<&Arc<SandboxState>>,
     req: &Request,
-    Path(folder): Path<String>,
+    Path(segment): Path<String>,
 ) -> Response {
-    if let Some(r) = inbox_only(&folder) {
-        return r;
-    }
-    list_messages(&state, req).await
+    let Some((name, _, _)) = folder(&segment) else {
+        return no_such_folder();
+    };
+    list_messages(&state, req, Some(name)).await
 }
 
 /// A delta round, encoded in `$skiptoken` (a page of a round) and `$deltatoken` (the next
@@ -465,16 +578,16 @@ fn decode(t: &str) -> Option<Round> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// `GET /v1.0/me/mailFolders/{inbox}/messages/delta`.
+/// `GET /v1.0/me/mailFolders/{folder}/messages/delta`.
 #[handler]
 async fn delta(
     state: Data<&Arc<SandboxState>>,
     req: &Request,
-    Path(folder): Path<String>,
+    Path(segment): Path<String>,
 ) -> Response {
-    if let Some(r) = inbox_only(&folder) {
-        return r;
-    }
+    let Some((name, _, _)) = folder(&segment) else {
+        return no_such_folder();
+    };
     let q = pairs(req);
     let p = prefer(req);
     let state: &SandboxState = &state;
@@ -526,26 +639,28 @@ async fn delta(
         let n = p.max_page.or(round.top).unwrap_or(10).min(1000);
         let changes: Vec<Value> = state.microsoft.with(account, |mb| {
             let mut out: Vec<(u64, Value)> = Vec::new();
+            let here = |m: &Mail, v: u64| m.live_at(v) && m.folder_at(v) == name;
             for m in &mb.mails {
                 match round.from {
                     None => {
-                        if m.live_at(round.to) {
+                        if here(m, round.to) {
                             out.push((0, message_json(m, &round.select, &p)));
                         }
                     }
                     Some(from) => {
-                        if m.added_v > from && m.live_at(round.to) {
-                            out.push((m.added_v, message_json(m, &round.select, &p)));
-                        } else if m.added_v <= from
-                            && m.deleted_v.is_some_and(|d| d > from && d <= round.to)
-                        {
+                        let (was, is) = (here(m, from), here(m, round.to));
+                        if is && (!was || m.read_v.is_some_and(|r| r > from && r <= round.to)) {
+                            // Entered the folder (new or moved in) or changed in it.
+                            out.push((changed_v(m), message_json(m, &round.select, &p)));
+                        } else if was && !is {
                             let id = if p.immutable {
                                 m.id.clone()
                             } else {
                                 regular_id(&m.id)
                             };
+                            let gone = m.deleted_v.unwrap_or_else(|| changed_v(m));
                             out.push((
-                                m.deleted_v.unwrap_or(0),
+                                gone,
                                 json!({"@odata.type": "#microsoft.graph.message", "id": id,
                                        "@removed": {"reason": "deleted"}}),
                             ));
@@ -589,6 +704,8 @@ pub fn routes() -> Route {
         .at("/:tenant/oauth2/v2.0/token", poem::post(oauth::token))
         .at("/v1.0/me", poem::get(me))
         .at("/v1.0/me/messages", poem::get(messages))
+        .at("/v1.0/me/mailFolders", poem::get(list_folders))
+        .at("/v1.0/me/mailFolders/:folder", poem::get(one_folder))
         .at(
             "/v1.0/me/mailFolders/:folder/messages",
             poem::get(folder_messages),
@@ -635,6 +752,48 @@ fn delete_messages(
     Json(json!({"ids": ids}))
 }
 
+#[derive(Deserialize)]
+struct MoveBody {
+    ids: Vec<String>,
+    /// The destination's well-known name (`archive`, `junkemail`, …).
+    folder: String,
+}
+
+#[handler]
+fn move_messages(
+    state: Data<&Arc<SandboxState>>,
+    Path(account): Path<String>,
+    body: Json<MoveBody>,
+) -> Response {
+    match folder(&body.folder) {
+        None => Response::builder()
+            .status(StatusCode::BAD_REQUEST)
+            .body("unknown folder"),
+        Some((name, _, _)) => Response::builder()
+            .content_type("application/json")
+            .body(json!({"ids": state.microsoft.move_ids(&account, &body.ids, name)}).to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct ReadBody {
+    #[serde(default)]
+    ids: Vec<String>,
+    #[serde(default)]
+    count: usize,
+}
+
+#[handler]
+fn read_messages(
+    state: Data<&Arc<SandboxState>>,
+    Path(account): Path<String>,
+    body: Json<ReadBody>,
+) -> Json<Value> {
+    let mut ids = body.ids.clone();
+    ids.extend(state.microsoft.unread(&account, body.count));
+    Json(json!({"ids": state.microsoft.mark_read(&account, &ids)}))
+}
+
 #[handler]
 fn list_ids(state: Data<&Arc<SandboxState>>, Path(account): Path<String>) -> Json<Value> {
     Json(json!({"ids": state.microsoft.ids(&account)}))
@@ -642,9 +801,19 @@ fn list_ids(state: Data<&Arc<SandboxState>>, Path(account): Path<String>) -> Jso
 
 /// Sandbox-only control routes under `/_sandbox/microsoft`: `GET accounts/{a}/messages` (live
 /// ids), `POST accounts/{a}/messages {"count"}` (add), `POST accounts/{a}/messages/delete
-/// {"ids"?, "oldest"?}` (delete by id and/or the oldest n); each answers `{"ids": [...]}`.
+/// {"ids"?, "oldest"?}` (delete by id and/or the oldest n), `POST accounts/{a}/messages/move
+/// {"ids", "folder"}` (to a folder by well-known name), `POST accounts/{a}/messages/read
+/// {"ids"?, "count"?}` (mark read: a change in delta rounds); each answers `{"ids": [...]}`.
 pub fn control_routes() -> Route {
     Route::new()
+        .at(
+            "/accounts/:account/messages/move",
+            poem::post(move_messages),
+        )
+        .at(
+            "/accounts/:account/messages/read",
+            poem::post(read_messages),
+        )
         .at(
             "/accounts/:account/messages",
             poem::get(list_ids).post(add_messages),

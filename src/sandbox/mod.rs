@@ -28,7 +28,7 @@ use std::{
     time::Duration,
 };
 
-use poem::{http::StatusCode, EndpointExt, Request, Response, Route};
+use poem::{http::StatusCode, Endpoint, EndpointExt, Request, Response, Route};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -102,6 +102,23 @@ pub(crate) fn origin(req: &Request) -> String {
     format!("{}://{host}", req.scheme())
 }
 
+/// How long a signed CDN link lives at Meta's CDN in the sandbox: a link is re-signed every
+/// day (sandbox clock) and expires [`CDN_LINK_DAYS`] days after its day began.
+pub const CDN_LINK_DAYS: i64 = 3;
+
+/// A Meta CDN link signed at `now_ms` (sandbox clock): `oh=` changes every day and `oe=` (the
+/// expiry, unix seconds in hex, as at Meta) lies [`CDN_LINK_DAYS`] days after that day began.
+pub fn signed_cdn(url_without_query: &str, query: &str, now_ms: i64) -> String {
+    let day = now_ms.div_euclid(86_400_000);
+    let expiry = (day + CDN_LINK_DAYS) * 86_400;
+    let sig = url_without_query
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64 ^ day as u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    format!("{url_without_query}?{query}&oh=00_{sig:016x}&oe={expiry:X}")
+}
+
 /// Cuts a JSON body in the middle (the malformed-page fault).
 pub fn truncated(body: &str) -> String {
     body.chars().take(body.chars().count() / 2).collect()
@@ -139,6 +156,9 @@ pub struct SandboxState {
     pub revocations: Mutex<Vec<Revocation>>,
     /// Seconds added to the wall clock (`/_sandbox/clock`): expiry without waiting.
     clock_offset_ms: std::sync::atomic::AtomicI64,
+    /// Every request that reached a provider's routes (OAuth, profile and data), per provider,
+    /// in [`ProviderId::ALL`] order: what a provider would bill or count against its limits.
+    hits: [std::sync::atomic::AtomicU64; 6],
     pub twitter: twitter::TwitterData,
     pub instagram: instagram::InstagramData,
     pub google: google::GoogleData,
@@ -157,6 +177,7 @@ impl SandboxState {
             requests: Mutex::new(Vec::new()),
             revocations: Mutex::new(Vec::new()),
             clock_offset_ms: Default::default(),
+            hits: Default::default(),
             twitter: twitter::TwitterData::new(seed),
             instagram: instagram::InstagramData::new(seed),
             google: google::GoogleData::new(seed),
@@ -180,6 +201,15 @@ impl SandboxState {
     pub fn advance_clock(&self, by: Duration) {
         self.clock_offset_ms
             .fetch_add(by.as_millis() as i64, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Requests that reached provider `p`'s routes since the sandbox started.
+    pub fn hits(&self, p: ProviderId) -> u64 {
+        self.hits[provider_index(p)].load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn hit(&self, p: ProviderId) {
+        self.hits[provider_index(p)].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Issues a Twitter access token for an account (tests and the dev demo).
@@ -450,7 +480,27 @@ pub fn provider_config(p: ProviderId, base: &url::Url, redirect_uri: url::Url) -
             .to_vec()
         }),
         api_version: None,
+        excluded_folders: None,
     }
+}
+
+fn provider_index(p: ProviderId) -> usize {
+    ProviderId::ALL
+        .iter()
+        .position(|q| *q == p)
+        .expect("a known provider")
+}
+
+/// A provider's routes, each request counted in [`SandboxState::hits`].
+fn counted(p: ProviderId, routes: Route, state: &Arc<SandboxState>) -> impl poem::Endpoint {
+    let state = state.clone();
+    routes.data(p).around(move |ep, req| {
+        let state = state.clone();
+        async move {
+            state.hit(p);
+            ep.call(req).await
+        }
+    })
 }
 
 /// The sandbox's routes.
@@ -458,15 +508,27 @@ pub fn app(state: Arc<SandboxState>) -> impl poem::Endpoint {
     Route::new()
         .nest(
             "/instagram",
-            instagram::routes().data(ProviderId::Instagram),
+            counted(ProviderId::Instagram, instagram::routes(), &state),
         )
-        .nest("/twitter", twitter::routes().data(ProviderId::Twitter))
-        .nest("/google", google::routes().data(ProviderId::Google))
-        .nest("/facebook", facebook::routes().data(ProviderId::Facebook))
-        .nest("/linkedin", linkedin::routes().data(ProviderId::Linkedin))
+        .nest(
+            "/twitter",
+            counted(ProviderId::Twitter, twitter::routes(), &state),
+        )
+        .nest(
+            "/google",
+            counted(ProviderId::Google, google::routes(), &state),
+        )
+        .nest(
+            "/facebook",
+            counted(ProviderId::Facebook, facebook::routes(), &state),
+        )
+        .nest(
+            "/linkedin",
+            counted(ProviderId::Linkedin, linkedin::routes(), &state),
+        )
         .nest(
             "/microsoft",
-            microsoft::routes().data(ProviderId::Microsoft),
+            counted(ProviderId::Microsoft, microsoft::routes(), &state),
         )
         .nest("/_sandbox/instagram", instagram::control_routes())
         .nest("/_sandbox/google", google::control_routes())
@@ -586,6 +648,24 @@ mod control {
     }
 
     #[handler]
+    fn delete_tweets(
+        state: Data<&Arc<SandboxState>>,
+        Path(account): Path<String>,
+        body: Json<AddTweets>,
+    ) -> Json<Value> {
+        Json(json!({ "ids": state.twitter.delete_tweets(&account, body.count) }))
+    }
+
+    #[handler]
+    fn like_tweets(
+        state: Data<&Arc<SandboxState>>,
+        Path(account): Path<String>,
+        body: Json<AddTweets>,
+    ) -> Json<Value> {
+        Json(json!({ "ids": state.twitter.like_tweets(&account, body.count) }))
+    }
+
+    #[handler]
     fn set_faults(state: Data<&Arc<SandboxState>>, body: Json<Faults>) -> Json<Faults> {
         *state.faults.lock().expect("faults") = body.0.clone();
         body
@@ -608,6 +688,8 @@ mod control {
             .at("/clock", post(clock))
             .at("/refresh-tokens", poem::get(refresh_tokens))
             .at("/twitter/accounts/:id/tweets", post(add_tweets))
+            .at("/twitter/accounts/:id/deletions", post(delete_tweets))
+            .at("/twitter/accounts/:id/likes", post(like_tweets))
             .at("/faults", post(set_faults))
             .at("/requests", poem::get(requests))
             .at("/revocations", poem::get(revocations))

@@ -150,6 +150,31 @@ impl TwitterData {
         })
     }
 
+    /// Deletes `count` of an account's tweets, oldest first (X reports no deletion: they are
+    /// simply gone from the timeline); returns their ids.
+    pub fn delete_tweets(&self, account: &str, count: usize) -> Vec<String> {
+        self.with_account(account, |tweets| {
+            let n = count.min(tweets.len());
+            tweets.drain(..n).map(|t| t.id.to_string()).collect()
+        })
+    }
+
+    /// Changes the like counts of `count` of an account's tweets, newest first (their
+    /// `public_metrics` change, nothing else); returns their ids.
+    pub fn like_tweets(&self, account: &str, count: usize) -> Vec<String> {
+        self.with_account(account, |tweets| {
+            tweets
+                .iter_mut()
+                .rev()
+                .take(count)
+                .map(|t| {
+                    t.likes += 100;
+                    t.id.to_string()
+                })
+                .collect()
+        })
+    }
+
     /// Counts a request against the account's 15-minute window.
     fn spend(&self, account: &str, endpoint: &'static str, limit: u32) -> RateWindow {
         let now = SystemTime::now()

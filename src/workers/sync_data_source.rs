@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 
 use super::SharedDeps;
 use crate::{
-    db::{data_sources, duplicates, items, sync_runs},
+    db::{data_sources, duplicates, items, reconcile, sync_runs},
     metrics,
     normalizer::{normalize, LinkSecret},
     oauth::tokens::{TokenError, TokenManager},
@@ -280,6 +280,11 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
     let links = LinkSecret::derive(deps.token_key.bytes());
     let cursor = source.cursor_state.get(provider.as_str()).cloned();
     let page_size = providers::page_size(provider, deps.batch_size);
+    // What Gmail need not fetch again (it lists ids before it fetches bodies).
+    let known = match provider {
+        ProviderId::Google => Some(reconcile::known_ids(pool, source.id).await?),
+        _ => None,
+    };
     // The next page is fetched while the current one is stored. A prefetch that failed
     // transiently, was throttled or unauthorized is fetched again with the full handling on the
     // next turn; a permanent failure ends the run once the current page is stored.
@@ -296,6 +301,7 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             mode: job.mode,
             cursor: cursor.as_ref(),
             page: page_state.as_ref(),
+            known: known.as_ref(),
         };
         let page = match prefetched.take() {
             Some(p) => p,
@@ -314,6 +320,7 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             }
         };
         let fetched = page.items.len() as i32;
+        let seen = reconcile::PageSeen::of(&page);
         let normalized: Vec<_> = page
             .items
             .into_iter()
@@ -333,6 +340,8 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             if !sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, None).await? {
                 return Err(ended_elsewhere());
             }
+            reconcile::record(&mut tx, job.sync_run_id, source.id, &seen).await?;
+            reconcile::finish(&mut tx, job.sync_run_id, source.id, page.reconcile).await?;
             sync_runs::finish(&mut tx, job.sync_run_id, true, None).await?;
             let patch = page.cursor.map(|c| json!({ provider.as_str(): c }));
             data_sources::finish_sync(&mut tx, source.id, true, None, patch.as_ref()).await?;
@@ -360,6 +369,7 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             {
                 return Ok(None); // the transaction rolls back
             }
+            reconcile::record(&mut tx, job.sync_run_id, source.id, &seen).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(Some(counts))
         };
@@ -368,6 +378,7 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
                 mode: job.mode,
                 cursor: cursor.as_ref(),
                 page: Some(&next),
+                known: known.as_ref(),
             };
             if pace(&limiter, app, &source.account_id).await.is_err() {
                 return None;

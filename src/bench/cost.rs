@@ -1,0 +1,335 @@
+//! `lifesync bench cost`: what a sync costs the providers. Against the sandbox (over HTTPS),
+//! for each provider: a first full sync, an unchanged daily full sync, and an incremental sync
+//! after 10 new items, of a 10,000-message mailbox (Gmail, Outlook), a 3,200-post timeline
+//! (Twitter, its API's cap) and 1,000-post feeds (Instagram, Facebook, LinkedIn), with one
+//! worker and the default page size (`SYNC_BATCH_SIZE` 100).
+//!
+//! Requests are counted by the sandbox at each provider's door (every HTTP request: profile,
+//! lists, batches; a Gmail batch is one request), Gmail quota units as Gmail charges them
+//! (`getProfile` 1, `messages.list` 5, `messages.get` 5, `history.list` 2, a batch the sum of
+//! its inner calls). The last line is `cost: <provider>_daily_full_ratio=<r> …` (daily full
+//! requests ÷ first full requests), plus `google_daily_full_units_ratio` and
+//! `<provider>_incremental_requests`.
+//! Throw-away database and key prefix, removed at the end.
+
+use std::sync::Arc;
+
+use lifesync_jobs::{
+    payloads::{SyncMode, SyncTrigger},
+    runner::Handles,
+    Producer, QueueSettings, Store,
+};
+use uuid::Uuid;
+
+use crate::{
+    config::Config,
+    crypto::TokenCipher,
+    db,
+    oauth::{apps::ProviderApps, state::StateStore},
+    providers::ProviderId,
+    sandbox::{self, SandboxState},
+    services::sync::request_sync,
+    workers::{self, Deps, SharedDeps},
+};
+
+/// One sync's cost.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cost {
+    pub requests: u64,
+    pub units: u64,
+    pub fetched: i64,
+}
+
+/// One provider's three syncs.
+#[derive(Debug, Clone)]
+pub struct ProviderCost {
+    pub provider: ProviderId,
+    pub items: usize,
+    pub first: Cost,
+    pub daily: Cost,
+    pub incremental: Cost,
+}
+
+/// New items before the incremental sync.
+pub const NEW_ITEMS: usize = 10;
+
+/// The account and its size for each provider.
+fn account(p: ProviderId) -> (&'static str, usize) {
+    match p {
+        ProviderId::Google => (sandbox::google::ACCOUNT, 10_000),
+        ProviderId::Microsoft => (sandbox::microsoft::ACCOUNT, 10_000),
+        ProviderId::Twitter => ("4242", 3_200),
+        ProviderId::Instagram => (sandbox::instagram::ACCOUNT, 1_000),
+        ProviderId::Facebook => (sandbox::facebook::ACCOUNT, 1_000),
+        ProviderId::Linkedin => (sandbox::linkedin::ACCOUNT, 1_000),
+    }
+}
+
+/// The live ids of an account at provider `p` in the sandbox.
+fn live(state: &SandboxState, p: ProviderId, account: &str) -> usize {
+    match p {
+        ProviderId::Google => state.google.ids(account).len(),
+        ProviderId::Microsoft => state.microsoft.ids(account).len(),
+        ProviderId::Twitter => state.twitter.ids(account).len(),
+        ProviderId::Instagram => state.instagram.ids(account).len(),
+        ProviderId::Facebook => state.facebook.ids(account).len(),
+        ProviderId::Linkedin => state.linkedin.ids(account).len(),
+    }
+}
+
+/// Adds `n` items to an account at provider `p`.
+fn add(state: &SandboxState, p: ProviderId, account: &str, n: usize) {
+    if n == 0 {
+        return;
+    }
+    match p {
+        ProviderId::Google => drop(state.google.add(account, n)),
+        ProviderId::Microsoft => drop(state.microsoft.add(account, n)),
+        ProviderId::Twitter => drop(state.twitter.add_tweets(account, n)),
+        ProviderId::Instagram => drop(state.instagram.add(account, n)),
+        ProviderId::Facebook => drop(state.facebook.add(account, n)),
+        ProviderId::Linkedin => drop(state.linkedin.add(account, n)),
+    }
+}
+
+/// `only`: the providers to measure (empty: all six).
+pub async fn run(config: &Config, only: &[ProviderId]) -> anyhow::Result<Vec<ProviderCost>> {
+    let name = format!(
+        "lifesync_bench_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    let mut url = url::Url::parse(&config.database.url)?;
+    url.set_path(&format!("/{name}"));
+    let bench_db = config.database.with_url(url.as_str());
+    db::ensure_database(&bench_db).await?;
+    let prefix = format!("{}:bench:{}", config.redis.key_prefix, ulid::Ulid::new());
+    let store = Store::connect(
+        config.redis.settings.clone(),
+        QueueSettings::new(prefix.clone()),
+    )
+    .await?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let result = async {
+        let pool = db::connect_with(&bench_db, 8).await?;
+        db::migrate(&pool).await?;
+        let state = SandboxState::new(42);
+        let tls = sandbox::tls::SandboxTls::generate()?;
+        let outbound = crate::outbound::OutboundConfig::trusting(
+            crate::tls::TrustConfig::default().adding_pem(&tls.ca.cert_pem())?,
+        );
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let sb = state.clone();
+        let server_cert = tls.server.clone();
+        tokio::spawn(async move {
+            sandbox::serve_with(
+                "127.0.0.1:0",
+                sb,
+                Some(&server_cert),
+                |a| {
+                    let _ = addr_tx.send(a);
+                },
+                async {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await
+        });
+        let base = url::Url::parse(&format!("https://{}", addr_rx.await?))?;
+        let apps: std::collections::BTreeMap<_, _> = ProviderId::ALL
+            .into_iter()
+            .map(|p| {
+                let cb = base.join("/cb").expect("static path");
+                (p, sandbox::provider_config(p, &base, cb))
+            })
+            .collect();
+        let key = crate::config::TokenKey::from_base64(
+            "bench",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        )?;
+        let deps = SharedDeps(Arc::new(Deps {
+            pool: pool.clone(),
+            producer: Producer::new(store.clone()),
+            token_key: key.clone(),
+            apps: Arc::new(ProviderApps::new(&apps, outbound.client()?)),
+            states: StateStore::new(store.connection(), prefix.clone()),
+            batch_size: 100,
+            fanout_spread: std::time::Duration::ZERO,
+        }));
+        let handles = Handles::default();
+        let monitor = workers::register(&store, deps, &["sync".to_string()], 1, &handles);
+        let (wstop_tx, wstop_rx) = tokio::sync::oneshot::channel::<()>();
+        let worker = tokio::spawn(lifesync_jobs::runner::run_until(
+            monitor,
+            handles,
+            async {
+                let _ = wstop_rx.await;
+                Ok(())
+            },
+            std::time::Duration::from_secs(5),
+        ));
+        let mut out = Vec::new();
+        let producer = Producer::new(store.clone());
+        let outcome = async {
+            for p in ProviderId::ALL {
+                if !only.is_empty() && !only.contains(&p) {
+                    continue;
+                }
+                let (acct, size) = account(p);
+                add(&state, p, acct, size.saturating_sub(live(&state, p, acct)));
+                let items = live(&state, p, acct);
+                let token = state.issue_token_for(p, acct, 30 * 86_400);
+                let mut conn = pool.acquire().await?;
+                let ds =
+                    db::data_sources::upsert_connected(&mut conn, "bench", p.as_str(), acct, None)
+                        .await?;
+                drop(conn);
+                db::tokens::store(
+                    &pool,
+                    ds,
+                    &TokenCipher::new(&key).seal(token.as_bytes()),
+                    None,
+                    None,
+                    &[],
+                )
+                .await?;
+                eprintln!("bench cost: {p}: {items} items");
+                let sync = |mode| measure(&state, &pool, &producer, p, ds, mode);
+                let first = sync(SyncMode::Full).await?;
+                let daily = sync(SyncMode::Full).await?;
+                add(&state, p, acct, NEW_ITEMS);
+                let incremental = sync(SyncMode::Incremental).await?;
+                eprintln!(
+                    "bench cost: {p}: first {} req {} units, daily full {} req {} units, \
+                     incremental {} req {} units ({} fetched)",
+                    first.requests,
+                    first.units,
+                    daily.requests,
+                    daily.units,
+                    incremental.requests,
+                    incremental.units,
+                    incremental.fetched
+                );
+                out.push(ProviderCost {
+                    provider: p,
+                    items,
+                    first,
+                    daily,
+                    incremental,
+                });
+            }
+            anyhow::Ok(())
+        }
+        .await;
+        let _ = wstop_tx.send(());
+        let _ = worker.await;
+        pool.close().await;
+        outcome.map(|()| out)
+    }
+    .await;
+    let _ = stop_tx.send(());
+    let removed = store.purge_prefix().await?;
+    if let Ok(admin) = db::connect_with(&config.database, 1).await {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
+    }
+    eprintln!("bench cost: removed {removed} keys and database {name}");
+    result
+}
+
+/// Runs one sync of `ds` to its end and returns what it cost at the sandbox.
+async fn measure(
+    state: &SandboxState,
+    pool: &sqlx::PgPool,
+    producer: &Producer,
+    p: ProviderId,
+    ds: Uuid,
+    mode: SyncMode,
+) -> anyhow::Result<Cost> {
+    let (hits, units) = (state.hits(p), state.google.units_spent());
+    // The previous run's job may still hold the source's queue key for a moment after the run
+    // ended: wait for it.
+    let mut tries = 0;
+    let started = loop {
+        match request_sync(pool, producer, ds, mode, SyncTrigger::Manual).await {
+            Ok(s) => break s,
+            Err(e) if tries < 100 => {
+                tries += 1;
+                tracing::debug!(error = %e, "bench cost: the previous sync is still finishing");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => anyhow::bail!("{e}"),
+        }
+    };
+    let (status, fetched, error) = loop {
+        let row: (String, i32, Option<String>) =
+            sqlx::query_as("SELECT status, items_fetched, error FROM sync_runs WHERE id = $1")
+                .bind(started.sync_run_id)
+                .fetch_one(pool)
+                .await?;
+        if row.0 != "queued" && row.0 != "running" {
+            break row;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    anyhow::ensure!(
+        status == "succeeded",
+        "{p} {mode:?} sync {status}: {}",
+        error.unwrap_or_default()
+    );
+    Ok(Cost {
+        requests: state.hits(p) - hits,
+        units: if p == ProviderId::Google {
+            state.google.units_spent() - units
+        } else {
+            0
+        },
+        fetched: i64::from(fetched),
+    })
+}
+
+/// The human table and the machine-readable last line.
+pub fn report(costs: &[ProviderCost]) -> (String, String) {
+    let mut table = String::from(
+        "| provider | items | first full: requests (units) | daily full, unchanged: requests (units) | daily ÷ first | incremental, 10 new: requests (units), fetched |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    let mut line = vec![];
+    for c in costs {
+        let units = |x: &Cost| {
+            if c.provider == ProviderId::Google {
+                format!(" ({})", x.units)
+            } else {
+                String::new()
+            }
+        };
+        let ratio = c.daily.requests as f64 / c.first.requests.max(1) as f64;
+        let unit_ratio = c.daily.units as f64 / c.first.units.max(1) as f64;
+        table.push_str(&format!(
+            "| {} | {} | {}{} | {}{} | {:.1} %{} | {}{}, {} |\n",
+            c.provider,
+            c.items,
+            c.first.requests,
+            units(&c.first),
+            c.daily.requests,
+            units(&c.daily),
+            ratio * 100.0,
+            if c.provider == ProviderId::Google {
+                format!(" ({:.2} % of units)", unit_ratio * 100.0)
+            } else {
+                String::new()
+            },
+            c.incremental.requests,
+            units(&c.incremental),
+            c.incremental.fetched,
+        ));
+        line.push(format!("{}_daily_full_ratio={ratio:.4}", c.provider));
+        if c.provider == ProviderId::Google {
+            line.push(format!("google_daily_full_units_ratio={unit_ratio:.4}"));
+        }
+        line.push(format!(
+            "{}_incremental_requests={}",
+            c.provider, c.incremental.requests
+        ));
+    }
+    (table, format!("cost: {}", line.join(" ")))
+}
