@@ -154,6 +154,7 @@ pub async fn run(config: &Config, only: &[ProviderId]) -> anyhow::Result<Vec<Pro
             states: StateStore::new(store.connection(), prefix.clone()),
             batch_size: 100,
             fanout_spread: std::time::Duration::ZERO,
+            duplicate_window: std::time::Duration::from_secs(72 * 3600),
         }));
         let handles = Handles::default();
         let monitor = workers::register(&store, deps, &["sync".to_string()], 1, &handles);
