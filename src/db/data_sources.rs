@@ -79,12 +79,14 @@ pub async fn load_for_sync(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<SyncS
     .await
 }
 
-/// Locks the source's row (`FOR SHARE`) in a page's transaction, so that a disconnect waits for
-/// the page or the page for the disconnect. False: the source is disconnected or gone, and the
-/// caller stores nothing.
+/// Locks the source's row in a page's transaction (`FOR NO KEY UPDATE`: the disconnect's update
+/// waits for the page, or the page for the disconnect; two page transactions of one source
+/// queue instead of deadlocking when the last one updates the row; item inserts, which only
+/// share the key, are not held up). False: the source is disconnected or gone, and the caller
+/// stores nothing.
 pub async fn lock_for_page(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<bool> {
     let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM data_sources WHERE id = $1 FOR SHARE")
+        sqlx::query_scalar("SELECT status FROM data_sources WHERE id = $1 FOR NO KEY UPDATE")
             .bind(id)
             .fetch_optional(&mut **tx)
             .await?;

@@ -423,7 +423,7 @@ async fn token_reply(
         .cloned()
         .unwrap_or_else(|| "authorization_code".into());
     let (account, scope) = match grant_type.as_str() {
-        "authorization_code" => match redeem_code(&state, f, &client_id, &form) {
+        "authorization_code" => match redeem_code(state, f, &client_id, &form) {
             Ok(_) if state.take_token_fault() => {
                 return Response::builder()
                     .status(StatusCode::SERVICE_UNAVAILABLE)
@@ -461,7 +461,7 @@ async fn token_reply(
         "fb_exchange_token" if p == ProviderId::Facebook => {
             let short = form.get("fb_exchange_token").cloned().unwrap_or_default();
             match state.token_info(p, &short) {
-                Some(info) => return long_lived_reply(&state, p, &info.account),
+                Some(info) => return long_lived_reply(state, p, &info.account),
                 None => return super::graph_token_error(),
             }
         }
