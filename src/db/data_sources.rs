@@ -129,14 +129,14 @@ pub async fn finish_sync(
 
 /// Sets a source's status (`reauth_required` after a revoked token, …), unless it is
 /// disconnected: only a new connect reopens a disconnected source.
-pub async fn set_status(pool: &PgPool, id: Uuid, status: &str) -> sqlx::Result<()> {
+pub async fn set_status(db: impl sqlx::PgExecutor<'_>, id: Uuid, status: &str) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE data_sources SET status = $2, updated_at = now()
           WHERE id = $1 AND status <> 'disconnected'",
     )
     .bind(id)
     .bind(status)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
 }

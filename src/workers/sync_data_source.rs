@@ -551,14 +551,15 @@ async fn record_failure(deps: &SharedDeps, job: &SyncDataSource, f: &Failure) {
         let ended = sync_runs::finish(&mut tx, job.sync_run_id, false, Some(&f.message)).await?;
         data_sources::finish_sync(&mut tx, job.data_source_id, false, Some(&f.message), None)
             .await?;
+        // The run's end and what the source's status asks of the user, seen together.
+        if let Some(status) = f.source_status {
+            data_sources::set_status(&mut *tx, job.data_source_id, status).await?;
+        }
         tx.commit().await?;
         if ended {
             if let Some(p) = provider_of(&deps.pool, job).await? {
                 metrics::sync_run_finished(&p, trigger_str(job.trigger), false);
             }
-        }
-        if let Some(status) = f.source_status {
-            data_sources::set_status(&deps.pool, job.data_source_id, status).await?;
         }
         Ok(())
     }
