@@ -201,16 +201,15 @@ impl TokenManager<'_> {
             Ok(new) => {
                 // A provider that does not rotate keeps the old refresh token.
                 let refresh = new.refresh_token.clone().or(t.refresh);
+                crate::metrics::token_refreshed(provider, "renewed");
                 if self
                     .store_renewed(source, &t.sealed_access, fence, &new, refresh.as_deref())
                     .await?
                 {
-                    crate::metrics::token_refreshed(provider, "renewed");
                     return Ok(new.access_token);
                 }
                 // Replaced since this renewal read them (a reconnect, another holder's renewal
                 // of a provider that does not rotate) or deleted (a disconnect): theirs stand.
-                crate::metrics::token_refreshed(provider, "renewed");
                 tracing::info!(%source, fence, "renewed tokens not stored: the stored ones changed meanwhile");
                 Ok(self.open(source).await?.access)
             }
