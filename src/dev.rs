@@ -391,7 +391,9 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
                         .ok()
                         .flatten();
                 match row {
-                    Some((status, n)) if status == "succeeded" || status == "failed" => {
+                    Some((status, n))
+                        if ["succeeded", "failed", "cancelled"].contains(&status.as_str()) =>
+                    {
                         println!(
                             "dev: first sync {status}: {n} tweets in {:.1} s since start-up",
                             started.elapsed().as_secs_f64()

@@ -25,7 +25,7 @@ pub const ERASE_REVOCATIONS_TOTAL: &str = "lifesync_erase_revocations_total";
 
 /// Closed label sets, exported at 0 from start-up ([`register_known`]).
 pub const TRIGGERS: [&str; 5] = ["oauth", "manual", "daily", "incremental", "admin"];
-pub const RUN_OUTCOMES: [&str; 2] = ["succeeded", "failed"];
+pub const RUN_OUTCOMES: [&str; 3] = ["succeeded", "failed", "cancelled"];
 pub const ITEM_KINDS: [&str; 3] = ["post", "media", "email"];
 pub const ITEM_RESULTS: [&str; 3] = ["new", "updated", "duplicate"];
 pub const COMPLETION_OUTCOMES: [&str; 2] = ["connected", "failed"];
@@ -202,6 +202,17 @@ pub fn sync_run_finished(provider: &str, trigger: &'static str, succeeded: bool)
         "provider" => provider.to_string(), "trigger" => trigger,
         "outcome" => if succeeded { "succeeded" } else { "failed" })
     .increment(1);
+}
+
+/// A run ended `cancelled` (its source disconnected or deleted while it was live); counted by
+/// whoever ended it, the disconnect or the worker. `trigger` as stored (an unknown one is
+/// not counted: labels come from closed sets).
+pub fn sync_run_cancelled(provider: &str, trigger: &str) {
+    if let Some(trigger) = TRIGGERS.into_iter().find(|t| *t == trigger) {
+        metrics::counter!(SYNC_RUNS_TOTAL,
+            "provider" => provider.to_string(), "trigger" => trigger, "outcome" => "cancelled")
+        .increment(1);
+    }
 }
 
 pub fn sync_items(provider: &str, kind: &'static str, new: u64, updated: u64, duplicate: u64) {

@@ -35,7 +35,7 @@ async fn every_contract_metric_is_exported_at_zero_before_any_work() {
             r#"lifesync_provider_requests_total{{provider="{p}",status="429"}}"#
         ));
         for t in ["oauth", "manual", "daily", "incremental", "admin"] {
-            for o in ["succeeded", "failed"] {
+            for o in ["succeeded", "failed", "cancelled"] {
                 want(format!(
                     r#"lifesync_sync_runs_total{{provider="{p}",trigger="{t}",outcome="{o}"}}"#
                 ));

@@ -417,7 +417,7 @@ async fn a_source_disconnected_mid_run_ends_it_and_stores_nothing_more() {
         job_hash(&h, &job).await
     );
     let end = h.wait(run).await;
-    assert_eq!(end.0, "failed");
+    assert_eq!(end.0, "cancelled");
     assert_eq!(end.4.as_deref(), Some("disconnected"));
     let items: i64 = sqlx::query_scalar("SELECT count(*) FROM items WHERE data_source_id = $1")
         .bind(ds)

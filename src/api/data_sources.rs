@@ -106,6 +106,8 @@ struct SyncRun {
     id: Uuid,
     mode: String,
     trigger: String,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled` (the source was disconnected
+    /// or deleted while the run was live).
     status: String,
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,

@@ -1,4 +1,10 @@
 //! Queries on `data_sources`, as the API shows them.
+//!
+//! **A disconnect sticks.** `disconnected` is left only by a new connect ([`upsert_connected`]):
+//! every other write a sync makes on a source (its status, `last_sync_*`, account name) is
+//! conditional on the source not being disconnected, and a sync stores a page only in a
+//! transaction that holds the source's row ([`lock_for_page`]), which [`disconnect`] takes
+//! first — so once a disconnect has committed, nothing more is written for the source.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -91,7 +97,32 @@ pub async fn load_for_sync(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<SyncS
     .await
 }
 
+/// Locks the source's row in a page's transaction (`FOR NO KEY UPDATE`: the disconnect's update
+/// waits for the page, or the page for the disconnect; two page transactions of one source
+/// queue instead of deadlocking when the last one updates the row; item inserts, which only
+/// share the key, are not held up). False: the source is disconnected or gone, and the caller
+/// stores nothing.
+pub async fn lock_for_page(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<bool> {
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM data_sources WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(status.is_some_and(|s| s != "disconnected"))
+}
+
+/// Whether the source is disconnected or no longer exists.
+pub async fn is_gone(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM data_sources WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(status.is_none_or(|s| s == "disconnected"))
+}
+
 /// Records a sync's end on its source: status, error, and (on success) the merged cursor state.
+/// A disconnected source is left as it is.
 pub async fn finish_sync(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -103,7 +134,7 @@ pub async fn finish_sync(
         "UPDATE data_sources SET last_sync_at = now(), last_sync_status = $2,
                 last_sync_error = $3, cursor_state = cursor_state || COALESCE($4, '{}'::jsonb),
                 updated_at = now()
-          WHERE id = $1",
+          WHERE id = $1 AND status <> 'disconnected'",
     )
     .bind(id)
     .bind(if succeeded { "succeeded" } else { "failed" })
@@ -114,29 +145,43 @@ pub async fn finish_sync(
     Ok(())
 }
 
-/// Sets a source's status (`reauth_required` after a revoked token, …).
-pub async fn set_status(pool: &PgPool, id: Uuid, status: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE data_sources SET status = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(status)
-        .execute(pool)
-        .await?;
+/// Sets a source's status (`reauth_required` after a revoked token, …), unless it is
+/// disconnected: only a new connect reopens a disconnected source.
+pub async fn set_status(db: impl sqlx::PgExecutor<'_>, id: Uuid, status: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE data_sources SET status = $2, updated_at = now()
+          WHERE id = $1 AND status <> 'disconnected'",
+    )
+    .bind(id)
+    .bind(status)
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// The provider refused to renew the source's token: the user must reconnect. The scheduler
-/// skips such sources; the API shows the status and the reason.
-pub async fn mark_reauth_required(pool: &PgPool, id: Uuid, reason: &str) -> sqlx::Result<()> {
-    sqlx::query(
+/// skips such sources; the API shows the status and the reason. Only while the refused tokens
+/// are still the stored ones (`refused`: their sealed access token; a reconnect or another
+/// renewal since then wins) and the source is not disconnected. False: nothing changed.
+pub async fn mark_reauth_required(
+    pool: &PgPool,
+    id: Uuid,
+    reason: &str,
+    refused: &[u8],
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
         "UPDATE data_sources SET status = 'reauth_required', last_sync_error = $2,
                 updated_at = now()
-          WHERE id = $1 AND status <> 'disconnected'",
+          WHERE id = $1 AND status <> 'disconnected'
+            AND EXISTS (SELECT 1 FROM oauth_tokens t
+                         WHERE t.data_source_id = $1 AND t.access_token_enc = $3)",
     )
     .bind(id)
     .bind(reason)
+    .bind(refused)
     .execute(pool)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Ids of active sources synced successfully since `since`, after `after`, in id order: the
@@ -230,16 +275,32 @@ pub async fn upsert_connected(
     .await
 }
 
-/// Disconnects a source in one transaction: tokens deleted, status `disconnected`, items
-/// deleted unless `keep_data` (relinking the user's cross-posts that pointed at them), an
-/// active run ended as failed.
+/// Disconnects a source in one transaction: status `disconnected` first (the row lock orders it
+/// with any page being stored, see [`lock_for_page`]), an active run ended `cancelled`, tokens
+/// deleted, items deleted unless `keep_data` (relinking the user's cross-posts that pointed at
+/// them). Returns the trigger of the run it cancelled.
 pub async fn disconnect(
     pool: &PgPool,
     id: Uuid,
     keep_data: bool,
     duplicate_window: std::time::Duration,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Option<String>> {
     let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE data_sources SET status = 'disconnected', updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    let cancelled: Option<String> = sqlx::query_scalar(
+        "UPDATE sync_runs SET status = 'cancelled', error = 'disconnected', finished_at = now(),
+                updated_at = now()
+          WHERE data_source_id = $1 AND status IN ('queued', 'running')
+         RETURNING trigger",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
     sqlx::query("DELETE FROM oauth_tokens WHERE data_source_id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -247,26 +308,14 @@ pub async fn disconnect(
     if !keep_data {
         super::duplicates::delete_source_items(&mut tx, id, duplicate_window).await?;
     }
-    sqlx::query(
-        "UPDATE sync_runs SET status = 'failed', error = 'disconnected', finished_at = now()
-          WHERE data_source_id = $1 AND status IN ('queued', 'running')",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE data_sources SET status = 'disconnected', updated_at = now() WHERE id = $1",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(cancelled)
 }
 
 pub async fn set_account_name(pool: &PgPool, id: Uuid, name: Option<&str>) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE data_sources SET account_name = COALESCE($2, account_name), updated_at = now()
-          WHERE id = $1",
+          WHERE id = $1 AND status <> 'disconnected'",
     )
     .bind(id)
     .bind(name)

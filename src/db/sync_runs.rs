@@ -1,4 +1,5 @@
-//! Queries on `sync_runs`.
+//! Queries on `sync_runs`. A run is `queued`, `running`, then `succeeded`, `failed` or
+//! `cancelled` (its source was disconnected or deleted while it was live).
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -197,7 +198,7 @@ pub async fn fail_stuck(
          sources AS (
              UPDATE data_sources SET last_sync_at = now(), last_sync_status = 'failed',
                     last_sync_error = $2, updated_at = now()
-              WHERE id IN (SELECT data_source_id FROM stuck))
+              WHERE id IN (SELECT data_source_id FROM stuck) AND status <> 'disconnected')
          SELECT id, data_source_id FROM stuck",
     )
     .bind(secs)
@@ -250,14 +251,15 @@ pub async fn record_page(
     Ok(done.rows_affected() == 1)
 }
 
-/// Ends a run as succeeded or failed (idempotent: only a live run changes).
+/// Ends a run as succeeded or failed (idempotent: only a live run changes). False: the run had
+/// already ended.
 pub async fn finish(
     tx: &mut Transaction<'_, Postgres>,
     run_id: Uuid,
     succeeded: bool,
     error: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
         "UPDATE sync_runs SET status = $2, error = $3, finished_at = now()
           WHERE id = $1 AND status IN ('queued', 'running')",
     )
@@ -266,7 +268,22 @@ pub async fn finish(
     .bind(error)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends a live run `cancelled` (its source was disconnected or deleted while it ran). False:
+/// the run had already ended (the disconnect itself cancels the live run) or is gone.
+pub async fn cancel(pool: &PgPool, run_id: Uuid, reason: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE sync_runs SET status = 'cancelled', error = $2, finished_at = now(),
+                updated_at = now()
+          WHERE id = $1 AND status IN ('queued', 'running')",
+    )
+    .bind(run_id)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// The run's job is deferred for up to `wait` (a throttle): the run deadline counts from its
@@ -316,7 +333,7 @@ pub async fn fail_runs(pool: &PgPool, ended: &[(Uuid, String)]) -> sqlx::Result<
          sources AS (
              UPDATE data_sources d SET last_sync_at = now(), last_sync_status = 'failed',
                     last_sync_error = dead.error, updated_at = now()
-               FROM dead WHERE d.id = dead.data_source_id)
+               FROM dead WHERE d.id = dead.data_source_id AND d.status <> 'disconnected')
          SELECT id, data_source_id FROM dead",
     )
     .bind(&ids)

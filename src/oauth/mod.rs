@@ -9,6 +9,8 @@
 //! * `completions` — completion records and the completion job's token checkpoint.
 //! * `tokens` — a source's access token over its life: renewal before expiry and after a 401,
 //!   one refresh at a time across processes, `reauth_required` when refused.
+//! * `refresh_lock` — the per-source refresh lock: a renewed lease, a fencing token and the
+//!   register of renewals in flight.
 //!
 //! Flow: `GET /authorize` stores a state and answers the URL → the provider redirects to
 //! `GET /callback` → the state is consumed and an `OAuthCompletion` job enqueued → the job
@@ -18,6 +20,7 @@
 pub mod apps;
 pub mod authorize;
 pub mod completions;
+pub mod refresh_lock;
 pub mod spec;
 pub mod state;
 pub mod token_client;

@@ -12,6 +12,9 @@
 //! * **Statistics**: two sorted sets (member = state hash, score = expiry) count active states
 //!   and active PKCE verifiers; expired members are trimmed when counted.
 //!
+//! * The token **refresh lock** (`refresh_lock`) lives under the same prefix; the store
+//!   carries its timing ([`StateStore::with_refresh_timing`]).
+//!
 //! Keys: `{prefix}:oauth:state:{sha256(state)}`, `{prefix}:oauth:states`,
 //! `{prefix}:oauth:verifiers`, `{prefix}:oauth:tmp:{name}`.
 
@@ -92,6 +95,7 @@ pub struct StateStore {
     conn: ConnectionManager,
     prefix: String,
     clock: Arc<dyn Clock>,
+    refresh_timing: super::refresh_lock::LockTiming,
 }
 
 const CONSUME: &str = r"
@@ -133,7 +137,19 @@ impl StateStore {
             conn,
             prefix: prefix.into(),
             clock,
+            refresh_timing: Default::default(),
         }
+    }
+
+    /// With another lease and wait for the token refresh lock (tests: a lease shorter than
+    /// a slow token endpoint).
+    pub fn with_refresh_timing(mut self, timing: super::refresh_lock::LockTiming) -> Self {
+        self.refresh_timing = timing;
+        self
+    }
+
+    pub(crate) fn refresh_timing(&self) -> super::refresh_lock::LockTiming {
+        self.refresh_timing
     }
 
     pub fn now_ms(&self) -> u64 {

@@ -2,25 +2,48 @@
 //! it expires and once after a provider answers 401, with the renewed (possibly rotated) tokens
 //! written back in one statement, sealed under the current key.
 //!
-//! **One refresh at a time per source, across processes.** Renewal takes a Redis lock
-//! (`{prefix}:oauth:refresh:{source}`, `SET NX PX`, released by compare-and-delete). Whoever
-//! waits for it re-reads the tokens afterwards: if the access token changed (or no longer needs
-//! renewing) it uses the new one and calls nobody. This matters most for rotating refresh
-//! tokens (Twitter's are single-use): two racing refreshes would lose the session.
+//! **One refresh at a time per source, across processes** ([`super::refresh_lock`]). Renewal
+//! takes a Redis lock whose lease is renewed every third of it while the request is in flight,
+//! so a slow token endpoint never outlives it. Whoever waits for it re-reads the tokens
+//! afterwards: if the access token changed (or no longer needs renewing) it uses the new one
+//! and calls nobody. This matters most for rotating refresh tokens: Twitter's are single-use,
+//! so of two refreshes presenting the same token the provider honours exactly one, and the
+//! refresh token it returns is the only one that works from then on.
+//!
+//! **When the lock is lost anyway** (the holder stalled past its lease, the key was evicted or
+//! lost in a fail-over), three rules keep the honoured response, and only it:
+//! 1. *A fencing token per grant.* Each acquisition gets a fence from a Redis counter, larger
+//!    than every earlier one (and than the fence stored with the tokens). Every renewal stores
+//!    its fence with the tokens it writes, and a write whose fence is not newer than the stored
+//!    one is refused: a stale holder never overwrites newer tokens.
+//! 2. *A renewal stores its result only over the tokens it renewed* (compare-and-set on the
+//!    sealed access token it read, whose random nonce makes every write unique) — but then it
+//!    stores it whether or not it still holds the lock. Under single-use rotation a successful
+//!    reply for the stored refresh token is the one the provider honoured: it is always stored,
+//!    never dropped. Anything else that replaced the tokens in between (a reconnect; for
+//!    providers that do not rotate, another holder's equally valid renewal) wins, and a
+//!    disconnect (tokens deleted) is never undone: the write only updates, never inserts.
+//! 3. *No second request while the first may still be answered.* A holder that lost its lock
+//!    keeps its renewal registered as in flight; the next holder waits for every older flight
+//!    to end before it reads the tokens, so it picks up the rotated token instead of presenting
+//!    the spent one. A refusal is taken as final only if the tokens it refused are still the
+//!    stored ones: the source becomes `reauth_required` in the same statement that checks it.
+//!
+//! What remains: a holder stalled longer than its lease *after* its request reached the
+//! provider, whose late success then lands after a successor's refusal marked the source
+//! `reauth_required` — the tokens are stored valid, the status asks for a reconnect.
 //!
 //! A renewal the provider refuses (`invalid_grant`, a revoked or expired grant, no refresh
 //! token) ends in [`TokenError::Reauth`]: the source becomes `reauth_required`, which the API
 //! shows and the scheduler skips, until the user connects the account again.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
-use redis::Script;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
     apps::ProviderApps,
+    refresh_lock::{LockError, RefreshLock},
     state::StateStore,
     token_client::{self, OAuthError, TokenSet},
 };
@@ -30,15 +53,6 @@ use crate::{
     db::{data_sources, tokens},
     providers::ProviderId,
 };
-
-/// How long one renewal may hold the lock.
-const LOCK_TTL: Duration = Duration::from_secs(30);
-/// How long a caller waits for someone else's renewal.
-const LOCK_WAIT: Duration = Duration::from_secs(35);
-
-const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0";
 
 /// Why no usable token could be had.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +83,9 @@ struct Opened {
     refresh: Option<String>,
     expires_at: Option<DateTime<Utc>>,
     scopes: Vec<String>,
+    /// The sealed access token as stored: which write these tokens came from.
+    sealed_access: Vec<u8>,
+    fence: i64,
 }
 
 impl TokenManager<'_> {
@@ -91,6 +108,8 @@ impl TokenManager<'_> {
             refresh: stored.refresh.as_ref().map(open).transpose()?,
             expires_at: stored.expires_at,
             scopes: stored.scopes,
+            sealed_access: stored.access.bytes,
+            fence: stored.fence,
         })
     }
 
@@ -129,38 +148,26 @@ impl TokenManager<'_> {
         provider: ProviderId,
         failed_access: Option<&str>,
     ) -> Result<String, TokenError> {
-        let lock_key = self.states.prefixed(&format!("refresh:{source}"));
-        let owner = format!("{:032x}", rand::random::<u128>());
-        self.acquire(&lock_key, &owner).await?;
-        let result = self.renew_locked(source, provider, failed_access).await;
-        let _ = Script::new(RELEASE)
-            .key(&lock_key)
-            .arg(&owner)
-            .invoke_async::<i64>(&mut self.states.conn())
+        let stored_fence = self.open(source).await?.fence;
+        let lock = RefreshLock::acquire(
+            self.states,
+            source,
+            stored_fence,
+            self.states.refresh_timing(),
+        )
+        .await
+        .map_err(|e| match e {
+            LockError::Redis(e) => TokenError::Transient(format!("refresh lock: {e}")),
+            e => TokenError::Transient(e.to_string()),
+        })?;
+        let result = self
+            .renew_locked(source, provider, failed_access, lock.fence())
             .await;
-        result
-    }
-
-    async fn acquire(&self, key: &str, owner: &str) -> Result<(), TokenError> {
-        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
-        loop {
-            let got: Option<String> = redis::cmd("SET")
-                .arg(key)
-                .arg(owner)
-                .arg("NX")
-                .arg("PX")
-                .arg(LOCK_TTL.as_millis() as u64)
-                .query_async(&mut self.states.conn())
-                .await
-                .map_err(|e| TokenError::Transient(format!("refresh lock: {e}")))?;
-            if got.is_some() {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(TokenError::Transient("refresh lock busy".into()));
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        if lock.lost() {
+            tracing::warn!(%source, fence = lock.fence(), "token renewal outlived its refresh lock");
         }
+        lock.release().await;
+        result
     }
 
     async fn renew_locked(
@@ -168,6 +175,7 @@ impl TokenManager<'_> {
         source: Uuid,
         provider: ProviderId,
         failed_access: Option<&str>,
+        fence: i64,
     ) -> Result<String, TokenError> {
         let t = self.open(source).await?;
         let someone_else_renewed = match failed_access {
@@ -193,16 +201,35 @@ impl TokenManager<'_> {
             Ok(new) => {
                 // A provider that does not rotate keeps the old refresh token.
                 let refresh = new.refresh_token.clone().or(t.refresh);
-                self.save(source, &new, refresh.as_deref()).await?;
                 crate::metrics::token_refreshed(provider, "renewed");
-                Ok(new.access_token)
+                if self
+                    .store_renewed(source, &t.sealed_access, fence, &new, refresh.as_deref())
+                    .await?
+                {
+                    return Ok(new.access_token);
+                }
+                // Replaced since this renewal read them (a reconnect, another holder's renewal
+                // of a provider that does not rotate) or deleted (a disconnect): theirs stand.
+                tracing::info!(%source, fence, "renewed tokens not stored: the stored ones changed meanwhile");
+                Ok(self.open(source).await?.access)
             }
             Err(OAuthError::Rejected {
                 error, description, ..
             }) => {
+                // Refused because another renewal already spent the token? Then its tokens are
+                // stored by now: use them.
+                let now = self.open(source).await?;
+                if now.sealed_access != t.sealed_access {
+                    return Ok(now.access);
+                }
                 crate::metrics::token_refreshed(provider, "reauth_required");
                 let reason = format!("token renewal refused by {provider}: {error}: {description}");
-                data_sources::mark_reauth_required(self.pool, source, &reason).await?;
+                if !data_sources::mark_reauth_required(self.pool, source, &reason, &t.sealed_access)
+                    .await?
+                {
+                    // The tokens changed in between (or the source was disconnected).
+                    return Ok(self.open(source).await?.access);
+                }
                 Err(TokenError::Reauth(reason))
             }
             Err(OAuthError::Transient(e)) => {
@@ -216,28 +243,32 @@ impl TokenManager<'_> {
         }
     }
 
-    /// Writes a token set (sealed under the current key) for a source.
-    pub async fn save(
+    /// Writes a renewal's token set (sealed under the current key) over the tokens it renewed
+    /// (`renewed`: their sealed access token), with the renewal's fence. False: not stored.
+    async fn store_renewed(
         &self,
         source: Uuid,
+        renewed: &[u8],
+        fence: i64,
         t: &TokenSet,
         refresh: Option<&str>,
-    ) -> Result<(), TokenError> {
+    ) -> Result<bool, TokenError> {
         let cipher = TokenCipher::new(self.key);
         let access = cipher.seal(t.access_token.as_bytes());
         let refresh = refresh.map(|r| cipher.seal(r.as_bytes()));
         let expires_at = t
             .expires_in
             .map(|s| Utc::now() + chrono::Duration::seconds(s));
-        tokens::store(
+        Ok(tokens::store_renewed(
             self.pool,
             source,
+            renewed,
+            fence,
             &access,
             refresh.as_ref(),
             expires_at,
             &t.scopes,
         )
-        .await?;
-        Ok(())
+        .await?)
     }
 }

@@ -62,6 +62,9 @@ pub struct Faults {
     /// failure after which a client must not loop.
     #[serde(default)]
     pub token_fail_after_redeem: u32,
+    /// Delay before every token endpoint reply (ms), after the grant was decided.
+    #[serde(default)]
+    pub token_slow_ms: u64,
     /// While set, every data request of the named provider gets its quota reply: Gmail
     /// `userRateLimitExceeded`, `rateLimitExceeded` or `dailyLimitExceeded` (403, `usageLimits`)
     /// or `rateLimitExceeded429` (429 `RESOURCE_EXHAUSTED`); X `UsageCapExceeded` (429, the

@@ -374,7 +374,9 @@ fn basic_credentials(req: &Request) -> Option<(String, String)> {
     (!id.is_empty() && !secret.is_empty()).then_some((id, secret))
 }
 
-/// `POST …/token` (Facebook: `GET`): authorization code and refresh grants.
+/// `POST …/token` (Facebook: `GET`): authorization code and refresh grants. With the
+/// `token_slow_ms` fault the grant is decided (a code or single-use refresh token spent) at
+/// once and the reply sent that much later, as a slow provider that has already committed.
 #[handler]
 pub async fn token(
     state: Data<&Arc<SandboxState>>,
@@ -382,7 +384,20 @@ pub async fn token(
     req: &Request,
     body: Body,
 ) -> Response {
-    let p = *provider.0;
+    let reply = token_reply(&state, *provider.0, req, body).await;
+    let slow = state.faults.lock().expect("faults").token_slow_ms;
+    if slow > 0 {
+        tokio::time::sleep(Duration::from_millis(slow)).await;
+    }
+    reply
+}
+
+async fn token_reply(
+    state: &Arc<SandboxState>,
+    p: ProviderId,
+    req: &Request,
+    body: Body,
+) -> Response {
     let f = flavor(p);
     let raw = if req.method() == Method::GET {
         req.uri().query().unwrap_or("").to_string()
@@ -434,7 +449,7 @@ pub async fn token(
         .cloned()
         .unwrap_or_else(|| "authorization_code".into());
     let (account, scope) = match grant_type.as_str() {
-        "authorization_code" => match redeem_code(&state, f, &client_id, &form) {
+        "authorization_code" => match redeem_code(state, f, &client_id, &form) {
             Ok(_) if state.take_token_fault() => {
                 return Response::builder()
                     .status(StatusCode::SERVICE_UNAVAILABLE)
@@ -472,7 +487,7 @@ pub async fn token(
         "fb_exchange_token" if p == ProviderId::Facebook => {
             let short = form.get("fb_exchange_token").cloned().unwrap_or_default();
             match state.token_info(p, &short) {
-                Some(info) => return long_lived_reply(&state, p, &info.account),
+                Some(info) => return long_lived_reply(state, p, &info.account),
                 None => return super::graph_token_error(),
             }
         }

@@ -1,6 +1,7 @@
 //! Disconnecting a data source: revoke its token at the provider where the provider allows it
 //! (best effort: a provider outage never blocks a user leaving), then delete its tokens and,
-//! unless kept, its items.
+//! unless kept, its items. A sync running meanwhile is fenced off: its run ends `cancelled`
+//! and it stores nothing more (see `db::data_sources`).
 
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -41,6 +42,10 @@ pub async fn disconnect(
             }
         }
     }
-    data_sources::disconnect(pool, data_source_id, keep_data, duplicate_window).await?;
+    if let Some(trigger) =
+        data_sources::disconnect(pool, data_source_id, keep_data, duplicate_window).await?
+    {
+        crate::metrics::sync_run_cancelled(provider, &trigger);
+    }
     Ok(revoked)
 }

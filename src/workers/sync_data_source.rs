@@ -12,10 +12,20 @@
 //! - `Defer` (throttles): rescheduled without spending an attempt; the run's deadline moves
 //!   with it; the deferral past the queue's cap ends the run `failed` (and the job is dead).
 //! - `Expected` (the user's or the provider's doing: reauthorization needed, access refused or
-//!   withdrawn, a restricted member, the source disconnected or deleted mid-run, the app's
-//!   usage cap): the run ends `failed` with the reason, the source's status says what to do,
-//!   and the job completes — the dead-letter set is for exhausted retries and bugs.
+//!   withdrawn, a restricted member, the app's usage cap): the run ends `failed` with the
+//!   reason, the source's status says what to do, and the job completes — the dead-letter set
+//!   is for exhausted retries and bugs.
+//! - `Cancelled` (the source was disconnected or deleted): the run ends `cancelled`, nothing is
+//!   written on the source, and the job completes — never retried, never a dead letter. Any
+//!   failure of a run whose source is by then disconnected or gone ends this way too (a 401
+//!   after the disconnect revoked the token is not a reason to ask for reauthorization).
 //! - `Bug` (a malformed reply, an unknown provider): the run ends `failed`, the job is dead.
+//!
+//! **The disconnect fence.** Every page is stored in a transaction that first locks the
+//! source's row ([`data_sources::lock_for_page`]); a disconnect takes the same row first. So a
+//! page commits before the disconnect (which then deletes it with the rest) or sees the source
+//! disconnected and stores nothing: once `DELETE /api/v1/data-sources/{id}` has answered,
+//! nothing more is written for the source.
 
 use apalis_core::task::data::Data;
 use lifesync_jobs::{payloads::SyncDataSource, JobError, JobLease};
@@ -37,6 +47,7 @@ enum Ending {
     Retry,
     Defer,
     Expected,
+    Cancelled,
     Bug,
 }
 
@@ -71,6 +82,18 @@ impl Failure {
             message,
             ending: Ending::Expected,
             source_status,
+            wait: None,
+            pause_until: None,
+        }
+    }
+
+    /// The source was disconnected or deleted: the run ends `cancelled`, the job completes.
+    fn cancelled(message: &str) -> Self {
+        Self {
+            error: JobError::permanent(message.to_string()),
+            message: message.to_string(),
+            ending: Ending::Cancelled,
+            source_status: None,
             wait: None,
             pause_until: None,
         }
@@ -153,6 +176,14 @@ pub async fn handle(
     match tracing::Instrument::instrument(run(&job, &deps), span).await {
         Ok(()) => Ok(()),
         Err(mut f) => {
+            // Whatever went wrong, a run whose source is disconnected or gone is cancelled.
+            if f.ending != Ending::Cancelled
+                && data_sources::is_gone(&deps.pool, job.data_source_id)
+                    .await
+                    .unwrap_or(false)
+            {
+                f = Failure::cancelled(&format!("disconnected ({})", f.message));
+            }
             let last_attempt = lease.attempt >= lease.max_attempts;
             // This deferral would pass the queue's cap: the queue buries the job.
             let last_deferral = lease.deferrals >= lease.max_deferrals;
@@ -167,6 +198,10 @@ pub async fn handle(
                 pause_provider(&deps, &job, until).await;
             }
             match f.ending {
+                Ending::Cancelled => {
+                    record_cancel(&deps, &job, &f.message).await;
+                    return Ok(());
+                }
                 Ending::Expected => {
                     record_failure(&deps, &job, &f).await;
                     return Ok(());
@@ -205,12 +240,12 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         return Ok(()); // the run already ended: a duplicate delivery
     };
     let Some(source) = data_sources::load_for_sync(pool, job.data_source_id).await? else {
-        return Err(Failure::expected(
-            "the data source no longer exists".into(),
-            None,
-        ));
+        return Err(Failure::cancelled("the data source no longer exists"));
     };
-    if source.status == "disconnected" || source.status == "reauth_required" {
+    if source.status == "disconnected" {
+        return Err(Failure::cancelled("disconnected"));
+    }
+    if source.status == "reauth_required" {
         return Err(Failure::expected(
             format!("the data source is {}", source.status),
             None,
@@ -329,6 +364,9 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         let kind = normalized.first().map_or("post", |i| i.kind.as_str());
         let Some(next) = page.next.clone() else {
             let mut tx = pool.begin().await?;
+            if !data_sources::lock_for_page(&mut tx, source.id).await? {
+                return Err(Failure::cancelled("disconnected"));
+            }
             let counts = store_items(
                 &mut tx,
                 &source,
@@ -356,6 +394,9 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         let state = next.to_string();
         let store = async {
             let mut tx = pool.begin().await?;
+            if !data_sources::lock_for_page(&mut tx, source.id).await? {
+                return Ok(Stored::Disconnected);
+            }
             let counts = store_items(
                 &mut tx,
                 &source,
@@ -367,11 +408,11 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             if !sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, Some(&state))
                 .await?
             {
-                return Ok(None); // the transaction rolls back
+                return Ok(Stored::RunEnded); // the transaction rolls back
             }
             reconcile::record(&mut tx, job.sync_run_id, source.id, &seen).await?;
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(Some(counts))
+            Ok::<_, sqlx::Error>(Stored::Page(counts))
         };
         let prefetch = async {
             let ahead = PageRequest {
@@ -386,8 +427,10 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             Some(providers::fetch_page(provider, &session, ahead).await)
         };
         let (stored, ahead) = tokio::join!(store, prefetch);
-        let Some(counts) = stored? else {
-            return Err(ended_elsewhere());
+        let counts = match stored? {
+            Stored::Page(counts) => counts,
+            Stored::Disconnected => return Err(Failure::cancelled("disconnected")),
+            Stored::RunEnded => return Err(ended_elsewhere()),
         };
         record_items(&source.provider, kind, counts);
         page_state = Some(next);
@@ -406,11 +449,20 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
     }
 }
 
-/// The run was ended while this job worked on it (its source disconnected, or the deadline):
-/// the page is not stored, and the job ends without a dead letter.
+/// What became of a page's transaction.
+enum Stored {
+    Page(items::PageCounts),
+    /// The source is disconnected or gone: nothing stored.
+    Disconnected,
+    /// The run is no longer running (the deadline ended it): nothing stored.
+    RunEnded,
+}
+
+/// The run was ended while this job worked on it (the run deadline): the page is not stored,
+/// and the job ends without a dead letter.
 fn ended_elsewhere() -> Failure {
     Failure::expected(
-        "the run was ended while it synced (source disconnected or run deadline)".into(),
+        "the run was ended while it synced (run deadline)".into(),
         None,
     )
 }
@@ -507,24 +559,49 @@ async fn pause_provider(
     }
 }
 
+/// Ends the run `cancelled` (unless the disconnect already did) and writes nothing on its
+/// source (best effort: the job ends either way).
+async fn record_cancel(deps: &SharedDeps, job: &SyncDataSource, reason: &str) {
+    let result: sqlx::Result<()> = async {
+        if sync_runs::cancel(&deps.pool, job.sync_run_id, reason).await? {
+            if let Some(p) = provider_of(&deps.pool, job).await? {
+                metrics::sync_run_cancelled(&p, trigger_str(job.trigger));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => tracing::info!(reason, "sync run cancelled"),
+        Err(e) => {
+            tracing::error!(sync_run_id = %job.sync_run_id, error = %e, "could not record a cancelled sync")
+        }
+    }
+}
+
+async fn provider_of(pool: &sqlx::PgPool, job: &SyncDataSource) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT provider FROM data_sources WHERE id = $1")
+        .bind(job.data_source_id)
+        .fetch_optional(pool)
+        .await
+}
+
 /// Ends the run and records the error on its source (best effort: the job ends either way).
 async fn record_failure(deps: &SharedDeps, job: &SyncDataSource, f: &Failure) {
     let result: sqlx::Result<()> = async {
         let mut tx = deps.pool.begin().await?;
-        sync_runs::finish(&mut tx, job.sync_run_id, false, Some(&f.message)).await?;
+        let ended = sync_runs::finish(&mut tx, job.sync_run_id, false, Some(&f.message)).await?;
         data_sources::finish_sync(&mut tx, job.data_source_id, false, Some(&f.message), None)
             .await?;
-        tx.commit().await?;
-        let provider: Option<String> =
-            sqlx::query_scalar("SELECT provider FROM data_sources WHERE id = $1")
-                .bind(job.data_source_id)
-                .fetch_optional(&deps.pool)
-                .await?;
-        if let Some(p) = provider {
-            metrics::sync_run_finished(&p, trigger_str(job.trigger), false);
-        }
+        // The run's end and what the source's status asks of the user, seen together.
         if let Some(status) = f.source_status {
-            data_sources::set_status(&deps.pool, job.data_source_id, status).await?;
+            data_sources::set_status(&mut *tx, job.data_source_id, status).await?;
+        }
+        tx.commit().await?;
+        if ended {
+            if let Some(p) = provider_of(&deps.pool, job).await? {
+                metrics::sync_run_finished(&p, trigger_str(job.trigger), false);
+            }
         }
         Ok(())
     }

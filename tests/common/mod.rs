@@ -709,7 +709,7 @@ impl SyncHarness {
             .fetch_one(&self.app.db.pool)
             .await
             .unwrap();
-            if row.0 == "succeeded" || row.0 == "failed" {
+            if ["succeeded", "failed", "cancelled"].contains(&row.0.as_str()) {
                 return row;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
