@@ -464,7 +464,7 @@ async fn a_renewal_never_overwrites_tokens_it_did_not_renew_nor_revives_deleted_
     let still = tokens::load(pool, ds).await.unwrap().unwrap();
     assert_eq!((access_of(&still), still.fence), ("at-1".into(), 5));
     // Disconnected (tokens deleted): a late renewal creates nothing.
-    lifesync::db::data_sources::disconnect(pool, ds, false)
+    lifesync::db::data_sources::disconnect(pool, ds, false, Duration::from_secs(72 * 3600))
         .await
         .unwrap();
     assert!(!renew(t1.access.bytes.clone(), 6, "at-2").await);

@@ -11,18 +11,27 @@
 //! deletion of its target or a target that arrives later (an older post synced after a newer
 //! cross-post) all move the links to where the rule puts them.
 //!
-//! **Order and concurrency.** Relinking takes a transaction-scoped advisory lock per user, and
-//! runs after the page's rows are written in the same transaction: two runs of one user
-//! storing at once serialize there, and the second sees the first's committed rows, whichever
-//! order they commit in — so a cross-post stored concurrently on two sources is linked.
+//! Only what a touched row can change is recomputed, in two steps: the touched rows and the
+//! rows that pointed at them get their target afresh; then the later items of the same key
+//! within the window after a touched row, on another source, take it as their target when it
+//! is earlier than theirs. Cost follows the rows touched and their cross-posts, not the size of
+//! a group of equal texts.
+//!
+//! **Order and concurrency.** A page transaction takes a transaction-scoped advisory lock per
+//! user ([`lock_user`]) before it writes its rows and relinks after them: two runs of one user
+//! storing at once serialize there (never waiting for each other's rows while holding it), and
+//! the second sees the first's committed rows, whichever order they commit in — so a cross-post
+//! stored concurrently on two sources is linked.
 
 use std::time::Duration;
 
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-/// Serializes the link computation of one user's items (see the module doc).
-async fn lock_user(tx: &mut Transaction<'_, Postgres>, user_id: &str) -> sqlx::Result<()> {
+/// Serializes the item writes of one user's transactions (see the module doc). Taken before
+/// a page's rows are written, so two transactions never wait for each other's rows while
+/// holding it.
+pub async fn lock_user(tx: &mut Transaction<'_, Postgres>, user_id: &str) -> sqlx::Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('lifesync:items-link:' || $1, 0))")
         .bind(user_id)
         .execute(&mut **tx)
@@ -43,18 +52,14 @@ pub async fn relink(
         return Ok(0);
     }
     lock_user(tx, user_id).await?;
+    let window_secs = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+    // 1. The touched rows and the rows that pointed at them: computed afresh.
     sqlx::query(
-        "WITH keys AS (
-             SELECT DISTINCT link_key FROM items
-              WHERE id = ANY($2) AND link_key IS NOT NULL
-         ),
-         members AS (
+        "WITH members AS (
              SELECT x.id, x.data_source_id, x.link_key, x.occurred_at, x.deleted_at,
                     x.duplicate_of
                FROM items x
-              WHERE x.user_id = $1
-                AND (x.link_key IN (SELECT link_key FROM keys)
-                     OR x.duplicate_of = ANY($2) OR x.id = ANY($2))
+              WHERE x.user_id = $1 AND (x.id = ANY($2) OR x.duplicate_of = ANY($2))
          ),
          target AS (
              SELECT m.id, m.duplicate_of AS old,
@@ -76,7 +81,37 @@ pub async fn relink(
     )
     .bind(user_id)
     .bind(touched)
-    .bind(i64::try_from(window.as_secs()).unwrap_or(i64::MAX))
+    .bind(window_secs)
+    .execute(&mut **tx)
+    .await?;
+    // 2. Later items of the same content on other sources, within the window after a touched
+    // row, whose target is later than it (or none): the touched row takes over.
+    sqlx::query(
+        "WITH z AS (
+             SELECT id, data_source_id, link_key, occurred_at FROM items
+              WHERE id = ANY($2) AND link_key IS NOT NULL AND deleted_at IS NULL
+         ),
+         takeover AS (
+             SELECT DISTINCT ON (x.id) x.id, z.id AS target, z.occurred_at AS target_at
+               FROM z JOIN items x
+                 ON x.user_id = $1 AND x.link_key = z.link_key
+                AND x.occurred_at BETWEEN z.occurred_at
+                                      AND z.occurred_at + $3::bigint * interval '1 second'
+                AND x.data_source_id <> z.data_source_id
+                AND (z.occurred_at, z.id) < (x.occurred_at, x.id)
+                AND x.deleted_at IS NULL
+              ORDER BY x.id, z.occurred_at, z.id
+         )
+         UPDATE items x SET duplicate_of = t.target, updated_at = now()
+           FROM takeover t
+          WHERE x.id = t.id
+            AND (x.duplicate_of IS NULL
+                 OR (t.target_at, t.target) < (SELECT c.occurred_at, c.id FROM items c
+                                                WHERE c.id = x.duplicate_of))",
+    )
+    .bind(user_id)
+    .bind(touched)
+    .bind(window_secs)
     .execute(&mut **tx)
     .await?;
     if inserted.is_empty() {

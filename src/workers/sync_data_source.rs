@@ -476,6 +476,7 @@ async fn store_items(
     deleted: &[String],
     duplicate_window: std::time::Duration,
 ) -> sqlx::Result<items::PageCounts> {
+    duplicates::lock_user(tx, &source.user_id).await?;
     let mut page =
         items::upsert_page(tx, &source.user_id, source.id, &source.provider, normalized).await?;
     let gone = items::mark_deleted(tx, source.id, deleted).await?;
