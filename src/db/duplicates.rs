@@ -53,13 +53,19 @@ pub async fn relink(
     }
     lock_user(tx, user_id).await?;
     let window_secs = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
-    // 1. The touched rows and the rows that pointed at them: computed afresh.
+    // 1. The touched rows and the rows that pointed at them: computed afresh (two index
+    // lookups; one `OR` of the two made PostgreSQL scan all of the user's items per page).
     sqlx::query(
         "WITH members AS (
              SELECT x.id, x.data_source_id, x.link_key, x.occurred_at, x.deleted_at,
                     x.duplicate_of
                FROM items x
-              WHERE x.user_id = $1 AND (x.id = ANY($2) OR x.duplicate_of = ANY($2))
+              WHERE x.id = ANY($2) AND x.user_id = $1
+             UNION
+             SELECT x.id, x.data_source_id, x.link_key, x.occurred_at, x.deleted_at,
+                    x.duplicate_of
+               FROM items x
+              WHERE x.duplicate_of = ANY($2) AND x.user_id = $1
          ),
          target AS (
              SELECT m.id, m.duplicate_of AS old,
