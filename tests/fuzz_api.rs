@@ -112,7 +112,10 @@ async fn schemathesis_finds_nothing() {
             // (contract: DELETE /api/v1/data-sources/{id} is a disconnect), so it is still
             // found after the API's only DELETE: the one check left out.
             .args(["--exclude-checks", "use_after_free"])
-            .args(["--workers", "2", "--no-color"])
+            // One worker: with two threads, Hypothesis (describing its lambdas by parsing their
+            // source) meets CPython 3.11's thread-unsafe AST constructor now and then and
+            // reports "AST constructor recursion depth mismatch" as an error of the API.
+            .args(["--workers", "1", "--no-color"])
             .args(["-H", &format!("Authorization: Bearer {t}")])
             .env("SCHEMATHESIS_HOOKS", "")
             .current_dir(std::env::temp_dir())
