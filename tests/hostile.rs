@@ -184,8 +184,10 @@ async fn a_body_over_the_limit_is_413_before_it_is_read() {
     })
     .await
     .unwrap();
+    // Far below the time the rest of a 100 MB body would take to never arrive (the client
+    // sends no more): generous, for a loaded machine.
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(15),
         "{:?}",
         started.elapsed()
     );
