@@ -17,6 +17,10 @@
 //! is earlier than theirs. Cost follows the rows touched and their cross-posts, not the size of
 //! a group of equal texts.
 //!
+//! **Plans.** Each lookup names the columns of one index and asks for that index's order
+//! (`items_by_link_key` ends with `occurred_at, id`), so PostgreSQL picks the same plan with or
+//! without statistics — a first sync fills the table faster than autovacuum analyzes it.
+//!
 //! **Order and concurrency.** A page transaction takes a transaction-scoped advisory lock per
 //! user ([`lock_user`]) before it writes its rows and relinks after them: two runs of one user
 //! storing at once serialize there (never waiting for each other's rows while holding it), and
@@ -53,19 +57,23 @@ pub async fn relink(
     }
     lock_user(tx, user_id).await?;
     let window_secs = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
-    // 1. The touched rows and the rows that pointed at them: computed afresh (two index
-    // lookups; one `OR` of the two made PostgreSQL scan all of the user's items per page).
+    // 1. The touched rows and the rows that pointed at them: computed afresh. Each half is a
+    // lookup by a key of its own (the primary key; `items_by_duplicate_of`) and names no
+    // other column: with `user_id` beside it, a planner without statistics (a table filled
+    // since its last ANALYZE, as in a first sync) chose a user index and read every item of
+    // the user on every page. Both sets belong to `user_id`: touched rows are the caller's,
+    // and links never cross users.
     sqlx::query(
         "WITH members AS (
              SELECT x.id, x.data_source_id, x.link_key, x.occurred_at, x.deleted_at,
                     x.duplicate_of
                FROM items x
-              WHERE x.id = ANY($2) AND x.user_id = $1
+              WHERE x.id = ANY($2)
              UNION
              SELECT x.id, x.data_source_id, x.link_key, x.occurred_at, x.deleted_at,
                     x.duplicate_of
                FROM items x
-              WHERE x.duplicate_of = ANY($2) AND x.user_id = $1
+              WHERE x.duplicate_of = ANY($2)
          ),
          target AS (
              SELECT m.id, m.duplicate_of AS old,
