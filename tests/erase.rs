@@ -844,7 +844,13 @@ async fn every_job_of_the_users_sources_goes_even_one_in_flight_or_scheduled_for
     }
 
     let erase = erase_me(&h, A).await;
-    let stop = erase_worker(&h);
+    let (stop, erase_workers) = start_queue_workers_joinable(
+        &h.app.db.pool,
+        &h.app.store,
+        &h.sandbox.twitter_base(),
+        100,
+        &["erase"],
+    );
     assert_eq!(job_end(&h, &erase).await, "succeeded");
     // Every job of A's sources is gone, the held one and the scheduled one included, with
     // its queue entries and unique key; B's scheduled job stays.
@@ -897,5 +903,6 @@ async fn every_job_of_the_users_sources_goes_even_one_in_flight_or_scheduled_for
         .sum();
     assert_eq!(rows, 0);
     let _ = stop.send(());
+    erase_workers.await.unwrap();
     h.shutdown().await;
 }
