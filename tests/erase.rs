@@ -4,7 +4,10 @@
 //! anything that names the erased user, the other user's data is intact, and the sandbox
 //! recorded the revocations. Also: idempotency (a second request, re-runs after a cut at each
 //! step), the fence while the erase is pending, a revocation outage, the JSON Lines export,
-//! and hostile requests.
+//! and hostile requests; and the user's jobs in every state — a sync held by its worker at a
+//! slow provider during the erase, one scheduled for an hour later, finished ones — leave no
+//! record, queue entry or unique key behind, and the held one's late acknowledgement brings
+//! nothing back.
 
 mod common;
 
@@ -737,5 +740,169 @@ async fn hostile_and_admin_erase_requests() {
         .await
         .unwrap();
     assert!(q["erase"]["succeeded"].as_u64().unwrap() >= 2, "{q}");
+    h.shutdown().await;
+}
+
+/// A sync of `ds` enqueued to run an hour from now (as a spread fan-out or a deferral would
+/// leave it): (run id, job id).
+async fn sync_later(h: &SyncHarness, ds: Uuid) -> (Uuid, String) {
+    use lifesync_jobs::payloads::{SyncDataSource, SyncMode, SyncTrigger};
+    let run = match lifesync::db::sync_runs::insert_queued(&h.app.db.pool, ds, "full", "daily")
+        .await
+        .unwrap()
+    {
+        lifesync::db::sync_runs::Inserted::Created(id) => id,
+        _ => panic!("a run of the source is already active"),
+    };
+    let job = lifesync_jobs::Producer::new(h.app.store.clone())
+        .enqueue_with(
+            &SyncDataSource {
+                version: SyncDataSource::VERSION,
+                data_source_id: ds,
+                mode: SyncMode::Full,
+                trigger: SyncTrigger::Daily,
+                sync_run_id: run,
+                page_cursor: None,
+            },
+            lifesync_jobs::EnqueueOptions {
+                delay: std::time::Duration::from_secs(3600),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(job.created);
+    (run, job.id)
+}
+
+async fn job_state(h: &SyncHarness, id: &str) -> Option<String> {
+    h.app.store.job(id).await.unwrap().map(|j| j.state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_job_of_the_users_sources_goes_even_one_in_flight_or_scheduled_for_later() {
+    let h = SyncHarness::new(1507, 25).await;
+    let mut h = h;
+    let pool = h.app.db.pool.clone();
+    let (a_twitter, _) = h.connect(ProviderId::Twitter, A, "1001").await;
+    let (a_google, _) = h
+        .connect(ProviderId::Google, A, "alpha.erase@gmail.com")
+        .await;
+    let (b_twitter, _) = h.connect(ProviderId::Twitter, B, "2002").await;
+    quiet(&h).await;
+    // Scheduled an hour ahead: a sync of A's Google source, and one of B's.
+    let (a_later_run, a_later) = sync_later(&h, a_google).await;
+    let (_, b_later) = sync_later(&h, b_twitter).await;
+    // In flight: a full sync of A's Twitter source (25 items a page), its worker held at the
+    // provider mid-run.
+    let r = h
+        .app
+        .post_json(
+            &format!("/api/v1/data-sources/{a_twitter}/sync"),
+            &token(A, 3600, None),
+            r#"{"mode":"full"}"#,
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let body: Value = r.json().await.unwrap();
+    let run: Uuid = body["sync_run_id"].as_str().unwrap().parse().unwrap();
+    let job = body["job_id"].as_str().unwrap().to_string();
+    assert!(
+        eventually(30, || async {
+            run_row(&pool, &run.to_string()).await.1 > 0
+        })
+        .await,
+        "a first page stored"
+    );
+    h.set_faults(lifesync::sandbox::Faults {
+        hold_data: true,
+        ..Default::default()
+    });
+    let requests = || h.sandbox.state.requests.lock().unwrap().len();
+    let seen = requests();
+    assert!(
+        eventually(30, || async { requests() > seen }).await,
+        "a data request held at the provider"
+    );
+    assert_eq!(job_state(&h, &job).await.as_deref(), Some("active"));
+    assert_eq!(run_row(&pool, &run.to_string()).await.0, "running");
+    assert_eq!(job_state(&h, &a_later).await.as_deref(), Some("scheduled"));
+
+    let mut a_needles = needles(&pool, A).await;
+    assert!(a_needles.contains(&run.to_string()) && a_needles.contains(&a_later_run.to_string()));
+    let dump = redis_dump(&h).await;
+    a_needles.extend(completion_ids(&dump, A));
+    for (what, id) in [
+        ("in flight", run),
+        ("later", a_later_run),
+        ("source", a_twitter),
+    ] {
+        assert!(
+            !keys_naming(&dump, &[id.to_string()]).is_empty(),
+            "before the erase, Redis holds the {what} job's record"
+        );
+    }
+
+    let erase = erase_me(&h, A).await;
+    let (stop, erase_workers) = start_queue_workers_joinable(
+        &h.app.db.pool,
+        &h.app.store,
+        &h.sandbox.twitter_base(),
+        100,
+        &["erase"],
+    );
+    assert_eq!(job_end(&h, &erase).await, "succeeded");
+    // Every job of A's sources is gone, the held one and the scheduled one included, with
+    // its queue entries and unique key; B's scheduled job stays.
+    assert_eq!(job_state(&h, &job).await, None, "the job in flight");
+    assert_eq!(
+        job_state(&h, &a_later).await,
+        None,
+        "the job scheduled for later"
+    );
+    assert_eq!(job_state(&h, &b_later).await.as_deref(), Some("scheduled"));
+    let stats = h.app.store.stats("sync").await.unwrap();
+    assert_eq!(
+        (
+            stats.pending,
+            stats.scheduled,
+            stats.running,
+            stats.retrying,
+            stats.dead
+        ),
+        (0, 1, 0, 0, 0),
+        "{stats:?}"
+    );
+    let left = keys_naming(&redis_dump(&h).await, &a_needles);
+    assert!(left.is_empty(), "keys of A remain: {left:?}");
+
+    // The held worker goes on: the provider answers, the run finds its source gone, and its
+    // acknowledgement finds no record to write to.
+    h.set_faults(lifesync::sandbox::Faults::default());
+    h.stop_workers().await;
+    assert_eq!(
+        job_state(&h, &job).await,
+        None,
+        "the late ack brought nothing back"
+    );
+    let left = keys_naming(&redis_dump(&h).await, &a_needles);
+    assert!(
+        left.is_empty(),
+        "keys of A after the worker ended: {left:?}"
+    );
+    let stats = h.app.store.stats("sync").await.unwrap();
+    assert_eq!(
+        (stats.running, stats.retrying, stats.dead),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+    let rows: i64 = rows_naming(&pool, &a_needles)
+        .await
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(rows, 0);
+    let _ = stop.send(());
+    erase_workers.await.unwrap();
     h.shutdown().await;
 }

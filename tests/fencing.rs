@@ -4,7 +4,10 @@
 //!   through the worker's 401 until a new connect;
 //! - token refresh: two processes behind a token endpoint slower than the lock's lease send
 //!   one refresh request; a renewal that outlives its lock is still stored and its successor
-//!   sends nothing; a renewal never overwrites tokens it did not renew.
+//!   sends nothing; a renewal never overwrites tokens it did not renew;
+//! - a holder stalled past its lease after its request reached the provider: its successor is
+//!   refused (the refresh token is spent) and marks the source `reauth_required`; the stalled
+//!   holder's rotated tokens are stored all the same and the source is `active` again.
 
 mod common;
 
@@ -225,6 +228,53 @@ struct Process {
     lease: Duration,
 }
 
+/// Freezes a [`Process`] whole, as a stop-the-world pause or a `SIGSTOP` would: its one thread
+/// blocks, so nothing of it runs (not its lock's keep-alive, not its HTTP client) until thawed.
+struct Stall {
+    freeze: Option<tokio::sync::oneshot::Sender<()>>,
+    frozen: std::sync::mpsc::Receiver<()>,
+    thaw: std::sync::mpsc::Sender<()>,
+}
+
+/// The process's side of a [`Stall`].
+struct StallPoint {
+    freeze: tokio::sync::oneshot::Receiver<()>,
+    frozen: std::sync::mpsc::Sender<()>,
+    thaw: std::sync::mpsc::Receiver<()>,
+}
+
+impl Stall {
+    fn new() -> (Self, StallPoint) {
+        let (freeze_tx, freeze_rx) = tokio::sync::oneshot::channel();
+        let (frozen_tx, frozen_rx) = std::sync::mpsc::channel();
+        let (thaw_tx, thaw_rx) = std::sync::mpsc::channel();
+        (
+            Self {
+                freeze: Some(freeze_tx),
+                frozen: frozen_rx,
+                thaw: thaw_tx,
+            },
+            StallPoint {
+                freeze: freeze_rx,
+                frozen: frozen_tx,
+                thaw: thaw_rx,
+            },
+        )
+    }
+
+    /// Returns once the process is frozen.
+    fn freeze(&mut self) {
+        let _ = self.freeze.take().expect("frozen once").send(());
+        self.frozen
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the process froze");
+    }
+
+    fn thaw(&self) {
+        self.thaw.send(()).unwrap();
+    }
+}
+
 impl Process {
     /// Renews the token of `ds` after `failed_access` was refused, once `go` opens.
     fn renew(
@@ -233,6 +283,27 @@ impl Process {
         failed_access: String,
         go: std::sync::Arc<std::sync::Barrier>,
     ) -> std::thread::JoinHandle<Result<String, String>> {
+        self.spawn(ds, failed_access, go, None)
+    }
+
+    /// [`Process::renew`] at once, in a process that the returned [`Stall`] can freeze.
+    fn renew_stallable(
+        &self,
+        ds: Uuid,
+        failed_access: String,
+    ) -> (Stall, std::thread::JoinHandle<Result<String, String>>) {
+        let (stall, point) = Stall::new();
+        let go = std::sync::Arc::new(std::sync::Barrier::new(1));
+        (stall, self.spawn(ds, failed_access, go, Some(point)))
+    }
+
+    fn spawn(
+        &self,
+        ds: Uuid,
+        failed_access: String,
+        go: std::sync::Arc<std::sync::Barrier>,
+        stall: Option<StallPoint>,
+    ) -> std::thread::JoinHandle<Result<String, String>> {
         let (db_url, prefix, base, lease) = (
             self.db_url.clone(),
             self.prefix.clone(),
@@ -240,11 +311,20 @@ impl Process {
             self.lease,
         );
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
+            // One thread runs everything of this process (current-thread runtime), so a task
+            // that blocks it freezes the whole process.
+            let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
+            if let Some(point) = stall {
+                rt.spawn(async move {
+                    if point.freeze.await.is_ok() {
+                        point.frozen.send(()).unwrap();
+                        let _ = point.thaw.recv(); // blocks the process's only thread
+                    }
+                });
+            }
             rt.block_on(async move {
                 let pool = lifesync::db::connect(&db_url, 2).await.unwrap();
                 let redis = std::env::var("TEST_REDIS_URL")
@@ -451,6 +531,7 @@ async fn a_renewal_never_overwrites_tokens_it_did_not_renew_nor_revives_deleted_
             tokens::store_renewed(pool, ds, &base, fence, &access, Some(&refresh), None, &[])
                 .await
                 .unwrap()
+                != tokens::Renewed::NotStored
         }
     };
     // The renewal of the stored tokens is stored, with its fence.
@@ -474,9 +555,195 @@ async fn a_renewal_never_overwrites_tokens_it_did_not_renew_nor_revives_deleted_
         pool,
         ds,
         "refused",
-        &t1.access.bytes
+        &t1.access.bytes,
+        7
     )
     .await
     .unwrap());
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_stalled_past_its_lease_after_the_provider_answered_still_wins_over_the_refusal_it_caused(
+) {
+    let h = SyncHarness::new(75, 100).await;
+    let (ds, first) = h.connect(ProviderId::Twitter, "ida", "2007").await;
+    assert_eq!(first.0, "succeeded", "{first:?}");
+    let old = stored(&h.app.db.pool, ds).await;
+    let status = || async {
+        sqlx::query_scalar::<_, String>("SELECT status FROM data_sources WHERE id = $1")
+            .bind(ds)
+            .fetch_one(&h.app.db.pool)
+            .await
+            .unwrap()
+    };
+    // The token endpoint is slow for A: it spends the single-use refresh token at once and
+    // answers 1.5 s later.
+    h.set_faults(Faults {
+        token_slow_ms: 1500,
+        ..Faults::default()
+    });
+    let before = refresh_requests(&h);
+    let p = process(&h, Duration::from_millis(300));
+    let (mut stall, a) = p.renew_stallable(ds, old.0.clone());
+    assert!(eventually(10, || async { refresh_requests(&h) > before }).await);
+    // A stalls, whole, before the answer reaches it, for longer than its 300 ms lease: its lock
+    // and its flight run out with nobody to renew them. The endpoint answers B at once.
+    h.set_faults(Faults::default());
+    stall.freeze();
+    let b = p
+        .renew(
+            ds,
+            old.0.clone(),
+            std::sync::Arc::new(std::sync::Barrier::new(1)),
+        )
+        .join()
+        .unwrap();
+    // B took the lock, found no renewal in flight, presented the spent refresh token and was
+    // refused: the source is marked, the tokens untouched.
+    let refused = b.expect_err("B is refused: A's request spent the refresh token");
+    assert!(refused.contains("reconnect required"), "{refused}");
+    assert_eq!(refresh_requests(&h) - before, 2, "A's request and B's");
+    assert_eq!(status().await, "reauth_required");
+    assert_eq!(stored(&h.app.db.pool, ds).await, old);
+    let b_fence: i64 = {
+        let mut redis = h.app.store.connection();
+        let fence_key = format!("{}:oauth:refresh-fence:{ds}", h.app.store.settings().prefix);
+        redis::cmd("GET")
+            .arg(&fence_key)
+            .query_async(&mut redis)
+            .await
+            .unwrap()
+    };
+    // A wakes with the rotated tokens, the only ones the provider still honours: stored, and
+    // the refusal they caused undone, although B's fence is the newer one.
+    stall.thaw();
+    let a = a.join().unwrap().expect("process a");
+    rotated_and_stored(&h, ds, &old, &a).await;
+    let a_fence = stored(&h.app.db.pool, ds).await.2;
+    assert!(a_fence < b_fence, "A {a_fence}, B {b_fence}");
+    let refused_fence: Option<i64> =
+        sqlx::query_scalar("SELECT refused_fence FROM oauth_tokens WHERE data_source_id = $1")
+            .bind(ds)
+            .fetch_one(&h.app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        refused_fence, None,
+        "the refusal mark went with the refused tokens"
+    );
+    assert_eq!(refresh_requests(&h) - before, 2);
+    // And the source works: a sync, then a renewal with the rotated refresh token.
+    let run = h.sync(ds, "ida", "incremental").await;
+    assert_eq!(run.0, "succeeded", "{run:?}");
+    let renewed = stored(&h.app.db.pool, ds).await;
+    let again = p
+        .renew(
+            ds,
+            renewed.0.clone(),
+            std::sync::Arc::new(std::sync::Barrier::new(1)),
+        )
+        .join()
+        .unwrap()
+        .expect("renewal with the rotated token");
+    rotated_and_stored(&h, ds, &renewed, &again).await;
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_undoes_only_a_refusal_of_the_tokens_it_renewed_whatever_the_fences_order() {
+    use lifesync::{
+        crypto::TokenCipher,
+        db::{data_sources, tokens, tokens::Renewed},
+    };
+    let app = TestApp::spawn().await;
+    let pool = &app.db.pool;
+    let ds = app.db.data_source("jo", "twitter", "2008").await;
+    let key = token_key();
+    let c = TokenCipher::new(&key);
+    let sealed = |s: &str| c.seal(s.as_bytes());
+    let status = || async {
+        sqlx::query_scalar::<_, String>("SELECT status FROM data_sources WHERE id = $1")
+            .bind(ds)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    let current = || async { tokens::load(pool, ds).await.unwrap().unwrap().access.bytes };
+    let renew = |base: Vec<u8>, fence: i64| {
+        let (access, refresh) = (sealed("at"), sealed("rt"));
+        async move {
+            tokens::store_renewed(pool, ds, &base, fence, &access, Some(&refresh), None, &[])
+                .await
+                .unwrap()
+        }
+    };
+    tokens::store(pool, ds, &sealed("at-0"), Some(&sealed("rt-0")), None, &[])
+        .await
+        .unwrap();
+    // A refusal under a newer fence (7) than the success (6) of the same tokens: undone.
+    let t0 = current().await;
+    assert!(
+        data_sources::mark_reauth_required(pool, ds, "refused", &t0, 7)
+            .await
+            .unwrap()
+    );
+    assert_eq!(status().await, "reauth_required");
+    assert_eq!(renew(t0, 6).await, Renewed::Reopened { refused_fence: 7 });
+    assert_eq!(status().await, "active");
+    // Under an older fence (8) than the success (9): undone too.
+    let t1 = current().await;
+    assert!(
+        data_sources::mark_reauth_required(pool, ds, "refused", &t1, 8)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        renew(t1.clone(), 9).await,
+        Renewed::Reopened { refused_fence: 8 }
+    );
+    assert_eq!(status().await, "active");
+    // A refusal of tokens since replaced marks nothing.
+    assert!(
+        !data_sources::mark_reauth_required(pool, ds, "refused", &t1, 10)
+            .await
+            .unwrap()
+    );
+    assert_eq!(status().await, "active");
+    // `reauth_required` for another reason (say the token is another account's): a renewal
+    // stores its tokens but does not reopen the source.
+    let t2 = current().await;
+    data_sources::set_status(pool, ds, "reauth_required")
+        .await
+        .unwrap();
+    assert_eq!(renew(t2, 11).await, Renewed::Stored);
+    assert_eq!(status().await, "reauth_required");
+    // A refusal mark belongs to the tokens it refused: a connect's new tokens clear it, and a
+    // renewal of those does not reopen what the refusal of the old ones closed.
+    let t3 = current().await;
+    data_sources::set_status(pool, ds, "active").await.unwrap();
+    assert!(
+        data_sources::mark_reauth_required(pool, ds, "refused", &t3, 12)
+            .await
+            .unwrap()
+    );
+    tokens::store(pool, ds, &sealed("at-4"), Some(&sealed("rt-4")), None, &[])
+        .await
+        .unwrap();
+    assert_eq!(renew(current().await, 13).await, Renewed::Stored);
+    assert_eq!(status().await, "reauth_required");
+    // A disconnected source: neither a refusal nor a success touches it.
+    let t4 = current().await;
+    sqlx::query("UPDATE data_sources SET status = 'disconnected' WHERE id = $1")
+        .bind(ds)
+        .execute(pool)
+        .await
+        .unwrap();
+    assert!(
+        !data_sources::mark_reauth_required(pool, ds, "refused", &t4, 14)
+            .await
+            .unwrap()
+    );
+    assert_eq!(status().await, "disconnected");
     app.shutdown().await;
 }

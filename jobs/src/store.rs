@@ -34,6 +34,7 @@ struct Scripts {
     redrive: Script,
     purge_dead: Script,
     forget: Script,
+    remove: Script,
 }
 
 impl Scripts {
@@ -47,6 +48,7 @@ impl Scripts {
             redrive: s(include_str!("lua/redrive.lua")),
             purge_dead: s(include_str!("lua/purge_dead.lua")),
             forget: s(include_str!("lua/forget.lua")),
+            remove: s(include_str!("lua/remove.lua")),
         }
     }
 }
@@ -682,6 +684,26 @@ impl Store {
         let mut total = 0;
         for chunk in ids.chunks(500) {
             let mut inv = self.scripts.forget.prepare_invoke();
+            inv.arg(&self.settings.prefix).arg(queue);
+            for id in chunk {
+                inv.arg(id);
+            }
+            let n: usize = inv.invoke_async(&mut self.conn.clone()).await?;
+            total += n;
+        }
+        Ok(total)
+    }
+
+    /// Deletes these jobs of `queue` whatever their state — queued, scheduled, retrying, held
+    /// by a worker, dead or succeeded —: the record, its queue entry and its unique key, one
+    /// atomic script call per 500 ids. A worker still running one of them loses its lease:
+    /// its heartbeat reports it lost and its ack finds no record and writes nothing, so the
+    /// job never comes back. For erasing what a job names (a user's data); the caller decides
+    /// whether running jobs may be cut loose. Returns how many records were deleted.
+    pub async fn remove_jobs(&self, queue: &str, ids: &[String]) -> Result<usize, QueueError> {
+        let mut total = 0;
+        for chunk in ids.chunks(500) {
+            let mut inv = self.scripts.remove.prepare_invoke();
             inv.arg(&self.settings.prefix).arg(queue);
             for id in chunk {
                 inv.arg(id);

@@ -560,3 +560,211 @@ async fn finished_records_can_be_found_and_forgotten_live_ones_stay() {
     );
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_jobs_are_gone_in_every_state_and_a_held_ones_ack_brings_nothing_back() {
+    use lifesync_jobs::{
+        store::{AckRecord, Outcome},
+        Job,
+    };
+    let env = Env::shared().await;
+    let uniq = |n: u64, b: Behaviour, key: &str| ProbeJob {
+        n,
+        behaviour: b,
+        unique: Some(key.into()),
+        ..Default::default()
+    };
+    // Ended and waiting, through a worker: succeeded, dead, waiting a minute for a retry.
+    let succeeded = env.enqueue(uniq(1, Behaviour::Succeed, "k1")).await;
+    let dead = env.enqueue_with(uniq(2, Behaviour::Abort, "k2"), 1).await;
+    let retrying = env
+        .enqueue(uniq(3, Behaviour::RetryAfterOnce(60_000), "k3"))
+        .await;
+    let w = env.start_worker(2);
+    for (id, state) in [
+        (&succeeded, "succeeded"),
+        (&dead, "dead"),
+        (&retrying, "retrying"),
+    ] {
+        assert!(
+            env.wait_state(id, state, Duration::from_secs(10)).await,
+            "{state}"
+        );
+    }
+    w.stop().await;
+    // Held: claimed by a worker (this test) that has not acknowledged it yet.
+    let held = env.enqueue(uniq(4, Behaviour::Succeed, "k4")).await;
+    let claim = env.store.claim(ProbeJob::QUEUE, "w-test", 1).await.unwrap();
+    assert_eq!(claim.jobs.len(), 1);
+    let lease = claim.jobs[0].lease;
+    assert_eq!(claim.jobs[0].id, held);
+    // Queued and scheduled, and two of the same kinds that stay.
+    let ready = env.enqueue(uniq(5, Behaviour::Succeed, "k5")).await;
+    let producer = &env.producer;
+    let later = |n: u64, key: &str| {
+        let job = uniq(n, Behaviour::Succeed, key);
+        async move {
+            producer
+                .enqueue_with(
+                    &job,
+                    lifesync_jobs::EnqueueOptions {
+                        delay: Duration::from_secs(3600),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .id
+        }
+    };
+    let scheduled = later(6, "k6").await;
+    let kept_ready = env.enqueue(job(7, Behaviour::Succeed)).await;
+    let kept_scheduled = later(8, "k8").await;
+    assert_eq!(
+        env.store.stats(ProbeJob::QUEUE).await.unwrap(),
+        QueueStats {
+            pending: 2,
+            scheduled: 2,
+            running: 1,
+            retrying: 1,
+            dead: 1,
+            succeeded: 1,
+        }
+    );
+
+    let doomed = vec![
+        succeeded.clone(),
+        dead.clone(),
+        retrying.clone(),
+        held.clone(),
+        ready.clone(),
+        scheduled.clone(),
+    ];
+    let mut asked = doomed.clone();
+    asked.push("no-such-job".into());
+    // Another queue's name removes nothing.
+    assert_eq!(env.store.remove_jobs("other", &asked).await.unwrap(), 0);
+    assert_eq!(
+        env.store
+            .remove_jobs(ProbeJob::QUEUE, &asked)
+            .await
+            .unwrap(),
+        6
+    );
+    assert_eq!(
+        env.store
+            .remove_jobs(ProbeJob::QUEUE, &asked)
+            .await
+            .unwrap(),
+        0,
+        "removing again finds nothing"
+    );
+    for id in &doomed {
+        assert!(env.store.job(id).await.unwrap().is_none(), "{id}");
+    }
+    let stats = env.store.stats(ProbeJob::QUEUE).await.unwrap();
+    assert_eq!(
+        (
+            stats.pending,
+            stats.scheduled,
+            stats.running,
+            stats.retrying,
+            stats.dead
+        ),
+        (1, 1, 0, 0, 0),
+        "only the kept jobs are queued"
+    );
+    // No key names a removed job or one of its unique keys (every list, set and string read).
+    let mut conn = env.store.connection();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", env.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    for k in &keys {
+        let kind: String = redis::cmd("TYPE")
+            .arg(k)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let mut cmd = match kind.as_str() {
+            "list" => redis::cmd("LRANGE"),
+            "zset" => redis::cmd("ZRANGE"),
+            "set" => redis::cmd("SMEMBERS"),
+            "string" => redis::cmd("MGET"),
+            _ => continue,
+        };
+        cmd.arg(k);
+        if kind == "list" || kind == "zset" {
+            cmd.arg(0).arg(-1);
+        }
+        let members: Vec<String> = cmd.query_async(&mut conn).await.unwrap();
+        for id in &doomed {
+            assert!(
+                !k.contains(id.as_str()) && !members.contains(id),
+                "{k} names {id}"
+            );
+        }
+        for u in ["k1", "k2", "k3", "k4", "k5", "k6"] {
+            assert!(!k.ends_with(&format!(":unique:{u}")), "{k}");
+        }
+    }
+
+    // The holder's heartbeat finds the lease gone; its ack (any outcome) writes nothing.
+    let lost = env
+        .store
+        .heartbeat(ProbeJob::QUEUE, &[(held.clone(), lease)])
+        .await
+        .unwrap();
+    assert_eq!(lost, vec![held.clone()]);
+    for outcome in [
+        Outcome::Failed {
+            delay: Duration::ZERO,
+            error: "late".into(),
+        },
+        Outcome::Succeeded,
+        Outcome::Interrupted {
+            error: "late".into(),
+        },
+    ] {
+        let ack = AckRecord {
+            id: held.clone(),
+            lease,
+            outcome,
+        };
+        assert_eq!(env.store.ack(ProbeJob::QUEUE, &[ack]).await.unwrap(), 0);
+    }
+    assert!(env.store.job(&held).await.unwrap().is_none());
+    let stats = env.store.stats(ProbeJob::QUEUE).await.unwrap();
+    assert_eq!((stats.running, stats.retrying, stats.dead), (0, 0, 0));
+
+    // The unique keys are free again, and a worker runs only what was kept (and the new job).
+    let again = env
+        .producer
+        .enqueue(&uniq(9, Behaviour::Succeed, "k4"))
+        .await
+        .unwrap();
+    assert!(again.created && again.id != held);
+    let runs_before = env.runs().await.len();
+    let w = env.start_worker(2);
+    assert!(
+        env.wait_state(&kept_ready, "succeeded", Duration::from_secs(10))
+            .await
+    );
+    assert!(
+        env.wait_state(&again.id, "succeeded", Duration::from_secs(10))
+            .await
+    );
+    w.stop().await;
+    let mut ran: Vec<u64> = env.runs().await[runs_before..]
+        .iter()
+        .map(|r| r.split(':').next().unwrap().parse().unwrap())
+        .collect();
+    ran.sort_unstable();
+    assert_eq!(ran, vec![7, 9]);
+    assert_eq!(
+        env.state(&kept_scheduled).await.as_deref(),
+        Some("scheduled")
+    );
+    env.cleanup().await;
+}

@@ -162,26 +162,49 @@ pub async fn set_status(db: impl sqlx::PgExecutor<'_>, id: Uuid, status: &str) -
 /// The provider refused to renew the source's token: the user must reconnect. The scheduler
 /// skips such sources; the API shows the status and the reason. Only while the refused tokens
 /// are still the stored ones (`refused`: their sealed access token; a reconnect or another
-/// renewal since then wins) and the source is not disconnected. False: nothing changed.
+/// renewal since then wins) and the source is not disconnected; the tokens row records the
+/// refusing renewal's `fence` (`refused_fence`), so that a success for the same tokens can undo
+/// it (`db::tokens::store_renewed`). One transaction that locks the source row first, as every
+/// token write does. False: nothing changed.
 pub async fn mark_reauth_required(
     pool: &PgPool,
     id: Uuid,
     reason: &str,
     refused: &[u8],
+    fence: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let mut tx = pool.begin().await?;
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM data_sources WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if status.is_none_or(|s| s == "disconnected") {
+        return Ok(false);
+    }
+    let marked = sqlx::query(
+        "UPDATE oauth_tokens SET refused_fence = $3
+          WHERE data_source_id = $1 AND access_token_enc = $2",
+    )
+    .bind(id)
+    .bind(refused)
+    .bind(fence)
+    .execute(&mut *tx)
+    .await?;
+    if marked.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query(
         "UPDATE data_sources SET status = 'reauth_required', last_sync_error = $2,
                 updated_at = now()
-          WHERE id = $1 AND status <> 'disconnected'
-            AND EXISTS (SELECT 1 FROM oauth_tokens t
-                         WHERE t.data_source_id = $1 AND t.access_token_enc = $3)",
+          WHERE id = $1",
     )
     .bind(id)
     .bind(reason)
-    .bind(refused)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Ids of active sources synced successfully since `since`, after `after`, in id order: the

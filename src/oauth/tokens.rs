@@ -1,6 +1,6 @@
 //! A data source's access token over its life: opened from PostgreSQL, renewed shortly before
 //! it expires and once after a provider answers 401, with the renewed (possibly rotated) tokens
-//! written back in one statement, sealed under the current key.
+//! written back in one transaction, sealed under the current key.
 //!
 //! **One refresh at a time per source, across processes** ([`super::refresh_lock`]). Renewal
 //! takes a Redis lock whose lease is renewed every third of it while the request is in flight,
@@ -11,7 +11,7 @@
 //! refresh token it returns is the only one that works from then on.
 //!
 //! **When the lock is lost anyway** (the holder stalled past its lease, the key was evicted or
-//! lost in a fail-over), three rules keep the honoured response, and only it:
+//! lost in a fail-over), four rules keep the honoured response, and only it:
 //! 1. *A fencing token per grant.* Each acquisition gets a fence from a Redis counter, larger
 //!    than every earlier one (and than the fence stored with the tokens). Every renewal stores
 //!    its fence with the tokens it writes, and a write whose fence is not newer than the stored
@@ -27,15 +27,29 @@
 //!    keeps its renewal registered as in flight; the next holder waits for every older flight
 //!    to end before it reads the tokens, so it picks up the rotated token instead of presenting
 //!    the spent one. A refusal is taken as final only if the tokens it refused are still the
-//!    stored ones: the source becomes `reauth_required` in the same statement that checks it.
-//!
-//! What remains: a holder stalled longer than its lease *after* its request reached the
-//! provider, whose late success then lands after a successor's refusal marked the source
-//! `reauth_required` — the tokens are stored valid, the status asks for a reconnect.
+//!    stored ones: the source becomes `reauth_required` in the same transaction that checks
+//!    it, and the tokens row records the refusing renewal's fence.
+//! 4. *A success outranks a refusal of the same tokens.* Rule 3 cannot see a holder that
+//!    stalled longer than its lease (its keep-alive stalled with it, so its flight ran out)
+//!    *after* its request reached the provider: its successor presents the refresh token the
+//!    stalled request has just spent, is refused, and marks the source `reauth_required`; then
+//!    the stalled holder wakes with the rotated tokens. Those are stored (rule 2) and, in the
+//!    same transaction, the refusal is undone: the source is `active` again
+//!    ([`tokens::store_renewed`]). The provider's answers, not the lock's order, decide: a
+//!    success for refresh token R means the provider honoured R, so a refusal of R was either
+//!    caused by that success (R spent) or is contradicted by it, and the rotated token is the
+//!    one that works from now on. So the fences' order is not consulted here (in this race the
+//!    refusal even holds the newer fence); it keeps ordering token writes. Should the grant
+//!    really have been revoked right after the stalled request was honoured, the reopened
+//!    source costs one more refused renewal, which marks it again.
 //!
 //! A renewal the provider refuses (`invalid_grant`, a revoked or expired grant, no refresh
 //! token) ends in [`TokenError::Reauth`]: the source becomes `reauth_required`, which the API
-//! shows and the scheduler skips, until the user connects the account again.
+//! shows and the scheduler skips, until the user connects the account again (or, by rule 4,
+//! a success for the same tokens arrives). Every [`TokenError::Reauth`] has already set that
+//! status (unless the source is disconnected), so callers never write it themselves: a later
+//! write of theirs could undo rule 4. A disconnected source (or one fenced by an erase) is
+//! never renewed.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -50,14 +64,18 @@ use super::{
 use crate::{
     config::TokenKey,
     crypto::TokenCipher,
-    db::{data_sources, tokens},
+    db::{
+        data_sources,
+        tokens::{self, Renewed},
+    },
     providers::ProviderId,
 };
 
 /// Why no usable token could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    /// The user must connect the account again (the source is now `reauth_required`).
+    /// The user must connect the account again: the source is now `reauth_required` (the
+    /// manager set it; a disconnected source stays disconnected).
     #[error("reconnect required: {0}")]
     Reauth(String),
     /// Try again later (provider or Redis unavailable).
@@ -90,27 +108,39 @@ struct Opened {
 
 impl TokenManager<'_> {
     async fn open(&self, source: Uuid) -> Result<Opened, TokenError> {
-        let stored = tokens::load(self.pool, source)
-            .await?
-            .ok_or_else(|| TokenError::Reauth("no tokens stored".into()))?;
+        let Some(stored) = tokens::load(self.pool, source).await? else {
+            return Err(self.reconnect(source, "no tokens stored".into()).await);
+        };
         let cipher = TokenCipher::new(self.key);
         let open = |s: &crate::crypto::Sealed| {
             cipher
                 .open(s)
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| {
-                    TokenError::Reauth(format!("stored token does not open: key {}", s.key_id))
-                })
+                .ok_or_else(|| format!("stored token does not open: key {}", s.key_id))
         };
-        Ok(Opened {
-            access: open(&stored.access)?,
-            refresh: stored.refresh.as_ref().map(open).transpose()?,
-            expires_at: stored.expires_at,
-            scopes: stored.scopes,
-            sealed_access: stored.access.bytes,
-            fence: stored.fence,
-        })
+        let opened = open(&stored.access)
+            .and_then(|access| Ok((access, stored.refresh.as_ref().map(open).transpose()?)));
+        match opened {
+            Ok((access, refresh)) => Ok(Opened {
+                access,
+                refresh,
+                expires_at: stored.expires_at,
+                scopes: stored.scopes,
+                sealed_access: stored.access.bytes,
+                fence: stored.fence,
+            }),
+            Err(reason) => Err(self.reconnect(source, reason).await),
+        }
+    }
+
+    /// A reconnect is needed for a reason other than a refusal: the source becomes
+    /// `reauth_required` (unless disconnected). A refusal marks it itself, conditionally.
+    async fn reconnect(&self, source: Uuid, reason: String) -> TokenError {
+        match data_sources::set_status(self.pool, source, "reauth_required").await {
+            Ok(()) => TokenError::Reauth(reason),
+            Err(e) => TokenError::Database(e),
+        }
     }
 
     fn due(&self, provider: ProviderId, t: &Opened) -> bool {
@@ -148,6 +178,11 @@ impl TokenManager<'_> {
         provider: ProviderId,
         failed_access: Option<&str>,
     ) -> Result<String, TokenError> {
+        // A disconnected source, or one fenced by an erase, is never renewed (its tokens, if
+        // any, are about to be revoked; a renewal would only leave keys behind).
+        if data_sources::is_gone(self.pool, source).await? {
+            return Err(TokenError::Reauth("the data source is disconnected".into()));
+        }
         let stored_fence = self.open(source).await?.fence;
         let lock = RefreshLock::acquire(
             self.states,
@@ -185,10 +220,11 @@ impl TokenManager<'_> {
         if someone_else_renewed {
             return Ok(t.access);
         }
-        let app = self
-            .apps
-            .get(provider)
-            .ok_or_else(|| TokenError::Reauth(format!("{provider} is not configured")))?;
+        let Some(app) = self.apps.get(provider) else {
+            return Err(self
+                .reconnect(source, format!("{provider} is not configured"))
+                .await);
+        };
         match token_client::refresh(
             app,
             &self.apps.http,
@@ -202,11 +238,20 @@ impl TokenManager<'_> {
                 // A provider that does not rotate keeps the old refresh token.
                 let refresh = new.refresh_token.clone().or(t.refresh);
                 crate::metrics::token_refreshed(provider, "renewed");
-                if self
+                match self
                     .store_renewed(source, &t.sealed_access, fence, &new, refresh.as_deref())
                     .await?
                 {
-                    return Ok(new.access_token);
+                    Renewed::Stored => return Ok(new.access_token),
+                    Renewed::Reopened { refused_fence } => {
+                        tracing::warn!(
+                            %source, fence, refused_fence,
+                            "renewed tokens stored after a refusal of the same tokens marked the \
+                             source reauth_required; the refusal is undone (rule 4)"
+                        );
+                        return Ok(new.access_token);
+                    }
+                    Renewed::NotStored => {}
                 }
                 // Replaced since this renewal read them (a reconnect, another holder's renewal
                 // of a provider that does not rotate) or deleted (a disconnect): theirs stand.
@@ -224,8 +269,14 @@ impl TokenManager<'_> {
                 }
                 crate::metrics::token_refreshed(provider, "reauth_required");
                 let reason = format!("token renewal refused by {provider}: {error}: {description}");
-                if !data_sources::mark_reauth_required(self.pool, source, &reason, &t.sealed_access)
-                    .await?
+                if !data_sources::mark_reauth_required(
+                    self.pool,
+                    source,
+                    &reason,
+                    &t.sealed_access,
+                    fence,
+                )
+                .await?
                 {
                     // The tokens changed in between (or the source was disconnected).
                     return Ok(self.open(source).await?.access);
@@ -244,7 +295,7 @@ impl TokenManager<'_> {
     }
 
     /// Writes a renewal's token set (sealed under the current key) over the tokens it renewed
-    /// (`renewed`: their sealed access token), with the renewal's fence. False: not stored.
+    /// (`renewed`: their sealed access token), with the renewal's fence.
     async fn store_renewed(
         &self,
         source: Uuid,
@@ -252,7 +303,7 @@ impl TokenManager<'_> {
         fence: i64,
         t: &TokenSet,
         refresh: Option<&str>,
-    ) -> Result<bool, TokenError> {
+    ) -> Result<Renewed, TokenError> {
         let cipher = TokenCipher::new(self.key);
         let access = cipher.seal(t.access_token.as_bytes());
         let refresh = refresh.map(|r| cipher.seal(r.as_bytes()));

@@ -40,6 +40,10 @@ pub struct Faults {
     /// Delay before every data reply (ms).
     #[serde(default)]
     pub slow_ms: u64,
+    /// While set, every data reply waits (after `slow_ms`) until it is cleared: a worker held
+    /// mid-request at the provider for as long as a test needs.
+    #[serde(default)]
+    pub hold_data: bool,
     /// Requests allowed per 15-minute window per account before 429 (None: the provider's).
     #[serde(default)]
     pub rate_limit: Option<u32>,
@@ -62,7 +66,8 @@ pub struct Faults {
     /// failure after which a client must not loop.
     #[serde(default)]
     pub token_fail_after_redeem: u32,
-    /// Delay before every token endpoint reply (ms), after the grant was decided.
+    /// Delay before every token endpoint reply (ms), after the grant was decided; the value
+    /// at a request's arrival applies to it.
     #[serde(default)]
     pub token_slow_ms: u64,
     /// While set, every data request of the named provider gets its quota reply: Gmail
@@ -360,6 +365,9 @@ impl SandboxState {
         let f = self.faults.lock().expect("faults").clone();
         if f.slow_ms > 0 {
             tokio::time::sleep(Duration::from_millis(f.slow_ms)).await;
+        }
+        while self.faults.lock().expect("faults").hold_data {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         if f.fail_every > 0 && n.is_multiple_of(f.fail_every as usize) {
             return Some(DataFault::Unavailable);

@@ -377,6 +377,8 @@ fn basic_credentials(req: &Request) -> Option<(String, String)> {
 /// `POST …/token` (Facebook: `GET`): authorization code and refresh grants. With the
 /// `token_slow_ms` fault the grant is decided (a code or single-use refresh token spent) at
 /// once and the reply sent that much later, as a slow provider that has already committed.
+/// The delay is the fault's value when the request arrived, so a test can make one request
+/// slow and answer the next at once.
 #[handler]
 pub async fn token(
     state: Data<&Arc<SandboxState>>,
@@ -384,8 +386,8 @@ pub async fn token(
     req: &Request,
     body: Body,
 ) -> Response {
-    let reply = token_reply(&state, *provider.0, req, body).await;
     let slow = state.faults.lock().expect("faults").token_slow_ms;
+    let reply = token_reply(&state, *provider.0, req, body).await;
     if slow > 0 {
         tokio::time::sleep(Duration::from_millis(slow)).await;
     }

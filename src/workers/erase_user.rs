@@ -91,8 +91,9 @@ async fn erase(deps: &SharedDeps, user_id: &str, lease: &JobLease) -> Result<(),
         .await
         .map_err(|e| JobError::retryable(format!("database: {e}")))?;
 
-    // 4. Nothing slipped in between 2 and 3.
-    let late = redis_keys::purge(store, &deps.states, user_id, &[])
+    // 4. Nothing slipped in between 2 and 3 (a connection; anything a sync still in flight
+    //    wrote for one of their sources).
+    let late = redis_keys::purge(store, &deps.states, user_id, &sources)
         .await
         .map_err(|e| JobError::retryable(format!("redis: {e:#}")))?;
     if late.live_connects > 0 {

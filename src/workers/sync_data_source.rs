@@ -122,7 +122,9 @@ impl From<TokenError> for Failure {
     fn from(e: TokenError) -> Self {
         let message = e.to_string();
         match e {
-            TokenError::Reauth(_) => Self::expected(message, Some("reauth_required")),
+            // The token manager has set the status, under its rules (a success for the same
+            // tokens may undo a refusal): writing it again here could undo that.
+            TokenError::Reauth(_) => Self::expected(message, None),
             // A token endpoint whose certificate is not trusted: the operator's to mend.
             TokenError::Tls(_) => Self::bug(message),
             TokenError::Transient(_) | TokenError::Database(_) => Self::retryable(message),

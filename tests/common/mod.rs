@@ -484,6 +484,21 @@ pub fn start_queue_workers(
     batch_size: u32,
     queues: &[&str],
 ) -> tokio::sync::oneshot::Sender<()> {
+    start_queue_workers_joinable(pool, store, twitter_base, batch_size, queues).0
+}
+
+/// [`start_queue_workers`], with the task that ends once the workers stopped: every job they
+/// ran finished or handed back, and every acknowledgement written.
+pub fn start_queue_workers_joinable(
+    pool: &PgPool,
+    store: &Store,
+    twitter_base: &str,
+    batch_size: u32,
+    queues: &[&str],
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
     let deps = lifesync::workers::SharedDeps(std::sync::Arc::new(lifesync::workers::Deps {
         pool: pool.clone(),
         producer: lifesync_jobs::Producer::new(store.clone()),
@@ -501,16 +516,19 @@ pub fn start_queue_workers(
     let queues: Vec<String> = queues.iter().map(|q| q.to_string()).collect();
     let monitor = lifesync::workers::register(store, deps, &queues, 4, &handles);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(lifesync_jobs::runner::run_until(
-        monitor,
-        handles,
-        async {
-            let _ = stopped.await;
-            Ok(())
-        },
-        std::time::Duration::from_secs(5),
-    ));
-    stop
+    let task = tokio::spawn(async move {
+        let _ = lifesync_jobs::runner::run_until(
+            monitor,
+            handles,
+            async {
+                let _ = stopped.await;
+                Ok(())
+            },
+            std::time::Duration::from_secs(5),
+        )
+        .await;
+    });
+    (stop, task)
 }
 
 /// The client application's confirmation of a completion (`POST …/confirm` with `jwt`);
@@ -560,6 +578,7 @@ pub struct SyncHarness {
     pub app: TestApp,
     pub sandbox: TestSandbox,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    workers: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// A run's outcome: status, fetched, new, updated, error.
@@ -595,7 +614,7 @@ impl SyncHarness {
         let sandbox = TestSandbox::spawn(seed).await;
         let app =
             TestApp::spawn_on_with_queue(redis, Some(sandbox_oauth(&sandbox.base)), adjust).await;
-        let stop = start_queue_workers(
+        let (stop, workers) = start_queue_workers_joinable(
             &app.db.pool,
             &app.store,
             &sandbox.twitter_base(),
@@ -606,6 +625,21 @@ impl SyncHarness {
             app,
             sandbox,
             stop: Some(stop),
+            workers: Some(workers),
+        }
+    }
+
+    /// Stops the harness's workers and waits until they stopped (jobs in flight finished or
+    /// handed back within the 5 s grace, acknowledgements written).
+    pub async fn stop_workers(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(w) = self.workers.take() {
+            tokio::time::timeout(std::time::Duration::from_secs(30), w)
+                .await
+                .expect("the workers stopped")
+                .unwrap();
         }
     }
 

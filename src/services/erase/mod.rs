@@ -14,12 +14,16 @@
 //!    first [`REVOKE_ATTEMPTS`] attempts, after which the erase goes on without it and logs
 //!    which provider kept a grant — a provider outage never holds an erase hostage;
 //! 2. delete the user's Redis keys ([`redis_keys`]): OAuth states, completions, held and
-//!    checkpointed exchanges, refresh locks, rate-limit buckets, finished job records. While an
-//!    account connection of theirs is still being exchanged, the erase waits for it (deferral,
-//!    no attempt spent) so that it cannot land after the erase;
+//!    checkpointed exchanges, refresh locks, rate-limit buckets, and every job of theirs or of
+//!    their sources in any state — queued, scheduled, retrying, dead, succeeded or running
+//!    (a running sync is cut loose: it finds its source fenced and stores nothing, and its
+//!    acknowledgement finds no record to write to). While an account connection of theirs is
+//!    still being exchanged, the erase waits for it (deferral, no attempt spent) so that it
+//!    cannot land after the erase;
 //! 3. delete every row of theirs in PostgreSQL in one transaction (`db::users::delete_user`);
-//! 4. look once more for a connection that slipped in between 2 and 3; if one did, the job runs
-//!    again.
+//! 4. purge the same keys once more (anything a sync still in flight wrote for one of their
+//!    sources in between) and look for a connection that slipped in between 2 and 3; if one
+//!    did, the job runs again.
 //!
 //! Webhooks (a later issue) join step 3 (their rows) and, for deliveries in flight, step 2.
 

@@ -7,13 +7,17 @@
 //! | `oauth:refresh:{source}` and any other `oauth:` key naming one of their sources | the source ids |
 //! | `ratelimit:api:user:{hash}` | the user id |
 //! | `ratelimit:{provider}:account:{account}` | the sources' accounts (a bucket another user shares only restarts) |
-//! | `job:{id}` of finished jobs whose payload names the user or one of their sources | SCAN `job:*` |
+//! | `job:{id}` whose payload names the user or one of their sources, in any state, with its queue entries and unique key (`q:{queue}:unique:sync:{source}`) | SCAN `job:*`, then [`Store::remove_jobs`] |
 //!
-//! Queue internals (`q:…`) are never touched: a live job keeps its record and unique key
-//! until it ends. A live account-connection job of the user is reported instead
-//! ([`Purged::live_connects`]), so the erase can wait for it; a live sync of theirs finds
-//! its source fenced or gone and ends without storing anything. The scans cost one pass over
-//! the prefix's keys (SCAN in steps of [`SCAN_COUNT`]), acceptable for a rare background job.
+//! A job of theirs goes whatever its state: queued, scheduled for later, waiting for a
+//! retry, dead-lettered, succeeded, or held by a worker at this moment. The queue removes
+//! each one atomically ([`Store::remove_jobs`]); a worker still running a sync of theirs
+//! finds its source fenced or gone and ends without storing anything, and its
+//! acknowledgement then finds no record and writes nothing back. The one exception is a live
+//! account-connection job of the user: it is reported instead ([`Purged::live_connects`]) and
+//! the erase waits for it, since cutting it loose could not stop a connection already being
+//! exchanged. The scans cost one pass over the prefix's keys (SCAN in steps of
+//! [`SCAN_COUNT`]), acceptable for a rare background job.
 
 use std::collections::{HashMap, HashSet};
 
@@ -118,8 +122,8 @@ pub async fn purge(
         out.deleted += conn.del::<_, usize>(&names).await?;
     }
 
-    // Job records whose payload names the user or one of their sources.
-    let mut finished: HashMap<String, Vec<String>> = HashMap::new();
+    // Jobs whose payload names the user or one of their sources, in any state.
+    let mut doomed_jobs: HashMap<String, Vec<String>> = HashMap::new();
     let mut cursor = 0u64;
     loop {
         let (next, jobs) = store.scan_jobs(cursor, SCAN_COUNT).await?;
@@ -134,10 +138,10 @@ pub async fn purge(
             if payload["user_id"].as_str() != Some(user_id) && !names_source {
                 continue;
             }
-            if j.is_finished() {
-                finished.entry(j.queue).or_default().push(j.id);
-            } else if j.queue == queues::OAUTH_COMPLETION {
+            if j.queue == queues::OAUTH_COMPLETION && !j.is_finished() {
                 out.live_connects += 1;
+            } else {
+                doomed_jobs.entry(j.queue).or_default().push(j.id);
             }
         }
         if next == 0 {
@@ -145,8 +149,10 @@ pub async fn purge(
         }
         cursor = next;
     }
-    for (queue, ids) in finished {
-        out.deleted += store.forget_finished(&queue, &ids).await?;
+    for (queue, mut ids) in doomed_jobs {
+        ids.sort_unstable();
+        ids.dedup(); // SCAN may return a key twice
+        out.deleted += store.remove_jobs(&queue, &ids).await?;
     }
     Ok(out)
 }
