@@ -4,6 +4,10 @@
 //! 2. enqueue N more in batches (one script call per 500 jobs);
 //! 3. process all 2N with one worker process at concurrency C, timed until the last
 //!    acknowledgement is in Redis.
+//!
+//! Beside each rate it reports what the phase cost the Redis server per job (CPU time and
+//! commands, from `INFO` before and after: see [`super::redis_cost`]), so the report shows how
+//! close the queue runs to one Redis core.
 
 use std::{
     sync::{
@@ -17,6 +21,7 @@ use apalis_core::{monitor::Monitor, worker::builder::WorkerBuilder};
 use lifesync_jobs::{probe::NoopJob, JobError, Producer, QueueSettings, RedisBackend, Store};
 use tower::limit::ConcurrencyLimitLayer;
 
+use super::redis_cost::{self, PhaseCost};
 use crate::config::RedisConfig;
 
 /// The figures of one run.
@@ -25,6 +30,10 @@ pub struct QueueBench {
     pub enqueued_per_s: f64,
     pub batch_enqueued_per_s: f64,
     pub processed_per_s: f64,
+    /// Redis's cost per job of each phase.
+    pub enqueue_cost: PhaseCost,
+    pub batch_enqueue_cost: PhaseCost,
+    pub process_cost: PhaseCost,
 }
 
 pub async fn run(redis: &RedisConfig, jobs: u64, concurrency: usize) -> anyhow::Result<QueueBench> {
@@ -39,21 +48,27 @@ pub async fn run(redis: &RedisConfig, jobs: u64, concurrency: usize) -> anyhow::
 async fn measure(store: &Store, jobs: u64, concurrency: usize) -> anyhow::Result<QueueBench> {
     let producer = Producer::new(store.clone());
     let queue = <NoopJob as lifesync_jobs::Job>::QUEUE;
+    let mut info = store.connection();
 
     eprintln!("bench queue: enqueueing {jobs} jobs one by one");
+    let before = redis_cost::read(&mut info).await?;
     let t = Instant::now();
     for n in 0..jobs {
         producer.enqueue(&NoopJob { n }).await?;
     }
     let enqueued_per_s = jobs as f64 / t.elapsed().as_secs_f64();
-    eprintln!("bench queue:   {enqueued_per_s:.0} jobs/s");
+    let enqueue_cost = redis_cost::per_job(&before, &redis_cost::read(&mut info).await?, jobs);
+    eprintln!("bench queue:   {enqueued_per_s:.0} jobs/s; {enqueue_cost}");
 
     eprintln!("bench queue: enqueueing {jobs} jobs in batches");
     let batch: Vec<NoopJob> = (jobs..2 * jobs).map(|n| NoopJob { n }).collect();
+    let before = redis_cost::read(&mut info).await?;
     let t = Instant::now();
     producer.enqueue_batch(&batch, Default::default()).await?;
     let batch_enqueued_per_s = jobs as f64 / t.elapsed().as_secs_f64();
-    eprintln!("bench queue:   {batch_enqueued_per_s:.0} jobs/s");
+    let batch_enqueue_cost =
+        redis_cost::per_job(&before, &redis_cost::read(&mut info).await?, jobs);
+    eprintln!("bench queue:   {batch_enqueued_per_s:.0} jobs/s; {batch_enqueue_cost}");
 
     let total = 2 * jobs;
     eprintln!("bench queue: processing {total} jobs, one worker, concurrency {concurrency}");
@@ -75,6 +90,7 @@ async fn measure(store: &Store, jobs: u64, concurrency: usize) -> anyhow::Result
             })
     });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let before = redis_cost::read(&mut info).await?;
     let t = Instant::now();
     let worker = tokio::spawn(monitor.run_with_signal(async move {
         let _ = stop_rx.await;
@@ -101,12 +117,16 @@ async fn measure(store: &Store, jobs: u64, concurrency: usize) -> anyhow::Result
         }
     }
     let processed_per_s = total as f64 / t.elapsed().as_secs_f64();
-    eprintln!("bench queue:   {processed_per_s:.0} jobs/s");
+    let process_cost = redis_cost::per_job(&before, &redis_cost::read(&mut info).await?, total);
+    eprintln!("bench queue:   {processed_per_s:.0} jobs/s; {process_cost}");
     let _ = stop_tx.send(());
     let _ = worker.await;
     Ok(QueueBench {
         enqueued_per_s,
         batch_enqueued_per_s,
         processed_per_s,
+        enqueue_cost,
+        batch_enqueue_cost,
+        process_cost,
     })
 }
