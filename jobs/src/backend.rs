@@ -10,6 +10,9 @@
 //! - the *acker* writes outcomes in batches: one script call for everything that finished while
 //!   the previous call was in flight (group commit), retried until Redis takes it.
 //!
+//! and a fourth logs the worker's [`summary`](crate::summary) at INFO every
+//! `QueueSettings::summary_every` (per-job lines are DEBUG; failures and dead letters WARN).
+//!
 //! [`OutcomeLayer`] is the backend's middleware: it wraps every task (outside the user's layers),
 //! catches panics, enforces the job timeout, classifies the result and hands it to the acker.
 //! Stopping the worker stops fetching, hands buffered jobs back at once and flushes every ack
@@ -44,6 +47,7 @@ use crate::{
     config::QueueSettings,
     retry::{classify, FailureClass},
     store::{AckRecord, ClaimedJob, Outcome, QueueError, Store},
+    summary::{Ending, Tally},
 };
 
 /// The lease under which a task was claimed; attached to every task's data.
@@ -74,6 +78,8 @@ struct Lane {
     held: Mutex<HashMap<String, u64>>,
     acks: mpsc::UnboundedSender<AckMsg>,
     stop: CancellationToken,
+    /// Endings since the last summary line.
+    tally: Tally,
 }
 
 impl Lane {
@@ -159,6 +165,7 @@ pub struct RedisBackend<Args> {
     tx: Option<mpsc::Sender<Task<Args>>>,
     fetcher: Option<tokio::task::JoinHandle<()>>,
     heartbeat: Option<tokio::task::JoinHandle<()>>,
+    summary: Option<tokio::task::JoinHandle<()>>,
     closing: Option<BoxFuture<'static, ()>>,
     _marker: PhantomData<fn() -> Args>,
 }
@@ -197,6 +204,7 @@ where
             held: Mutex::new(HashMap::new()),
             acks: ack_tx,
             stop: CancellationToken::new(),
+            tally: Tally::default(),
         });
         Self {
             lane,
@@ -205,6 +213,7 @@ where
             tx: Some(tx),
             fetcher: None,
             heartbeat: None,
+            summary: None,
             closing: None,
             _marker: PhantomData,
         }
@@ -224,6 +233,7 @@ where
         if let Some(ack_rx) = self.ack_rx.take() {
             tokio::spawn(ack_loop(lane.clone(), ack_rx));
         }
+        self.summary = Some(tokio::spawn(summary_loop(lane.clone())));
         self.heartbeat = Some(tokio::spawn(heartbeat_loop(lane)));
     }
 
@@ -233,6 +243,7 @@ where
         let fetcher = self.fetcher.take();
         let rx = self.rx.take();
         let heartbeat = self.heartbeat.take();
+        let summary = self.summary.take();
         async move {
             if let Some(f) = fetcher {
                 let _ = f.await;
@@ -250,6 +261,10 @@ where
             if let Some(h) = heartbeat {
                 h.abort();
             }
+            if let Some(s) = summary {
+                s.abort();
+            }
+            crate::summary::log(&lane.queue, &lane.worker_id, lane.tally.take());
         }
         .boxed()
     }
@@ -260,7 +275,10 @@ impl<Args> Drop for RedisBackend<Args> {
     /// [`WorkerHandle::hand_back_all`] can still flush it after a worker was dropped.
     fn drop(&mut self) {
         self.lane.stop.cancel();
-        for task in [&self.fetcher, &self.heartbeat].into_iter().flatten() {
+        for task in [&self.fetcher, &self.heartbeat, &self.summary]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
         }
     }
@@ -497,6 +515,14 @@ async fn ack_loop(lane: Arc<Lane>, mut rx: mpsc::UnboundedReceiver<AckMsg>) {
     }
 }
 
+async fn summary_loop(lane: Arc<Lane>) {
+    let every = lane.settings().summary_every;
+    loop {
+        tokio::time::sleep(every).await;
+        crate::summary::log(&lane.queue, &lane.worker_id, lane.tally.take());
+    }
+}
+
 async fn heartbeat_loop(lane: Arc<Lane>) {
     let every = lane.settings().heartbeat;
     loop {
@@ -594,27 +620,45 @@ where
                     }
                 };
                 if let Some(l) = lease {
-                    let label = match &outcome {
-                        Outcome::Succeeded => Some("succeeded"),
-                        Outcome::Aborted { .. } => Some("dead"),
-                        Outcome::Failed { .. } if l.attempt >= l.max_attempts => Some("dead"),
-                        Outcome::Deferred { .. } if l.deferrals >= l.max_deferrals => Some("dead"),
-                        Outcome::Failed { .. } | Outcome::Deferred { .. } => Some("retried"),
+                    let ending = match &outcome {
+                        Outcome::Succeeded => Some(Ending::Done),
+                        Outcome::Aborted { .. } => Some(Ending::Dead),
+                        Outcome::Failed { .. } if l.attempt >= l.max_attempts => Some(Ending::Dead),
+                        Outcome::Deferred { .. } if l.deferrals >= l.max_deferrals => {
+                            Some(Ending::Dead)
+                        }
+                        Outcome::Failed { .. } | Outcome::Deferred { .. } => Some(Ending::Retried),
                         Outcome::HandedBack | Outcome::Interrupted { .. } => None,
                     };
-                    if let Some(label) = label {
-                        crate::metrics::record_attempt(&lane.queue, label, started.elapsed());
+                    let took = started.elapsed();
+                    if let Some(ending) = ending {
+                        let label = match ending {
+                            Ending::Done => "succeeded",
+                            Ending::Retried => "retried",
+                            Ending::Dead => "dead",
+                        };
+                        crate::metrics::record_attempt(&lane.queue, label, took);
+                        lane.tally.record(ending, took);
                     }
-                    let ms = started.elapsed().as_millis() as u64;
+                    let ms = took.as_millis() as u64;
+                    // Per-job lines are DEBUG (the summary reports them at INFO); a failure
+                    // names its job itself, as the span may be filtered out at WARN.
                     match &outcome {
-                        Outcome::Succeeded => tracing::info!(duration_ms = ms, "job succeeded"),
+                        Outcome::Succeeded => tracing::debug!(duration_ms = ms, "job succeeded"),
                         Outcome::Failed { error, .. }
                         | Outcome::Aborted { error }
                         | Outcome::Deferred { error, .. } => {
-                            tracing::warn!(duration_ms = ms, outcome = label.unwrap_or("retried"),
-                                       %error, "job failed")
+                            let dead = ending == Some(Ending::Dead);
+                            tracing::warn!(
+                                job_id = %l.id,
+                                attempt = l.attempt,
+                                duration_ms = ms,
+                                outcome = if dead { "dead" } else { "retried" },
+                                %error,
+                                "job failed"
+                            )
                         }
-                        _ => tracing::info!(duration_ms = ms, "job handed back"),
+                        _ => tracing::debug!(duration_ms = ms, "job handed back"),
                     }
                     lane.record(l.id, l.lease, outcome);
                 }
