@@ -9,6 +9,20 @@ local function now_ms()
 end
 local now = now_ms()
 
+-- A lease's entry in the queue's `leases` hash (field: job id): lease number, attempt, time it
+-- was taken, worker, and the job's unique key. Kept here rather than in the job's record so a
+-- claim, a heartbeat and an ack touch one hash per batch instead of one record per job.
+local leases_key = qk .. 'leases'
+local function lease_entry(lease, attempt, worker, uniq)
+  return lease .. ' ' .. attempt .. ' ' .. now .. ' ' .. worker .. '\n' .. (uniq or '')
+end
+-- Returns lease (string), attempt (number), worker, unique key ('' = none); nil for no entry.
+local function parse_lease(e)
+  if not e then return nil end
+  local l, a, w, u = string.match(e, '^(%d+) (%d+) %d+ ([^\n]*)\n(.*)$')
+  return l, tonumber(a), w, u
+end
+
 -- Releases a unique key, but only while it still points at this job.
 local function release_unique(uniq, id)
   if uniq and uniq ~= '' then
