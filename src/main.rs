@@ -242,21 +242,7 @@ async fn run(cli: Cli) -> i32 {
             bench: Bench::Queue { jobs, concurrency },
         } => lifesync::bench::queue::run(&config.redis, jobs, concurrency)
             .await
-            .map(|b| {
-                println!(
-                    "queue: enqueued_per_s={:.0} batch_enqueued_per_s={:.0} processed_per_s={:.0} \
-                     redis_cpu_us_per_job={:.2}/{:.2}/{:.2} commands_per_job={:.2}/{:.2}/{:.2}",
-                    b.enqueued_per_s,
-                    b.batch_enqueued_per_s,
-                    b.processed_per_s,
-                    b.enqueue_cost.cpu_us,
-                    b.batch_enqueue_cost.cpu_us,
-                    b.process_cost.cpu_us,
-                    b.enqueue_cost.commands,
-                    b.batch_enqueue_cost.commands,
-                    b.process_cost.commands,
-                )
-            }),
+            .map(|b| println!("{b}")),
     };
     match result {
         Ok(()) => 0,

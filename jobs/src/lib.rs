@@ -9,6 +9,7 @@
 //! - [`retry`]: backoff policy and the error kinds handlers return;
 //! - [`payloads`]: the typed job payloads; [`producer`]: typed enqueue, the only way in;
 //! - [`runner`]: running workers until SIGTERM with a grace period;
+//! - [`bench`]: the queue benchmark (`lifesync bench queue`);
 //! - [`metrics`]: the queue's metrics (attempts, durations, depth);
 //! - `summary`: the per-queue `jobs summary` log line (per-job lines are DEBUG).
 //!
@@ -16,6 +17,7 @@
 //! key layout, the job state machine and the delivery guarantee.
 
 pub mod backend;
+pub mod bench;
 pub mod config;
 pub mod metrics;
 pub mod payloads;

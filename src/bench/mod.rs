@@ -6,5 +6,4 @@ pub mod cost;
 pub mod fanout;
 pub mod normalize;
 pub mod queue;
-pub mod redis_cost;
 pub mod sync;

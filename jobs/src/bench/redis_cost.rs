@@ -39,7 +39,7 @@ impl std::fmt::Display for PhaseCost {
 }
 
 /// Reads the counters (two INFO commands, themselves counted in the next reading).
-pub async fn read(conn: &mut ConnectionManager) -> anyhow::Result<RedisCounters> {
+pub async fn read(conn: &mut ConnectionManager) -> Result<RedisCounters, redis::RedisError> {
     let cpu: String = redis::cmd("INFO").arg("cpu").query_async(conn).await?;
     let stats: String = redis::cmd("INFO")
         .arg("commandstats")
