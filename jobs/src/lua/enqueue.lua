@@ -2,10 +2,10 @@
 --       then per job: id, payload, max_attempts, delay_ms, unique_key ('' = none),
 --       fixed_id (1: a deterministic id that may exist already; 0: a fresh ULID)
 -- Returns a flat array: per job the id that now stands for it and 1 (created) or 0 (existing).
--- The record holds only what is known now; attempts, lease and deferrals read as 0 until set.
+-- The record holds only what is known now; attempts and deferrals read as 0 until set.
 local n = tonumber(ARGV[4])
 local out = {}
-local pushed = 0
+local ready = {}
 local live = { ready = true, scheduled = true, retrying = true, active = true }
 if ARGV[3] == '1' then redis.call('SADD', prefix .. ':queues', queue) end
 for i = 0, n - 1 do
@@ -43,12 +43,12 @@ for i = 0, n - 1 do
       redis.call('ZADD', qk .. 'scheduled', now + delay, id)
     else
       redis.call('HSET', jk, unpack(fields))
-      -- Only a list that was empty can have idle workers blocked on it.
-      if redis.call('LPUSH', qk .. 'ready', id) == 1 then pushed = pushed + 1 end
+      ready[#ready + 1] = id
     end
     out[#out + 1] = id
     out[#out + 1] = 1
   end
 end
-if pushed > 0 then wake() end
+-- One push for the whole batch; only a list that was empty can have idle workers blocked on it.
+if #ready > 0 and redis.call('LPUSH', qk .. 'ready', unpack(ready)) == #ready then wake() end
 return out
