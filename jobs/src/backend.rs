@@ -2,8 +2,8 @@
 //! batched acknowledgements and graceful hand-back.
 //!
 //! Per worker (one [`RedisBackend`]) three background tasks run:
-//! - the *fetcher* claims up to the free room of a bounded local buffer in one script call and
-//!   blocks on the queue's wake list when nothing is ready (so an idle worker starts a new job
+//! - the *fetcher* claims up to the free room of a bounded local buffer in one script call, once
+//!   at least half of it is free, and blocks on the queue's wake list when nothing is ready (so an idle worker starts a new job
 //!   within milliseconds, and a delayed job at its due time);
 //! - the *heartbeat* renews the leases of every job the worker holds (buffered, running, or
 //!   finished but not yet acknowledged);
@@ -354,11 +354,13 @@ where
     let mut block_conn = None;
     let mut backoff = Duration::from_millis(100);
     loop {
-        let permit = tokio::select! {
+        // Claim once half the buffer is free: under load each call then takes a batch rather
+        // than the one or two jobs that started while the previous call was out.
+        let permits = tokio::select! {
             _ = lane.stop.cancelled() => return,
-            p = tx.reserve() => match p { Ok(p) => p, Err(_) => return },
+            p = tx.reserve_many(s.claim_batch.div_ceil(2)) => match p { Ok(p) => p, Err(_) => return },
         };
-        let want = (1 + tx.capacity()).min(s.claim_batch);
+        let want = (permits.len() + tx.capacity()).min(s.claim_batch);
         // A claim is never cancelled half-way: jobs Redis handed over must reach the buffer.
         let claim = lane.store.claim(&lane.queue, &lane.worker_id, want).await;
         let claim = match claim {
@@ -367,7 +369,7 @@ where
                 c
             }
             Err(e) => {
-                drop(permit);
+                drop(permits);
                 tracing::warn!(queue = %lane.queue, error = %e, retry_in = ?backoff, "claim failed; Redis unavailable?");
                 if sleep_or_stop(&lane.stop, backoff).await {
                     return;
@@ -377,7 +379,7 @@ where
             }
         };
         if claim.jobs.is_empty() {
-            drop(permit);
+            drop(permits);
             let wait = claim.next_due.unwrap_or(s.idle_block).min(s.idle_block);
             if wait.is_zero() {
                 continue;
@@ -414,12 +416,12 @@ where
                 held.insert(j.id.clone(), j.lease);
             }
         }
-        let mut permit = Some(permit);
+        let mut permits = permits;
         for job in claim.jobs {
             let Some(task) = build_task::<Args>(&lane, job) else {
                 continue;
             };
-            match permit.take() {
+            match permits.next() {
                 Some(p) => p.send(task),
                 None => {
                     if let Err(e) = tx.send(task).await {
