@@ -94,15 +94,25 @@ async fn the_dead_index_is_trimmed_to_the_dead_retention() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undecodable_payload_is_dead_lettered_not_retried() {
     let env = Env::shared().await;
-    let id = env.enqueue_with(ProbeJob::default(), 3).await;
-    // A payload no `ProbeJob` decodes from (an old or foreign producer).
+    // A job no `ProbeJob` decodes from, as an older or foreign producer could have queued it:
+    // a record and its bare id on the ready list.
+    let id = "foreign-1".to_string();
     let mut conn = env.recorder.conn.clone();
     let _: () = conn
-        .hset(
+        .hset_multiple(
             format!("{}:job:{id}", env.prefix),
-            "payload",
-            "{\"n\":\"x\"}",
+            &[
+                ("queue", "probe"),
+                ("payload", "{\"n\":\"x\"}"),
+                ("state", "ready"),
+                ("max_attempts", "3"),
+                ("created_ms", "0"),
+            ],
         )
+        .await
+        .unwrap();
+    let _: () = conn
+        .lpush(format!("{}:q:probe:ready", env.prefix), &id)
         .await
         .unwrap();
     let w = env.start_worker(2);

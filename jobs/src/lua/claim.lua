@@ -56,8 +56,15 @@ if max_claim > 0 then
     if top <= #ids then top = redis.call('INCRBY', seq, now) end
     local lease = top - #ids
     local zargs, hargs = {}, {}
-    for _, id in ipairs(ids) do
-      local f = redis.call('HMGET', job_key(id), 'payload', 'attempts', 'max_attempts', 'deferrals', 'unique')
+    for _, e in ipairs(ids) do
+      local id, max_attempts, uniq, payload = parse_ready(e)
+      local f
+      if id then
+        f = { payload, 0, max_attempts, 0, uniq }
+      else
+        id = e
+        f = redis.call('HMGET', job_key(id), 'payload', 'attempts', 'max_attempts', 'deferrals', 'unique')
+      end
       if f[1] then
         local attempt = (tonumber(f[2]) or 0) + 1
         lease = lease + 1

@@ -3,6 +3,8 @@
 --       fixed_id (1: a deterministic id that may exist already; 0: a fresh ULID)
 -- Returns a flat array: per job the id that now stands for it and 1 (created) or 0 (existing).
 -- The record holds only what is known now; attempts and deferrals read as 0 until set.
+-- An immediate job's ready-list entry carries what a claim needs (see `ready_entry`), so
+-- claiming a fresh job reads nothing else.
 local n = tonumber(ARGV[4])
 local out = {}
 local ready = {}
@@ -43,7 +45,7 @@ for i = 0, n - 1 do
       redis.call('ZADD', qk .. 'scheduled', now + delay, id)
     else
       redis.call('HSET', jk, unpack(fields))
-      ready[#ready + 1] = id
+      ready[#ready + 1] = ready_entry(id, max_attempts, uniq, payload)
     end
     out[#out + 1] = id
     out[#out + 1] = 1
