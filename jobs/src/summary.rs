@@ -123,6 +123,11 @@ impl Tally {
     }
 }
 
+/// Milliseconds to the microsecond.
+fn ms(d: Duration) -> f64 {
+    d.as_micros() as f64 / 1e3
+}
+
 /// Logs `queue`'s summary at INFO, unless nothing ended in the interval.
 pub(crate) fn log(queue: &str, worker: &str, s: Summary) {
     if s.is_empty() {
@@ -135,8 +140,8 @@ pub(crate) fn log(queue: &str, worker: &str, s: Summary) {
         failed = s.retried + s.dead,
         retried = s.retried,
         dead = s.dead,
-        p50_ms = s.p50.as_secs_f64() * 1e3,
-        p99_ms = s.p99.as_secs_f64() * 1e3,
+        p50_ms = ms(s.p50),
+        p99_ms = ms(s.p99),
         "jobs summary"
     );
 }
