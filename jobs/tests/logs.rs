@@ -62,7 +62,7 @@ async fn job_lines_are_debug_with_an_info_summary_and_failures_at_warn() {
         .await
     );
     tokio::time::sleep(Duration::from_millis(700)).await; // a summary interval passes
-    // Read before the worker stops: the periodic summaries alone account for every ending.
+                                                          // Read before the worker stops: the periodic summaries alone account for every ending.
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     w.stop().await;
 

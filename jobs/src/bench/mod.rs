@@ -42,13 +42,14 @@ pub struct QueueBench {
 }
 
 impl std::fmt::Display for QueueBench {
-    /// The one machine-readable result line: rates, then Redis CPU µs and commands per job of
-    /// the three phases (single enqueue / batched enqueue / processing).
+    /// The one machine-readable result line: rates, then Redis CPU µs, commands and µs spent in
+    /// scripts per job of the three phases (single enqueue / batched enqueue / processing).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
             "queue: enqueued_per_s={:.0} batch_enqueued_per_s={:.0} processed_per_s={:.0} \
-             redis_cpu_us_per_job={:.2}/{:.2}/{:.2} commands_per_job={:.2}/{:.2}/{:.2}",
+             redis_cpu_us_per_job={:.2}/{:.2}/{:.2} commands_per_job={:.2}/{:.2}/{:.2} \
+             script_us_per_job={:.2}/{:.2}/{:.2}",
             self.enqueued_per_s,
             self.batch_enqueued_per_s,
             self.processed_per_s,
@@ -58,6 +59,9 @@ impl std::fmt::Display for QueueBench {
             self.enqueue_cost.commands,
             self.batch_enqueue_cost.commands,
             self.process_cost.commands,
+            self.enqueue_cost.script_us,
+            self.batch_enqueue_cost.script_us,
+            self.process_cost.script_us,
         )
     }
 }

@@ -1,7 +1,8 @@
 //! What a benchmark phase cost the Redis server by its own accounting: CPU time from
-//! `INFO cpu` (`used_cpu_user` + `used_cpu_sys`, every thread of the server) and commands from
-//! `INFO commandstats` (scripts count once as `EVALSHA` and once per `redis.call` inside them),
-//! read before and after the phase. The figures are the whole server's: run the bench against a
+//! `INFO cpu` (`used_cpu_user` + `used_cpu_sys`, every thread of the server: event loop and
+//! network included) and commands from `INFO commandstats` (scripts count once as `EVALSHA` and
+//! once per `redis.call` inside them, and their `usec` is the time spent running them), read
+//! before and after the phase. The figures are the whole server's: run the bench against a
 //! Redis nobody else is using for clean numbers.
 
 use std::collections::HashMap;
@@ -13,8 +14,8 @@ use redis::aio::ConnectionManager;
 pub struct RedisCounters {
     /// CPU seconds the server has used (user + system).
     cpu_s: f64,
-    /// Calls per command (`cmdstat_<name>`).
-    calls: HashMap<String, u64>,
+    /// Calls and µs spent per command (`cmdstat_<name>`).
+    calls: HashMap<String, (u64, u64)>,
 }
 
 /// Per-job cost of a phase.
@@ -26,14 +27,16 @@ pub struct PhaseCost {
     pub commands: f64,
     /// Script calls (`EVALSHA`, `EVAL`) per job.
     pub scripts: f64,
+    /// Time spent running scripts per job, µs (commandstats `usec`, inner commands included).
+    pub script_us: f64,
 }
 
 impl std::fmt::Display for PhaseCost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Redis {:.2} µs CPU, {:.2} commands ({:.3} script calls) per job",
-            self.cpu_us, self.commands, self.scripts
+            "Redis {:.2} µs CPU, {:.2} commands ({:.3} script calls, {:.2} µs in scripts) per job",
+            self.cpu_us, self.commands, self.scripts, self.script_us
         )
     }
 }
@@ -59,12 +62,16 @@ fn parse(cpu: &str, stats: &str) -> RedisCounters {
         .lines()
         .filter_map(|l| {
             let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
-            let n = rest
-                .split(',')
-                .find_map(|kv| kv.strip_prefix("calls="))?
-                .parse()
-                .ok()?;
-            Some((name.to_string(), n))
+            let field = |key: &str| -> Option<u64> {
+                rest.split(',')
+                    .find_map(|kv| kv.strip_prefix(key))?
+                    .parse()
+                    .ok()
+            };
+            Some((
+                name.to_string(),
+                (field("calls=")?, field("usec=").unwrap_or(0)),
+            ))
         })
         .collect();
     RedisCounters {
@@ -78,16 +85,16 @@ pub fn per_job(before: &RedisCounters, after: &RedisCounters, jobs: u64) -> Phas
     let jobs = jobs.max(1) as f64;
     let delta = |name: &str| {
         let (a, b) = (after.calls.get(name), before.calls.get(name));
-        a.copied()
-            .unwrap_or(0)
-            .saturating_sub(b.copied().unwrap_or(0))
+        let (a, b) = (a.copied().unwrap_or((0, 0)), b.copied().unwrap_or((0, 0)));
+        (a.0.saturating_sub(b.0), a.1.saturating_sub(b.1))
     };
-    let commands: u64 = after.calls.keys().map(|k| delta(k)).sum();
-    let scripts = delta("evalsha") + delta("eval");
+    let commands: u64 = after.calls.keys().map(|k| delta(k).0).sum();
+    let (evalsha, eval) = (delta("evalsha"), delta("eval"));
     PhaseCost {
         cpu_us: (after.cpu_s - before.cpu_s).max(0.0) * 1e6 / jobs,
         commands: commands as f64 / jobs,
-        scripts: scripts as f64 / jobs,
+        scripts: (evalsha.0 + eval.0) as f64 / jobs,
+        script_us: (evalsha.1 + eval.1) as f64 / jobs,
     }
 }
 
@@ -105,5 +112,6 @@ mod tests {
         assert!((cost.cpu_us - 100_000.0).abs() < 1e-6, "{cost:?}");
         assert!((cost.commands - 7.2).abs() < 1e-9, "{cost:?}");
         assert!((cost.scripts - 2.0).abs() < 1e-9, "{cost:?}");
+        assert!((cost.script_us - 0.4).abs() < 1e-9, "{cost:?}");
     }
 }
