@@ -55,14 +55,15 @@ if max_claim > 0 then
     local top = redis.call('INCRBY', seq, #ids)
     if top <= #ids then top = redis.call('INCRBY', seq, now) end
     local lease = top - #ids
-    local zargs, hargs = {}, {}
-    for _, e in ipairs(ids) do
-      local id, max_attempts, uniq, payload = parse_ready(e)
+    local zargs, hargs, taken = {}, {}, {}
+    local fresh = redis.call('HMGET', fresh_key, unpack(ids))
+    for i, id in ipairs(ids) do
+      local max_attempts, uniq, payload = parse_fresh(fresh[i])
       local f
-      if id then
+      if payload then
         f = { payload, 0, max_attempts, 0, uniq }
+        taken[#taken + 1] = id
       else
-        id = e
         f = redis.call('HMGET', job_key(id), 'payload', 'attempts', 'max_attempts', 'deferrals', 'unique')
       end
       if f[1] then
@@ -80,6 +81,7 @@ if max_claim > 0 then
         out[#out + 1] = tonumber(f[4] or '0') or 0
       end
     end
+    if #taken > 0 then redis.call('HDEL', fresh_key, unpack(taken)) end
     if #zargs > 0 then
       redis.call('ZADD', qk .. 'active', unpack(zargs))
       redis.call('HSET', leases_key, unpack(hargs))

@@ -23,15 +23,17 @@ local function parse_lease(e)
   return l, tonumber(a), w, u
 end
 
--- A ready-list entry is a job id, or for a job never run yet (written by enqueue) the id with
--- what its first claim needs: `id \n max_attempts \n unique \n payload`, so that claim reads no
--- record. Ids never hold a newline.
-local function ready_entry(id, max_attempts, uniq, payload)
-  return id .. '\n' .. max_attempts .. '\n' .. uniq .. '\n' .. payload
+-- A job never run yet has what its first claim needs in the queue's `fresh` hash (field: id,
+-- value `max_attempts \n unique \n payload`), written by enqueue and taken by that claim with
+-- one HMGET and one HDEL per batch, so claiming it reads no record.
+local fresh_key = qk .. 'fresh'
+local function fresh_entry(max_attempts, uniq, payload)
+  return max_attempts .. '\n' .. uniq .. '\n' .. payload
 end
--- Returns id, max_attempts, unique, payload of a full entry; nil for a bare id.
-local function parse_ready(e)
-  return string.match(e, '^([^\n]*)\n(%d+)\n([^\n]*)\n(.*)$')
+-- Returns max_attempts, unique, payload; nil for no entry.
+local function parse_fresh(e)
+  if not e then return nil end
+  return string.match(e, '^(%d+)\n([^\n]*)\n(.*)$')
 end
 
 -- Releases a unique key, but only while it still points at this job.

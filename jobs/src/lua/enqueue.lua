@@ -3,11 +3,11 @@
 --       fixed_id (1: a deterministic id that may exist already; 0: a fresh ULID)
 -- Returns a flat array: per job the id that now stands for it and 1 (created) or 0 (existing).
 -- The record holds only what is known now; attempts and deferrals read as 0 until set.
--- An immediate job's ready-list entry carries what a claim needs (see `ready_entry`), so
--- claiming a fresh job reads nothing else.
+-- An immediate job's claim data also goes to the `fresh` hash (see `fresh_entry`), so its
+-- first claim reads no record.
 local n = tonumber(ARGV[4])
 local out = {}
-local ready = {}
+local ready, fresh = {}, {}
 local live = { ready = true, scheduled = true, retrying = true, active = true }
 if ARGV[3] == '1' then redis.call('SADD', prefix .. ':queues', queue) end
 for i = 0, n - 1 do
@@ -45,12 +45,17 @@ for i = 0, n - 1 do
       redis.call('ZADD', qk .. 'scheduled', now + delay, id)
     else
       redis.call('HSET', jk, unpack(fields))
-      ready[#ready + 1] = ready_entry(id, max_attempts, uniq, payload)
+      ready[#ready + 1] = id
+      fresh[#fresh + 1] = id
+      fresh[#fresh + 1] = fresh_entry(max_attempts, uniq, payload)
     end
     out[#out + 1] = id
     out[#out + 1] = 1
   end
 end
 -- One push for the whole batch; only a list that was empty can have idle workers blocked on it.
-if #ready > 0 and redis.call('LPUSH', qk .. 'ready', unpack(ready)) == #ready then wake() end
+if #ready > 0 then
+  redis.call('HSET', fresh_key, unpack(fresh))
+  if redis.call('LPUSH', qk .. 'ready', unpack(ready)) == #ready then wake() end
+end
 return out
