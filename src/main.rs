@@ -242,12 +242,7 @@ async fn run(cli: Cli) -> i32 {
             bench: Bench::Queue { jobs, concurrency },
         } => lifesync::bench::queue::run(&config.redis, jobs, concurrency)
             .await
-            .map(|b| {
-                println!(
-                    "queue: enqueued_per_s={:.0} batch_enqueued_per_s={:.0} processed_per_s={:.0}",
-                    b.enqueued_per_s, b.batch_enqueued_per_s, b.processed_per_s
-                )
-            }),
+            .map(|b| println!("{b}")),
     };
     match result {
         Ok(()) => 0,

@@ -2,13 +2,16 @@
 //! batched acknowledgements and graceful hand-back.
 //!
 //! Per worker (one [`RedisBackend`]) three background tasks run:
-//! - the *fetcher* claims up to the free room of a bounded local buffer in one script call and
-//!   blocks on the queue's wake list when nothing is ready (so an idle worker starts a new job
+//! - the *fetcher* claims up to the free room of a bounded local buffer in one script call, once
+//!   at least half of it is free, and blocks on the queue's wake list when nothing is ready (so an idle worker starts a new job
 //!   within milliseconds, and a delayed job at its due time);
 //! - the *heartbeat* renews the leases of every job the worker holds (buffered, running, or
 //!   finished but not yet acknowledged);
 //! - the *acker* writes outcomes in batches: one script call for everything that finished while
 //!   the previous call was in flight (group commit), retried until Redis takes it.
+//!
+//! and a fourth logs the worker's [`summary`](crate::summary) at INFO every
+//! `QueueSettings::summary_every` (per-job lines are DEBUG; failures and dead letters WARN).
 //!
 //! [`OutcomeLayer`] is the backend's middleware: it wraps every task (outside the user's layers),
 //! catches panics, enforces the job timeout, classifies the result and hands it to the acker.
@@ -44,6 +47,7 @@ use crate::{
     config::QueueSettings,
     retry::{classify, FailureClass},
     store::{AckRecord, ClaimedJob, Outcome, QueueError, Store},
+    summary::{Ending, Tally},
 };
 
 /// The lease under which a task was claimed; attached to every task's data.
@@ -74,6 +78,8 @@ struct Lane {
     held: Mutex<HashMap<String, u64>>,
     acks: mpsc::UnboundedSender<AckMsg>,
     stop: CancellationToken,
+    /// Endings since the last summary line.
+    tally: Tally,
 }
 
 impl Lane {
@@ -159,6 +165,7 @@ pub struct RedisBackend<Args> {
     tx: Option<mpsc::Sender<Task<Args>>>,
     fetcher: Option<tokio::task::JoinHandle<()>>,
     heartbeat: Option<tokio::task::JoinHandle<()>>,
+    summary: Option<tokio::task::JoinHandle<()>>,
     closing: Option<BoxFuture<'static, ()>>,
     _marker: PhantomData<fn() -> Args>,
 }
@@ -197,6 +204,7 @@ where
             held: Mutex::new(HashMap::new()),
             acks: ack_tx,
             stop: CancellationToken::new(),
+            tally: Tally::default(),
         });
         Self {
             lane,
@@ -205,6 +213,7 @@ where
             tx: Some(tx),
             fetcher: None,
             heartbeat: None,
+            summary: None,
             closing: None,
             _marker: PhantomData,
         }
@@ -224,6 +233,7 @@ where
         if let Some(ack_rx) = self.ack_rx.take() {
             tokio::spawn(ack_loop(lane.clone(), ack_rx));
         }
+        self.summary = Some(tokio::spawn(summary_loop(lane.clone())));
         self.heartbeat = Some(tokio::spawn(heartbeat_loop(lane)));
     }
 
@@ -233,6 +243,7 @@ where
         let fetcher = self.fetcher.take();
         let rx = self.rx.take();
         let heartbeat = self.heartbeat.take();
+        let summary = self.summary.take();
         async move {
             if let Some(f) = fetcher {
                 let _ = f.await;
@@ -250,6 +261,10 @@ where
             if let Some(h) = heartbeat {
                 h.abort();
             }
+            if let Some(s) = summary {
+                s.abort();
+            }
+            crate::summary::log(&lane.queue, &lane.worker_id, lane.tally.take());
         }
         .boxed()
     }
@@ -260,7 +275,10 @@ impl<Args> Drop for RedisBackend<Args> {
     /// [`WorkerHandle::hand_back_all`] can still flush it after a worker was dropped.
     fn drop(&mut self) {
         self.lane.stop.cancel();
-        for task in [&self.fetcher, &self.heartbeat].into_iter().flatten() {
+        for task in [&self.fetcher, &self.heartbeat, &self.summary]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
         }
     }
@@ -336,11 +354,13 @@ where
     let mut block_conn = None;
     let mut backoff = Duration::from_millis(100);
     loop {
-        let permit = tokio::select! {
+        // Claim once half the buffer is free: under load each call then takes a batch rather
+        // than the one or two jobs that started while the previous call was out.
+        let permits = tokio::select! {
             _ = lane.stop.cancelled() => return,
-            p = tx.reserve() => match p { Ok(p) => p, Err(_) => return },
+            p = tx.reserve_many(s.claim_batch.div_ceil(2)) => match p { Ok(p) => p, Err(_) => return },
         };
-        let want = (1 + tx.capacity()).min(s.claim_batch);
+        let want = (permits.len() + tx.capacity()).min(s.claim_batch);
         // A claim is never cancelled half-way: jobs Redis handed over must reach the buffer.
         let claim = lane.store.claim(&lane.queue, &lane.worker_id, want).await;
         let claim = match claim {
@@ -349,7 +369,7 @@ where
                 c
             }
             Err(e) => {
-                drop(permit);
+                drop(permits);
                 tracing::warn!(queue = %lane.queue, error = %e, retry_in = ?backoff, "claim failed; Redis unavailable?");
                 if sleep_or_stop(&lane.stop, backoff).await {
                     return;
@@ -359,7 +379,7 @@ where
             }
         };
         if claim.jobs.is_empty() {
-            drop(permit);
+            drop(permits);
             let wait = claim.next_due.unwrap_or(s.idle_block).min(s.idle_block);
             if wait.is_zero() {
                 continue;
@@ -396,12 +416,12 @@ where
                 held.insert(j.id.clone(), j.lease);
             }
         }
-        let mut permit = Some(permit);
+        let mut permits = permits;
         for job in claim.jobs {
             let Some(task) = build_task::<Args>(&lane, job) else {
                 continue;
             };
-            match permit.take() {
+            match permits.next() {
                 Some(p) => p.send(task),
                 None => {
                     if let Err(e) = tx.send(task).await {
@@ -494,6 +514,14 @@ async fn ack_loop(lane: Arc<Lane>, mut rx: mpsc::UnboundedReceiver<AckMsg>) {
         for w in waiters.drain(..) {
             let _ = w.send(());
         }
+    }
+}
+
+async fn summary_loop(lane: Arc<Lane>) {
+    let every = lane.settings().summary_every;
+    loop {
+        tokio::time::sleep(every).await;
+        crate::summary::log(&lane.queue, &lane.worker_id, lane.tally.take());
     }
 }
 
@@ -594,27 +622,45 @@ where
                     }
                 };
                 if let Some(l) = lease {
-                    let label = match &outcome {
-                        Outcome::Succeeded => Some("succeeded"),
-                        Outcome::Aborted { .. } => Some("dead"),
-                        Outcome::Failed { .. } if l.attempt >= l.max_attempts => Some("dead"),
-                        Outcome::Deferred { .. } if l.deferrals >= l.max_deferrals => Some("dead"),
-                        Outcome::Failed { .. } | Outcome::Deferred { .. } => Some("retried"),
+                    let ending = match &outcome {
+                        Outcome::Succeeded => Some(Ending::Done),
+                        Outcome::Aborted { .. } => Some(Ending::Dead),
+                        Outcome::Failed { .. } if l.attempt >= l.max_attempts => Some(Ending::Dead),
+                        Outcome::Deferred { .. } if l.deferrals >= l.max_deferrals => {
+                            Some(Ending::Dead)
+                        }
+                        Outcome::Failed { .. } | Outcome::Deferred { .. } => Some(Ending::Retried),
                         Outcome::HandedBack | Outcome::Interrupted { .. } => None,
                     };
-                    if let Some(label) = label {
-                        crate::metrics::record_attempt(&lane.queue, label, started.elapsed());
+                    let took = started.elapsed();
+                    if let Some(ending) = ending {
+                        let label = match ending {
+                            Ending::Done => "succeeded",
+                            Ending::Retried => "retried",
+                            Ending::Dead => "dead",
+                        };
+                        crate::metrics::record_attempt(&lane.queue, label, took);
+                        lane.tally.record(ending, took);
                     }
-                    let ms = started.elapsed().as_millis() as u64;
+                    let ms = took.as_millis() as u64;
+                    // Per-job lines are DEBUG (the summary reports them at INFO); a failure
+                    // names its job itself, as the span may be filtered out at WARN.
                     match &outcome {
-                        Outcome::Succeeded => tracing::info!(duration_ms = ms, "job succeeded"),
+                        Outcome::Succeeded => tracing::debug!(duration_ms = ms, "job succeeded"),
                         Outcome::Failed { error, .. }
                         | Outcome::Aborted { error }
                         | Outcome::Deferred { error, .. } => {
-                            tracing::warn!(duration_ms = ms, outcome = label.unwrap_or("retried"),
-                                       %error, "job failed")
+                            let dead = ending == Some(Ending::Dead);
+                            tracing::warn!(
+                                job_id = %l.id,
+                                attempt = l.attempt,
+                                duration_ms = ms,
+                                outcome = if dead { "dead" } else { "retried" },
+                                %error,
+                                "job failed"
+                            )
                         }
-                        _ => tracing::info!(duration_ms = ms, "job handed back"),
+                        _ => tracing::debug!(duration_ms = ms, "job handed back"),
                     }
                     lane.record(l.id, l.lease, outcome);
                 }

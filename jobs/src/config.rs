@@ -108,6 +108,8 @@ pub struct QueueSettings {
     pub retry: RetryPolicy,
     /// Backoff after a throttle that named no time (`JobError::Throttled`), by deferral count.
     pub throttle: RetryPolicy,
+    /// How often each worker logs its `jobs summary` line (INFO) when jobs ended meanwhile.
+    pub summary_every: Duration,
 }
 
 impl QueueSettings {
@@ -126,6 +128,7 @@ impl QueueSettings {
             max_deferrals: 100,
             retry: RetryPolicy::default(),
             throttle: RetryPolicy::throttle_default(),
+            summary_every: Duration::from_secs(5),
         }
     }
 
@@ -142,6 +145,9 @@ impl QueueSettings {
         }
         if self.maintenance_batch == 0 || self.maintenance_batch > 2000 {
             return Err("maintenance batch must be within 1..=2000".into());
+        }
+        if self.summary_every.is_zero() {
+            return Err("summary interval must be positive".into());
         }
         if self.succeeded_retention.as_secs() == 0 || self.dead_retention.as_secs() == 0 {
             return Err("retention must be at least one second".into());

@@ -9,12 +9,15 @@
 //! - [`retry`]: backoff policy and the error kinds handlers return;
 //! - [`payloads`]: the typed job payloads; [`producer`]: typed enqueue, the only way in;
 //! - [`runner`]: running workers until SIGTERM with a grace period;
-//! - [`metrics`]: the queue's metrics (attempts, durations, depth).
+//! - [`bench`]: the queue benchmark (`lifesync bench queue`);
+//! - [`metrics`]: the queue's metrics (attempts, durations, depth);
+//! - `summary`: the per-queue `jobs summary` log line (per-job lines are DEBUG).
 //!
 //! This crate knows nothing of providers, HTTP or PostgreSQL. See `jobs/README.md` for the
 //! key layout, the job state machine and the delivery guarantee.
 
 pub mod backend;
+pub mod bench;
 pub mod config;
 pub mod metrics;
 pub mod payloads;
@@ -23,6 +26,7 @@ pub mod producer;
 pub mod retry;
 pub mod runner;
 pub mod store;
+mod summary;
 
 pub use backend::{JobLease, RedisBackend, WorkerHandle};
 pub use config::{QueueSettings, RedisSettings};

@@ -35,6 +35,7 @@ struct Scripts {
     purge_dead: Script,
     forget: Script,
     remove: Script,
+    read: Script,
 }
 
 impl Scripts {
@@ -49,6 +50,7 @@ impl Scripts {
             purge_dead: s(include_str!("lua/purge_dead.lua")),
             forget: s(include_str!("lua/forget.lua")),
             remove: s(include_str!("lua/remove.lua")),
+            read: s(include_str!("lua/read.lua")),
         }
     }
 }
@@ -529,36 +531,54 @@ impl Store {
     }
 
     /// A job's stored record, if it still exists (read retried once after a dropped connection).
+    /// A leased job reads `active`, with the attempt it runs as.
     pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, QueueError> {
-        let key = self.job_key(id);
-        let h: HashMap<String, String> = match self.conn.clone().hgetall(&key).await {
-            Err(e) if is_connection_error(&e) => self.conn.clone().hgetall(&key).await?,
+        let ids = [id.to_string()];
+        let mut hashes = match self.read_records(&ids).await {
+            Err(QueueError::Redis(e)) if is_connection_error(&e) => self.read_records(&ids).await?,
             other => other?,
         };
-        Ok(JobRecord::from_hash(id, h))
+        Ok(JobRecord::from_hash(id, hashes.pop().unwrap_or_default()))
     }
 
-    /// The state and last error of each job in `ids` (one pipeline; None: no record), for
-    /// callers that reconcile their own records with the queue (a sync run whose job died).
+    /// The records of `ids` as field maps (empty: no record), leases applied (`read.lua`).
+    async fn read_records(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<HashMap<String, String>>, QueueError> {
+        let mut out = Vec::with_capacity(ids.len());
+        let mut conn = self.conn.clone();
+        for chunk in ids.chunks(500) {
+            let mut inv = self.scripts.read.prepare_invoke();
+            inv.arg(&self.settings.prefix).arg("");
+            for id in chunk {
+                inv.arg(id);
+            }
+            let flat: Vec<Vec<String>> = inv.invoke_async(&mut conn).await?;
+            // Later fields win: the lease's state and attempt follow the record's own.
+            out.extend(flat.into_iter().map(|f| {
+                f.chunks_exact(2)
+                    .map(|kv| (kv[0].clone(), kv[1].clone()))
+                    .collect::<HashMap<_, _>>()
+            }));
+        }
+        Ok(out)
+    }
+
+    /// The state and last error of each job in `ids` (None: no record), for callers that
+    /// reconcile their own records with the queue (a sync run whose job died).
     pub async fn job_states(
         &self,
         ids: &[String],
     ) -> Result<Vec<Option<(String, Option<String>)>>, QueueError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for id in ids {
-            pipe.cmd("HMGET")
-                .arg(self.job_key(id))
-                .arg("state")
-                .arg("last_error");
-        }
-        let rows: Vec<(Option<String>, Option<String>)> =
-            pipe.query_async(&mut self.conn.clone()).await?;
-        Ok(rows
+        Ok(self
+            .read_records(ids)
+            .await?
             .into_iter()
-            .map(|(state, error)| state.map(|s| (s, error)))
+            .map(|mut h| {
+                let error = h.remove("last_error");
+                h.remove("state").map(|s| (s, error))
+            })
             .collect())
     }
 

@@ -1,112 +1,18 @@
-//! `lifesync bench queue --jobs N --concurrency C`: no-op jobs through the real queue.
-//!
-//! 1. enqueue N jobs one by one (each awaited: a round trip per job);
-//! 2. enqueue N more in batches (one script call per 500 jobs);
-//! 3. process all 2N with one worker process at concurrency C, timed until the last
-//!    acknowledgement is in Redis.
+//! `lifesync bench queue --jobs N --concurrency C`: no-op jobs through the real queue, under a
+//! throw-away key prefix removed afterwards. The phases and figures are
+//! [`lifesync_jobs::bench`]'s.
 
-use std::{
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc,
-    },
-    time::{Duration, Instant},
-};
-
-use apalis_core::{monitor::Monitor, worker::builder::WorkerBuilder};
-use lifesync_jobs::{probe::NoopJob, JobError, Producer, QueueSettings, RedisBackend, Store};
-use tower::limit::ConcurrencyLimitLayer;
+use lifesync_jobs::{QueueSettings, Store};
 
 use crate::config::RedisConfig;
 
-/// The figures of one run.
-#[derive(Debug, Clone, Copy)]
-pub struct QueueBench {
-    pub enqueued_per_s: f64,
-    pub batch_enqueued_per_s: f64,
-    pub processed_per_s: f64,
-}
+pub use lifesync_jobs::bench::QueueBench;
 
 pub async fn run(redis: &RedisConfig, jobs: u64, concurrency: usize) -> anyhow::Result<QueueBench> {
     let prefix = format!("{}:bench:{}", redis.key_prefix, ulid::Ulid::new());
     let store = Store::connect(redis.settings.clone(), QueueSettings::new(prefix)).await?;
-    let result = measure(&store, jobs, concurrency).await;
+    let result = lifesync_jobs::bench::measure(&store, jobs, concurrency).await;
     let removed = store.purge_prefix().await?;
     eprintln!("bench queue: removed {removed} keys");
-    result
-}
-
-async fn measure(store: &Store, jobs: u64, concurrency: usize) -> anyhow::Result<QueueBench> {
-    let producer = Producer::new(store.clone());
-    let queue = <NoopJob as lifesync_jobs::Job>::QUEUE;
-
-    eprintln!("bench queue: enqueueing {jobs} jobs one by one");
-    let t = Instant::now();
-    for n in 0..jobs {
-        producer.enqueue(&NoopJob { n }).await?;
-    }
-    let enqueued_per_s = jobs as f64 / t.elapsed().as_secs_f64();
-    eprintln!("bench queue:   {enqueued_per_s:.0} jobs/s");
-
-    eprintln!("bench queue: enqueueing {jobs} jobs in batches");
-    let batch: Vec<NoopJob> = (jobs..2 * jobs).map(|n| NoopJob { n }).collect();
-    let t = Instant::now();
-    producer.enqueue_batch(&batch, Default::default()).await?;
-    let batch_enqueued_per_s = jobs as f64 / t.elapsed().as_secs_f64();
-    eprintln!("bench queue:   {batch_enqueued_per_s:.0} jobs/s");
-
-    let total = 2 * jobs;
-    eprintln!("bench queue: processing {total} jobs, one worker, concurrency {concurrency}");
-    let processed = Arc::new(AtomicU64::new(0));
-    let counter = processed.clone();
-    let worker_store = store.clone();
-    let monitor = Monitor::new().register(move |_| {
-        let counter = counter.clone();
-        let backend = RedisBackend::<NoopJob>::new(worker_store.clone(), queue, "bench");
-        WorkerBuilder::new(backend.handle().worker_id().to_string())
-            .backend(backend)
-            .layer(ConcurrencyLimitLayer::new(concurrency))
-            .build(move |_job: NoopJob| {
-                let counter = counter.clone();
-                async move {
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    Ok::<(), JobError>(())
-                }
-            })
-    });
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let t = Instant::now();
-    let worker = tokio::spawn(monitor.run_with_signal(async move {
-        let _ = stop_rx.await;
-        Ok(())
-    }));
-    let mut last_report = Instant::now();
-    loop {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        if processed.load(Ordering::Relaxed) >= total {
-            let stats = store.stats(queue).await?;
-            if stats.succeeded >= total {
-                break;
-            }
-        }
-        if last_report.elapsed() > Duration::from_secs(1) {
-            last_report = Instant::now();
-            eprintln!(
-                "bench queue:   {} / {total} processed",
-                processed.load(Ordering::Relaxed)
-            );
-        }
-        if t.elapsed() > Duration::from_secs(600) {
-            anyhow::bail!("processing did not finish in 10 minutes");
-        }
-    }
-    let processed_per_s = total as f64 / t.elapsed().as_secs_f64();
-    eprintln!("bench queue:   {processed_per_s:.0} jobs/s");
-    let _ = stop_tx.send(());
-    let _ = worker.await;
-    Ok(QueueBench {
-        enqueued_per_s,
-        batch_enqueued_per_s,
-        processed_per_s,
-    })
+    result.map_err(|e| anyhow::anyhow!(e))
 }

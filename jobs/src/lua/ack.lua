@@ -4,66 +4,80 @@
 --        | a retry-after requested by the job: delay_ms, no attempt spent
 --        | x abort: dead at once | h hand back unstarted (no attempt spent)
 --        | i interrupted by shutdown: back to ready, the attempt counts
--- A record whose lease is no longer current (the job was re-delivered) is ignored.
+-- A record whose lease is no longer current (the job was re-delivered, or this lease already
+-- ended) is ignored: the lease is checked against the queue's `leases` hash, read once per
+-- batch. The job's record gets the attempt number here, when the lease ends.
 -- Successes are counted in time buckets (`succeeded:<bucket start s>`, bucket = retention / 60)
 -- rather than indexed per job, so counting them costs O(1) per batch.
 -- Returns the number of records applied.
 local succ_ttl, dead_ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 local max_deferrals, n = tonumber(ARGV[5]), tonumber(ARGV[6])
 local applied, woke = 0, false
-local done, finished = 0, {}
+local done, finished, ended = 0, {}, {}
+local ids = {}
+for i = 0, n - 1 do ids[i + 1] = ARGV[7 + i * 5] end
+local held = n > 0 and redis.call('HMGET', leases_key, unpack(ids)) or {}
 for i = 0, n - 1 do
   local b = 7 + i * 5
   local id, lease, outcome, delay, err = ARGV[b], ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 4]
-  local jk = job_key(id)
-  local f = redis.call('HMGET', jk, 'lease', 'state', 'unique', 'attempts', 'max_attempts', 'deferrals')
-  if f[1] == lease and f[2] == 'active' then
+  local current, attempts, _, uniq = parse_lease(held[i + 1])
+  if current == lease and not ended[id] then
+    ended[id] = true
     applied = applied + 1
     finished[#finished + 1] = id
-    local attempts, max_attempts = tonumber(f[4]), tonumber(f[5])
+    local jk = job_key(id)
     if outcome == 's' then
-      redis.call('HSET', jk, 'state', 'succeeded', 'finished_ms', now)
+      redis.call('HSET', jk, 'state', 'succeeded', 'attempts', attempts, 'finished_ms', now)
       redis.call('EXPIRE', jk, succ_ttl)
       done = done + 1
-      release_unique(f[3], id)
+      release_unique(uniq, id)
     elseif outcome == 'h' then
-      redis.call('HSET', jk, 'state', 'ready', 'attempts', attempts - 1)
+      -- The record's attempts were never raised for this lease.
+      redis.call('HSET', jk, 'state', 'ready')
       redis.call('RPUSH', qk .. 'ready', id)
       woke = true
-    elseif outcome == 'i' then
-      push_history(jk, attempts, 'interrupted', err)
-      if attempts >= max_attempts then
-        bury(id, jk, f[3], dead_ttl)
-      else
-        redis.call('HSET', jk, 'state', 'ready')
-        redis.call('RPUSH', qk .. 'ready', id)
-        woke = true
+    else
+      local f = redis.call('HMGET', jk, 'max_attempts', 'deferrals')
+      local max_attempts = tonumber(f[1]) or 1
+      redis.call('HSET', jk, 'attempts', attempts)
+      if outcome == 'i' then
+        push_history(jk, attempts, 'interrupted', err)
+        if attempts >= max_attempts then
+          bury(id, jk, uniq, dead_ttl)
+        else
+          redis.call('HSET', jk, 'state', 'ready')
+          redis.call('RPUSH', qk .. 'ready', id)
+          woke = true
+        end
+      elseif outcome == 'a' then
+        local deferrals = tonumber(f[2] or '0') + 1
+        push_history(jk, attempts, 'retry_after', err)
+        if deferrals > max_deferrals then
+          bury(id, jk, uniq, dead_ttl)
+        else
+          redis.call('HSET', jk, 'state', 'retrying', 'attempts', attempts - 1, 'deferrals', deferrals,
+            'run_at_ms', now + delay)
+          redis.call('ZADD', qk .. 'retrying', now + delay, id)
+        end
+      elseif outcome == 'r' then
+        push_history(jk, attempts, 'failed', err)
+        if attempts >= max_attempts then
+          bury(id, jk, uniq, dead_ttl)
+        else
+          redis.call('HSET', jk, 'state', 'retrying', 'run_at_ms', now + delay)
+          redis.call('ZADD', qk .. 'retrying', now + delay, id)
+        end
+      else -- 'x'
+        push_history(jk, attempts, 'aborted', err)
+        bury(id, jk, uniq, dead_ttl)
       end
-    elseif outcome == 'a' then
-      local deferrals = tonumber(f[6] or '0') + 1
-      push_history(jk, attempts, 'retry_after', err)
-      if deferrals > max_deferrals then
-        bury(id, jk, f[3], dead_ttl)
-      else
-        redis.call('HSET', jk, 'state', 'retrying', 'attempts', attempts - 1, 'deferrals', deferrals,
-          'run_at_ms', now + delay)
-        redis.call('ZADD', qk .. 'retrying', now + delay, id)
-      end
-    elseif outcome == 'r' then
-      push_history(jk, attempts, 'failed', err)
-      if attempts >= max_attempts then
-        bury(id, jk, f[3], dead_ttl)
-      else
-        redis.call('HSET', jk, 'state', 'retrying', 'run_at_ms', now + delay)
-        redis.call('ZADD', qk .. 'retrying', now + delay, id)
-      end
-    else -- 'x'
-      push_history(jk, attempts, 'aborted', err)
-      bury(id, jk, f[3], dead_ttl)
     end
   end
 end
-if #finished > 0 then redis.call('ZREM', qk .. 'active', unpack(finished)) end
+if #finished > 0 then
+  redis.call('ZREM', qk .. 'active', unpack(finished))
+  redis.call('HDEL', leases_key, unpack(finished))
+end
 if done > 0 then
   local width = math.max(1, math.floor(succ_ttl / 60))
   local bucket = qk .. 'succeeded:' .. (math.floor(now / 1000 / width) * width)

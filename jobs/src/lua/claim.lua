@@ -3,6 +3,8 @@
 -- then claims up to max_claim ready jobs for worker_id.
 -- Returns { wait_ms, id, payload, attempts, lease, max_attempts, deferrals, ... } where wait_ms is the time
 -- until the next scheduled, retrying or lease-expiry event (-1: none).
+-- A claimed job's lease lives in the active set (deadline) and the `leases` hash (number,
+-- attempt, worker); its record is only written when the lease ends (ack, reap).
 local worker, max_claim = ARGV[3], tonumber(ARGV[4])
 local lease_ms, batch, dead_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
@@ -19,17 +21,25 @@ for _, set in ipairs({ 'scheduled', 'retrying' }) do
 end
 
 local expired = redis.call('ZRANGEBYSCORE', qk .. 'active', '-inf', now, 'LIMIT', 0, batch)
-for _, id in ipairs(expired) do
-  local jk = job_key(id)
-  redis.call('ZREM', qk .. 'active', id)
-  local f = redis.call('HMGET', jk, 'attempts', 'max_attempts', 'unique', 'lock_by')
-  if f[1] then
-    push_history(jk, f[1], 'lease_expired', 'lease expired: worker ' .. (f[4] or '?') .. ' lost')
-    if tonumber(f[1]) >= tonumber(f[2]) then
-      bury(id, jk, f[3], dead_ttl)
-    else
-      redis.call('HSET', jk, 'state', 'ready')
-      redis.call('RPUSH', qk .. 'ready', id)
+if #expired > 0 then
+  local held = redis.call('HMGET', leases_key, unpack(expired))
+  redis.call('ZREM', qk .. 'active', unpack(expired))
+  redis.call('HDEL', leases_key, unpack(expired))
+  for i, id in ipairs(expired) do
+    local jk = job_key(id)
+    local f = redis.call('HMGET', jk, 'attempts', 'max_attempts', 'unique', 'lock_by')
+    local _, attempt, by = parse_lease(held[i])
+    -- No entry: leased by a worker of the previous layout, which kept the lease in the record.
+    attempt, by = attempt or tonumber(f[1]) or 0, by or f[4]
+    if f[2] then
+      push_history(jk, attempt, 'lease_expired', 'lease expired: worker ' .. (by or '?') .. ' lost')
+      redis.call('HSET', jk, 'attempts', attempt)
+      if attempt >= tonumber(f[2]) then
+        bury(id, jk, f[3], dead_ttl)
+      else
+        redis.call('HSET', jk, 'state', 'ready')
+        redis.call('RPUSH', qk .. 'ready', id)
+      end
     end
   end
 end
@@ -39,25 +49,43 @@ if max_claim > 0 then
   local ids = redis.call('RPOP', qk .. 'ready', max_claim)
   if ids then
     local deadline = now + lease_ms
-    local zargs = {}
-    for _, id in ipairs(ids) do
-      local jk = job_key(id)
-      local f = redis.call('HMGET', jk, 'payload', 'attempts', 'lease', 'max_attempts', 'deferrals')
+    -- Lease numbers come from one counter per queue, so none is ever issued twice; it starts
+    -- at the clock (ms) so they all exceed the per-record numbers of the previous layout.
+    local seq = qk .. 'lease_seq'
+    local top = redis.call('INCRBY', seq, #ids)
+    if top <= #ids then top = redis.call('INCRBY', seq, now) end
+    local lease = top - #ids
+    local zargs, hargs, taken = {}, {}, {}
+    local fresh = redis.call('HMGET', fresh_key, unpack(ids))
+    for i, id in ipairs(ids) do
+      local max_attempts, uniq, payload = parse_fresh(fresh[i])
+      local f
+      if payload then
+        f = { payload, 0, max_attempts, 0, uniq }
+        taken[#taken + 1] = id
+      else
+        f = redis.call('HMGET', job_key(id), 'payload', 'attempts', 'max_attempts', 'deferrals', 'unique')
+      end
       if f[1] then
-        local attempts, lease = (tonumber(f[2]) or 0) + 1, (tonumber(f[3]) or 0) + 1
-        redis.call('HSET', jk, 'state', 'active', 'attempts', attempts, 'lease', lease,
-          'lock_by', worker, 'locked_ms', now)
+        local attempt = (tonumber(f[2]) or 0) + 1
+        lease = lease + 1
         zargs[#zargs + 1] = deadline
         zargs[#zargs + 1] = id
+        hargs[#hargs + 1] = id
+        hargs[#hargs + 1] = lease_entry(lease, attempt, worker, f[5])
         out[#out + 1] = id
         out[#out + 1] = f[1]
-        out[#out + 1] = attempts
+        out[#out + 1] = attempt
         out[#out + 1] = lease
-        out[#out + 1] = tonumber(f[4])
-        out[#out + 1] = tonumber(f[5] or '0') or 0
+        out[#out + 1] = tonumber(f[3])
+        out[#out + 1] = tonumber(f[4] or '0') or 0
       end
     end
-    if #zargs > 0 then redis.call('ZADD', qk .. 'active', unpack(zargs)) end
+    if #taken > 0 then redis.call('HDEL', fresh_key, unpack(taken)) end
+    if #zargs > 0 then
+      redis.call('ZADD', qk .. 'active', unpack(zargs))
+      redis.call('HSET', leases_key, unpack(hargs))
+    end
   end
   -- More is ready than this worker took: wake another idle worker (a chain of wake-ups).
   if redis.call('LLEN', qk .. 'ready') > 0 then wake() end

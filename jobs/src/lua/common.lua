@@ -9,6 +9,33 @@ local function now_ms()
 end
 local now = now_ms()
 
+-- A lease's entry in the queue's `leases` hash (field: job id): lease number, attempt, time it
+-- was taken, worker, and the job's unique key. Kept here rather than in the job's record so a
+-- claim, a heartbeat and an ack touch one hash per batch instead of one record per job.
+local leases_key = qk .. 'leases'
+local function lease_entry(lease, attempt, worker, uniq)
+  return lease .. ' ' .. attempt .. ' ' .. now .. ' ' .. worker .. '\n' .. (uniq or '')
+end
+-- Returns lease (string), attempt (number), worker, unique key ('' = none); nil for no entry.
+local function parse_lease(e)
+  if not e then return nil end
+  local l, a, w, u = string.match(e, '^(%d+) (%d+) %d+ ([^\n]*)\n(.*)$')
+  return l, tonumber(a), w, u
+end
+
+-- A job never run yet has what its first claim needs in the queue's `fresh` hash (field: id,
+-- value `max_attempts \n unique \n payload`), written by enqueue and taken by that claim with
+-- one HMGET and one HDEL per batch, so claiming it reads no record.
+local fresh_key = qk .. 'fresh'
+local function fresh_entry(max_attempts, uniq, payload)
+  return max_attempts .. '\n' .. uniq .. '\n' .. payload
+end
+-- Returns max_attempts, unique, payload; nil for no entry.
+local function parse_fresh(e)
+  if not e then return nil end
+  return string.match(e, '^(%d+)\n([^\n]*)\n(.*)$')
+end
+
 -- Releases a unique key, but only while it still points at this job.
 local function release_unique(uniq, id)
   if uniq and uniq ~= '' then

@@ -2,10 +2,12 @@
 --       then per job: id, payload, max_attempts, delay_ms, unique_key ('' = none),
 --       fixed_id (1: a deterministic id that may exist already; 0: a fresh ULID)
 -- Returns a flat array: per job the id that now stands for it and 1 (created) or 0 (existing).
--- The record holds only what is known now; attempts, lease and deferrals read as 0 until set.
+-- The record holds only what is known now; attempts and deferrals read as 0 until set.
+-- An immediate job's claim data also goes to the `fresh` hash (see `fresh_entry`), so its
+-- first claim reads no record.
 local n = tonumber(ARGV[4])
 local out = {}
-local pushed = 0
+local ready, fresh = {}, {}
 local live = { ready = true, scheduled = true, retrying = true, active = true }
 if ARGV[3] == '1' then redis.call('SADD', prefix .. ':queues', queue) end
 for i = 0, n - 1 do
@@ -43,12 +45,17 @@ for i = 0, n - 1 do
       redis.call('ZADD', qk .. 'scheduled', now + delay, id)
     else
       redis.call('HSET', jk, unpack(fields))
-      -- Only a list that was empty can have idle workers blocked on it.
-      if redis.call('LPUSH', qk .. 'ready', id) == 1 then pushed = pushed + 1 end
+      ready[#ready + 1] = id
+      fresh[#fresh + 1] = id
+      fresh[#fresh + 1] = fresh_entry(max_attempts, uniq, payload)
     end
     out[#out + 1] = id
     out[#out + 1] = 1
   end
 end
-if pushed > 0 then wake() end
+-- One push for the whole batch; only a list that was empty can have idle workers blocked on it.
+if #ready > 0 then
+  redis.call('HSET', fresh_key, unpack(fresh))
+  if redis.call('LPUSH', qk .. 'ready', unpack(ready)) == #ready then wake() end
+end
 return out
