@@ -25,9 +25,9 @@ mod text;
 
 pub use text::MAX_TEXT;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use html5gum::emitters::callback::{CallbackEmitter, CallbackEvent};
-use html5gum::{Span, Tokenizer};
+use html5gum::{Emitter, ForwardingEmitter, Span, Tokenizer};
+use regex::Regex;
 use serde_json::Value;
 use std::convert::Infallible;
 use std::sync::LazyLock;
@@ -52,13 +52,10 @@ pub struct Want {
     pub text: bool,
 }
 
-static MARKERS: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(["itemscope", "<script"])
-        .expect("markers compile")
-});
+/// The gate's literals, in any ASCII case (the regex crate finds them with a vectorized
+/// literal search).
+static MARKERS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new("(?i-u:itemscope|<script)").expect("markers compile"));
 
 /// Whether `html` can hold schema.org markup: microdata needs an `itemscope` attribute and
 /// JSON-LD a `<script` element (names, which character references cannot spell). False
@@ -84,9 +81,27 @@ pub fn read(html: &str, want: Want) -> Body {
         });
         emitter.naively_switch_states(true);
         // Reading a `&str` cannot fail.
-        let _ = Tokenizer::new_with_emitter(html, emitter).finish();
+        let _ = Tokenizer::new_with_emitter(html, Lenient(emitter)).finish();
     }
     r.finish()
+}
+
+/// An emitter that does not look for parse errors: malformed markup is read the way browsers
+/// read it, and the tokenizer skips the checks that only report errors (a tenth of its time).
+struct Lenient<E>(E);
+
+impl<E: Emitter> ForwardingEmitter for Lenient<E> {
+    type Token = E::Token;
+
+    fn inner(&mut self) -> &mut impl Emitter<Token = Self::Token> {
+        &mut self.0
+    }
+
+    fn should_emit_errors(&mut self) -> bool {
+        false
+    }
+
+    fn emit_error(&mut self, _: html5gum::Error) {}
 }
 
 /// A tag name, lowercased by the tokenizer; names longer than 15 bytes are cut (only custom
@@ -130,6 +145,8 @@ struct Attrs {
     data: Option<String>,
     value: Option<String>,
     type_: Option<String>,
+    /// Some slot was set.
+    set: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -146,7 +163,15 @@ enum Key {
 }
 
 impl Attrs {
+    /// Forgets the previous tag's attributes (most tags set none).
+    fn reset(&mut self) {
+        if self.itemscope || self.set {
+            *self = Attrs::default();
+        }
+    }
+
     fn slot(&mut self, k: Key) -> &mut Option<String> {
+        self.set = true;
         match k {
             Key::ItemType => &mut self.itemtype,
             Key::ItemProp => &mut self.itemprop,
@@ -235,7 +260,9 @@ fn implied_end(name: &Name) -> Option<Implied> {
 struct Reader {
     want: Want,
     /// The start tag being read (`None` between tags and inside end tags).
-    tag: Option<(Name, Attrs)>,
+    tag: Option<Name>,
+    /// Its attributes (kept in place: tags are many, attributes of interest few).
+    attrs: Attrs,
     /// The attribute whose value comes next, when it is one that is read.
     attr: Option<Key>,
     open: Vec<Open>,
@@ -255,6 +282,7 @@ impl Reader {
         Self {
             want,
             tag: None,
+            attrs: Attrs::default(),
             attr: None,
             open: Vec::new(),
             foreign: 0,
@@ -269,14 +297,16 @@ impl Reader {
     fn event(&mut self, ev: CallbackEvent<'_>) {
         match ev {
             CallbackEvent::OpenStartTag { name } => {
-                self.tag = Some((Name::new(name), Attrs::default()));
+                self.tag = Some(Name::new(name));
+                self.attrs.reset();
                 self.attr = None;
             }
             CallbackEvent::AttributeName { name } => {
                 self.attr = None;
-                let Some((_, attrs)) = self.tag.as_mut() else {
+                if self.tag.is_none() {
                     return;
-                };
+                }
+                let attrs = &mut self.attrs;
                 let key = match name {
                     b"itemscope" => {
                         attrs.itemscope = true;
@@ -301,14 +331,14 @@ impl Reader {
                 }
             }
             CallbackEvent::AttributeValue { value } => {
-                if let (Some(key), Some((_, attrs))) = (self.attr.take(), self.tag.as_mut()) {
-                    *attrs.slot(key) = Some(String::from_utf8_lossy(value).into_owned());
+                if let (Some(key), Some(_)) = (self.attr.take(), self.tag) {
+                    *self.attrs.slot(key) = Some(String::from_utf8_lossy(value).into_owned());
                 }
             }
             CallbackEvent::CloseStartTag { self_closing } => {
                 self.attr = None;
-                if let Some((name, attrs)) = self.tag.take() {
-                    self.start(name, attrs, self_closing);
+                if let Some(name) = self.tag.take() {
+                    self.start(name, self_closing);
                 }
             }
             CallbackEvent::EndTag { name } => {
@@ -323,7 +353,7 @@ impl Reader {
         }
     }
 
-    fn start(&mut self, name: Name, attrs: Attrs, self_closing: bool) {
+    fn start(&mut self, name: Name, self_closing: bool) {
         let k = kind_of(name.as_bytes());
         if let Some(rule) = implied_end(&name) {
             self.close_implied(rule);
@@ -344,12 +374,15 @@ impl Reader {
         };
         if self.want.markup {
             if name.as_bytes() == b"script" {
-                open.ld_json = attrs.type_.as_deref().is_some_and(is_ld_json);
+                open.ld_json = self.attrs.type_.as_deref().is_some_and(is_ld_json);
                 if open.ld_json {
                     self.script = Some(String::new());
                 }
             }
-            self.microdata(&name, attrs, void, &mut open);
+            if self.attrs.itemscope || self.attrs.itemprop.is_some() {
+                let attrs = std::mem::take(&mut self.attrs);
+                self.microdata(&name, attrs, void, &mut open);
+            }
         }
         if void {
             return;
