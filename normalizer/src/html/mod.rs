@@ -104,31 +104,45 @@ impl<E: Emitter> ForwardingEmitter for Lenient<E> {
     fn emit_error(&mut self, _: html5gum::Error) {}
 }
 
-/// A tag name, lowercased by the tokenizer; names longer than 15 bytes are cut (only custom
-/// elements have such names, and their ends are matched by the cut name alike).
+/// A tag or attribute name (lowercased by the tokenizer) packed into one integer: its first
+/// 15 bytes and its length, so that comparing names is one integer comparison. Two names
+/// longer than 15 bytes with the same length and first 15 bytes compare equal (only custom
+/// elements have such names).
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct Name {
-    bytes: [u8; 15],
-    len: u8,
+struct Name(u128);
+
+/// [`Name`]'s packing, usable in constants.
+const fn pack(name: &[u8]) -> u128 {
+    let mut v = 0u128;
+    let mut i = 0;
+    while i < name.len() && i < 15 {
+        v |= (name[i] as u128) << (8 * i);
+        i += 1;
+    }
+    let len = if name.len() > 255 { 255 } else { name.len() };
+    v | ((len as u128) << 120)
+}
+
+/// The packed names of a list of literals, as a constant.
+macro_rules! names {
+    ($($n:literal),+ $(,)?) => {
+        &[$(pack($n)),+]
+    };
 }
 
 impl Name {
     fn new(name: &[u8]) -> Self {
-        let mut bytes = [0; 15];
-        let len = name.len().min(15);
-        bytes[..len].copy_from_slice(&name[..len]);
-        Self {
-            bytes,
-            len: len as u8,
-        }
+        Self(pack(name))
     }
 
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len as usize]
+    /// The name's (first 15) bytes.
+    fn bytes(&self) -> ([u8; 16], usize) {
+        let len = ((self.0 >> 120) as usize).min(15);
+        (self.0.to_le_bytes(), len)
     }
 
-    fn is(&self, names: &[&str]) -> bool {
-        names.iter().any(|n| n.as_bytes() == self.as_bytes())
+    fn is(&self, names: &[u128]) -> bool {
+        names.contains(&self.0)
     }
 }
 
@@ -215,46 +229,132 @@ mod kind {
     pub const FOREIGN: u8 = 32;
 }
 
-fn kind_of(name: &[u8]) -> u8 {
+fn kind_of(name: Name) -> u8 {
     use kind::*;
-    match name {
-        b"area" | b"base" | b"col" | b"embed" | b"img" | b"input" | b"link" | b"meta"
-        | b"param" | b"source" | b"track" | b"wbr" | b"keygen" => VOID,
-        b"br" => VOID | BLOCK,
-        b"hr" => VOID | BLOCK | CLOSES_P,
-        b"head" | b"title" | b"script" | b"style" | b"noscript" | b"iframe" | b"noembed"
-        | b"noframes" | b"xmp" => HIDDEN,
-        b"template" => HIDDEN | P_STOP,
-        b"svg" | b"math" => HIDDEN | FOREIGN,
-        b"address" | b"article" | b"aside" | b"blockquote" | b"center" | b"dd" | b"div" | b"dl"
-        | b"dt" | b"fieldset" | b"figcaption" | b"figure" | b"footer" | b"form" | b"h1" | b"h2"
-        | b"h3" | b"h4" | b"h5" | b"h6" | b"header" | b"li" | b"main" | b"nav" | b"ol" | b"p"
-        | b"pre" | b"section" | b"ul" => BLOCK | CLOSES_P,
-        b"details" | b"dialog" | b"dir" | b"hgroup" | b"menu" | b"summary" => CLOSES_P,
-        b"table" => BLOCK | CLOSES_P | P_STOP,
-        b"td" | b"th" | b"caption" => BLOCK | P_STOP,
-        b"tr" | b"tbody" | b"thead" | b"tfoot" | b"option" => BLOCK,
-        b"html" | b"button" | b"object" | b"marquee" | b"applet" => P_STOP,
-        _ => 0,
-    }
+    const TABLE: &[(&[u128], u8)] = &[
+        (names!(b"td", b"th", b"caption"), BLOCK | P_STOP),
+        (
+            names!(b"tr", b"tbody", b"thead", b"tfoot", b"option"),
+            BLOCK,
+        ),
+        (
+            names!(
+                b"address",
+                b"article",
+                b"aside",
+                b"blockquote",
+                b"center",
+                b"dd",
+                b"div",
+                b"dl",
+                b"dt",
+                b"fieldset",
+                b"figcaption",
+                b"figure",
+                b"footer",
+                b"form",
+                b"h1",
+                b"h2",
+                b"h3",
+                b"h4",
+                b"h5",
+                b"h6",
+                b"header",
+                b"li",
+                b"main",
+                b"nav",
+                b"ol",
+                b"p",
+                b"pre",
+                b"section",
+                b"ul"
+            ),
+            BLOCK | CLOSES_P,
+        ),
+        (
+            names!(
+                b"area", b"base", b"col", b"embed", b"img", b"input", b"link", b"meta", b"param",
+                b"source", b"track", b"wbr", b"keygen"
+            ),
+            VOID,
+        ),
+        (names!(b"br"), VOID | BLOCK),
+        (names!(b"hr"), VOID | BLOCK | CLOSES_P),
+        (names!(b"table"), BLOCK | CLOSES_P | P_STOP),
+        (
+            names!(
+                b"head",
+                b"title",
+                b"script",
+                b"style",
+                b"noscript",
+                b"iframe",
+                b"noembed",
+                b"noframes",
+                b"xmp"
+            ),
+            HIDDEN,
+        ),
+        (names!(b"template"), HIDDEN | P_STOP),
+        (names!(b"svg", b"math"), HIDDEN | FOREIGN),
+        (
+            names!(b"details", b"dialog", b"dir", b"hgroup", b"menu", b"summary"),
+            CLOSES_P,
+        ),
+        (
+            names!(b"html", b"button", b"object", b"marquee", b"applet"),
+            P_STOP,
+        ),
+    ];
+    TABLE
+        .iter()
+        .find(|(names, _)| name.is(names))
+        .map_or(0, |&(_, k)| k)
 }
 
 /// A rule of implied end tags: the elements a start tag ends (the innermost one open) and the
 /// elements the search for them stops at.
-type Implied = (&'static [&'static str], &'static [&'static str]);
+type Implied = (&'static [u128], &'static [u128]);
 
 /// The elements the start tag `name` implicitly ends, besides a `<p>` ([`kind::CLOSES_P`]).
-fn implied_end(name: &Name) -> Option<Implied> {
-    Some(match name.as_bytes() {
-        b"li" => (&["li"], &["ul", "ol", "menu", "table", "td", "th"]),
-        b"dt" | b"dd" => (&["dt", "dd"], &["dl", "table", "td", "th"]),
-        b"td" | b"th" => (&["td", "th"], &["tr", "table"]),
-        b"tr" => (&["tr"], &["table", "tbody", "thead", "tfoot"]),
-        b"tbody" | b"thead" | b"tfoot" => (&["tbody", "thead", "tfoot"], &["table"]),
-        b"option" => (&["option"], &["select", "datalist"]),
-        b"body" => (&["head"], &["html"]),
-        _ => return None,
-    })
+fn implied_end(name: Name) -> Option<Implied> {
+    const RULES: &[(&[u128], Implied)] = &[
+        (
+            names!(b"td", b"th"),
+            (names!(b"td", b"th"), names!(b"tr", b"table")),
+        ),
+        (
+            names!(b"tr"),
+            (
+                names!(b"tr"),
+                names!(b"table", b"tbody", b"thead", b"tfoot"),
+            ),
+        ),
+        (
+            names!(b"li"),
+            (
+                names!(b"li"),
+                names!(b"ul", b"ol", b"menu", b"table", b"td", b"th"),
+            ),
+        ),
+        (
+            names!(b"dt", b"dd"),
+            (names!(b"dt", b"dd"), names!(b"dl", b"table", b"td", b"th")),
+        ),
+        (
+            names!(b"tbody", b"thead", b"tfoot"),
+            (names!(b"tbody", b"thead", b"tfoot"), names!(b"table")),
+        ),
+        (
+            names!(b"option"),
+            (names!(b"option"), names!(b"select", b"datalist")),
+        ),
+        (names!(b"body"), (names!(b"head"), names!(b"html"))),
+    ];
+    RULES
+        .iter()
+        .find(|(starts, _)| name.is(starts))
+        .map(|&(_, rule)| rule)
 }
 
 struct Reader {
@@ -307,21 +407,26 @@ impl Reader {
                     return;
                 }
                 let attrs = &mut self.attrs;
-                let key = match name {
-                    b"itemscope" => {
+                const KEYS: &[(u128, Option<Key>)] = &[
+                    (pack(b"itemscope"), None),
+                    (pack(b"itemtype"), Some(Key::ItemType)),
+                    (pack(b"itemprop"), Some(Key::ItemProp)),
+                    (pack(b"content"), Some(Key::Content)),
+                    (pack(b"datetime"), Some(Key::Datetime)),
+                    (pack(b"href"), Some(Key::Href)),
+                    (pack(b"src"), Some(Key::Src)),
+                    (pack(b"data"), Some(Key::Data)),
+                    (pack(b"value"), Some(Key::Value)),
+                    (pack(b"type"), Some(Key::Type)),
+                ];
+                let packed = pack(name);
+                let key = match KEYS.iter().find(|(k, _)| *k == packed) {
+                    None => return,
+                    Some((_, None)) => {
                         attrs.itemscope = true;
                         return;
                     }
-                    b"itemtype" => Key::ItemType,
-                    b"itemprop" => Key::ItemProp,
-                    b"content" => Key::Content,
-                    b"datetime" => Key::Datetime,
-                    b"href" => Key::Href,
-                    b"src" => Key::Src,
-                    b"data" => Key::Data,
-                    b"value" => Key::Value,
-                    b"type" => Key::Type,
-                    _ => return,
+                    Some((_, Some(key))) => *key,
                 };
                 let slot = attrs.slot(key);
                 if slot.is_none() {
@@ -354,8 +459,8 @@ impl Reader {
     }
 
     fn start(&mut self, name: Name, self_closing: bool) {
-        let k = kind_of(name.as_bytes());
-        if let Some(rule) = implied_end(&name) {
+        let k = kind_of(name);
+        if let Some(rule) = implied_end(name) {
             self.close_implied(rule);
         }
         if k & kind::CLOSES_P != 0 {
@@ -373,7 +478,7 @@ impl Reader {
             ld_json: false,
         };
         if self.want.markup {
-            if name.as_bytes() == b"script" {
+            if name.0 == pack(b"script") {
                 open.ld_json = self.attrs.type_.as_deref().is_some_and(is_ld_json);
                 if open.ld_json {
                     self.script = Some(String::new());
@@ -415,7 +520,8 @@ impl Reader {
         }
         // The property's value, by element (HTML's microdata rules); `content` is read on any
         // element, as senders put it on spans and divs too.
-        let n = name.as_bytes();
+        let (buf, len) = name.bytes();
+        let n = &buf[..len];
         let value = attrs.content.take().or_else(|| match n {
             b"meta" => Some(String::new()),
             b"a" | b"area" | b"link" => attrs.href.take(),
@@ -453,8 +559,8 @@ impl Reader {
         let found = self
             .open
             .iter()
-            .rposition(|o| o.kind & kind::P_STOP != 0 || o.name.as_bytes() == b"p");
-        if let Some(i) = found.filter(|&i| self.open[i].name.as_bytes() == b"p") {
+            .rposition(|o| o.kind & kind::P_STOP != 0 || o.name.0 == pack(b"p"));
+        if let Some(i) = found.filter(|&i| self.open[i].name.0 == pack(b"p")) {
             self.close_from(i);
         }
     }
@@ -463,7 +569,7 @@ impl Reader {
         match self.open.iter().rposition(|o| o.name == *name) {
             Some(i) => self.close_from(i),
             // `</br>` is a line break; `</p>` without a `<p>` is an empty paragraph.
-            None if name.is(&["br", "p"]) => self.text.separate(),
+            None if name.is(names!(b"br", b"p")) => self.text.separate(),
             None => {}
         }
     }
