@@ -2,12 +2,16 @@
 //! the privacy-safe, searchable fields the service stores. Pure: no I/O, no async, no clock.
 //! This module holds the public types and the [`normalize`] entry point; one module per job:
 //! [`sanitize`](mod@sanitize) (PII), [`categorize`](mod@categorize) (email categories),
-//! [`schema_org`] (reservation markup), [`extract`] (dates, mentions, hashtags),
+//! [`html`] (an email's HTML body, read once with an HTML tokenizer), [`schema_org`]
+//! (reservation markup), [`start`] (an event's start, offset and time zone kept),
+//! [`extract`] (dates, mentions, hashtags),
 //! [`hash`](mod@hash) (content hash), [`link`](mod@link) (the cross-post link key),
 //! [`bench_items`](mod@bench_items) (benchmark data).
 //!
 //! # What is kept
-//! - `text` and `subject`: sanitized; emails, phone numbers, Luhn-valid payment cards, valid
+//! - `text` and `subject`: sanitized. An email's text is its snippet or plain body; when it has
+//!   none, the visible text of its HTML body (at most [`html::MAX_TEXT`] bytes; [`mod@html`]).
+//!   Emails, phone numbers, Luhn-valid payment cards, valid
 //!   US SSNs and IBANs with a valid mod-97 checksum are replaced by `[email]`, `[phone]`,
 //!   `[card]`, `[ssn]`, `[iban]` (rules and look-alikes that are left alone — order and
 //!   tracking numbers, ISBNs, IBAN-shaped strings failing the checksum: [`mod@sanitize`]). No
@@ -21,7 +25,8 @@
 //!   are never mentions, not even their domain.
 //! - `hashtags`: lowercased, without `#`, merged with the provider's entities.
 //! - `dates`: calendar dates written in the subject and text.
-//! - `event`: a reservation's type, start, location (a venue, airport or station, never a
+//! - `event`: a reservation's type, start (with its UTC offset and IANA time zone when the
+//!   markup gives them: [`EventStart`]), location (a venue, airport or station, never a
 //!   person's address) and confirmation code; names, emails and phone numbers of the
 //!   reservation holder are never read from markup.
 //! - `content_hash`: see below.
@@ -47,7 +52,8 @@
 //! | [`Category::Personal`] | `PERSONAL` | – | no |
 //! | [`Category::Other`] | `OTHER` | – | no |
 //!
-//! Markup (JSON-LD or microdata, http or https context) decides first; otherwise, in this
+//! Markup (JSON-LD or microdata, http or https context, read from the HTML body by an HTML
+//! tokenizer, never by patterns over markup: [`mod@html`]) decides first; otherwise, in this
 //! order, the sender's domain (a maintained table of airlines, rail, hotels, ticketing,
 //! restaurant booking, car rental, carriers, shops, recruiting, media, …), the shape of the
 //! content (IATA airport pairs, flight numbers, confirmation codes), the mailbox's signals
@@ -62,21 +68,26 @@
 //! first); `DD.MM.YYYY` is always day first; written dates with English, German, French or
 //! Spanish month names (`March 3, 2026`, `3 Mar 2026`, `Mon, 04 Mar 2024 10:15:00 -0800`,
 //! `3. März 2026`, `1er mars 2026`, `3 de marzo de 2026`). Details in [`extract`]. An event's
-//! `start` is the local wall-clock time written in the markup; its UTC offset is dropped.
+//! `start` is the wall-clock time written in the markup with the UTC offset and IANA time zone
+//! written with it, if any (`2027-03-04T20:15:00-08:00`, `2027-03-04T20:15[America/Los_Angeles]`);
+//! a start without either stays local ([`mod@start`]).
 
 pub mod bench_items;
 pub mod categorize;
 pub mod extract;
 pub mod hash;
+pub mod html;
 pub mod link;
 pub mod sanitize;
 pub mod schema_org;
+pub mod start;
 
 pub use bench_items::{bench_items, OwnedInput};
 pub use hash::content_hash;
 pub use sanitize::sanitize;
+pub use start::EventStart;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use serde::Serialize;
 
 /// What kind of item is normalized.
@@ -102,13 +113,15 @@ impl Kind {
 #[derive(Debug, Clone, Copy)]
 pub struct Input<'a> {
     pub kind: Kind,
-    /// Post text, caption, or an email's snippet or plain body.
+    /// Post text, caption, or an email's snippet or plain body (empty: an email's text is read
+    /// from its HTML body).
     pub text: &'a str,
     /// Emails: the subject.
     pub subject: Option<&'a str>,
     /// Emails: `Name <addr@domain>` or a bare address.
     pub sender: Option<&'a str>,
-    /// Emails: the HTML body (schema.org markup lives here).
+    /// Emails: the HTML body (schema.org markup lives here; its text stands in for an empty
+    /// `text`).
     pub html: Option<&'a str>,
     /// Provider hashtag entities, if any (`#` optional).
     pub hashtags: &'a [String],
@@ -217,8 +230,9 @@ impl Category {
 pub struct Event {
     /// The schema.org type (`FlightReservation`, `FoodEstablishmentReservation`, …).
     pub event_type: String,
-    /// Local wall-clock start as written in the markup (offset dropped).
-    pub start: Option<NaiveDateTime>,
+    /// The start as written in the markup: wall-clock time, with its UTC offset and IANA time
+    /// zone when given. Serialized as RFC 3339 (with the offset when known).
+    pub start: Option<EventStart>,
     /// Departure airport / station, venue, hotel or restaurant name.
     pub location: Option<String>,
     pub confirmation_code: Option<String>,
@@ -227,7 +241,7 @@ pub struct Event {
 /// The normalized, privacy-safe fields of one item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Normalized {
-    /// Sanitized text.
+    /// Sanitized text (an email without text: its HTML body's visible text).
     pub text: String,
     /// Sanitized subject (emails).
     pub subject: Option<String>,
@@ -241,23 +255,35 @@ pub struct Normalized {
     pub hashtags: Vec<String>,
     pub dates: Vec<NaiveDate>,
     pub content_hash: [u8; 32],
+    /// The unsanitized text read from the HTML body when the email had none (what `text` was
+    /// sanitized from), for keys that need the raw text; never to be stored.
+    pub body_text: Option<String>,
 }
 
 /// Normalizes one item: sanitize, categorize (emails), extract, hash.
 pub fn normalize(input: &Input) -> Normalized {
-    let text = sanitize(input.text);
+    let email = input.kind == Kind::Email;
+    // The HTML body is read once: its markup for the category and event, its text when the
+    // email has no other.
+    let want = html::Want {
+        markup: email,
+        text: email && input.text.trim().is_empty(),
+    };
+    let body = input.html.map(|h| html::read(h, want)).unwrap_or_default();
+    let body_text = body.text.clone().filter(|t| !t.is_empty());
+    let text = sanitize(body_text.as_deref().unwrap_or(input.text));
     let subject = input.subject.map(sanitize);
     let sender_domain = input
         .sender
         .and_then(categorize::split_sender)
         .map(|(domain, _)| domain);
 
-    let (category, event) = if input.kind == Kind::Email {
+    let (category, event) = if email {
         let (c, e) = categorize::categorize(
             input.sender,
             subject.as_deref(),
             &text,
-            input.html,
+            schema_org::from_body(&body),
             &input.signals,
         );
         (Some(c), e)
@@ -292,6 +318,7 @@ pub fn normalize(input: &Input) -> Normalized {
         hashtags,
         dates,
         content_hash,
+        body_text,
     }
 }
 

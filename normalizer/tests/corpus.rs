@@ -227,7 +227,12 @@ fn score_emails(name: &str, corpus: &[Value]) -> EmailScore {
                 let want = value.as_str().expect("event fields are strings");
                 let got = ev.and_then(|ev| match key.as_str() {
                     "type" => Some(ev.event_type.clone()),
-                    "start" => ev.start.map(|d| d.format("%Y-%m-%dT%H:%M:%S").to_string()),
+                    // A label without an offset is the wall-clock time as written; one with
+                    // an offset is the whole RFC 3339 start.
+                    "start" if want.len() == 19 => ev
+                        .start
+                        .map(|d| d.local.format("%Y-%m-%dT%H:%M:%S").to_string()),
+                    "start" => ev.start.map(|d| d.to_string()),
                     "location" => ev.location.clone(),
                     "confirmation_code" => ev.confirmation_code.clone(),
                     other => panic!("unknown event field {other}"),

@@ -27,8 +27,8 @@ pub struct PageWrite {
 }
 
 /// Upserts a page of items of one data source. An item seen before is updated in place only
-/// when something changed (content, link key, time, metrics, location, or its media URL:
-/// signed CDN URLs are re-issued by the provider and the stored one expires).
+/// when something changed (content, link key, time, metrics, event, location, or its media
+/// URL: signed CDN URLs are re-issued by the provider and the stored one expires).
 pub async fn upsert_page(
     tx: &mut Transaction<'_, Postgres>,
     user_id: &str,
@@ -120,6 +120,7 @@ pub async fn upsert_page(
              OR items.link_key IS DISTINCT FROM EXCLUDED.link_key
              OR items.occurred_at IS DISTINCT FROM EXCLUDED.occurred_at
              OR items.metrics IS DISTINCT FROM EXCLUDED.metrics
+             OR items.event IS DISTINCT FROM EXCLUDED.event
              OR items.location IS DISTINCT FROM EXCLUDED.location
              OR items.media_url IS DISTINCT FROM EXCLUDED.media_url
              OR items.deleted_at IS NOT NULL

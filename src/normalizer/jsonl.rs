@@ -8,12 +8,15 @@
 //!   "mentions"?: [..]}`;
 //! - mail: `{"kind": "email", "subject"?, "sender"?, "snippet"?, "html"?, "labels"?: [..],
 //!   "headers"?: {"List-Unsubscribe": "…", …}, "inference_classification"?: "focused" |
-//!   "other"}` (`text` is accepted for `snippet`);
+//!   "other"}` (`text` is accepted for `snippet`; without either, the visible text of `html`
+//!   is the mail's text);
 //! - any line may carry an `"id"` (string or number), echoed back to match output to input.
 //!
 //! Output, one object per input line, in order: `{"line", "id"?, "kind", "text", "category",
 //! "is_event", "event", "sender_domain", "mentions", "hashtags", "dates", "content_hash"}` —
-//! the stored `text` (for mail `subject — snippet`, sanitized), the hash in hex. A line that
+//! the stored `text` (for mail `subject — snippet`, sanitized), `event` as stored
+//! (`{type, start, time_zone, location, confirmation_code}`, `start` in RFC 3339 with its UTC
+//! offset when known), the hash in hex. A line that
 //! cannot be read gives `{"line", "error", "message"}` instead, with a stable `error` code
 //! (`invalid_utf8`, `line_too_long`, `invalid_json`, `not_an_object`, `missing_field`,
 //! `invalid_field`, `invalid_kind`, `internal_error`) and a message that never repeats the
@@ -324,6 +327,26 @@ mod tests {
         assert_eq!(v[5]["error"], "missing_field");
         assert_eq!(v[6]["error"], "invalid_field");
         assert_eq!(v[6]["message"], "field `text` has the wrong type");
+    }
+
+    #[test]
+    fn a_mail_with_only_html_is_read_from_its_body_and_keeps_its_start_offset() {
+        let (v, s) = lines(concat!(
+            r#"{"kind":"email","subject":"Your reservation","sender":"OpenTable <no-reply@opentable.com>","html":"<html><head><title>OT</title></head><body><div itemscope itemtype='http://schema.org/FoodEstablishmentReservation'><meta itemprop=reservationNumber content=OT-1234><meta itemprop=startTime content='2027-02-14T19:30:00-08:00'><div itemprop=reservationFor itemscope itemtype='http://schema.org/FoodEstablishment'><span itemprop=name>Chez Panisse &amp; Co</span></div><p>Table for 2 &ndash; call (510) 548-5525</p></div></body></html>"}"#,
+            "\n"
+        ));
+        assert_eq!(s.errors, 0);
+        assert_eq!(v[0]["category"], "BOOKING");
+        assert_eq!(
+            v[0]["text"],
+            "Your reservation — Chez Panisse & Co Table for 2 – call [phone]"
+        );
+        assert_eq!(
+            v[0]["event"],
+            json!({"type": "FoodEstablishmentReservation", "start": "2027-02-14T19:30:00-08:00",
+                   "time_zone": null, "location": "Chez Panisse & Co",
+                   "confirmation_code": "OT-1234"})
+        );
     }
 
     #[test]

@@ -6,7 +6,14 @@
 //! else reaches the `items` table.
 //!
 //! Stored `text`: the sanitized text; for emails, the sanitized subject and snippet
-//! (`subject — snippet`). The sender's address and the HTML body are read here and dropped.
+//! (`subject — snippet`; an email without a snippet: the visible text of its HTML body). The
+//! sender's address and the HTML body are read here and dropped.
+//!
+//! Stored `event`: `{"type", "start", "time_zone", "location", "confirmation_code"}`; `start`
+//! is RFC 3339 with the UTC offset when the markup gives one or a zone that fixes it
+//! (`2027-03-04T20:15:00-08:00`), else the local date-time as written
+//! (`2027-03-04T20:15:00`); `time_zone` is the IANA zone written with it
+//! (`America/Los_Angeles`) or null.
 //! Mentions and hashtags are the provider's entities merged with those found in the text.
 //!
 //! Each item also gets its cross-post link key (`lifesync_normalizer::link`), computed from
@@ -101,7 +108,7 @@ pub fn normalize(raw: RawItem, links: &LinkSecret) -> NormalizedItem {
         .subject
         .as_deref()
         .into_iter()
-        .chain([raw.text.as_str()])
+        .chain([n.body_text.as_deref().unwrap_or(&raw.text)])
         .collect();
     let link_key = lifesync_normalizer::link::link_key(kind(raw.kind), &text, &raw_parts, &links.0);
     let mut metrics = raw.metrics;
@@ -120,7 +127,8 @@ pub fn normalize(raw: RawItem, links: &LinkSecret) -> NormalizedItem {
         event: n.event.map(|e| {
             serde_json::json!({
                 "type": e.event_type,
-                "start": e.start,
+                "start": e.start.map(|s| s.to_string()),
+                "time_zone": e.start.and_then(|s| s.time_zone()),
                 "location": e.location,
                 "confirmation_code": e.confirmation_code,
             })
@@ -203,6 +211,8 @@ mod tests {
         assert!(n.is_event);
         let event = n.event.unwrap();
         assert_eq!(event["confirmation_code"], "ABC123");
+        assert_eq!(event["start"], "2026-03-03T10:15:00+01:00");
+        assert_eq!(event["time_zone"], serde_json::Value::Null);
         assert_eq!(n.metrics["sender_domain"], "lufthansa.com");
         assert!(!n.text.contains("booking@"));
         assert!(n.text.starts_with("Booking confirmation"));

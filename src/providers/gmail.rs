@@ -666,10 +666,11 @@ fn decode_base64url(data: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// Whether an HTML body carries schema.org markup (JSON-LD or microdata).
-pub(crate) fn has_markup(html: &str) -> bool {
-    let lower = html.to_ascii_lowercase();
-    lower.contains("application/ld+json") || lower.contains("schema.org/")
+/// Whether an HTML body is worth handing to the normalizer: it may carry schema.org markup
+/// (JSON-LD or microdata; the normalizer's own gate), or the message has no snippet, and the
+/// body's text stands in for it.
+pub(crate) fn body_needed(html: &str, snippet: &str) -> bool {
+    snippet.trim().is_empty() || lifesync_normalizer::html::may_hold_markup(html)
 }
 
 /// Gmail's snippets are HTML-escaped.
@@ -695,7 +696,7 @@ impl Message {
                 malformed(format!("message {} without a valid internalDate", self.id))
             })?;
         let payload = self.payload.unwrap_or_default();
-        let html = payload.html().filter(|h| has_markup(h));
+        let html = payload.html().filter(|h| body_needed(h, &self.snippet));
         let mail = lifesync_normalizer::OwnedMailSignals {
             labels: self.label_ids.clone(),
             headers: payload

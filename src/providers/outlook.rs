@@ -34,7 +34,7 @@ use serde_json::{json, Value};
 use lifesync_jobs::payloads::SyncMode;
 
 use super::{
-    gmail::has_markup, http::classify, ItemKind, Page, PageRequest, Provider, ProviderError,
+    gmail::body_needed, http::classify, ItemKind, Page, PageRequest, Provider, ProviderError,
     ProviderId, RawItem, Reconcile, Session,
 };
 
@@ -482,7 +482,10 @@ impl Message {
         });
         let html = self
             .body
-            .filter(|b| b.content_type.eq_ignore_ascii_case("html") && has_markup(&b.content))
+            .filter(|b| {
+                b.content_type.eq_ignore_ascii_case("html")
+                    && body_needed(&b.content, &self.body_preview)
+            })
             .map(|b| b.content);
         Ok(RawItem {
             external_id: self.id,
@@ -522,7 +525,10 @@ mod tests {
                 {"@odata.type": "#microsoft.graph.message", "id": "A=", "@removed": {"reason": "deleted"}},
                 {"id": "B=", "subject": "Hi", "receivedDateTime": "2024-03-04T18:15:02Z",
                  "from": {"emailAddress": {"name": "Dana", "address": "dana@contoso.com"}},
-                 "body": {"contentType": "html", "content": "<p>no markup</p>"}, "unknown": 1}
+                 "bodyPreview": "no markup",
+                 "body": {"contentType": "html", "content": "<p>no markup</p>"}, "unknown": 1},
+                {"id": "C=", "receivedDateTime": "2024-03-04T18:15:02Z", "bodyPreview": "",
+                 "body": {"contentType": "html", "content": "<p>only a body</p>"}}
             ]
         }))
         .unwrap();
@@ -532,7 +538,12 @@ mod tests {
         let item = v.next().unwrap().into_item().unwrap();
         assert_eq!(item.sender.as_deref(), Some("Dana <dana@contoso.com>"));
         assert_eq!(item.occurred_at.to_rfc3339(), "2024-03-04T18:15:02+00:00");
-        assert!(item.html.is_none());
+        assert!(
+            item.html.is_none(),
+            "no markup and a preview: the body is not needed"
+        );
+        let item = v.next().unwrap().into_item().unwrap();
+        assert_eq!(item.html.as_deref(), Some("<p>only a body</p>"));
     }
 
     #[test]

@@ -844,6 +844,34 @@ pub async fn mail_sync_scenarios<M: SandboxMailbox>(
     assert_eq!(h.live_ids(ds).await, expected);
     assert_eq!(first.1 as usize, expected.len());
 
+    // Events from the sandbox's schema.org markup keep their start's UTC offset in what the
+    // items API returns (RFC 3339, e.g. `2026-12-09T10:05:00-08:00`), with `time_zone` beside.
+    let r = h
+        .app
+        .get(
+            "/api/v1/items?kind=email&limit=500",
+            Some(&token("alice", 3600, None)),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let page: serde_json::Value = r.json().await.unwrap();
+    let starts: Vec<&serde_json::Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["event"].as_object())
+        .inspect(|e| assert!(e.contains_key("time_zone"), "{e:?}"))
+        .filter_map(|e| e.get("start").filter(|s| !s.is_null()))
+        .collect();
+    assert!(starts.len() >= 5, "{starts:?}");
+    for s in starts {
+        let s = s.as_str().unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(s).is_ok(),
+            "start without its offset: {s}"
+        );
+    }
+
     // A second full sync adds no rows.
     let again = h.sync(ds, "alice", "full").await;
     assert_eq!((again.0.as_str(), again.2), ("succeeded", 0), "{again:?}");

@@ -128,15 +128,17 @@ static CONFIRMATION_RE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("confirmation regex compiles")
 });
 
-/// Categorizes an email; `subject` and `text` are the sanitized subject and snippet/body.
+/// Categorizes an email; `subject` and `text` are the sanitized subject and snippet/body,
+/// `markup` the reservation its HTML body's schema.org markup describes
+/// ([`schema_org::from_body`]).
 pub fn categorize(
     sender: Option<&str>,
     subject: Option<&str>,
     text: &str,
-    html: Option<&str>,
+    markup: Option<schema_org::Reservation>,
     signals: &MailSignals,
 ) -> (Category, Option<Event>) {
-    if let Some(r) = html.and_then(schema_org::find_reservation) {
+    if let Some(r) = markup {
         let category = match r.schema_type.as_str() {
             "FlightReservation" => TravelFlight,
             "LodgingReservation" => TravelHotel,
@@ -418,7 +420,7 @@ mod tests {
                 Some("x@example.com"),
                 Some("Hi"),
                 "newsletter",
-                Some(&html(t)),
+                schema_org::find_reservation(&html(t)),
                 &MailSignals::NONE,
             );
             assert_eq!(got, c, "{t}");
