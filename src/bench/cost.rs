@@ -17,7 +17,7 @@ use std::sync::Arc;
 use lifesync_jobs::{
     payloads::{SyncMode, SyncTrigger},
     runner::Handles,
-    Producer, QueueSettings, Store,
+    Producer,
 };
 use uuid::Uuid;
 
@@ -94,20 +94,12 @@ fn add(state: &SandboxState, p: ProviderId, account: &str, n: usize) {
 
 /// `only`: the providers to measure (empty: all six).
 pub async fn run(config: &Config, only: &[ProviderId]) -> anyhow::Result<Vec<ProviderCost>> {
-    let name = format!(
-        "lifesync_bench_{}",
-        ulid::Ulid::new().to_string().to_lowercase()
+    let scratch = super::scratch::Scratch::create(config).await?;
+    let (bench_db, prefix, store) = (
+        scratch.database.clone(),
+        scratch.prefix.clone(),
+        scratch.store.clone(),
     );
-    let mut url = url::Url::parse(&config.database.url)?;
-    url.set_path(&format!("/{name}"));
-    let bench_db = config.database.with_url(url.as_str());
-    db::ensure_database(&bench_db).await?;
-    let prefix = format!("{}:bench:{}", config.redis.key_prefix, ulid::Ulid::new());
-    let store = Store::connect(
-        config.redis.settings.clone(),
-        QueueSettings::new(prefix.clone()),
-    )
-    .await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let result = async {
         let pool = db::connect_with(&bench_db, 8).await?;
@@ -228,12 +220,7 @@ pub async fn run(config: &Config, only: &[ProviderId]) -> anyhow::Result<Vec<Pro
     }
     .await;
     let _ = stop_tx.send(());
-    let removed = store.purge_prefix().await?;
-    if let Ok(admin) = db::connect_with(&config.database, 1).await {
-        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
-    }
-    eprintln!("bench cost: removed {removed} keys and database {name}");
+    scratch.remove(config, "cost").await?;
     result
 }
 

@@ -7,7 +7,7 @@ use std::{sync::Arc, time::Instant};
 
 use lifesync_jobs::{
     payloads::{ScheduleFanout, SyncMode},
-    Producer, QueueSettings, Store,
+    Producer,
 };
 
 use crate::{
@@ -26,20 +26,12 @@ pub struct FanoutBench {
 }
 
 pub async fn run(config: &Config, sources: u64) -> anyhow::Result<FanoutBench> {
-    let name = format!(
-        "lifesync_bench_{}",
-        ulid::Ulid::new().to_string().to_lowercase()
+    let scratch = super::scratch::Scratch::create(config).await?;
+    let (bench_db, prefix, store) = (
+        scratch.database.clone(),
+        scratch.prefix.clone(),
+        scratch.store.clone(),
     );
-    let mut url = url::Url::parse(&config.database.url)?;
-    url.set_path(&format!("/{name}"));
-    let bench_db = config.database.with_url(url.as_str());
-    db::ensure_database(&bench_db).await?;
-    let prefix = format!("{}:bench:{}", config.redis.key_prefix, ulid::Ulid::new());
-    let store = Store::connect(
-        config.redis.settings.clone(),
-        QueueSettings::new(prefix.clone()),
-    )
-    .await?;
     let result = async {
         let pool = db::connect_with(&bench_db, 8).await?;
         db::migrate(&pool).await?;
@@ -96,13 +88,7 @@ pub async fn run(config: &Config, sources: u64) -> anyhow::Result<FanoutBench> {
         })
     }
     .await;
-    let removed = store.purge_prefix().await?;
-    let admin = db::connect_with(&config.database, 1).await;
-    if let Ok(admin) = admin {
-        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
-    }
-    eprintln!("bench fanout: removed {removed} keys and database {name}");
+    scratch.remove(config, "fanout").await?;
     result
 }
 

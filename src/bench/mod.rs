@@ -6,4 +6,5 @@ pub mod cost;
 pub mod fanout;
 pub mod normalize;
 pub mod queue;
+mod scratch;
 pub mod sync;

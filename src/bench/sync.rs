@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Instant};
 use lifesync_jobs::{
     payloads::{SyncMode, SyncTrigger},
     runner::Handles,
-    Producer, QueueSettings, Store,
+    Producer,
 };
 
 use crate::{
@@ -33,20 +33,12 @@ const ACCOUNT: &str = "4242";
 
 /// `plain_http`: the sandbox speaks plain HTTP instead of HTTPS (to measure what TLS costs).
 pub async fn run(config: &Config, items: u64, plain_http: bool) -> anyhow::Result<SyncBench> {
-    let name = format!(
-        "lifesync_bench_{}",
-        ulid::Ulid::new().to_string().to_lowercase()
+    let scratch = super::scratch::Scratch::create(config).await?;
+    let (bench_db, prefix, store) = (
+        scratch.database.clone(),
+        scratch.prefix.clone(),
+        scratch.store.clone(),
     );
-    let mut url = url::Url::parse(&config.database.url)?;
-    url.set_path(&format!("/{name}"));
-    let bench_db = config.database.with_url(url.as_str());
-    db::ensure_database(&bench_db).await?;
-    let prefix = format!("{}:bench:{}", config.redis.key_prefix, ulid::Ulid::new());
-    let store = Store::connect(
-        config.redis.settings.clone(),
-        QueueSettings::new(prefix.clone()),
-    )
-    .await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let result = async {
         let pool = db::connect_with(&bench_db, 8).await?;
@@ -174,11 +166,6 @@ pub async fn run(config: &Config, items: u64, plain_http: bool) -> anyhow::Resul
     }
     .await;
     let _ = stop_tx.send(());
-    let removed = store.purge_prefix().await?;
-    if let Ok(admin) = db::connect_with(&config.database, 1).await {
-        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
-    }
-    eprintln!("bench sync: removed {removed} keys and database {name}");
+    scratch.remove(config, "sync").await?;
     result
 }

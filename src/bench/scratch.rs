@@ -1,0 +1,63 @@
+//! The throw-away services of one bench run: a fresh database (migrated by the bench when it
+//! needs the schema) and a fresh Redis key prefix, both removed by [`Scratch::remove`] whatever
+//! the bench's outcome.
+
+use lifesync_jobs::{QueueSettings, Store};
+
+use crate::{
+    config::{Config, DatabaseConfig},
+    db,
+};
+
+/// A bench run's own database and key prefix.
+pub struct Scratch {
+    /// The database's name (`lifesync_bench_<ulid>`).
+    pub name: String,
+    /// The configured database with the scratch database's name.
+    pub database: DatabaseConfig,
+    /// The Redis key prefix (`<REDIS_KEY_PREFIX>:bench:<ulid>`).
+    pub prefix: String,
+    /// The queue store under the scratch prefix.
+    pub store: Store,
+}
+
+impl Scratch {
+    /// Creates the database (empty) and connects the store under a new prefix.
+    pub async fn create(config: &Config) -> anyhow::Result<Self> {
+        let name = format!(
+            "lifesync_bench_{}",
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        let mut url = url::Url::parse(&config.database.url)?;
+        url.set_path(&format!("/{name}"));
+        let database = config.database.with_url(url.as_str());
+        db::ensure_database(&database).await?;
+        let prefix = format!("{}:bench:{}", config.redis.key_prefix, ulid::Ulid::new());
+        let store = Store::connect(
+            config.redis.settings.clone(),
+            QueueSettings::new(prefix.clone()),
+        )
+        .await?;
+        Ok(Self {
+            name,
+            database,
+            prefix,
+            store,
+        })
+    }
+
+    /// Deletes every key under the prefix and drops the database; says so on stderr as
+    /// `bench <what>: removed …`.
+    pub async fn remove(self, config: &Config, what: &str) -> anyhow::Result<()> {
+        let removed = self.store.purge_prefix().await?;
+        if let Ok(admin) = db::connect_with(&config.database, 1).await {
+            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
+        }
+        eprintln!(
+            "bench {what}: removed {removed} keys and database {}",
+            self.name
+        );
+        Ok(())
+    }
+}
