@@ -21,24 +21,6 @@ use lifesync::{
 };
 use uuid::Uuid;
 
-/// Starts a sync through the API: (run id, job id).
-async fn start(h: &SyncHarness, ds: Uuid, user: &str, mode: &str) -> (Uuid, String) {
-    let r = h
-        .app
-        .post_json(
-            &format!("/api/v1/data-sources/{ds}/sync"),
-            &token(user, 3600, None),
-            &format!(r#"{{"mode":"{mode}"}}"#),
-        )
-        .await;
-    assert_eq!(r.status(), 202);
-    let v: serde_json::Value = r.json().await.unwrap();
-    (
-        v["sync_run_id"].as_str().unwrap().parse().unwrap(),
-        v["job_id"].as_str().unwrap().to_string(),
-    )
-}
-
 async fn disconnect(h: &SyncHarness, ds: Uuid, user: &str) {
     let r = h
         .app
@@ -137,7 +119,7 @@ async fn a_disconnect_while_a_page_commits_takes_that_page_too_and_cancels_the_r
         slow_ms: 200,
         ..Faults::default()
     });
-    let (run, job) = start(&h, ds, "dora", "full").await;
+    let (run, job) = h.start_sync(ds, "dora", "full").await;
     assert!(
         eventually(30, || page_commit_pending(&h.app.db.pool)).await,
         "a page transaction in its commit"
@@ -179,7 +161,7 @@ async fn a_disconnected_source_stays_disconnected_through_the_workers_401_until_
         slow_ms: 1500,
         ..Faults::default()
     });
-    let (run, job) = start(&h, ds, "eve", "full").await;
+    let (run, job) = h.start_sync(ds, "eve", "full").await;
     assert!(eventually(30, || async { profile_calls() > before }).await);
     let requests_before_delete = h.sandbox.state.requests.lock().unwrap().len();
     disconnect(&h, ds, "eve").await;

@@ -15,24 +15,6 @@ use redis::AsyncCommands;
 use serde_json::Value;
 use uuid::Uuid;
 
-/// Starts a sync through the API: (run id, job id).
-async fn start(h: &SyncHarness, ds: Uuid, user: &str, mode: &str) -> (Uuid, String) {
-    let r = h
-        .app
-        .post_json(
-            &format!("/api/v1/data-sources/{ds}/sync"),
-            &token(user, 3600, None),
-            &format!(r#"{{"mode":"{mode}"}}"#),
-        )
-        .await;
-    assert_eq!(r.status(), 202);
-    let v: Value = r.json().await.unwrap();
-    (
-        v["sync_run_id"].as_str().unwrap().parse().unwrap(),
-        v["job_id"].as_str().unwrap().to_string(),
-    )
-}
-
 /// The job's raw record in Redis (state, attempts, deferrals, run_at_ms, …).
 async fn job_hash(h: &SyncHarness, id: &str) -> HashMap<String, String> {
     let key = format!("{}:job:{id}", h.app.store.settings().prefix);
@@ -97,7 +79,7 @@ async fn gmail_quota_replies_are_throttles_never_forbidden() {
             quota: Some(kind.into()),
             ..Faults::default()
         });
-        let (run, job) = start(&h, ds, "gina", "incremental").await;
+        let (run, job) = h.start_sync(ds, "gina", "incremental").await;
         let j = deferred(&h, &job, 1).await;
         assert_eq!(num(&j, "attempts"), 0, "{kind}: no attempt spent: {j:?}");
         assert_eq!(run_row(&h.app.db.pool, &run.to_string()).await.0, "running");
@@ -118,7 +100,7 @@ async fn gmail_quota_replies_are_throttles_never_forbidden() {
         quota: Some("dailyLimitExceeded".into()),
         ..Faults::default()
     });
-    let (run, job) = start(&h, ds, "gina", "incremental").await;
+    let (run, job) = h.start_sync(ds, "gina", "incremental").await;
     let j = deferred(&h, &job, 1).await;
     let now = chrono::Utc::now();
     let midnight = lifesync::providers::reset::next_pacific_midnight(now).timestamp_millis();
@@ -161,7 +143,7 @@ async fn a_meta_throttle_without_a_time_waits_a_minute_not_two_seconds() {
         throttle_every: 1,
         ..Faults::default()
     });
-    let (_, job) = start(&h, ds, "fred", "full").await;
+    let (_, job) = h.start_sync(ds, "fred", "full").await;
     let j = deferred(&h, &job, 1).await;
     let wait_ms = num(&j, "run_at_ms") - now_ms();
     assert!(
@@ -192,7 +174,7 @@ async fn the_deferral_cap_ends_the_run_failed_with_the_reason() {
         throttle_every: 1,
         ..Faults::default()
     });
-    let (run, job) = start(&h, ds, "fay", "full").await;
+    let (run, job) = h.start_sync(ds, "fay", "full").await;
     let end = h.wait(run).await;
     assert_eq!(end.0, "failed", "{end:?}");
     let error = end.4.unwrap();
@@ -228,7 +210,7 @@ async fn a_job_out_of_attempts_leaves_its_run_failed_with_the_error() {
         fail_every: 1,
         ..Faults::default()
     });
-    let (run, job) = start(&h, ds, "gus", "full").await;
+    let (run, job) = h.start_sync(ds, "gus", "full").await;
     let end = h.wait(run).await;
     assert_eq!(end.0, "failed", "{end:?}");
     let error = end.4.unwrap();
@@ -256,7 +238,7 @@ async fn the_x_usage_cap_pauses_twitter_syncs_until_next_month() {
         quota: Some("UsageCapExceeded".into()),
         ..Faults::default()
     });
-    let (run, job) = start(&h, ds, "xena", "incremental").await;
+    let (run, job) = h.start_sync(ds, "xena", "incremental").await;
     let end = h.wait(run).await;
     let until = lifesync::providers::reset::next_month_utc(chrono::Utc::now())
         .format("%Y-%m-%d 00:00 UTC")
@@ -392,7 +374,7 @@ async fn a_source_disconnected_mid_run_ends_it_and_stores_nothing_more() {
         slow_ms: 400,
         ..Faults::default()
     });
-    let (run, job) = start(&h, ds, "dora", "full").await;
+    let (run, job) = h.start_sync(ds, "dora", "full").await;
     assert!(
         eventually(30, || async {
             run_row(&h.app.db.pool, &run.to_string()).await.1 > 0

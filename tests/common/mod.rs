@@ -585,6 +585,25 @@ pub struct SyncHarness {
 pub type RunOutcome = (String, i32, i32, i32, Option<String>);
 
 impl SyncHarness {
+    /// Starts a sync of `ds` as `user` through the API (`mode`: full or incremental):
+    /// (run id, job id).
+    pub async fn start_sync(&self, ds: uuid::Uuid, user: &str, mode: &str) -> (uuid::Uuid, String) {
+        let r = self
+            .app
+            .post_json(
+                &format!("/api/v1/data-sources/{ds}/sync"),
+                &token(user, 3600, None),
+                &format!(r#"{{"mode":"{mode}"}}"#),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+        let v: serde_json::Value = r.json().await.unwrap();
+        (
+            v["sync_run_id"].as_str().unwrap().parse().unwrap(),
+            v["job_id"].as_str().unwrap().to_string(),
+        )
+    }
+
     pub async fn new(seed: u64, batch_size: u32) -> Self {
         Self::with_queue(seed, batch_size, |_| {}).await
     }
