@@ -794,7 +794,9 @@ async fn every_job_of_the_users_sources_goes_even_one_in_flight_or_scheduled_for
     let (a_later_run, a_later) = sync_later(&h, a_google).await;
     let (_, b_later) = sync_later(&h, b_twitter).await;
     // In flight: a full sync of A's Twitter source (25 items a page), its worker held at the
-    // provider mid-run.
+    // provider mid-run — 200 pages more than the seed's, so the run cannot end between its
+    // first stored page and the hold (on a quiet machine it once did).
+    h.sandbox.state.twitter.add_tweets("1001", 5_000);
     let r = h
         .app
         .post_json(
