@@ -701,29 +701,30 @@ impl Store {
     /// Deletes the records of these jobs of `queue` that are finished (succeeded or dead);
     /// live ones stay. Returns how many were deleted.
     pub async fn forget_finished(&self, queue: &str, ids: &[String]) -> Result<usize, QueueError> {
-        let mut total = 0;
-        for chunk in ids.chunks(500) {
-            let mut inv = self.scripts.forget.prepare_invoke();
-            inv.arg(&self.settings.prefix).arg(queue);
-            for id in chunk {
-                inv.arg(id);
-            }
-            let n: usize = inv.invoke_async(&mut self.conn.clone()).await?;
-            total += n;
-        }
-        Ok(total)
+        self.per_id_batch(&self.scripts.forget, queue, ids).await
     }
 
     /// Deletes these jobs of `queue` whatever their state — queued, scheduled, retrying, held
     /// by a worker, dead or succeeded —: the record, its queue entry and its unique key, one
     /// atomic script call per 500 ids. A worker still running one of them loses its lease:
-    /// its heartbeat reports it lost and its ack finds no record and writes nothing, so the
+    /// its heartbeat reports it lost and its ack finds no lease and writes nothing, so the
     /// job never comes back. For erasing what a job names (a user's data); the caller decides
     /// whether running jobs may be cut loose. Returns how many records were deleted.
     pub async fn remove_jobs(&self, queue: &str, ids: &[String]) -> Result<usize, QueueError> {
+        self.per_id_batch(&self.scripts.remove, queue, ids).await
+    }
+
+    /// Runs `script` (ARGV: prefix, queue, id…) over `ids`, 500 per call; sums what each
+    /// call returns.
+    async fn per_id_batch(
+        &self,
+        script: &Script,
+        queue: &str,
+        ids: &[String],
+    ) -> Result<usize, QueueError> {
         let mut total = 0;
         for chunk in ids.chunks(500) {
-            let mut inv = self.scripts.remove.prepare_invoke();
+            let mut inv = script.prepare_invoke();
             inv.arg(&self.settings.prefix).arg(queue);
             for id in chunk {
                 inv.arg(id);
