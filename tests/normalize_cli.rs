@@ -39,7 +39,7 @@ fn normalize(input: &[u8]) -> (i32, Vec<Value>, String) {
 fn normalizes_a_sample_of_the_held_out_corpus() {
     let corpus = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/normalizer/heldout/emails.jsonl"
+        "/normalizer/tests/fixtures/heldout/emails.jsonl"
     ))
     .unwrap();
     let mut input = String::new();
