@@ -1,6 +1,7 @@
-//! Each provider against the sandbox (the four social feeds through one scenario in
-//! `common::feed`, the two mailboxes through `common::mail_sync_scenarios`, plus their own
-//! quirks), LinkedIn's configuration, the shared rate limiter and TLS on the provider path.
+//! Each provider against the sandbox (the four social feeds through
+//! `common::feed_sync_scenarios`, the two mailboxes through `common::mail_sync_scenarios`,
+//! plus their own quirks), LinkedIn's configuration, the shared rate limiter and TLS on the
+//! provider path.
 
 mod facebook;
 mod gmail;
