@@ -20,7 +20,9 @@ use lifesync::{
 use serde_json::Value;
 use uuid::Uuid;
 
-/// Every log line this test binary writes (JSON), to scan for secrets.
+/// Every log line written in this test process (JSON), to scan for secrets: the subscriber is
+/// the process's global one, so once the first OAuth test installed it, it holds the lines of
+/// every test running beside it too (more lines scanned, never fewer).
 fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {

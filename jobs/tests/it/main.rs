@@ -5,7 +5,7 @@
 //! - `delivery`, `guarantees`, `fencing`, `backlog`: delivery semantics with in-process workers;
 //! - `processes`: durability with real worker processes and a crashing Redis;
 //! - `logs`: what a worker logs;
-//! - `fixtures`: the golden payloads in `tests/fixtures/` still deserialize.
+//! - `fixtures`: the golden payloads in `jobs/tests/fixtures/` still deserialize.
 
 mod backlog;
 mod common;
