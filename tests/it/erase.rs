@@ -726,8 +726,8 @@ async fn hostile_and_admin_erase_requests() {
 }
 
 /// A sync of `ds` enqueued to run an hour from now (as a spread fan-out or a deferral would
-/// leave it): (run id, job id).
-async fn sync_later(h: &SyncHarness, ds: Uuid) -> (Uuid, String) {
+/// leave it).
+async fn sync_later(h: &SyncHarness, ds: Uuid) -> StartedSync {
     use lifesync_jobs::payloads::{SyncDataSource, SyncMode, SyncTrigger};
     let run = match lifesync::db::sync_runs::insert_queued(&h.app.db.pool, ds, "full", "daily")
         .await
@@ -754,7 +754,7 @@ async fn sync_later(h: &SyncHarness, ds: Uuid) -> (Uuid, String) {
         .await
         .unwrap();
     assert!(job.created);
-    (run, job.id)
+    StartedSync { run, job: job.id }
 }
 
 async fn job_state(h: &SyncHarness, id: &str) -> Option<String> {
@@ -779,8 +779,11 @@ async fn every_job_of_the_users_sources_goes_even_one_in_flight_or_scheduled_for
     } = h.connect(ProviderId::Twitter, B, "2002").await;
     quiet(&h).await;
     // Scheduled an hour ahead: a sync of A's Google source, and one of B's.
-    let (a_later_run, a_later) = sync_later(&h, a_google).await;
-    let (_, b_later) = sync_later(&h, b_twitter).await;
+    let StartedSync {
+        run: a_later_run,
+        job: a_later,
+    } = sync_later(&h, a_google).await;
+    let StartedSync { job: b_later, .. } = sync_later(&h, b_twitter).await;
     // In flight: a full sync of A's Twitter source (25 items a page), its worker held at the
     // provider mid-run — 200 pages more than the seed's, so the run cannot end between its
     // first stored page and the hold (on a quiet machine it once did).

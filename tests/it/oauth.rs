@@ -163,17 +163,24 @@ fn query_of(url: &url::Url) -> std::collections::HashMap<String, String> {
     url.query_pairs().into_owned().collect()
 }
 
+/// The tokens of a source as stored, opened, and the id of the key that sealed them.
+struct StoredTokens {
+    access: String,
+    refresh: Option<String>,
+    key_id: String,
+}
+
 /// The token the sandbox issued for a provider that lifesync stored, opened.
-async fn stored_tokens(pool: &sqlx::PgPool, ds: Uuid) -> (String, Option<String>, String) {
+async fn stored_tokens(pool: &sqlx::PgPool, ds: Uuid) -> StoredTokens {
     let key = token_key();
     let t = lifesync::db::tokens::load(pool, ds).await.unwrap().unwrap();
     let c = lifesync::crypto::TokenCipher::new(&key);
     let open = |s: &lifesync::crypto::Sealed| String::from_utf8(c.open(s).unwrap()).unwrap();
-    (
-        open(&t.access),
-        t.refresh.as_ref().map(open),
-        t.access.key_id.clone(),
-    )
+    StoredTokens {
+        access: open(&t.access),
+        refresh: t.refresh.as_ref().map(open),
+        key_id: t.access.key_id.clone(),
+    }
 }
 
 /// Every row of every table, as text, plus every Redis value under the test's prefix.
@@ -295,7 +302,9 @@ async fn every_provider_connects_end_to_end_with_tokens_sealed_everywhere() {
         assert_eq!(status, "active");
         // The stored token is one the sandbox issued for this provider and account; for Meta
         // it is the long-lived one (60 days).
-        let (access, refresh, _) = stored_tokens(&f.app.db.pool, ds).await;
+        let StoredTokens {
+            access, refresh, ..
+        } = stored_tokens(&f.app.db.pool, ds).await;
         let issued = f
             .sandbox
             .state
@@ -341,7 +350,9 @@ async fn every_provider_connects_end_to_end_with_tokens_sealed_everywhere() {
         .await
         .unwrap();
     assert_eq!(sources, 6);
-    let (access, refresh, _) = stored_tokens(&f.app.db.pool, again).await;
+    let StoredTokens {
+        access, refresh, ..
+    } = stored_tokens(&f.app.db.pool, again).await;
     secrets.push(access);
     secrets.extend(refresh);
     // Codes the sandbox handed out are secrets too.
@@ -380,7 +391,7 @@ async fn every_provider_connects_end_to_end_with_tokens_sealed_everywhere() {
         .await
         .unwrap();
     for (ds, provider) in &ids {
-        let (access, _, _) = stored_tokens(&f.app.db.pool, *ds).await;
+        let StoredTokens { access, .. } = stored_tokens(&f.app.db.pool, *ds).await;
         let r = f
             .app
             .http
@@ -606,7 +617,11 @@ fn refresh_requests(f: &Fixture, p: ProviderId) -> usize {
 async fn ten_concurrent_callers_needing_a_refresh_cause_one_refresh_request() {
     let f = Fixture::new().await;
     let ds = f.connect(ProviderId::Twitter, "alice").await;
-    let (old_access, old_refresh, _) = stored_tokens(&f.app.db.pool, ds).await;
+    let StoredTokens {
+        access: old_access,
+        refresh: old_refresh,
+        ..
+    } = stored_tokens(&f.app.db.pool, ds).await;
     let apps = sandbox_apps(&f.sandbox.base);
     let key = token_key();
     // Ten callers, each with its own Redis connection, as ten worker processes would have.
@@ -638,7 +653,9 @@ async fn ten_concurrent_callers_needing_a_refresh_cause_one_refresh_request() {
     assert_ne!(tokens[0], old_access);
     assert_eq!(refresh_requests(&f, ProviderId::Twitter), 1);
     // The rotated refresh token was saved with the new access token.
-    let (access, refresh, _) = stored_tokens(&f.app.db.pool, ds).await;
+    let StoredTokens {
+        access, refresh, ..
+    } = stored_tokens(&f.app.db.pool, ds).await;
     assert_eq!(access, tokens[0]);
     assert_ne!(refresh, old_refresh);
     // Shortly before expiry, asking for a token renews it (once).
@@ -661,7 +678,7 @@ async fn ten_concurrent_callers_needing_a_refresh_cause_one_refresh_request() {
 async fn a_refused_refresh_makes_the_source_reauth_required() {
     let f = Fixture::new().await;
     let ds = f.connect(ProviderId::Microsoft, "alice").await;
-    let (access, _, _) = stored_tokens(&f.app.db.pool, ds).await;
+    let StoredTokens { access, .. } = stored_tokens(&f.app.db.pool, ds).await;
     // The grant dies at the provider (say the user revoked it): a refresh token it does not know.
     let key = token_key();
     let cipher = lifesync::crypto::TokenCipher::new(&key);
@@ -714,7 +731,11 @@ async fn a_refused_refresh_makes_the_source_reauth_required() {
 async fn tokens_sealed_under_a_previous_key_open_and_move_to_the_new_key_on_write() {
     let f = Fixture::new().await;
     let ds = f.connect(ProviderId::Google, "alice").await;
-    let (access, _, old_key_id) = stored_tokens(&f.app.db.pool, ds).await;
+    let StoredTokens {
+        access,
+        key_id: old_key_id,
+        ..
+    } = stored_tokens(&f.app.db.pool, ds).await;
     let apps = sandbox_apps(&f.sandbox.base);
     let states = f.states();
     let new_b64 = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
@@ -805,7 +826,7 @@ async fn a_thousand_random_states_are_all_refused_and_nothing_is_enqueued() {
 async fn instagram_long_lived_tokens_renew_themselves_after_a_day() {
     let f = Fixture::new().await;
     let ds = f.connect(ProviderId::Instagram, "alice").await;
-    let (access, _, _) = stored_tokens(&f.app.db.pool, ds).await;
+    let StoredTokens { access, .. } = stored_tokens(&f.app.db.pool, ds).await;
     let apps = sandbox_apps(&f.sandbox.base);
     let states = f.states();
     let key = token_key();

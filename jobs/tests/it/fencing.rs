@@ -17,9 +17,16 @@ fn short_leases(s: &mut lifesync_jobs::QueueSettings) {
     s.heartbeat = Duration::from_millis(100);
 }
 
+/// A job claimed twice: the lease of its first claim (expired) and of its second.
+struct ClaimedTwice {
+    id: String,
+    old: u64,
+    new: u64,
+}
+
 /// Enqueues one probe job and claims it twice: first as `old`, then (after that lease
-/// expired) as `new`. Returns (id, old lease, new lease).
-async fn claimed_twice(env: &Env) -> (String, u64, u64) {
+/// expired) as `new`.
+async fn claimed_twice(env: &Env) -> ClaimedTwice {
     let id = env.enqueue_with(ProbeJob::default(), 3).await;
     let first = env.store.claim("probe", "old", 1).await.unwrap();
     assert_eq!(first.jobs.len(), 1);
@@ -33,7 +40,11 @@ async fn claimed_twice(env: &Env) -> (String, u64, u64) {
         (id.as_str(), 2)
     );
     assert_ne!(first.jobs[0].lease, second.jobs[0].lease);
-    (id, first.jobs[0].lease, second.jobs[0].lease)
+    ClaimedTwice {
+        id,
+        old: first.jobs[0].lease,
+        new: second.jobs[0].lease,
+    }
 }
 
 fn ack(id: &str, lease: u64, outcome: Outcome) -> Vec<AckRecord> {
@@ -47,7 +58,7 @@ fn ack(id: &str, lease: u64, outcome: Outcome) -> Vec<AckRecord> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_ack_cannot_overwrite_the_current_run() {
     let env = Env::shared_with(short_leases).await;
-    let (id, old, new) = claimed_twice(&env).await;
+    let ClaimedTwice { id, old, new } = claimed_twice(&env).await;
 
     // The first worker finally reports: every outcome it could send is ignored.
     let stale = [
@@ -106,7 +117,7 @@ async fn a_stale_ack_cannot_overwrite_the_current_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_heartbeat_is_refused_and_renews_nothing() {
     let env = Env::shared_with(short_leases).await;
-    let (id, old, new) = claimed_twice(&env).await;
+    let ClaimedTwice { id, old, new } = claimed_twice(&env).await;
     assert_eq!(
         env.store
             .heartbeat("probe", &[(id.clone(), old)])

@@ -7,7 +7,15 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
-fn normalize(input: &[u8]) -> (i32, Vec<Value>, String) {
+/// What `lifesync normalize` did with its input.
+struct Normalized {
+    code: i32,
+    /// stdout, one JSON value per line.
+    out: Vec<Value>,
+    err: String,
+}
+
+fn normalize(input: &[u8]) -> Normalized {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lifesync"))
         .arg("normalize")
         .env_clear()
@@ -28,11 +36,11 @@ fn normalize(input: &[u8]) -> (i32, Vec<Value>, String) {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    (
-        out.status.code().unwrap(),
-        lines,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    Normalized {
+        code: out.status.code().unwrap(),
+        out: lines,
+        err: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 #[test]
@@ -64,7 +72,7 @@ fn normalizes_a_sample_of_the_held_out_corpus() {
         input.push('\n');
         want.push(ex["category"].as_str().unwrap().to_string());
     }
-    let (code, out, err) = normalize(input.as_bytes());
+    let Normalized { code, out, err } = normalize(input.as_bytes());
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.len(), want.len());
     assert!(
@@ -100,7 +108,7 @@ fn pii_is_replaced_and_bad_lines_are_numbered() {
         "\u{0}\u{1}garbage\n",
         r#"{"kind":"email","subject":"【JAL国内線】ご予約内容のお知らせ","sender":"JAL <info@jal.com>","snippet":"ご予約番号：NEMR63 3月4日 JL 123便 HND→CTS"}"#,
     );
-    let (code, out, err) = normalize(input.as_bytes());
+    let Normalized { code, out, err } = normalize(input.as_bytes());
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("3 items, 3 bad lines"), "{err}");
     assert_eq!(out.len(), 6);
@@ -126,13 +134,13 @@ fn pii_is_replaced_and_bad_lines_are_numbered() {
 
 #[test]
 fn empty_input_and_a_closed_reader() {
-    let (code, out, _) = normalize(b"");
+    let Normalized { code, out, .. } = normalize(b"");
     assert_eq!((code, out.len()), (0, 0));
     // Many lines, stdout read to the end: every line answered, in order.
     let many: String = (0..5000)
         .map(|i| format!("{{\"kind\":\"post\",\"text\":\"post {i} #n{i}\"}}\n"))
         .collect();
-    let (code, out, _) = normalize(many.as_bytes());
+    let Normalized { code, out, .. } = normalize(many.as_bytes());
     assert_eq!(code, 0);
     assert_eq!(out.len(), 5000);
     assert_eq!(out[4999]["hashtags"], json!(["n4999"]));

@@ -335,13 +335,25 @@ impl Process {
     }
 }
 
-/// The source's stored tokens, opened: (access, refresh, fence).
-async fn stored(pool: &sqlx::PgPool, ds: Uuid) -> (String, String, i64) {
+/// A source's stored tokens, opened, and the fence of their last renewal.
+#[derive(Debug, PartialEq)]
+struct Tokens {
+    access: String,
+    refresh: String,
+    fence: i64,
+}
+
+/// The source's stored tokens, opened.
+async fn stored(pool: &sqlx::PgPool, ds: Uuid) -> Tokens {
     let t = lifesync::db::tokens::load(pool, ds).await.unwrap().unwrap();
     let key = token_key();
     let c = lifesync::crypto::TokenCipher::new(&key);
     let open = |s: &lifesync::crypto::Sealed| String::from_utf8(c.open(s).unwrap()).unwrap();
-    (open(&t.access), open(t.refresh.as_ref().unwrap()), t.fence)
+    Tokens {
+        access: open(&t.access),
+        refresh: open(t.refresh.as_ref().unwrap()),
+        fence: t.fence,
+    }
 }
 
 fn refresh_requests(h: &SyncHarness) -> usize {
@@ -366,21 +378,24 @@ fn process(h: &SyncHarness, lease: Duration) -> Process {
 
 /// After a race: the stored tokens are the rotated ones every caller got, the rotated refresh
 /// token is the only one the sandbox still honours, and the source is active.
-async fn rotated_and_stored(h: &SyncHarness, ds: Uuid, old: &(String, String, i64), got: &str) {
+async fn rotated_and_stored(h: &SyncHarness, ds: Uuid, old: &Tokens, got: &str) {
     let now = stored(&h.app.db.pool, ds).await;
     assert_eq!(
-        now.0, got,
+        now.access, got,
         "the access token every caller uses is the stored one"
     );
-    assert_ne!(now.1, old.1, "the refresh token rotated");
+    assert_ne!(now.refresh, old.refresh, "the refresh token rotated");
     let live = h.sandbox.state.oauth.refresh_tokens();
-    assert!(live.contains(&now.1), "the stored refresh token is live");
-    assert!(!live.contains(&old.1), "the spent one is not");
     assert!(
-        now.2 > old.2,
+        live.contains(&now.refresh),
+        "the stored refresh token is live"
+    );
+    assert!(!live.contains(&old.refresh), "the spent one is not");
+    assert!(
+        now.fence > old.fence,
         "stored with a newer fence: {} > {}",
-        now.2,
-        old.2
+        now.fence,
+        old.fence
     );
     let status: String = sqlx::query_scalar("SELECT status FROM data_sources WHERE id = $1")
         .bind(ds)
@@ -407,8 +422,8 @@ async fn two_processes_behind_a_token_endpoint_slower_than_the_lease_send_one_re
     let before = refresh_requests(&h);
     let go = std::sync::Arc::new(std::sync::Barrier::new(2));
     let p = process(&h, Duration::from_millis(300));
-    let a = p.renew(ds, old.0.clone(), go.clone());
-    let b = p.renew(ds, old.0.clone(), go);
+    let a = p.renew(ds, old.access.clone(), go.clone());
+    let b = p.renew(ds, old.access.clone(), go);
     let (a, b) = (a.join().unwrap(), b.join().unwrap());
     let (a, b) = (a.expect("process a"), b.expect("process b"));
     assert_eq!(a, b, "both use the one renewed token");
@@ -435,11 +450,11 @@ async fn two_processes_behind_a_token_endpoint_slower_than_the_lease_send_one_re
     let renewed = stored(&h.app.db.pool, ds).await;
     let go = std::sync::Arc::new(std::sync::Barrier::new(1));
     let again = p
-        .renew(ds, renewed.0.clone(), go)
+        .renew(ds, renewed.access.clone(), go)
         .join()
         .unwrap()
         .expect("renewal with the rotated token");
-    assert_ne!(again, renewed.0);
+    assert_ne!(again, renewed.access);
     rotated_and_stored(&h, ds, &renewed, &again).await;
     assert_eq!(refresh_requests(&h) - before, 2);
     h.shutdown().await;
@@ -462,7 +477,7 @@ async fn a_renewal_that_lost_its_lock_is_still_stored_and_its_successor_sends_no
     let p = process(&h, Duration::from_secs(10));
     let a = p.renew(
         ds,
-        old.0.clone(),
+        old.access.clone(),
         std::sync::Arc::new(std::sync::Barrier::new(1)),
     );
     // A's request is at the provider (which has spent the old refresh token); now A's lock
@@ -478,7 +493,7 @@ async fn a_renewal_that_lost_its_lock_is_still_stored_and_its_successor_sends_no
     assert_eq!(deleted, 1, "A held the lock");
     let b = p.renew(
         ds,
-        old.0.clone(),
+        old.access.clone(),
         std::sync::Arc::new(std::sync::Barrier::new(1)),
     );
     let (a, b) = (a.join().unwrap(), b.join().unwrap());
@@ -572,7 +587,7 @@ async fn a_holder_stalled_past_its_lease_after_the_provider_answered_still_wins_
     });
     let before = refresh_requests(&h);
     let p = process(&h, Duration::from_millis(300));
-    let (mut stall, a) = p.renew_stallable(ds, old.0.clone());
+    let (mut stall, a) = p.renew_stallable(ds, old.access.clone());
     assert!(eventually(10, || async { refresh_requests(&h) > before }).await);
     // A stalls, whole, before the answer reaches it, for longer than its 300 ms lease: its lock
     // and its flight run out with nobody to renew them. The endpoint answers B at once.
@@ -581,7 +596,7 @@ async fn a_holder_stalled_past_its_lease_after_the_provider_answered_still_wins_
     let b = p
         .renew(
             ds,
-            old.0.clone(),
+            old.access.clone(),
             std::sync::Arc::new(std::sync::Barrier::new(1)),
         )
         .join()
@@ -607,7 +622,7 @@ async fn a_holder_stalled_past_its_lease_after_the_provider_answered_still_wins_
     stall.thaw();
     let a = a.join().unwrap().expect("process a");
     rotated_and_stored(&h, ds, &old, &a).await;
-    let a_fence = stored(&h.app.db.pool, ds).await.2;
+    let a_fence = stored(&h.app.db.pool, ds).await.fence;
     assert!(a_fence < b_fence, "A {a_fence}, B {b_fence}");
     let refused_fence: Option<i64> =
         sqlx::query_scalar("SELECT refused_fence FROM oauth_tokens WHERE data_source_id = $1")
@@ -627,7 +642,7 @@ async fn a_holder_stalled_past_its_lease_after_the_provider_answered_still_wins_
     let again = p
         .renew(
             ds,
-            renewed.0.clone(),
+            renewed.access.clone(),
             std::sync::Arc::new(std::sync::Barrier::new(1)),
         )
         .join()
