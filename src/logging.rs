@@ -4,7 +4,7 @@
 //! `RUST_LOG` filters (default `info`).
 //!
 //! Rule: never log a token, code, verifier, key, secret or a provider URL that may carry one
-//! (Meta's `paging.next`), nor item content; log ids. `tests/logs.rs` scans a whole
+//! (Meta's `paging.next`), nor item content; log ids. `tests/it/processes/logs.rs` scans a whole
 //! multi-provider run's logs for the sandbox's secrets and PII.
 
 use tracing_subscriber::EnvFilter;

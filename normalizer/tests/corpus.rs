@@ -1,4 +1,4 @@
-//! Scores the normalizer on its two labeled corpora in `tests/fixtures/normalizer/`:
+//! Scores the normalizer on its two labeled corpora in `tests/fixtures/`:
 //!
 //! - the **tuning corpus** (`emails.jsonl`, `emails_handwritten.jsonl`, `emails_world.jsonl`,
 //!   `texts.jsonl`, `texts_handwritten.jsonl`, `texts_world.jsonl`), which the rules were
@@ -19,7 +19,7 @@ use lifesync_normalizer::{normalize, sanitize, Category, Input, Kind, MailSignal
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/normalizer");
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 const PII_TYPES: [&str; 5] = ["email", "phone", "card", "ssn", "iban"];
 
 fn lines(name: &str) -> Vec<Value> {

@@ -1,0 +1,171 @@
+//! Guarantees of `jobs/README.md` that no other test pinned down: the deferral cap, the trim of
+//! the dead index to its retention, and the dead-lettering of an undecodable payload.
+
+use std::time::Duration;
+
+use crate::common::*;
+use lifesync_jobs::{
+    probe::ProbeJob,
+    store::{AckRecord, Outcome},
+};
+use redis::AsyncCommands;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferrals_spend_no_attempt_and_the_one_past_the_cap_buries_the_job() {
+    let env = Env::shared_with(|s| s.max_deferrals = 1).await;
+    let id = env.enqueue_with(ProbeJob::default(), 1).await;
+    let defer = |lease| {
+        vec![AckRecord {
+            id: id.clone(),
+            lease,
+            outcome: Outcome::Deferred {
+                delay: Duration::ZERO,
+                error: "rate limited".into(),
+            },
+        }]
+    };
+    let first = env.store.claim("probe", "w", 1).await.unwrap();
+    assert_eq!(
+        env.store
+            .ack("probe", &defer(first.jobs[0].lease))
+            .await
+            .unwrap(),
+        1
+    );
+    let rec = env.store.job(&id).await.unwrap().unwrap();
+    assert_eq!((rec.state.as_str(), rec.attempts), ("retrying", 0));
+
+    // Due at once: the next claim promotes and takes it, still as attempt 1.
+    let second = env.store.claim("probe", "w", 1).await.unwrap();
+    assert_eq!(second.jobs.len(), 1);
+    assert_eq!((second.jobs[0].attempt, second.jobs[0].deferrals), (1, 1));
+    assert_eq!(
+        env.store
+            .ack("probe", &defer(second.jobs[0].lease))
+            .await
+            .unwrap(),
+        1
+    );
+    let rec = env.store.job(&id).await.unwrap().unwrap();
+    assert_eq!(
+        rec.state, "dead",
+        "the second deferral is past the cap of 1"
+    );
+    let kinds: Vec<_> = rec
+        .history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["kind"].clone())
+        .collect();
+    assert_eq!(kinds, vec!["retry_after", "retry_after"]);
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dead_index_is_trimmed_to_the_dead_retention() {
+    let env = Env::shared_with(|s| s.dead_retention = Duration::from_secs(1)).await;
+    let id = env.enqueue_with(ProbeJob::default(), 1).await;
+    let c = env.store.claim("probe", "w", 1).await.unwrap();
+    let abort = AckRecord {
+        id: id.clone(),
+        lease: c.jobs[0].lease,
+        outcome: Outcome::Aborted {
+            error: "bug".into(),
+        },
+    };
+    assert_eq!(env.store.ack("probe", &[abort]).await.unwrap(), 1);
+    let dead_key = format!("{}:q:probe:dead", env.prefix);
+    let mut conn = env.recorder.conn.clone();
+    assert_eq!(conn.zcard::<_, u64>(&dead_key).await.unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Any claim trims what is older than the retention.
+    env.store.claim("probe", "w", 1).await.unwrap();
+    assert_eq!(
+        conn.zcard::<_, u64>(&dead_key).await.unwrap(),
+        0,
+        "an expired dead record stayed indexed"
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_payload_is_dead_lettered_not_retried() {
+    let env = Env::shared().await;
+    // A job no `ProbeJob` decodes from, as an older or foreign producer could have queued it:
+    // a record and its bare id on the ready list.
+    let id = "foreign-1".to_string();
+    let mut conn = env.recorder.conn.clone();
+    let _: () = conn
+        .hset_multiple(
+            format!("{}:job:{id}", env.prefix),
+            &[
+                ("queue", "probe"),
+                ("payload", "{\"n\":\"x\"}"),
+                ("state", "ready"),
+                ("max_attempts", "3"),
+                ("created_ms", "0"),
+            ],
+        )
+        .await
+        .unwrap();
+    let _: () = conn
+        .lpush(format!("{}:q:probe:ready", env.prefix), &id)
+        .await
+        .unwrap();
+    let w = env.start_worker(2);
+    assert!(env.wait_state(&id, "dead", Duration::from_secs(5)).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    w.stop().await;
+    assert!(env.runs().await.is_empty(), "the handler never ran");
+    let rec = env.store.job(&id).await.unwrap().unwrap();
+    assert_eq!(rec.attempts, 1);
+    assert!(rec.last_error.unwrap().contains("undecodable payload"));
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_jobs_unique_key_and_success_count_leave_no_lasting_keys() {
+    let env = Env::shared().await;
+    let mut conn = env.recorder.conn.clone();
+    let uniq = |n: u64, key: &str| ProbeJob {
+        n,
+        unique: Some(key.into()),
+        ..Default::default()
+    };
+    let ok = env.enqueue(uniq(1, "sync:1")).await;
+    let bad = env.enqueue(uniq(2, "sync:2")).await;
+    let claim = env.store.claim("probe", "w", 2).await.unwrap();
+    let lease = |id: &str| claim.jobs.iter().find(|j| j.id == id).unwrap().lease;
+    let records = vec![
+        AckRecord {
+            id: ok.clone(),
+            lease: lease(&ok),
+            outcome: Outcome::Succeeded,
+        },
+        AckRecord {
+            id: bad.clone(),
+            lease: lease(&bad),
+            outcome: Outcome::Aborted {
+                error: "bug".into(),
+            },
+        },
+    ];
+    assert_eq!(env.store.ack("probe", &records).await.unwrap(), 2);
+    for key in ["sync:1", "sync:2"] {
+        let k = format!("{}:q:probe:unique:{key}", env.prefix);
+        assert!(
+            !conn.exists::<_, bool>(&k).await.unwrap(),
+            "{k} outlived its job"
+        );
+    }
+    // The success count expires with the retention (24 h, in buckets of 24 min).
+    let buckets: Vec<String> = conn
+        .keys(format!("{}:q:probe:succeeded:*", env.prefix))
+        .await
+        .unwrap();
+    assert_eq!(buckets.len(), 1);
+    let ttl: i64 = conn.ttl(&buckets[0]).await.unwrap();
+    assert!((86_400..=86_400 + 1_440).contains(&ttl), "bucket ttl {ttl}");
+    env.cleanup().await;
+}

@@ -1,0 +1,6 @@
+//! The HTTP API: routes, auth and ownership, hostile input, the OpenAPI contract, operators.
+
+mod admin;
+mod fuzz;
+mod hostile;
+mod routes;

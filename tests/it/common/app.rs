@@ -1,0 +1,199 @@
+//! The API served on a free port, on the test's database and Redis key prefix; what a client
+//! does with it (requests, syncs) and the waits that follow runs, jobs, completions and queues.
+
+use super::*;
+use lifesync::api::{serve, AppState};
+use lifesync_jobs::{QueueSettings, RedisSettings, Store};
+use uuid::Uuid;
+
+type OnBound = Box<dyn FnOnce(std::net::SocketAddr) + Send>;
+
+type Stopped = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Starts a server on a free port (`serve` gets the bound-address callback and the shutdown
+/// future); returns its address and the sender that stops it.
+pub(super) async fn serve_on_free_port<F, Fut>(
+    serve: F,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>)
+where
+    F: FnOnce(OnBound, Stopped) -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = serve(
+        Box::new(move |a| {
+            let _ = addr_tx.send(a);
+        }),
+        Box::pin(async {
+            let _ = stopped.await;
+        }),
+    );
+    tokio::spawn(async move { server.await.unwrap() });
+    (addr_rx.await.unwrap(), stop)
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: TestDb,
+    pub store: Store,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(None).await
+    }
+
+    /// With OAuth (provider apps, token key) configured.
+    pub async fn spawn_with(oauth: Option<lifesync::api::OAuthSetup>) -> Self {
+        Self::spawn_with_queue(oauth, |_| {}).await
+    }
+
+    /// With OAuth and queue settings adjusted by `adjust` (after the tests' defaults: a throttle
+    /// without a time waits 1 s doubling to 4 s instead of 1 min to 1 h).
+    pub async fn spawn_with_queue(
+        oauth: Option<lifesync::api::OAuthSetup>,
+        adjust: impl FnOnce(&mut QueueSettings),
+    ) -> Self {
+        let redis = redis_url();
+        Self::spawn_on_with_queue(RedisSettings::new(redis), oauth, adjust).await
+    }
+
+    /// With OAuth as given, on the Redis that `redis` reaches, with queue settings adjusted
+    /// by `adjust`.
+    pub async fn spawn_on_with_queue(
+        redis: RedisSettings,
+        oauth: Option<lifesync::api::OAuthSetup>,
+        adjust: impl FnOnce(&mut QueueSettings),
+    ) -> Self {
+        lifesync::metrics::handle();
+        let db = TestDb::new().await;
+        let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
+        let mut settings = QueueSettings::new(prefix);
+        settings.throttle.base = std::time::Duration::from_secs(1);
+        settings.throttle.max = std::time::Duration::from_secs(4);
+        adjust(&mut settings);
+        let store = Store::connect(redis, settings).await.expect("Redis");
+        let state =
+            AppState::with_oauth(db.pool.clone(), store.clone(), JWT_SECRET.as_bytes(), oauth);
+        let (addr, stop) =
+            serve_on_free_port(|bound, stopped| serve("127.0.0.1:0", state, bound, stopped)).await;
+        Self {
+            base: format!("http://{addr}"),
+            db,
+            store,
+            http: sandbox_client(),
+            stop: Some(stop),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut r = self.http.get(self.url(path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &str) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Starts a sync of `ds` as `user` through the API (`mode`: full or incremental).
+    pub async fn start_sync(&self, ds: Uuid, user: &str, mode: &str) -> StartedSync {
+        let r = self
+            .post_json(
+                &format!("/api/v1/data-sources/{ds}/sync"),
+                &token(user, 3600, None),
+                &format!(r#"{{"mode":"{mode}"}}"#),
+            )
+            .await;
+        assert_eq!(r.status(), 202, "{:?}", r.text().await);
+        let v: serde_json::Value = r.json().await.unwrap();
+        StartedSync {
+            run: v["sync_run_id"].as_str().unwrap().parse().unwrap(),
+            job: v["job_id"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Waits (at most 30 s) until completion `id` is no longer pending; returns it as
+    /// `user` reads it.
+    pub async fn wait_completion(&self, id: &str, user: &str) -> serde_json::Value {
+        for _ in 0..300 {
+            let body: serde_json::Value = self
+                .get(
+                    &format!("/api/v1/oauth/completions/{id}"),
+                    Some(&token(user, 3600, None)),
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            if body["status"] != "pending" {
+                return body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("completion {id} still pending after 30 s");
+    }
+
+    /// Waits (at most 180 s) until `run` ended: succeeded, failed or cancelled.
+    pub async fn wait_run(&self, run: impl std::fmt::Display) -> RunOutcome {
+        for _ in 0..1800 {
+            let row = run_row(&self.db.pool, &run).await;
+            if ["succeeded", "failed", "cancelled"].contains(&row.status.as_str()) {
+                return row;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("run {run} did not finish in 180 s");
+    }
+
+    /// Waits (at most 60 s) until job `id` ended (succeeded or dead); returns that state.
+    pub async fn wait_job(&self, id: &str) -> String {
+        for _ in 0..600 {
+            if let Some(j) = self.store.job(id).await.unwrap() {
+                if j.state == "succeeded" || j.state == "dead" {
+                    return j.state;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("job {id} did not end in 60 s");
+    }
+
+    /// Drains `queues`: waits (at most `secs`) until none has a job pending, scheduled,
+    /// running or retrying; false if they never settled.
+    pub async fn drained(&self, queues: &[&str], secs: u64) -> bool {
+        eventually(secs, || async {
+            let mut busy = 0;
+            for q in queues {
+                let s = self.store.stats(q).await.unwrap();
+                busy += s.pending + s.scheduled + s.running + s.retrying;
+            }
+            busy == 0
+        })
+        .await
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.store.purge_prefix().await.unwrap();
+        self.db.drop().await;
+    }
+}

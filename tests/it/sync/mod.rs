@@ -1,0 +1,9 @@
+//! Sync runs: end to end, duplicates across sources, full syncs as reconciliations, provider
+//! throttles, fencing of in-flight effects, and outages of PostgreSQL and Redis.
+
+mod duplicates;
+mod end_to_end;
+mod fencing;
+mod outages;
+mod reconcile;
+mod throttles;
