@@ -30,11 +30,13 @@
 
 pub mod api;
 pub mod bench;
+pub mod bootstrap;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod dev;
 pub mod doctor;
+pub mod domain;
 pub mod embedded;
 pub mod http;
 pub mod logging;

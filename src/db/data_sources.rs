@@ -346,3 +346,22 @@ pub async fn set_account_name(pool: &PgPool, id: Uuid, name: Option<&str>) -> sq
     .await?;
     Ok(())
 }
+
+/// How many sources each provider has in each status (the `lifesync_data_sources` gauge).
+pub async fn count_by_provider_and_status(
+    pool: &PgPool,
+) -> sqlx::Result<Vec<(String, String, i64)>> {
+    sqlx::query_as("SELECT provider, status, count(*) FROM data_sources GROUP BY provider, status")
+        .fetch_all(pool)
+        .await
+}
+
+/// Each provider's most recent successful sync, in Unix seconds.
+pub async fn last_success_by_provider(pool: &PgPool) -> sqlx::Result<Vec<(String, f64)>> {
+    sqlx::query_as(
+        "SELECT provider, extract(epoch FROM max(last_sync_at))::float8 FROM data_sources
+          WHERE last_sync_status = 'succeeded' GROUP BY provider",
+    )
+    .fetch_all(pool)
+    .await
+}

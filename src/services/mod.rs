@@ -6,4 +6,6 @@ pub mod admin;
 pub mod disconnect;
 pub mod erase;
 pub mod export;
+pub mod gauges;
 pub mod sync;
+pub mod user_limit;

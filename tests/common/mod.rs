@@ -248,8 +248,8 @@ pub async fn error_code(resp: reqwest::Response) -> String {
 
 pub const TOKEN_KEY_B64: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
-pub fn token_key() -> lifesync::config::TokenKey {
-    lifesync::config::TokenKey::from_base64("TOKEN_ENCRYPTION_KEY", TOKEN_KEY_B64).unwrap()
+pub fn token_key() -> lifesync::crypto::TokenKey {
+    lifesync::crypto::TokenKey::from_base64(TOKEN_KEY_B64).unwrap()
 }
 
 /// The private CA of every sandbox this test binary starts, and the certificate they serve.
@@ -301,9 +301,7 @@ pub fn browser() -> reqwest::Client {
 pub async fn trust_ca_file(path: &std::path::Path) -> lifesync::outbound::OutboundConfig {
     let start = std::time::Instant::now();
     loop {
-        if let Ok(trust) = lifesync::tls::TrustConfig::from_env(&|k: &str| {
-            (k == "SSL_CERT_FILE").then(|| path.to_string_lossy().to_string())
-        }) {
+        if let Ok(trust) = lifesync::tls::TrustConfig::from_paths(Some(path.to_path_buf()), None) {
             return lifesync::outbound::OutboundConfig::trusting(trust);
         }
         assert!(
