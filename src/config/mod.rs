@@ -1,8 +1,9 @@
 //! Configuration read once from the environment into typed values, validated at start-up,
 //! cross-field rules included. Names and defaults are the contract's
-//! (`../shared/spec/contract.md`); secrets are wrapped so they never print.
+//! (README.md, "Configuration"); secrets are wrapped so they never print.
 //!
-//! Rule: every variable is read here and nowhere else; a bad value is a [`ConfigError`] naming
+//! Rule: every variable is read here and nowhere else (the logging variables `RUST_LOG` and
+//! `LOG_FORMAT` excepted: `logging` reads them before there is a configuration); a bad value is a [`ConfigError`] naming
 //! the variable, which `main` prints as one line before exiting non-zero. Values a process
 //! needs but others do not (`JWT_SECRET` for `web`) are checked by that process with
 //! [`Config::require_web`] and friends.
