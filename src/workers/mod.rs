@@ -62,14 +62,6 @@ impl std::ops::Deref for SharedDeps {
     }
 }
 
-/// The queues a worker process can run (each job type names its own).
-pub const QUEUES: [&str; 4] = [
-    OAuthCompletion::QUEUE,
-    SyncDataSource::QUEUE,
-    ScheduleFanout::QUEUE,
-    EraseUser::QUEUE,
-];
-
 /// A monitor with one worker per requested queue, each at `concurrency` (the fan-out queue at
 /// one: a tick's fan-out is one job); backend handles go to `handles` for shutdown hand-back.
 pub fn register(
