@@ -11,8 +11,75 @@ use aes_gcm::{
     Aes256Gcm, Nonce,
 };
 use base64::Engine;
+use secrecy::{ExposeSecret, SecretBox};
 
-use crate::config::TokenKey;
+/// Why a configured key is unusable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvalidKey {
+    #[error("must be base64")]
+    NotBase64,
+    #[error("must decode to exactly 32 bytes")]
+    WrongLength,
+}
+
+/// The AES-256-GCM key for provider tokens at rest, with a key id derived from it (the first
+/// 8 bytes of its SHA-256, hex) so stored ciphertexts name the key that sealed them.
+///
+/// Rotation: a new key goes into `TOKEN_ENCRYPTION_KEY` and the old one into
+/// `TOKEN_ENCRYPTION_KEY_PREVIOUS` (comma-separated, newest first). Values sealed under a
+/// previous key still open; every write seals under the current key, so a token moves to the
+/// new key the next time it is refreshed or stored. A previous key can be dropped once no row
+/// names its key id (`SELECT DISTINCT key_id FROM oauth_tokens`).
+pub struct TokenKey {
+    pub key_id: String,
+    key: SecretBox<[u8; 32]>,
+    /// Keys that only open (never seal), from `TOKEN_ENCRYPTION_KEY_PREVIOUS`.
+    pub previous: Vec<TokenKey>,
+}
+
+impl TokenKey {
+    /// The key from its base64 form (`TOKEN_ENCRYPTION_KEY`'s value).
+    pub fn from_base64(b64: &str) -> Result<Self, InvalidKey> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| InvalidKey::NotBase64)?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| InvalidKey::WrongLength)?;
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(key);
+        let key_id = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Self {
+            key_id,
+            key: SecretBox::new(Box::new(key)),
+            previous: Vec::new(),
+        })
+    }
+
+    /// This key with `previous` keys that still open old values.
+    pub fn with_previous(mut self, previous: Vec<TokenKey>) -> Self {
+        self.previous = previous;
+        self
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        self.key.expose_secret()
+    }
+}
+
+impl Clone for TokenKey {
+    fn clone(&self) -> Self {
+        Self {
+            key_id: self.key_id.clone(),
+            key: SecretBox::new(Box::new(*self.bytes())),
+            previous: self.previous.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenKey({}, ***)", self.key_id)
+    }
+}
 
 const NONCE_LEN: usize = 12;
 
@@ -126,7 +193,7 @@ mod tests {
     use super::*;
 
     fn key(b64: &str) -> TokenKey {
-        TokenKey::from_base64("TOKEN_ENCRYPTION_KEY", b64).unwrap()
+        TokenKey::from_base64(b64).unwrap()
     }
     const K1: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
     const K2: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";

@@ -17,23 +17,20 @@ use base64::Engine;
 use jsonwebtoken::{EncodingKey, Header};
 use lifesync_jobs::{
     payloads::{SyncMode, SyncTrigger},
-    runner::Handles,
     Producer, Store,
 };
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
 
 use crate::{
-    api::{self, AppState, OAuthSetup},
-    config::{env_var, Config, TokenKey},
+    bootstrap::{self, CatchUp},
+    config::{env_var, Config},
     crypto::TokenCipher,
     db,
+    domain::ProviderId,
     embedded::LocalServices,
-    oauth::apps::ProviderApps,
-    providers::ProviderId,
-    sandbox, scheduler,
+    sandbox,
     services::sync::request_sync,
-    workers::{self, Deps, SharedDeps},
 };
 
 const DEMO_USER: &str = "demo";
@@ -102,23 +99,21 @@ async fn show_progress(pool: sqlx::PgPool) {
     let mut last: std::collections::HashMap<uuid::Uuid, (String, i32)> = Default::default();
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let rows: Vec<(uuid::Uuid, String, Option<String>, String, i32, i32)> = sqlx::query_as(
-            "SELECT r.id, ds.provider, ds.account_name, r.status, r.items_fetched, r.items_new
-               FROM sync_runs r JOIN data_sources ds ON ds.id = r.data_source_id
-              WHERE r.status = 'running'
-                 OR (r.finished_at > now() - interval '2 seconds')",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap_or_default();
-        for (id, provider, account, status, fetched, new) in rows {
-            let now = (status.clone(), fetched);
-            if last.get(&id) != Some(&now) {
+        let runs = db::sync_runs::live(&pool, Duration::from_secs(2))
+            .await
+            .unwrap_or_default();
+        for r in runs {
+            let now = (r.status.clone(), r.items_fetched);
+            if last.get(&r.id) != Some(&now) {
                 println!(
-                    "dev: sync {provider} {}: {fetched} items fetched, {new} new ({status})",
-                    account.unwrap_or_default()
+                    "dev: sync {} {}: {} items fetched, {} new ({})",
+                    r.provider,
+                    r.account_name.unwrap_or_default(),
+                    r.items_fetched,
+                    r.items_new,
+                    r.status
                 );
-                last.insert(id, now);
+                last.insert(r.id, now);
             }
         }
     }
@@ -218,114 +213,49 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
                 .insert(p, sandbox::provider_config(p, &sandbox_base, redirect));
         }
     }
-    let apps = Arc::new(ProviderApps::new(
-        &config.providers,
-        config.outbound.client()?,
-    ));
+    let config = Arc::new(config);
 
-    // The API.
+    // The API, the workers and the scheduler, each built as its own process builds it.
+    let (web_tx, web_rx) = tokio::sync::oneshot::channel();
+    let web_task = tokio::spawn({
+        let (config, stop) = (config.clone(), stopped());
+        async move {
+            bootstrap::run_web(
+                &config,
+                |a| {
+                    let _ = web_tx.send(a);
+                },
+                stop,
+            )
+            .await
+        }
+    });
+    let web_addr = web_rx
+        .await
+        .context("dev: the API did not start (is PORT free?)")?;
+    let worker_task = tokio::spawn({
+        let (config, stop) = (config.clone(), stopped());
+        let options = bootstrap::WorkerOptions {
+            queues: Vec::new(),
+            concurrency: 8,
+            shutdown_timeout: Duration::from_secs(10),
+        };
+        async move { bootstrap::run_worker(&config, &options, stop).await }
+    });
+    let scheduler_task = tokio::spawn({
+        let (config, stop) = (config.clone(), stopped());
+        async move { bootstrap::run_scheduler(&config, CatchUp::No, stop).await }
+    });
     let jwt_secret = config
         .jwt_secret
         .as_ref()
         .expect("dev default")
         .expose_secret()
         .to_string();
-    let state = AppState::with_oauth(
-        pool.clone(),
-        store.clone(),
-        jwt_secret.as_bytes(),
-        Some(OAuthSetup {
-            apps: apps.clone(),
-            token_key: config.token_key.clone().expect("dev default"),
-            success_redirect: config.oauth_success_redirect_url.clone(),
-            clock: None,
-        }),
-    )
-    .with_limits(crate::api::ApiLimits {
-        max_body_bytes: config.api_max_body_bytes,
-        rate_limit_per_minute: config.api_rate_limit_per_minute,
-    })
-    .with_duplicate_window(config.duplicate_window);
-    let states = state.states.clone();
-    let (web_tx, web_rx) = tokio::sync::oneshot::channel();
-    let web_addr = format!("{}:{}", config.host, config.port);
-    let web_stop = stopped();
-    let web_task = tokio::spawn(async move {
-        api::serve(
-            &web_addr,
-            state,
-            |a| {
-                let _ = web_tx.send(a);
-            },
-            web_stop,
-        )
-        .await
-    });
-    let web_addr = web_rx
-        .await
-        .context("dev: the API did not start (is PORT free?)")?;
-
-    // Workers and scheduler.
-    let token_key: TokenKey = config.token_key.take().expect("dev default");
+    let token_key = config.token_key.as_ref().expect("dev default");
     let demo_token = sandbox_state.issue_token(DEMO_ACCOUNT);
-    let sealed = TokenCipher::new(&token_key).seal(demo_token.as_bytes());
+    let sealed = TokenCipher::new(token_key).seal(demo_token.as_bytes());
     let producer = Producer::new(store.clone());
-    let deps = SharedDeps(Arc::new(Deps {
-        pool: pool.clone(),
-        producer: producer.clone(),
-        token_key,
-        apps,
-        states: states.clone(),
-        batch_size: config.sync_batch_size,
-        fanout_spread: config.fanout_spread,
-        duplicate_window: config.duplicate_window,
-    }));
-    crate::metrics::handle();
-    tokio::spawn(crate::metrics::report_data_sources(
-        pool.clone(),
-        Duration::from_secs(15),
-    ));
-    tokio::spawn(crate::metrics::report_oauth_states(
-        states,
-        Duration::from_secs(15),
-    ));
-    tokio::spawn(lifesync_jobs::metrics::report_depth(
-        store.clone(),
-        workers::QUEUES.iter().map(|q| q.to_string()).collect(),
-        Duration::from_secs(5),
-    ));
-    tokio::spawn(crate::maintenance::sweep_stuck_runs(
-        pool.clone(),
-        config.run_deadline,
-        Duration::from_secs(60),
-    ));
-    tokio::spawn(crate::maintenance::sweep_dead_job_runs(
-        pool.clone(),
-        store.clone(),
-        Duration::from_secs(60),
-    ));
-    let handles = Handles::default();
-    let queues: Vec<String> = workers::QUEUES.iter().map(|q| q.to_string()).collect();
-    let worker_monitor = workers::register(&store, deps, &queues, 8, &handles);
-    let worker_stop = stopped();
-    let worker_task = tokio::spawn(lifesync_jobs::runner::run_until(
-        worker_monitor,
-        handles,
-        async move {
-            worker_stop.await;
-            Ok(())
-        },
-        Duration::from_secs(10),
-    ));
-    let sched_stop = stopped();
-    let scheduler_task = tokio::spawn(
-        scheduler::monitor(store.clone(), scheduler::table(&config))
-            .shutdown_timeout(Duration::from_secs(5))
-            .run_with_signal(async move {
-                sched_stop.await;
-                Ok(())
-            }),
-    );
 
     // The demo account and its first sync.
     let ds = db::data_sources::upsert_connected(
@@ -383,13 +313,10 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                let row: Option<(String, i32)> =
-                    sqlx::query_as("SELECT status, items_fetched FROM sync_runs WHERE id = $1")
-                        .bind(run_id)
-                        .fetch_optional(&pool)
-                        .await
-                        .ok()
-                        .flatten();
+                let row = db::sync_runs::status_and_fetched(&pool, run_id)
+                    .await
+                    .ok()
+                    .flatten();
                 match row {
                     Some((status, n))
                         if ["succeeded", "failed", "cancelled"].contains(&status.as_str()) =>

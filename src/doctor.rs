@@ -14,6 +14,17 @@ use url::Url;
 
 use crate::{config::Config, oauth::apps::ProviderApp};
 
+/// `lifesync doctor`: runs every check and prints one line each; an error when any failed.
+pub async fn report(config: &Config) -> anyhow::Result<()> {
+    let checks = run(config).await;
+    for c in &checks {
+        println!("{c}");
+    }
+    let failed = checks.iter().filter(|c| c.problem.is_some()).count();
+    anyhow::ensure!(failed == 0, "doctor: {failed} check(s) failed");
+    Ok(())
+}
+
 /// Why Redis's eviction policy endangers the queue, or `None` when it is `noeviction`.
 pub async fn eviction_problem(store: &Store) -> Option<String> {
     match store.eviction_policy().await {
@@ -96,11 +107,9 @@ async fn postgres(config: &Config) -> Check {
         let pool = crate::db::connect_with(&config.database, 1)
             .await
             .map_err(|e| e.to_string())?;
-        let ssl: Option<bool> =
-            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
-                .fetch_optional(&pool)
-                .await
-                .map_err(|e| e.to_string())?;
+        let ssl = crate::db::connection_encrypted(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
         pool.close().await;
         match (mode.as_str(), ssl) {
             ("require" | "verify-ca" | "verify-full", Some(false)) => {

@@ -10,6 +10,8 @@ use std::{sync::OnceLock, time::Duration};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::domain::{DataSourceStatus, ProviderId};
+
 pub const SYNC_RUNS_TOTAL: &str = "lifesync_sync_runs_total";
 pub const SYNC_ITEMS_TOTAL: &str = "lifesync_sync_items_total";
 pub const PROVIDER_REQUESTS_TOTAL: &str = "lifesync_provider_requests_total";
@@ -30,7 +32,6 @@ pub const ITEM_KINDS: [&str; 3] = ["post", "media", "email"];
 pub const ITEM_RESULTS: [&str; 3] = ["new", "updated", "duplicate"];
 pub const COMPLETION_OUTCOMES: [&str; 2] = ["connected", "failed"];
 pub const REFRESH_OUTCOMES: [&str; 3] = ["renewed", "reauth_required", "failed"];
-pub const SOURCE_STATUSES: [&str; 4] = ["active", "reauth_required", "disconnected", "error"];
 pub const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "retried", "failed"];
 pub const SCHEDULES: [&str; 2] = ["daily", "incremental"];
 /// How an erase's revocation of one source ended.
@@ -68,8 +69,7 @@ pub fn handle() -> PrometheusHandle {
 /// the series from process start, before any work (`lifesync_last_successful_sync_timestamp_
 /// seconds` excepted: a 0 there would read as "no sync since 1970").
 fn register_known() {
-    use crate::providers::ProviderId;
-    lifesync_jobs::metrics::register_known(&crate::workers::QUEUES);
+    lifesync_jobs::metrics::register_known(&lifesync_jobs::payloads::queues::ALL);
     for p in ProviderId::ALL.map(ProviderId::as_str) {
         metrics::counter!(PROVIDER_RATE_LIMITED_TOTAL, "provider" => p).increment(0);
         for status in KNOWN_REQUEST_STATUSES {
@@ -99,7 +99,7 @@ fn register_known() {
             metrics::counter!(OAUTH_TOKEN_REFRESHES_TOTAL, "provider" => p, "outcome" => outcome)
                 .increment(0);
         }
-        for status in SOURCE_STATUSES {
+        for status in DataSourceStatus::ALL.map(DataSourceStatus::as_str) {
             metrics::gauge!(DATA_SOURCES, "provider" => p, "status" => status).increment(0.0);
         }
         for outcome in REVOCATION_OUTCOMES {
@@ -181,20 +181,10 @@ pub fn oauth_states_active(n: u64) {
     metrics::gauge!(OAUTH_STATES_ACTIVE).set(n as f64);
 }
 
-pub fn token_refreshed(provider: crate::providers::ProviderId, outcome: &'static str) {
+pub fn token_refreshed(provider: ProviderId, outcome: &'static str) {
     metrics::counter!(OAUTH_TOKEN_REFRESHES_TOTAL,
         "provider" => provider.as_str(), "outcome" => outcome)
     .increment(1);
-}
-
-/// Refreshes `lifesync_oauth_states_active` from Redis every `every`, until dropped.
-pub async fn report_oauth_states(states: crate::oauth::state::StateStore, every: Duration) {
-    loop {
-        if let Ok(s) = states.stats().await {
-            oauth_states_active(s.active_states);
-        }
-        tokio::time::sleep(every).await;
-    }
 }
 
 pub fn sync_run_finished(provider: &str, trigger: &'static str, succeeded: bool) {
@@ -227,7 +217,7 @@ pub fn sync_items(provider: &str, kind: &'static str, new: u64, updated: u64, du
 
 /// A provider throttled us (any status: 429, Meta's throttling codes, Gmail's 403 reasons,
 /// X's usage cap). Called only by `providers::http::throttled`, where replies are classified.
-pub fn provider_rate_limited(provider: crate::providers::ProviderId) {
+pub fn provider_rate_limited(provider: ProviderId) {
     metrics::counter!(PROVIDER_RATE_LIMITED_TOTAL, "provider" => provider.as_str()).increment(1);
 }
 
@@ -243,43 +233,15 @@ pub fn provider_request(provider: &'static str, status: Option<u16>) {
         .increment(1);
 }
 
-/// Refreshes `lifesync_data_sources` and `lifesync_last_successful_sync_timestamp_seconds`
-/// from PostgreSQL every `every`, until dropped.
-pub async fn report_data_sources(pool: sqlx::PgPool, every: Duration) {
-    const STATUSES: [&str; 4] = ["active", "reauth_required", "disconnected", "error"];
-    loop {
-        let rows: sqlx::Result<Vec<(String, String, i64)>> = sqlx::query_as(
-            "SELECT provider, status, count(*) FROM data_sources GROUP BY provider, status",
-        )
-        .fetch_all(&pool)
-        .await;
-        if let Ok(rows) = rows {
-            for p in crate::providers::ProviderId::ALL {
-                for s in STATUSES {
-                    let n = rows
-                        .iter()
-                        .find(|(rp, rs, _)| rp == p.as_str() && rs == s)
-                        .map_or(0, |r| r.2);
-                    metrics::gauge!(DATA_SOURCES, "provider" => p.as_str(), "status" => s)
-                        .set(n as f64);
-                }
-            }
-        }
-        let last: sqlx::Result<Vec<(String, f64)>> = sqlx::query_as(
-            "SELECT provider, extract(epoch FROM max(last_sync_at))::float8 FROM data_sources
-              WHERE last_sync_status = 'succeeded' GROUP BY provider",
-        )
-        .fetch_all(&pool)
-        .await;
-        if let Ok(rows) = last {
-            for (p, t) in rows {
-                if let Some(p) = crate::providers::ProviderId::parse(&p) {
-                    metrics::gauge!(LAST_SUCCESSFUL_SYNC, "provider" => p.as_str()).set(t);
-                }
-            }
-        }
-        tokio::time::sleep(every).await;
-    }
+/// `lifesync_data_sources{provider,status}` set to `n`.
+pub fn data_sources(provider: ProviderId, status: DataSourceStatus, n: u64) {
+    metrics::gauge!(DATA_SOURCES, "provider" => provider.as_str(), "status" => status.as_str())
+        .set(n as f64);
+}
+
+/// `lifesync_last_successful_sync_timestamp_seconds{provider}` set to `unix_seconds`.
+pub fn last_successful_sync(provider: ProviderId, unix_seconds: f64) {
+    metrics::gauge!(LAST_SUCCESSFUL_SYNC, "provider" => provider.as_str()).set(unix_seconds);
 }
 
 /// Serves `GET /metrics` on `addr` (worker and scheduler processes, `METRICS_ADDR`) until

@@ -11,10 +11,7 @@
 
 use std::time::Duration;
 
-use crate::{
-    config::{ConfigError, Lookup},
-    tls::TrustConfig,
-};
+use crate::tls::TrustConfig;
 
 /// `User-Agent` of every provider request.
 pub const USER_AGENT: &str = concat!("lifesync/", env!("CARGO_PKG_VERSION"));
@@ -25,30 +22,6 @@ pub struct ProxyConfig {
     pub https: Option<String>,
     pub http: Option<String>,
     pub no_proxy: Option<String>,
-}
-
-impl ProxyConfig {
-    pub fn from_env(env: Lookup) -> Result<Self, ConfigError> {
-        let read = |name: &str| {
-            env(name)
-                .or_else(|| env(&name.to_ascii_lowercase()))
-                .filter(|v| !v.trim().is_empty())
-        };
-        let proxy = Self {
-            https: read("HTTPS_PROXY"),
-            http: read("HTTP_PROXY"),
-            no_proxy: read("NO_PROXY"),
-        };
-        for (var, url) in [("HTTPS_PROXY", &proxy.https), ("HTTP_PROXY", &proxy.http)] {
-            if let Some(u) = url {
-                reqwest::Proxy::all(u.as_str()).map_err(|_| ConfigError {
-                    var: var.into(),
-                    reason: "is not a proxy URL".into(),
-                })?;
-            }
-        }
-        Ok(proxy)
-    }
 }
 
 /// How provider calls connect.
@@ -71,26 +44,6 @@ impl Default for OutboundConfig {
 }
 
 impl OutboundConfig {
-    pub fn from_env(env: Lookup) -> Result<Self, ConfigError> {
-        let timeout = match env("PROVIDER_HTTP_TIMEOUT_SECONDS").filter(|v| !v.trim().is_empty()) {
-            None => 30,
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|s| (1..=600).contains(s))
-                .ok_or_else(|| ConfigError {
-                    var: "PROVIDER_HTTP_TIMEOUT_SECONDS".into(),
-                    reason: "must be a whole number of seconds from 1 to 600".into(),
-                })?,
-        };
-        Ok(Self {
-            trust: TrustConfig::from_env(env)?,
-            proxy: ProxyConfig::from_env(env)?,
-            timeout: Duration::from_secs(timeout),
-        })
-    }
-
     /// Trusting the extra anchors of `trust` (tests: the sandbox's CA).
     pub fn trusting(trust: TrustConfig) -> Self {
         Self {

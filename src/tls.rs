@@ -14,7 +14,14 @@ use rustls::{
     ClientConfig, RootCertStore,
 };
 
-use crate::config::{ConfigError, Lookup};
+/// Which of the two extra-anchor settings a problem is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustSource {
+    /// `SSL_CERT_FILE`.
+    File,
+    /// `SSL_CERT_DIR`.
+    Dir,
+}
 
 /// Where the CA bundles of the common distributions live (Debian/Ubuntu, Fedora/RHEL,
 /// openSUSE, Alpine, the BSDs).
@@ -37,29 +44,28 @@ pub struct TrustConfig {
 }
 
 impl TrustConfig {
-    /// Reads `SSL_CERT_FILE` and `SSL_CERT_DIR`; each must name something readable that holds
-    /// at least one PEM certificate.
-    pub fn from_env(env: Lookup) -> Result<Self, ConfigError> {
-        let path = |name: &str| {
-            env(name)
-                .filter(|v| !v.trim().is_empty())
-                .map(PathBuf::from)
-        };
+    /// Trusts `cert_file` (a PEM bundle, as `SSL_CERT_FILE`) and the PEM files of `cert_dir`
+    /// (as `SSL_CERT_DIR`) besides the operating system's; each must be readable, and the file
+    /// must hold at least one certificate. The error names which of the two is wrong.
+    pub fn from_paths(
+        cert_file: Option<PathBuf>,
+        cert_dir: Option<PathBuf>,
+    ) -> Result<Self, (TrustSource, String)> {
         let trust = Self {
-            cert_file: path("SSL_CERT_FILE"),
-            cert_dir: path("SSL_CERT_DIR"),
+            cert_file,
+            cert_dir,
             inline: Vec::new(),
         };
         if let Some(f) = &trust.cert_file {
             let n = read_pem_file(f)
-                .map_err(|e| config_error("SSL_CERT_FILE", e))?
+                .map_err(|e| (TrustSource::File, e.to_string()))?
                 .len();
             if n == 0 {
-                return Err(config_error("SSL_CERT_FILE", "holds no PEM certificate"));
+                return Err((TrustSource::File, "holds no PEM certificate".into()));
             }
         }
         if let Some(d) = &trust.cert_dir {
-            read_pem_dir(d).map_err(|e| config_error("SSL_CERT_DIR", e))?;
+            read_pem_dir(d).map_err(|e| (TrustSource::Dir, e.to_string()))?;
         }
         Ok(trust)
     }
@@ -202,13 +208,6 @@ pub fn to_pem(certs: &[CertificateDer<'_>]) -> String {
     out
 }
 
-fn config_error(var: &str, reason: impl std::fmt::Display) -> ConfigError {
-    ConfigError {
-        var: var.into(),
-        reason: reason.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,39 +233,5 @@ mod tests {
         let pem = String::from_utf8(trust.extra_pem().unwrap().unwrap()).unwrap();
         assert_eq!(pem.trim(), ca.cert.pem().trim());
         std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn every_pem_file_of_ssl_cert_dir_is_trusted_and_other_files_are_skipped() {
-        let dir = std::env::temp_dir().join(format!("lifesync-tls-dir-{}", ulid::Ulid::new()));
-        std::fs::create_dir_all(&dir).unwrap();
-        for name in ["a.pem", "b.crt"] {
-            let ca = rcgen::generate_simple_self_signed(vec![format!("{name}.test")]).unwrap();
-            std::fs::write(dir.join(name), ca.cert.pem()).unwrap();
-        }
-        std::fs::write(dir.join("README"), "not a certificate").unwrap();
-        let d = dir.to_string_lossy().to_string();
-        let env = move |k: &str| (k == "SSL_CERT_DIR").then(|| d.clone());
-        let trust = TrustConfig::from_env(&env).unwrap();
-        assert_eq!(trust.extra_anchors().unwrap().len(), 2);
-        let base = TrustConfig::default().root_store().unwrap().len();
-        assert_eq!(trust.root_store().unwrap().len(), base + 2);
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn a_file_without_certificates_is_a_configuration_error() {
-        let file = std::env::temp_dir().join(format!("lifesync-tls-{}.pem", ulid::Ulid::new()));
-        std::fs::write(&file, "not a certificate").unwrap();
-        let f = file.to_string_lossy().to_string();
-        let env = move |k: &str| (k == "SSL_CERT_FILE").then(|| f.clone());
-        let e = TrustConfig::from_env(&env).unwrap_err();
-        assert_eq!(e.var, "SSL_CERT_FILE");
-        let env = |k: &str| (k == "SSL_CERT_FILE").then(|| "/nonexistent/ca.pem".to_string());
-        assert_eq!(
-            TrustConfig::from_env(&env).unwrap_err().var,
-            "SSL_CERT_FILE"
-        );
-        std::fs::remove_file(file).unwrap();
     }
 }

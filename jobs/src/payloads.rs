@@ -57,6 +57,39 @@ pub enum SyncTrigger {
     Admin,
 }
 
+impl SyncMode {
+    pub const ALL: [SyncMode; 2] = [Self::Full, Self::Incremental];
+
+    /// The name in the database, the API and metric labels (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Incremental => "incremental",
+        }
+    }
+}
+
+impl SyncTrigger {
+    pub const ALL: [SyncTrigger; 5] = [
+        Self::Oauth,
+        Self::Manual,
+        Self::Daily,
+        Self::Incremental,
+        Self::Admin,
+    ];
+
+    /// The name in the database, the API and metric labels (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Oauth => "oauth",
+            Self::Manual => "manual",
+            Self::Daily => "daily",
+            Self::Incremental => "incremental",
+            Self::Admin => "admin",
+        }
+    }
+}
+
 /// Exchange an OAuth authorization code, store the tokens and connect the data source.
 /// The code (and PKCE verifier) travel sealed with the token-encryption key, never in clear.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,5 +198,20 @@ impl Job for EraseUser {
     /// One erase per user is queued or running: a second request joins it.
     fn unique_key(&self) -> Option<String> {
         Some(format!("erase:{}", self.user_key))
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use super::{SyncMode, SyncTrigger};
+
+    #[test]
+    fn names_are_the_serialized_forms() {
+        for m in SyncMode::ALL {
+            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+        }
+        for t in SyncTrigger::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
     }
 }

@@ -18,7 +18,7 @@ use super::{
     AppState, Tags,
 };
 use crate::{
-    providers::ProviderId,
+    domain::ProviderId,
     services::admin::{retry_dead_job, sync_users, RetryError},
 };
 

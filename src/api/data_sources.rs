@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::{auth::User, error::ApiError, AppState, Tags};
 use crate::{
     db::{data_sources as ds, sync_runs},
+    domain::DataSourceStatus,
     services::{
         disconnect::disconnect,
         sync::{request_sync, RequestSyncError},
@@ -43,7 +44,7 @@ impl From<ds::DataSourceRow> for DataSource {
             provider: r.provider,
             account_id: r.account_id,
             account_name: r.account_name,
-            status: r.status,
+            status: r.status.as_str().to_string(),
             connected_at: r.connected_at,
             last_sync_at: r.last_sync_at,
             last_sync_status: r.last_sync_status,
@@ -186,7 +187,7 @@ impl DataSourcesApi {
         body: Json<SyncRequest>,
     ) -> poem::Result<SyncResponse> {
         let source = owned(&state, &user, id.0).await?;
-        if source.status == "disconnected" {
+        if source.status == DataSourceStatus::Disconnected {
             return Err(ApiError::Conflict {
                 code: "disconnected",
                 message: "the data source is disconnected".into(),

@@ -45,7 +45,7 @@ impl HealthApi {
     #[oai(path = "/ready", method = "get")]
     async fn ready(&self, state: Data<&AppState>) -> ReadyResponse {
         let limit = Duration::from_secs(2);
-        let pg = tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(&state.pool)).await;
+        let pg = tokio::time::timeout(limit, crate::db::ping(&state.pool)).await;
         let redis = tokio::time::timeout(limit, state.store.ping()).await;
         let word = |ok: bool| if ok { "ok" } else { "unavailable" }.to_string();
         let (pg_ok, redis_ok) = (matches!(pg, Ok(Ok(_))), matches!(redis, Ok(Ok(_))));

@@ -82,7 +82,7 @@ impl ItemsApi {
             return Err(bad("invalid_parameter", "limit must be within 1..=500"));
         }
         if let Some(p) = provider.0.as_deref() {
-            if crate::providers::ProviderId::parse(p).is_none() {
+            if crate::domain::ProviderId::parse(p).is_none() {
                 return Err(bad("invalid_parameter", "unknown provider"));
             }
         }

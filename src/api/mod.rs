@@ -31,7 +31,7 @@ use poem_openapi::{OpenApiService, Tags as OaiTags};
 use sqlx::PgPool;
 
 use crate::{
-    config::TokenKey,
+    crypto::TokenKey,
     oauth::{apps::ProviderApps, state::StateStore},
 };
 
@@ -55,7 +55,7 @@ pub struct Inner {
     /// `API_MAX_BODY_BYTES`.
     pub max_body_bytes: usize,
     /// The per-user cap (`API_RATE_LIMIT_PER_MINUTE`), shared through Redis.
-    pub limiter: rate_limit::UserLimiter,
+    pub limiter: crate::services::user_limit::UserLimiter,
     /// `SYNC_DUPLICATE_WINDOW_HOURS`, for relinking when a source's items are deleted.
     pub duplicate_window: std::time::Duration,
 }
@@ -125,7 +125,7 @@ impl AppState {
         Self(Arc::new(Inner {
             pool,
             producer: Producer::new(store.clone()),
-            limiter: rate_limit::UserLimiter::new(
+            limiter: crate::services::user_limit::UserLimiter::new(
                 store.connection(),
                 store.settings().prefix.clone(),
                 limits.rate_limit_per_minute,
@@ -147,7 +147,7 @@ impl AppState {
     pub fn with_limits(mut self, limits: ApiLimits) -> Self {
         let inner = Arc::get_mut(&mut self.0).expect("limits are set before the state is shared");
         inner.max_body_bytes = limits.max_body_bytes;
-        inner.limiter = rate_limit::UserLimiter::new(
+        inner.limiter = crate::services::user_limit::UserLimiter::new(
             inner.store.connection(),
             inner.store.settings().prefix.clone(),
             limits.rate_limit_per_minute,

@@ -25,12 +25,12 @@ use super::{
 };
 use crate::{
     crypto::TokenCipher,
+    domain::ProviderId,
     oauth::{
         authorize::authorization_url,
         completions::{Completion, CompletionStatus, Completions},
         state::{StateStore, STATE_TTL},
     },
-    providers::ProviderId,
 };
 use lifesync_jobs::payloads::OAuthCompletion;
 

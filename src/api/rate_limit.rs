@@ -4,77 +4,16 @@
 //! the cap a request answers 429 `rate_limited` with `Retry-After` (whole seconds) and costs
 //! nothing. Only requests with a valid bearer token count (the user is its `sub`); `/health`,
 //! `/ready` and `/metrics` are exempt. A Redis failure lets the request through (logged):
-//! the cap protects the service, it must not take it down.
-//!
-//! Keys: `{prefix}:ratelimit:api:user:{sha256(sub) in hex, 32 chars}`.
+//! the cap protects the service, it must not take it down. The buckets themselves are
+//! `services::user_limit`'s.
 
 use std::{sync::Arc, time::Duration};
 
-use poem::{http::StatusCode, Endpoint, IntoResponse, Request, Response};
-use redis::{aio::ConnectionManager, Script};
-use sha2::{Digest, Sha256};
-
 use super::{auth, error::error_response, AppState};
-
-const GCRA: &str = r"
-local now = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local burst = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - burst
-if allow_at > now then return math.ceil(allow_at - now) end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
-return 0";
+use poem::{http::StatusCode, Endpoint, IntoResponse, Request, Response};
 
 /// Paths never limited (probes and scrapes).
 const EXEMPT: [&str; 3] = ["/health", "/ready", "/metrics"];
-
-/// The shared per-user limiter.
-#[derive(Clone)]
-pub struct UserLimiter {
-    conn: ConnectionManager,
-    prefix: String,
-    per_minute: u32,
-}
-
-impl UserLimiter {
-    pub fn new(conn: ConnectionManager, prefix: impl Into<String>, per_minute: u32) -> Self {
-        Self {
-            conn,
-            prefix: prefix.into(),
-            per_minute: per_minute.max(1),
-        }
-    }
-
-    /// Takes one request from `user`'s bucket, or says how long to wait.
-    pub async fn acquire(&self, user: &str) -> redis::RedisResult<Option<Duration>> {
-        let interval_ms = 60_000.0 / self.per_minute as f64;
-        let burst_ms = interval_ms * self.per_minute as f64;
-        let key = user_key(&self.prefix, user);
-        let wait_ms: i64 = Script::new(GCRA)
-            .key(key)
-            .arg(lifesync_jobs::store::now_ms())
-            .arg(interval_ms)
-            .arg(burst_ms)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms as u64)))
-    }
-}
-
-/// The key of `user`'s bucket (the erase deletes it).
-pub fn user_key(prefix: &str, user: &str) -> String {
-    let digest = Sha256::digest(user.as_bytes());
-    format!(
-        "{prefix}:ratelimit:api:user:{}",
-        digest[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
-}
 
 /// Answers 429 when the caller is over the cap, else runs `ep`.
 pub async fn limit<E: Endpoint + 'static>(ep: Arc<E>, req: Request) -> poem::Result<Response> {

@@ -12,8 +12,6 @@
 //! `<provider>_incremental_requests`.
 //! Throw-away database and key prefix, removed at the end.
 
-use std::sync::Arc;
-
 use lifesync_jobs::{
     payloads::{SyncMode, SyncTrigger},
     runner::Handles,
@@ -22,14 +20,14 @@ use lifesync_jobs::{
 use uuid::Uuid;
 
 use crate::{
+    bootstrap,
     config::Config,
     crypto::TokenCipher,
     db,
-    oauth::{apps::ProviderApps, state::StateStore},
-    providers::ProviderId,
+    domain::ProviderId,
     sandbox::{self, SandboxState},
     services::sync::request_sync,
-    workers::{self, Deps, SharedDeps},
+    workers::{self},
 };
 
 /// One sync's cost.
@@ -95,7 +93,7 @@ fn add(state: &SandboxState, p: ProviderId, account: &str, n: usize) {
 /// `only`: the providers to measure (empty: all six).
 pub async fn run(config: &Config, only: &[ProviderId]) -> anyhow::Result<Vec<ProviderCost>> {
     let scratch = super::scratch::Scratch::create(config).await?;
-    let (bench_db, prefix, store) = (
+    let (bench_db, _prefix, store) = (
         scratch.database.clone(),
         scratch.prefix.clone(),
         scratch.store.clone(),
@@ -134,20 +132,20 @@ pub async fn run(config: &Config, only: &[ProviderId]) -> anyhow::Result<Vec<Pro
                 (p, sandbox::provider_config(p, &base, cb))
             })
             .collect();
-        let key = crate::config::TokenKey::from_base64(
-            "bench",
-            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        let mut config = scratch.config(&[
+            ("SYNC_BATCH_SIZE", "100"),
+            ("SYNC_FANOUT_SPREAD_SECONDS", "0"),
+            ("SYNC_DUPLICATE_WINDOW_HOURS", "72"),
+        ])?;
+        config.outbound = outbound;
+        config.providers = apps;
+        let key = config.token_key.clone().expect("the scratch key");
+        let deps = bootstrap::worker_deps(
+            &config,
+            pool.clone(),
+            &store,
+            bootstrap::provider_apps(&config)?,
         )?;
-        let deps = SharedDeps(Arc::new(Deps {
-            pool: pool.clone(),
-            producer: Producer::new(store.clone()),
-            token_key: key.clone(),
-            apps: Arc::new(ProviderApps::new(&apps, outbound.client()?)),
-            states: StateStore::new(store.connection(), prefix.clone()),
-            batch_size: 100,
-            fanout_spread: std::time::Duration::ZERO,
-            duplicate_window: std::time::Duration::from_secs(72 * 3600),
-        }));
         let handles = Handles::default();
         let monitor = workers::register(&store, deps, &["sync".to_string()], 1, &handles);
         let (wstop_tx, wstop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -3,19 +3,11 @@
 //! to the last sync job enqueued and its run recorded, and the process's peak resident memory
 //! (`VmHWM`, which includes set-up: an upper bound for the fan-out itself).
 
-use std::{sync::Arc, time::Instant};
+use std::time::Instant;
 
-use lifesync_jobs::{
-    payloads::{ScheduleFanout, SyncMode},
-    Producer,
-};
+use lifesync_jobs::payloads::{ScheduleFanout, SyncMode};
 
-use crate::{
-    config::Config,
-    db,
-    oauth::{apps::ProviderApps, state::StateStore},
-    workers::{fanout, Deps, SharedDeps},
-};
+use crate::{bootstrap, config::Config, db, workers::fanout};
 
 /// The figures of one run.
 pub struct FanoutBench {
@@ -27,7 +19,7 @@ pub struct FanoutBench {
 
 pub async fn run(config: &Config, sources: u64) -> anyhow::Result<FanoutBench> {
     let scratch = super::scratch::Scratch::create(config).await?;
-    let (bench_db, prefix, store) = (
+    let (bench_db, _prefix, store) = (
         scratch.database.clone(),
         scratch.prefix.clone(),
         scratch.store.clone(),
@@ -51,19 +43,13 @@ pub async fn run(config: &Config, sources: u64) -> anyhow::Result<FanoutBench> {
         .bind(sources as i64)
         .execute(&pool)
         .await?;
-        let deps = SharedDeps(Arc::new(Deps {
-            pool: pool.clone(),
-            producer: Producer::new(store.clone()),
-            token_key: crate::config::TokenKey::from_base64(
-                "bench",
-                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-            )?,
-            apps: Arc::new(ProviderApps::new(&Default::default(), reqwest::Client::new())),
-            states: StateStore::new(store.connection(), prefix.clone()),
-            batch_size: 100,
-            fanout_spread: config.fanout_spread,
-            duplicate_window: config.duplicate_window,
-        }));
+        let config = scratch.config(&[])?;
+        let deps = bootstrap::worker_deps(
+            &config,
+            pool.clone(),
+            &store,
+            bootstrap::provider_apps(&config)?,
+        )?;
         let tick = ScheduleFanout {
             version: ScheduleFanout::VERSION,
             schedule: "daily".into(),

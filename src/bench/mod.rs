@@ -8,3 +8,82 @@ pub mod normalize;
 pub mod queue;
 mod scratch;
 pub mod sync;
+
+use clap::Subcommand;
+
+use crate::{config::Config, domain::ProviderId};
+
+/// The benches, as `lifesync bench` names them.
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// No-op jobs: single and batched enqueue rate, processing rate with one worker.
+    Queue {
+        #[arg(long, default_value_t = 100_000)]
+        jobs: u64,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+    /// A full sync of one sandbox account holding N items, with one worker, over HTTPS.
+    Sync {
+        #[arg(long, default_value_t = 50_000)]
+        items: u64,
+        /// The sandbox speaks plain HTTP (to compare with HTTPS).
+        #[arg(long)]
+        plain_http: bool,
+    },
+    /// One scheduler tick over N data sources (throw-away database and key prefix).
+    Fanout {
+        #[arg(long, default_value_t = 100_000)]
+        sources: u64,
+    },
+    /// Provider requests (and Gmail quota units) of a first full, an unchanged daily full and
+    /// an incremental sync after 10 new items, per provider, against the sandbox.
+    Cost {
+        /// Only these providers (comma-separated ids; default: all six).
+        #[arg(long, value_delimiter = ',')]
+        providers: Vec<String>,
+    },
+    /// Normalizes N realistic items (posts, captions, emails with markup) on one core.
+    Normalize {
+        #[arg(long, default_value_t = 100_000)]
+        items: usize,
+    },
+}
+
+/// Runs one bench and prints its machine-readable line on stdout.
+pub async fn run(config: &Config, bench: Bench) -> anyhow::Result<()> {
+    match bench {
+        Bench::Sync { items, plain_http } => {
+            let b = sync::run(config, items, plain_http).await?;
+            println!("sync: items={} items_per_s={:.0}", b.items, b.items_per_s);
+        }
+        Bench::Fanout { sources } => {
+            let b = fanout::run(config, sources).await?;
+            println!(
+                "fanout: sources={} seconds={:.2} peak_rss_mb={:.0}",
+                b.sources, b.seconds, b.peak_rss_mb
+            );
+        }
+        Bench::Cost { providers } => {
+            let only: Vec<_> = providers
+                .iter()
+                .filter_map(|p| ProviderId::parse(p))
+                .collect();
+            let costs = cost::run(config, &only).await?;
+            let (table, line) = cost::report(&costs);
+            eprint!("{table}");
+            println!("{line}");
+        }
+        Bench::Normalize { items } => {
+            let b = normalize::run(items);
+            println!(
+                "normalize: mb_per_s={:.1} items_per_s={:.0}",
+                b.mb_per_s, b.items_per_s
+            );
+        }
+        Bench::Queue { jobs, concurrency } => {
+            println!("{}", queue::run(&config.redis, jobs, concurrency).await?);
+        }
+    }
+    Ok(())
+}

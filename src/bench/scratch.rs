@@ -5,9 +5,12 @@
 use lifesync_jobs::{QueueSettings, Store};
 
 use crate::{
-    config::{Config, DatabaseConfig},
+    config::{env_var, Config, DatabaseConfig},
     db,
 };
+
+/// The benches' token key (their tokens are throw-away sandbox tokens).
+const BENCH_TOKEN_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 /// A bench run's own database and key prefix.
 pub struct Scratch {
@@ -44,6 +47,25 @@ impl Scratch {
             prefix,
             store,
         })
+    }
+
+    /// The process's configuration pointed at this scratch database and key prefix, with a
+    /// fixed token key; `overrides` set more variables.
+    pub fn config(&self, overrides: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let scratch = [
+            ("DATABASE_URL", self.database.url.as_str()),
+            ("REDIS_KEY_PREFIX", self.prefix.as_str()),
+            ("TOKEN_ENCRYPTION_KEY", BENCH_TOKEN_KEY),
+        ];
+        let lookup = |name: &str| {
+            overrides
+                .iter()
+                .chain(&scratch)
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+                .or_else(|| env_var(name))
+        };
+        Config::from_env(&lookup).map_err(|e| anyhow::anyhow!("bench configuration: {e}"))
     }
 
     /// Deletes every key under the prefix and drops the database; says so on stderr as

@@ -5,7 +5,7 @@
 //! counters and resume point).
 //! Throw-away database and key prefix; timed from the job's enqueue to the run's success.
 
-use std::{sync::Arc, time::Instant};
+use std::time::Instant;
 
 use lifesync_jobs::{
     payloads::{SyncMode, SyncTrigger},
@@ -14,14 +14,14 @@ use lifesync_jobs::{
 };
 
 use crate::{
+    bootstrap,
     config::Config,
     crypto::TokenCipher,
     db,
-    oauth::{apps::ProviderApps, state::StateStore},
-    providers::ProviderId,
+    domain::ProviderId,
     sandbox,
     services::sync::request_sync,
-    workers::{self, Deps, SharedDeps},
+    workers::{self},
 };
 
 pub struct SyncBench {
@@ -34,7 +34,7 @@ const ACCOUNT: &str = "4242";
 /// `plain_http`: the sandbox speaks plain HTTP instead of HTTPS (to measure what TLS costs).
 pub async fn run(config: &Config, items: u64, plain_http: bool) -> anyhow::Result<SyncBench> {
     let scratch = super::scratch::Scratch::create(config).await?;
-    let (bench_db, prefix, store) = (
+    let (bench_db, _prefix, store) = (
         scratch.database.clone(),
         scratch.prefix.clone(),
         scratch.store.clone(),
@@ -87,10 +87,14 @@ pub async fn run(config: &Config, items: u64, plain_http: bool) -> anyhow::Resul
             ProviderId::Twitter,
             sandbox::provider_config(ProviderId::Twitter, &base, base.join("/cb")?),
         );
-        let key = crate::config::TokenKey::from_base64(
-            "bench",
-            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-        )?;
+        let mut config = scratch.config(&[
+            ("SYNC_BATCH_SIZE", "100"),
+            ("SYNC_FANOUT_SPREAD_SECONDS", "0"),
+            ("SYNC_DUPLICATE_WINDOW_HOURS", "72"),
+        ])?;
+        config.outbound = outbound;
+        config.providers = apps;
+        let key = config.token_key.clone().expect("the scratch key");
         let token = state.issue_token(ACCOUNT);
         let mut conn = pool.acquire().await?;
         let ds = db::data_sources::upsert_connected(&mut conn, "bench", "twitter", ACCOUNT, None)
@@ -105,16 +109,12 @@ pub async fn run(config: &Config, items: u64, plain_http: bool) -> anyhow::Resul
             &[],
         )
         .await?;
-        let deps = SharedDeps(Arc::new(Deps {
-            pool: pool.clone(),
-            producer: Producer::new(store.clone()),
-            token_key: key,
-            apps: Arc::new(ProviderApps::new(&apps, outbound.client()?)),
-            states: StateStore::new(store.connection(), prefix.clone()),
-            batch_size: 100,
-            fanout_spread: std::time::Duration::ZERO,
-            duplicate_window: std::time::Duration::from_secs(72 * 3600),
-        }));
+        let deps = bootstrap::worker_deps(
+            &config,
+            pool.clone(),
+            &store,
+            bootstrap::provider_apps(&config)?,
+        )?;
         let handles = Handles::default();
         let monitor = workers::register(&store, deps, &["sync".to_string()], 1, &handles);
         let (wstop_tx, wstop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -7,8 +7,39 @@
 //! first — so once a disconnect has committed, nothing more is written for the source.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{
+    encode::IsNull,
+    error::BoxDynError,
+    postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef},
+    PgPool, Postgres, Transaction,
+};
 use uuid::Uuid;
+
+use crate::domain::DataSourceStatus;
+
+/// `data_sources.status` is text holding [`DataSourceStatus::as_str`].
+impl sqlx::Type<Postgres> for DataSourceStatus {
+    fn type_info() -> PgTypeInfo {
+        <&str as sqlx::Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <&str as sqlx::Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Postgres> for DataSourceStatus {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        let s = <&str as sqlx::Decode<Postgres>>::decode(value)?;
+        DataSourceStatus::parse(s).ok_or_else(|| format!("unknown data source status {s:?}").into())
+    }
+}
+
+impl sqlx::Encode<'_, Postgres> for DataSourceStatus {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <&str as sqlx::Encode<Postgres>>::encode_by_ref(&self.as_str(), buf)
+    }
+}
 
 /// A data source with its sync status, scoped to its owner.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -17,7 +48,7 @@ pub struct DataSourceRow {
     pub provider: String,
     pub account_id: String,
     pub account_name: Option<String>,
-    pub status: String,
+    pub status: DataSourceStatus,
     pub connected_at: DateTime<Utc>,
     pub last_sync_at: Option<DateTime<Utc>>,
     pub last_sync_status: Option<String>,
@@ -345,4 +376,23 @@ pub async fn set_account_name(pool: &PgPool, id: Uuid, name: Option<&str>) -> sq
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// How many sources each provider has in each status (the `lifesync_data_sources` gauge).
+pub async fn count_by_provider_and_status(
+    pool: &PgPool,
+) -> sqlx::Result<Vec<(String, String, i64)>> {
+    sqlx::query_as("SELECT provider, status, count(*) FROM data_sources GROUP BY provider, status")
+        .fetch_all(pool)
+        .await
+}
+
+/// Each provider's most recent successful sync, in Unix seconds.
+pub async fn last_success_by_provider(pool: &PgPool) -> sqlx::Result<Vec<(String, f64)>> {
+    sqlx::query_as(
+        "SELECT provider, extract(epoch FROM max(last_sync_at))::float8 FROM data_sources
+          WHERE last_sync_status = 'succeeded' GROUP BY provider",
+    )
+    .fetch_all(pool)
+    .await
 }

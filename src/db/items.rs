@@ -4,7 +4,7 @@
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::normalizer::NormalizedItem;
+use crate::domain::NormalizedItem;
 
 /// What one page did to the store.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

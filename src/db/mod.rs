@@ -92,3 +92,15 @@ pub async fn connect_with(
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }
+
+/// A round trip to the server (readiness).
+pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+}
+
+/// Whether this pool's connection is encrypted (None: the server does not say).
+pub async fn connection_encrypted(pool: &PgPool) -> sqlx::Result<Option<bool>> {
+    sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_optional(pool)
+        .await
+}

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::providers::Reconcile;
+use crate::domain::Reconcile;
 
 /// What one page showed of the provider's side, besides its items' bodies.
 #[derive(Debug, Default, Clone)]
@@ -28,13 +28,18 @@ pub struct PageSeen {
 }
 
 impl PageSeen {
-    /// The ids a provider page showed (read before its items are normalized).
-    pub fn of(page: &crate::providers::Page) -> Self {
-        let mut present: Vec<String> = page.items.iter().map(|i| i.external_id.clone()).collect();
-        present.extend(page.listed.iter().cloned());
+    /// What a provider page showed: its items' ids, the ids it listed without a body, and
+    /// those it reported gone from one folder.
+    pub fn of<'a>(
+        items: impl IntoIterator<Item = &'a str>,
+        listed: &[String],
+        removed: &[String],
+    ) -> Self {
+        let mut present: Vec<String> = items.into_iter().map(String::from).collect();
+        present.extend(listed.iter().cloned());
         Self {
             present,
-            removed: page.removed.clone(),
+            removed: removed.to_vec(),
         }
     }
 }

@@ -341,3 +341,46 @@ pub async fn fail_runs(pool: &PgPool, ended: &[(Uuid, String)]) -> sqlx::Result<
     .fetch_all(pool)
     .await
 }
+
+/// A run as `lifesync dev`'s progress lines show it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LiveRun {
+    pub id: Uuid,
+    pub provider: String,
+    pub account_name: Option<String>,
+    pub status: String,
+    pub items_fetched: i32,
+    pub items_new: i32,
+}
+
+/// Runs running now or finished in the last `recent`.
+pub async fn live(pool: &PgPool, recent: std::time::Duration) -> sqlx::Result<Vec<LiveRun>> {
+    sqlx::query_as(
+        "SELECT r.id, ds.provider, ds.account_name, r.status, r.items_fetched, r.items_new
+           FROM sync_runs r JOIN data_sources ds ON ds.id = r.data_source_id
+          WHERE r.status = 'running'
+             OR r.finished_at > now() - make_interval(secs => $1)",
+    )
+    .bind(recent.as_secs_f64())
+    .fetch_all(pool)
+    .await
+}
+
+/// A run's status and items fetched so far (None: no such run).
+pub async fn status_and_fetched(
+    pool: &PgPool,
+    run_id: Uuid,
+) -> sqlx::Result<Option<(String, i32)>> {
+    sqlx::query_as("SELECT status, items_fetched FROM sync_runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// A run's status (None: no such run).
+pub async fn status(pool: &PgPool, run_id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT status FROM sync_runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await
+}

@@ -52,6 +52,10 @@ pub async fn postgres(url: &str) -> Probe {
             Probe::Usable
         }
         Ok(Err(sqlx::Error::Database(e))) => Probe::Refused(first_line(e.message())),
+        // Whatever listened has gone since the check (or was another's short-lived socket).
+        Ok(Err(sqlx::Error::Io(e))) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Probe::Absent
+        }
         Ok(Err(e)) => Probe::Refused(first_line(&e.to_string())),
         Err(_) => Probe::Refused("no answer in 3 s".into()),
     }
@@ -68,6 +72,7 @@ pub async fn redis(url: &str) -> Probe {
     };
     match tokio::time::timeout(TIMEOUT, ping).await {
         Ok(Ok(_)) => Probe::Usable,
+        Ok(Err(e)) if e.is_connection_refusal() => Probe::Absent,
         Ok(Err(e)) => Probe::Refused(first_line(&e.to_string())),
         Err(_) => Probe::Refused("no answer in 3 s".into()),
     }

@@ -28,7 +28,7 @@ use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::providers::{ItemKind, RawItem};
+use crate::{domain::ItemKind, providers::RawItem};
 
 /// The longest line read (16 MiB: an email's HTML body fits).
 pub const MAX_LINE: usize = 16 << 20;

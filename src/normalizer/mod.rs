@@ -26,32 +26,12 @@
 
 pub mod jsonl;
 
-use chrono::{DateTime, NaiveDate, Utc};
 use lifesync_normalizer::{Input, Kind};
 
-use crate::providers::{ItemKind, Location, RawItem};
-
-/// An item ready to store.
-#[derive(Debug, Clone)]
-pub struct NormalizedItem {
-    pub external_id: String,
-    pub kind: ItemKind,
-    pub occurred_at: DateTime<Utc>,
-    pub text: String,
-    pub category: Option<&'static str>,
-    pub is_event: bool,
-    pub event: Option<serde_json::Value>,
-    pub mentions: Vec<String>,
-    pub hashtags: Vec<String>,
-    pub dates: Vec<NaiveDate>,
-    pub location: Option<Location>,
-    pub media_url: Option<String>,
-    pub permalink: Option<String>,
-    pub metrics: serde_json::Value,
-    pub content_hash: [u8; 32],
-    /// The cross-post link key; `None`: the item never links (too little real content).
-    pub link_key: Option<[u8; 32]>,
-}
+use crate::{
+    domain::{ItemKind, NormalizedItem},
+    providers::RawItem,
+};
 
 /// The secret that keys the PII part of link keys, derived from the current token key.
 /// After a key rotation, items with PII get new keys as they are stored again.
@@ -157,7 +137,7 @@ mod tests {
         RawItem {
             external_id: "1".into(),
             kind,
-            occurred_at: Utc::now(),
+            occurred_at: chrono::Utc::now(),
             text: text.into(),
             hashtags: vec!["Travel".into()],
             mentions: vec![],

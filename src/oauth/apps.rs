@@ -9,10 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::spec::{spec, ClientAuth, OAuthSpec};
-use crate::{
-    config::ProviderConfig,
-    providers::{limiter::PerMinute, ProviderId},
-};
+use crate::{config::ProviderConfig, domain::ProviderId, providers::limiter::PerMinute};
 
 /// One provider's app as configured.
 pub struct ProviderApp {

@@ -3,7 +3,8 @@
 //! at the token endpoint, long-lived token exchange, refresh and revocation. One table entry
 //! per provider; the flow code reads only this table, so a seventh provider is one entry.
 
-use crate::providers::ProviderId;
+pub use crate::domain::ClientAuth;
+use crate::domain::ProviderId;
 
 /// Whether the provider takes a PKCE challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,28 +15,6 @@ pub enum Pkce {
     Supported,
     /// Not offered for web apps (Meta, LinkedIn): state + client secret only.
     Unsupported,
-}
-
-/// How the client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// `Authorization: Basic base64(id:secret)` (RFC 6749 `client_secret_basic`).
-    Basic,
-    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
-    Post,
-    /// Facebook: a GET with `client_id`, `client_secret`, `code` in the query.
-    Query,
-}
-
-impl ClientAuth {
-    /// `{P}_TOKEN_AUTH` values.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "client_secret_basic" => Some(Self::Basic),
-            "client_secret_post" => Some(Self::Post),
-            _ => None,
-        }
-    }
 }
 
 /// Turning the code's token into a long-lived one.

@@ -31,7 +31,7 @@ use redis::{aio::ConnectionManager, AsyncCommands, Script};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::providers::ProviderId;
+use crate::domain::ProviderId;
 
 /// How long an authorization may take (the contract's 10 minutes).
 pub const STATE_TTL: Duration = Duration::from_secs(600);

@@ -155,7 +155,7 @@ pub async fn refresh(
                 ("grant_type", "refresh_token".to_string()),
                 ("refresh_token", rt.to_string()),
             ];
-            if app.id == crate::providers::ProviderId::Microsoft && !scopes.is_empty() {
+            if app.id == crate::domain::ProviderId::Microsoft && !scopes.is_empty() {
                 params.push(("scope", scopes.join(" ")));
             }
             token_request(app, http, params).await?
@@ -286,7 +286,7 @@ fn authenticated(
             params.push(("client_id", app.client_id.clone()));
             params.push(("client_secret", app.client_secret().to_string()));
             params.retain(|(k, _)| {
-                *k != "grant_type" || app.id != crate::providers::ProviderId::Facebook
+                *k != "grant_type" || app.id != crate::domain::ProviderId::Facebook
             });
             http.get(url).query(&params)
         }

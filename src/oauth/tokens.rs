@@ -62,13 +62,12 @@ use super::{
     token_client::{self, OAuthError, TokenSet},
 };
 use crate::{
-    config::TokenKey,
-    crypto::TokenCipher,
+    crypto::{TokenCipher, TokenKey},
     db::{
         data_sources,
         tokens::{self, Renewed},
     },
-    providers::ProviderId,
+    domain::ProviderId,
 };
 
 /// Why no usable token could be had.

@@ -29,12 +29,13 @@ pub mod profile;
 pub mod reset;
 pub mod twitter;
 
-use std::{fmt, future::Future, ops::RangeInclusive, time::Duration};
+use std::{future::Future, ops::RangeInclusive, time::Duration};
 
 use chrono::{DateTime, Utc};
 use lifesync_jobs::payloads::SyncMode;
 use serde_json::Value;
 
+pub use crate::domain::{ItemKind, Location, ProviderId, Reconcile};
 use crate::oauth::apps::ProviderApp;
 
 /// What one provider request needs.
@@ -59,16 +60,6 @@ pub struct PageRequest<'a> {
     /// The external ids of the source's live items, for providers that list ids before they
     /// fetch bodies (Gmail); None: unknown, fetch everything listed.
     pub known: Option<&'a std::collections::HashSet<String>>,
-}
-
-/// How much of the source a complete run's listing covered (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reconcile {
-    /// Everything the provider has: unseen items are gone.
-    All,
-    /// The provider lists only items from this time on (Twitter's 3,200 most recent posts,
-    /// Instagram's 10,000 most recent media): unseen items from then on are gone.
-    Since(DateTime<Utc>),
 }
 
 /// One page of a run.
@@ -176,32 +167,6 @@ impl From<reqwest::Error> for ProviderError {
     }
 }
 
-/// The kinds of item the contract knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ItemKind {
-    Post,
-    Media,
-    Email,
-}
-
-impl ItemKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Post => "post",
-            Self::Media => "media",
-            Self::Email => "email",
-        }
-    }
-}
-
-/// A place, from provider place data or coordinates.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Location {
-    pub name: Option<String>,
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
-}
-
 /// One item as a provider returned it, in provider-neutral terms, before normalization.
 #[derive(Debug, Clone)]
 pub struct RawItem {
@@ -225,61 +190,4 @@ pub struct RawItem {
     /// Emails: the mailbox's own signals (Gmail labels and bulk-mail headers, Outlook's
     /// Focused Inbox classification), read by the categorizer, never stored.
     pub mail: lifesync_normalizer::OwnedMailSignals,
-}
-
-/// A provider, spelled as in URLs, JSON and the database (`twitter`, `google`, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderId {
-    Instagram,
-    Twitter,
-    Google,
-    Facebook,
-    Linkedin,
-    Microsoft,
-}
-
-impl ProviderId {
-    pub const ALL: [ProviderId; 6] = [
-        Self::Instagram,
-        Self::Twitter,
-        Self::Google,
-        Self::Facebook,
-        Self::Linkedin,
-        Self::Microsoft,
-    ];
-
-    /// The lower-case id used in URLs, JSON and the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Instagram => "instagram",
-            Self::Twitter => "twitter",
-            Self::Google => "google",
-            Self::Facebook => "facebook",
-            Self::Linkedin => "linkedin",
-            Self::Microsoft => "microsoft",
-        }
-    }
-
-    /// The `{P}` of the contract's environment variables (`TWITTER_CLIENT_ID`, …).
-    pub fn env_prefix(self) -> &'static str {
-        match self {
-            Self::Instagram => "INSTAGRAM",
-            Self::Twitter => "TWITTER",
-            Self::Google => "GOOGLE",
-            Self::Facebook => "FACEBOOK",
-            Self::Linkedin => "LINKEDIN",
-            Self::Microsoft => "MICROSOFT",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-}
-
-impl fmt::Display for ProviderId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }

@@ -53,11 +53,7 @@ pub async fn retry_dead_job(store: &Store, pool: &PgPool, id: &str) -> Result<()
     }
     if job.queue == queues::SYNC {
         if let Ok(p) = serde_json::from_str::<SyncDataSource>(&job.payload) {
-            let status: Option<String> =
-                sqlx::query_scalar("SELECT status FROM sync_runs WHERE id = $1")
-                    .bind(p.sync_run_id)
-                    .fetch_optional(pool)
-                    .await?;
+            let status = sync_runs::status(pool, p.sync_run_id).await?;
             if status.as_deref() == Some("failed")
                 && !sync_runs::reopen(pool, p.sync_run_id).await?
             {

@@ -7,11 +7,10 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    config::TokenKey,
-    crypto::TokenCipher,
+    crypto::{TokenCipher, TokenKey},
     db::{data_sources, tokens},
+    domain::ProviderId,
     oauth::{apps::ProviderApps, token_client},
-    providers::ProviderId,
 };
 
 /// Whether the provider accepted the revocation (false: not attempted, not offered or refused).

@@ -28,23 +28,6 @@ pub enum RequestSyncError {
     Queue(#[from] QueueError),
 }
 
-pub fn mode_str(mode: SyncMode) -> &'static str {
-    match mode {
-        SyncMode::Full => "full",
-        SyncMode::Incremental => "incremental",
-    }
-}
-
-pub fn trigger_str(trigger: SyncTrigger) -> &'static str {
-    match trigger {
-        SyncTrigger::Oauth => "oauth",
-        SyncTrigger::Manual => "manual",
-        SyncTrigger::Daily => "daily",
-        SyncTrigger::Incremental => "incremental",
-        SyncTrigger::Admin => "admin",
-    }
-}
-
 /// Records a queued run and enqueues its job. The caller has checked that the data source
 /// exists and may be synced by whoever asked.
 pub async fn request_sync(
@@ -55,7 +38,7 @@ pub async fn request_sync(
     trigger: SyncTrigger,
 ) -> Result<Started, RequestSyncError> {
     let run_id =
-        match sync_runs::insert_queued(pool, data_source_id, mode_str(mode), trigger_str(trigger))
+        match sync_runs::insert_queued(pool, data_source_id, mode.as_str(), trigger.as_str())
             .await?
         {
             Inserted::Created(id) => id,

@@ -26,10 +26,7 @@ use lifesync_jobs::{
 use uuid::Uuid;
 
 use super::SharedDeps;
-use crate::{
-    db::{data_sources, sync_runs},
-    services::sync::{mode_str, trigger_str},
-};
+use crate::db::{data_sources, sync_runs};
 
 /// Sources per keyset page.
 pub const PAGE: i64 = 2000;
@@ -87,13 +84,9 @@ pub async fn fan_out(deps: &SharedDeps, job: &ScheduleFanout) -> anyhow::Result<
         let Some(last) = ids.last().copied() else {
             break;
         };
-        let runs = sync_runs::insert_queued_batch(
-            &deps.pool,
-            &ids,
-            mode_str(job.mode),
-            trigger_str(trigger),
-        )
-        .await?;
+        let runs =
+            sync_runs::insert_queued_batch(&deps.pool, &ids, job.mode.as_str(), trigger.as_str())
+                .await?;
         let jobs: Vec<(SyncDataSource, EnqueueOptions)> = runs
             .iter()
             .map(|(run, source, mode)| {

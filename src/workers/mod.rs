@@ -19,7 +19,7 @@ use sqlx::PgPool;
 use tower::limit::ConcurrencyLimitLayer;
 
 use crate::{
-    config::TokenKey,
+    crypto::TokenKey,
     oauth::{apps::ProviderApps, state::StateStore},
 };
 
@@ -62,16 +62,8 @@ impl std::ops::Deref for SharedDeps {
     }
 }
 
-/// The queues a worker process can run.
-pub const QUEUES: [&str; 4] = [
-    OAuthCompletion::QUEUE,
-    SyncDataSource::QUEUE,
-    ScheduleFanout::QUEUE,
-    EraseUser::QUEUE,
-];
-
-/// A monitor with one worker per requested queue, each at `concurrency`; backend handles go to
-/// `handles` for shutdown hand-back.
+/// A monitor with one worker per requested queue, each at `concurrency` (the fan-out queue at
+/// one: a tick's fan-out is one job); backend handles go to `handles` for shutdown hand-back.
 pub fn register(
     store: &Store,
     deps: SharedDeps,
@@ -80,59 +72,29 @@ pub fn register(
     handles: &Handles,
 ) -> Monitor {
     let mut monitor = Monitor::new();
-    if queues.iter().any(|q| q == OAuthCompletion::QUEUE) {
-        let (store, handles, deps) = (store.clone(), handles.clone(), deps.clone());
-        monitor = monitor.register(move |_| {
-            let backend = RedisBackend::<OAuthCompletion>::new(
-                store.clone(),
-                OAuthCompletion::QUEUE,
-                "oauth",
-            );
-            handles.add(backend.handle());
-            WorkerBuilder::new(backend.handle().worker_id().to_string())
-                .backend(backend)
-                .data(deps.clone())
-                .layer(ConcurrencyLimitLayer::new(concurrency))
-                .build(oauth_completion::handle)
-        });
+    // One line per job type: its queue (the job type's `QUEUE`) if requested, on a Redis
+    // backend, with the shared deps, at most `$concurrency` jobs at once.
+    macro_rules! job {
+        ($job:ty, $concurrency:expr, $handler:path) => {
+            if queues.iter().any(|q| q == <$job>::QUEUE) {
+                let (store, handles, deps) = (store.clone(), handles.clone(), deps.clone());
+                let concurrency = $concurrency;
+                monitor = monitor.register(move |_| {
+                    let backend =
+                        RedisBackend::<$job>::new(store.clone(), <$job>::QUEUE, <$job>::QUEUE);
+                    handles.add(backend.handle());
+                    WorkerBuilder::new(backend.handle().worker_id().to_string())
+                        .backend(backend)
+                        .data(deps.clone())
+                        .layer(ConcurrencyLimitLayer::new(concurrency))
+                        .build($handler)
+                });
+            }
+        };
     }
-    if queues.iter().any(|q| q == SyncDataSource::QUEUE) {
-        let (store, handles, deps) = (store.clone(), handles.clone(), deps.clone());
-        monitor = monitor.register(move |_| {
-            let backend =
-                RedisBackend::<SyncDataSource>::new(store.clone(), SyncDataSource::QUEUE, "sync");
-            handles.add(backend.handle());
-            WorkerBuilder::new(backend.handle().worker_id().to_string())
-                .backend(backend)
-                .data(deps.clone())
-                .layer(ConcurrencyLimitLayer::new(concurrency))
-                .build(sync_data_source::handle)
-        });
-    }
-    if queues.iter().any(|q| q == ScheduleFanout::QUEUE) {
-        let (store, handles, deps) = (store.clone(), handles.clone(), deps.clone());
-        monitor = monitor.register(move |_| {
-            let backend =
-                RedisBackend::<ScheduleFanout>::new(store.clone(), ScheduleFanout::QUEUE, "fanout");
-            handles.add(backend.handle());
-            WorkerBuilder::new(backend.handle().worker_id().to_string())
-                .backend(backend)
-                .data(deps.clone())
-                .layer(ConcurrencyLimitLayer::new(1))
-                .build(fanout::handle)
-        });
-    }
-    if queues.iter().any(|q| q == EraseUser::QUEUE) {
-        let (store, handles, deps) = (store.clone(), handles.clone(), deps.clone());
-        monitor = monitor.register(move |_| {
-            let backend = RedisBackend::<EraseUser>::new(store.clone(), EraseUser::QUEUE, "erase");
-            handles.add(backend.handle());
-            WorkerBuilder::new(backend.handle().worker_id().to_string())
-                .backend(backend)
-                .data(deps.clone())
-                .layer(ConcurrencyLimitLayer::new(concurrency))
-                .build(erase_user::handle)
-        });
-    }
+    job!(OAuthCompletion, concurrency, oauth_completion::handle);
+    job!(SyncDataSource, concurrency, sync_data_source::handle);
+    job!(ScheduleFanout, 1, fanout::handle);
+    job!(EraseUser, concurrency, erase_user::handle);
     monitor
 }

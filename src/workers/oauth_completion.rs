@@ -20,11 +20,12 @@ use super::SharedDeps;
 use crate::{
     crypto::TokenCipher,
     db::data_sources,
+    domain::ProviderId,
     oauth::{
         completions::{Completion, CompletionStatus, Completions},
         token_client::{self, OAuthError, TokenSet},
     },
-    providers::{profile, ProviderError, ProviderId},
+    providers::{profile, ProviderError},
     services::sync::{request_sync, RequestSyncError},
 };
 

@@ -34,11 +34,11 @@ use serde_json::{json, Value};
 use super::SharedDeps;
 use crate::{
     db::{data_sources, duplicates, items, reconcile, sync_runs},
+    domain::ProviderId,
     metrics,
     normalizer::{normalize, LinkSecret},
     oauth::tokens::{TokenError, TokenManager},
-    providers::{self, pause, profile, PageRequest, ProviderError, ProviderId, Session},
-    services::sync::trigger_str,
+    providers::{self, pause, profile, PageRequest, ProviderError, Session},
 };
 
 /// How a failed attempt ends the job (see the module docs).
@@ -357,7 +357,11 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             }
         };
         let fetched = page.items.len() as i32;
-        let seen = reconcile::PageSeen::of(&page);
+        let seen = reconcile::PageSeen::of(
+            page.items.iter().map(|i| i.external_id.as_str()),
+            &page.listed,
+            &page.removed,
+        );
         let normalized: Vec<_> = page
             .items
             .into_iter()
@@ -387,8 +391,8 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             data_sources::finish_sync(&mut tx, source.id, true, None, patch.as_ref()).await?;
             tx.commit().await?;
             record_items(&source.provider, kind, counts);
-            metrics::sync_run_finished(&source.provider, trigger_str(job.trigger), true);
-            tracing::info!(mode = ?job.mode, trigger = trigger_str(job.trigger), "sync run succeeded");
+            metrics::sync_run_finished(&source.provider, job.trigger.as_str(), true);
+            tracing::info!(mode = ?job.mode, trigger = job.trigger.as_str(), "sync run succeeded");
             return Ok(());
         };
         // The page, its counters and the resume point commit together, while the next page is
@@ -474,7 +478,7 @@ fn ended_elsewhere() -> Failure {
 async fn store_items(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     source: &data_sources::SyncSource,
-    normalized: &[crate::normalizer::NormalizedItem],
+    normalized: &[crate::domain::NormalizedItem],
     deleted: &[String],
     duplicate_window: std::time::Duration,
 ) -> sqlx::Result<items::PageCounts> {
@@ -568,7 +572,7 @@ async fn record_cancel(deps: &SharedDeps, job: &SyncDataSource, reason: &str) {
     let result: sqlx::Result<()> = async {
         if sync_runs::cancel(&deps.pool, job.sync_run_id, reason).await? {
             if let Some(p) = provider_of(&deps.pool, job).await? {
-                metrics::sync_run_cancelled(&p, trigger_str(job.trigger));
+                metrics::sync_run_cancelled(&p, job.trigger.as_str());
             }
         }
         Ok(())
@@ -603,7 +607,7 @@ async fn record_failure(deps: &SharedDeps, job: &SyncDataSource, f: &Failure) {
         tx.commit().await?;
         if ended {
             if let Some(p) = provider_of(&deps.pool, job).await? {
-                metrics::sync_run_finished(&p, trigger_str(job.trigger), false);
+                metrics::sync_run_finished(&p, job.trigger.as_str(), false);
             }
         }
         Ok(())

@@ -305,7 +305,7 @@ async fn erase_leaves_nothing_of_the_user_anywhere_and_revokes_at_the_providers(
     let dump = redis_dump(&h).await;
     let left = keys_naming(&dump, &a_all);
     assert!(left.is_empty(), "keys of A remain: {left:?}");
-    let bucket = lifesync::api::rate_limit::user_key(&h.app.store.settings().prefix, A);
+    let bucket = lifesync::services::user_limit::user_key(&h.app.store.settings().prefix, A);
     assert!(
         dump.iter().all(|(k, _)| *k != bucket),
         "A's rate-limit bucket"

@@ -3,6 +3,7 @@
 //! free port), so they share this process safely; tests that need a fresh process (metrics at
 //! start-up, logs, signals) run the real `lifesync` binary as a child process.
 //!
+//! - `architecture`: the crate's layers, drawn from its imports;
 //! - `common`: the harness (app, database, sandbox, workers, scenarios) and private servers;
 //! - `api`: the HTTP API's routes, contract, hostile input and operator routes;
 //! - `oauth`: connecting accounts through the real OAuth flow;
@@ -15,6 +16,7 @@
 //! - `sandbox`: the sandbox itself.
 
 mod api;
+mod architecture;
 mod common;
 mod erase;
 mod oauth;

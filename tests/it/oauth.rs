@@ -592,7 +592,7 @@ fn manager<'a>(
     f: &'a Fixture,
     states: &'a StateStore,
     apps: &'a lifesync::oauth::apps::ProviderApps,
-    key: &'a lifesync::config::TokenKey,
+    key: &'a lifesync::crypto::TokenKey,
 ) -> TokenManager<'a> {
     TokenManager {
         pool: &f.app.db.pool,
@@ -739,8 +739,7 @@ async fn tokens_sealed_under_a_previous_key_open_and_move_to_the_new_key_on_writ
     let apps = sandbox_apps(&f.sandbox.base);
     let states = f.states();
     let new_b64 = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
-    let new_only =
-        lifesync::config::TokenKey::from_base64("TOKEN_ENCRYPTION_KEY", new_b64).unwrap();
+    let new_only = lifesync::crypto::TokenKey::from_base64(new_b64).unwrap();
     // Without the previous key, the old rows do not open.
     let m = manager(&f, &states, &apps, &new_only);
     assert!(matches!(

@@ -34,7 +34,10 @@ use lifesync_jobs::{payloads::EraseUser, Producer, QueueError};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use crate::{config::TokenKey, crypto::TokenCipher, db::users};
+use crate::{
+    crypto::{TokenCipher, TokenKey},
+    db::users,
+};
 
 /// Attempts during which an unreachable provider fails the attempt (retried with the queue's
 /// backoff: 5 s, 10 s, 20 s by default); from the next one on, the erase proceeds without it.

@@ -52,7 +52,7 @@ pub async fn purge(
     let source_ids: HashSet<String> = sources.iter().map(|s| s.id.to_string()).collect();
 
     // Keys whose names we know.
-    let mut exact = vec![crate::api::rate_limit::user_key(&prefix, user_id)];
+    let mut exact = vec![crate::services::user_limit::user_key(&prefix, user_id)];
     for s in sources {
         exact.push(states.prefixed(&format!("refresh:{}", s.id)));
         exact.push(format!(

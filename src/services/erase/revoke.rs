@@ -13,14 +13,13 @@
 //! [`Outcome::Unreachable`]: the caller decides whether to retry. No token ever reaches a log.
 
 use crate::{
-    config::TokenKey,
-    crypto::TokenCipher,
+    crypto::{TokenCipher, TokenKey},
     db::users::SourceToRevoke,
+    domain::ProviderId,
     oauth::{
         apps::ProviderApps,
         token_client::{self, OAuthError},
     },
-    providers::ProviderId,
 };
 
 /// How one source's revocation ended.

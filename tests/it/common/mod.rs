@@ -70,8 +70,8 @@ pub async fn error_code(resp: reqwest::Response) -> String {
 
 pub const TOKEN_KEY_B64: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
-pub fn token_key() -> lifesync::config::TokenKey {
-    lifesync::config::TokenKey::from_base64("TOKEN_ENCRYPTION_KEY", TOKEN_KEY_B64).unwrap()
+pub fn token_key() -> lifesync::crypto::TokenKey {
+    lifesync::crypto::TokenKey::from_base64(TOKEN_KEY_B64).unwrap()
 }
 
 /// Polls until `f` holds or `secs` pass.

@@ -53,9 +53,7 @@ pub fn browser() -> reqwest::Client {
 pub async fn trust_ca_file(path: &std::path::Path) -> lifesync::outbound::OutboundConfig {
     let start = std::time::Instant::now();
     loop {
-        if let Ok(trust) = lifesync::tls::TrustConfig::from_env(&|k: &str| {
-            (k == "SSL_CERT_FILE").then(|| path.to_string_lossy().to_string())
-        }) {
+        if let Ok(trust) = lifesync::tls::TrustConfig::from_paths(Some(path.to_path_buf()), None) {
             return lifesync::outbound::OutboundConfig::trusting(trust);
         }
         assert!(

@@ -47,28 +47,28 @@ pub fn start_queue_workers_joinable(
     run_workers(store, deps, queues, 4)
 }
 
-/// The workers' dependencies as tests build them (the one place they do): this test's
-/// database and queue, the test token key, `apps`, `batch_size`, no fan-out spread and the
-/// 72-hour duplicate window.
+/// The workers' dependencies as tests build them (the one place they do), through the
+/// library's bootstrap from a configuration: this test's database and queue prefix, the test
+/// token key, `apps`, `batch_size`, no fan-out spread and the 72-hour duplicate window.
 pub fn worker_deps(
     pool: &PgPool,
     store: &Store,
     apps: std::sync::Arc<lifesync::oauth::apps::ProviderApps>,
     batch_size: u32,
 ) -> lifesync::workers::SharedDeps {
-    lifesync::workers::SharedDeps(std::sync::Arc::new(lifesync::workers::Deps {
-        pool: pool.clone(),
-        producer: lifesync_jobs::Producer::new(store.clone()),
-        token_key: token_key(),
-        apps,
-        states: lifesync::oauth::state::StateStore::new(
-            store.connection(),
-            store.settings().prefix.clone(),
-        ),
-        batch_size,
-        fanout_spread: std::time::Duration::ZERO,
-        duplicate_window: std::time::Duration::from_secs(72 * 3600),
-    }))
+    let vars = [
+        ("TOKEN_ENCRYPTION_KEY", TOKEN_KEY_B64.to_string()),
+        ("REDIS_KEY_PREFIX", store.settings().prefix.clone()),
+        ("SYNC_BATCH_SIZE", batch_size.to_string()),
+        ("SYNC_FANOUT_SPREAD_SECONDS", "0".to_string()),
+        ("SYNC_DUPLICATE_WINDOW_HOURS", "72".to_string()),
+    ];
+    let config = lifesync::config::Config::from_env(&|k: &str| {
+        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    })
+    .expect("the test configuration is valid");
+    lifesync::bootstrap::worker_deps(&config, pool.clone(), store, apps)
+        .expect("the test configuration has a token key")
 }
 
 /// Runs in-process workers for `queues` (`concurrency` each) until the returned sender fires

@@ -442,7 +442,7 @@ async fn honcho_runs_the_procfile_and_stops_cleanly() {
     )
     .await
     .unwrap();
-    for q in lifesync::workers::QUEUES {
+    for q in lifesync_jobs::payloads::queues::ALL {
         let s = store.stats(q).await.unwrap();
         assert_eq!((s.running, s.retrying, s.dead), (0, 0, 0), "queue {q}");
     }

@@ -257,7 +257,7 @@ fn outbound_from(vars: &[(&str, String)]) -> lifesync::outbound::OutboundConfig 
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
     let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let mut outbound = lifesync::outbound::OutboundConfig::from_env(&env).unwrap();
+    let mut outbound = lifesync::config::outbound_from_env(&env).unwrap();
     outbound.trust = sandbox_outbound().trust;
     outbound
 }
@@ -358,12 +358,12 @@ async fn a_provider_slower_than_the_timeout_is_a_transient_failure() {
 #[test]
 fn bad_outbound_settings_are_named() {
     let env = |k: &str| (k == "PROVIDER_HTTP_TIMEOUT_SECONDS").then(|| "0".to_string());
-    let e = lifesync::outbound::OutboundConfig::from_env(&env).unwrap_err();
+    let e = lifesync::config::outbound_from_env(&env).unwrap_err();
     assert_eq!(e.var, "PROVIDER_HTTP_TIMEOUT_SECONDS");
     let env = |k: &str| (k == "PROVIDER_HTTP_TIMEOUT_SECONDS").then(|| "7".to_string());
-    let c = lifesync::outbound::OutboundConfig::from_env(&env).unwrap();
+    let c = lifesync::config::outbound_from_env(&env).unwrap();
     assert_eq!(c.timeout, std::time::Duration::from_secs(7));
     let env = |k: &str| (k == "HTTPS_PROXY").then(|| "not a url at all".to_string());
-    let e = lifesync::outbound::OutboundConfig::from_env(&env).unwrap_err();
+    let e = lifesync::config::outbound_from_env(&env).unwrap_err();
     assert_eq!(e.var, "HTTPS_PROXY");
 }

@@ -1,0 +1,95 @@
+//! Where PostgreSQL and Redis are: `DATABASE_URL`, `REDIS_URL` or its parts, the key prefix.
+
+use lifesync_jobs::RedisSettings;
+
+use super::{err, get, parse_or, ConfigError, Lookup};
+
+/// Where PostgreSQL is (`DATABASE_URL`).
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    pub url: String,
+    /// The deployment's extra CA certificates (PEM), trusted besides the public roots.
+    pub extra_root_pem: Option<Vec<u8>>,
+}
+
+impl DatabaseConfig {
+    pub const DEFAULT_URL: &'static str = "postgres://postgres@127.0.0.1:5432/lifesync";
+
+    /// `url` with no extra trust anchors.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            extra_root_pem: None,
+        }
+    }
+
+    /// The same server and trust, another URL (a throw-away database of a benchmark).
+    pub fn with_url(&self, url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            extra_root_pem: self.extra_root_pem.clone(),
+        }
+    }
+
+    pub fn from_env(env: Lookup) -> Result<Self, ConfigError> {
+        let url = get(env, "DATABASE_URL").unwrap_or_else(|| Self::DEFAULT_URL.into());
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(err(
+                "DATABASE_URL",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        if url.parse::<sqlx::postgres::PgConnectOptions>().is_err() {
+            return Err(err("DATABASE_URL", "is not a valid PostgreSQL URL"));
+        }
+        Ok(Self::new(url))
+    }
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &lifesync_jobs::config::redact_url(&self.url))
+            .finish()
+    }
+}
+
+/// Where Redis is and which key prefix this deployment owns.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    pub settings: RedisSettings,
+    pub key_prefix: String,
+}
+
+impl RedisConfig {
+    /// `REDIS_URL` wins over `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`.
+    pub fn from_env(env: Lookup) -> Result<Self, ConfigError> {
+        let settings = match get(env, "REDIS_URL") {
+            Some(url) => {
+                if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                    return Err(err("REDIS_URL", "must start with redis:// or rediss://"));
+                }
+                RedisSettings::new(url)
+            }
+            None => {
+                let host = get(env, "REDIS_HOST").unwrap_or_else(|| "localhost".into());
+                let port = parse_or(env, "REDIS_PORT", 6379u16, "must be a port number")?;
+                let db = parse_or(env, "REDIS_DB", 0u32, "must be a non-negative integer")?;
+                let password = get(env, "REDIS_PASSWORD");
+                RedisSettings::from_parts(&host, port, password.as_deref(), i64::from(db))
+            }
+        };
+        let key_prefix = env("REDIS_KEY_PREFIX").unwrap_or_else(|| "lifesync".into());
+        if key_prefix.is_empty() || key_prefix.contains(char::is_whitespace) {
+            return Err(err(
+                "REDIS_KEY_PREFIX",
+                "must be non-empty and without spaces",
+            ));
+        }
+        Ok(Self {
+            settings,
+            key_prefix,
+        })
+    }
+}
