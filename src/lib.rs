@@ -20,12 +20,12 @@
 //! - [`tls`]: the trust of every outbound TLS connection (OS store + `SSL_CERT_FILE`/`DIR`);
 //! - [`outbound`]: the HTTP client of every provider call (TLS, HTTP/2, proxies, timeouts);
 //! - [`doctor`]: `lifesync doctor` and the start-up check of Redis's eviction policy;
-//! - [`sandbox`]: the six providers' loopback stand-in (HTTPS with its own CA on request),
-//!   deterministic and faulty on request;
+//! - [`sandbox_link`]: the product's one link to the provider sandbox, the `lifesync-sandbox`
+//!   crate (provider names, client configuration);
 //! - [`dev`]: `lifesync dev`, everything in one process against the sandbox;
 //! - [`embedded`]: the PostgreSQL and Redis `dev` starts itself when none is configured or
 //!   usable on the defaults;
-//! - [`http`]: serving an endpoint over HTTP or HTTPS with graceful shutdown (API, sandbox);
+//! - [`http`]: serving an endpoint over HTTP or HTTPS with graceful shutdown (the API);
 //! - [`bench`]: the `lifesync bench …` measurements.
 
 pub mod api;
@@ -44,7 +44,7 @@ pub mod normalizer;
 pub mod oauth;
 pub mod outbound;
 pub mod providers;
-pub mod sandbox;
+pub mod sandbox_link;
 pub mod scheduler;
 pub mod services;
 pub mod tls;

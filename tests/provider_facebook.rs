@@ -6,7 +6,8 @@
 mod common;
 
 use common::*;
-use lifesync::{providers::ProviderId, sandbox::Faults};
+use lifesync::providers::ProviderId;
+use lifesync_sandbox::Faults;
 use serde_json::Value;
 
 const ACCOUNT: &str = "10223456789012345";

@@ -6,7 +6,8 @@
 mod common;
 
 use common::*;
-use lifesync::{providers::ProviderId, sandbox::Faults};
+use lifesync::providers::ProviderId;
+use lifesync_sandbox::Faults;
 
 const ACCOUNT: &str = "782bbtaQ";
 

@@ -10,7 +10,8 @@ mod common;
 use std::collections::HashMap;
 
 use common::*;
-use lifesync::{providers::ProviderId, sandbox::Faults};
+use lifesync::providers::ProviderId;
+use lifesync_sandbox::Faults;
 use redis::AsyncCommands;
 use serde_json::Value;
 use uuid::Uuid;
