@@ -1,11 +1,13 @@
 //! The one request preamble of the providers' data handlers: [`admit`] records the request
 //! (`provider path?query`, the log tests read), applies the faults in force (slow replies,
 //! holds, the fault this request draws), checks the access token (the provider's own 401,
-//! [`unauthorized`]) and answers the quota fault in the provider's shape; [`Admitted::settle`]
+//! [`unauthorized`]; X on arrival, the others when the reply is due) and answers the quota
+//! fault in the provider's shape; [`Admitted::settle`]
 //! then renders the drawn fault (5xx, throttling) the provider's way, or says whether to cut
 //! the page. Rate budgets and their headers (X's `x-rate-limit-*`, Meta's usage headers,
 //! Gmail's quota units, Outlook's mailbox concurrency) stay with their provider, which applies
-//! them between the two steps or after, as the real one does.
+//! them between the two steps or after, as the real one does. Outlook composes the same pieces
+//! in its own order (the token first, then its mailbox's concurrency, then the faults).
 
 use poem::{http::StatusCode, Request, Response};
 use serde_json::json;
@@ -133,8 +135,15 @@ pub(crate) async fn admit(
     req: &Request,
     page: bool,
 ) -> Result<Admitted, Response> {
+    // X checks the token as the request arrives: a request admitted before its token is
+    // revoked gets its reply, however long a fault holds it. The others check it when the
+    // reply is due.
+    let on_arrival = (provider == Provider::Twitter).then(|| state.authenticate(provider, req));
     let fault = state.before_reply(describe(provider, req), page).await;
-    let account = state.authenticate(provider, req)?;
+    let account = match on_arrival {
+        Some(checked) => checked?,
+        None => state.authenticate(provider, req)?,
+    };
     let quota = state.quota_fault().and_then(|kind| match provider {
         Provider::Google => google::quota_reply(&kind),
         Provider::Twitter => twitter::quota_reply(&kind),
