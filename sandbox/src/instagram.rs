@@ -29,9 +29,9 @@ use serde_json::{json, Value};
 
 use crate::{
     fnv,
-    meta::{fields, graph_error, graph_token_error, json_reply, own_base, request_token},
+    meta::{fields, graph_error, graph_token_error, own_base, request_token},
     oauth,
-    preamble::{admit, query},
+    preamble::{admit, json_reply, query},
     Provider, SandboxState,
 };
 

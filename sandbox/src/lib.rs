@@ -12,7 +12,8 @@
 //!   the request and revocation logs, and every provider's data set;
 //! - [`faults`]: the faults a test switches on ([`Faults`]) and the one a request gets;
 //! - [`preamble`]: the one request preamble of every data handler (record, faults, the
-//!   provider's 401, quota), and each provider's reply to a missing or dead token;
+//!   provider's 401, quota), each provider's reply to a missing or dead token, and the request
+//!   and reply helpers the handlers share;
 //! - [`oauth`]: one OAuth engine for all six providers, a [`oauth::Flavor`] each;
 //! - [`instagram`] (`/instagram`), [`twitter`] (`/twitter`), [`google`] (Gmail, `/google`),
 //!   [`facebook`] (`/facebook`), [`linkedin`] (`/linkedin`), [`microsoft`] (Outlook,

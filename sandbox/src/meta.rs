@@ -4,10 +4,10 @@
 //! that expire.
 
 use poem::{http::StatusCode, Request, Response};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::{
-    faults::{truncated, DataFault},
+    faults::DataFault,
     preamble::{origin, query},
 };
 
@@ -131,14 +131,6 @@ pub(crate) fn request_token(req: &Request) -> String {
         .map(String::from)
         .or_else(|| query(req).remove("access_token"))
         .unwrap_or_default()
-}
-
-/// A Graph JSON reply, cut in the middle when `malformed`.
-pub(crate) fn json_reply(body: &Value, malformed: bool) -> Response {
-    let text = body.to_string();
-    Response::builder()
-        .content_type("application/json; charset=UTF-8")
-        .body(if malformed { truncated(&text) } else { text })
 }
 
 /// How long a signed CDN link lives at Meta's CDN in the sandbox: a link is re-signed every

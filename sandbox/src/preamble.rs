@@ -8,6 +8,9 @@
 //! Gmail's quota units, Outlook's mailbox concurrency) stay with their provider, which applies
 //! them between the two steps or after, as the real one does. Outlook composes the same pieces
 //! in its own order (the token first, then its mailbox's concurrency, then the faults).
+//!
+//! Beside it, the request and reply helpers the handlers share: the query's pairs, the origin
+//! a client reached (for absolute next links), a JSON reply that the malformed-page fault cuts.
 
 use poem::{http::StatusCode, Request, Response};
 use serde_json::json;
@@ -51,6 +54,39 @@ pub(crate) fn query(req: &Request) -> std::collections::HashMap<String, String> 
     url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
         .into_owned()
         .collect()
+}
+
+/// A query string's pairs, in order, repeated keys kept.
+pub(crate) fn pairs(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// The first value of `k` among `q`.
+pub(crate) fn first<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+}
+
+/// Every value of `k` among `q`, in order.
+pub(crate) fn all<'a>(q: &'a [(String, String)], k: &str) -> Vec<&'a str> {
+    q.iter()
+        .filter(|(n, _)| n == k)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// A JSON reply (`charset=UTF-8`, as Google and Meta send it), cut in the middle when
+/// `malformed`.
+pub(crate) fn json_reply(body: &serde_json::Value, malformed: bool) -> Response {
+    let text = body.to_string();
+    Response::builder()
+        .content_type("application/json; charset=UTF-8")
+        .body(if malformed {
+            crate::faults::truncated(&text)
+        } else {
+            text
+        })
 }
 
 impl SandboxState {

@@ -39,9 +39,11 @@ use serde_json::{json, Value};
 
 pub use crate::mail::{Email, DEFAULT_EMAILS};
 use crate::{
-    faults::{truncated, DataFault},
+    faults::DataFault,
     mail::{corpus::html_escape, MailData, MailKind},
-    oauth, preamble, Provider, SandboxState,
+    oauth,
+    preamble::{self, all, first, json_reply, pairs},
+    Provider, SandboxState,
 };
 
 /// The demo mailbox.
@@ -183,13 +185,6 @@ fn bad_request(message: &str) -> Response {
     )
 }
 
-fn json_reply(body: &Value, malformed: bool) -> Response {
-    let text = body.to_string();
-    Response::builder()
-        .content_type("application/json; charset=UTF-8")
-        .body(if malformed { truncated(&text) } else { text })
-}
-
 /// A 5xx or throttling fault Gmail's way: 503 `backendError`; throttling alternately 429
 /// `rateLimitExceeded` (with `Retry-After`) and 403 `userRateLimitExceeded` (without).
 pub(crate) fn fault_reply(state: &SandboxState, fault: DataFault) -> Response {
@@ -250,24 +245,6 @@ async fn admit(
     }
     let malformed = admitted.settle(state)?;
     Ok((admitted.account, malformed))
-}
-
-/// A query string's pairs, repeated keys kept.
-fn pairs(query: &str) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn first<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
-    q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
-}
-
-fn all<'a>(q: &'a [(String, String)], k: &str) -> Vec<&'a str> {
-    q.iter()
-        .filter(|(n, _)| n == k)
-        .map(|(_, v)| v.as_str())
-        .collect()
 }
 
 /// `maxResults`: default 100, clamped to 1–500 as Gmail does (not an error).

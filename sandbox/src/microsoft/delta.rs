@@ -15,10 +15,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{
-    changed_v, first, folder, graph_error, link, message_json, no_such_folder, pairs, prefer,
-    regular_id, reply, serve_data, top,
+    changed_v, folder, graph_error, link, message_json, no_such_folder, prefer, regular_id, reply,
+    serve_data, top,
 };
-use crate::{mail::Mail, SandboxState};
+use crate::{
+    mail::Mail,
+    preamble::{first, pairs},
+    SandboxState,
+};
 
 /// A delta round, encoded in `$skiptoken` (a page of a round) and `$deltatoken` (the next
 /// round's start).
@@ -55,7 +59,7 @@ pub(super) async fn delta(
     let Some((name, _, _)) = folder(&segment) else {
         return no_such_folder();
     };
-    let q = pairs(req);
+    let q = pairs(req.uri().query().unwrap_or(""));
     let p = prefer(req);
     let state: &SandboxState = &state;
     serve_data(state, req, true, |account, malformed| {

@@ -40,7 +40,7 @@ use crate::{
     faults::{truncated, DataFault},
     mail::{Mail, MailData, MailKind},
     oauth,
-    preamble::{self, origin},
+    preamble::{self, first, origin, pairs},
     Provider, SandboxState,
 };
 
@@ -217,16 +217,6 @@ fn prefer(req: &Request) -> Prefer {
                 .eq_ignore_ascii_case("outlook.body-content-type=\"text\"")
         }),
     }
-}
-
-fn pairs(req: &Request) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn first<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
-    q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
 }
 
 /// `$top`: 1–1000, else Graph's 400.
@@ -440,7 +430,7 @@ async fn one_folder(
 /// `GET /v1.0/me/messages` (`in_folder` None: every folder), `GET
 /// /v1.0/me/mailFolders/{folder}/messages`: newest first.
 async fn list_messages(state: &SandboxState, req: &Request, in_folder: Option<&str>) -> Response {
-    let q = pairs(req);
+    let q = pairs(req.uri().query().unwrap_or(""));
     let p = prefer(req);
     serve_data(state, req, true, |account, malformed| {
         let n = match top(&q) {
