@@ -1,10 +1,9 @@
-//! The one request preamble of the providers' data handlers: [`admit`] records the request
+//! The one request preamble of the providers' data handlers: `admit` records the request
 //! (`provider path?query`, the log tests read), applies the faults in force (slow replies,
 //! holds, the fault this request draws), checks the access token (the provider's own 401,
 //! [`unauthorized`]; X on arrival, the others when the reply is due) and answers the quota
-//! fault in the provider's shape; [`Admitted::settle`]
-//! then renders the drawn fault (5xx, throttling) the provider's way, or says whether to cut
-//! the page. Rate budgets and their headers (X's `x-rate-limit-*`, Meta's usage headers,
+//! fault in the provider's shape; `Admitted::settle` then renders the drawn fault (5xx,
+//! throttling) the provider's way, or says whether to cut the page. Rate budgets and their headers (X's `x-rate-limit-*`, Meta's usage headers,
 //! Gmail's quota units, Outlook's mailbox concurrency) stay with their provider, which applies
 //! them between the two steps or after, as the real one does. Outlook composes the same pieces
 //! in its own order (the token first, then its mailbox's concurrency, then the faults).
