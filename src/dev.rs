@@ -29,7 +29,7 @@ use crate::{
     db,
     domain::ProviderId,
     embedded::LocalServices,
-    sandbox,
+    sandbox_link,
     services::sync::request_sync,
 };
 
@@ -174,8 +174,8 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
 
     // The sandbox, over HTTPS with a private CA that this process alone trusts: the demo
     // takes the same TLS path as production.
-    let sandbox_state = sandbox::SandboxState::new(seed);
-    let sandbox_tls = sandbox::tls::SandboxTls::generate()?;
+    let sandbox_state = lifesync_sandbox::SandboxState::new(seed);
+    let sandbox_tls = lifesync_sandbox::tls::SandboxTls::generate()?;
     config.outbound.trust =
         std::mem::take(&mut config.outbound.trust).adding_pem(&sandbox_tls.ca.cert_pem())?;
     let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
@@ -183,7 +183,7 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
     let sb_stop = stopped();
     let server_cert = sandbox_tls.server.clone();
     let sandbox_task = tokio::spawn(async move {
-        sandbox::serve_with(
+        lifesync_sandbox::serve_with(
             &format!("127.0.0.1:{sandbox_port}"),
             sb,
             Some(&server_cert),
@@ -210,7 +210,7 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
             ))?;
             config
                 .providers
-                .insert(p, sandbox::provider_config(p, &sandbox_base, redirect));
+                .insert(p, sandbox_link::provider_config(p, &sandbox_base, redirect));
         }
     }
     let config = Arc::new(config);

@@ -1,5 +1,5 @@
 //! Serving a poem endpoint on an address with graceful shutdown, over plain HTTP or HTTPS:
-//! shared by the API and the sandbox. Binding happens before `on_bound` is told the address,
+//! the API's server (the sandbox crate has its own). Binding happens before `on_bound` is told the address,
 //! so port 0 works in tests.
 
 use std::{future::Future, net::SocketAddr, time::Duration};

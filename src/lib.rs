@@ -9,7 +9,9 @@
 //!   [`bench`] (the `lifesync bench …` measurements);
 //! - processes: [`bootstrap`] (builds and runs `web`, `worker` and `scheduler` from the
 //!   configuration), [`doctor`] (`lifesync doctor`, and the start-up check of Redis's eviction
-//!   policy), [`embedded`] (the PostgreSQL and Redis `dev` starts when none is usable);
+//!   policy), [`embedded`] (the PostgreSQL and Redis `dev` starts when none is usable),
+//!   [`sandbox_link`] (the product's one link to the `lifesync-sandbox` crate: provider names
+//!   and the client configuration that points at it);
 //! - handlers: [`api`] (the poem-openapi HTTP API, one file per resource, errors in the
 //!   contract's shape), [`workers`] (one job handler per file, and their registration),
 //!   [`scheduler`] (the cron table → durable fan-out jobs, one per tick however many schedulers
@@ -49,7 +51,7 @@ pub mod normalizer;
 pub mod oauth;
 pub mod outbound;
 pub mod providers;
-pub mod sandbox;
+pub mod sandbox_link;
 pub mod scheduler;
 pub mod services;
 pub mod tls;

@@ -187,9 +187,9 @@ async fn sandbox(
     ca_file: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
-    let state = lifesync::sandbox::SandboxState::new(seed);
+    let state = lifesync_sandbox::SandboxState::new(seed);
     let tls = if tls {
-        let tls = lifesync::sandbox::tls::SandboxTls::generate()?;
+        let tls = lifesync_sandbox::tls::SandboxTls::generate()?;
         let path = ca_file.unwrap_or_else(|| {
             std::env::temp_dir().join(format!("lifesync-sandbox-{port}-ca.pem"))
         });
@@ -201,7 +201,7 @@ async fn sandbox(
         None
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    lifesync::sandbox::serve_with(
+    lifesync_sandbox::serve_with(
         &format!("127.0.0.1:{port}"),
         state,
         tls.as_ref().map(|(t, _)| &t.server),

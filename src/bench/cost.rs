@@ -17,6 +17,7 @@ use lifesync_jobs::{
     runner::Handles,
     Producer,
 };
+use lifesync_sandbox::SandboxState;
 use uuid::Uuid;
 
 use crate::{
@@ -25,7 +26,7 @@ use crate::{
     crypto::TokenCipher,
     db,
     domain::ProviderId,
-    sandbox::{self, SandboxState},
+    sandbox_link,
     services::sync::request_sync,
     workers::{self},
 };
@@ -54,12 +55,12 @@ pub const NEW_ITEMS: usize = 10;
 /// The account and its size for each provider.
 fn account(p: ProviderId) -> (&'static str, usize) {
     match p {
-        ProviderId::Google => (sandbox::google::ACCOUNT, 10_000),
-        ProviderId::Microsoft => (sandbox::microsoft::ACCOUNT, 10_000),
+        ProviderId::Google => (lifesync_sandbox::google::ACCOUNT, 10_000),
+        ProviderId::Microsoft => (lifesync_sandbox::microsoft::ACCOUNT, 10_000),
         ProviderId::Twitter => ("4242", 3_200),
-        ProviderId::Instagram => (sandbox::instagram::ACCOUNT, 1_000),
-        ProviderId::Facebook => (sandbox::facebook::ACCOUNT, 1_000),
-        ProviderId::Linkedin => (sandbox::linkedin::ACCOUNT, 1_000),
+        ProviderId::Instagram => (lifesync_sandbox::instagram::ACCOUNT, 1_000),
+        ProviderId::Facebook => (lifesync_sandbox::facebook::ACCOUNT, 1_000),
+        ProviderId::Linkedin => (lifesync_sandbox::linkedin::ACCOUNT, 1_000),
     }
 }
 
@@ -103,7 +104,7 @@ pub async fn run(config: &Config, only: &[ProviderId]) -> anyhow::Result<Vec<Pro
         let pool = db::connect_with(&bench_db, 8).await?;
         db::migrate(&pool).await?;
         let state = SandboxState::new(42);
-        let tls = sandbox::tls::SandboxTls::generate()?;
+        let tls = lifesync_sandbox::tls::SandboxTls::generate()?;
         let outbound = crate::outbound::OutboundConfig::trusting(
             crate::tls::TrustConfig::default().adding_pem(&tls.ca.cert_pem())?,
         );
@@ -111,7 +112,7 @@ pub async fn run(config: &Config, only: &[ProviderId]) -> anyhow::Result<Vec<Pro
         let sb = state.clone();
         let server_cert = tls.server.clone();
         tokio::spawn(async move {
-            sandbox::serve_with(
+            lifesync_sandbox::serve_with(
                 "127.0.0.1:0",
                 sb,
                 Some(&server_cert),
@@ -129,7 +130,7 @@ pub async fn run(config: &Config, only: &[ProviderId]) -> anyhow::Result<Vec<Pro
             .into_iter()
             .map(|p| {
                 let cb = base.join("/cb").expect("static path");
-                (p, sandbox::provider_config(p, &base, cb))
+                (p, sandbox_link::provider_config(p, &base, cb))
             })
             .collect();
         let mut config = scratch.config(&[

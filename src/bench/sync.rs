@@ -19,7 +19,7 @@ use crate::{
     crypto::TokenCipher,
     db,
     domain::ProviderId,
-    sandbox,
+    sandbox_link,
     services::sync::request_sync,
     workers::{self},
 };
@@ -44,7 +44,7 @@ pub async fn run(config: &Config, items: u64, plain_http: bool) -> anyhow::Resul
         let pool = db::connect_with(&bench_db, 8).await?;
         db::migrate(&pool).await?;
         // The sandbox, with the account's items.
-        let state = sandbox::SandboxState::new(42);
+        let state = lifesync_sandbox::SandboxState::new(42);
         let existing = state.twitter.ids(ACCOUNT).len() as u64;
         if items > existing {
             state
@@ -56,7 +56,7 @@ pub async fn run(config: &Config, items: u64, plain_http: bool) -> anyhow::Resul
         let tls = if plain_http {
             None
         } else {
-            Some(sandbox::tls::SandboxTls::generate()?)
+            Some(lifesync_sandbox::tls::SandboxTls::generate()?)
         };
         let outbound = match &tls {
             Some(t) => crate::outbound::OutboundConfig::trusting(
@@ -66,7 +66,7 @@ pub async fn run(config: &Config, items: u64, plain_http: bool) -> anyhow::Resul
         };
         let server_cert = tls.as_ref().map(|t| t.server.clone());
         tokio::spawn(async move {
-            sandbox::serve_with(
+            lifesync_sandbox::serve_with(
                 "127.0.0.1:0",
                 sb,
                 server_cert.as_ref(),
@@ -85,7 +85,7 @@ pub async fn run(config: &Config, items: u64, plain_http: bool) -> anyhow::Resul
         let mut apps = std::collections::BTreeMap::new();
         apps.insert(
             ProviderId::Twitter,
-            sandbox::provider_config(ProviderId::Twitter, &base, base.join("/cb")?),
+            sandbox_link::provider_config(ProviderId::Twitter, &base, base.join("/cb")?),
         );
         let mut config = scratch.config(&[
             ("SYNC_BATCH_SIZE", "100"),

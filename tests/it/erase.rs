@@ -207,7 +207,7 @@ fn keys_naming(dump: &[(String, String)], needles: &[String]) -> Vec<(String, St
         .collect()
 }
 
-async fn revocations(h: &SyncHarness) -> Vec<lifesync::sandbox::Revocation> {
+async fn revocations(h: &SyncHarness) -> Vec<lifesync_sandbox::Revocation> {
     sandbox_client()
         .get(format!("{}/_sandbox/revocations", h.sandbox.base))
         .send()
@@ -445,7 +445,7 @@ async fn a_provider_outage_delays_the_erase_a_few_attempts_then_it_proceeds() {
     h.connect(ProviderId::Google, A, "alpha.erase@gmail.com")
         .await;
     let a_needles = needles(&pool, A).await;
-    h.set_faults(lifesync::sandbox::Faults {
+    h.set_faults(lifesync_sandbox::Faults {
         revoke_unavailable: true,
         ..Default::default()
     });
@@ -804,7 +804,7 @@ async fn every_job_of_the_users_sources_goes_even_one_in_flight_or_scheduled_for
         eventually(30, || async { run_row(&pool, run).await.fetched > 0 }).await,
         "a first page stored"
     );
-    h.set_faults(lifesync::sandbox::Faults {
+    h.set_faults(lifesync_sandbox::Faults {
         hold_data: true,
         ..Default::default()
     });
@@ -868,7 +868,7 @@ async fn every_job_of_the_users_sources_goes_even_one_in_flight_or_scheduled_for
 
     // The held worker goes on: the provider answers, the run finds its source gone, and its
     // acknowledgement finds no record to write to.
-    h.set_faults(lifesync::sandbox::Faults::default());
+    h.set_faults(lifesync_sandbox::Faults::default());
     h.stop_workers().await;
     assert_eq!(
         job_state(&h, &job).await,

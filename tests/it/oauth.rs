@@ -263,12 +263,12 @@ impl ArgIf for redis::Cmd {
 async fn every_provider_connects_end_to_end_with_tokens_sealed_everywhere() {
     let f = Fixture::new().await;
     let expected_account = |p: ProviderId| match p {
-        ProviderId::Instagram => lifesync::sandbox::instagram::ACCOUNT,
+        ProviderId::Instagram => lifesync_sandbox::instagram::ACCOUNT,
         ProviderId::Twitter => "1001",
-        ProviderId::Google => lifesync::sandbox::google::ACCOUNT,
-        ProviderId::Facebook => lifesync::sandbox::facebook::ACCOUNT,
-        ProviderId::Linkedin => lifesync::sandbox::linkedin::ACCOUNT,
-        ProviderId::Microsoft => lifesync::sandbox::microsoft::ACCOUNT,
+        ProviderId::Google => lifesync_sandbox::google::ACCOUNT,
+        ProviderId::Facebook => lifesync_sandbox::facebook::ACCOUNT,
+        ProviderId::Linkedin => lifesync_sandbox::linkedin::ACCOUNT,
+        ProviderId::Microsoft => lifesync_sandbox::microsoft::ACCOUNT,
     };
     // The authorization URLs carry each provider's real parameters.
     let u = query_of(&f.authorize(ProviderId::Google, "alice").await);
@@ -903,7 +903,7 @@ async fn client_authentication_follows_configuration_and_success_can_redirect() 
     let base = url::Url::parse(&sandbox.base).unwrap();
     let mut configs = std::collections::BTreeMap::new();
     // Google's server takes either method: use client_secret_basic.
-    let mut google = lifesync::sandbox::provider_config(
+    let mut google = lifesync::sandbox_link::provider_config(
         ProviderId::Google,
         &base,
         redirect_uri(ProviderId::Google),
@@ -911,7 +911,7 @@ async fn client_authentication_follows_configuration_and_success_can_redirect() 
     google.token_auth = Some(lifesync::oauth::spec::ClientAuth::Basic);
     configs.insert(ProviderId::Google, google);
     // Twitter's requires Basic: client_secret_post is refused with its real error.
-    let mut twitter = lifesync::sandbox::provider_config(
+    let mut twitter = lifesync::sandbox_link::provider_config(
         ProviderId::Twitter,
         &base,
         redirect_uri(ProviderId::Twitter),

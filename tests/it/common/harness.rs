@@ -182,7 +182,7 @@ impl SyncHarness {
             .collect()
     }
 
-    pub fn set_faults(&self, f: lifesync::sandbox::Faults) {
+    pub fn set_faults(&self, f: lifesync_sandbox::Faults) {
         *self.sandbox.state.faults.lock().unwrap() = f;
     }
 

@@ -5,10 +5,10 @@
 use super::{app::serve_on_free_port, *};
 
 /// The private CA of every sandbox this test binary starts, and the certificate they serve.
-pub fn sandbox_tls() -> &'static lifesync::sandbox::tls::SandboxTls {
-    static TLS: std::sync::OnceLock<lifesync::sandbox::tls::SandboxTls> =
+pub fn sandbox_tls() -> &'static lifesync_sandbox::tls::SandboxTls {
+    static TLS: std::sync::OnceLock<lifesync_sandbox::tls::SandboxTls> =
         std::sync::OnceLock::new();
-    TLS.get_or_init(|| lifesync::sandbox::tls::SandboxTls::generate().unwrap())
+    TLS.get_or_init(|| lifesync_sandbox::tls::SandboxTls::generate().unwrap())
 }
 
 /// How the service reaches a test sandbox: the production client, trusting the test CA.
@@ -68,7 +68,7 @@ pub async fn trust_ca_file(path: &std::path::Path) -> lifesync::outbound::Outbou
 /// A sandbox of this test's own on a free port, over HTTPS.
 pub struct TestSandbox {
     pub base: String,
-    pub state: std::sync::Arc<lifesync::sandbox::SandboxState>,
+    pub state: std::sync::Arc<lifesync_sandbox::SandboxState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -80,15 +80,15 @@ impl TestSandbox {
 
     /// Serves with a certificate from a CA that nobody trusts.
     pub async fn spawn_untrusted(seed: u64) -> Self {
-        let stranger = lifesync::sandbox::tls::SandboxTls::generate().unwrap();
+        let stranger = lifesync_sandbox::tls::SandboxTls::generate().unwrap();
         Self::spawn_with_cert(seed, stranger.server).await
     }
 
-    async fn spawn_with_cert(seed: u64, cert: lifesync::sandbox::tls::ServerCert) -> Self {
-        let state = lifesync::sandbox::SandboxState::new(seed);
+    async fn spawn_with_cert(seed: u64, cert: lifesync_sandbox::tls::ServerCert) -> Self {
+        let state = lifesync_sandbox::SandboxState::new(seed);
         let s = state.clone();
         let (addr, stop) = serve_on_free_port(|bound, stopped| async move {
-            lifesync::sandbox::serve_with("127.0.0.1:0", s, Some(&cert), bound, stopped).await
+            lifesync_sandbox::serve_with("127.0.0.1:0", s, Some(&cert), bound, stopped).await
         })
         .await;
         Self {
@@ -131,7 +131,7 @@ pub fn provider_env(sandbox_base: &str, web_base: &str) -> Vec<(String, String)>
     let mut env = Vec::new();
     for p in lifesync::providers::ProviderId::ALL {
         let redirect = url::Url::parse(&format!("{web_base}/api/v1/oauth/{p}/callback")).unwrap();
-        let c = lifesync::sandbox::provider_config(p, &base, redirect);
+        let c = lifesync::sandbox_link::provider_config(p, &base, redirect);
         let pre = p.env_prefix();
         let (id, secret) = match p {
             lifesync::providers::ProviderId::Facebook => (
@@ -170,7 +170,7 @@ pub fn sandbox_apps(sandbox_base: &str) -> std::sync::Arc<lifesync::oauth::apps:
         .map(|p| {
             (
                 p,
-                lifesync::sandbox::provider_config(p, &base, redirect_uri(p)),
+                lifesync::sandbox_link::provider_config(p, &base, redirect_uri(p)),
             )
         })
         .collect();

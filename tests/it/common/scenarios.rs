@@ -2,7 +2,8 @@
 //! Outlook) and the feed scenario (Twitter, Instagram, Facebook, LinkedIn). Each provider's own
 //! module runs it with a small description and keeps its quirks in tests of its own.
 
-use lifesync::{providers::ProviderId, sandbox::Faults};
+use lifesync::providers::ProviderId;
+use lifesync_sandbox::Faults;
 use uuid::Uuid;
 
 use super::{token, Connected, SyncHarness};
@@ -20,7 +21,7 @@ pub trait SandboxMailbox {
     fn delete(&self, account: &str, m: usize) -> Vec<String>;
 }
 
-impl SandboxMailbox for lifesync::sandbox::google::GoogleData {
+impl SandboxMailbox for lifesync_sandbox::google::GoogleData {
     fn ids(&self, account: &str) -> Vec<String> {
         self.ids(account)
     }
@@ -32,7 +33,7 @@ impl SandboxMailbox for lifesync::sandbox::google::GoogleData {
     }
 }
 
-impl SandboxMailbox for lifesync::sandbox::microsoft::MicrosoftData {
+impl SandboxMailbox for lifesync_sandbox::microsoft::MicrosoftData {
     fn ids(&self, account: &str) -> Vec<String> {
         self.ids(account)
     }
@@ -53,7 +54,7 @@ pub async fn mail_sync_scenarios<M: SandboxMailbox>(
     provider: ProviderId,
     account: &str,
     seed: u64,
-    mailbox: impl Fn(&lifesync::sandbox::SandboxState) -> &M,
+    mailbox: impl Fn(&lifesync_sandbox::SandboxState) -> &M,
 ) {
     let h = SyncHarness::new(seed, 25).await;
     let data = mailbox(&h.sandbox.state);
@@ -210,7 +211,7 @@ pub trait SandboxFeed {
     fn delete(&self, account: &str, n: usize) -> Vec<String>;
 }
 
-impl SandboxFeed for lifesync::sandbox::twitter::TwitterData {
+impl SandboxFeed for lifesync_sandbox::twitter::TwitterData {
     fn ids(&self, account: &str) -> Vec<String> {
         self.ids(account)
     }
@@ -245,9 +246,9 @@ macro_rules! sandbox_feed {
 }
 
 sandbox_feed!(
-    lifesync::sandbox::instagram::InstagramData,
-    lifesync::sandbox::facebook::FacebookData,
-    lifesync::sandbox::linkedin::LinkedinData
+    lifesync_sandbox::instagram::InstagramData,
+    lifesync_sandbox::facebook::FacebookData,
+    lifesync_sandbox::linkedin::LinkedinData
 );
 
 /// How a feed provider shows edited items to a sync.
@@ -294,7 +295,7 @@ pub struct FeedRun {
 /// succeeds. `first_sync` runs the provider's own checks on what the first sync stored.
 pub async fn feed_sync_scenarios<D: SandboxFeed>(
     feed: Feed,
-    items: impl Fn(&lifesync::sandbox::SandboxState) -> &D,
+    items: impl Fn(&lifesync_sandbox::SandboxState) -> &D,
     first_sync: impl AsyncFnOnce(&SyncHarness, Uuid),
 ) -> FeedRun {
     let (user, account) = (feed.user, feed.account);

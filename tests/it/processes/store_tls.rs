@@ -9,8 +9,8 @@ use crate::common::{servers::*, *};
 use lifesync::{
     config::{Config, DatabaseConfig},
     providers::ProviderId,
-    sandbox::tls::PrivateCa,
 };
+use lifesync_sandbox::tls::PrivateCa;
 
 /// A test CA written to `dir/ca.pem`, with a server certificate (and key) for `names`
 /// written to `dir/server.crt` / `dir/server.key` (key readable by its owner only).

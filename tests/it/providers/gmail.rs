@@ -3,7 +3,8 @@
 //! PostgreSQL, Redis and in-process workers.
 
 use crate::common::*;
-use lifesync::{providers::ProviderId, sandbox::Faults};
+use lifesync::providers::ProviderId;
+use lifesync_sandbox::Faults;
 
 const ACCOUNT: &str = "jane.doe@gmail.com";
 

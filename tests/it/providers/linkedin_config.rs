@@ -16,7 +16,7 @@ const ACCOUNT: &str = "782bbtaQ";
 
 fn app(sandbox: &TestSandbox, scopes: Option<&[&str]>, version: Option<&str>) -> ProviderApp {
     let base = url::Url::parse(&sandbox.base).unwrap();
-    let mut c = lifesync::sandbox::provider_config(
+    let mut c = lifesync::sandbox_link::provider_config(
         ProviderId::Linkedin,
         &base,
         redirect_uri(ProviderId::Linkedin),

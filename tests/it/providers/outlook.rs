@@ -3,7 +3,8 @@
 //! the real OAuth flow, PostgreSQL, Redis and in-process workers.
 
 use crate::common::*;
-use lifesync::{providers::ProviderId, sandbox::Faults};
+use lifesync::providers::ProviderId;
+use lifesync_sandbox::Faults;
 
 const ACCOUNT: &str = "87d349ed-44d7-43e1-9a83-5f2406dee5bd";
 

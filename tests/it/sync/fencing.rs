@@ -15,8 +15,8 @@ use crate::common::*;
 use lifesync::{
     oauth::{refresh_lock::LockTiming, state::StateStore, tokens::TokenManager},
     providers::ProviderId,
-    sandbox::Faults,
 };
+use lifesync_sandbox::Faults;
 use uuid::Uuid;
 
 async fn disconnect(h: &SyncHarness, ds: Uuid, user: &str) {

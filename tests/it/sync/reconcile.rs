@@ -6,12 +6,13 @@
 //! serves one known to be expired. Against the sandbox over HTTPS, through the real OAuth flow.
 
 use crate::common::*;
-use lifesync::{providers::ProviderId, sandbox::Faults, sandbox::SandboxState};
+use lifesync::providers::ProviderId;
+use lifesync_sandbox::{Faults, SandboxState};
 use serde_json::Value;
 use uuid::Uuid;
 
 fn account(p: ProviderId) -> &'static str {
-    use lifesync::sandbox::*;
+    use lifesync_sandbox::*;
     match p {
         ProviderId::Instagram => instagram::ACCOUNT,
         ProviderId::Twitter => "2002",
@@ -284,7 +285,7 @@ async fn outlook_syncs_every_folder_but_junk_and_deleted_and_a_move_is_not_a_del
     data.move_ids(a, &ids[5..8], "sentitems");
     data.move_ids(a, &ids[8..10], "junkemail");
     data.move_ids(a, &ids[10..12], "deleteditems");
-    let synced = |d: &lifesync::sandbox::microsoft::MicrosoftData| {
+    let synced = |d: &lifesync_sandbox::microsoft::MicrosoftData| {
         sorted(d.ids_in(a, &["inbox", "archive", "sentitems", "drafts"]))
     };
     let Connected {

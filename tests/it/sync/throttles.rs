@@ -8,7 +8,8 @@
 use std::collections::HashMap;
 
 use crate::common::*;
-use lifesync::{providers::ProviderId, sandbox::Faults};
+use lifesync::providers::ProviderId;
+use lifesync_sandbox::Faults;
 use redis::AsyncCommands;
 use serde_json::Value;
 use uuid::Uuid;

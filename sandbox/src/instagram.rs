@@ -16,7 +16,7 @@
 //! The data set per (seed, account): [`DEFAULT_MEDIA`] media with captions in several scripts,
 //! PII, hashtags and @mentions, carousels, reels, videos with licensed audio (no `media_url`)
 //! and caption-less posts; [`InstagramData`] adds, edits and deletes media between syncs. The
-//! Graph helpers here (`fields`, `graph_error`, `meta_fault`) serve `facebook.rs` too.
+//! Graph helpers it shares with Facebook live in [`crate::meta`].
 
 use std::{
     collections::HashMap,
@@ -24,11 +24,16 @@ use std::{
 };
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use poem::{handler, http::StatusCode, web::Data, Request, Response, Route};
+use poem::{handler, web::Data, Request, Response, Route};
 use serde_json::{json, Value};
 
-use super::{graph_token_error, oauth, truncated, DataFault, SandboxState};
-use crate::providers::ProviderId;
+use crate::{
+    fnv,
+    meta::{fields, graph_error, graph_token_error, own_base, request_token},
+    oauth,
+    preamble::{admit, json_reply, query},
+    Provider, SandboxState,
+};
 
 /// The demo professional account (`user_id` from `/me`).
 pub const ACCOUNT: &str = "17841405793187218";
@@ -39,12 +44,6 @@ pub fn app_scoped_id(account: &str) -> u64 {
         (h ^ b as u64).wrapping_mul(1099511628211)
     });
     27_000_000_000_000_000 + h % 1_000_000_000_000_000
-}
-
-pub(super) fn query(req: &Request) -> HashMap<String, String> {
-    url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect()
 }
 
 /// `GET /access_token?grant_type=ig_exchange_token&client_secret&access_token`.
@@ -64,9 +63,9 @@ fn exchange(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
     }
     match q
         .get("access_token")
-        .and_then(|t| state.token_info(ProviderId::Instagram, t))
+        .and_then(|t| state.token_info(Provider::Instagram, t))
     {
-        Some(info) => oauth::long_lived_reply(&state, ProviderId::Instagram, &info.account),
+        Some(info) => oauth::long_lived_reply(&state, Provider::Instagram, &info.account),
         None => graph_token_error(),
     }
 }
@@ -78,10 +77,10 @@ fn refresh(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
     state.record("instagram token grant_type=ig_refresh_token".into());
     let info = q
         .get("access_token")
-        .and_then(|t| state.token_info(ProviderId::Instagram, t));
+        .and_then(|t| state.token_info(Provider::Instagram, t));
     match info {
         Some(i) if state.now_ms() - i.issued_ms >= 24 * 3600 * 1000 => {
-            oauth::long_lived_reply(&state, ProviderId::Instagram, &i.account)
+            oauth::long_lived_reply(&state, Provider::Instagram, &i.account)
         }
         _ => graph_token_error(),
     }
@@ -89,7 +88,7 @@ fn refresh(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
 
 #[handler]
 fn me(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    let account = match state.authenticate(ProviderId::Instagram, req) {
+    let account = match state.authenticate(Provider::Instagram, req) {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -314,126 +313,6 @@ fn media(id: u64, k: usize, i: usize, at: DateTime<Utc>) -> Media {
     }
 }
 
-pub(super) fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    })
-}
-
-/// A Graph error reply.
-pub(super) fn graph_error(status: u16, code: i64, message: &str, transient: bool) -> Response {
-    let mut error = json!({ "message": message, "type": "OAuthException", "code": code,
-                            "fbtrace_id": "AbCdEfGhIjK" });
-    if transient {
-        error["is_transient"] = json!(true);
-    }
-    Response::builder()
-        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
-        .content_type("application/json; charset=UTF-8")
-        .body(json!({ "error": error }).to_string())
-}
-
-/// A Meta data fault as Graph renders it (None for a malformed page, which the handler cuts).
-/// Throttling: Instagram (`buc_id`) answers 403 code 80002 with `X-Business-Use-Case-Usage`,
-/// Facebook 400 code 4 with `X-App-Usage`.
-pub(super) fn meta_fault(fault: Option<DataFault>, buc_id: Option<&str>) -> Option<Response> {
-    match fault? {
-        DataFault::Unavailable => Some(graph_error(
-            503,
-            2,
-            "An unexpected error has occurred. Please retry your request later.",
-            true,
-        )),
-        DataFault::Throttled { reset_secs } => Some(match buc_id {
-            Some(id) => {
-                let mut r = graph_error(
-                    403,
-                    80002,
-                    "(#80002) There have been too many calls to this Instagram account. Wait a bit and try again.",
-                    true,
-                );
-                let usage = json!({ id: [{ "type": "instagram", "call_count": 100, "total_cputime": 12,
-                    "total_time": 14, "estimated_time_to_regain_access": reset_secs / 60 }] });
-                if let Ok(v) = usage.to_string().parse() {
-                    r.headers_mut().insert("x-business-use-case-usage", v);
-                }
-                r
-            }
-            None => {
-                let mut r = graph_error(400, 4, "(#4) Application request limit reached", true);
-                r.headers_mut().insert(
-                    "x-app-usage",
-                    poem::http::HeaderValue::from_static(
-                        r#"{"call_count":100,"total_cputime":25,"total_time":25}"#,
-                    ),
-                );
-                r
-            }
-        }),
-        DataFault::Malformed => None,
-    }
-}
-
-/// A Graph `fields` parameter: top-level names, each with its nested spec (`children{id}`).
-pub(super) fn fields(spec: &str) -> Vec<(String, Option<String>)> {
-    let (mut out, mut depth, mut cur) = (Vec::new(), 0, String::new());
-    let mut push = |cur: &mut String| {
-        let f = std::mem::take(cur);
-        let f = f.trim();
-        if f.is_empty() {
-            return;
-        }
-        match f.split_once('{') {
-            Some((name, rest)) => out.push((
-                name.trim().to_string(),
-                Some(rest.trim_end_matches('}').to_string()),
-            )),
-            None => out.push((f.to_string(), None)),
-        }
-    };
-    for c in spec.chars() {
-        match c {
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            ',' if depth == 0 => {
-                push(&mut cur);
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    push(&mut cur);
-    out
-}
-
-/// `scheme://host` plus the mount prefix (`/instagram`) of the request: where `paging.next`
-/// URLs point.
-pub(super) fn own_base(req: &Request) -> String {
-    let full = req.original_uri().path();
-    let inner = req.uri().path();
-    let prefix = full.strip_suffix(inner).unwrap_or("");
-    format!("{}{prefix}", super::origin(req))
-}
-
-/// The access token a request carried (bearer or `access_token`), for `paging.next`.
-pub(super) fn request_token(req: &Request) -> String {
-    req.headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(String::from)
-        .or_else(|| query(req).remove("access_token"))
-        .unwrap_or_default()
-}
-
-pub(super) fn json_reply(body: &Value, malformed: bool) -> Response {
-    let text = body.to_string();
-    Response::builder()
-        .content_type("application/json; charset=UTF-8")
-        .body(if malformed { truncated(&text) } else { text })
-}
-
 const MEDIA_FIELDS: [&str; 13] = [
     "id",
     "caption",
@@ -458,9 +337,9 @@ const CHILD_FIELDS: [&str; 6] = [
     "username",
 ];
 
-/// A signed CDN link (re-signed daily, expiring: [`super::signed_cdn`]).
+/// A signed CDN link (re-signed daily, expiring: [`crate::meta::signed_cdn`]).
 fn cdn(id: u64, ext: &str, now_ms: i64) -> String {
-    super::signed_cdn(
+    crate::meta::signed_cdn(
         &format!("https://scontent.cdninstagram.com/v/t51.29350-15/{id}_n.{ext}"),
         "stp=dst-jpg&_nc_ht=scontent.cdninstagram.com",
         now_ms,
@@ -553,22 +432,15 @@ fn decode_cursor(c: &str) -> Option<(i64, u64)> {
 /// `GET /me/media` and `GET /{version}/{ig-user-id}/media`.
 #[handler]
 async fn media_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    let what = format!(
-        "instagram {}{}",
-        req.uri().path(),
-        req.uri()
-            .query()
-            .map(|q| format!("?{q}"))
-            .unwrap_or_default()
-    );
-    let fault = state.before_reply(what, true).await;
-    let account = match state.authenticate(ProviderId::Instagram, req) {
+    let admitted = match admit(&state, Provider::Instagram, req, true).await {
         Ok(a) => a,
         Err(r) => return r,
     };
-    if let Some(r) = meta_fault(fault, Some(&account)) {
-        return r;
-    }
+    let malformed = match admitted.settle(&state) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let account = admitted.account;
     let node = req
         .uri()
         .path()
@@ -622,12 +494,7 @@ async fn media_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
             None => return graph_error(400, 100, "(#100) Invalid cursor: after", false),
         },
     };
-    let budget = state
-        .faults
-        .lock()
-        .expect("faults")
-        .rate_limit
-        .unwrap_or(DEFAULT_HOURLY_CALLS);
+    let budget = state.rate_limit().unwrap_or(DEFAULT_HOURLY_CALLS);
     let (percent, regain) = state.instagram.spend(&account, state.now_ms(), budget);
     let usage = |eta: i64| {
         json!({ &account: [{ "type": "instagram", "call_count": percent, "total_cputime": percent / 4,
@@ -667,7 +534,7 @@ async fn media_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
                 json!(format!("{}/v21.0/{account}/media?{next}", own_base(req)));
         }
     }
-    let mut reply = json_reply(&body, fault == Some(DataFault::Malformed));
+    let mut reply = json_reply(&body, malformed);
     if let Ok(v) = usage(0).parse() {
         reply.headers_mut().insert("x-business-use-case-usage", v);
     }
@@ -678,24 +545,11 @@ async fn media_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
 /// `{"count"}` adds media, `…/edits` edits captions, `…/deletions` deletes media (each answers
 /// `{"ids": [...]}`); `GET /accounts/:id/media` lists the live ids.
 pub fn control_routes() -> Route {
-    super::feed_control::routes("media", super::feed_control::Feed::Instagram)
+    crate::feed_control::routes("media", crate::feed_control::Feed::Instagram)
 }
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn graph_fields_keep_nested_specs() {
-        assert_eq!(
-            super::fields("id,caption,children{id,media_url},timestamp"),
-            vec![
-                ("id".to_string(), None),
-                ("caption".to_string(), None),
-                ("children".to_string(), Some("id,media_url".to_string())),
-                ("timestamp".to_string(), None),
-            ]
-        );
-    }
-
     #[test]
     fn app_scoped_ids_exceed_2_pow_53() {
         let id = super::app_scoped_id(super::ACCOUNT);

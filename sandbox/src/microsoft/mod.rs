@@ -3,7 +3,7 @@
 //! `offline_access`, rotated on every refresh while old ones keep working, AADSTS error
 //! bodies); Graph's `/v1.0/me`. Microsoft has no per-token revocation endpoint.
 //!
-//! Outlook mail (the corpus of [`super::google::sample_email`], deterministic per (seed,
+//! Outlook mail (the corpus of [`crate::mail::sample_email`], deterministic per (seed,
 //! account)) in six folders ([`FOLDERS`]: a fresh mailbox holds everything in the inbox;
 //! `/_sandbox/microsoft/accounts/{a}/messages/move` moves messages): `/v1.0/me/mailFolders`
 //! (the folders, `$top`), `/v1.0/me/mailFolders/{id or well-known name}` (one folder, 404
@@ -21,26 +21,28 @@
 //! with `Retry-After` and a `TooManyRequests` body, or `ApplicationThrottled`
 //! (MailboxConcurrency) beyond 4 concurrent requests per mailbox.
 
+mod delta;
+
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
 };
 
-use base64::Engine;
 use poem::{
     handler,
     http::StatusCode,
-    web::{Data, Json, Path},
+    web::{Data, Path},
     Request, Response, Route,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{
-    google::{Mail, Mailbox, DEFAULT_EMAILS},
-    oauth, truncated, DataFault, SandboxState,
+use crate::{
+    faults::{truncated, DataFault},
+    mail::{Mail, MailData, MailKind},
+    oauth,
+    preamble::{self, first, origin, pairs},
+    Provider, SandboxState,
 };
-use crate::providers::ProviderId;
 
 /// The demo user's object id.
 pub const ACCOUNT: &str = "87d349ed-44d7-43e1-9a83-5f2406dee5bd";
@@ -70,7 +72,7 @@ const MAX_CONCURRENT: usize = 4;
 
 #[handler]
 fn me(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    let account = match state.authenticate(ProviderId::Microsoft, req) {
+    let account = match state.authenticate(Provider::Microsoft, req) {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -101,81 +103,36 @@ fn regular_id(immutable: &str) -> String {
     )
 }
 
-/// The accounts' mailboxes (deterministic from the seed) with changes made at run time.
-pub struct MicrosoftData {
-    pub seed: u64,
-    accounts: Mutex<HashMap<String, Mailbox>>,
+/// Outlook's mailboxes: the [`crate::mail::Mailbox`]es of every account and the requests in
+/// flight per mailbox.
+pub type MicrosoftData = MailData<Outlook>;
+
+/// Outlook's side of its mailboxes: message ids, folders, and the requests in flight per
+/// mailbox (Graph's `MailboxConcurrency`).
+#[derive(Default)]
+pub struct Outlook {
     in_flight: Mutex<HashMap<String, usize>>,
 }
 
-impl MicrosoftData {
-    pub fn new(seed: u64) -> Self {
-        Self {
-            seed,
-            accounts: Mutex::new(HashMap::new()),
-            in_flight: Mutex::new(HashMap::new()),
-        }
+impl MailKind for Outlook {
+    /// Graph's seed stream differs from Gmail's, so the two mailboxes differ.
+    const SEED_SALT: u64 = 0x6d73;
+    const FOLDERS: bool = true;
+
+    fn message_id(mix: u64, n: u64) -> String {
+        graph_id(mix, n)
     }
 
-    fn with<R>(&self, account: &str, f: impl FnOnce(&mut Mailbox) -> R) -> R {
-        let mut accounts = self.accounts.lock().expect("accounts");
-        let mb = accounts.entry(account.to_string()).or_insert_with(|| {
-            // Graph's seed stream differs from Gmail's, so the two mailboxes differ.
-            Mailbox::generate(self.seed ^ 0x6d73, account, DEFAULT_EMAILS, graph_id)
-        });
-        f(mb)
+    fn folder(name: &str) -> Option<&'static str> {
+        folder(name).map(|f| f.0)
     }
+}
 
-    /// The (immutable) ids of the account's live messages.
-    pub fn ids(&self, account: &str) -> Vec<String> {
-        self.with(account, |mb| mb.live_ids())
-    }
-
-    /// Adds `n` new messages; returns their ids.
-    pub fn add(&self, account: &str, n: usize) -> Vec<String> {
-        self.with(account, |mb| mb.add(n, graph_id))
-    }
-
-    /// Deletes the `m` oldest live messages; returns their ids.
-    pub fn delete(&self, account: &str, m: usize) -> Vec<String> {
-        self.with(account, |mb| mb.delete_oldest(m))
-    }
-
-    /// Deletes the given messages; returns those that were live.
-    pub fn delete_ids(&self, account: &str, ids: &[String]) -> Vec<String> {
-        self.with(account, |mb| mb.delete_ids(ids))
-    }
-
-    /// Moves the given messages to a folder (well-known name); returns those moved.
-    pub fn move_ids(&self, account: &str, ids: &[String], to: &str) -> Vec<String> {
-        self.with(account, |mb| mb.move_ids(ids, to))
-    }
-
-    /// Marks the given messages read; returns those changed.
-    pub fn mark_read(&self, account: &str, ids: &[String]) -> Vec<String> {
-        self.with(account, |mb| mb.mark_read(ids))
-    }
-
-    /// Up to `n` unread messages of the account.
-    pub fn unread(&self, account: &str, n: usize) -> Vec<String> {
-        self.with(account, |mb| mb.unread(n))
-    }
-
-    /// The live messages in the given folders (well-known names).
-    pub fn ids_in(&self, account: &str, folders: &[&str]) -> Vec<String> {
-        self.with(account, |mb| {
-            mb.mails
-                .iter()
-                .filter(|m| m.live() && folders.contains(&m.folder()))
-                .map(|m| m.id.clone())
-                .collect()
-        })
-    }
-
+impl MailData<Outlook> {
     /// Counts a request in flight for the mailbox until the guard drops (also when the
     /// request is abandoned mid-way).
     fn enter(&self, account: &str) -> InFlight<'_> {
-        let mut f = self.in_flight.lock().expect("in_flight");
+        let mut f = self.provider.in_flight.lock().expect("in_flight");
         let n = f.entry(account.to_string()).or_insert(0);
         *n += 1;
         InFlight {
@@ -197,6 +154,7 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         if let Some(n) = self
             .data
+            .provider
             .in_flight
             .lock()
             .expect("in_flight")
@@ -261,16 +219,6 @@ fn prefer(req: &Request) -> Prefer {
     }
 }
 
-fn pairs(req: &Request) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn first<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
-    q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
-}
-
 /// `$top`: 1–1000, else Graph's 400.
 fn top(q: &[(String, String)]) -> Result<Option<usize>, Response> {
     match first(q, "$top") {
@@ -290,11 +238,7 @@ fn top(q: &[(String, String)]) -> Result<Option<usize>, Response> {
 
 /// The absolute link to this endpoint with `query` (Graph's next and delta links).
 fn link(req: &Request, query: &str) -> String {
-    format!(
-        "{}{}?{query}",
-        super::origin(req),
-        req.original_uri().path()
-    )
+    format!("{}{}?{query}", origin(req), req.original_uri().path())
 }
 
 /// The mailbox version of a message's last change (added, moved, read): its change key.
@@ -372,15 +316,33 @@ fn reply(body: &Value, p: &Prefer, page_size: usize, malformed: bool) -> Respons
     r.body(if malformed { truncated(&text) } else { text })
 }
 
-/// Authenticates, records, applies faults and the mailbox concurrency limit; runs `f` with
-/// (account, malformed) unless a fault or throttling answers first.
+/// A 5xx or throttling fault Graph's way: 503 `serviceNotAvailable`; 429 `TooManyRequests`
+/// with `Retry-After`.
+pub(crate) fn fault_reply(fault: DataFault) -> Response {
+    match fault {
+        DataFault::Throttled { reset_secs } => throttled(
+            "TooManyRequests",
+            "Too many requests. Please retry after the time in Retry-After.",
+            reset_secs,
+        ),
+        DataFault::Unavailable | DataFault::Malformed => graph_error(
+            503,
+            "serviceNotAvailable",
+            "The service is temporarily unavailable. Please retry later.",
+        ),
+    }
+}
+
+/// The preamble in Outlook's order, then `f` with (account, malformed) unless a fault or
+/// throttling answers first. Outlook checks the token before the request waits on any fault,
+/// so a request held at the provider already counts against the mailbox's concurrency limit.
 async fn serve_data(
     state: &SandboxState,
     req: &Request,
     page: bool,
     f: impl FnOnce(&str, bool) -> Response,
 ) -> Response {
-    let account = match state.authenticate(ProviderId::Microsoft, req) {
+    let account = match state.authenticate(Provider::Microsoft, req) {
         Ok(a) => a,
         Err(r) => {
             state.record(format!("microsoft {} (unauthorized)", req.uri().path()));
@@ -388,15 +350,9 @@ async fn serve_data(
         }
     };
     let in_flight = state.microsoft.enter(&account);
-    let what = format!(
-        "microsoft {}{}",
-        req.uri().path(),
-        req.uri()
-            .query()
-            .map(|q| format!("?{q}"))
-            .unwrap_or_default()
-    );
-    let fault = state.before_reply(what, page).await;
+    let fault = state
+        .before_reply(preamble::describe(Provider::Microsoft, req), page)
+        .await;
     let r = if in_flight.concurrent > MAX_CONCURRENT {
         throttled(
             "ApplicationThrottled",
@@ -405,17 +361,8 @@ async fn serve_data(
         )
     } else {
         match fault {
-            Some(DataFault::Unavailable) => graph_error(
-                503,
-                "serviceNotAvailable",
-                "The service is temporarily unavailable. Please retry later.",
-            ),
-            Some(DataFault::Throttled { reset_secs }) => throttled(
-                "TooManyRequests",
-                "Too many requests. Please retry after the time in Retry-After.",
-                reset_secs,
-            ),
             Some(DataFault::Malformed) => f(&account, true),
+            Some(fault) => preamble::fault_reply(state, Provider::Microsoft, &account, fault),
             None => f(&account, false),
         }
     };
@@ -483,7 +430,7 @@ async fn one_folder(
 /// `GET /v1.0/me/messages` (`in_folder` None: every folder), `GET
 /// /v1.0/me/mailFolders/{folder}/messages`: newest first.
 async fn list_messages(state: &SandboxState, req: &Request, in_folder: Option<&str>) -> Response {
-    let q = pairs(req);
+    let q = pairs(req.uri().query().unwrap_or(""));
     let p = prefer(req);
     serve_data(state, req, true, |account, malformed| {
         let n = match top(&q) {
@@ -553,148 +500,6 @@ async fn folder_messages(
     list_messages(&state, req, Some(name)).await
 }
 
-/// A delta round, encoded in `$skiptoken` (a page of a round) and `$deltatoken` (the next
-/// round's start).
-#[derive(Serialize, Deserialize)]
-struct Round {
-    /// Mailbox version the round reports changes after (None: the initial round).
-    from: Option<u64>,
-    /// Mailbox version the round reports up to.
-    to: u64,
-    offset: usize,
-    select: Vec<String>,
-    top: Option<usize>,
-}
-
-fn encode(r: &Round) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(serde_json::to_vec(r).expect("round serializes"))
-}
-
-fn decode(t: &str) -> Option<Round> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(t)
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-/// `GET /v1.0/me/mailFolders/{folder}/messages/delta`.
-#[handler]
-async fn delta(
-    state: Data<&Arc<SandboxState>>,
-    req: &Request,
-    Path(segment): Path<String>,
-) -> Response {
-    let Some((name, _, _)) = folder(&segment) else {
-        return no_such_folder();
-    };
-    let q = pairs(req);
-    let p = prefer(req);
-    let state: &SandboxState = &state;
-    serve_data(state, req, true, |account, malformed| {
-        let current = state.microsoft.with(account, |mb| mb.version);
-        let round = if let Some(t) = first(&q, "$deltatoken") {
-            match decode(t) {
-                Some(r) if !state.cursors_expired() && r.to <= current => Round {
-                    from: Some(r.to),
-                    to: current,
-                    offset: 0,
-                    select: r.select,
-                    top: r.top,
-                },
-                _ => {
-                    return graph_error(
-                        410,
-                        "SyncStateNotFound",
-                        &format!(
-                            "The sync state generation is not found; generation={};[highest={}]",
-                            current.saturating_sub(8),
-                            current
-                        ),
-                    )
-                }
-            }
-        } else if let Some(t) = first(&q, "$skiptoken") {
-            match decode(t) {
-                Some(r) => r,
-                None => {
-                    return graph_error(400, "ErrorInvalidRequest", "The skip token is invalid.")
-                }
-            }
-        } else {
-            let t = match top(&q) {
-                Ok(t) => t,
-                Err(r) => return r,
-            };
-            Round {
-                from: None,
-                to: current,
-                offset: 0,
-                select: first(&q, "$select")
-                    .map(|s| s.split(',').map(|f| f.trim().to_string()).collect())
-                    .unwrap_or_default(),
-                top: t,
-            }
-        };
-        let n = p.max_page.or(round.top).unwrap_or(10).min(1000);
-        let changes: Vec<Value> = state.microsoft.with(account, |mb| {
-            let mut out: Vec<(u64, Value)> = Vec::new();
-            let here = |m: &Mail, v: u64| m.live_at(v) && m.folder_at(v) == name;
-            for m in &mb.mails {
-                match round.from {
-                    None => {
-                        if here(m, round.to) {
-                            out.push((0, message_json(m, &round.select, &p)));
-                        }
-                    }
-                    Some(from) => {
-                        let (was, is) = (here(m, from), here(m, round.to));
-                        if is && (!was || m.read_v.is_some_and(|r| r > from && r <= round.to)) {
-                            // Entered the folder (new or moved in) or changed in it.
-                            out.push((changed_v(m), message_json(m, &round.select, &p)));
-                        } else if was && !is {
-                            let id = if p.immutable {
-                                m.id.clone()
-                            } else {
-                                regular_id(&m.id)
-                            };
-                            let gone = m.deleted_v.unwrap_or_else(|| changed_v(m));
-                            out.push((
-                                gone,
-                                json!({"@odata.type": "#microsoft.graph.message", "id": id,
-                                       "@removed": {"reason": "deleted"}}),
-                            ));
-                        }
-                    }
-                }
-            }
-            out.sort_by_key(|(v, _)| *v);
-            out.into_iter().map(|(_, v)| v).collect()
-        });
-        let page: Vec<Value> = changes.iter().skip(round.offset).take(n).cloned().collect();
-        let mut body = json!({
-            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(message)",
-            "value": page,
-        });
-        if round.offset + n < changes.len() {
-            let next = Round {
-                offset: round.offset + n,
-                ..round
-            };
-            body["@odata.nextLink"] = json!(link(req, &format!("$skiptoken={}", encode(&next))));
-        } else {
-            let next = Round {
-                from: None,
-                offset: 0,
-                ..round
-            };
-            body["@odata.deltaLink"] = json!(link(req, &format!("$deltatoken={}", encode(&next))));
-        }
-        reply(&body, &p, n, malformed)
-    })
-    .await
-}
-
 pub fn routes() -> Route {
     Route::new()
         .at(
@@ -712,114 +517,12 @@ pub fn routes() -> Route {
         )
         .at(
             "/v1.0/me/mailFolders/:folder/messages/delta",
-            poem::get(delta),
+            poem::get(delta::delta),
         )
 }
 
-// ------------------------------------------------------------------------------------------
-// Control routes
-
-#[derive(Deserialize)]
-struct AddBody {
-    count: usize,
-}
-
-#[derive(Deserialize)]
-struct DeleteBody {
-    #[serde(default)]
-    ids: Vec<String>,
-    #[serde(default)]
-    oldest: usize,
-}
-
-#[handler]
-fn add_messages(
-    state: Data<&Arc<SandboxState>>,
-    Path(account): Path<String>,
-    body: Json<AddBody>,
-) -> Json<Value> {
-    Json(json!({"ids": state.microsoft.add(&account, body.count)}))
-}
-
-#[handler]
-fn delete_messages(
-    state: Data<&Arc<SandboxState>>,
-    Path(account): Path<String>,
-    body: Json<DeleteBody>,
-) -> Json<Value> {
-    let mut ids = state.microsoft.delete_ids(&account, &body.ids);
-    ids.extend(state.microsoft.delete(&account, body.oldest));
-    Json(json!({"ids": ids}))
-}
-
-#[derive(Deserialize)]
-struct MoveBody {
-    ids: Vec<String>,
-    /// The destination's well-known name (`archive`, `junkemail`, …).
-    folder: String,
-}
-
-#[handler]
-fn move_messages(
-    state: Data<&Arc<SandboxState>>,
-    Path(account): Path<String>,
-    body: Json<MoveBody>,
-) -> Response {
-    match folder(&body.folder) {
-        None => Response::builder()
-            .status(StatusCode::BAD_REQUEST)
-            .body("unknown folder"),
-        Some((name, _, _)) => Response::builder()
-            .content_type("application/json")
-            .body(json!({"ids": state.microsoft.move_ids(&account, &body.ids, name)}).to_string()),
-    }
-}
-
-#[derive(Deserialize)]
-struct ReadBody {
-    #[serde(default)]
-    ids: Vec<String>,
-    #[serde(default)]
-    count: usize,
-}
-
-#[handler]
-fn read_messages(
-    state: Data<&Arc<SandboxState>>,
-    Path(account): Path<String>,
-    body: Json<ReadBody>,
-) -> Json<Value> {
-    let mut ids = body.ids.clone();
-    ids.extend(state.microsoft.unread(&account, body.count));
-    Json(json!({"ids": state.microsoft.mark_read(&account, &ids)}))
-}
-
-#[handler]
-fn list_ids(state: Data<&Arc<SandboxState>>, Path(account): Path<String>) -> Json<Value> {
-    Json(json!({"ids": state.microsoft.ids(&account)}))
-}
-
-/// Sandbox-only control routes under `/_sandbox/microsoft`: `GET accounts/{a}/messages` (live
-/// ids), `POST accounts/{a}/messages {"count"}` (add), `POST accounts/{a}/messages/delete
-/// {"ids"?, "oldest"?}` (delete by id and/or the oldest n), `POST accounts/{a}/messages/move
-/// {"ids", "folder"}` (to a folder by well-known name), `POST accounts/{a}/messages/read
-/// {"ids"?, "count"?}` (mark read: a change in delta rounds); each answers `{"ids": [...]}`.
+/// Sandbox-only control routes under `/_sandbox/microsoft`: the mailboxes' control API
+/// ([`crate::mail::control`], with the move route: Outlook has folders).
 pub fn control_routes() -> Route {
-    Route::new()
-        .at(
-            "/accounts/:account/messages/move",
-            poem::post(move_messages),
-        )
-        .at(
-            "/accounts/:account/messages/read",
-            poem::post(read_messages),
-        )
-        .at(
-            "/accounts/:account/messages",
-            poem::get(list_ids).post(add_messages),
-        )
-        .at(
-            "/accounts/:account/messages/delete",
-            poem::post(delete_messages),
-        )
+    crate::mail::control::routes(crate::mail::control::Mail::Outlook)
 }

@@ -25,15 +25,19 @@ use chrono::{Datelike, TimeZone, Utc};
 use poem::{handler, http::StatusCode, web::Data, Request, Response, Route};
 use serde_json::{json, Value};
 
-use super::{instagram::fnv, instagram::query, oauth, truncated, DataFault, SandboxState};
-use crate::providers::ProviderId;
+use crate::{
+    faults::{truncated, DataFault},
+    fnv, oauth,
+    preamble::{admit, query},
+    Provider, SandboxState,
+};
 
 /// The demo member id (`sub`).
 pub const ACCOUNT: &str = "782bbtaQ";
 
 #[handler]
 fn userinfo(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    let account = match state.authenticate(ProviderId::Linkedin, req) {
+    let account = match state.authenticate(Provider::Linkedin, req) {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -249,6 +253,20 @@ fn restli_error(status: u16, code: &str, service_code: i64, message: &str) -> Re
         .body(json!({ "status": status, "serviceErrorCode": service_code, "code": code, "message": message }).to_string())
 }
 
+/// A 5xx or throttling fault LinkedIn's way: throttling is a 429 without rate-limit headers
+/// and without Retry-After (LinkedIn sends none).
+pub(crate) fn fault_reply(fault: DataFault) -> Response {
+    match fault {
+        DataFault::Throttled { .. } => Response::builder()
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .content_type("application/json")
+            .body(json!({ "status": 429, "message": "Too Many Requests" }).to_string()),
+        DataFault::Unavailable | DataFault::Malformed => {
+            restli_error(503, "SERVICE_UNAVAILABLE", 0, "Service Unavailable")
+        }
+    }
+}
+
 /// Whether a `LinkedIn-Version` (`YYYYMM`) is active at `now`: released, and no older than
 /// [`VERSION_WINDOW_MONTHS`].
 fn version_active(v: &str, now: chrono::DateTime<Utc>) -> bool {
@@ -268,32 +286,15 @@ fn version_active(v: &str, now: chrono::DateTime<Utc>) -> bool {
 /// `GET /rest/posts?q=author`.
 #[handler]
 async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    let what = format!(
-        "linkedin {}{}",
-        req.uri().path(),
-        req.uri()
-            .query()
-            .map(|q| format!("?{q}"))
-            .unwrap_or_default()
-    );
-    let fault = state.before_reply(what, true).await;
-    let account = match state.authenticate(ProviderId::Linkedin, req) {
+    let admitted = match admit(&state, Provider::Linkedin, req, true).await {
         Ok(a) => a,
         Err(r) => return r,
     };
-    match fault {
-        Some(DataFault::Unavailable) => {
-            return restli_error(503, "SERVICE_UNAVAILABLE", 0, "Service Unavailable")
-        }
-        Some(DataFault::Throttled { .. }) => {
-            // LinkedIn's 429 carries no rate-limit headers and no Retry-After.
-            return Response::builder()
-                .status(StatusCode::TOO_MANY_REQUESTS)
-                .content_type("application/json")
-                .body(json!({ "status": 429, "message": "Too Many Requests" }).to_string());
-        }
-        _ => {}
-    }
+    let malformed = match admitted.settle(&state) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let account = admitted.account;
     let header = |n: &str| {
         req.headers()
             .get(n)
@@ -338,12 +339,7 @@ async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
             "Not enough permissions to access: partnerApiPostsExternal.FINDER-author.20240101",
         );
     }
-    let limit = state
-        .faults
-        .lock()
-        .expect("faults")
-        .rate_limit
-        .unwrap_or(DEFAULT_DAILY_CALLS);
+    let limit = state.rate_limit().unwrap_or(DEFAULT_DAILY_CALLS);
     if state
         .linkedin
         .over_daily_limit(&account, state.now_ms(), limit)
@@ -410,18 +406,14 @@ async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
     Response::builder()
         .content_type("application/json")
         .header("x-restli-protocol-version", "2.0.0")
-        .body(if fault == Some(DataFault::Malformed) {
-            truncated(&body)
-        } else {
-            body
-        })
+        .body(if malformed { truncated(&body) } else { body })
 }
 
 /// Sandbox-only control routes under `/_sandbox/linkedin`: `POST /accounts/:id/posts`
 /// `{"count"}` adds posts, `…/edits` edits commentaries, `…/deletions` deletes posts (each
 /// answers `{"ids": [...]}`); `GET /accounts/:id/posts` lists the live URNs.
 pub fn control_routes() -> Route {
-    super::feed_control::routes("posts", super::feed_control::Feed::Linkedin)
+    crate::feed_control::routes("posts", crate::feed_control::Feed::Linkedin)
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
-//! The six providers' OAuth servers, as the real ones behave (`providers.md` §1–6, §8): one
-//! engine, one [`Flavor`] per provider saying what differs — PKCE (required, optional,
-//! absent), client authentication (Basic required, body, GET query), code lifetime, token
-//! lifetime, refresh tokens (single-use rotation, rotation keeping the old one, no rotation,
-//! none at all), the token reply's shape (Instagram's flat body with a numeric `user_id` above
-//! 2^53) and the error bodies (RFC 6749, Microsoft's AADSTS, Instagram's, Graph's).
+//! The six providers' OAuth servers, as the real ones behave: one engine, one [`Flavor`] per
+//! provider saying what differs — PKCE (required, optional, absent), client authentication
+//! (Basic required, body, GET query), code lifetime, token lifetime, refresh tokens
+//! (single-use rotation, rotation keeping the old one, no rotation, none at all), the token
+//! reply's shape (Instagram's flat body with a numeric `user_id` above 2^53) and the error
+//! bodies (RFC 6749, Microsoft's AADSTS, Instagram's, Graph's).
 //!
 //! Authorization is auto-approved for `sandbox_account` (default: the provider's demo
 //! account) and redirects to the client's `redirect_uri` with `code` and `state`; codes are
@@ -22,139 +22,14 @@ use poem::{
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::SandboxState;
-use crate::providers::ProviderId;
+use crate::{Provider, SandboxState};
 
-/// What differs between providers' OAuth servers.
-pub struct Flavor {
-    pub provider: ProviderId,
-    pub pkce: PkceRule,
-    pub client_auth: AuthRule,
-    pub code_lifetime: Duration,
-    pub access_ttl_secs: i64,
-    pub refresh: RefreshRule,
-    pub errors: ErrorStyle,
-    pub default_account: &'static str,
-}
+mod flavor;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum PkceRule {
-    /// No challenge, no code (Twitter).
-    Required,
-    /// Checked when the authorization carried a challenge (Google, Microsoft).
-    Optional,
-    /// Not part of the flow; a challenge is ignored (Meta, LinkedIn).
-    Ignored,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum AuthRule {
-    /// `Authorization: Basic` mandatory (Twitter confidential clients).
-    Basic,
-    /// `client_secret_basic` or `client_secret_post`.
-    BasicOrPost,
-    /// Facebook: GET with the credentials in the query.
-    Query,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum RefreshRule {
-    /// No refresh tokens (Meta, LinkedIn by default).
-    None,
-    /// Only when this scope was granted; each refresh token works once and the reply carries
-    /// a new one (Twitter: `offline.access`).
-    SingleUse(&'static str),
-    /// Only with this scope; every refresh returns a new one, old ones keep working
-    /// (Microsoft: `offline_access`).
-    RotateKeepOld(&'static str),
-    /// Always issued, never rotated (Google with `access_type=offline`).
-    Fixed,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum ErrorStyle {
-    Rfc,
-    Twitter,
-    Microsoft,
-    LinkedIn,
-    Instagram,
-    Graph,
-}
-
-pub fn flavor(p: ProviderId) -> &'static Flavor {
-    match p {
-        ProviderId::Instagram => &INSTAGRAM,
-        ProviderId::Twitter => &TWITTER,
-        ProviderId::Google => &GOOGLE,
-        ProviderId::Facebook => &FACEBOOK,
-        ProviderId::Linkedin => &LINKEDIN,
-        ProviderId::Microsoft => &MICROSOFT,
-    }
-}
-
-static INSTAGRAM: Flavor = Flavor {
-    provider: ProviderId::Instagram,
-    pkce: PkceRule::Ignored,
-    client_auth: AuthRule::BasicOrPost,
-    code_lifetime: Duration::from_secs(3600),
-    access_ttl_secs: 3600,
-    refresh: RefreshRule::None,
-    errors: ErrorStyle::Instagram,
-    default_account: super::instagram::ACCOUNT,
-};
-static TWITTER: Flavor = Flavor {
-    provider: ProviderId::Twitter,
-    pkce: PkceRule::Required,
-    client_auth: AuthRule::Basic,
-    code_lifetime: Duration::from_secs(30),
-    access_ttl_secs: 7200,
-    refresh: RefreshRule::SingleUse("offline.access"),
-    errors: ErrorStyle::Twitter,
-    default_account: "1001",
-};
-static GOOGLE: Flavor = Flavor {
-    provider: ProviderId::Google,
-    pkce: PkceRule::Optional,
-    client_auth: AuthRule::BasicOrPost,
-    code_lifetime: Duration::from_secs(600),
-    access_ttl_secs: 3599,
-    refresh: RefreshRule::Fixed,
-    errors: ErrorStyle::Rfc,
-    default_account: super::google::ACCOUNT,
-};
-static FACEBOOK: Flavor = Flavor {
-    provider: ProviderId::Facebook,
-    pkce: PkceRule::Ignored,
-    client_auth: AuthRule::Query,
-    code_lifetime: Duration::from_secs(600),
-    access_ttl_secs: 5_183_944,
-    refresh: RefreshRule::None,
-    errors: ErrorStyle::Graph,
-    default_account: super::facebook::ACCOUNT,
-};
-static LINKEDIN: Flavor = Flavor {
-    provider: ProviderId::Linkedin,
-    pkce: PkceRule::Ignored,
-    client_auth: AuthRule::BasicOrPost,
-    code_lifetime: Duration::from_secs(1800),
-    access_ttl_secs: 5_183_999,
-    refresh: RefreshRule::None,
-    errors: ErrorStyle::LinkedIn,
-    default_account: super::linkedin::ACCOUNT,
-};
-static MICROSOFT: Flavor = Flavor {
-    provider: ProviderId::Microsoft,
-    pkce: PkceRule::Optional,
-    client_auth: AuthRule::BasicOrPost,
-    code_lifetime: Duration::from_secs(600),
-    access_ttl_secs: 4425,
-    refresh: RefreshRule::RotateKeepOld("offline_access"),
-    errors: ErrorStyle::Microsoft,
-    default_account: super::microsoft::ACCOUNT,
-};
+pub use flavor::{flavor, AuthRule, ErrorStyle, Flavor, PkceRule, RefreshRule};
 
 struct CodeGrant {
-    provider: ProviderId,
+    provider: Provider,
     account: String,
     client_id: String,
     redirect_uri: String,
@@ -164,7 +39,7 @@ struct CodeGrant {
 }
 
 struct RefreshGrant {
-    provider: ProviderId,
+    provider: Provider,
     account: String,
     client_id: String,
     scope: String,
@@ -179,7 +54,7 @@ pub struct OAuthServer {
 
 impl OAuthServer {
     /// Revokes one refresh token of `provider`; the account it belonged to.
-    pub(crate) fn revoke_refresh(&self, provider: ProviderId, presented: &str) -> Option<String> {
+    pub(crate) fn revoke_refresh(&self, provider: Provider, presented: &str) -> Option<String> {
         let mut refresh = self.refresh.lock().expect("refresh");
         match refresh.get(presented) {
             Some(g) if g.provider == provider => refresh.remove(presented).map(|g| g.account),
@@ -188,7 +63,7 @@ impl OAuthServer {
     }
 
     /// The account of a valid refresh token of `provider`.
-    pub(crate) fn refresh_account(&self, provider: ProviderId, presented: &str) -> Option<String> {
+    pub(crate) fn refresh_account(&self, provider: Provider, presented: &str) -> Option<String> {
         let refresh = self.refresh.lock().expect("refresh");
         refresh
             .get(presented)
@@ -197,7 +72,7 @@ impl OAuthServer {
     }
 
     /// Revokes every refresh token of an account at `provider`.
-    pub(crate) fn revoke_account(&self, provider: ProviderId, account: &str) {
+    pub(crate) fn revoke_account(&self, provider: Provider, account: &str) {
         self.refresh
             .lock()
             .expect("refresh")
@@ -258,7 +133,7 @@ pub fn oauth_error(
 #[handler]
 pub fn authorize(
     state: Data<&Arc<SandboxState>>,
-    provider: Data<&ProviderId>,
+    provider: Data<&Provider>,
     req: &Request,
 ) -> Response {
     let p = *provider.0;
@@ -313,7 +188,7 @@ pub fn authorize(
             Some((error, description)) => {
                 qp.append_pair("error", error)
                     .append_pair("error_description", description);
-                if p == ProviderId::Instagram || p == ProviderId::Facebook {
+                if p == Provider::Instagram || p == Provider::Facebook {
                     qp.append_pair("error_reason", "user_denied");
                 }
             }
@@ -346,7 +221,7 @@ pub fn authorize(
         }
     }
     let mut location = redirect.to_string();
-    if p == ProviderId::Instagram {
+    if p == Provider::Instagram {
         location.push_str("#_"); // Meta appends it; browsers drop fragments before the server.
     }
     Response::builder()
@@ -382,7 +257,7 @@ fn basic_credentials(req: &Request) -> Option<(String, String)> {
 #[handler]
 pub async fn token(
     state: Data<&Arc<SandboxState>>,
-    provider: Data<&ProviderId>,
+    provider: Data<&Provider>,
     req: &Request,
     body: Body,
 ) -> Response {
@@ -396,7 +271,7 @@ pub async fn token(
 
 async fn token_reply(
     state: &Arc<SandboxState>,
-    p: ProviderId,
+    p: Provider,
     req: &Request,
     body: Body,
 ) -> Response {
@@ -486,11 +361,11 @@ async fn token_reply(
                 }
             }
         }
-        "fb_exchange_token" if p == ProviderId::Facebook => {
+        "fb_exchange_token" if p == Provider::Facebook => {
             let short = form.get("fb_exchange_token").cloned().unwrap_or_default();
             match state.token_info(p, &short) {
                 Some(info) => return long_lived_reply(state, p, &info.account),
-                None => return super::graph_token_error(),
+                None => return crate::meta::graph_token_error(),
             }
         }
         _ => {
@@ -505,21 +380,21 @@ async fn token_reply(
     let access = state.issue_token_for(p, &account, f.access_ttl_secs);
     let mut body = match p {
         // Instagram's real (flat) short-lived reply: a bare numeric app-scoped user id.
-        ProviderId::Instagram => {
+        Provider::Instagram => {
             let text = format!(
                 r#"{{"access_token":"{access}","user_id":{},"permissions":["instagram_business_basic"]}}"#,
-                super::instagram::app_scoped_id(&account)
+                crate::instagram::app_scoped_id(&account)
             );
             return Response::builder()
                 .content_type("application/json")
                 .body(text);
         }
-        ProviderId::Linkedin => json!({
+        Provider::Linkedin => json!({
             "access_token": access, "expires_in": f.access_ttl_secs,
             "scope": scope.split_whitespace().collect::<Vec<_>>().join(","), "token_type": "Bearer"
         }),
         _ => json!({
-            "token_type": if p == ProviderId::Twitter { "bearer" } else { "Bearer" },
+            "token_type": if p == Provider::Twitter { "bearer" } else { "Bearer" },
             "expires_in": f.access_ttl_secs, "access_token": access, "scope": scope
         }),
     };
@@ -602,7 +477,7 @@ fn verifier_is_empty(form: &HashMap<String, String>) -> bool {
 }
 
 /// A 60-day token (Instagram `ig_exchange_token` / `ig_refresh_token`, Facebook exchange).
-pub fn long_lived_reply(state: &SandboxState, p: ProviderId, account: &str) -> Response {
+pub fn long_lived_reply(state: &SandboxState, p: Provider, account: &str) -> Response {
     let access = state.issue_token_for(p, account, 5_183_944);
     Response::builder().content_type("application/json").body(
         json!({ "access_token": access, "token_type": "bearer", "expires_in": 5_183_944 })
@@ -619,7 +494,7 @@ pub fn long_lived_reply(state: &SandboxState, p: ProviderId, account: &str) -> R
 #[handler]
 pub async fn revoke(
     state: Data<&Arc<SandboxState>>,
-    provider: Data<&ProviderId>,
+    provider: Data<&Provider>,
     req: &Request,
     body: Body,
 ) -> Response {
@@ -632,7 +507,7 @@ pub async fn revoke(
         ))
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    if p == ProviderId::Twitter && basic_credentials(req).is_none() {
+    if p == Provider::Twitter && basic_credentials(req).is_none() {
         return oauth_error(
             ErrorStyle::Twitter,
             StatusCode::UNAUTHORIZED,
@@ -641,7 +516,7 @@ pub async fn revoke(
         );
     }
     let posted = |k: &str| form.get(k).is_some_and(|v| !v.is_empty());
-    if p == ProviderId::Linkedin
+    if p == Provider::Linkedin
         && basic_credentials(req).is_none()
         && !(posted("client_id") && posted("client_secret"))
     {
@@ -661,10 +536,10 @@ pub async fn revoke(
     }
     let presented = form.get("token").cloned().unwrap_or_default();
     let known = match p {
-        ProviderId::Google => state.revoke_grant(p, &presented),
+        Provider::Google => state.revoke_grant(p, &presented),
         _ => state.revoke_token(p, &presented),
     };
-    if known.is_none() && p == ProviderId::Google {
+    if known.is_none() && p == Provider::Google {
         return oauth_error(
             ErrorStyle::Rfc,
             StatusCode::BAD_REQUEST,
@@ -673,10 +548,10 @@ pub async fn revoke(
         );
     }
     match p {
-        ProviderId::Twitter => Response::builder()
+        Provider::Twitter => Response::builder()
             .content_type("application/json")
             .body(json!({ "revoked": true }).to_string()),
-        ProviderId::Linkedin => Response::builder().finish(),
+        Provider::Linkedin => Response::builder().finish(),
         _ => Response::builder()
             .content_type("application/json")
             .body("{}"),

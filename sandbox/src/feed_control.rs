@@ -14,8 +14,9 @@ use poem::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::SandboxState;
-use super::{facebook::FacebookData, instagram::InstagramData, linkedin::LinkedinData};
+use crate::{
+    facebook::FacebookData, instagram::InstagramData, linkedin::LinkedinData, SandboxState,
+};
 
 /// A feed whose items tests add, edit and delete between syncs.
 pub trait EditableFeed: Send + Sync {

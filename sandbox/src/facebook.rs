@@ -27,18 +27,20 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use poem::{handler, web::Data, Request, Response, Route};
 use serde_json::{json, Value};
 
-use super::{
-    instagram::{fields, fnv, graph_error, json_reply, meta_fault, own_base, query, request_token},
-    oauth, DataFault, SandboxState,
+use crate::{
+    fnv,
+    meta::{fields, graph_error, own_base, request_token},
+    oauth,
+    preamble::{admit, json_reply, query},
+    Provider, SandboxState,
 };
-use crate::providers::ProviderId;
 
 /// The demo account's app-scoped id.
 pub const ACCOUNT: &str = "10223456789012345";
 
 #[handler]
 fn me(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    let account = match state.authenticate(ProviderId::Facebook, req) {
+    let account = match state.authenticate(Provider::Facebook, req) {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -51,26 +53,15 @@ fn me(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
 /// the account stops working. With the `revoke_unavailable` fault: Graph's transient error.
 #[handler]
 fn delete_permissions(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    if let Err(r) = state.authenticate(ProviderId::Facebook, req) {
+    if let Err(r) = state.authenticate(Provider::Facebook, req) {
         return r;
     }
-    let token = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(String::from)
-        .or_else(|| {
-            url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-                .find(|(k, _)| k == "access_token")
-                .map(|(_, v)| v.into_owned())
-        })
-        .unwrap_or_default();
+    let token = request_token(req);
     state.record("facebook revoke".into());
     if state.revoke_unavailable() {
-        return meta_fault(Some(DataFault::Unavailable), None).expect("a fault reply");
+        return crate::meta::fault_reply(crate::DataFault::Unavailable, None);
     }
-    state.revoke_grant(ProviderId::Facebook, &token);
+    state.revoke_grant(Provider::Facebook, &token);
     Response::builder()
         .content_type("application/json")
         .body(json!({"success": true}).to_string())
@@ -351,9 +342,9 @@ fn time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%z").to_string()
 }
 
-/// A signed CDN link (re-signed daily, expiring: [`super::signed_cdn`]).
+/// A signed CDN link (re-signed daily, expiring: [`crate::meta::signed_cdn`]).
 fn picture(account: &str, n: u64, now_ms: i64) -> String {
-    super::signed_cdn(
+    crate::meta::signed_cdn(
         &format!("https://scontent.xx.fbcdn.net/v/t39.30808-6/{account}_{n}_n.jpg"),
         "_nc_cat=1",
         now_ms,
@@ -445,22 +436,15 @@ fn decode_token(t: &str) -> Option<(i64, u64)> {
 /// `GET /{version}/me/posts` and `GET /{version}/{user-id}/posts`.
 #[handler]
 async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    let what = format!(
-        "facebook {}{}",
-        req.uri().path(),
-        req.uri()
-            .query()
-            .map(|q| format!("?{q}"))
-            .unwrap_or_default()
-    );
-    let fault = state.before_reply(what, true).await;
-    let account = match state.authenticate(ProviderId::Facebook, req) {
+    let admitted = match admit(&state, Provider::Facebook, req, true).await {
         Ok(a) => a,
         Err(r) => return r,
     };
-    if let Some(r) = meta_fault(fault, None) {
-        return r;
-    }
+    let malformed = match admitted.settle(&state) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let account = admitted.account;
     let node = req
         .uri()
         .path()
@@ -556,7 +540,7 @@ async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
             body["paging"]["next"] = json!(link(&extra));
         }
     }
-    let mut reply = json_reply(&body, fault == Some(DataFault::Malformed));
+    let mut reply = json_reply(&body, malformed);
     // Platform rate limits: the app's usage of its hourly budget, in percent.
     let calls = state.requests.lock().expect("requests").len() as u64;
     let percent = (calls * 100 / 20_000).min(99);
@@ -574,5 +558,5 @@ async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
 /// `{"count"}` adds posts, `…/edits` edits messages, `…/deletions` deletes posts (each answers
 /// `{"ids": [...]}`); `GET /accounts/:id/posts` lists the live ids.
 pub fn control_routes() -> Route {
-    super::feed_control::routes("posts", super::feed_control::Feed::Facebook)
+    crate::feed_control::routes("posts", crate::feed_control::Feed::Facebook)
 }

@@ -21,7 +21,10 @@ use poem::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{truncated, DataFault, SandboxState};
+use crate::{
+    faults::{truncated, DataFault},
+    fnv, oauth, preamble, Provider, SandboxState,
+};
 
 /// Tweets per account in a fresh data set.
 pub const DEFAULT_TWEETS: usize = 230;
@@ -204,12 +207,6 @@ struct RateWindow {
     exceeded: bool,
 }
 
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    })
-}
-
 fn words(text: &str, sigil: char) -> Vec<String> {
     text.split_whitespace()
         .filter_map(|w| w.strip_prefix(sigil))
@@ -221,7 +218,7 @@ fn words(text: &str, sigil: char) -> Vec<String> {
         .collect()
 }
 
-fn problem(status: StatusCode, title: &str, detail: &str, kind: &str) -> Response {
+pub(crate) fn problem(status: StatusCode, title: &str, detail: &str, kind: &str) -> Response {
     Response::builder()
         .status(status)
         .content_type("application/problem+json")
@@ -240,38 +237,11 @@ fn json_reply(body: Value, rate: RateWindow) -> Response {
         .body(body.to_string())
 }
 
-/// Authenticates the bearer token, applies faults and rate limits. Err is the reply to send.
-async fn admit(
-    state: &SandboxState,
-    req: &Request,
-    endpoint: &'static str,
-) -> Result<(String, RateWindow, bool), Response> {
-    let account = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|t| state.account_of(t));
-    let what = format!(
-        "twitter {}{}",
-        req.uri().path(),
-        req.uri()
-            .query()
-            .map(|q| format!("?{q}"))
-            .unwrap_or_default()
-    );
-    let fault = state.before_reply(what, endpoint == "users/tweets").await;
-    let Some(account) = account else {
-        return Err(problem(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "Unauthorized",
-            "about:blank",
-        ));
-    };
-    if state.quota_fault().as_deref() == Some("UsageCapExceeded") {
-        // The app's monthly read cap: the real body, no reset header.
-        return Err(Response::builder()
+/// X's quota reply for `Faults::quota` (None: not an X quota kind): the app's monthly read
+/// cap, the real body, no reset header.
+pub(crate) fn quota_reply(kind: &str) -> Option<Response> {
+    (kind == "UsageCapExceeded").then(|| {
+        Response::builder()
             .status(StatusCode::TOO_MANY_REQUESTS)
             .content_type("application/problem+json")
             .body(
@@ -279,18 +249,15 @@ async fn admit(
                         "type": "https://api.twitter.com/2/problems/usage-capped",
                         "period": "Monthly", "scope": "Product" })
                 .to_string(),
-            ));
-    }
+            )
+    })
+}
+
+/// A 5xx or throttling fault X's way: the v2 problem body, and for a 429 the
+/// `x-rate-limit-remaining: 0` and `x-rate-limit-reset` headers.
+pub(crate) fn fault_reply(fault: DataFault) -> Response {
     match fault {
-        Some(DataFault::Unavailable) => {
-            return Err(problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service Unavailable",
-                "Service Unavailable",
-                "about:blank",
-            ));
-        }
-        Some(DataFault::Throttled { reset_secs }) => {
+        DataFault::Throttled { reset_secs } => {
             let mut r = problem(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too Many Requests",
@@ -304,17 +271,29 @@ async fn admit(
             let h = r.headers_mut();
             h.insert("x-rate-limit-remaining", 0.into());
             h.insert("x-rate-limit-reset", reset.into());
-            return Err(r);
+            r
         }
-        _ => {}
+        DataFault::Unavailable | DataFault::Malformed => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable",
+            "Service Unavailable",
+            "about:blank",
+        ),
     }
-    let limit = state
-        .faults
-        .lock()
-        .expect("faults")
-        .rate_limit
-        .unwrap_or(LIMIT_PER_WINDOW);
-    let rate = state.twitter.spend(&account, endpoint, limit);
+}
+
+/// The preamble, then the endpoint's 15-minute rate window per account (the `x-rate-limit-*`
+/// of every reply). Err is the reply to send; Ok: (account, window, malformed).
+async fn admit(
+    state: &SandboxState,
+    req: &Request,
+    endpoint: &'static str,
+) -> Result<(String, RateWindow, bool), Response> {
+    let admitted =
+        preamble::admit(state, Provider::Twitter, req, endpoint == "users/tweets").await?;
+    let malformed = admitted.settle(state)?;
+    let limit = state.rate_limit().unwrap_or(LIMIT_PER_WINDOW);
+    let rate = state.twitter.spend(&admitted.account, endpoint, limit);
     if rate.exceeded {
         let mut r = problem(
             StatusCode::TOO_MANY_REQUESTS,
@@ -328,7 +307,7 @@ async fn admit(
         h.insert("x-rate-limit-reset", rate.reset.into());
         return Err(r);
     }
-    Ok((account, rate, fault == Some(DataFault::Malformed)))
+    Ok((admitted.account, rate, malformed))
 }
 
 #[handler]
@@ -516,9 +495,9 @@ fn radix36(mut n: usize) -> String {
 
 pub fn routes() -> Route {
     Route::new()
-        .at("/i/oauth2/authorize", poem::get(super::oauth::authorize))
-        .at("/2/oauth2/token", poem::post(super::oauth::token))
-        .at("/2/oauth2/revoke", poem::post(super::oauth::revoke))
+        .at("/i/oauth2/authorize", poem::get(oauth::authorize))
+        .at("/2/oauth2/token", poem::post(oauth::token))
+        .at("/2/oauth2/revoke", poem::post(oauth::revoke))
         .at("/2/users/me", poem::get(me))
         .at("/2/users/:id/tweets", poem::get(timeline))
 }

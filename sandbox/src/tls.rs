@@ -28,7 +28,7 @@ pub struct ServerCert {
 impl PrivateCa {
     /// A fresh CA named `name`.
     pub fn generate(name: &str) -> Result<Self, rcgen::Error> {
-        crate::tls::install_crypto_provider();
+        install_crypto_provider();
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, name);
@@ -74,6 +74,12 @@ impl PrivateCa {
             key_pem: key.serialize_pem(),
         })
     }
+}
+
+/// Installs aws-lc-rs as the process's rustls crypto provider (idempotent; a no-op when the
+/// process installed one already).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 /// What a sandbox serving HTTPS needs: its certificate, and the CA that clients trust.
