@@ -12,7 +12,7 @@ use std::time::Duration;
 use lifesync_jobs::{QueueSettings, Store};
 use url::Url;
 
-use crate::{config::Config, oauth::apps::ProviderApp};
+use crate::{config::Config, providers::app::ProviderApp};
 
 /// Why Redis's eviction policy endangers the queue, or `None` when it is `noeviction`.
 pub async fn eviction_problem(store: &Store) -> Option<String> {

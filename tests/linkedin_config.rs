@@ -6,11 +6,9 @@
 mod common;
 
 use common::*;
-use lifesync::{
-    oauth::apps::ProviderApp,
-    providers::{
-        self, linkedin::LINKEDIN_VERSION, PageRequest, ProviderError, ProviderId, Session,
-    },
+use lifesync::providers::{
+    self, app::ProviderApp, linkedin::LINKEDIN_VERSION, PageRequest, ProviderError, ProviderId,
+    Session,
 };
 use lifesync_jobs::payloads::SyncMode;
 

@@ -2,7 +2,8 @@
 //!
 //! * `spec` — each provider's OAuth facts (endpoints, scopes, PKCE, client authentication,
 //!   long-lived exchange, refresh, revocation): one table entry per provider.
-//! * `apps` — the configured apps (credentials and the endpoints in force).
+//! * `apps` — the configured apps (each a `providers::app::ProviderApp`: credentials and the
+//!   endpoints in force), with their shared HTTP client.
 //! * `state` — state + sealed PKCE verifier in Redis, consumed once; temporary data; stats.
 //! * `authorize` — the authorization URL (the `oauth2` crate).
 //! * `token_client` — code exchange, long-lived exchange, refresh, revoke; lenient parsing.

@@ -468,7 +468,7 @@ pub fn provider_config(p: ProviderId, base: &url::Url, redirect_uri: url::Url) -
             "/microsoft/common/oauth2/v2.0/token",
         ),
     };
-    let at = |path: &str| crate::oauth::apps::join(base, path);
+    let at = |path: &str| crate::providers::app::join(base, path);
     ProviderConfig {
         client_id: format!("lifesync-{}", p.as_str()),
         client_secret: SecretString::from(format!("sandbox-secret-{}", p.as_str())),
