@@ -202,7 +202,7 @@ mod tests {
         assert!(!w.reached);
         assert_eq!(w.newest, Some(first));
         // A watermark that moves to the highest seen.
-        let w = walk(vec![3, 9, 5, 2], Some(&Modified(4)), None, |m: &i64| {
+        let w = walk(vec![7, 9, 5, 2], Some(&Modified(4)), None, |m: &i64| {
             Ok(Modified(*m))
         })
         .unwrap();
