@@ -3,7 +3,10 @@
 //! deletions, its counters and the run's next page state in one transaction → next page. A
 //! crash resumes at the first page not yet stored; a re-delivered page is an upsert, so nothing
 //! is duplicated. The source's incremental cursor moves only in the transaction of the last
-//! page. A 401 gets one token renewal per run; throttles reschedule the job at the provider's
+//! page. In code: `run` = [`Run::begin`] (load and check the source, open its token) →
+//! [`Run::refresh_profile`] (a run's start) → [`Run::pages`] ([`Run::fetch`], then
+//! [`Run::store`] while [`Run::prefetch`] gets the next). A 401 gets one token renewal per run
+//! ([`Access::renewing`], the only place it is done); throttles reschedule the job at the provider's
 //! reset (or, when it names none, by the queue's exponential throttle backoff), spending no
 //! attempt.
 //!
@@ -182,63 +185,71 @@ pub async fn handle(
     );
     match tracing::Instrument::instrument(run(&job, &deps), span).await {
         Ok(()) => Ok(()),
-        Err(mut f) => {
-            // Whatever went wrong, a run whose source is disconnected or gone is cancelled.
-            if f.ending != Ending::Cancelled
-                && data_sources::is_gone(&deps.pool, job.data_source_id)
-                    .await
-                    .unwrap_or(false)
-            {
-                f = Failure::cancelled(&format!("disconnected ({})", f.message));
-            }
-            let last_attempt = lease.attempt >= lease.max_attempts;
-            // This deferral would pass the queue's cap: the queue buries the job.
-            let last_deferral = lease.deferrals >= lease.max_deferrals;
-            tracing::warn!(
-                data_source_id = %job.data_source_id,
-                sync_run_id = %job.sync_run_id,
-                attempt = lease.attempt,
-                error = %f.message,
-                "sync attempt failed"
-            );
-            if let Some(until) = f.pause_until {
-                pause_provider(&deps, &job, until).await;
-            }
-            match f.ending {
-                Ending::Cancelled => {
-                    record_cancel(&deps, &job, &f.message).await;
-                    return Ok(());
-                }
-                Ending::Expected => {
-                    record_failure(&deps, &job, &f).await;
-                    return Ok(());
-                }
-                Ending::Bug => record_failure(&deps, &job, &f).await,
-                Ending::Retry if last_attempt => {
-                    f.message = format!(
-                        "gave up after {} attempts: {}",
-                        lease.max_attempts, f.message
-                    );
-                    record_failure(&deps, &job, &f).await;
-                }
-                Ending::Defer if last_deferral => {
-                    f.message =
-                        format!("gave up after {} deferrals: {}", lease.deferrals, f.message);
-                    record_failure(&deps, &job, &f).await;
-                }
-                Ending::Defer => {
-                    // Waiting is not being stuck: the run's deadline counts from its next turn.
-                    if let Some(w) = f.wait {
-                        if let Err(e) = sync_runs::waiting(&deps.pool, job.sync_run_id, w).await {
-                            tracing::warn!(error = %e, "could not move the run's deadline");
-                        }
-                    }
-                }
-                Ending::Retry => {}
-            }
-            Err(f.error)
-        }
+        Err(f) => failed(&deps, &job, &lease, f).await,
     }
+}
+
+/// Records a failed attempt as its [`Ending`] says: Ok when the job completes, else the job's
+/// error (retry, deferral, dead letter).
+async fn failed(
+    deps: &SharedDeps,
+    job: &SyncDataSource,
+    lease: &JobLease,
+    mut f: Failure,
+) -> Result<(), JobError> {
+    // Whatever went wrong, a run whose source is disconnected or gone is cancelled.
+    if f.ending != Ending::Cancelled
+        && data_sources::is_gone(&deps.pool, job.data_source_id)
+            .await
+            .unwrap_or(false)
+    {
+        f = Failure::cancelled(&format!("disconnected ({})", f.message));
+    }
+    let last_attempt = lease.attempt >= lease.max_attempts;
+    // This deferral would pass the queue's cap: the queue buries the job.
+    let last_deferral = lease.deferrals >= lease.max_deferrals;
+    tracing::warn!(
+        data_source_id = %job.data_source_id,
+        sync_run_id = %job.sync_run_id,
+        attempt = lease.attempt,
+        error = %f.message,
+        "sync attempt failed"
+    );
+    if let Some(until) = f.pause_until {
+        pause_provider(deps, job, until).await;
+    }
+    match f.ending {
+        Ending::Cancelled => {
+            record_cancel(deps, job, &f.message).await;
+            return Ok(());
+        }
+        Ending::Expected => {
+            record_failure(deps, job, &f).await;
+            return Ok(());
+        }
+        Ending::Bug => record_failure(deps, job, &f).await,
+        Ending::Retry if last_attempt => {
+            f.message = format!(
+                "gave up after {} attempts: {}",
+                lease.max_attempts, f.message
+            );
+            record_failure(deps, job, &f).await;
+        }
+        Ending::Defer if last_deferral => {
+            f.message = format!("gave up after {} deferrals: {}", lease.deferrals, f.message);
+            record_failure(deps, job, &f).await;
+        }
+        Ending::Defer => {
+            // Waiting is not being stuck: the run's deadline counts from its next turn.
+            if let Some(w) = f.wait {
+                if let Err(e) = sync_runs::waiting(&deps.pool, job.sync_run_id, w).await {
+                    tracing::warn!(error = %e, "could not move the run's deadline");
+                }
+            }
+        }
+        Ending::Retry => {}
+    }
+    Err(f.error)
 }
 
 async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
@@ -339,16 +350,7 @@ impl<'a> Run<'a> {
             ));
         }
         let access = Access::open(deps, source.id, provider).await?;
-        let page_state = progress
-            .page_cursor
-            .as_deref()
-            .and_then(|c| serde_json::from_str(c).ok())
-            .or_else(|| {
-                // A job's starting page: provider page state, or (version 1 jobs) a bare token.
-                job.page_cursor.as_deref().map(|c| {
-                    serde_json::from_str(c).unwrap_or_else(|_| json!({ "pagination_token": c }))
-                })
-            });
+        let page_state = resume_point(progress.page_cursor.as_deref(), job);
         // What a provider that lists ids first need not fetch again.
         let known = match providers::lists_ids_first(provider) {
             true => Some(reconcile::known_ids(pool, source.id).await?),
@@ -545,6 +547,18 @@ impl<'a> Access<'a> {
             renewed: false,
         })
     }
+}
+
+/// Where the run resumes: the last stored page's state, else the job's starting page (provider
+/// page state, or, for version 1 jobs, a bare token); None at a run's start.
+fn resume_point(stored: Option<&str>, job: &SyncDataSource) -> Option<Value> {
+    stored
+        .and_then(|c| serde_json::from_str(c).ok())
+        .or_else(|| {
+            job.page_cursor.as_deref().map(|c| {
+                serde_json::from_str(c).unwrap_or_else(|_| json!({ "pagination_token": c }))
+            })
+        })
 }
 
 /// The run was ended while this job worked on it (the run deadline): the page is not stored,
