@@ -272,7 +272,29 @@ struct Access<'a> {
     renewed: bool,
 }
 
-impl Access<'_> {
+impl<'a> Access<'a> {
+    /// The source's access token (renewed first when it is due).
+    async fn open(
+        deps: &'a SharedDeps,
+        source: uuid::Uuid,
+        provider: ProviderId,
+    ) -> Result<Access<'a>, Failure> {
+        let tokens = TokenManager {
+            pool: &deps.pool,
+            apps: &deps.apps,
+            key: &deps.token_key,
+            states: &deps.states,
+        };
+        let token = tokens.access_token(source, provider).await?;
+        Ok(Self {
+            tokens,
+            source,
+            provider,
+            token,
+            renewed: false,
+        })
+    }
+
     /// Makes a provider call with the current token (`call` gets a copy); on a 401, renews the
     /// token once per run and calls again. `call`'s outer error is not the provider's (the rate
     /// limiter's); its inner result is the provider's answer.
@@ -522,30 +544,6 @@ impl<'a> Run<'a> {
             tracing::info!(mode = ?job.mode, trigger = trigger_str(job.trigger), "sync run succeeded");
         }
         Ok(())
-    }
-}
-
-impl<'a> Access<'a> {
-    /// The source's access token (renewed first when it is due).
-    async fn open(
-        deps: &'a SharedDeps,
-        source: uuid::Uuid,
-        provider: ProviderId,
-    ) -> Result<Access<'a>, Failure> {
-        let tokens = TokenManager {
-            pool: &deps.pool,
-            apps: &deps.apps,
-            key: &deps.token_key,
-            states: &deps.states,
-        };
-        let token = tokens.access_token(source, provider).await?;
-        Ok(Self {
-            tokens,
-            source,
-            provider,
-            token,
-            renewed: false,
-        })
     }
 }
 
