@@ -12,7 +12,7 @@ use std::time::Duration;
 use lifesync_jobs::{QueueSettings, Store};
 use url::Url;
 
-use crate::{config::Config, oauth::apps::ProviderApp};
+use crate::{config::Config, providers::app::ProviderApp};
 
 /// `lifesync doctor`: runs every check and prints one line each; an error when any failed.
 pub async fn report(config: &Config) -> anyhow::Result<()> {

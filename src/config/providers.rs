@@ -23,7 +23,7 @@ pub struct ProviderConfig {
     /// `{P}_ACCOUNT_RATE_LIMIT`: requests per minute per connected account.
     pub account_rate_limit: Option<u32>,
     /// `{P}_SCOPES` (space-separated): the scopes requested (None: the provider's documented
-    /// default in `oauth::spec`).
+    /// default in `providers::oauth_spec`).
     pub scopes: Option<Vec<String>>,
     /// `LINKEDIN_API_VERSION` (`YYYYMM`, LinkedIn only; None: the client's default).
     pub api_version: Option<String>,

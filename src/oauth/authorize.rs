@@ -6,7 +6,8 @@ use oauth2::{
     basic::BasicClient, AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope,
 };
 
-use super::{apps::ProviderApp, spec::Pkce};
+use crate::providers::oauth_spec::Pkce;
+use crate::providers::app::ProviderApp;
 
 /// A URL to send the browser to, and the PKCE verifier to keep (sealed) with the state.
 pub struct Authorization {

@@ -1,8 +1,10 @@
 //! Connecting accounts: OAuth 2.0 authorization-code flows for the six providers.
 //!
-//! * `spec` — each provider's OAuth facts (endpoints, scopes, PKCE, client authentication,
-//!   long-lived exchange, refresh, revocation): one table entry per provider.
-//! * `apps` — the configured apps (credentials and the endpoints in force).
+//! Each provider's OAuth facts (endpoints, scopes, PKCE, client authentication, long-lived
+//! exchange, refresh, revocation) are one table entry in `providers::oauth_spec`.
+//!
+//! * `apps` — the configured apps (each a `providers::app::ProviderApp`: credentials and the
+//!   endpoints in force), with their shared HTTP client.
 //! * `state` — state + sealed PKCE verifier in Redis, consumed once; temporary data; stats.
 //! * `authorize` — the authorization URL (the `oauth2` crate).
 //! * `token_client` — code exchange, long-lived exchange, refresh, revoke; lenient parsing.
@@ -21,7 +23,6 @@ pub mod apps;
 pub mod authorize;
 pub mod completions;
 pub mod refresh_lock;
-pub mod spec;
 pub mod state;
 pub mod token_client;
 pub mod tokens;

@@ -143,7 +143,7 @@ impl TokenManager<'_> {
     }
 
     fn due(&self, provider: ProviderId, t: &Opened) -> bool {
-        let margin = chrono::Duration::seconds(super::spec::spec(provider).refresh_margin_secs);
+        let margin = chrono::Duration::seconds(crate::providers::oauth_spec::spec(provider).refresh_margin_secs);
         t.expires_at.is_some_and(|e| e - Utc::now() < margin)
     }
 

@@ -1,6 +1,7 @@
 //! Facebook client (Graph API v18.0, `providers.md` §4): the user's own posts, newest first,
 //! from `GET /v18.0/me/posts?fields=…&limit=N` (kind `post`, `place` → location), following the
-//! time-based `paging.next` (`until` + `__paging_token`) until it is absent.
+//! time-based `paging.next` (`until` + `__paging_token`) until it is absent (the walk: `walk`;
+//! Graph paging and times: `meta`); the profile from `GET /v18.0/me?fields=id,name`.
 //!
 //! - Page state: `{"next": "<paging.next without access_token>", "newest": <cursor>|null}`;
 //!   the next URL is stored without its token and sent with the token as a bearer header.
@@ -14,15 +15,16 @@
 //! - Without `user_posts` Graph answers error 10/200: `Forbidden`, the source's status `error`.
 
 use chrono::{DateTime, Utc};
-use lifesync_jobs::payloads::SyncMode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    http::{get_json, meta_next, stored_next},
-    instagram::parse_meta_time,
-    ItemKind, Location, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem, Reconcile,
-    Session,
+    app::ProviderApp,
+    http::get_json,
+    meta::{self, IdValue},
+    walk::{self, TimeMark},
+    AccountProfile, ItemKind, Location, Page, PageRequest, Provider, ProviderError, ProviderId,
+    RawItem, Reconcile, Session,
 };
 
 /// The post fields a sync reads (`caption`, `link`, `type`… are gone since v3.3).
@@ -35,105 +37,81 @@ impl Provider for Facebook {
     const ID: ProviderId = ProviderId::Facebook;
     const PAGE_SIZE: std::ops::RangeInclusive<u32> = 1..=100;
 
-    async fn fetch_page(s: &Session<'_>, req: PageRequest<'_>) -> Result<Page, ProviderError> {
-        let base = &s.app.api_base;
-        let since = match req.mode {
-            SyncMode::Incremental => req.cursor.and_then(Mark::from_json),
-            SyncMode::Full => None,
-        };
-        let next = req.page.and_then(|p| p.get("next")).and_then(Value::as_str);
-        let url = match next {
-            Some(n) => stored_next(base, n)?,
-            None => {
-                let mut u = s.app.api_url("/v18.0/me/posts");
-                u.query_pairs_mut()
-                    .append_pair("fields", FIELDS)
-                    .append_pair("limit", &s.page_size.to_string());
-                if let Some(m) = &since {
-                    u.query_pairs_mut()
-                        .append_pair("since", &m.at.timestamp().to_string());
-                }
-                u
-            }
-        };
-        let body: PostList = get_json(Self::ID, s.http.get(url).bearer_auth(s.token)).await?;
-        let mut run_newest = req
-            .page
-            .and_then(|p| p.get("newest"))
-            .and_then(Mark::from_json);
-        let mut items = Vec::with_capacity(body.data.len());
-        let mut reached_cursor = false;
-        for p in body.data {
-            let at = parse_meta_time(&p.created_time).ok_or_else(|| {
-                ProviderError::Permanent(format!(
-                    "malformed reply: post {} has no valid created_time",
-                    p.id
-                ))
-            })?;
-            if run_newest.is_none() {
-                run_newest = Some(Mark {
-                    at,
-                    id: p.id.clone(),
-                });
-            }
-            // `since` is inclusive: the cursor's own post is known, and so is everything
-            // after it (newest first), whatever the next link says.
-            if since.as_ref().is_some_and(|m| p.id == m.id || at < m.at) {
-                reached_cursor = true;
-                break;
-            }
-            items.push(p.into_item(at));
+    async fn fetch_profile(
+        app: &ProviderApp,
+        http: &reqwest::Client,
+        token: &str,
+    ) -> Result<AccountProfile, ProviderError> {
+        #[derive(Deserialize)]
+        struct Me {
+            id: IdValue,
+            name: Option<String>,
         }
-        let newest = run_newest.map(|m| m.to_json());
-        Ok(match body.paging.next.filter(|_| !reached_cursor) {
-            Some(n) => Page {
-                items,
-                deleted: Vec::new(),
-                next: Some(json!({ "next": meta_next(base, &n)?, "newest": newest })),
-                cursor: None,
-                ..Page::default()
-            },
-            None => Page {
-                items,
-                deleted: Vec::new(),
-                next: None,
-                cursor: newest,
-                reconcile: (req.mode == SyncMode::Full).then_some(Reconcile::All),
-                ..Page::default()
-            },
+        let me: Me = get_json(
+            Self::ID,
+            http.get(app.api_url("/v18.0/me"))
+                .query(&[("fields", "id,name")])
+                .bearer_auth(token),
+        )
+        .await?;
+        Ok(AccountProfile {
+            account_id: me.id.0,
+            account_name: me.name,
         })
     }
-}
 
-/// A post's creation time (whole seconds, as `since` takes them) and id.
-struct Mark {
-    at: DateTime<Utc>,
-    id: String,
-}
-
-impl Mark {
-    fn from_json(v: &Value) -> Option<Self> {
-        let at = DateTime::from_timestamp(v.get("created_time")?.as_i64()?, 0)?;
-        let id = v.get("id")?.as_str()?.to_string();
-        Some(Self { at, id })
+    async fn fetch_page(s: &Session<'_>, req: PageRequest<'_>) -> Result<Page, ProviderError> {
+        let base = &s.app.api_base;
+        let since = walk::stop_at(req.mode, req.cursor, mark_from_json);
+        let url = meta::page_url(base, req.page, || {
+            let mut u = s.app.api_url("/v18.0/me/posts");
+            u.query_pairs_mut()
+                .append_pair("fields", FIELDS)
+                .append_pair("limit", &s.page_size.to_string());
+            if let Some(m) = &since {
+                u.query_pairs_mut()
+                    .append_pair("since", &m.at.timestamp().to_string());
+            }
+            u
+        })?;
+        let body: meta::List<Post> =
+            get_json(Self::ID, s.http.get(url).bearer_auth(s.token)).await?;
+        let run_newest = req
+            .page
+            .and_then(|p| p.get("newest"))
+            .and_then(mark_from_json);
+        // `since` is inclusive: the cursor's own post is known, and so is everything after it
+        // (newest first), whatever the next link says.
+        let walked = walk::walk(body.data, since.as_ref(), run_newest, |p| {
+            Ok(TimeMark {
+                at: meta::entry_time(&p.created_time, "post", &p.id, "created_time")?,
+                id: p.id.clone(),
+            })
+        })?;
+        let items = walked
+            .kept
+            .into_iter()
+            .map(|(p, at)| p.into_item(at.at))
+            .collect();
+        let newest = walked.newest.as_ref().map(mark_to_json);
+        let next = match body.paging.next.filter(|_| !walked.reached) {
+            Some(n) => Some(json!({ "next": meta::next_to_store(base, &n)?, "newest": newest })),
+            None => None,
+        };
+        Ok(walk::page(req.mode, items, next, newest, Reconcile::All))
     }
-
-    fn to_json(&self) -> Value {
-        json!({ "created_time": self.at.timestamp(), "id": self.id })
-    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct PostList {
-    data: Vec<Post>,
-    paging: Paging,
+/// The cursor's and page state's form of a position: `{"created_time": <unix seconds>, "id"}`
+/// (whole seconds, as `since` takes them).
+fn mark_from_json(v: &Value) -> Option<TimeMark> {
+    let at = DateTime::from_timestamp(v.get("created_time")?.as_i64()?, 0)?;
+    let id = v.get("id")?.as_str()?.to_string();
+    Some(TimeMark { at, id })
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Paging {
-    next: Option<String>,
+fn mark_to_json(m: &TimeMark) -> Value {
+    json!({ "created_time": m.at.timestamp(), "id": m.id })
 }
 
 #[derive(Deserialize, Default)]
@@ -252,7 +230,7 @@ mod tests {
                 "attachments":{"data":[{"type":"photo","media":{"image":{"src":"https://cdn/p.jpg"}}}]}}"#,
         )
         .unwrap();
-        let at = parse_meta_time(&p.created_time).unwrap();
+        let at = meta::parse_time(&p.created_time).unwrap();
         let item = p.into_item(at);
         assert_eq!(item.text, "Jane updated her profile picture.");
         let l = item.location.unwrap();

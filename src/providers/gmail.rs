@@ -1,4 +1,4 @@
-//! Gmail client (see `../shared/reference/providers.md` §3).
+//! Gmail client (Gmail API v1). The account is the mailbox's address (`getProfile`).
 //!
 //! A full sync is a reconciliation: `getProfile` (the mailbox's `historyId`, the watermark the
 //! next sync starts from) → when a cursor is stored, `history.list` from it for label changes
@@ -41,7 +41,9 @@ use serde_json::{json, Value};
 use lifesync_jobs::payloads::SyncMode;
 
 use super::{
-    http::classify, ItemKind, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem,
+    app::ProviderApp,
+    http::{self, classify, get_json, Reply},
+    AccountProfile, ItemKind, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem,
     Reconcile, Session,
 };
 
@@ -56,6 +58,30 @@ const LIST_SIZE: u32 = 500;
 impl Provider for Gmail {
     const ID: ProviderId = ProviderId::Google;
     const PAGE_SIZE: std::ops::RangeInclusive<u32> = 1..=500;
+    /// Gmail lists ids before it fetches bodies: it skips the messages the source holds.
+    const LISTS_IDS_FIRST: bool = true;
+
+    async fn fetch_profile(
+        app: &ProviderApp,
+        http: &reqwest::Client,
+        token: &str,
+    ) -> Result<AccountProfile, ProviderError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Profile {
+            email_address: String,
+        }
+        let p: Profile = get_json(
+            Self::ID,
+            http.get(app.api_url("/gmail/v1/users/me/profile"))
+                .bearer_auth(token),
+        )
+        .await?;
+        Ok(AccountProfile {
+            account_name: Some(p.email_address.clone()),
+            account_id: p.email_address,
+        })
+    }
 
     async fn fetch_page(s: &Session<'_>, req: PageRequest<'_>) -> Result<Page, ProviderError> {
         let mut st = match req.page {
@@ -218,45 +244,9 @@ impl PageState {
     }
 }
 
-/// A reply of any status (only a request that got no reply is an error here).
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
-}
-
+/// Sends a Gmail request through the one sender ([`http::send`]).
 async fn send(req: reqwest::RequestBuilder) -> Result<Reply, ProviderError> {
-    let provider = ProviderId::Google.as_str();
-    let resp = match req.send().await {
-        Ok(r) => r,
-        Err(e) => {
-            crate::metrics::provider_request(provider, None);
-            return Err(e.into());
-        }
-    };
-    let status = resp.status().as_u16();
-    crate::metrics::provider_request(provider, Some(status));
-    let headers = resp.headers().clone();
-    let body = resp.text().await?;
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
-}
-
-impl Reply {
-    fn ok(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    fn json<T: for<'de> Deserialize<'de>>(&self) -> Result<T, ProviderError> {
-        serde_json::from_str(&self.body).map_err(malformed)
-    }
-
-    fn error(&self) -> ProviderError {
-        google_error(self.status, &self.headers, &self.body)
-    }
+    http::send(ProviderId::Google, req).await
 }
 
 /// [`classify`] of a Gmail reply.
@@ -282,7 +272,7 @@ async fn profile_history_id(s: &Session<'_>) -> Result<String, ProviderError> {
     )
     .await?;
     if !r.ok() {
-        return Err(r.error());
+        return Err(r.error(Gmail::ID));
     }
     r.json::<Profile>()?
         .history_id
@@ -318,7 +308,7 @@ async fn list(s: &Session<'_>, page_token: Option<&str>) -> Result<MessageList, 
     )
     .await?;
     if !r.ok() {
-        return Err(r.error());
+        return Err(r.error(Gmail::ID));
     }
     let list: MessageList = r.json()?;
     if list.messages.iter().any(|m| m.id.is_empty()) {
@@ -454,7 +444,7 @@ async fn history(
     match r.status {
         404 => Ok(None),
         _ if r.ok() => r.json().map(Some),
-        _ => Err(r.error()),
+        _ => Err(r.error(Gmail::ID)),
     }
 }
 
@@ -483,7 +473,7 @@ async fn fetch_messages(s: &Session<'_>, ids: &[String]) -> Result<Vec<RawItem>,
     )
     .await?;
     if !r.ok() {
-        return Err(r.error());
+        return Err(r.error(Gmail::ID));
     }
     let content_type = r
         .headers

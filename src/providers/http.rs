@@ -1,17 +1,21 @@
-//! One place that sends a provider request and classifies its reply into
-//! [`ProviderError`](super::ProviderError) for the JSON APIs of Meta (Graph error bodies, where
-//! throttling is code 4/17/32/613/80000–80014 whatever the HTTP status and an expired token is
-//! code 190), Google (403 or 429 with reason `userRateLimitExceeded`, `rateLimitExceeded` or
-//! `dailyLimitExceeded`, or status `RESOURCE_EXHAUSTED`: all throttles, never `Forbidden`),
-//! Microsoft Graph and LinkedIn. Every request is counted in `lifesync_provider_requests_total`;
-//! every throttle of every provider becomes a [`ProviderError::RateLimited`] through
-//! [`throttled`], the only place `lifesync_provider_rate_limited_total` is counted (Twitter and
-//! LinkedIn, which classify their own replies, call it too). Error details never include the
-//! URL (Meta puts the access token in `paging.next`).
+//! The one sender of provider requests, and the classification of their replies into
+//! [`ProviderError`](super::ProviderError). Every provider request goes through [`send`], which
+//! counts it in `lifesync_provider_requests_total` (with its status, or `error` when no reply
+//! came) and hands back a [`Reply`] of any status; [`get_json`] and [`get_json_with`] add the
+//! decoding of a 2xx reply and the classification of any other, by [`classify`] or by a
+//! provider's own classifier (Twitter's, LinkedIn's, which fall back to [`classify`] or
+//! [`throttled`]).
 //!
-//! Meta's usage headers (`X-Business-Use-Case-Usage`, `X-App-Usage`, JSON in a header) decide
-//! how long a throttled client waits: [`meta_retry_after`]; without a time to regain access
-//! the throttle names no wait, and the queue backs off exponentially.
+//! [`classify`] knows the JSON APIs of Meta (Graph error bodies, where throttling is code
+//! 4/17/32/613/80000–80014 whatever the HTTP status and an expired token is code 190; the codes
+//! and usage headers are in [`meta`](super::meta)), Google (403 or 429 with reason
+//! `userRateLimitExceeded`, `rateLimitExceeded` or `dailyLimitExceeded`, or status
+//! `RESOURCE_EXHAUSTED`: all throttles, never `Forbidden`), Microsoft Graph and LinkedIn. Every
+//! throttle of every provider becomes a [`ProviderError::RateLimited`] through [`throttled`],
+//! the only place `lifesync_provider_rate_limited_total` is counted. Error details never
+//! include the URL (Meta puts the access token in `paging.next`).
+//!
+//! Rule: a provider file never calls `RequestBuilder::send` nor a metric itself.
 
 use std::time::Duration;
 
@@ -19,13 +23,7 @@ use reqwest::{header::HeaderMap, RequestBuilder};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{ProviderError, ProviderId};
-
-/// Meta's throttling codes: application (4), user (17), page (32), custom (613) and the
-/// business use case range (80000–80014).
-pub fn is_meta_throttle(code: i64) -> bool {
-    matches!(code, 4 | 17 | 32 | 613 | 80_000..=80_014)
-}
+use super::{meta, ProviderError, ProviderId};
 
 /// Google's throttle reasons (`error.errors[0].reason`).
 const GOOGLE_THROTTLE_REASONS: [&str; 3] = [
@@ -41,30 +39,35 @@ pub fn throttled(provider: ProviderId, retry_after: Option<Duration>) -> Provide
     ProviderError::RateLimited { retry_after }
 }
 
-/// Sends `req` and decodes a 2xx JSON reply; anything else becomes a classified error.
-pub async fn get_json<T: DeserializeOwned>(
-    provider: ProviderId,
-    req: RequestBuilder,
-) -> Result<T, ProviderError> {
-    let (status, headers, body) = send(provider, req).await?;
-    if (200..300).contains(&status) {
-        return decode(&body);
+/// A provider's reply, of any status.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    /// A 2xx reply.
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
     }
-    Err(classify(provider, status, &headers, &body))
+
+    /// The body decoded as JSON (a body that does not parse is a malformed reply).
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ProviderError> {
+        decode(&self.body)
+    }
+
+    /// [`classify`] of this (non-2xx) reply.
+    pub fn error(&self, provider: ProviderId) -> ProviderError {
+        classify(provider, self.status, &self.headers, &self.body)
+    }
 }
 
-/// Decodes a 2xx JSON body; a body that does not parse is a malformed reply (permanent).
-pub fn decode<T: DeserializeOwned>(body: &str) -> Result<T, ProviderError> {
-    serde_json::from_str(body)
-        .map_err(|e| ProviderError::Permanent(format!("malformed reply: {e}")))
-}
-
-/// Sends `req` and returns its status, headers and body, whatever the status; only a request
-/// that got no reply is an error. Counted in the request metric either way.
-pub async fn send(
-    provider: ProviderId,
-    req: RequestBuilder,
-) -> Result<(u16, HeaderMap, String), ProviderError> {
+/// Sends `req` and returns its reply, whatever the status; only a request that got no reply is
+/// an error. Counted in the request metric either way: the one place a provider request is
+/// sent.
+pub async fn send(provider: ProviderId, req: RequestBuilder) -> Result<Reply, ProviderError> {
     let resp = match req.send().await {
         Ok(r) => r,
         Err(e) => {
@@ -76,7 +79,39 @@ pub async fn send(
     crate::metrics::provider_request(provider.as_str(), Some(status));
     let headers = resp.headers().clone();
     let body = resp.text().await.map_err(ProviderError::from)?;
-    Ok((status, headers, body))
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Sends `req` and decodes a 2xx JSON reply; anything else becomes a [`classify`]d error.
+pub async fn get_json<T: DeserializeOwned>(
+    provider: ProviderId,
+    req: RequestBuilder,
+) -> Result<T, ProviderError> {
+    get_json_with(provider, req, |r| r.error(provider)).await
+}
+
+/// [`get_json`] with the provider's own classifier of non-2xx replies.
+pub async fn get_json_with<T: DeserializeOwned>(
+    provider: ProviderId,
+    req: RequestBuilder,
+    error: impl FnOnce(&Reply) -> ProviderError,
+) -> Result<T, ProviderError> {
+    let r = send(provider, req).await?;
+    if r.ok() {
+        r.json()
+    } else {
+        Err(error(&r))
+    }
+}
+
+/// Decodes a 2xx JSON body; a body that does not parse is a malformed reply (permanent).
+pub fn decode<T: DeserializeOwned>(body: &str) -> Result<T, ProviderError> {
+    serde_json::from_str(body)
+        .map_err(|e| ProviderError::Permanent(format!("malformed reply: {e}")))
 }
 
 /// The class of a non-2xx reply of `provider` (throttles are counted, see [`throttled`]).
@@ -122,10 +157,10 @@ pub fn classify(
     .take(300)
     .collect();
     let detail = format!("{status} {detail}");
-    if meta_code.is_some_and(is_meta_throttle) {
+    if meta_code.is_some_and(meta::is_throttle) {
         return throttled(
             provider,
-            meta_retry_after(headers).or_else(|| retry_after(headers)),
+            meta::retry_after(headers).or_else(|| retry_after(headers)),
         );
     }
     if reason == "dailyLimitExceeded" {
@@ -170,100 +205,6 @@ pub fn classify(
 pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
     let s: u64 = h.get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
     Some(Duration::from_secs(s.max(1)))
-}
-
-/// How long a throttled Meta client waits, from the usage headers: the largest
-/// `estimated_time_to_regain_access` (minutes) of `X-Business-Use-Case-Usage`. None when Meta
-/// gives no time (no usage headers, 0, or only `X-App-Usage`): the job is then rescheduled by
-/// the queue's exponential throttle backoff (1 min doubling to 1 h), never spun.
-pub fn meta_retry_after(h: &HeaderMap) -> Option<Duration> {
-    match meta_usage(h)?.regain_minutes {
-        Some(m) if m > 0 => Some(Duration::from_secs(m * 60)),
-        _ => None,
-    }
-}
-
-/// What Meta's usage headers say.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct MetaUsage {
-    /// The highest percentage (call count, CPU time, total time) over every header and entry.
-    pub max_percent: f64,
-    /// The largest `estimated_time_to_regain_access` (minutes), if any entry has one.
-    pub regain_minutes: Option<u64>,
-}
-
-/// Parses `X-Business-Use-Case-Usage` (`{"<id>":[{"call_count":…,
-/// "estimated_time_to_regain_access":…}]}`) and `X-App-Usage` (`{"call_count":…}`); None when
-/// neither is present or parses.
-pub fn meta_usage(h: &HeaderMap) -> Option<MetaUsage> {
-    let header =
-        |name: &str| -> Option<Value> { serde_json::from_str(h.get(name)?.to_str().ok()?).ok() };
-    let buc = header("x-business-use-case-usage");
-    let app = header("x-app-usage");
-    if buc.is_none() && app.is_none() {
-        return None;
-    }
-    let mut usage = MetaUsage::default();
-    let mut add = |o: &serde_json::Map<String, Value>| {
-        for k in ["call_count", "total_cputime", "total_time"] {
-            if let Some(p) = o.get(k).and_then(Value::as_f64) {
-                usage.max_percent = usage.max_percent.max(p);
-            }
-        }
-        if let Some(m) = o
-            .get("estimated_time_to_regain_access")
-            .and_then(Value::as_u64)
-        {
-            usage.regain_minutes = Some(usage.regain_minutes.unwrap_or(0).max(m));
-        }
-    };
-    if let Some(Value::Object(ids)) = &buc {
-        for entries in ids.values() {
-            for e in entries.as_array().into_iter().flatten() {
-                if let Value::Object(o) = e {
-                    add(o);
-                }
-            }
-        }
-    }
-    if let Some(Value::Object(o)) = &app {
-        add(o);
-    }
-    Some(usage)
-}
-
-/// A Meta `paging.next` URL made safe to store as page state: on the API's own origin (the
-/// access token is never sent elsewhere) and without its `access_token` parameter (tokens are
-/// sealed at rest, page state is not; the request sends the token as a bearer header). Errors
-/// never quote the URL.
-pub fn meta_next(api_base: &url::Url, next: &str) -> Result<String, ProviderError> {
-    let mut u = url::Url::parse(next).map_err(|_| {
-        ProviderError::Permanent("malformed reply: paging.next is not a URL".into())
-    })?;
-    if u.origin() != api_base.origin() {
-        return Err(ProviderError::Permanent(
-            "paging.next points outside the API's origin".into(),
-        ));
-    }
-    let kept: Vec<(String, String)> = u
-        .query_pairs()
-        .filter(|(k, _)| k != "access_token")
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    u.query_pairs_mut().clear().extend_pairs(kept);
-    Ok(u.to_string())
-}
-
-/// A stored next URL, checked again before the token goes with it.
-pub fn stored_next(api_base: &url::Url, next: &str) -> Result<url::Url, ProviderError> {
-    let u = url::Url::parse(next)
-        .map_err(|_| ProviderError::Permanent("corrupt page state: next is not a URL".into()))?;
-    if u.origin() != api_base.origin() {
-        return Err(ProviderError::Permanent(
-            "corrupt page state: next points outside the API's origin".into(),
-        ));
-    }
-    Ok(u)
 }
 
 #[cfg(test)]
@@ -368,22 +309,6 @@ mod tests {
     }
 
     #[test]
-    fn meta_next_urls_lose_their_token_and_stay_home() {
-        let base = url::Url::parse("https://graph.instagram.com").unwrap();
-        let next = meta_next(
-            &base,
-            "https://graph.instagram.com/v21.0/1/media?access_token=IGAAsecret&limit=25&after=QVF",
-        )
-        .unwrap();
-        assert_eq!(
-            next,
-            "https://graph.instagram.com/v21.0/1/media?limit=25&after=QVF"
-        );
-        let e = meta_next(&base, "https://evil.example/x?access_token=IGAAsecret").unwrap_err();
-        assert!(!e.to_string().contains("IGAA"), "{e}");
-    }
-
-    #[test]
     fn meta_throttles_wait_for_the_usage_headers() {
         let body =
             r#"{"error":{"message":"(#80002) Too many calls","is_transient":true,"code":80002}}"#;
@@ -398,7 +323,7 @@ mod tests {
             classify(ProviderId::Instagram, 403, &h, body),
             ProviderError::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(180)
         ));
-        let usage = meta_usage(&h).unwrap();
+        let usage = meta::usage(&h).unwrap();
         assert_eq!((usage.max_percent, usage.regain_minutes), (100.0, Some(3)));
         let mut h = HeaderMap::new();
         h.insert(

@@ -1,6 +1,7 @@
 //! Instagram client (Instagram API with Instagram Login, `providers.md` §1): the account's
 //! media, newest first, from `GET /me/media?fields=…&limit=N` (kind `media`), following
-//! `paging.next` until it is absent.
+//! `paging.next` until it is absent (the walk: `walk`; Graph paging and times: `meta`); the
+//! profile from `GET /me?fields=user_id,username,…`.
 //!
 //! - Page state: `{"next": "<paging.next without access_token>", "newest": <cursor>|null}`;
 //!   the next URL is stored without its token (page state is not sealed) and sent with the
@@ -16,13 +17,16 @@
 //! - Media has no location on this API (asking for `location` is error 100): `location` is None.
 
 use chrono::{DateTime, Utc};
-use lifesync_jobs::payloads::SyncMode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    http::{get_json, meta_next, stored_next},
-    ItemKind, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem, Reconcile, Session,
+    app::ProviderApp,
+    http::get_json,
+    meta::{self, IdValue},
+    walk::{self, Capped, TimeMark},
+    AccountProfile, ItemKind, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem,
+    Session,
 };
 
 /// The media fields a sync reads (`children` with the nested-field syntax, else ids only).
@@ -38,128 +42,87 @@ impl Provider for Instagram {
     const ID: ProviderId = ProviderId::Instagram;
     const PAGE_SIZE: std::ops::RangeInclusive<u32> = 1..=100;
 
-    async fn fetch_page(s: &Session<'_>, req: PageRequest<'_>) -> Result<Page, ProviderError> {
-        let base = &s.app.api_base;
-        let stop = match req.mode {
-            SyncMode::Incremental => req.cursor.and_then(Mark::from_json),
-            SyncMode::Full => None,
-        };
-        let next = req.page.and_then(|p| p.get("next")).and_then(Value::as_str);
-        let url = match next {
-            Some(n) => stored_next(base, n)?,
-            None => {
-                let mut u = s.app.api_url("/me/media");
-                u.query_pairs_mut()
-                    .append_pair("fields", FIELDS)
-                    .append_pair("limit", &s.page_size.to_string());
-                u
-            }
-        };
-        let body: MediaList = get_json(Self::ID, s.http.get(url).bearer_auth(s.token)).await?;
-        let mut run_newest = req
-            .page
-            .and_then(|p| p.get("newest"))
-            .and_then(Mark::from_json);
-        let mut items = Vec::with_capacity(body.data.len());
-        let mut reached_cursor = false;
-        for m in body.data {
-            let at = parse_time(&m.timestamp, &m.id)?;
-            if run_newest.is_none() {
-                run_newest = Some(Mark {
-                    at,
-                    id: m.id.clone(),
-                });
-            }
-            if let Some(c) = &stop {
-                if m.id == c.id || at < c.at {
-                    reached_cursor = true;
-                    break;
-                }
-            }
-            items.push(m.into_item(at));
+    async fn fetch_profile(
+        app: &ProviderApp,
+        http: &reqwest::Client,
+        token: &str,
+    ) -> Result<AccountProfile, ProviderError> {
+        #[derive(Deserialize)]
+        struct Me {
+            user_id: Option<IdValue>,
+            id: Option<IdValue>,
+            username: Option<String>,
         }
-        let next = match body.paging.next {
-            Some(n) if !reached_cursor => Some(meta_next(base, &n)?),
-            _ => None,
-        };
-        let newest = run_newest.map(|m| m.to_json());
-        let listed = req
-            .page
-            .and_then(|p| p.get("listed"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-            + items.len() as u64;
-        let oldest = items.iter().map(|i| i.occurred_at).min().or_else(|| {
-            req.page
-                .and_then(|p| p.get("oldest"))
-                .and_then(Value::as_str)
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc))
-        });
-        Ok(match next {
-            Some(n) => Page {
-                items,
-                next: Some(json!({ "next": n, "newest": newest, "listed": listed,
-                                   "oldest": oldest.map(|o| o.to_rfc3339()) })),
-                ..Page::default()
-            },
-            None => Page {
-                items,
-                cursor: newest,
-                reconcile: (req.mode == SyncMode::Full).then_some(match oldest {
-                    Some(o) if listed >= MEDIA_CAP => Reconcile::Since(o),
-                    _ => Reconcile::All,
-                }),
-                ..Page::default()
-            },
+        let me: Me = get_json(
+            Self::ID,
+            http.get(app.api_url("/me"))
+                .query(&[("fields", "user_id,username,name,account_type")])
+                .bearer_auth(token),
+        )
+        .await?;
+        let id = me
+            .user_id
+            .or(me.id)
+            .ok_or_else(|| ProviderError::Permanent("profile without an id".into()))?;
+        Ok(AccountProfile {
+            account_id: id.0,
+            account_name: me.username,
         })
     }
-}
 
-/// A position in the newest-first media list: a media's time and id.
-struct Mark {
-    at: DateTime<Utc>,
-    id: String,
-}
-
-impl Mark {
-    fn from_json(v: &Value) -> Option<Self> {
-        let at = parse_meta_time(v.get("timestamp")?.as_str()?)?;
-        let id = v.get("id")?.as_str()?.to_string();
-        Some(Self { at, id })
-    }
-
-    fn to_json(&self) -> Value {
-        json!({ "timestamp": self.at.format("%Y-%m-%dT%H:%M:%S%z").to_string(), "id": self.id })
-    }
-}
-
-/// Meta's `2024-03-09T14:22:31+0000` (offset without a colon, not RFC 3339).
-pub fn parse_meta_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z")
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-fn parse_time(s: &str, id: &str) -> Result<DateTime<Utc>, ProviderError> {
-    parse_meta_time(s).ok_or_else(|| {
-        ProviderError::Permanent(format!(
-            "malformed reply: media {id} has no valid timestamp"
+    async fn fetch_page(s: &Session<'_>, req: PageRequest<'_>) -> Result<Page, ProviderError> {
+        let base = &s.app.api_base;
+        let url = meta::page_url(base, req.page, || {
+            let mut u = s.app.api_url("/me/media");
+            u.query_pairs_mut()
+                .append_pair("fields", FIELDS)
+                .append_pair("limit", &s.page_size.to_string());
+            u
+        })?;
+        let body: meta::List<Media> =
+            get_json(Self::ID, s.http.get(url).bearer_auth(s.token)).await?;
+        let stop = walk::stop_at(req.mode, req.cursor, mark_from_json);
+        let run_newest = req
+            .page
+            .and_then(|p| p.get("newest"))
+            .and_then(mark_from_json);
+        let walked = walk::walk(body.data, stop.as_ref(), run_newest, |m| {
+            Ok(TimeMark {
+                at: meta::entry_time(&m.timestamp, "media", &m.id, "timestamp")?,
+                id: m.id.clone(),
+            })
+        })?;
+        let items: Vec<RawItem> = walked
+            .kept
+            .into_iter()
+            .map(|(m, at)| m.into_item(at.at))
+            .collect();
+        let next = match body.paging.next {
+            Some(n) if !walked.reached => Some(meta::next_to_store(base, &n)?),
+            _ => None,
+        };
+        let newest = walked.newest.as_ref().map(mark_to_json);
+        let capped = Capped::after(req.page, &items);
+        let next = next.map(|n| capped.into_state(json!({ "next": n, "newest": newest })));
+        Ok(walk::page(
+            req.mode,
+            items,
+            next,
+            newest,
+            capped.reconcile(MEDIA_CAP),
         ))
-    })
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct MediaList {
-    data: Vec<Media>,
-    paging: Paging,
+/// The cursor's and page state's form of a position: `{"timestamp": "…+0000", "id": "…"}`.
+fn mark_from_json(v: &Value) -> Option<TimeMark> {
+    let at = meta::parse_time(v.get("timestamp")?.as_str()?)?;
+    let id = v.get("id")?.as_str()?.to_string();
+    Some(TimeMark { at, id })
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Paging {
-    next: Option<String>,
+fn mark_to_json(m: &TimeMark) -> Value {
+    json!({ "timestamp": m.at.format("%Y-%m-%dT%H:%M:%S%z").to_string(), "id": m.id })
 }
 
 #[derive(Deserialize, Default)]
@@ -244,14 +207,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn meta_timestamps_without_a_colon_parse() {
-        let t = parse_meta_time("2024-03-09T14:22:31+0000").unwrap();
-        assert_eq!(t.to_rfc3339(), "2024-03-09T14:22:31+00:00");
-        assert!(parse_meta_time("2024-03-09T14:22:31+0100").is_some());
-        assert!(parse_meta_time("yesterday").is_none());
-    }
-
-    #[test]
     fn carousels_keep_child_types_and_take_the_first_child_url() {
         let m: Media = serde_json::from_str(
             r#"{"id":"1","media_type":"CAROUSEL_ALBUM","timestamp":"2024-03-09T14:22:31+0000","unknown":1,
@@ -259,7 +214,7 @@ mod tests {
                                     {"id":"3","media_type":"VIDEO","thumbnail_url":"https://cdn/3.jpg"}]}}"#,
         )
         .unwrap();
-        let at = parse_meta_time(&m.timestamp).unwrap();
+        let at = meta::parse_time(&m.timestamp).unwrap();
         let item = m.into_item(at);
         assert_eq!(item.media_url.as_deref(), Some("https://cdn/2.jpg"));
         assert_eq!(item.metrics["children"][1]["media_type"], "VIDEO");

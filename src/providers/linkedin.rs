@@ -2,7 +2,8 @@
 //! `GET /rest/posts?author=urn:li:person:{sub}&q=author&count=N&start=S&sortBy=LAST_MODIFIED`
 //! with `LinkedIn-Version` (`LINKEDIN_API_VERSION`, default [`LINKEDIN_VERSION`]) and
 //! `X-Restli-Protocol-Version: 2.0.0` (kind `post`), following the relative
-//! `paging.links[rel=next].href` until there is none.
+//! `paging.links[rel=next].href` until there is none (the walk: `walk`); the profile from
+//! `GET /v2/userinfo`.
 //!
 //! - Posts need the restricted [`POSTS_SCOPE`], which LinkedIn grants only to approved apps.
 //!   When the configured scopes (`LINKEDIN_SCOPES`, default `openid profile email`) lack it,
@@ -29,13 +30,15 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lifesync_jobs::payloads::SyncMode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    http::{classify, decode, send},
-    ItemKind, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem, Reconcile, Session,
+    app::ProviderApp,
+    http::{classify, get_json, get_json_with, Reply},
+    walk::{self, Watermark},
+    AccountProfile, ItemKind, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem,
+    Reconcile, Session,
 };
 
 /// The default Posts API version (`LINKEDIN_API_VERSION` overrides; LinkedIn keeps each
@@ -50,104 +53,114 @@ impl Provider for Linkedin {
     const ID: ProviderId = ProviderId::Linkedin;
     const PAGE_SIZE: std::ops::RangeInclusive<u32> = 1..=100;
 
+    async fn fetch_profile(
+        app: &ProviderApp,
+        http: &reqwest::Client,
+        token: &str,
+    ) -> Result<AccountProfile, ProviderError> {
+        #[derive(Deserialize)]
+        struct UserInfo {
+            sub: String,
+            name: Option<String>,
+        }
+        let u: UserInfo = get_json(
+            Self::ID,
+            http.get(app.api_url("/v2/userinfo")).bearer_auth(token),
+        )
+        .await?;
+        Ok(AccountProfile {
+            account_id: u.sub,
+            account_name: u.name,
+        })
+    }
+
     async fn fetch_page(s: &Session<'_>, req: PageRequest<'_>) -> Result<Page, ProviderError> {
         if !s.app.has_scope(POSTS_SCOPE) {
             // Not approved for posts: nothing to read, and asking would be a 403.
             return Ok(Page::default());
         }
         let version = s.app.api_version.as_deref().unwrap_or(LINKEDIN_VERSION);
-        let watermark = match req.mode {
-            SyncMode::Incremental => req
-                .cursor
-                .and_then(|c| c.get("last_modified"))
-                .and_then(Value::as_i64),
-            SyncMode::Full => None,
-        };
-        let next = req.page.and_then(|p| p.get("next")).and_then(Value::as_str);
-        let url = match next {
-            Some(href) => {
-                if !href.starts_with("/rest/posts?") {
-                    return Err(ProviderError::Permanent(
-                        "corrupt page state: next is not a posts link".into(),
-                    ));
-                }
-                let base = s.app.api_base.as_str().trim_end_matches('/');
-                url::Url::parse(&format!("{base}{href}")).map_err(|_| {
-                    ProviderError::Permanent("corrupt page state: bad next link".into())
-                })?
-            }
-            None => {
-                let mut u = s.app.api_url("/rest/posts");
-                u.query_pairs_mut()
-                    .append_pair("author", &format!("urn:li:person:{}", s.account_id))
-                    .append_pair("q", "author")
-                    .append_pair("count", &s.page_size.to_string())
-                    .append_pair("start", "0")
-                    .append_pair("sortBy", "LAST_MODIFIED");
-                u
-            }
-        };
+        let watermark = walk::stop_at(req.mode, req.cursor, |c| {
+            c.get("last_modified").and_then(Value::as_i64).map(Modified)
+        });
         let request = s
             .http
-            .get(url)
+            .get(page_url(s, req.page)?)
             .bearer_auth(s.token)
             .header("LinkedIn-Version", version)
             .header("X-Restli-Protocol-Version", "2.0.0");
-        let (status, headers, body) = send(Self::ID, request).await?;
-        if !(200..300).contains(&status) {
-            return Err(error(version, status, &headers, &body));
-        }
-        let body: PostList = decode(&body)?;
-        let mut newest = req
+        let body: PostList = get_json_with(Self::ID, request, |r| error(version, r)).await?;
+        let run_newest = req
             .page
             .and_then(|p| p.get("newest"))
-            .and_then(Value::as_i64);
-        let mut items = Vec::with_capacity(body.elements.len());
-        let mut reached = false;
-        for p in body.elements {
-            let modified = p.last_modified_at.or(p.created_at).unwrap_or(0);
-            newest = Some(newest.unwrap_or(modified).max(modified));
-            if watermark.is_some_and(|w| modified <= w) {
-                reached = true;
-                break;
-            }
-            items.push(p.into_item()?);
-        }
+            .and_then(Value::as_i64)
+            .map(Modified);
+        let walked = walk::walk(body.elements, watermark.as_ref(), run_newest, |p| {
+            Ok(Modified(p.last_modified_at.or(p.created_at).unwrap_or(0)))
+        })?;
+        let items = walked
+            .kept
+            .into_iter()
+            .map(|(p, _)| p.into_item())
+            .collect::<Result<Vec<_>, _>>()?;
+        let newest = walked.newest.map(|m| m.0);
         let next = body
             .paging
             .links
             .into_iter()
             .find(|l| l.rel == "next")
             .map(|l| l.href)
-            .filter(|_| !reached && !items.is_empty());
-        Ok(match next {
-            Some(href) => Page {
-                items,
-                deleted: Vec::new(),
-                next: Some(json!({ "next": href, "newest": newest })),
-                cursor: None,
-                ..Page::default()
-            },
-            None => Page {
-                items,
-                deleted: Vec::new(),
-                next: None,
-                cursor: newest.map(|n| json!({ "last_modified": n })),
-                reconcile: (req.mode == SyncMode::Full).then_some(Reconcile::All),
-                ..Page::default()
-            },
-        })
+            .filter(|_| !walked.reached && !items.is_empty())
+            .map(|href| json!({ "next": href, "newest": newest }));
+        let cursor = newest.map(|n| json!({ "last_modified": n }));
+        Ok(walk::page(req.mode, items, next, cursor, Reconcile::All))
+    }
+}
+
+/// A post's `lastModifiedAt` (ms): the run's newest is the highest seen; the walk ends at the
+/// first post modified at or before the watermark.
+#[derive(Debug, Clone, Copy)]
+struct Modified(i64);
+
+impl Watermark for Modified {
+    fn newest(run: Option<Self>, seen: Self) -> Self {
+        Self(run.map_or(seen.0, |r| r.0.max(seen.0)))
+    }
+
+    fn reached(&self, stop: &Self) -> bool {
+        self.0 <= stop.0
+    }
+}
+
+/// The page to request: the stored relative next link (checked), else the first page.
+fn page_url(s: &Session<'_>, page: Option<&Value>) -> Result<url::Url, ProviderError> {
+    match page.and_then(|p| p.get("next")).and_then(Value::as_str) {
+        Some(href) => {
+            if !href.starts_with("/rest/posts?") {
+                return Err(ProviderError::Permanent(
+                    "corrupt page state: next is not a posts link".into(),
+                ));
+            }
+            let base = s.app.api_base.as_str().trim_end_matches('/');
+            url::Url::parse(&format!("{base}{href}"))
+                .map_err(|_| ProviderError::Permanent("corrupt page state: bad next link".into()))
+        }
+        None => {
+            let mut u = s.app.api_url("/rest/posts");
+            u.query_pairs_mut()
+                .append_pair("author", &format!("urn:li:person:{}", s.account_id))
+                .append_pair("q", "author")
+                .append_pair("count", &s.page_size.to_string())
+                .append_pair("start", "0")
+                .append_pair("sortBy", "LAST_MODIFIED");
+            Ok(u)
+        }
     }
 }
 
 /// The class of a LinkedIn error reply (Rest.li body `{"status","code","message"}`).
-fn error(
-    version: &str,
-    status: u16,
-    headers: &reqwest::header::HeaderMap,
-    body: &str,
-) -> ProviderError {
-    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+fn error(version: &str, r: &Reply) -> ProviderError {
+    let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
     let message: String = v
         .get("message")
         .and_then(Value::as_str)
@@ -155,7 +168,7 @@ fn error(
         .chars()
         .take(300)
         .collect();
-    match status {
+    match r.status {
         403 => ProviderError::Forbidden(format!(
             "LinkedIn denied r_member_social (reading a member's posts needs this restricted \
              scope): {message}"
@@ -170,7 +183,7 @@ fn error(
                 .contains("DAY")
                 .then(|| until_utc_midnight(Utc::now())),
         ),
-        _ => classify(ProviderId::Linkedin, status, headers, body),
+        _ => classify(ProviderId::Linkedin, r.status, &r.headers, &r.body),
     }
 }
 
@@ -333,30 +346,33 @@ mod tests {
 
     #[test]
     fn errors_name_the_scope_and_the_version() {
-        let h = reqwest::header::HeaderMap::new();
+        let reply = |status: u16, body: &str| Reply {
+            status,
+            headers: reqwest::header::HeaderMap::new(),
+            body: body.to_string(),
+        };
         let e = error(
             LINKEDIN_VERSION,
-            403,
-            &h,
-            r#"{"status":403,"serviceErrorCode":100,"code":"ACCESS_DENIED","message":"Not enough permissions"}"#,
+            &reply(
+                403,
+                r#"{"status":403,"serviceErrorCode":100,"code":"ACCESS_DENIED","message":"Not enough permissions"}"#,
+            ),
         );
         assert!(matches!(&e, ProviderError::Forbidden(m) if m.contains("r_member_social")));
         let e = error(
             "202401",
-            426,
-            &h,
-            r#"{"status":426,"code":"NONEXISTENT_VERSION"}"#,
+            &reply(426, r#"{"status":426,"code":"NONEXISTENT_VERSION"}"#),
         );
         assert!(
             matches!(&e, ProviderError::Permanent(m) if m.contains("202401") && m.contains("LINKEDIN_API_VERSION"))
         );
         let day = r#"{"serviceErrorCode":101,"message":"Resource level throttle APPLICATION DAY limit for calls to this resource is reached.","status":429}"#;
         assert!(
-            matches!(error(LINKEDIN_VERSION, 429, &h, day), ProviderError::RateLimited { retry_after: Some(d) } if d > Duration::ZERO)
+            matches!(error(LINKEDIN_VERSION, &reply(429, day)), ProviderError::RateLimited { retry_after: Some(d) } if d > Duration::ZERO)
         );
         let burst = r#"{"status":429,"message":"Too Many Requests"}"#;
         assert!(matches!(
-            error(LINKEDIN_VERSION, 429, &h, burst),
+            error(LINKEDIN_VERSION, &reply(429, burst)),
             ProviderError::RateLimited { retry_after: None }
         ));
         let now = DateTime::parse_from_rfc3339("2026-11-24T23:59:00Z")

@@ -1,8 +1,18 @@
-//! The providers lifesync syncs from: their ids, the [`Provider`] trait every provider module
-//! implements, the provider-neutral item a client returns, and the error classes that alone
-//! decide retry, refresh or abort. One module per provider, each with the same inner shape
-//! (a unit struct implementing [`Provider`], private serde wire types, conversion to
-//! [`RawItem`]); base URLs come from configuration ([`ProviderApp`]).
+//! The providers lifesync syncs from: the [`Provider`] trait every provider module
+//! implements, each provider's OAuth facts (`oauth_spec`), the dispatch table from a [`ProviderId`] to its implementation, the
+//! provider-neutral item a client returns, and the error classes that alone decide retry,
+//! refresh or abort. One module per provider, each with the same inner shape: a unit struct
+//! implementing [`Provider`] (its profile, its pages, its quirks as trait items), private serde
+//! wire types, conversion to [`RawItem`]; base URLs come from configuration ([`ProviderApp`]).
+//! Shared pieces, each written once: `http` (the one sender, which counts every request, and
+//! the classification of replies), `meta` (Graph conventions of Instagram and Facebook), `walk`
+//! (the newest-first walk down to a watermark), `limiter`, `pause`, `reset`, `media`.
+//!
+//! **Adding a provider** = a [`ProviderId`] variant (`domain`), its entry in `oauth_spec`, its
+//! file here (registered in the `dispatch!` table, one line) and its sandbox file, with their
+//! tests; the compiler refuses a variant without a spec entry or a table line, and
+//! `tests/it/providers/complete.rs` fails for one that cannot connect and sync against the
+//! sandbox.
 //!
 //! A sync run is a sequence of [`Provider::fetch_page`] calls. The provider alone knows its
 //! paging and its incremental cursor, so both are opaque JSON to the worker: `page` is where
@@ -16,6 +26,7 @@
 //! the worker then marks the source's items the run did not see deleted (`db::reconcile`).
 //! A provider sets it only when it walked its listing to the true end.
 
+pub mod app;
 pub mod facebook;
 pub mod gmail;
 pub mod http;
@@ -23,11 +34,13 @@ pub mod instagram;
 pub mod limiter;
 pub mod linkedin;
 pub mod media;
+pub mod meta;
+pub mod oauth_spec;
 pub mod outlook;
 pub mod pause;
-pub mod profile;
 pub mod reset;
 pub mod twitter;
+pub mod walk;
 
 use std::{future::Future, ops::RangeInclusive, time::Duration};
 
@@ -36,7 +49,7 @@ use lifesync_jobs::payloads::SyncMode;
 use serde_json::Value;
 
 pub use crate::domain::{ItemKind, Location, ProviderId, Reconcile};
-use crate::oauth::apps::ProviderApp;
+use app::ProviderApp;
 
 /// What one provider request needs.
 pub struct Session<'a> {
@@ -81,16 +94,71 @@ pub struct Page {
     pub cursor: Option<Value>,
 }
 
-/// A provider's data API.
+/// Who connected: the account behind a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountProfile {
+    /// The provider's stable id of the account (the data source's `account_id`), always a
+    /// string, exact beyond 2^53.
+    pub account_id: String,
+    pub account_name: Option<String>,
+}
+
+/// A provider's API.
 pub trait Provider {
     const ID: ProviderId;
     /// Page sizes the API accepts.
     const PAGE_SIZE: RangeInclusive<u32>;
+    /// The provider lists ids before it fetches bodies, so a run is given the source's known
+    /// ids ([`PageRequest::known`]; Gmail).
+    const LISTS_IDS_FIRST: bool = false;
+    /// The profile of the account `token` belongs to.
+    fn fetch_profile(
+        app: &ProviderApp,
+        http: &reqwest::Client,
+        token: &str,
+    ) -> impl Future<Output = Result<AccountProfile, ProviderError>> + Send;
     /// One page of the account's items.
     fn fetch_page(
         s: &Session<'_>,
         req: PageRequest<'_>,
     ) -> impl Future<Output = Result<Page, ProviderError>> + Send;
+    /// How a synced source shows the profile's account name (Twitter: `@handle`).
+    fn display_name(name: String) -> String {
+        name
+    }
+}
+
+/// The dispatch table: the one place that maps a [`ProviderId`] to its [`Provider`]. Runs
+/// `$body` with `$P` naming provider `$p`'s implementation; a new provider is one line here.
+macro_rules! dispatch {
+    ($p:expr, $P:ident => $body:expr) => {
+        match $p {
+            ProviderId::Instagram => {
+                type $P = instagram::Instagram;
+                $body
+            }
+            ProviderId::Twitter => {
+                type $P = twitter::Twitter;
+                $body
+            }
+            ProviderId::Google => {
+                type $P = gmail::Gmail;
+                $body
+            }
+            ProviderId::Facebook => {
+                type $P = facebook::Facebook;
+                $body
+            }
+            ProviderId::Linkedin => {
+                type $P = linkedin::Linkedin;
+                $body
+            }
+            ProviderId::Microsoft => {
+                type $P = outlook::Outlook;
+                $body
+            }
+        }
+    };
 }
 
 /// [`Provider::fetch_page`] of provider `p`.
@@ -99,27 +167,32 @@ pub async fn fetch_page(
     s: &Session<'_>,
     req: PageRequest<'_>,
 ) -> Result<Page, ProviderError> {
-    match p {
-        ProviderId::Instagram => instagram::Instagram::fetch_page(s, req).await,
-        ProviderId::Twitter => twitter::Twitter::fetch_page(s, req).await,
-        ProviderId::Google => gmail::Gmail::fetch_page(s, req).await,
-        ProviderId::Facebook => facebook::Facebook::fetch_page(s, req).await,
-        ProviderId::Linkedin => linkedin::Linkedin::fetch_page(s, req).await,
-        ProviderId::Microsoft => outlook::Outlook::fetch_page(s, req).await,
-    }
+    dispatch!(p, P => P::fetch_page(s, req).await)
+}
+
+/// [`Provider::fetch_profile`] of `app`'s provider.
+pub async fn fetch_profile(
+    app: &ProviderApp,
+    http: &reqwest::Client,
+    token: &str,
+) -> Result<AccountProfile, ProviderError> {
+    dispatch!(app.id, P => P::fetch_profile(app, http, token).await)
 }
 
 /// [`Provider::PAGE_SIZE`] of provider `p` applied to `requested`.
 pub fn page_size(p: ProviderId, requested: u32) -> u32 {
-    let r = match p {
-        ProviderId::Instagram => instagram::Instagram::PAGE_SIZE,
-        ProviderId::Twitter => twitter::Twitter::PAGE_SIZE,
-        ProviderId::Google => gmail::Gmail::PAGE_SIZE,
-        ProviderId::Facebook => facebook::Facebook::PAGE_SIZE,
-        ProviderId::Linkedin => linkedin::Linkedin::PAGE_SIZE,
-        ProviderId::Microsoft => outlook::Outlook::PAGE_SIZE,
-    };
+    let r = dispatch!(p, P => P::PAGE_SIZE);
     requested.clamp(*r.start(), *r.end())
+}
+
+/// [`Provider::LISTS_IDS_FIRST`] of provider `p`.
+pub fn lists_ids_first(p: ProviderId) -> bool {
+    dispatch!(p, P => P::LISTS_IDS_FIRST)
+}
+
+/// [`Provider::display_name`] of provider `p`.
+pub fn display_name(p: ProviderId, name: String) -> String {
+    dispatch!(p, P => P::display_name(name))
 }
 
 /// An error from a provider, classified once.

@@ -1,5 +1,5 @@
-//! Outlook client over Microsoft Graph (see `../shared/reference/providers.md` §6). Every mail
-//! folder is synced except the excluded ones (`MICROSOFT_EXCLUDED_FOLDERS`, default
+//! Outlook client over Microsoft Graph (the account: `GET /v1.0/me`). Every mail folder is
+//! synced except the excluded ones (`MICROSOFT_EXCLUDED_FOLDERS`, default
 //! [`EXCLUDED_FOLDERS`]: Junk Email and Deleted Items), each through its own delta query
 //! `GET /v1.0/me/mailFolders/{id}/messages/delta` (Graph tracks changes per folder). Ids are
 //! immutable (`Prefer: IdType="ImmutableId"` on every request), so a message keeps its id when
@@ -34,8 +34,11 @@ use serde_json::{json, Value};
 use lifesync_jobs::payloads::SyncMode;
 
 use super::{
-    gmail::body_needed, http::classify, ItemKind, Page, PageRequest, Provider, ProviderError,
-    ProviderId, RawItem, Reconcile, Session,
+    app::ProviderApp,
+    gmail::body_needed,
+    http::{self, get_json, Reply},
+    AccountProfile, ItemKind, Page, PageRequest, Provider, ProviderError, ProviderId, RawItem,
+    Reconcile, Session,
 };
 
 pub struct Outlook;
@@ -51,6 +54,30 @@ const LIST_SIZE: u32 = 1000;
 impl Provider for Outlook {
     const ID: ProviderId = ProviderId::Microsoft;
     const PAGE_SIZE: std::ops::RangeInclusive<u32> = 1..=1000;
+
+    async fn fetch_profile(
+        app: &ProviderApp,
+        http: &reqwest::Client,
+        token: &str,
+    ) -> Result<AccountProfile, ProviderError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Me {
+            id: String,
+            display_name: Option<String>,
+            mail: Option<String>,
+            user_principal_name: Option<String>,
+        }
+        let me: Me = get_json(
+            Self::ID,
+            http.get(app.api_url("/v1.0/me")).bearer_auth(token),
+        )
+        .await?;
+        Ok(AccountProfile {
+            account_id: me.id,
+            account_name: me.display_name.or(me.mail).or(me.user_principal_name),
+        })
+    }
 
     async fn fetch_page(s: &Session<'_>, req: PageRequest<'_>) -> Result<Page, ProviderError> {
         let stored = Cursor::of(req.cursor);
@@ -70,7 +97,7 @@ impl Provider for Outlook {
                     let f: Folder = r.json()?;
                     st.excluded.push(f.id);
                 }
-                _ => return Err(r.error()),
+                _ => return Err(r.error(Outlook::ID)),
             }
             return Ok(st.page(Vec::new(), Vec::new(), Vec::new()));
         }
@@ -85,7 +112,7 @@ impl Provider for Outlook {
                     .append_pair("$select", "id,displayName");
                 let r = get(s, url, None).await?;
                 if !r.ok() {
-                    return Err(r.error());
+                    return Err(r.error(Outlook::ID));
                 }
                 let list: FolderList = r.json()?;
                 st.folders = Some(
@@ -115,7 +142,7 @@ impl Provider for Outlook {
             };
             let r = get(s, url, None).await?;
             if !r.ok() {
-                return Err(r.error());
+                return Err(r.error(Outlook::ID));
             }
             let list: IdList = r.json()?;
             st.link = list.next_link;
@@ -146,7 +173,7 @@ impl Provider for Outlook {
                 st.initial = true;
                 return Ok(st.page(Vec::new(), Vec::new(), Vec::new()));
             }
-            return Err(r.error());
+            return Err(r.error(Outlook::ID));
         }
         st.initial = initial;
         let page: DeltaPage = r.json()?;
@@ -281,32 +308,6 @@ impl PageState {
     }
 }
 
-/// A reply of any status (only a request that got no reply is an error here).
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn ok(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    fn json<T: for<'de> Deserialize<'de>>(&self) -> Result<T, ProviderError> {
-        serde_json::from_str(&self.body).map_err(malformed)
-    }
-
-    fn error(&self) -> ProviderError {
-        classify(
-            ProviderId::Microsoft,
-            self.status,
-            &self.headers,
-            &self.body,
-        )
-    }
-}
-
 /// GETs a Graph URL with the bearer token, immutable ids and (delta rounds) a page size.
 async fn get(
     s: &Session<'_>,
@@ -321,23 +322,7 @@ async fn get(
     if let Some(n) = page_size {
         request = request.header("prefer", format!("odata.maxpagesize={n}"));
     }
-    let provider = ProviderId::Microsoft.as_str();
-    let resp = match request.send().await {
-        Ok(r) => r,
-        Err(e) => {
-            crate::metrics::provider_request(provider, None);
-            return Err(e.into());
-        }
-    };
-    let status = resp.status().as_u16();
-    crate::metrics::provider_request(provider, Some(status));
-    let headers = resp.headers().clone();
-    let body = resp.text().await?;
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
+    http::send(Outlook::ID, request).await
 }
 
 /// `/v1.0/me/mailFolders/{folder}{suffix}`, the folder id (or well-known name) as one path

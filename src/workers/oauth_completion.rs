@@ -25,7 +25,7 @@ use crate::{
         completions::{Completion, CompletionStatus, Completions},
         token_client::{self, OAuthError, TokenSet},
     },
-    providers::{profile, ProviderError},
+    providers::{self, ProviderError},
     services::sync::{request_sync, RequestSyncError},
 };
 
@@ -192,7 +192,7 @@ async fn complete(job: &OAuthCompletion, deps: &SharedDeps) -> Result<uuid::Uuid
             .save_checkpoint(job.completion_id, &cipher, &tokens)
             .await?;
     }
-    let profile = profile::fetch(app, http, &tokens.access_token).await?;
+    let profile = providers::fetch_profile(app, http, &tokens.access_token).await?;
 
     let mut tx = deps.pool.begin().await?;
     let data_source_id = data_sources::upsert_connected(

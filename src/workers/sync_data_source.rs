@@ -3,7 +3,10 @@
 //! deletions, its counters and the run's next page state in one transaction → next page. A
 //! crash resumes at the first page not yet stored; a re-delivered page is an upsert, so nothing
 //! is duplicated. The source's incremental cursor moves only in the transaction of the last
-//! page. A 401 gets one token renewal per run; throttles reschedule the job at the provider's
+//! page. In code: `run` = [`Run::begin`] (load and check the source, open its token) →
+//! [`Run::refresh_profile`] (a run's start) → [`Run::pages`] ([`Run::fetch`], then
+//! [`Run::store`] while [`Run::prefetch`] gets the next). A 401 gets one token renewal per run
+//! ([`Access::renewing`], the only place it is done); throttles reschedule the job at the provider's
 //! reset (or, when it names none, by the queue's exponential throttle backoff), spending no
 //! attempt.
 //!
@@ -27,6 +30,8 @@
 //! disconnected and stores nothing: once `DELETE /api/v1/data-sources/{id}` has answered,
 //! nothing more is written for the source.
 
+use std::collections::HashSet;
+
 use apalis_core::task::data::Data;
 use lifesync_jobs::{payloads::SyncDataSource, JobError, JobLease};
 use serde_json::{json, Value};
@@ -34,11 +39,14 @@ use serde_json::{json, Value};
 use super::SharedDeps;
 use crate::{
     db::{data_sources, duplicates, items, reconcile, sync_runs},
-    domain::ProviderId,
     metrics,
+    domain::{NormalizedItem, ProviderId},
     normalizer::{normalize, LinkSecret},
     oauth::tokens::{TokenError, TokenManager},
-    providers::{self, pause, profile, PageRequest, ProviderError, Session},
+    providers::{
+        self, app::ProviderApp, limiter::Limiter, pause, PageRequest, ProviderError,
+        Session,
+    },
 };
 
 /// How a failed attempt ends the job (see the module docs).
@@ -177,291 +185,382 @@ pub async fn handle(
     );
     match tracing::Instrument::instrument(run(&job, &deps), span).await {
         Ok(()) => Ok(()),
-        Err(mut f) => {
-            // Whatever went wrong, a run whose source is disconnected or gone is cancelled.
-            if f.ending != Ending::Cancelled
-                && data_sources::is_gone(&deps.pool, job.data_source_id)
-                    .await
-                    .unwrap_or(false)
-            {
-                f = Failure::cancelled(&format!("disconnected ({})", f.message));
-            }
-            let last_attempt = lease.attempt >= lease.max_attempts;
-            // This deferral would pass the queue's cap: the queue buries the job.
-            let last_deferral = lease.deferrals >= lease.max_deferrals;
-            tracing::warn!(
-                data_source_id = %job.data_source_id,
-                sync_run_id = %job.sync_run_id,
-                attempt = lease.attempt,
-                error = %f.message,
-                "sync attempt failed"
+        Err(f) => failed(&deps, &job, &lease, f).await,
+    }
+}
+
+/// Records a failed attempt as its [`Ending`] says: Ok when the job completes, else the job's
+/// error (retry, deferral, dead letter).
+async fn failed(
+    deps: &SharedDeps,
+    job: &SyncDataSource,
+    lease: &JobLease,
+    mut f: Failure,
+) -> Result<(), JobError> {
+    // Whatever went wrong, a run whose source is disconnected or gone is cancelled.
+    if f.ending != Ending::Cancelled
+        && data_sources::is_gone(&deps.pool, job.data_source_id)
+            .await
+            .unwrap_or(false)
+    {
+        f = Failure::cancelled(&format!("disconnected ({})", f.message));
+    }
+    let last_attempt = lease.attempt >= lease.max_attempts;
+    // This deferral would pass the queue's cap: the queue buries the job.
+    let last_deferral = lease.deferrals >= lease.max_deferrals;
+    tracing::warn!(
+        data_source_id = %job.data_source_id,
+        sync_run_id = %job.sync_run_id,
+        attempt = lease.attempt,
+        error = %f.message,
+        "sync attempt failed"
+    );
+    if let Some(until) = f.pause_until {
+        pause_provider(deps, job, until).await;
+    }
+    match f.ending {
+        Ending::Cancelled => {
+            record_cancel(deps, job, &f.message).await;
+            return Ok(());
+        }
+        Ending::Expected => {
+            record_failure(deps, job, &f).await;
+            return Ok(());
+        }
+        Ending::Bug => record_failure(deps, job, &f).await,
+        Ending::Retry if last_attempt => {
+            f.message = format!(
+                "gave up after {} attempts: {}",
+                lease.max_attempts, f.message
             );
-            if let Some(until) = f.pause_until {
-                pause_provider(&deps, &job, until).await;
+            record_failure(deps, job, &f).await;
+        }
+        Ending::Defer if last_deferral => {
+            f.message = format!("gave up after {} deferrals: {}", lease.deferrals, f.message);
+            record_failure(deps, job, &f).await;
+        }
+        Ending::Defer => {
+            // Waiting is not being stuck: the run's deadline counts from its next turn.
+            if let Some(w) = f.wait {
+                if let Err(e) = sync_runs::waiting(&deps.pool, job.sync_run_id, w).await {
+                    tracing::warn!(error = %e, "could not move the run's deadline");
+                }
             }
-            match f.ending {
-                Ending::Cancelled => {
-                    record_cancel(&deps, &job, &f.message).await;
-                    return Ok(());
+        }
+        Ending::Retry => {}
+    }
+    Err(f.error)
+}
+
+async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
+    let Some((run, mut access, page_state)) = Run::begin(job, deps).await? else {
+        return Ok(()); // the run already ended: a duplicate delivery
+    };
+    if page_state.is_none() {
+        run.refresh_profile(&mut access).await?;
+    }
+    run.pages(&mut access, page_state).await
+}
+
+/// The source's access token over one run: an expired or revoked token gets one renewal per
+/// run ([`Access::renewing`]).
+struct Access<'a> {
+    tokens: TokenManager<'a>,
+    source: uuid::Uuid,
+    provider: ProviderId,
+    token: String,
+    renewed: bool,
+}
+
+impl<'a> Access<'a> {
+    /// The source's access token (renewed first when it is due).
+    async fn open(
+        deps: &'a SharedDeps,
+        source: uuid::Uuid,
+        provider: ProviderId,
+    ) -> Result<Access<'a>, Failure> {
+        let tokens = TokenManager {
+            pool: &deps.pool,
+            apps: &deps.apps,
+            key: &deps.token_key,
+            states: &deps.states,
+        };
+        let token = tokens.access_token(source, provider).await?;
+        Ok(Self {
+            tokens,
+            source,
+            provider,
+            token,
+            renewed: false,
+        })
+    }
+
+    /// Makes a provider call with the current token (`call` gets a copy); on a 401, renews the
+    /// token once per run and calls again. `call`'s outer error is not the provider's (the rate
+    /// limiter's); its inner result is the provider's answer.
+    async fn renewing<T, F, Fut>(&mut self, mut call: F) -> Result<T, Failure>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: std::future::Future<Output = Result<Result<T, ProviderError>, Failure>>,
+    {
+        loop {
+            match call(self.token.clone()).await? {
+                Err(ProviderError::Unauthorized(_)) if !self.renewed => {
+                    self.renewed = true;
+                    self.token = self
+                        .tokens
+                        .after_unauthorized(self.source, self.provider, &self.token)
+                        .await?;
                 }
-                Ending::Expected => {
-                    record_failure(&deps, &job, &f).await;
-                    return Ok(());
-                }
-                Ending::Bug => record_failure(&deps, &job, &f).await,
-                Ending::Retry if last_attempt => {
-                    f.message = format!(
-                        "gave up after {} attempts: {}",
-                        lease.max_attempts, f.message
-                    );
-                    record_failure(&deps, &job, &f).await;
-                }
-                Ending::Defer if last_deferral => {
-                    f.message =
-                        format!("gave up after {} deferrals: {}", lease.deferrals, f.message);
-                    record_failure(&deps, &job, &f).await;
-                }
-                Ending::Defer => {
-                    // Waiting is not being stuck: the run's deadline counts from its next turn.
-                    if let Some(w) = f.wait {
-                        if let Err(e) = sync_runs::waiting(&deps.pool, job.sync_run_id, w).await {
-                            tracing::warn!(error = %e, "could not move the run's deadline");
-                        }
-                    }
-                }
-                Ending::Retry => {}
+                other => return Ok(other?),
             }
-            Err(f.error)
         }
     }
 }
 
-async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
-    let pool = &deps.pool;
-    let Some(progress) = sync_runs::start(pool, job.sync_run_id).await? else {
-        return Ok(()); // the run already ended: a duplicate delivery
-    };
-    let Some(source) = data_sources::load_for_sync(pool, job.data_source_id).await? else {
-        return Err(Failure::cancelled("the data source no longer exists"));
-    };
-    if source.status == "disconnected" {
-        return Err(Failure::cancelled("disconnected"));
-    }
-    if source.status == "reauth_required" {
-        return Err(Failure::expected(
-            format!("the data source is {}", source.status),
-            None,
-        ));
-    }
-    let provider = ProviderId::parse(&source.provider)
-        .ok_or_else(|| Failure::bug(format!("unknown provider {}", source.provider)))?;
-    tracing::Span::current().record("provider", provider.as_str());
-    let app = deps
-        .apps
-        .get(provider)
-        .ok_or_else(|| Failure::bug(format!("{provider} is not configured")))?;
-    let pauses = deps.pauses();
-    if let Ok(Some(until)) = pauses.paused_until(provider, &app.client_id).await {
-        return Err(Failure::expected(
-            pause::reason(until, "reported by an earlier sync; no request sent"),
-            None,
-        ));
-    }
+/// A sync run in progress: its job, source, provider app and what every page request shares.
+struct Run<'a> {
+    job: &'a SyncDataSource,
+    deps: &'a SharedDeps,
+    source: data_sources::SyncSource,
+    provider: ProviderId,
+    app: &'a ProviderApp,
+    /// The source's incremental cursor.
+    cursor: Option<Value>,
+    page_size: u32,
+    /// The source's live item ids, for providers that list ids before they fetch bodies.
+    known: Option<HashSet<String>>,
+    limiter: Limiter,
+    links: LinkSecret,
+}
 
-    let token_manager = TokenManager {
-        pool,
-        apps: &deps.apps,
-        key: &deps.token_key,
-        states: &deps.states,
-    };
-    let mut access = token_manager.access_token(source.id, provider).await?;
-    // An expired or revoked access token gets one renewal per run.
-    let mut renewed = false;
-
-    let mut page_state: Option<Value> = progress
-        .page_cursor
-        .as_deref()
-        .and_then(|c| serde_json::from_str(c).ok())
-        .or_else(|| {
-            // A job's starting page: provider page state, or (version 1 jobs) a bare token.
-            job.page_cursor.as_deref().map(|c| {
-                serde_json::from_str(c).unwrap_or_else(|_| json!({ "pagination_token": c }))
-            })
-        });
-    let http = &deps.apps.http;
-    if page_state.is_none() {
-        // A run's start: refresh the account's display name from its profile.
-        let profile = match patiently(|| profile::fetch(app, http, &access)).await {
-            Err(ProviderError::Unauthorized(_)) if !renewed => {
-                renewed = true;
-                access = token_manager
-                    .after_unauthorized(source.id, provider, &access)
-                    .await?;
-                profile::fetch(app, http, &access).await?
-            }
-            other => other?,
+impl<'a> Run<'a> {
+    /// Starts (or resumes) the run: the run, the source's token and where the run is (None at
+    /// its start); None when the run already ended; a failure when its source is gone,
+    /// disconnected, awaiting reauthorization, unconfigured or paused.
+    async fn begin(
+        job: &'a SyncDataSource,
+        deps: &'a SharedDeps,
+    ) -> Result<Option<(Self, Access<'a>, Option<Value>)>, Failure> {
+        let pool = &deps.pool;
+        let Some(progress) = sync_runs::start(pool, job.sync_run_id).await? else {
+            return Ok(None);
         };
-        if profile.account_id != source.account_id {
+        let Some(source) = data_sources::load_for_sync(pool, job.data_source_id).await? else {
+            return Err(Failure::cancelled("the data source no longer exists"));
+        };
+        if source.status == "disconnected" {
+            return Err(Failure::cancelled("disconnected"));
+        }
+        if source.status == "reauth_required" {
+            return Err(Failure::expected(
+                format!("the data source is {}", source.status),
+                None,
+            ));
+        }
+        let provider = ProviderId::parse(&source.provider)
+            .ok_or_else(|| Failure::bug(format!("unknown provider {}", source.provider)))?;
+        tracing::Span::current().record("provider", provider.as_str());
+        let app = deps
+            .apps
+            .get(provider)
+            .ok_or_else(|| Failure::bug(format!("{provider} is not configured")))?;
+        if let Ok(Some(until)) = deps.pauses().paused_until(provider, &app.client_id).await {
+            return Err(Failure::expected(
+                pause::reason(until, "reported by an earlier sync; no request sent"),
+                None,
+            ));
+        }
+        let access = Access::open(deps, source.id, provider).await?;
+        let page_state = resume_point(progress.page_cursor.as_deref(), job);
+        // What a provider that lists ids first need not fetch again.
+        let known = match providers::lists_ids_first(provider) {
+            true => Some(reconcile::known_ids(pool, source.id).await?),
+            false => None,
+        };
+        let run = Self {
+            job,
+            deps,
+            provider,
+            app,
+            cursor: source.cursor_state.get(provider.as_str()).cloned(),
+            page_size: providers::page_size(provider, deps.batch_size),
+            known,
+            limiter: deps.limiter(),
+            links: LinkSecret::derive(deps.token_key.bytes()),
+            source,
+        };
+        Ok(Some((run, access, page_state)))
+    }
+
+    /// A run's start: checks the token's account and refreshes the source's display name.
+    async fn refresh_profile(&self, access: &mut Access<'_>) -> Result<(), Failure> {
+        let (app, http) = (self.app, &self.deps.apps.http);
+        let profile = access
+            .renewing(|token| async move {
+                Ok(patiently(|| providers::fetch_profile(app, http, &token)).await)
+            })
+            .await?;
+        if profile.account_id != self.source.account_id {
             return Err(Failure::expected(
                 "the token belongs to another account".into(),
                 Some("reauth_required"),
             ));
         }
-        let name = match provider {
-            ProviderId::Twitter => profile.account_name.map(|u| format!("@{u}")),
-            _ => profile.account_name,
-        };
-        data_sources::set_account_name(pool, source.id, name.as_deref()).await?;
+        let name = profile
+            .account_name
+            .map(|n| providers::display_name(self.provider, n));
+        data_sources::set_account_name(&self.deps.pool, self.source.id, name.as_deref()).await?;
+        Ok(())
     }
-    let limiter = deps.limiter();
-    let links = LinkSecret::derive(deps.token_key.bytes());
-    let cursor = source.cursor_state.get(provider.as_str()).cloned();
-    let page_size = providers::page_size(provider, deps.batch_size);
-    // What Gmail need not fetch again (it lists ids before it fetches bodies).
-    let known = match provider {
-        ProviderId::Google => Some(reconcile::known_ids(pool, source.id).await?),
-        _ => None,
-    };
-    // The next page is fetched while the current one is stored. A prefetch that failed
-    // transiently, was throttled or unauthorized is fetched again with the full handling on the
-    // next turn; a permanent failure ends the run once the current page is stored.
-    let mut prefetched: Option<providers::Page> = None;
-    loop {
-        let session = Session {
-            http,
-            app,
-            token: &access,
-            account_id: &source.account_id,
-            page_size,
-        };
-        let request = PageRequest {
-            mode: job.mode,
-            cursor: cursor.as_ref(),
-            page: page_state.as_ref(),
-            known: known.as_ref(),
-        };
-        let page = match prefetched.take() {
-            Some(p) => p,
-            None => {
-                pace(&limiter, app, &source.account_id).await?;
-                match patiently(|| providers::fetch_page(provider, &session, request)).await {
-                    Err(ProviderError::Unauthorized(_)) if !renewed => {
-                        renewed = true;
-                        access = token_manager
-                            .after_unauthorized(source.id, provider, &access)
-                            .await?;
-                        continue;
-                    }
-                    other => other?,
-                }
+
+    /// What a page request of this run says, at page state `page`.
+    fn request<'r>(&'r self, page: Option<&'r Value>) -> PageRequest<'r> {
+        PageRequest {
+            mode: self.job.mode,
+            cursor: self.cursor.as_ref(),
+            page,
+            known: self.known.as_ref(),
+        }
+    }
+
+    fn session<'r>(&'r self, token: &'r str) -> Session<'r> {
+        Session {
+            http: &self.deps.apps.http,
+            app: self.app,
+            token,
+            account_id: &self.source.account_id,
+            page_size: self.page_size,
+        }
+    }
+
+    /// The run's pages from `page_state`, each stored while the next is fetched, to the last.
+    async fn pages(
+        &self,
+        access: &mut Access<'_>,
+        mut page_state: Option<Value>,
+    ) -> Result<(), Failure> {
+        // The next page is fetched while the current one is stored. A prefetch that failed
+        // transiently, was throttled or unauthorized is fetched again with the full handling on
+        // the next turn; a permanent failure ends the run once the current page is stored.
+        let mut prefetched: Option<providers::Page> = None;
+        loop {
+            let page = match prefetched.take() {
+                Some(p) => p,
+                None => self.fetch(access, page_state.as_ref()).await?,
+            };
+            let Some(next) = page.next.clone() else {
+                return self.store(page, None).await;
+            };
+            let (stored, ahead) = tokio::join!(
+                self.store(page, Some(&next)),
+                self.prefetch(&access.token, &next)
+            );
+            stored?;
+            page_state = Some(next);
+            match ahead {
+                Some(Ok(p)) => prefetched = Some(p),
+                // What retrying cannot fix ends the run now (the page before it is stored).
+                Some(Err(
+                    e @ (ProviderError::Permanent(_)
+                    | ProviderError::NotFound(_)
+                    | ProviderError::Forbidden(_)
+                    | ProviderError::UsageCapped { .. }),
+                )) => return Err(e.into()),
+                // Transient, throttled or unauthorized: fetched again with the full handling.
+                _ => {}
             }
-        };
-        let fetched = page.items.len() as i32;
+        }
+    }
+
+    /// The page at `page`: paced, patient with transient failures, renewing the token once.
+    async fn fetch(
+        &self,
+        access: &mut Access<'_>,
+        page: Option<&Value>,
+    ) -> Result<providers::Page, Failure> {
+        access
+            .renewing(|token| async move {
+                pace(&self.limiter, self.app, &self.source.account_id).await?;
+                let session = self.session(&token);
+                let request = self.request(page);
+                Ok(patiently(|| providers::fetch_page(self.provider, &session, request)).await)
+            })
+            .await
+    }
+
+    /// The page after `next`, fetched while the current one is stored (None: the limiter said
+    /// wait, or failed; the page is then fetched with the full handling).
+    async fn prefetch(
+        &self,
+        token: &str,
+        next: &Value,
+    ) -> Option<Result<providers::Page, ProviderError>> {
+        if pace(&self.limiter, self.app, &self.source.account_id)
+            .await
+            .is_err()
+        {
+            return None;
+        }
+        let session = self.session(token);
+        Some(providers::fetch_page(self.provider, &session, self.request(Some(next))).await)
+    }
+
+    /// Stores a page in one transaction: its items, deletions, counters and what it saw, with
+    /// the resume point `next`; without one (the run's last page) the run ends and the
+    /// source's cursor moves in the same transaction.
+    async fn store(&self, page: providers::Page, next: Option<&Value>) -> Result<(), Failure> {
+        let (job, source) = (self.job, &self.source);
         let seen = reconcile::PageSeen::of(
             page.items.iter().map(|i| i.external_id.as_str()),
             &page.listed,
             &page.removed,
         );
+        let fetched = page.items.len() as i32;
         let normalized: Vec<_> = page
             .items
             .into_iter()
-            .map(|i| normalize(i, &links))
+            .map(|i| normalize(i, &self.links))
             .collect();
         let kind = normalized.first().map_or("post", |i| i.kind.as_str());
-        let Some(next) = page.next.clone() else {
-            let mut tx = pool.begin().await?;
-            if !data_sources::lock_for_page(&mut tx, source.id).await? {
-                return Err(Failure::cancelled("disconnected"));
-            }
-            let counts = store_items(
-                &mut tx,
-                &source,
-                &normalized,
-                &page.deleted,
-                deps.duplicate_window,
-            )
-            .await?;
-            if !sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, None).await? {
-                return Err(ended_elsewhere());
-            }
-            reconcile::record(&mut tx, job.sync_run_id, source.id, &seen).await?;
-            reconcile::finish(&mut tx, job.sync_run_id, source.id, page.reconcile).await?;
-            sync_runs::finish(&mut tx, job.sync_run_id, true, None).await?;
-            let patch = page.cursor.map(|c| json!({ provider.as_str(): c }));
+        let state = next.map(Value::to_string);
+        let mut tx = self.deps.pool.begin().await?;
+        if !data_sources::lock_for_page(&mut tx, source.id).await? {
+            return Err(Failure::cancelled("disconnected"));
+        }
+        let window = self.deps.duplicate_window;
+        let counts = store_items(&mut tx, source, &normalized, &page.deleted, window).await?;
+        let run = job.sync_run_id;
+        if !sync_runs::record_page(&mut tx, run, fetched, counts, state.as_deref()).await? {
+            return Err(ended_elsewhere()); // the transaction rolls back
+        }
+        reconcile::record(&mut tx, run, source.id, &seen).await?;
+        if next.is_none() {
+            reconcile::finish(&mut tx, run, source.id, page.reconcile).await?;
+            sync_runs::finish(&mut tx, run, true, None).await?;
+            let patch = page.cursor.map(|c| json!({ self.provider.as_str(): c }));
             data_sources::finish_sync(&mut tx, source.id, true, None, patch.as_ref()).await?;
-            tx.commit().await?;
-            record_items(&source.provider, kind, counts);
+        }
+        tx.commit().await?;
+        record_items(&source.provider, kind, counts);
+        if next.is_none() {
             metrics::sync_run_finished(&source.provider, job.trigger.as_str(), true);
             tracing::info!(mode = ?job.mode, trigger = job.trigger.as_str(), "sync run succeeded");
-            return Ok(());
-        };
-        // The page, its counters and the resume point commit together, while the next page is
-        // being fetched.
-        let state = next.to_string();
-        let store = async {
-            let mut tx = pool.begin().await?;
-            if !data_sources::lock_for_page(&mut tx, source.id).await? {
-                return Ok(Stored::Disconnected);
-            }
-            let counts = store_items(
-                &mut tx,
-                &source,
-                &normalized,
-                &page.deleted,
-                deps.duplicate_window,
-            )
-            .await?;
-            if !sync_runs::record_page(&mut tx, job.sync_run_id, fetched, counts, Some(&state))
-                .await?
-            {
-                return Ok(Stored::RunEnded); // the transaction rolls back
-            }
-            reconcile::record(&mut tx, job.sync_run_id, source.id, &seen).await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(Stored::Page(counts))
-        };
-        let prefetch = async {
-            let ahead = PageRequest {
-                mode: job.mode,
-                cursor: cursor.as_ref(),
-                page: Some(&next),
-                known: known.as_ref(),
-            };
-            if pace(&limiter, app, &source.account_id).await.is_err() {
-                return None;
-            }
-            Some(providers::fetch_page(provider, &session, ahead).await)
-        };
-        let (stored, ahead) = tokio::join!(store, prefetch);
-        let counts = match stored? {
-            Stored::Page(counts) => counts,
-            Stored::Disconnected => return Err(Failure::cancelled("disconnected")),
-            Stored::RunEnded => return Err(ended_elsewhere()),
-        };
-        record_items(&source.provider, kind, counts);
-        page_state = Some(next);
-        match ahead {
-            Some(Ok(p)) => prefetched = Some(p),
-            // What retrying cannot fix ends the run now (the page before it is stored).
-            Some(Err(
-                e @ (ProviderError::Permanent(_)
-                | ProviderError::NotFound(_)
-                | ProviderError::Forbidden(_)
-                | ProviderError::UsageCapped { .. }),
-            )) => return Err(e.into()),
-            // Transient, throttled or unauthorized: fetched again with the full handling.
-            _ => {}
         }
+        Ok(())
     }
 }
 
-/// What became of a page's transaction.
-enum Stored {
-    Page(items::PageCounts),
-    /// The source is disconnected or gone: nothing stored.
-    Disconnected,
-    /// The run is no longer running (the deadline ended it): nothing stored.
-    RunEnded,
+/// Where the run resumes: the last stored page's state, else the job's starting page (provider
+/// page state, or, for version 1 jobs, a bare token); None at a run's start.
+fn resume_point(stored: Option<&str>, job: &SyncDataSource) -> Option<Value> {
+    stored
+        .and_then(|c| serde_json::from_str(c).ok())
+        .or_else(|| {
+            job.page_cursor.as_deref().map(|c| {
+                serde_json::from_str(c).unwrap_or_else(|_| json!({ "pagination_token": c }))
+            })
+        })
 }
 
 /// The run was ended while this job worked on it (the run deadline): the page is not stored,
@@ -478,7 +577,7 @@ fn ended_elsewhere() -> Failure {
 async fn store_items(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     source: &data_sources::SyncSource,
-    normalized: &[crate::domain::NormalizedItem],
+    normalized: &[NormalizedItem],
     deleted: &[String],
     duplicate_window: std::time::Duration,
 ) -> sqlx::Result<items::PageCounts> {
@@ -501,11 +600,7 @@ async fn store_items(
 
 /// Waits for the shared rate limiter: a short wait is slept, a long one reschedules the job
 /// (no attempt spent) for the moment the limiter allows the next request.
-async fn pace(
-    limiter: &crate::providers::limiter::Limiter,
-    app: &crate::oauth::apps::ProviderApp,
-    account: &str,
-) -> Result<(), Failure> {
+async fn pace(limiter: &Limiter, app: &ProviderApp, account: &str) -> Result<(), Failure> {
     loop {
         let wait = limiter
             .acquire(app.id, account, app.app_rate_limit, app.account_rate_limit)

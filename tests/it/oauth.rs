@@ -908,7 +908,7 @@ async fn client_authentication_follows_configuration_and_success_can_redirect() 
         &base,
         redirect_uri(ProviderId::Google),
     );
-    google.token_auth = Some(lifesync::oauth::spec::ClientAuth::Basic);
+    google.token_auth = Some(lifesync::domain::ClientAuth::Basic);
     configs.insert(ProviderId::Google, google);
     // Twitter's requires Basic: client_secret_post is refused with its real error.
     let mut twitter = lifesync::sandbox_link::provider_config(
@@ -916,7 +916,7 @@ async fn client_authentication_follows_configuration_and_success_can_redirect() 
         &base,
         redirect_uri(ProviderId::Twitter),
     );
-    twitter.token_auth = Some(lifesync::oauth::spec::ClientAuth::Post);
+    twitter.token_auth = Some(lifesync::domain::ClientAuth::Post);
     configs.insert(ProviderId::Twitter, twitter);
     let apps = Arc::new(lifesync::oauth::apps::ProviderApps::new(
         &configs,

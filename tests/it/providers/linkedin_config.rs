@@ -5,9 +5,9 @@
 
 use crate::common::*;
 use lifesync::{
-    oauth::apps::ProviderApp,
     providers::{
-        self, linkedin::LINKEDIN_VERSION, PageRequest, ProviderError, ProviderId, Session,
+        self, app::ProviderApp, linkedin::LINKEDIN_VERSION, PageRequest, ProviderError,
+        ProviderId, Session,
     },
 };
 use lifesync_jobs::payloads::SyncMode;

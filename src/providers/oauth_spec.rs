@@ -1,10 +1,10 @@
-//! What each provider's OAuth looks like (from `providers.md`): default endpoints, the scopes
-//! the data we sync needs, extra authorization parameters, PKCE, how the client authenticates
-//! at the token endpoint, long-lived token exchange, refresh and revocation. One table entry
-//! per provider; the flow code reads only this table, so a seventh provider is one entry.
+//! What each provider's OAuth looks like (as its documentation says): default endpoints, the
+//! scopes the data we sync needs, extra authorization parameters, PKCE, how the client
+//! authenticates at the token endpoint, long-lived token exchange, refresh and revocation. One
+//! table entry per provider; the flows in `oauth` read only this table, so a seventh provider
+//! is one entry.
 
-pub use crate::domain::ClientAuth;
-use crate::domain::ProviderId;
+use crate::domain::{ClientAuth, ProviderId};
 
 /// Whether the provider takes a PKCE challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
