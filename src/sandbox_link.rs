@@ -6,7 +6,7 @@
 use secrecy::SecretString;
 use url::Url;
 
-use crate::{config::ProviderConfig, providers::ProviderId};
+use crate::{config::ProviderConfig, domain::ProviderId};
 
 impl From<ProviderId> for lifesync_sandbox::Provider {
     fn from(p: ProviderId) -> Self {

@@ -114,7 +114,7 @@ pub struct SyncSource {
     pub user_id: String,
     pub provider: String,
     pub account_id: String,
-    pub status: String,
+    pub status: DataSourceStatus,
     pub cursor_state: serde_json::Value,
 }
 
@@ -134,22 +134,22 @@ pub async fn load_for_sync(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<SyncS
 /// share the key, are not held up). False: the source is disconnected or gone, and the caller
 /// stores nothing.
 pub async fn lock_for_page(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<bool> {
-    let status: Option<String> =
+    let status: Option<DataSourceStatus> =
         sqlx::query_scalar("SELECT status FROM data_sources WHERE id = $1 FOR NO KEY UPDATE")
             .bind(id)
             .fetch_optional(&mut **tx)
             .await?;
-    Ok(status.is_some_and(|s| s != "disconnected"))
+    Ok(status.is_some_and(|s| s != DataSourceStatus::Disconnected))
 }
 
 /// Whether the source is disconnected or no longer exists.
 pub async fn is_gone(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
-    let status: Option<String> =
+    let status: Option<DataSourceStatus> =
         sqlx::query_scalar("SELECT status FROM data_sources WHERE id = $1")
             .bind(id)
             .fetch_optional(pool)
             .await?;
-    Ok(status.is_none_or(|s| s == "disconnected"))
+    Ok(status.is_none_or(|s| s == DataSourceStatus::Disconnected))
 }
 
 /// Records a sync's end on its source: status, error, and (on success) the merged cursor state.
@@ -178,7 +178,11 @@ pub async fn finish_sync(
 
 /// Sets a source's status (`reauth_required` after a revoked token, …), unless it is
 /// disconnected: only a new connect reopens a disconnected source.
-pub async fn set_status(db: impl sqlx::PgExecutor<'_>, id: Uuid, status: &str) -> sqlx::Result<()> {
+pub async fn set_status(
+    db: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+    status: DataSourceStatus,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE data_sources SET status = $2, updated_at = now()
           WHERE id = $1 AND status <> 'disconnected'",
@@ -205,12 +209,12 @@ pub async fn mark_reauth_required(
     fence: i64,
 ) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
-    let status: Option<String> =
+    let status: Option<DataSourceStatus> =
         sqlx::query_scalar("SELECT status FROM data_sources WHERE id = $1 FOR NO KEY UPDATE")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-    if status.is_none_or(|s| s == "disconnected") {
+    if status.is_none_or(|s| s == DataSourceStatus::Disconnected) {
         return Ok(false);
     }
     let marked = sqlx::query(
@@ -395,4 +399,12 @@ pub async fn last_success_by_provider(pool: &PgPool) -> sqlx::Result<Vec<(String
     )
     .fetch_all(pool)
     .await
+}
+
+/// The provider of a data source (None: no such source).
+pub async fn provider_of(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT provider FROM data_sources WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }

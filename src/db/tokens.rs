@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::crypto::Sealed;
+use crate::{crypto::Sealed, domain::DataSourceStatus};
 
 /// A data source's sealed tokens.
 pub struct StoredTokens {
@@ -97,7 +97,7 @@ pub async fn store_renewed(
     scopes: &[String],
 ) -> sqlx::Result<Renewed> {
     let mut tx = pool.begin().await?;
-    let status: Option<String> =
+    let status: Option<DataSourceStatus> =
         sqlx::query_scalar("SELECT status FROM data_sources WHERE id = $1 FOR NO KEY UPDATE")
             .bind(data_source_id)
             .fetch_optional(&mut *tx)
@@ -128,7 +128,7 @@ pub async fn store_renewed(
     .await?;
     let out = match refused {
         None => Renewed::NotStored,
-        Some(Some(refused_fence)) if status == "reauth_required" => {
+        Some(Some(refused_fence)) if status == DataSourceStatus::ReauthRequired => {
             sqlx::query(
                 "UPDATE data_sources SET status = 'active', updated_at = now() WHERE id = $1",
             )

@@ -4,11 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{
-    config::ProviderConfig,
-    domain::ProviderId,
-    providers::app::ProviderApp,
-};
+use crate::{config::ProviderConfig, domain::ProviderId, providers::app::ProviderApp};
 
 /// Every configured provider app, with the HTTP client they share.
 #[derive(Debug)]

@@ -6,8 +6,8 @@ use oauth2::{
     basic::BasicClient, AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope,
 };
 
-use crate::providers::oauth_spec::Pkce;
 use crate::providers::app::ProviderApp;
+use crate::providers::oauth_spec::Pkce;
 
 /// A URL to send the browser to, and the PKCE verifier to keep (sealed) with the state.
 pub struct Authorization {

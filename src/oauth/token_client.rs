@@ -14,11 +14,11 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::providers::app::ProviderApp;
 use crate::{
     domain::ClientAuth,
     providers::oauth_spec::{LongLived, Refresh, Revoke},
 };
-use crate::providers::app::ProviderApp;
 
 /// Tokens as a provider issued them. Debug never shows them.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]

@@ -67,7 +67,7 @@ use crate::{
         data_sources,
         tokens::{self, Renewed},
     },
-    domain::ProviderId,
+    domain::{DataSourceStatus, ProviderId},
 };
 
 /// Why no usable token could be had.
@@ -136,14 +136,16 @@ impl TokenManager<'_> {
     /// A reconnect is needed for a reason other than a refusal: the source becomes
     /// `reauth_required` (unless disconnected). A refusal marks it itself, conditionally.
     async fn reconnect(&self, source: Uuid, reason: String) -> TokenError {
-        match data_sources::set_status(self.pool, source, "reauth_required").await {
+        match data_sources::set_status(self.pool, source, DataSourceStatus::ReauthRequired).await {
             Ok(()) => TokenError::Reauth(reason),
             Err(e) => TokenError::Database(e),
         }
     }
 
     fn due(&self, provider: ProviderId, t: &Opened) -> bool {
-        let margin = chrono::Duration::seconds(crate::providers::oauth_spec::spec(provider).refresh_margin_secs);
+        let margin = chrono::Duration::seconds(
+            crate::providers::oauth_spec::spec(provider).refresh_margin_secs,
+        );
         t.expires_at.is_some_and(|e| e - Utc::now() < margin)
     }
 

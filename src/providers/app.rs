@@ -7,8 +7,8 @@
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use super::{limiter::PerMinute, ProviderId};
 use super::oauth_spec::{spec, OAuthSpec};
+use super::{limiter::PerMinute, ProviderId};
 use crate::{config::ProviderConfig, domain::ClientAuth};
 
 /// One provider's app as configured.

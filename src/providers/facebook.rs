@@ -1,4 +1,4 @@
-//! Facebook client (Graph API v18.0, `providers.md` §4): the user's own posts, newest first,
+//! Facebook client (Graph API v18.0): the user's own posts, newest first,
 //! from `GET /v18.0/me/posts?fields=…&limit=N` (kind `post`, `place` → location), following the
 //! time-based `paging.next` (`until` + `__paging_token`) until it is absent (the walk: `walk`;
 //! Graph paging and times: `meta`); the profile from `GET /v18.0/me?fields=id,name`.

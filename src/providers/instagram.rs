@@ -1,4 +1,4 @@
-//! Instagram client (Instagram API with Instagram Login, `providers.md` §1): the account's
+//! Instagram client (Instagram API with Instagram Login): the account's
 //! media, newest first, from `GET /me/media?fields=…&limit=N` (kind `media`), following
 //! `paging.next` until it is absent (the walk: `walk`; Graph paging and times: `meta`); the
 //! profile from `GET /me?fields=user_id,username,…`.

@@ -1,4 +1,4 @@
-//! LinkedIn client (Posts API, `providers.md` §5): the member's posts from
+//! LinkedIn client (Posts API): the member's posts from
 //! `GET /rest/posts?author=urn:li:person:{sub}&q=author&count=N&start=S&sortBy=LAST_MODIFIED`
 //! with `LinkedIn-Version` (`LINKEDIN_API_VERSION`, default [`LINKEDIN_VERSION`]) and
 //! `X-Restli-Protocol-Version: 2.0.0` (kind `post`), following the relative

@@ -1,6 +1,6 @@
 //! Twitter (X API v2) client: the profile (`GET /2/users/me`; the account is shown as
 //! `@handle`) and the user timeline, newest first, with `since_id` incremental sync and
-//! `pagination_token` paging (`providers.md` §2). X's errors are classified here: 429 with
+//! `pagination_token` paging. X's errors are classified here: 429 with
 //! `x-rate-limit-reset`, and the app's monthly usage cap (a 429 or 403 problem body) as
 //! [`ProviderError::UsageCapped`].
 //!

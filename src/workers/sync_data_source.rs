@@ -39,13 +39,12 @@ use serde_json::{json, Value};
 use super::SharedDeps;
 use crate::{
     db::{data_sources, duplicates, items, reconcile, sync_runs},
+    domain::{DataSourceStatus, NormalizedItem, ProviderId},
     metrics,
-    domain::{NormalizedItem, ProviderId},
     normalizer::{normalize, LinkSecret},
     oauth::tokens::{TokenError, TokenManager},
     providers::{
-        self, app::ProviderApp, limiter::Limiter, pause, PageRequest, ProviderError,
-        Session,
+        self, app::ProviderApp, limiter::Limiter, pause, PageRequest, ProviderError, Session,
     },
 };
 
@@ -64,7 +63,7 @@ struct Failure {
     error: JobError,
     message: String,
     ending: Ending,
-    source_status: Option<&'static str>,
+    source_status: Option<DataSourceStatus>,
     /// The longest the job will wait before its next attempt (deferrals), for the run deadline.
     wait: Option<std::time::Duration>,
     /// The provider app's usage cap is spent until then: pause the provider's syncs.
@@ -84,7 +83,7 @@ impl Failure {
     }
 
     /// The user's or the provider's doing: the run ends, the job completes.
-    fn expected(message: String, source_status: Option<&'static str>) -> Self {
+    fn expected(message: String, source_status: Option<DataSourceStatus>) -> Self {
         Self {
             error: JobError::permanent(message.clone()),
             message,
@@ -164,8 +163,10 @@ impl From<ProviderError> for Failure {
                 ..Self::expected(pause::reason(resets_at, &detail), None)
             },
             ProviderError::Transient(_) => Self::retryable(message),
-            ProviderError::Unauthorized(_) => Self::expected(message, Some("reauth_required")),
-            ProviderError::Forbidden(_) => Self::expected(message, Some("error")),
+            ProviderError::Unauthorized(_) => {
+                Self::expected(message, Some(DataSourceStatus::ReauthRequired))
+            }
+            ProviderError::Forbidden(_) => Self::expected(message, Some(DataSourceStatus::Error)),
             ProviderError::NotFound(_) | ProviderError::Permanent(_) => Self::bug(message),
         }
     }
@@ -349,10 +350,10 @@ impl<'a> Run<'a> {
         let Some(source) = data_sources::load_for_sync(pool, job.data_source_id).await? else {
             return Err(Failure::cancelled("the data source no longer exists"));
         };
-        if source.status == "disconnected" {
+        if source.status == DataSourceStatus::Disconnected {
             return Err(Failure::cancelled("disconnected"));
         }
-        if source.status == "reauth_required" {
+        if source.status == DataSourceStatus::ReauthRequired {
             return Err(Failure::expected(
                 format!("the data source is {}", source.status),
                 None,
@@ -404,7 +405,7 @@ impl<'a> Run<'a> {
         if profile.account_id != self.source.account_id {
             return Err(Failure::expected(
                 "the token belongs to another account".into(),
-                Some("reauth_required"),
+                Some(DataSourceStatus::ReauthRequired),
             ));
         }
         let name = profile
@@ -666,7 +667,7 @@ async fn pause_provider(
 async fn record_cancel(deps: &SharedDeps, job: &SyncDataSource, reason: &str) {
     let result: sqlx::Result<()> = async {
         if sync_runs::cancel(&deps.pool, job.sync_run_id, reason).await? {
-            if let Some(p) = provider_of(&deps.pool, job).await? {
+            if let Some(p) = data_sources::provider_of(&deps.pool, job.data_source_id).await? {
                 metrics::sync_run_cancelled(&p, job.trigger.as_str());
             }
         }
@@ -679,13 +680,6 @@ async fn record_cancel(deps: &SharedDeps, job: &SyncDataSource, reason: &str) {
             tracing::error!(sync_run_id = %job.sync_run_id, error = %e, "could not record a cancelled sync")
         }
     }
-}
-
-async fn provider_of(pool: &sqlx::PgPool, job: &SyncDataSource) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT provider FROM data_sources WHERE id = $1")
-        .bind(job.data_source_id)
-        .fetch_optional(pool)
-        .await
 }
 
 /// Ends the run and records the error on its source (best effort: the job ends either way).
@@ -701,7 +695,7 @@ async fn record_failure(deps: &SharedDeps, job: &SyncDataSource, f: &Failure) {
         }
         tx.commit().await?;
         if ended {
-            if let Some(p) = provider_of(&deps.pool, job).await? {
+            if let Some(p) = data_sources::provider_of(&deps.pool, job.data_source_id).await? {
                 metrics::sync_run_finished(&p, job.trigger.as_str(), false);
             }
         }

@@ -15,7 +15,10 @@ use syn::visit::Visit;
 /// Top to bottom. A module may import modules of its own layer (without a cycle) or below.
 const LAYERS: &[(&str, &[&str])] = &[
     ("entry points", &["bench", "dev"]),
-    ("processes", &["bootstrap", "doctor", "embedded", "sandbox_link"]),
+    (
+        "processes",
+        &["bootstrap", "doctor", "embedded", "sandbox_link"],
+    ),
     ("handlers", &["api", "workers", "scheduler"]),
     ("operations", &["services", "maintenance"]),
     ("engines", &["oauth", "normalizer", "providers"]),

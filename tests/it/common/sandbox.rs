@@ -6,8 +6,7 @@ use super::{app::serve_on_free_port, *};
 
 /// The private CA of every sandbox this test binary starts, and the certificate they serve.
 pub fn sandbox_tls() -> &'static lifesync_sandbox::tls::SandboxTls {
-    static TLS: std::sync::OnceLock<lifesync_sandbox::tls::SandboxTls> =
-        std::sync::OnceLock::new();
+    static TLS: std::sync::OnceLock<lifesync_sandbox::tls::SandboxTls> = std::sync::OnceLock::new();
     TLS.get_or_init(|| lifesync_sandbox::tls::SandboxTls::generate().unwrap())
 }
 

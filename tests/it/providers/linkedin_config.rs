@@ -4,11 +4,9 @@
 //! names `LINKEDIN_API_VERSION`.
 
 use crate::common::*;
-use lifesync::{
-    providers::{
-        self, app::ProviderApp, linkedin::LINKEDIN_VERSION, PageRequest, ProviderError,
-        ProviderId, Session,
-    },
+use lifesync::providers::{
+    self, app::ProviderApp, linkedin::LINKEDIN_VERSION, PageRequest, ProviderError, ProviderId,
+    Session,
 };
 use lifesync_jobs::payloads::SyncMode;
 

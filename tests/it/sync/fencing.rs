@@ -715,7 +715,7 @@ async fn a_success_undoes_only_a_refusal_of_the_tokens_it_renewed_whatever_the_f
     // `reauth_required` for another reason (say the token is another account's): a renewal
     // stores its tokens but does not reopen the source.
     let t2 = current().await;
-    data_sources::set_status(pool, ds, "reauth_required")
+    data_sources::set_status(pool, ds, lifesync::domain::DataSourceStatus::ReauthRequired)
         .await
         .unwrap();
     assert_eq!(renew(t2, 11).await, Renewed::Stored);
@@ -723,7 +723,9 @@ async fn a_success_undoes_only_a_refusal_of_the_tokens_it_renewed_whatever_the_f
     // A refusal mark belongs to the tokens it refused: a connect's new tokens clear it, and a
     // renewal of those does not reopen what the refusal of the old ones closed.
     let t3 = current().await;
-    data_sources::set_status(pool, ds, "active").await.unwrap();
+    data_sources::set_status(pool, ds, lifesync::domain::DataSourceStatus::Active)
+        .await
+        .unwrap();
     assert!(
         data_sources::mark_reauth_required(pool, ds, "refused", &t3, 12)
             .await
