@@ -94,24 +94,7 @@ pub enum LockError {
     EarlierInFlight,
 }
 
-/// How long the lock lives without renewal, and how long a caller waits for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LockTiming {
-    /// The lease (renewed every third of it while the holder works).
-    pub lease: Duration,
-    /// How long a caller waits for the lock and for older renewals in flight.
-    pub wait: Duration,
-}
-
-impl Default for LockTiming {
-    fn default() -> Self {
-        Self {
-            lease: Duration::from_secs(10),
-            // Longer than a provider request may take by default (PROVIDER_HTTP_TIMEOUT_SECONDS).
-            wait: Duration::from_secs(35),
-        }
-    }
-}
+pub use super::state::LockTiming;
 
 struct Keys {
     lock: String,

@@ -95,7 +95,7 @@ pub struct StateStore {
     conn: ConnectionManager,
     prefix: String,
     clock: Arc<dyn Clock>,
-    refresh_timing: super::refresh_lock::LockTiming,
+    refresh_timing: LockTiming,
 }
 
 const CONSUME: &str = r"
@@ -143,12 +143,12 @@ impl StateStore {
 
     /// With another lease and wait for the token refresh lock (tests: a lease shorter than
     /// a slow token endpoint).
-    pub fn with_refresh_timing(mut self, timing: super::refresh_lock::LockTiming) -> Self {
+    pub fn with_refresh_timing(mut self, timing: LockTiming) -> Self {
         self.refresh_timing = timing;
         self
     }
 
-    pub(crate) fn refresh_timing(&self) -> super::refresh_lock::LockTiming {
+    pub(crate) fn refresh_timing(&self) -> LockTiming {
         self.refresh_timing
     }
 
@@ -287,5 +287,23 @@ impl StateStore {
 
     pub(crate) fn prefixed(&self, rest: &str) -> String {
         self.key(rest)
+    }
+}
+/// How long the lock lives without renewal, and how long a caller waits for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockTiming {
+    /// The lease (renewed every third of it while the holder works).
+    pub lease: Duration,
+    /// How long a caller waits for the lock and for older renewals in flight.
+    pub wait: Duration,
+}
+
+impl Default for LockTiming {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(10),
+            // Longer than a provider request may take by default (PROVIDER_HTTP_TIMEOUT_SECONDS).
+            wait: Duration::from_secs(35),
+        }
     }
 }

@@ -30,9 +30,9 @@ pub struct ProviderApp {
     pub scopes: Vec<String>,
     /// The API version sent (LinkedIn: `LINKEDIN_API_VERSION`, else the client's default).
     pub api_version: Option<String>,
-    /// Outlook: mail folders not synced (`MICROSOFT_EXCLUDED_FOLDERS`, else Junk Email and
-    /// Deleted Items), by well-known name or id.
-    pub excluded_folders: Vec<String>,
+    /// Outlook: mail folders not synced (`MICROSOFT_EXCLUDED_FOLDERS`; None: the client's
+    /// default, Junk Email and Deleted Items), by well-known name or id.
+    pub excluded_folders: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for ProviderApp {
@@ -68,10 +68,7 @@ impl ProviderApp {
                 .clone()
                 .unwrap_or_else(|| spec.scopes.iter().map(|s| s.to_string()).collect()),
             api_version: c.api_version.clone(),
-            excluded_folders: c
-                .excluded_folders
-                .clone()
-                .unwrap_or_else(|| super::outlook::EXCLUDED_FOLDERS.map(String::from).to_vec()),
+            excluded_folders: c.excluded_folders.clone(),
         }
     }
 

@@ -255,7 +255,11 @@ impl PageState {
             },
             None => Self {
                 full,
-                resolve: s.app.excluded_folders.clone(),
+                resolve: s
+                    .app
+                    .excluded_folders
+                    .clone()
+                    .unwrap_or_else(|| EXCLUDED_FOLDERS.map(String::from).to_vec()),
                 ..Self::default()
             },
         }
