@@ -6,7 +6,7 @@
 //! The map of the crate, by layer, top to bottom: a module imports only from its own layer
 //! (without a cycle) or below, as `tests/it/architecture.rs` checks and README.md pictures.
 //! - entry points: [`dev`] (`lifesync dev`: everything in one process against the sandbox),
-//!   [`bench`] (the `lifesync bench …` measurements);
+//!   [`bench`](mod@bench) (the `lifesync bench …` measurements);
 //! - processes: [`bootstrap`] (builds and runs `web`, `worker` and `scheduler` from the
 //!   configuration), [`doctor`] (`lifesync doctor`, and the start-up check of Redis's eviction
 //!   policy), [`embedded`] (the PostgreSQL and Redis `dev` starts when none is usable),

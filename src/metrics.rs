@@ -28,7 +28,7 @@ pub const SCHEDULER_TICKS_TOTAL: &str = "lifesync_scheduler_ticks_total";
 pub const WEBHOOK_DELIVERIES_TOTAL: &str = "lifesync_webhook_deliveries_total";
 pub const ERASE_REVOCATIONS_TOTAL: &str = "lifesync_erase_revocations_total";
 
-/// Closed label sets, exported at 0 from start-up ([`register_known`]).
+/// Closed label sets, exported at 0 from start-up (`register_known`).
 pub const TRIGGERS: [&str; 5] = ["oauth", "manual", "daily", "incremental", "admin"];
 pub const RUN_OUTCOMES: [&str; 3] = ["succeeded", "failed", "cancelled"];
 pub const ITEM_KINDS: [&str; 3] = ["post", "media", "email"];

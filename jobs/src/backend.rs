@@ -10,7 +10,7 @@
 //! - the *acker* writes outcomes in batches: one script call for everything that finished while
 //!   the previous call was in flight (group commit), retried until Redis takes it.
 //!
-//! and a fourth logs the worker's [`summary`](crate::summary) at INFO every
+//! and a fourth logs the worker's `summary` at INFO every
 //! `QueueSettings::summary_every` (per-job lines are DEBUG; failures and dead letters WARN).
 //!
 //! [`OutcomeLayer`] is the backend's middleware: it wraps every task (outside the user's layers),

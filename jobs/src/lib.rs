@@ -9,7 +9,7 @@
 //! - [`retry`]: backoff policy and the error kinds handlers return;
 //! - [`payloads`]: the typed job payloads; [`producer`]: typed enqueue, the only way in;
 //! - [`runner`]: running workers until SIGTERM with a grace period;
-//! - [`bench`]: the queue benchmark (`lifesync bench queue`);
+//! - [`bench`](mod@bench): the queue benchmark (`lifesync bench queue`);
 //! - [`metrics`]: the queue's metrics (attempts, durations, depth);
 //! - `summary`: the per-queue `jobs summary` log line (per-job lines are DEBUG).
 //!

@@ -12,7 +12,7 @@
 //!   `raw_parts` (email addresses lowercased, numbers as their digits), in order.
 //!
 //! The last part keeps apart two texts that only sanitization made equal ("Found a card on the
-//! street, [card]" with two different numbers), while a true cross-post, which carries the same
+//! street, \[card\]" with two different numbers), while a true cross-post, which carries the same
 //! number, still links. The values are keyed so that the stored key cannot be searched
 //! offline for a phone or card number; the secret lives with the service, never in the data.
 //!

@@ -301,7 +301,7 @@ pub async fn waiting(pool: &PgPool, run_id: Uuid, wait: std::time::Duration) -> 
 }
 
 /// Live (queued or running) runs with a job, untouched for `idle`: (run, job id), oldest first,
-/// at most `limit`. Candidates for [`fail_dead_job_runs`].
+/// at most `limit`. Candidates for `maintenance::end_dead_job_runs`.
 pub async fn idle_with_jobs(
     pool: &PgPool,
     idle: std::time::Duration,

@@ -1,5 +1,5 @@
 //! The one sender of provider requests, and the classification of their replies into
-//! [`ProviderError`](super::ProviderError). Every provider request goes through [`send`], which
+//! `ProviderError`. Every provider request goes through `send`, which
 //! counts it in `lifesync_provider_requests_total` (with its status, or `error` when no reply
 //! came) and hands back a [`Reply`] of any status; [`get_json`] and [`get_json_with`] add the
 //! decoding of a 2xx reply and the classification of any other, by [`classify`] or by a
@@ -8,7 +8,7 @@
 //!
 //! [`classify`] knows the JSON APIs of Meta (Graph error bodies, where throttling is code
 //! 4/17/32/613/80000–80014 whatever the HTTP status and an expired token is code 190; the codes
-//! and usage headers are in [`meta`](super::meta)), Google (403 or 429 with reason
+//! and usage headers are in `meta`), Google (403 or 429 with reason
 //! `userRateLimitExceeded`, `rateLimitExceeded` or `dailyLimitExceeded`, or status
 //! `RESOURCE_EXHAUSTED`: all throttles, never `Forbidden`), Microsoft Graph and LinkedIn. Every
 //! throttle of every provider becomes a [`ProviderError::RateLimited`] through [`throttled`],

@@ -18,7 +18,7 @@
 //! during the run moved, and is not deleted. An expired delta token (410 `SyncStateNotFound`,
 //! also `resyncRequired`/`syncStateNotFound`) restarts that folder as an initial round.
 //!
-//! One request per [`Provider::fetch_page`] call. Page state: [`PageState`]; cursor
+//! One request per `Provider::fetch_page` call. Page state: `PageState`; cursor
 //! `{"folders": {"<folder id>": "<@odata.deltaLink>"}, "excluded": ["<folder id>"]}` (a cursor
 //! of the inbox-only client, `{"delta_link"}`, counts as none: the next run starts afresh).
 //! Links are followed only to the configured API's origin, so the bearer token never goes

@@ -12,18 +12,18 @@
 //! 1. the sender's domain against a maintained table of airlines, rail, hotel chains and
 //!    lodging platforms, travel agencies, ticket sellers, restaurant booking, car rental,
 //!    parcel carriers, shops, recruiting and work tools, media, social networks and account
-//!    senders ([`senders`]); a personal-mail domain (gmail.com, naver.com, qq.com, mail.ru, …)
+//!    senders (`senders`); a personal-mail domain (gmail.com, naver.com, qq.com, mail.ru, …)
 //!    gives PERSONAL points and costs the four event categories points;
-//! 2. the shape of the content ([`shapes`]): a route between two IATA airport codes, a flight
+//! 2. the shape of the content (`shapes`): a route between two IATA airport codes, a flight
 //!    number with a known airline designator, a confirmation code next to its label;
-//! 3. the mailbox's own signals ([`signals`]): Gmail's `CATEGORY_*` labels, Outlook's
+//! 3. the mailbox's own signals (`signals`): Gmail's `CATEGORY_*` labels, Outlook's
 //!    `inferenceClassification`, `List-Unsubscribe` / `List-Id` / `Precedence: bulk`;
 //! 4. the sender's local part (`newsletter@`, `deals@` point to OTHER) and whether a person
 //!    writes (a display name of two or more words, or a local part like `jane.doe`, from an
 //!    organisation's domain that is no known service: PROFESSIONAL points); a reply or forward
 //!    subject (`Re:`, `AW:`, `Fwd:`, `回复：`, `답장:`, …) adds a point to PERSONAL (personal
 //!    domain) or PROFESSIONAL;
-//! 5. keywords in the subject and snippet in fifteen languages ([`keywords`]): English,
+//! 5. keywords in the subject and snippet in fifteen languages (`keywords`): English,
 //!    German, French, Spanish, Portuguese, Italian, Dutch, Polish, Turkish, Russian, Arabic,
 //!    Hindi, Japanese, Chinese (simplified and traditional) and Korean; scripts without word
 //!    spaces are matched without word boundaries.

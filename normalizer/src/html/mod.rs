@@ -17,7 +17,7 @@
 //!
 //! Cost: one pass over the body, only when needed. [`may_hold_markup`] is the gate: markup needs
 //! an `itemscope` attribute or a `<script` element, and a body with neither is not tokenized
-//! unless its text is wanted. Microdata ([`microdata`]) and visible text ([`text`]) are built
+//! unless its text is wanted. Microdata (`microdata`) and visible text (`text`) are built
 //! from the same tokens.
 
 mod microdata;
@@ -39,7 +39,7 @@ pub struct Body {
     pub json_ld: Vec<Value>,
     /// One JSON object per top-level microdata item (`@type`: the `itemtype`).
     pub microdata: Vec<Value>,
-    /// The visible text (see [`mod@text`]), when asked for.
+    /// The visible text (see `mod@text`), when asked for.
     pub text: Option<String>,
 }
 

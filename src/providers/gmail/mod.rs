@@ -32,13 +32,17 @@
 //! exponentially (the queue's throttle backoff, 1 min doubling to 1 h), and
 //! `dailyLimitExceeded` waits for midnight US Pacific time (`http::classify`).
 
-use base64::Engine;
-use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 
 use lifesync_jobs::payloads::SyncMode;
+
+mod batch;
+mod message;
+
+use batch::fetch_messages;
+pub(crate) use message::body_needed;
 
 use super::{
     app::ProviderApp,
@@ -448,285 +452,8 @@ async fn history(
     }
 }
 
-/// The messages behind `ids` through one batch request; messages gone meanwhile are skipped.
-async fn fetch_messages(s: &Session<'_>, ids: &[String]) -> Result<Vec<RawItem>, ProviderError> {
-    let mut body = String::new();
-    for (i, id) in ids.iter().enumerate() {
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(malformed("a message id that is not alphanumeric"));
-        }
-        body.push_str(&format!(
-            "--{BOUNDARY}\r\nContent-Type: application/http\r\nContent-ID: <item{i}>\r\n\r\n\
-             GET /gmail/v1/users/me/messages/{id}?format=full HTTP/1.1\r\n\r\n"
-        ));
-    }
-    body.push_str(&format!("--{BOUNDARY}--\r\n"));
-    let r = send(
-        s.http
-            .post(s.app.api_url("/batch/gmail/v1"))
-            .bearer_auth(s.token)
-            .header(
-                "content-type",
-                format!("multipart/mixed; boundary={BOUNDARY}"),
-            )
-            .body(body),
-    )
-    .await?;
-    if !r.ok() {
-        return Err(r.error(Gmail::ID));
-    }
-    let content_type = r
-        .headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let parts = parse_batch(content_type, &r.body)?;
-    if parts.len() != ids.len() {
-        return Err(malformed(format!(
-            "batch reply with {} parts for {} requests",
-            parts.len(),
-            ids.len()
-        )));
-    }
-    let mut items = Vec::with_capacity(ids.len());
-    for part in parts {
-        match part.status {
-            200..=299 => {
-                let m: Message = serde_json::from_str(&part.body).map_err(malformed)?;
-                items.push(m.into_item()?);
-            }
-            404 => {} // deleted since it was listed
-            status => return Err(google_error(status, &part.headers, &part.body)),
-        }
-    }
-    Ok(items)
-}
-
-/// One inner reply of a batch.
-#[derive(Debug)]
-struct BatchPart {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
-}
-
-/// The inner replies of a multipart/mixed batch reply, in request order (by `Content-ID`
-/// `<response-itemN>` where present). A reply without its closing delimiter is malformed.
-fn parse_batch(content_type: &str, body: &str) -> Result<Vec<BatchPart>, ProviderError> {
-    let boundary = content_type
-        .split(';')
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix("boundary="))
-        .map(|b| b.trim_matches('"'))
-        .filter(|b| !b.is_empty() && content_type.starts_with("multipart/"))
-        .ok_or_else(|| malformed("batch reply without a multipart boundary"))?;
-    let delimiter = format!("--{boundary}");
-    if !body.contains(&format!("{delimiter}--")) {
-        return Err(malformed("batch reply cut short"));
-    }
-    let mut parts: Vec<(Option<usize>, BatchPart)> = Vec::new();
-    for raw in body
-        .split(delimiter.as_str())
-        .skip(1)
-        .take_while(|p| !p.starts_with("--"))
-    {
-        let raw = raw.trim_start_matches(['\r', '\n']);
-        let (head, http) = split_head(raw);
-        let index = header_lines(head)
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-id"))
-            .and_then(|(_, v)| {
-                v.trim_matches(['<', '>'])
-                    .strip_prefix("response-item")?
-                    .parse()
-                    .ok()
-            });
-        let (status_head, inner_body) = split_head(http);
-        let mut lines = status_head.lines();
-        let status = lines
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|c| c.parse::<u16>().ok())
-            .ok_or_else(|| malformed("batch part without a status line"))?;
-        let mut headers = HeaderMap::new();
-        for (k, v) in header_lines(&lines.collect::<Vec<_>>().join("\n")) {
-            if let (Ok(k), Ok(v)) = (
-                reqwest::header::HeaderName::from_bytes(k.as_bytes()),
-                reqwest::header::HeaderValue::from_str(v),
-            ) {
-                headers.append(k, v);
-            }
-        }
-        parts.push((
-            index,
-            BatchPart {
-                status,
-                headers,
-                body: inner_body.trim_end_matches(['\r', '\n']).to_string(),
-            },
-        ));
-    }
-    if parts.iter().all(|(i, _)| i.is_some()) {
-        parts.sort_by_key(|(i, _)| *i);
-    }
-    Ok(parts.into_iter().map(|(_, p)| p).collect())
-}
-
-fn split_head(s: &str) -> (&str, &str) {
-    match (s.find("\r\n\r\n"), s.find("\n\n")) {
-        (Some(a), Some(b)) if b < a => (&s[..b], &s[b + 2..]),
-        (Some(a), _) => (&s[..a], &s[a + 4..]),
-        (None, Some(b)) => (&s[..b], &s[b + 2..]),
-        (None, None) => (s, ""),
-    }
-}
-
-fn header_lines(head: &str) -> impl Iterator<Item = (&str, &str)> {
-    head.lines().filter_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        Some((k.trim(), v.trim()))
-    })
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Message {
-    id: String,
-    thread_id: Option<String>,
-    label_ids: Vec<String>,
-    snippet: String,
-    #[serde(deserialize_with = "opt_id")]
-    internal_date: Option<String>,
-    payload: Option<Part>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Part {
-    mime_type: String,
-    headers: Vec<Header>,
-    body: Option<PartBody>,
-    parts: Vec<Part>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Header {
-    name: String,
-    value: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct PartBody {
-    data: Option<String>,
-}
-
-impl Part {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str())
-    }
-
-    /// The first `text/html` body, decoded.
-    fn html(&self) -> Option<String> {
-        if self.mime_type.eq_ignore_ascii_case("text/html") {
-            let data = self.body.as_ref()?.data.as_deref()?;
-            return decode_base64url(data);
-        }
-        self.parts.iter().find_map(Part::html)
-    }
-}
-
-/// base64url, padded or not (Gmail's `body.data`).
-fn decode_base64url(data: &str) -> Option<String> {
-    let clean: String = data
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '=')
-        .map(|c| match c {
-            '+' => '-',
-            '/' => '_',
-            c => c,
-        })
-        .collect();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(clean)
-        .ok()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// Whether an HTML body is worth handing to the normalizer: it may carry schema.org markup
-/// (JSON-LD or microdata; the normalizer's own gate), or the message has no snippet, and the
-/// body's text stands in for it.
-pub(crate) fn body_needed(html: &str, snippet: &str) -> bool {
-    snippet.trim().is_empty() || lifesync_normalizer::html::may_hold_markup(html)
-}
-
-/// Gmail's snippets are HTML-escaped.
-fn unescape(s: &str) -> String {
-    s.replace("&#39;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-impl Message {
-    fn into_item(self) -> Result<RawItem, ProviderError> {
-        if self.id.is_empty() {
-            return Err(malformed("a message without an id"));
-        }
-        let occurred_at = self
-            .internal_date
-            .as_deref()
-            .and_then(|d| d.parse::<i64>().ok())
-            .and_then(DateTime::<Utc>::from_timestamp_millis)
-            .ok_or_else(|| {
-                malformed(format!("message {} without a valid internalDate", self.id))
-            })?;
-        let payload = self.payload.unwrap_or_default();
-        let html = payload.html().filter(|h| body_needed(h, &self.snippet));
-        let mail = lifesync_normalizer::OwnedMailSignals {
-            labels: self.label_ids.clone(),
-            headers: payload
-                .headers
-                .iter()
-                .filter(|h| {
-                    ["List-Unsubscribe", "List-Id", "Precedence"]
-                        .iter()
-                        .any(|n| h.name.eq_ignore_ascii_case(n))
-                })
-                .map(|h| (h.name.clone(), h.value.clone()))
-                .collect(),
-            inference_classification: None,
-        };
-        let is_read = !self.label_ids.iter().any(|l| l == "UNREAD");
-        Ok(RawItem {
-            permalink: Some(format!("https://mail.google.com/mail/u/0/#all/{}", self.id)),
-            kind: ItemKind::Email,
-            occurred_at,
-            text: unescape(&self.snippet),
-            hashtags: Vec::new(),
-            mentions: Vec::new(),
-            location: None,
-            media_url: None,
-            metrics: json!({
-                "labels": self.label_ids,
-                "is_read": is_read,
-                "thread_id": self.thread_id,
-            }),
-            subject: payload.header("Subject").map(String::from),
-            sender: payload.header("From").map(String::from),
-            html,
-            mail,
-            external_id: self.id,
-        })
-    }
-}
-
 /// An id Gmail sends as a string (tolerating a bare number), kept exact.
-fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(super) fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
         Some(Value::String(s)) => Some(s),
         Some(Value::Number(n)) => Some(n.to_string()),
@@ -736,7 +463,11 @@ fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{
+        batch::parse_batch,
+        message::{decode_base64url, Message},
+        *,
+    };
 
     #[test]
     fn labels_and_bulk_headers_reach_the_categorizer() {
