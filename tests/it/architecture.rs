@@ -1,7 +1,7 @@
 //! The crate's layers, checked from its imports: every `crate::…`, `super::…` and `self::…`
-//! path in `src/` (tests inside `#[cfg(test)]` modules aside) is an edge between two top-level
-//! modules; edges run only downwards through [`LAYERS`] or sideways within a layer, and the
-//! module graph has no cycle. The picture of the layers with each module's imports lives in
+//! path in `src/` (tests inside `#[cfg(test)]` modules aside) is an edge between two files and
+//! between their top-level modules; module edges run only downwards through [`LAYERS`] or
+//! sideways within a layer, and neither the module graph nor the file graph has a cycle. The picture of the layers with each module's imports lives in
 //! README.md between the `module-layers` markers; it must be what the imports say
 //! (`LIFESYNC_WRITE_LAYERS=1 cargo test --test it architecture` rewrites it).
 
@@ -173,26 +173,67 @@ impl<'ast> Visit<'ast> for Imports {
     }
 }
 
-/// Top-level module → the top-level modules it imports.
-fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
+/// Every product file's module path (`["providers", "gmail"]`) → the module paths its
+/// `crate::`/`super::`/`self::` paths name (lib.rs and main.rs aside: the crate's map and
+/// the binary).
+fn imports_by_file() -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
     let mut files = Vec::new();
     rust_files(&root().join("src"), &mut files);
-    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut out = BTreeMap::new();
     for file in files {
         let module = module_of(&file);
-        let Some(top) = module.first().cloned() else {
-            continue; // lib.rs and main.rs: the crate's map and the binary
-        };
+        if module.is_empty() {
+            continue;
+        }
         let text = std::fs::read_to_string(&file).unwrap();
         let ast = syn::parse_file(&text)
             .unwrap_or_else(|e| panic!("{}: not parsable: {e}", file.display()));
         let mut imports = Imports {
-            module,
+            module: module.clone(),
             found: BTreeSet::new(),
         };
         imports.visit_file(&ast);
+        out.insert(module, imports.found);
+    }
+    out
+}
+
+/// The longest prefix of `path` that is a source file's module (`crate::providers::gmail::
+/// Gmail` → `providers::gmail`), if any.
+fn file_of(
+    path: &[String],
+    files: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+) -> Option<Vec<String>> {
+    (1..=path.len())
+        .rev()
+        .map(|n| path[..n].to_vec())
+        .find(|p| files.contains_key(p))
+}
+
+/// File (as `a/b`) → the files it imports.
+fn file_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let files = imports_by_file();
+    files
+        .iter()
+        .map(|(module, found)| {
+            let deps = found
+                .iter()
+                .filter_map(|p| file_of(p, &files))
+                .filter(|f| f != module)
+                .map(|f| f.join("/"))
+                .collect();
+            (module.join("/"), deps)
+        })
+        .collect()
+}
+
+/// Top-level module → the top-level modules it imports.
+fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, found) in imports_by_file() {
+        let top = module[0].clone();
         let deps = graph.entry(top.clone()).or_default();
-        for path in imports.found {
+        for path in found {
             let Some(first) = path.first() else { continue };
             let src = root().join("src");
             let is_module = src.join(first).is_dir() || src.join(format!("{first}.rs")).is_file();
@@ -289,6 +330,16 @@ fn the_modules_import_each_other_without_a_cycle() {
     let graph = module_graph();
     if let Some(cycle) = find_cycle(&graph) {
         panic!("import cycle: {}", cycle.join(" → "));
+    }
+}
+
+/// Within a module too: no two files import each other, directly or around a circle (a
+/// parent's `mod child;` is not an import; a child naming its parent's items is).
+#[test]
+fn the_files_import_each_other_without_a_cycle() {
+    let graph = file_graph();
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!("import cycle between files: {}", cycle.join(" → "));
     }
 }
 
