@@ -78,38 +78,18 @@ fn counted(p: Provider, routes: Route, state: &Arc<SandboxState>) -> impl Endpoi
     })
 }
 
-/// The sandbox's routes.
+/// The sandbox's routes: every provider of [`provider::SPECS`] at `/{name}` (counted) and its
+/// control routes at `/_sandbox/{name}`, then the sandbox's own control API.
 pub fn app(state: Arc<SandboxState>) -> impl Endpoint {
-    Route::new()
-        .nest(
-            "/instagram",
-            counted(Provider::Instagram, instagram::routes(), &state),
-        )
-        .nest(
-            "/twitter",
-            counted(Provider::Twitter, twitter::routes(), &state),
-        )
-        .nest(
-            "/google",
-            counted(Provider::Google, google::routes(), &state),
-        )
-        .nest(
-            "/facebook",
-            counted(Provider::Facebook, facebook::routes(), &state),
-        )
-        .nest(
-            "/linkedin",
-            counted(Provider::Linkedin, linkedin::routes(), &state),
-        )
-        .nest(
-            "/microsoft",
-            counted(Provider::Microsoft, microsoft::routes(), &state),
-        )
-        .nest("/_sandbox/instagram", instagram::control_routes())
-        .nest("/_sandbox/google", google::control_routes())
-        .nest("/_sandbox/facebook", facebook::control_routes())
-        .nest("/_sandbox/linkedin", linkedin::control_routes())
-        .nest("/_sandbox/microsoft", microsoft::control_routes())
-        .nest("/_sandbox", control::routes())
-        .data(state)
+    let mut app = Route::new();
+    for spec in provider::SPECS {
+        app = app.nest(
+            format!("/{}", spec.name),
+            counted(spec.provider, (spec.routes)(), &state),
+        );
+        if let Some(control) = spec.control_routes {
+            app = app.nest(format!("/_sandbox/{}", spec.name), control());
+        }
+    }
+    app.nest("/_sandbox", control::routes()).data(state)
 }
