@@ -1,9 +1,11 @@
 //! The six providers' OAuth servers, as the real ones behave: one engine, one [`Flavor`] per
-//! provider saying what differs — PKCE (required, optional, absent), client authentication
-//! (Basic required, body, GET query), code lifetime, token lifetime, refresh tokens
-//! (single-use rotation, rotation keeping the old one, no rotation, none at all), the token
-//! reply's shape (Instagram's flat body with a numeric `user_id` above 2^53) and the error
-//! bodies (RFC 6749, Microsoft's AADSTS, Instagram's, Graph's).
+//! provider (in its [`ProviderSpec`](crate::provider::ProviderSpec)) saying what differs —
+//! PKCE (required, optional, absent), client authentication (Basic required, body, GET query),
+//! code lifetime, token lifetime, refresh tokens (single-use rotation, rotation keeping the old
+//! one, no rotation, none at all), the token reply's shape (Instagram's flat body with a
+//! numeric `user_id` above 2^53), the denial redirect, revocation (who may call it, what it
+//! revokes, its reply) and the error bodies (RFC 6749, Microsoft's AADSTS, Instagram's,
+//! Graph's).
 //!
 //! Authorization is auto-approved for `sandbox_account` (default: the provider's demo
 //! account) and redirects to the client's `redirect_uri` with `code` and `state`; codes are
