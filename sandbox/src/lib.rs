@@ -38,7 +38,8 @@
 //! also gets its field in [`SandboxState`] (`src/state.rs`), which the handlers and the
 //! product's tests read by name; a social feed whose items tests edit invokes
 //! `feed_control::editable_feed!` on it and mounts `feed_control::routes` with
-//! `Feed(|s| &s.<p>)`.
+//! `Feed(|s| &s.<p>)`, a mailbox ([`mail::MailData`]) mounts `mail::control::routes` with
+//! `Mail { data: |s| &s.<p>, folders }`.
 
 // Helpers return the reply to send as their error: one per request, never hot.
 #![allow(clippy::result_large_err)]

@@ -570,5 +570,8 @@ pub fn routes() -> Route {
 /// Sandbox-only control routes under `/_sandbox/google`: the mailboxes' control API
 /// ([`crate::mail::control`]).
 pub fn control_routes() -> Route {
-    crate::mail::control::routes(crate::mail::control::Mail::Gmail)
+    crate::mail::control::routes(crate::mail::control::Mail {
+        data: |s| &s.google,
+        folders: <Gmail as crate::mail::MailKind>::FOLDERS,
+    })
 }

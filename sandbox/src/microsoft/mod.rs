@@ -566,5 +566,8 @@ pub fn routes() -> Route {
 /// Sandbox-only control routes under `/_sandbox/microsoft`: the mailboxes' control API
 /// ([`crate::mail::control`], with the move route: Outlook has folders).
 pub fn control_routes() -> Route {
-    crate::mail::control::routes(crate::mail::control::Mail::Outlook)
+    crate::mail::control::routes(crate::mail::control::Mail {
+        data: |s| &s.microsoft,
+        folders: <Outlook as crate::mail::MailKind>::FOLDERS,
+    })
 }
