@@ -38,6 +38,43 @@ use crate::{
 /// The demo account's app-scoped id.
 pub const ACCOUNT: &str = "10223456789012345";
 
+/// What the sandbox's shared parts need of Facebook: its name, endpoints, OAuth flavor, 401,
+/// fault replies and routes (listed in [`crate::provider::SPECS`]).
+pub const SPEC: crate::provider::ProviderSpec = crate::provider::ProviderSpec {
+    provider: Provider::Facebook,
+    name: "facebook",
+    auth_path: "/v18.0/dialog/oauth",
+    token_path: "/v18.0/oauth/access_token",
+    scopes: None,
+    flavor: oauth::Flavor {
+        pkce: oauth::PkceRule::Ignored,
+        client_auth: oauth::AuthRule::Query,
+        code_lifetime: std::time::Duration::from_secs(600),
+        access_ttl_secs: 5_183_944,
+        refresh: oauth::RefreshRule::None,
+        errors: oauth::ErrorStyle::Graph,
+        default_account: ACCOUNT,
+        error_reason: true,
+        redirect_fragment: "",
+        exchange_grant: true,
+        reply: oauth::TokenReply::Rfc {
+            token_type: "Bearer",
+        },
+        revoke_auth: oauth::RevokeAuth::Anyone,
+        revoke_grant: false,
+        revoke_body: Some("{}"),
+    },
+    token_in_query: true,
+    token_on_arrival: false,
+    unauthorized: crate::meta::graph_token_error,
+    fault_reply: |_, _, fault| crate::meta::fault_reply(fault, None),
+    quota_reply: |_| None,
+    routes,
+    control_routes: Some(control_routes),
+};
+
+crate::feed_control::editable_feed!(FacebookData);
+
 #[handler]
 fn me(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
     let account = match state.authenticate(Provider::Facebook, req) {
@@ -558,5 +595,5 @@ async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
 /// `{"count"}` adds posts, `…/edits` edits messages, `…/deletions` deletes posts (each answers
 /// `{"ids": [...]}`); `GET /accounts/:id/posts` lists the live ids.
 pub fn control_routes() -> Route {
-    crate::feed_control::routes("posts", crate::feed_control::Feed::Facebook)
+    crate::feed_control::routes("posts", crate::feed_control::Feed(|s| &s.facebook))
 }

@@ -14,9 +14,7 @@ use poem::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{
-    facebook::FacebookData, instagram::InstagramData, linkedin::LinkedinData, SandboxState,
-};
+use crate::SandboxState;
 
 /// A feed whose items tests add, edit and delete between syncs.
 pub trait EditableFeed: Send + Sync {
@@ -26,9 +24,11 @@ pub trait EditableFeed: Send + Sync {
     fn delete(&self, account: &str, n: usize) -> Vec<String>;
 }
 
+/// `editable_feed!(T)`: [`EditableFeed`] for a data set `T` with inherent `ids`, `add`, `edit`
+/// and `delete` (invoked in each feed provider's file).
 macro_rules! editable_feed {
     ($($t:ty),*) => {$(
-        impl EditableFeed for $t {
+        impl $crate::feed_control::EditableFeed for $t {
             fn ids(&self, account: &str) -> Vec<String> { <$t>::ids(self, account) }
             fn add(&self, account: &str, n: usize) -> Vec<String> { <$t>::add(self, account, n) }
             fn edit(&self, account: &str, n: usize) -> Vec<String> { <$t>::edit(self, account, n) }
@@ -37,23 +37,16 @@ macro_rules! editable_feed {
     )*};
 }
 
-editable_feed!(InstagramData, FacebookData, LinkedinData);
+pub(crate) use editable_feed;
 
-/// Which feed a route set controls.
+/// Which feed a route set controls: where its data set is in the [`SandboxState`] (e.g.
+/// `Feed(|s| &s.linkedin)`).
 #[derive(Clone, Copy)]
-pub enum Feed {
-    Instagram,
-    Facebook,
-    Linkedin,
-}
+pub struct Feed(pub fn(&SandboxState) -> &dyn EditableFeed);
 
 impl Feed {
     fn of(self, state: &SandboxState) -> &dyn EditableFeed {
-        match self {
-            Self::Instagram => &state.instagram,
-            Self::Facebook => &state.facebook,
-            Self::Linkedin => &state.linkedin,
-        }
+        (self.0)(state)
     }
 }
 

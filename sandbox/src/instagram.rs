@@ -38,6 +38,46 @@ use crate::{
 /// The demo professional account (`user_id` from `/me`).
 pub const ACCOUNT: &str = "17841405793187218";
 
+/// What the sandbox's shared parts need of Instagram: its name, endpoints, OAuth flavor, 401,
+/// fault replies and routes (listed in [`crate::provider::SPECS`]).
+pub const SPEC: crate::provider::ProviderSpec = crate::provider::ProviderSpec {
+    provider: Provider::Instagram,
+    name: "instagram",
+    auth_path: "/oauth/authorize",
+    token_path: "/oauth/access_token",
+    scopes: None,
+    flavor: oauth::Flavor {
+        pkce: oauth::PkceRule::Ignored,
+        client_auth: oauth::AuthRule::BasicOrPost,
+        code_lifetime: std::time::Duration::from_secs(3600),
+        access_ttl_secs: 3600,
+        refresh: oauth::RefreshRule::None,
+        errors: oauth::ErrorStyle::Instagram,
+        default_account: ACCOUNT,
+        error_reason: true,
+        redirect_fragment: "#_",
+        exchange_grant: false,
+        reply: oauth::TokenReply::Flat(|access, account| {
+            format!(
+                r#"{{"access_token":"{access}","user_id":{},"permissions":["instagram_business_basic"]}}"#,
+                app_scoped_id(account)
+            )
+        }),
+        revoke_auth: oauth::RevokeAuth::Anyone,
+        revoke_grant: false,
+        revoke_body: Some("{}"),
+    },
+    token_in_query: true,
+    token_on_arrival: false,
+    unauthorized: graph_token_error,
+    fault_reply: |_, account, fault| crate::meta::fault_reply(fault, Some(account)),
+    quota_reply: |_| None,
+    routes,
+    control_routes: Some(control_routes),
+};
+
+crate::feed_control::editable_feed!(InstagramData);
+
 /// The app-scoped id of an account: a 17-digit number above 2^53, sent as a bare JSON number.
 pub fn app_scoped_id(account: &str) -> u64 {
     let h = account.bytes().fold(1469598103934665603u64, |h, b| {
@@ -545,7 +585,7 @@ async fn media_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
 /// `{"count"}` adds media, `…/edits` edits captions, `…/deletions` deletes media (each answers
 /// `{"ids": [...]}`); `GET /accounts/:id/media` lists the live ids.
 pub fn control_routes() -> Route {
-    crate::feed_control::routes("media", crate::feed_control::Feed::Instagram)
+    crate::feed_control::routes("media", crate::feed_control::Feed(|s| &s.instagram))
 }
 
 #[cfg(test)]

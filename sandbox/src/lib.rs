@@ -4,17 +4,21 @@
 //! ([`Provider`]), its own client configuration ([`provider_config`]), its own server
 //! ([`serve()`]) and certificate authority ([`tls`]).
 //!
-//! Map of the crate (one file per provider, each with the same inner shape: data set, handlers,
-//! routes; sandbox-only control endpoints live under `/_sandbox/` and never exist at a real
-//! provider):
-//! - [`provider`]: the provider names and the endpoints that point a client at the sandbox;
+//! Map of the crate (one file per provider, each with the same inner shape: its
+//! [`ProviderSpec`](provider::ProviderSpec), data set, handlers, routes; sandbox-only control
+//! endpoints live under `/_sandbox/` and never exist at a real provider):
+//! - [`provider`]: the provider names, the one table of providers ([`provider::SPECS`]: each
+//!   provider file's `SPEC`, which [`app`], the preamble, the OAuth engine and
+//!   [`provider_config`] read instead of naming providers) and the endpoints that point a
+//!   client at the sandbox;
 //! - [`state`]: [`SandboxState`], the shared state of one sandbox: issued tokens, the clock,
 //!   the request and revocation logs, and every provider's data set;
 //! - [`faults`]: the faults a test switches on ([`Faults`]) and the one a request gets;
 //! - [`preamble`]: the one request preamble of every data handler (record, faults, the
-//!   provider's 401, quota), each provider's reply to a missing or dead token, and the request
-//!   and reply helpers the handlers share;
-//! - [`oauth`]: one OAuth engine for all six providers, a [`oauth::Flavor`] each;
+//!   provider's 401, quota, each the way its spec says), and the request and reply helpers the
+//!   handlers share;
+//! - [`oauth`]: one OAuth engine for all six providers, a [`oauth::Flavor`] each (in its
+//!   spec);
 //! - [`instagram`] (`/instagram`), [`twitter`] (`/twitter`), [`google`] (Gmail, `/google`),
 //!   [`facebook`] (`/facebook`), [`linkedin`] (`/linkedin`), [`microsoft`] (Outlook,
 //!   `/microsoft`): the providers' profile and data endpoints under their documented paths;
@@ -26,8 +30,16 @@
 //!   as a whole (tokens, clock, faults, logs);
 //! - [`mod@serve`], [`tls`]: serving over HTTP or HTTPS (a private CA generated at start).
 //!
-//! Adding a provider: a variant of [`Provider`], an OAuth [`oauth::Flavor`], one file here
-//! with its routes, its paths in [`provider_config`], its `nest` in [`app`].
+//! Adding a provider `<p>`: one file `src/<p>.rs` with its routes (data handlers starting with
+//! `preamble::admit`) and its `pub const SPEC: ProviderSpec` (name, OAuth endpoints and
+//! [`oauth::Flavor`], scopes, 401 reply, fault and quota replies, routes, control routes),
+//! declared `pub mod <p>;` here; its variant of [`Provider`] and its line in
+//! [`provider::SPECS`] (in that order; a test checks it). A provider that keeps a data set
+//! also gets its field in [`SandboxState`] (`src/state.rs`), which the handlers and the
+//! product's tests read by name; a social feed whose items tests edit invokes
+//! `feed_control::editable_feed!` on it and mounts `feed_control::routes` with
+//! `Feed(|s| &s.<p>)`, a mailbox ([`mail::MailData`]) mounts `mail::control::routes` with
+//! `Mail { data: |s| &s.<p>, folders }`.
 
 // Helpers return the reply to send as their error: one per request, never hot.
 #![allow(clippy::result_large_err)]
@@ -78,38 +90,18 @@ fn counted(p: Provider, routes: Route, state: &Arc<SandboxState>) -> impl Endpoi
     })
 }
 
-/// The sandbox's routes.
+/// The sandbox's routes: every provider of [`provider::SPECS`] at `/{name}` (counted) and its
+/// control routes at `/_sandbox/{name}`, then the sandbox's own control API.
 pub fn app(state: Arc<SandboxState>) -> impl Endpoint {
-    Route::new()
-        .nest(
-            "/instagram",
-            counted(Provider::Instagram, instagram::routes(), &state),
-        )
-        .nest(
-            "/twitter",
-            counted(Provider::Twitter, twitter::routes(), &state),
-        )
-        .nest(
-            "/google",
-            counted(Provider::Google, google::routes(), &state),
-        )
-        .nest(
-            "/facebook",
-            counted(Provider::Facebook, facebook::routes(), &state),
-        )
-        .nest(
-            "/linkedin",
-            counted(Provider::Linkedin, linkedin::routes(), &state),
-        )
-        .nest(
-            "/microsoft",
-            counted(Provider::Microsoft, microsoft::routes(), &state),
-        )
-        .nest("/_sandbox/instagram", instagram::control_routes())
-        .nest("/_sandbox/google", google::control_routes())
-        .nest("/_sandbox/facebook", facebook::control_routes())
-        .nest("/_sandbox/linkedin", linkedin::control_routes())
-        .nest("/_sandbox/microsoft", microsoft::control_routes())
-        .nest("/_sandbox", control::routes())
-        .data(state)
+    let mut app = Route::new();
+    for spec in provider::SPECS {
+        app = app.nest(
+            format!("/{}", spec.name),
+            counted(spec.provider, (spec.routes)(), &state),
+        );
+        if let Some(control) = spec.control_routes {
+            app = app.nest(format!("/_sandbox/{}", spec.name), control());
+        }
+    }
+    app.nest("/_sandbox", control::routes()).data(state)
 }

@@ -35,6 +35,52 @@ use crate::{
 /// The demo member id (`sub`).
 pub const ACCOUNT: &str = "782bbtaQ";
 
+/// What the sandbox's shared parts need of LinkedIn: its name, endpoints, OAuth flavor, 401,
+/// fault replies and routes (listed in [`crate::provider::SPECS`]).
+pub const SPEC: crate::provider::ProviderSpec = crate::provider::ProviderSpec {
+    provider: Provider::Linkedin,
+    name: "linkedin",
+    auth_path: "/oauth/v2/authorization",
+    token_path: "/oauth/v2/accessToken",
+    scopes: Some(&["openid", "profile", "email", POSTS_SCOPE]),
+    flavor: oauth::Flavor {
+        pkce: oauth::PkceRule::Ignored,
+        client_auth: oauth::AuthRule::BasicOrPost,
+        code_lifetime: std::time::Duration::from_secs(1800),
+        access_ttl_secs: 5_183_999,
+        refresh: oauth::RefreshRule::None,
+        errors: oauth::ErrorStyle::LinkedIn,
+        default_account: ACCOUNT,
+        error_reason: false,
+        redirect_fragment: "",
+        exchange_grant: false,
+        reply: oauth::TokenReply::CommaScope,
+        revoke_auth: oauth::RevokeAuth::BasicOrPost,
+        revoke_grant: false,
+        revoke_body: None,
+    },
+    token_in_query: false,
+    token_on_arrival: false,
+    unauthorized,
+    fault_reply: |_, _, fault| fault_reply(fault),
+    quota_reply: |_| None,
+    routes,
+    control_routes: Some(control_routes),
+};
+
+/// LinkedIn's restricted scope for a member's posts, which LinkedIn grants only to approved
+/// apps (the sandbox's app is approved, and its client configuration asks for it).
+pub const POSTS_SCOPE: &str = "r_member_social";
+
+/// LinkedIn's reply to a missing, expired or revoked access token.
+fn unauthorized() -> Response {
+    crate::preamble::json_401(
+        &json!({"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN", "message": "Invalid access token"}),
+    )
+}
+
+crate::feed_control::editable_feed!(LinkedinData);
+
 #[handler]
 fn userinfo(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
     let account = match state.authenticate(Provider::Linkedin, req) {
@@ -413,7 +459,7 @@ async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response 
 /// `{"count"}` adds posts, `…/edits` edits commentaries, `…/deletions` deletes posts (each
 /// answers `{"ids": [...]}`); `GET /accounts/:id/posts` lists the live URNs.
 pub fn control_routes() -> Route {
-    crate::feed_control::routes("posts", crate::feed_control::Feed::Linkedin)
+    crate::feed_control::routes("posts", crate::feed_control::Feed(|s| &s.linkedin))
 }
 
 #[cfg(test)]

@@ -12,11 +12,8 @@
 //! a client reached (for absolute next links), a JSON reply that the malformed-page fault cuts.
 
 use poem::{http::StatusCode, Request, Response};
-use serde_json::json;
 
-use crate::{
-    faults::DataFault, google, linkedin, meta, microsoft, twitter, Provider, SandboxState,
-};
+use crate::{faults::DataFault, Provider, SandboxState};
 
 /// `scheme://host[:port]` as the client reached this sandbox (the Host header under HTTP/1.1,
 /// the `:authority` under HTTP/2): where absolute next links point.
@@ -98,11 +95,10 @@ impl SandboxState {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(String::from);
-        let token = match provider {
-            Provider::Instagram | Provider::Facebook => {
-                bearer.or_else(|| query(req).remove("access_token"))
-            }
-            _ => bearer,
+        let token = if provider.spec().token_in_query {
+            bearer.or_else(|| query(req).remove("access_token"))
+        } else {
+            bearer
         };
         token
             .and_then(|t| self.token_info(provider, &t))
@@ -111,33 +107,16 @@ impl SandboxState {
     }
 }
 
-/// A provider's reply to a missing, expired or revoked access token.
+/// A provider's reply to a missing, expired or revoked access token (its
+/// [`ProviderSpec::unauthorized`](crate::provider::ProviderSpec::unauthorized)).
 pub fn unauthorized(provider: Provider) -> Response {
-    let (status, body) = match provider {
-        Provider::Instagram | Provider::Facebook => return meta::graph_token_error(),
-        Provider::Twitter => {
-            return twitter::problem(
-                StatusCode::UNAUTHORIZED,
-                "Unauthorized",
-                "Unauthorized",
-                "about:blank",
-            )
-        }
-        Provider::Google => (
-            401,
-            json!({"error": {"code": 401, "message": "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.", "status": "UNAUTHENTICATED"}}),
-        ),
-        Provider::Linkedin => (
-            401,
-            json!({"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN", "message": "Invalid access token"}),
-        ),
-        Provider::Microsoft => (
-            401,
-            json!({"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired or is not yet valid.", "innerError": {"date": "2026-11-24T00:00:00", "request-id": "00000000-0000-0000-0000-000000000000"}}}),
-        ),
-    };
+    (provider.spec().unauthorized)()
+}
+
+/// A 401 with this JSON body: how Google, LinkedIn and Microsoft refuse a token.
+pub(crate) fn json_401(body: &serde_json::Value) -> Response {
     Response::builder()
-        .status(StatusCode::from_u16(status).expect("static status"))
+        .status(StatusCode::UNAUTHORIZED)
         .content_type("application/json")
         .body(body.to_string())
 }
@@ -173,17 +152,18 @@ pub(crate) async fn admit(
     // X checks the token as the request arrives: a request admitted before its token is
     // revoked gets its reply, however long a fault holds it. The others check it when the
     // reply is due.
-    let on_arrival = (provider == Provider::Twitter).then(|| state.authenticate(provider, req));
+    let spec = provider.spec();
+    let on_arrival = spec
+        .token_on_arrival
+        .then(|| state.authenticate(provider, req));
     let fault = state.before_reply(describe(provider, req), page).await;
     let account = match on_arrival {
         Some(checked) => checked?,
         None => state.authenticate(provider, req)?,
     };
-    let quota = state.quota_fault().and_then(|kind| match provider {
-        Provider::Google => google::quota_reply(&kind),
-        Provider::Twitter => twitter::quota_reply(&kind),
-        _ => None,
-    });
+    let quota = state
+        .quota_fault()
+        .and_then(|kind| (spec.quota_reply)(&kind));
     if let Some(reply) = quota {
         return Err(reply);
     }
@@ -201,12 +181,5 @@ pub(crate) fn fault_reply(
     account: &str,
     fault: DataFault,
 ) -> Response {
-    match p {
-        Provider::Instagram => meta::fault_reply(fault, Some(account)),
-        Provider::Facebook => meta::fault_reply(fault, None),
-        Provider::Twitter => twitter::fault_reply(fault),
-        Provider::Google => google::fault_reply(state, fault),
-        Provider::Linkedin => linkedin::fault_reply(fault),
-        Provider::Microsoft => microsoft::fault_reply(fault),
-    }
+    (p.spec().fault_reply)(state, account, fault)
 }

@@ -1,9 +1,57 @@
 //! The providers the sandbox stands in for, spelled as in its paths (`/twitter`, `/google`, …),
-//! and the client configuration that points a client at a sandbox.
+//! the one table of what the sandbox knows of each ([`SPECS`]: a [`ProviderSpec`] that each
+//! provider's own file defines as its `SPEC`), and the client configuration that points a client
+//! at a sandbox.
 
 use std::fmt;
 
+use poem::{Response, Route};
 use url::Url;
+
+use crate::{faults::DataFault, oauth::Flavor, SandboxState};
+
+/// Everything the sandbox's shared parts need of one provider, defined in the provider's own
+/// file as `pub const SPEC` and listed once in [`SPECS`]: the app ([`crate::app`]) mounts its
+/// routes, the preamble ([`crate::preamble`]) answers its 401 and faults, the OAuth engine
+/// ([`crate::oauth`]) reads its flavor, [`provider_config`] its endpoints.
+pub struct ProviderSpec {
+    pub provider: Provider,
+    /// The lower-case name: the path prefix of its routes (`/{name}`, `/_sandbox/{name}`).
+    pub name: &'static str,
+    /// The authorization endpoint, below `/{name}`.
+    pub auth_path: &'static str,
+    /// The token endpoint, below `/{name}`.
+    pub token_path: &'static str,
+    /// The scopes a client asks for when they differ from the provider's documented default.
+    pub scopes: Option<&'static [&'static str]>,
+    /// Its OAuth server.
+    pub flavor: Flavor,
+    /// The access token may also come as the `access_token` query parameter (Meta).
+    pub token_in_query: bool,
+    /// The token is checked as the request arrives, not when the reply is due (X).
+    pub token_on_arrival: bool,
+    /// Its reply to a missing, expired or revoked access token.
+    pub unauthorized: fn() -> Response,
+    /// A 5xx or throttling fault in its shape, for (state, account, fault).
+    pub fault_reply: fn(&SandboxState, &str, DataFault) -> Response,
+    /// Its reply to the quota fault of this kind, if it has one.
+    pub quota_reply: fn(&str) -> Option<Response>,
+    /// Its profile, data and OAuth endpoints, mounted at `/{name}`.
+    pub routes: fn() -> Route,
+    /// Its sandbox-only control endpoints, mounted at `/_sandbox/{name}`.
+    pub control_routes: Option<fn() -> Route>,
+}
+
+/// Every provider's spec, in [`Provider`] order (a test checks it): the one list a new provider
+/// joins.
+pub const SPECS: &[&ProviderSpec] = &[
+    &crate::instagram::SPEC,
+    &crate::twitter::SPEC,
+    &crate::google::SPEC,
+    &crate::facebook::SPEC,
+    &crate::linkedin::SPEC,
+    &crate::microsoft::SPEC,
+];
 
 /// A provider the sandbox stands in for, spelled as in its paths and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -18,25 +66,25 @@ pub enum Provider {
 }
 
 impl Provider {
-    pub const ALL: [Provider; 6] = [
-        Self::Instagram,
-        Self::Twitter,
-        Self::Google,
-        Self::Facebook,
-        Self::Linkedin,
-        Self::Microsoft,
-    ];
+    /// Every provider, in [`SPECS`] order.
+    pub const ALL: [Provider; SPECS.len()] = {
+        let mut all = [Provider::Instagram; SPECS.len()];
+        let mut i = 0;
+        while i < SPECS.len() {
+            all[i] = SPECS[i].provider;
+            i += 1;
+        }
+        all
+    };
 
     /// The lower-case name: the path prefix of its routes.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Instagram => "instagram",
-            Self::Twitter => "twitter",
-            Self::Google => "google",
-            Self::Facebook => "facebook",
-            Self::Linkedin => "linkedin",
-            Self::Microsoft => "microsoft",
-        }
+        self.spec().name
+    }
+
+    /// What the sandbox knows of it.
+    pub fn spec(self) -> &'static ProviderSpec {
+        SPECS[self.index()]
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -54,10 +102,6 @@ impl fmt::Display for Provider {
         f.write_str(self.as_str())
     }
 }
-
-/// LinkedIn's restricted scope for a member's posts, which LinkedIn grants only to approved
-/// apps (the sandbox's app is approved).
-pub const LINKEDIN_POSTS_SCOPE: &str = "r_member_social";
 
 /// What a client needs to use a sandbox as provider `p`: the app's credentials, as the
 /// sandbox's OAuth servers accept them, and the endpoints.
@@ -85,36 +129,32 @@ fn join(base: &Url, path: &str) -> Url {
 /// The client configuration that points provider `p` at a sandbox served at `base`.
 pub fn provider_config(p: impl Into<Provider>, base: &Url) -> ClientConfig {
     let p = p.into();
-    let (auth, token) = match p {
-        Provider::Instagram => (
-            "/instagram/oauth/authorize",
-            "/instagram/oauth/access_token",
-        ),
-        Provider::Twitter => ("/twitter/i/oauth2/authorize", "/twitter/2/oauth2/token"),
-        Provider::Google => ("/google/o/oauth2/v2/auth", "/google/token"),
-        Provider::Facebook => (
-            "/facebook/v18.0/dialog/oauth",
-            "/facebook/v18.0/oauth/access_token",
-        ),
-        Provider::Linkedin => (
-            "/linkedin/oauth/v2/authorization",
-            "/linkedin/oauth/v2/accessToken",
-        ),
-        Provider::Microsoft => (
-            "/microsoft/common/oauth2/v2.0/authorize",
-            "/microsoft/common/oauth2/v2.0/token",
-        ),
-    };
+    let spec = p.spec();
     ClientConfig {
         client_id: format!("lifesync-{}", p.as_str()),
         client_secret: format!("sandbox-secret-{}", p.as_str()),
-        auth_url: join(base, auth),
-        token_url: join(base, token),
-        api_base_url: join(base, &format!("/{}", p.as_str())),
-        scopes: (p == Provider::Linkedin).then(|| {
-            ["openid", "profile", "email", LINKEDIN_POSTS_SCOPE]
-                .map(String::from)
-                .to_vec()
-        }),
+        auth_url: join(base, &format!("/{}{}", spec.name, spec.auth_path)),
+        token_url: join(base, &format!("/{}{}", spec.name, spec.token_path)),
+        api_base_url: join(base, &format!("/{}", spec.name)),
+        scopes: spec
+            .scopes
+            .map(|s| s.iter().map(|x| x.to_string()).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SPECS;
+
+    /// [`SPECS`] is in [`Provider`] order and spells each name as the enum serializes.
+    #[test]
+    fn specs_follow_the_enum() {
+        for (i, spec) in SPECS.iter().enumerate() {
+            assert_eq!(spec.provider.index(), i);
+            assert_eq!(
+                serde_json::to_value(spec.provider).unwrap(),
+                serde_json::json!(spec.name)
+            );
+        }
     }
 }

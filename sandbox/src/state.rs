@@ -50,7 +50,7 @@ pub struct SandboxState {
     clock_offset_ms: AtomicI64,
     /// Every request that reached a provider's routes (OAuth, profile and data), per provider,
     /// in [`Provider::ALL`] order: what a provider would bill or count against its limits.
-    hits: [AtomicU64; 6],
+    hits: [AtomicU64; crate::provider::SPECS.len()],
     pub twitter: twitter::TwitterData,
     pub instagram: instagram::InstagramData,
     pub google: google::GoogleData,

@@ -26,6 +26,48 @@ use crate::{
     fnv, oauth, preamble, Provider, SandboxState,
 };
 
+/// What the sandbox's shared parts need of X (Twitter): its name, endpoints, OAuth flavor, 401,
+/// fault replies and routes (listed in [`crate::provider::SPECS`]).
+pub const SPEC: crate::provider::ProviderSpec = crate::provider::ProviderSpec {
+    provider: Provider::Twitter,
+    name: "twitter",
+    auth_path: "/i/oauth2/authorize",
+    token_path: "/2/oauth2/token",
+    scopes: None,
+    flavor: oauth::Flavor {
+        pkce: oauth::PkceRule::Required,
+        client_auth: oauth::AuthRule::Basic,
+        code_lifetime: std::time::Duration::from_secs(30),
+        access_ttl_secs: 7200,
+        refresh: oauth::RefreshRule::SingleUse("offline.access"),
+        errors: oauth::ErrorStyle::Twitter,
+        default_account: "1001",
+        error_reason: false,
+        redirect_fragment: "",
+        exchange_grant: false,
+        reply: oauth::TokenReply::Rfc {
+            token_type: "bearer",
+        },
+        revoke_auth: oauth::RevokeAuth::Basic,
+        revoke_grant: false,
+        revoke_body: Some(r#"{"revoked":true}"#),
+    },
+    token_in_query: false,
+    token_on_arrival: true,
+    unauthorized: || {
+        problem(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "Unauthorized",
+            "about:blank",
+        )
+    },
+    fault_reply: |_, _, fault| fault_reply(fault),
+    quota_reply,
+    routes,
+    control_routes: None,
+};
+
 /// Tweets per account in a fresh data set.
 pub const DEFAULT_TWEETS: usize = 230;
 const LIMIT_PER_WINDOW: u32 = 900;

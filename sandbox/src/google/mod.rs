@@ -48,6 +48,48 @@ use crate::{
 
 /// The demo mailbox.
 pub const ACCOUNT: &str = "jane.doe@gmail.com";
+
+/// What the sandbox's shared parts need of Gmail: its name, endpoints, OAuth flavor, 401,
+/// fault replies and routes (listed in [`crate::provider::SPECS`]).
+pub const SPEC: crate::provider::ProviderSpec = crate::provider::ProviderSpec {
+    provider: Provider::Google,
+    name: "google",
+    auth_path: "/o/oauth2/v2/auth",
+    token_path: "/token",
+    scopes: None,
+    flavor: oauth::Flavor {
+        pkce: oauth::PkceRule::Optional,
+        client_auth: oauth::AuthRule::BasicOrPost,
+        code_lifetime: std::time::Duration::from_secs(600),
+        access_ttl_secs: 3599,
+        refresh: oauth::RefreshRule::Fixed,
+        errors: oauth::ErrorStyle::Rfc,
+        default_account: ACCOUNT,
+        error_reason: false,
+        redirect_fragment: "",
+        exchange_grant: false,
+        reply: oauth::TokenReply::Rfc {
+            token_type: "Bearer",
+        },
+        revoke_auth: oauth::RevokeAuth::Anyone,
+        revoke_grant: true,
+        revoke_body: Some("{}"),
+    },
+    token_in_query: false,
+    token_on_arrival: false,
+    unauthorized,
+    fault_reply: |state, _, fault| fault_reply(state, fault),
+    quota_reply,
+    routes,
+    control_routes: Some(control_routes),
+};
+
+/// Google's reply to a missing, expired or revoked access token.
+fn unauthorized() -> Response {
+    preamble::json_401(
+        &json!({"error": {"code": 401, "message": "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.", "status": "UNAUTHENTICATED"}}),
+    )
+}
 /// Gmail's batch limit.
 const MAX_BATCH: usize = 100;
 /// Gmail's per-user quota (units per minute); quota units per method: `getProfile` 1,
@@ -528,5 +570,8 @@ pub fn routes() -> Route {
 /// Sandbox-only control routes under `/_sandbox/google`: the mailboxes' control API
 /// ([`crate::mail::control`]).
 pub fn control_routes() -> Route {
-    crate::mail::control::routes(crate::mail::control::Mail::Gmail)
+    crate::mail::control::routes(crate::mail::control::Mail {
+        data: |s| &s.google,
+        folders: <Gmail as crate::mail::MailKind>::FOLDERS,
+    })
 }

@@ -21,8 +21,8 @@ use serde_json::{json, Value};
 use super::{MailData, MailKind};
 use crate::SandboxState;
 
-/// What the control API does to one provider's mailboxes.
-trait Control: Send + Sync {
+/// What the control API does to one provider's mailboxes (every [`MailData`] does it).
+pub trait Control: Send + Sync {
     fn ids(&self, account: &str) -> Vec<String>;
     fn add(&self, account: &str, n: usize) -> Vec<String>;
     fn delete(&self, account: &str, m: usize) -> Vec<String>;
@@ -57,26 +57,17 @@ impl<K: MailKind> Control for MailData<K> {
     }
 }
 
-/// Whose mailboxes a route set controls.
+/// Whose mailboxes a route set controls: where its data set is in the [`SandboxState`] (e.g.
+/// `|s| &s.google`) and whether it has folders (its [`MailKind::FOLDERS`]).
 #[derive(Clone, Copy)]
-pub enum Mail {
-    Gmail,
-    Outlook,
+pub struct Mail {
+    pub data: fn(&SandboxState) -> &dyn Control,
+    pub folders: bool,
 }
 
 impl Mail {
     fn of(self, state: &SandboxState) -> &dyn Control {
-        match self {
-            Self::Gmail => &state.google,
-            Self::Outlook => &state.microsoft,
-        }
-    }
-
-    fn has_folders(self) -> bool {
-        match self {
-            Self::Gmail => crate::google::Gmail::FOLDERS,
-            Self::Outlook => crate::microsoft::Outlook::FOLDERS,
-        }
+        (self.data)(state)
     }
 }
 
@@ -186,7 +177,7 @@ pub fn routes(mail: Mail) -> Route {
             "/accounts/:account/messages/delete",
             poem::post(delete_messages),
         );
-    if mail.has_folders() {
+    if mail.folders {
         routes = routes.at(
             "/accounts/:account/messages/move",
             poem::post(move_messages),

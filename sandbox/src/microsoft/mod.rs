@@ -46,6 +46,48 @@ use crate::{
 
 /// The demo user's object id.
 pub const ACCOUNT: &str = "87d349ed-44d7-43e1-9a83-5f2406dee5bd";
+
+/// What the sandbox's shared parts need of Outlook: its name, endpoints, OAuth flavor, 401,
+/// fault replies and routes (listed in [`crate::provider::SPECS`]).
+pub const SPEC: crate::provider::ProviderSpec = crate::provider::ProviderSpec {
+    provider: Provider::Microsoft,
+    name: "microsoft",
+    auth_path: "/common/oauth2/v2.0/authorize",
+    token_path: "/common/oauth2/v2.0/token",
+    scopes: None,
+    flavor: oauth::Flavor {
+        pkce: oauth::PkceRule::Optional,
+        client_auth: oauth::AuthRule::BasicOrPost,
+        code_lifetime: std::time::Duration::from_secs(600),
+        access_ttl_secs: 4425,
+        refresh: oauth::RefreshRule::RotateKeepOld("offline_access"),
+        errors: oauth::ErrorStyle::Microsoft,
+        default_account: ACCOUNT,
+        error_reason: false,
+        redirect_fragment: "",
+        exchange_grant: false,
+        reply: oauth::TokenReply::Rfc {
+            token_type: "Bearer",
+        },
+        revoke_auth: oauth::RevokeAuth::Anyone,
+        revoke_grant: false,
+        revoke_body: Some("{}"),
+    },
+    token_in_query: false,
+    token_on_arrival: false,
+    unauthorized,
+    fault_reply: |_, _, fault| fault_reply(fault),
+    quota_reply: |_| None,
+    routes,
+    control_routes: Some(control_routes),
+};
+
+/// Microsoft Graph's reply to a missing, expired or revoked access token.
+fn unauthorized() -> Response {
+    preamble::json_401(
+        &json!({"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired or is not yet valid.", "innerError": {"date": "2026-11-24T00:00:00", "request-id": "00000000-0000-0000-0000-000000000000"}}}),
+    )
+}
 /// The mailbox's folders: (well-known name, id, display name).
 pub const FOLDERS: [(&str, &str, &str); 6] = [
     ("inbox", "AQMkADNkNAAAgEMAAAA", "Inbox"),
@@ -524,5 +566,8 @@ pub fn routes() -> Route {
 /// Sandbox-only control routes under `/_sandbox/microsoft`: the mailboxes' control API
 /// ([`crate::mail::control`], with the move route: Outlook has folders).
 pub fn control_routes() -> Route {
-    crate::mail::control::routes(crate::mail::control::Mail::Outlook)
+    crate::mail::control::routes(crate::mail::control::Mail {
+        data: |s| &s.microsoft,
+        folders: <Outlook as crate::mail::MailKind>::FOLDERS,
+    })
 }

@@ -1,6 +1,7 @@
-//! What differs between the six providers' OAuth servers: one [`Flavor`] each (PKCE, client
-//! authentication, lifetimes, refresh-token rules, error style, demo account), read by the one
-//! engine in [`super`].
+//! What differs between the providers' OAuth servers: a [`Flavor`] (PKCE, client
+//! authentication, lifetimes, refresh-token rules, error style, demo account, the token
+//! reply's shape, revocation), which each provider's file sets in its
+//! [`ProviderSpec`](crate::provider::ProviderSpec) and the one engine in [`super`] reads.
 
 use std::time::Duration;
 
@@ -8,7 +9,6 @@ use crate::Provider;
 
 /// What differs between providers' OAuth servers.
 pub struct Flavor {
-    pub provider: Provider,
     pub pkce: PkceRule,
     pub client_auth: AuthRule,
     pub code_lifetime: Duration,
@@ -16,6 +16,46 @@ pub struct Flavor {
     pub refresh: RefreshRule,
     pub errors: ErrorStyle,
     pub default_account: &'static str,
+    /// A denied authorization also carries `error_reason=user_denied` (Meta).
+    pub error_reason: bool,
+    /// Appended to the authorization redirect (Instagram: `#_`).
+    pub redirect_fragment: &'static str,
+    /// The token endpoint also takes Facebook's `fb_exchange_token` grant.
+    pub exchange_grant: bool,
+    /// The token reply's shape.
+    pub reply: TokenReply,
+    /// Who may call the revocation endpoint.
+    pub revoke_auth: RevokeAuth,
+    /// Revoking either token revokes the whole grant, and an unknown token is 400
+    /// `invalid_token` (Google).
+    pub revoke_grant: bool,
+    /// The revocation reply's JSON body (None: an empty body, no content type).
+    pub revoke_body: Option<&'static str>,
+}
+
+/// The token reply's shape.
+#[derive(Clone, Copy)]
+pub enum TokenReply {
+    /// RFC 6749 JSON with this spelling of `token_type` (`Bearer`; X: `bearer`).
+    Rfc { token_type: &'static str },
+    /// LinkedIn's: the granted scopes joined with commas, no refresh token unless the flavor
+    /// issues one.
+    CommaScope,
+    /// A body of the provider's own, from (access token, account), never a refresh token
+    /// (Instagram's flat short-lived reply).
+    Flat(fn(&str, &str) -> String),
+}
+
+/// Who may call the revocation endpoint.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum RevokeAuth {
+    /// Anyone (Google).
+    Anyone,
+    /// `Authorization: Basic` only; else 401 `unauthorized_client` (X).
+    Basic,
+    /// Basic, or `client_id` and `client_secret` in the body; else 401 `invalid_client`
+    /// (LinkedIn).
+    BasicOrPost,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -62,74 +102,7 @@ pub enum ErrorStyle {
     Graph,
 }
 
+/// Provider `p`'s flavor, as its [`ProviderSpec`](crate::provider::ProviderSpec) sets it.
 pub fn flavor(p: Provider) -> &'static Flavor {
-    match p {
-        Provider::Instagram => &INSTAGRAM,
-        Provider::Twitter => &TWITTER,
-        Provider::Google => &GOOGLE,
-        Provider::Facebook => &FACEBOOK,
-        Provider::Linkedin => &LINKEDIN,
-        Provider::Microsoft => &MICROSOFT,
-    }
+    &p.spec().flavor
 }
-
-static INSTAGRAM: Flavor = Flavor {
-    provider: Provider::Instagram,
-    pkce: PkceRule::Ignored,
-    client_auth: AuthRule::BasicOrPost,
-    code_lifetime: Duration::from_secs(3600),
-    access_ttl_secs: 3600,
-    refresh: RefreshRule::None,
-    errors: ErrorStyle::Instagram,
-    default_account: crate::instagram::ACCOUNT,
-};
-static TWITTER: Flavor = Flavor {
-    provider: Provider::Twitter,
-    pkce: PkceRule::Required,
-    client_auth: AuthRule::Basic,
-    code_lifetime: Duration::from_secs(30),
-    access_ttl_secs: 7200,
-    refresh: RefreshRule::SingleUse("offline.access"),
-    errors: ErrorStyle::Twitter,
-    default_account: "1001",
-};
-static GOOGLE: Flavor = Flavor {
-    provider: Provider::Google,
-    pkce: PkceRule::Optional,
-    client_auth: AuthRule::BasicOrPost,
-    code_lifetime: Duration::from_secs(600),
-    access_ttl_secs: 3599,
-    refresh: RefreshRule::Fixed,
-    errors: ErrorStyle::Rfc,
-    default_account: crate::google::ACCOUNT,
-};
-static FACEBOOK: Flavor = Flavor {
-    provider: Provider::Facebook,
-    pkce: PkceRule::Ignored,
-    client_auth: AuthRule::Query,
-    code_lifetime: Duration::from_secs(600),
-    access_ttl_secs: 5_183_944,
-    refresh: RefreshRule::None,
-    errors: ErrorStyle::Graph,
-    default_account: crate::facebook::ACCOUNT,
-};
-static LINKEDIN: Flavor = Flavor {
-    provider: Provider::Linkedin,
-    pkce: PkceRule::Ignored,
-    client_auth: AuthRule::BasicOrPost,
-    code_lifetime: Duration::from_secs(1800),
-    access_ttl_secs: 5_183_999,
-    refresh: RefreshRule::None,
-    errors: ErrorStyle::LinkedIn,
-    default_account: crate::linkedin::ACCOUNT,
-};
-static MICROSOFT: Flavor = Flavor {
-    provider: Provider::Microsoft,
-    pkce: PkceRule::Optional,
-    client_auth: AuthRule::BasicOrPost,
-    code_lifetime: Duration::from_secs(600),
-    access_ttl_secs: 4425,
-    refresh: RefreshRule::RotateKeepOld("offline_access"),
-    errors: ErrorStyle::Microsoft,
-    default_account: crate::microsoft::ACCOUNT,
-};

@@ -1,9 +1,11 @@
 //! The six providers' OAuth servers, as the real ones behave: one engine, one [`Flavor`] per
-//! provider saying what differs — PKCE (required, optional, absent), client authentication
-//! (Basic required, body, GET query), code lifetime, token lifetime, refresh tokens
-//! (single-use rotation, rotation keeping the old one, no rotation, none at all), the token
-//! reply's shape (Instagram's flat body with a numeric `user_id` above 2^53) and the error
-//! bodies (RFC 6749, Microsoft's AADSTS, Instagram's, Graph's).
+//! provider (in its [`ProviderSpec`](crate::provider::ProviderSpec)) saying what differs —
+//! PKCE (required, optional, absent), client authentication (Basic required, body, GET query),
+//! code lifetime, token lifetime, refresh tokens (single-use rotation, rotation keeping the old
+//! one, no rotation, none at all), the token reply's shape (Instagram's flat body with a
+//! numeric `user_id` above 2^53), the denial redirect, revocation (who may call it, what it
+//! revokes, its reply) and the error bodies (RFC 6749, Microsoft's AADSTS, Instagram's,
+//! Graph's).
 //!
 //! Authorization is auto-approved for `sandbox_account` (default: the provider's demo
 //! account) and redirects to the client's `redirect_uri` with `code` and `state`; codes are
@@ -26,7 +28,9 @@ use crate::{Provider, SandboxState};
 
 mod flavor;
 
-pub use flavor::{flavor, AuthRule, ErrorStyle, Flavor, PkceRule, RefreshRule};
+pub use flavor::{
+    flavor, AuthRule, ErrorStyle, Flavor, PkceRule, RefreshRule, RevokeAuth, TokenReply,
+};
 
 struct CodeGrant {
     provider: Provider,
@@ -188,7 +192,7 @@ pub fn authorize(
             Some((error, description)) => {
                 qp.append_pair("error", error)
                     .append_pair("error_description", description);
-                if p == Provider::Instagram || p == Provider::Facebook {
+                if f.error_reason {
                     qp.append_pair("error_reason", "user_denied");
                 }
             }
@@ -221,9 +225,8 @@ pub fn authorize(
         }
     }
     let mut location = redirect.to_string();
-    if p == Provider::Instagram {
-        location.push_str("#_"); // Meta appends it; browsers drop fragments before the server.
-    }
+    // Instagram appends `#_`; browsers drop fragments before the server.
+    location.push_str(f.redirect_fragment);
     Response::builder()
         .status(StatusCode::FOUND)
         .header("location", location)
@@ -326,7 +329,7 @@ async fn token_reply(
         .cloned()
         .unwrap_or_else(|| "authorization_code".into());
     let (account, scope) = match grant_type.as_str() {
-        "authorization_code" => match redeem_code(state, f, &client_id, &form) {
+        "authorization_code" => match redeem_code(state, p, f, &client_id, &form) {
             Ok(_) if state.take_token_fault() => {
                 return Response::builder()
                     .status(StatusCode::SERVICE_UNAVAILABLE)
@@ -361,7 +364,7 @@ async fn token_reply(
                 }
             }
         }
-        "fb_exchange_token" if p == Provider::Facebook => {
+        "fb_exchange_token" if f.exchange_grant => {
             let short = form.get("fb_exchange_token").cloned().unwrap_or_default();
             match state.token_info(p, &short) {
                 Some(info) => return long_lived_reply(state, p, &info.account),
@@ -378,23 +381,19 @@ async fn token_reply(
         }
     };
     let access = state.issue_token_for(p, &account, f.access_ttl_secs);
-    let mut body = match p {
+    let mut body = match f.reply {
         // Instagram's real (flat) short-lived reply: a bare numeric app-scoped user id.
-        Provider::Instagram => {
-            let text = format!(
-                r#"{{"access_token":"{access}","user_id":{},"permissions":["instagram_business_basic"]}}"#,
-                crate::instagram::app_scoped_id(&account)
-            );
+        TokenReply::Flat(render) => {
             return Response::builder()
                 .content_type("application/json")
-                .body(text);
+                .body(render(&access, &account));
         }
-        Provider::Linkedin => json!({
+        TokenReply::CommaScope => json!({
             "access_token": access, "expires_in": f.access_ttl_secs,
             "scope": scope.split_whitespace().collect::<Vec<_>>().join(","), "token_type": "Bearer"
         }),
-        _ => json!({
-            "token_type": if p == Provider::Twitter { "bearer" } else { "Bearer" },
+        TokenReply::Rfc { token_type } => json!({
+            "token_type": token_type,
             "expires_in": f.access_ttl_secs, "access_token": access, "scope": scope
         }),
     };
@@ -425,6 +424,7 @@ async fn token_reply(
 
 fn redeem_code(
     state: &SandboxState,
+    p: Provider,
     f: &Flavor,
     client_id: &str,
     form: &HashMap<String, String>,
@@ -450,8 +450,7 @@ fn redeem_code(
     let Some(g) = grant else {
         return Err(invalid("the code is unknown or was already used"));
     };
-    if g.provider != f.provider || state.now_ms() - g.issued_ms > f.code_lifetime.as_millis() as i64
-    {
+    if g.provider != p || state.now_ms() - g.issued_ms > f.code_lifetime.as_millis() as i64 {
         return Err(invalid("the code expired"));
     }
     if g.client_id != client_id || form.get("redirect_uri") != Some(&g.redirect_uri) {
@@ -507,16 +506,16 @@ pub async fn revoke(
         ))
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    if p == Provider::Twitter && basic_credentials(req).is_none() {
+    if f.revoke_auth == RevokeAuth::Basic && basic_credentials(req).is_none() {
         return oauth_error(
-            ErrorStyle::Twitter,
+            f.errors,
             StatusCode::UNAUTHORIZED,
             "unauthorized_client",
             "Missing valid authorization header",
         );
     }
     let posted = |k: &str| form.get(k).is_some_and(|v| !v.is_empty());
-    if p == Provider::Linkedin
+    if f.revoke_auth == RevokeAuth::BasicOrPost
         && basic_credentials(req).is_none()
         && !(posted("client_id") && posted("client_secret"))
     {
@@ -535,25 +534,23 @@ pub async fn revoke(
             .body("<html><body>503 Service Unavailable</body></html>");
     }
     let presented = form.get("token").cloned().unwrap_or_default();
-    let known = match p {
-        Provider::Google => state.revoke_grant(p, &presented),
-        _ => state.revoke_token(p, &presented),
+    let known = if f.revoke_grant {
+        state.revoke_grant(p, &presented)
+    } else {
+        state.revoke_token(p, &presented)
     };
-    if known.is_none() && p == Provider::Google {
+    if known.is_none() && f.revoke_grant {
         return oauth_error(
-            ErrorStyle::Rfc,
+            f.errors,
             StatusCode::BAD_REQUEST,
             "invalid_token",
             "Token expired or revoked",
         );
     }
-    match p {
-        Provider::Twitter => Response::builder()
+    match f.revoke_body {
+        Some(body) => Response::builder()
             .content_type("application/json")
-            .body(json!({ "revoked": true }).to_string()),
-        Provider::Linkedin => Response::builder().finish(),
-        _ => Response::builder()
-            .content_type("application/json")
-            .body("{}"),
+            .body(body),
+        None => Response::builder().finish(),
     }
 }
