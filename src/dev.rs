@@ -213,6 +213,9 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
                 .insert(p, sandbox_link::provider_config(p, &sandbox_base, redirect));
         }
     }
+    // The API serves `/metrics`; the in-process worker and scheduler must not try to bind
+    // `METRICS_ADDR` as their own processes do.
+    config.metrics_addr = None;
     let config = Arc::new(config);
 
     // The API, the workers and the scheduler, each built as its own process builds it.
