@@ -29,9 +29,9 @@ use serde_json::{json, Value};
 
 use crate::{
     fnv,
-    meta::{fields, graph_error, own_base, request_token},
+    meta::{admit_own_edge, fields, graph_error, own_base, request_token},
     oauth,
-    preamble::{admit, json_reply, query},
+    preamble::{json_reply, query},
     Provider, SandboxState,
 };
 
@@ -473,26 +473,11 @@ fn decode_token(t: &str) -> Option<(i64, u64)> {
 /// `GET /{version}/me/posts` and `GET /{version}/{user-id}/posts`.
 #[handler]
 async fn posts_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    let admitted = match admit(&state, Provider::Facebook, req, true).await {
+    let (account, malformed) = match admit_own_edge(&state, Provider::Facebook, req, "/posts").await
+    {
         Ok(a) => a,
         Err(r) => return r,
     };
-    let malformed = match admitted.settle(&state) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let account = admitted.account;
-    let node = req
-        .uri()
-        .path()
-        .trim_end_matches("/posts")
-        .rsplit('/')
-        .next()
-        .unwrap_or("me")
-        .to_string();
-    if node != "me" && node != account {
-        return graph_error(400, 100, &format!("Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."), false);
-    }
     if account.starts_with("restricted") {
         return graph_error(
             400,

@@ -29,9 +29,9 @@ use serde_json::{json, Value};
 
 use crate::{
     fnv,
-    meta::{fields, graph_error, graph_token_error, own_base, request_token},
+    meta::{admit_own_edge, fields, graph_error, graph_token_error, own_base, request_token},
     oauth,
-    preamble::{admit, json_reply, query},
+    preamble::{json_reply, query},
     Provider, SandboxState,
 };
 
@@ -472,31 +472,11 @@ fn decode_cursor(c: &str) -> Option<(i64, u64)> {
 /// `GET /me/media` and `GET /{version}/{ig-user-id}/media`.
 #[handler]
 async fn media_list(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
-    let admitted = match admit(&state, Provider::Instagram, req, true).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let malformed = match admitted.settle(&state) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let account = admitted.account;
-    let node = req
-        .uri()
-        .path()
-        .trim_end_matches("/media")
-        .rsplit('/')
-        .next()
-        .unwrap_or("me")
-        .to_string();
-    if node != "me" && node != account {
-        return graph_error(
-            400,
-            100,
-            &format!("Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
-            false,
-        );
-    }
+    let (account, malformed) =
+        match admit_own_edge(&state, Provider::Instagram, req, "/media").await {
+            Ok(a) => a,
+            Err(r) => return r,
+        };
     let q = query(req);
     let wanted = fields(q.get("fields").map_or("id", String::as_str));
     for (f, nested) in &wanted {

@@ -8,8 +8,34 @@ use serde_json::json;
 
 use crate::{
     faults::DataFault,
-    preamble::{origin, query},
+    preamble::{admit, origin, query},
+    Provider, SandboxState,
 };
+
+/// The start of a Graph list request (`GET …/{node}/{edge}`, one page): admitted as a data
+/// page (token, faults), and only for the token's own node (`me` or its id), as Graph answers
+/// for any other. The account, and whether the reply is to be malformed.
+pub(crate) async fn admit_own_edge(
+    state: &SandboxState,
+    provider: Provider,
+    req: &Request,
+    edge: &str,
+) -> Result<(String, bool), Response> {
+    let admitted = admit(state, provider, req, true).await?;
+    let malformed = admitted.settle(state)?;
+    let account = admitted.account;
+    let node = req
+        .uri()
+        .path()
+        .trim_end_matches(edge)
+        .rsplit('/')
+        .next()
+        .unwrap_or("me");
+    if node != "me" && node != account {
+        return Err(graph_error(400, 100, &format!("Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."), false));
+    }
+    Ok((account, malformed))
+}
 
 /// A Graph error reply.
 pub(crate) fn graph_error(status: u16, code: i64, message: &str, transient: bool) -> Response {
