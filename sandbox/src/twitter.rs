@@ -352,16 +352,41 @@ async fn admit(
     Ok((admitted.account, rate, malformed))
 }
 
+#[derive(Deserialize)]
+struct MeQuery {
+    #[serde(rename = "user.fields")]
+    user_fields: Option<String>,
+}
+
+/// `GET /2/users/me`: `id`, `name`, `username`, and of the optional `user.fields`
+/// `public_metrics` (with the account's `tweet_count`) and `most_recent_tweet_id` (absent for an
+/// account without posts), as X answers them.
 #[handler]
-async fn me(state: Data<&Arc<SandboxState>>, req: &Request) -> Response {
+async fn me(state: Data<&Arc<SandboxState>>, req: &Request, Query(q): Query<MeQuery>) -> Response {
     let (account, rate, _) = match admit(&state, req, "users/me").await {
         Ok(a) => a,
         Err(r) => return r,
     };
-    json_reply(
-        json!({ "data": { "id": account, "name": format!("Sandbox {account}"), "username": format!("sbx_{account}") } }),
-        rate,
-    )
+    let mut user = json!({
+        "id": account,
+        "name": format!("Sandbox {account}"),
+        "username": format!("sbx_{account}"),
+    });
+    let fields = q.user_fields.unwrap_or_default();
+    let wants = |f: &str| fields.split(',').any(|x| x.trim() == f);
+    let (count, newest) = state.twitter.with_account(&account, |tweets| {
+        (tweets.len(), tweets.iter().map(|t| t.id).max())
+    });
+    if wants("public_metrics") {
+        user["public_metrics"] = json!({
+            "followers_count": 120, "following_count": 80, "tweet_count": count,
+            "listed_count": 1, "like_count": 300, "media_count": 0,
+        });
+    }
+    if let (true, Some(id)) = (wants("most_recent_tweet_id"), newest) {
+        user["most_recent_tweet_id"] = json!(id.to_string());
+    }
+    json_reply(json!({ "data": user }), rate)
 }
 
 #[derive(Deserialize)]

@@ -185,11 +185,13 @@ pub async fn run(config: &Config, only: &[ProviderId]) -> anyhow::Result<Vec<Pro
                 )
                 .await?;
                 eprintln!("bench cost: {p}: {items} items");
-                let sync = |mode| measure(&state, &pool, &producer, p, ds, mode);
-                let first = sync(SyncMode::Full).await?;
-                let daily = sync(SyncMode::Full).await?;
+                // Each run as the product starts it: the connect's full sync, the schedule's
+                // daily full and incremental syncs.
+                let sync = |mode, trigger| measure(&state, &pool, &producer, p, ds, mode, trigger);
+                let first = sync(SyncMode::Full, SyncTrigger::Oauth).await?;
+                let daily = sync(SyncMode::Full, SyncTrigger::Daily).await?;
                 add(&state, p, acct, NEW_ITEMS);
-                let incremental = sync(SyncMode::Incremental).await?;
+                let incremental = sync(SyncMode::Incremental, SyncTrigger::Incremental).await?;
                 eprintln!(
                     "bench cost: {p}: first {} req {} units, daily full {} req {} units, \
                      incremental {} req {} units ({} fetched)",
@@ -231,13 +233,14 @@ async fn measure(
     p: ProviderId,
     ds: Uuid,
     mode: SyncMode,
+    trigger: SyncTrigger,
 ) -> anyhow::Result<Cost> {
     let (hits, units) = (state.hits(p), state.google.units_spent());
     // The previous run's job may still hold the source's queue key for a moment after the run
     // ended: wait for it.
     let mut tries = 0;
     let started = loop {
-        match request_sync(pool, producer, ds, mode, SyncTrigger::Manual).await {
+        match request_sync(pool, producer, ds, mode, trigger).await {
             Ok(s) => break s,
             Err(e) if tries < 100 => {
                 tries += 1;

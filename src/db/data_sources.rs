@@ -116,11 +116,14 @@ pub struct SyncSource {
     pub account_id: String,
     pub status: DataSourceStatus,
     pub cursor_state: serde_json::Value,
+    /// The provider's content version the source's items last matched completely (see the
+    /// migration `synced_version`); None: unknown.
+    pub synced_version: Option<String>,
 }
 
 pub async fn load_for_sync(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<SyncSource>> {
     sqlx::query_as(
-        "SELECT id, user_id, provider, account_id, status, cursor_state
+        "SELECT id, user_id, provider, account_id, status, cursor_state, synced_version
            FROM data_sources WHERE id = $1",
     )
     .bind(id)
@@ -152,25 +155,35 @@ pub async fn is_gone(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
     Ok(status.is_none_or(|s| s == DataSourceStatus::Disconnected))
 }
 
-/// Records a sync's end on its source: status, error, and (on success) the merged cursor state.
-/// A disconnected source is left as it is.
+/// How a sync ended, as its source records it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SyncEnd<'a> {
+    pub succeeded: bool,
+    pub error: Option<&'a str>,
+    /// Merged into the source's cursor state (on success).
+    pub cursor_patch: Option<&'a serde_json::Value>,
+    /// The provider's content version the items now match completely (None: keep the stored).
+    pub synced_version: Option<&'a str>,
+}
+
+/// Records a sync's end on its source: status, error, and (on success) the merged cursor state
+/// and the content version its items match. A disconnected source is left as it is.
 pub async fn finish_sync(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
-    succeeded: bool,
-    error: Option<&str>,
-    cursor_patch: Option<&serde_json::Value>,
+    end: SyncEnd<'_>,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE data_sources SET last_sync_at = now(), last_sync_status = $2,
                 last_sync_error = $3, cursor_state = cursor_state || COALESCE($4, '{}'::jsonb),
-                updated_at = now()
+                synced_version = COALESCE($5, synced_version), updated_at = now()
           WHERE id = $1 AND status <> 'disconnected'",
     )
     .bind(id)
-    .bind(if succeeded { "succeeded" } else { "failed" })
-    .bind(error)
-    .bind(cursor_patch)
+    .bind(if end.succeeded { "succeeded" } else { "failed" })
+    .bind(end.error)
+    .bind(end.cursor_patch)
+    .bind(end.synced_version)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -321,7 +334,7 @@ pub async fn upsert_connected(
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (user_id, provider, account_id) DO UPDATE
             SET account_name = EXCLUDED.account_name, status = 'active',
-                last_sync_error = NULL, updated_at = now()
+                last_sync_error = NULL, synced_version = NULL, updated_at = now()
          RETURNING id",
     )
     .bind(Uuid::new_v4())
@@ -345,7 +358,8 @@ pub async fn disconnect(
 ) -> sqlx::Result<Option<String>> {
     let mut tx = pool.begin().await?;
     sqlx::query(
-        "UPDATE data_sources SET status = 'disconnected', updated_at = now() WHERE id = $1",
+        "UPDATE data_sources SET status = 'disconnected', synced_version = NULL, updated_at = now()
+          WHERE id = $1",
     )
     .bind(id)
     .execute(&mut *tx)

@@ -57,6 +57,7 @@ impl Provider for Facebook {
         Ok(AccountProfile {
             account_id: me.id.0,
             account_name: me.name,
+            content_version: None,
         })
     }
 

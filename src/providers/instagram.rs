@@ -67,6 +67,7 @@ impl Provider for Instagram {
         Ok(AccountProfile {
             account_id: id.0,
             account_name: me.username,
+            content_version: None,
         })
     }
 

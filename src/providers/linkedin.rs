@@ -71,6 +71,7 @@ impl Provider for Linkedin {
         Ok(AccountProfile {
             account_id: u.sub,
             account_name: u.name,
+            content_version: None,
         })
     }
 

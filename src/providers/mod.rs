@@ -101,6 +101,12 @@ pub struct AccountProfile {
     /// string, exact beyond 2^53.
     pub account_id: String,
     pub account_name: Option<String>,
+    /// A value the provider changes whenever the account's content does (an item added,
+    /// changed or deleted), read with the profile at no extra request: Gmail's `historyId`,
+    /// X's post count with its newest post id. None: the provider offers none (then every run
+    /// reads the listing). A run that finds the version its items last matched completely has
+    /// nothing to fetch (`data_sources.synced_version`).
+    pub content_version: Option<String>,
 }
 
 /// A provider's API.
@@ -111,6 +117,9 @@ pub trait Provider {
     /// The provider lists ids before it fetches bodies, so a run is given the source's known
     /// ids ([`PageRequest::known`]; Gmail).
     const LISTS_IDS_FIRST: bool = false;
+    /// An incremental run reports every change, deletions included (Gmail's history), so its
+    /// end leaves the source matching the provider as a complete full run does.
+    const CHANGES_COMPLETE: bool = false;
     /// The profile of the account `token` belongs to.
     fn fetch_profile(
         app: &ProviderApp,
@@ -188,6 +197,11 @@ pub fn page_size(p: ProviderId, requested: u32) -> u32 {
 /// [`Provider::LISTS_IDS_FIRST`] of provider `p`.
 pub fn lists_ids_first(p: ProviderId) -> bool {
     dispatch!(p, P => P::LISTS_IDS_FIRST)
+}
+
+/// [`Provider::CHANGES_COMPLETE`] of provider `p`.
+pub fn changes_complete(p: ProviderId) -> bool {
+    dispatch!(p, P => P::CHANGES_COMPLETE)
 }
 
 /// [`Provider::display_name`] of provider `p`.

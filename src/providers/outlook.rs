@@ -76,6 +76,7 @@ impl Provider for Outlook {
         Ok(AccountProfile {
             account_id: me.id,
             account_name: me.display_name.or(me.mail).or(me.user_principal_name),
+            content_version: None,
         })
     }
 

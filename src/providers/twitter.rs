@@ -44,19 +44,36 @@ impl Provider for Twitter {
             id: String,
             name: Option<String>,
             username: Option<String>,
+            public_metrics: Option<UserMetrics>,
+            most_recent_tweet_id: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct UserMetrics {
+            tweet_count: Option<u64>,
         }
         let body: Envelope<Profile> = get_json_with(
             Self::ID,
-            http.get(app.api_url("/2/users/me")).bearer_auth(token),
+            http.get(app.api_url("/2/users/me"))
+                .query(&[("user.fields", "public_metrics,most_recent_tweet_id")])
+                .bearer_auth(token),
             error,
         )
         .await?;
         let p = body
             .data
             .ok_or_else(|| ProviderError::Permanent("users/me without data".into()))?;
+        // Ids only grow: a post that stays moves the newest id, a deletion lowers the count, so
+        // both unchanged mean the same posts (an account with no posts has no newest id).
+        let count = p.public_metrics.and_then(|m| m.tweet_count);
+        let content_version = match (count, p.most_recent_tweet_id) {
+            (Some(n), Some(newest)) => Some(format!("{n}:{newest}")),
+            (Some(0), None) => Some("0:".into()),
+            _ => None,
+        };
         Ok(AccountProfile {
             account_id: p.id,
             account_name: p.username.or(p.name),
+            content_version,
         })
     }
 

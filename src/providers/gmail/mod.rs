@@ -64,6 +64,8 @@ impl Provider for Gmail {
     const PAGE_SIZE: std::ops::RangeInclusive<u32> = 1..=500;
     /// Gmail lists ids before it fetches bodies: it skips the messages the source holds.
     const LISTS_IDS_FIRST: bool = true;
+    /// Gmail's history reports added, deleted and relabelled messages.
+    const CHANGES_COMPLETE: bool = true;
 
     async fn fetch_profile(
         app: &ProviderApp,
@@ -74,6 +76,8 @@ impl Provider for Gmail {
         #[serde(rename_all = "camelCase")]
         struct Profile {
             email_address: String,
+            #[serde(default, deserialize_with = "opt_id")]
+            history_id: Option<String>,
         }
         let p: Profile = get_json(
             Self::ID,
@@ -84,6 +88,8 @@ impl Provider for Gmail {
         Ok(AccountProfile {
             account_name: Some(p.email_address.clone()),
             account_id: p.email_address,
+            // Gmail moves the mailbox's history id on every change.
+            content_version: p.history_id,
         })
     }
 

@@ -255,8 +255,11 @@ async fn record_failure(deps: &SharedDeps, job: &SyncDataSource, f: &Failure) {
     let result: sqlx::Result<()> = async {
         let mut tx = deps.pool.begin().await?;
         let ended = sync_runs::finish(&mut tx, job.sync_run_id, false, Some(&f.message)).await?;
-        data_sources::finish_sync(&mut tx, job.data_source_id, false, Some(&f.message), None)
-            .await?;
+        let end = data_sources::SyncEnd {
+            error: Some(&f.message),
+            ..Default::default()
+        };
+        data_sources::finish_sync(&mut tx, job.data_source_id, end).await?;
         // The run's end and what the source's status asks of the user, seen together.
         if let Some(status) = f.source_status {
             data_sources::set_status(&mut *tx, job.data_source_id, status).await?;

@@ -1,5 +1,7 @@
-//! `SyncDataSource`, for every provider: at a run's start, the profile (account check and name);
-//! then fetch a page (`providers::fetch_page`) → normalize → store the page's items, its
+//! `SyncDataSource`, for every provider: at a run's start, the profile (account check, name and,
+//! where the provider offers one, its content version: a scheduled run that finds the version
+//! the source's items last matched completely ends there, having read nothing more); then fetch
+//! a page (`providers::fetch_page`) → normalize → store the page's items, its
 //! deletions, its counters and the run's next page state in one transaction → next page. A
 //! crash resumes at the first page not yet stored; a re-delivered page is an upsert, so nothing
 //! is duplicated. The source's incremental cursor moves only in the transaction of the last
@@ -33,7 +35,10 @@
 use std::collections::HashSet;
 
 use apalis_core::task::data::Data;
-use lifesync_jobs::{payloads::SyncDataSource, JobError, JobLease};
+use lifesync_jobs::{
+    payloads::{SyncDataSource, SyncMode, SyncTrigger},
+    JobError, JobLease,
+};
 use serde_json::{json, Value};
 
 mod failure;
@@ -71,11 +76,16 @@ pub async fn handle(
 }
 
 async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
-    let Some((run, mut access, page_state)) = Run::begin(job, deps).await? else {
+    let Some((mut run, mut access, page_state)) = Run::begin(job, deps).await? else {
         return Ok(()); // the run already ended: a duplicate delivery
     };
     if page_state.is_none() {
-        run.refresh_profile(&mut access).await?;
+        let version = run.refresh_profile(&mut access).await?;
+        if run.may_skip(version.as_deref()) {
+            tracing::info!("the account's content is as last synced: nothing to fetch");
+            return run.store(providers::Page::default(), None).await;
+        }
+        run.start_version = version;
     }
     run.pages(&mut access, page_state).await
 }
@@ -150,6 +160,8 @@ struct Run<'a> {
     known: Option<HashSet<String>>,
     limiter: Limiter,
     links: LinkSecret,
+    /// The provider's content version at this run's start (unknown on a resumed run).
+    start_version: Option<String>,
 }
 
 impl<'a> Run<'a> {
@@ -207,12 +219,14 @@ impl<'a> Run<'a> {
             limiter: deps.limiter(),
             links: LinkSecret::derive(deps.token_key.bytes()),
             source,
+            start_version: None,
         };
         Ok(Some((run, access, page_state)))
     }
 
-    /// A run's start: checks the token's account and refreshes the source's display name.
-    async fn refresh_profile(&self, access: &mut Access<'_>) -> Result<(), Failure> {
+    /// A run's start: checks the token's account and refreshes the source's display name;
+    /// returns the provider's content version, when it offers one.
+    async fn refresh_profile(&self, access: &mut Access<'_>) -> Result<Option<String>, Failure> {
         let (app, http) = (self.app, &self.deps.apps.http);
         let profile = access
             .renewing(|token| async move {
@@ -229,7 +243,29 @@ impl<'a> Run<'a> {
             .account_name
             .map(|n| providers::display_name(self.provider, n));
         data_sources::set_account_name(&self.deps.pool, self.source.id, name.as_deref()).await?;
-        Ok(())
+        Ok(profile.content_version)
+    }
+
+    /// Whether this run may end without reading anything: a scheduled run (daily or
+    /// incremental) that finds the provider's content at the version the source's items last
+    /// matched completely. A run someone asked for (connect, manual, admin) always reads the
+    /// provider, which also refreshes what no version covers (like counts).
+    fn may_skip(&self, version: Option<&str>) -> bool {
+        matches!(
+            self.job.trigger,
+            SyncTrigger::Daily | SyncTrigger::Incremental
+        ) && version.is_some()
+            && version == self.source.synced_version.as_deref()
+    }
+
+    /// The content version the source's items match once this run's last page is stored: the
+    /// run's starting version, when the run saw everything (a full run that reconciled, or an
+    /// incremental run of a provider whose changes include deletions).
+    fn synced_version(&self, reconciled: bool) -> Option<&str> {
+        let complete = reconciled
+            || (self.job.mode == SyncMode::Incremental
+                && providers::changes_complete(self.provider));
+        self.start_version.as_deref().filter(|_| complete)
     }
 
     /// What a page request of this run says, at page state `page`.
@@ -354,10 +390,17 @@ impl<'a> Run<'a> {
         }
         reconcile::record(&mut tx, run, source.id, &seen).await?;
         if next.is_none() {
+            let synced_version = self.synced_version(page.reconcile.is_some());
             reconcile::finish(&mut tx, run, source.id, page.reconcile).await?;
             sync_runs::finish(&mut tx, run, true, None).await?;
             let patch = page.cursor.map(|c| json!({ self.provider.as_str(): c }));
-            data_sources::finish_sync(&mut tx, source.id, true, None, patch.as_ref()).await?;
+            let end = data_sources::SyncEnd {
+                succeeded: true,
+                cursor_patch: patch.as_ref(),
+                synced_version,
+                ..Default::default()
+            };
+            data_sources::finish_sync(&mut tx, source.id, end).await?;
         }
         tx.commit().await?;
         record_items(&source.provider, kind, counts);

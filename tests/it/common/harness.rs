@@ -155,6 +155,26 @@ impl SyncHarness {
         self.wait(started.run).await
     }
 
+    /// Starts a sync of `ds` as the scheduler does (trigger `daily` or `incremental`, straight
+    /// on the queue) and waits for its end. The previous run's job may hold the source's queue
+    /// key for a moment after that run ended: the request is repeated until it is taken.
+    pub async fn scheduled(
+        &self,
+        ds: Uuid,
+        mode: lifesync_jobs::payloads::SyncMode,
+        trigger: lifesync_jobs::payloads::SyncTrigger,
+    ) -> RunOutcome {
+        let producer = lifesync_jobs::Producer::new(self.app.store.clone());
+        let pool = &self.app.db.pool;
+        for _ in 0..100 {
+            match lifesync::services::sync::request_sync(pool, &producer, ds, mode, trigger).await {
+                Ok(started) => return self.wait(started.sync_run_id).await,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+        panic!("the scheduled sync of {ds} was never taken");
+    }
+
     /// Waits for the end of `run` ([`TestApp::wait_run`]).
     pub async fn wait(&self, run: Uuid) -> RunOutcome {
         self.app.wait_run(run).await

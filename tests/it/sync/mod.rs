@@ -7,3 +7,4 @@ mod fencing;
 mod outages;
 mod reconcile;
 mod throttles;
+mod versions;
