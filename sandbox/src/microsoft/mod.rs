@@ -19,8 +19,10 @@
 //! `SyncStateNotFound` while cursors are expired. Ids are immutable ids only with
 //! `Prefer: IdType="ImmutableId"` (otherwise the folder-bound form). Throttling is Graph's: 429
 //! with `Retry-After` and a `TooManyRequests` body, or `ApplicationThrottled`
-//! (MailboxConcurrency) beyond 4 concurrent requests per mailbox.
+//! (MailboxConcurrency) beyond 4 concurrent requests per mailbox. JSON batching,
+//! `POST /v1.0/$batch` ([`batch`]): up to 20 of those requests in one.
 
+mod batch;
 mod delta;
 
 use std::{
@@ -549,6 +551,7 @@ pub fn routes() -> Route {
             poem::get(oauth::authorize),
         )
         .at("/:tenant/oauth2/v2.0/token", poem::post(oauth::token))
+        .at("/v1.0/$batch", poem::post(batch::batch))
         .at("/v1.0/me", poem::get(me))
         .at("/v1.0/me/messages", poem::get(messages))
         .at("/v1.0/me/mailFolders", poem::get(list_folders))

@@ -168,3 +168,99 @@ async fn outlook_sandbox_speaks_graph_wire_shapes() {
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "TooManyRequests");
 }
+
+/// The sandbox's JSON batching, straight over HTTPS: inner requests answered as requests of
+/// their own (links to the batch's origin, their own statuses), matched by id in whatever
+/// order, a failed dependency answered 424 without running, one request at the door.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlook_sandbox_answers_json_batches_as_graph_does() {
+    use serde_json::{json, Value};
+    let sb = TestSandbox::spawn(7).await;
+    let token = sb
+        .state
+        .issue_token_for(ProviderId::Microsoft, ACCOUNT, 3600);
+    let http = sandbox_client();
+    let url = format!("{}/microsoft/v1.0/$batch", sb.base);
+    let post = |body: Value, token: &str| http.post(&url).bearer_auth(token).json(&body).send();
+    let delta = "/me/mailFolders/inbox/messages/delta?$select=subject";
+    let prefer = json!({"Prefer": "IdType=\"ImmutableId\", odata.maxpagesize=5"});
+    let hits = sb.state.hits(ProviderId::Microsoft);
+    let r = post(
+        json!({"requests": [
+            {"id": "list", "method": "GET", "url": "/me/mailFolders?$top=100"},
+            {"id": "delta", "method": "GET", "url": delta, "headers": prefer, "dependsOn": ["list"]},
+            {"id": "missing", "method": "GET", "url": "/me/mailFolders/nope", "dependsOn": ["delta"]},
+            {"id": "after", "method": "GET", "url": "/me/mailFolders/inbox", "dependsOn": ["missing"]},
+            {"id": "free", "method": "GET", "url": "/me/mailFolders/archive"}
+        ]}),
+        &token,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        sb.state.hits(ProviderId::Microsoft) - hits,
+        1,
+        "one request at the door"
+    );
+    let body: Value = r.json().await.unwrap();
+    let parts = body["responses"].as_array().unwrap();
+    let part = |id: &str| parts.iter().find(|p| p["id"] == id).unwrap().clone();
+    assert_eq!(parts.len(), 5);
+    assert_ne!(
+        parts[0]["id"], "list",
+        "no promise of order: clients match ids"
+    );
+    assert_eq!(part("list")["status"], 200);
+    assert_eq!(part("list")["body"]["value"].as_array().unwrap().len(), 6);
+    let d = part("delta");
+    assert_eq!(d["status"], 200);
+    assert_eq!(
+        d["body"]["value"].as_array().unwrap().len(),
+        5,
+        "its Prefer applies"
+    );
+    let next = d["body"]["@odata.nextLink"].as_str().unwrap();
+    assert!(
+        next.starts_with(&format!("{}/microsoft/v1.0/me/mailFolders/", sb.base)),
+        "links point where the batch was sent: {next}"
+    );
+    let followed = http.get(next).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(followed.status(), 200);
+    assert_eq!(part("missing")["status"], 404);
+    assert_eq!(
+        part("missing")["body"]["error"]["code"],
+        "ErrorItemNotFound"
+    );
+    assert_eq!(
+        part("after")["status"],
+        424,
+        "its dependency failed: not run"
+    );
+    assert_eq!(part("free")["status"], 200);
+
+    // More than 20, an unknown dependency, a relative URL that is not: 400, nothing run.
+    let many: Vec<Value> = (0..21)
+        .map(|n| json!({"id": n.to_string(), "method": "GET", "url": "/me/mailFolders"}))
+        .collect();
+    let bad = [
+        json!({ "requests": many }),
+        json!({"requests": [{"id": "a", "method": "GET", "url": "/me", "dependsOn": ["b"]}]}),
+        json!({"requests": [{"id": "a", "method": "GET", "url": "https://elsewhere/me"}]}),
+        json!({"requests": []}),
+    ];
+    for b in bad {
+        let r = post(b, &token).await.unwrap();
+        assert_eq!(r.status(), 400);
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"]["code"], "BadRequest");
+    }
+    // The batch's own token is checked.
+    let r = post(
+        json!({"requests": [{"id": "a", "method": "GET", "url": "/me"}]}),
+        "nope",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401);
+}

@@ -2,7 +2,8 @@
 //! content at the version the source's items last matched completely reads nothing but the
 //! profile — Gmail's history id, X's post count with its newest post id. Any addition or
 //! deletion moves the version, and the next scheduled run reads and reconciles; a run someone
-//! asked for always reads; a reconnect forgets the version. Against the sandbox over HTTPS,
+//! asked for always reads; a reconnect forgets the version. Outlook, which has no version,
+//! opens every run with one batch of its folders' change rounds. Against the sandbox over HTTPS,
 //! counting requests at its door.
 
 use crate::common::*;
@@ -174,5 +175,62 @@ async fn a_disconnect_forgets_the_version_its_deleted_items_matched() {
         requests, 1,
         "the reconnect's own full run set the version anew"
     );
+    h.shutdown().await;
+}
+
+/// Outlook has no content version; its change rounds are its version. A run opens with one
+/// batch (the folder list and every folder's delta request): an unchanged mailbox costs that
+/// batch and the profile, whatever the run; 10 new messages cost the same two requests; a full
+/// run that finds changes lists the folders and reconciles, and a move is not a deletion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_outlook_mailbox_costs_the_profile_and_one_batch() {
+    let h = SyncHarness::new(25, 50).await;
+    let p = ProviderId::Microsoft;
+    let account = lifesync_sandbox::microsoft::ACCOUNT;
+    let data = &h.sandbox.state.microsoft;
+    let ids = data.ids(account);
+    assert_eq!(data.move_ids(account, &ids[..10], "archive").len(), 10);
+    assert_eq!(data.move_ids(account, &ids[10..15], "sentitems").len(), 5);
+    let Connected { source: ds, run } = h.connect(p, "olga", account).await;
+    assert_eq!(run.status, "succeeded", "{run:?}");
+    let synced = h.live_ids(ds).await;
+    assert_eq!(synced.len(), ids.len());
+
+    let runs = [
+        (SyncMode::Full, SyncTrigger::Daily),
+        (SyncMode::Incremental, SyncTrigger::Incremental),
+    ];
+    for (mode, trigger) in runs {
+        let (run, requests) = scheduled(&h, p, ds, mode, trigger).await;
+        assert_eq!((run.fetched, requests), (0, 2), "{mode:?}: unchanged");
+    }
+    let before = h.sandbox.state.hits(p);
+    let manual = h.sync(ds, "olga", "full").await;
+    assert_eq!((manual.status.as_str(), manual.fetched), ("succeeded", 0));
+    assert_eq!(h.sandbox.state.hits(p) - before, 2, "a manual full run too");
+    assert_eq!(h.live_ids(ds).await, synced);
+
+    let new = data.add(account, 10);
+    let (run, requests) = scheduled(&h, p, ds, SyncMode::Incremental, runs[1].1).await;
+    assert_eq!((run.new, requests), (10, 2), "{run:?}");
+
+    // Two deleted and one moved to the archive: the daily full run reads on and reconciles.
+    let gone = data.delete(account, 2);
+    let moved = data.move_ids(account, &new[..1], "archive");
+    assert_eq!(moved.len(), 1);
+    let (run, requests) = scheduled(&h, p, ds, SyncMode::Full, SyncTrigger::Daily).await;
+    assert!(requests > 2, "the folders are listed ({requests})");
+    assert_eq!(run.status, "succeeded");
+    let mut marked = deleted(&h, ds).await;
+    marked.sort();
+    let mut expected = gone.clone();
+    expected.sort();
+    assert_eq!(marked, expected);
+    assert!(
+        h.live_ids(ds).await.contains(&moved[0]),
+        "a move is not a deletion"
+    );
+    let (_, requests) = scheduled(&h, p, ds, SyncMode::Full, SyncTrigger::Daily).await;
+    assert_eq!(requests, 2, "quiet again");
     h.shutdown().await;
 }
