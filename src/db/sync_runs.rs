@@ -104,6 +104,8 @@ pub async fn history(
 pub struct RunProgress {
     pub status: String,
     pub page_cursor: Option<String>,
+    /// The provider's content version read at the run's start ([`set_start_version`]).
+    pub start_version: Option<String>,
 }
 
 /// Marks a queued (or re-delivered running) run as running and returns where to resume. None:
@@ -113,11 +115,21 @@ pub async fn start(pool: &PgPool, run_id: Uuid) -> sqlx::Result<Option<RunProgre
         "UPDATE sync_runs SET status = 'running', started_at = COALESCE(started_at, now()),
                 updated_at = now()
           WHERE id = $1 AND status IN ('queued', 'running')
-          RETURNING status, page_cursor",
+          RETURNING status, page_cursor, start_version",
     )
     .bind(run_id)
     .fetch_optional(pool)
     .await
+}
+
+/// Keeps the provider's content version read at the run's start with the run, for its end.
+pub async fn set_start_version(pool: &PgPool, run_id: Uuid, version: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sync_runs SET start_version = $2, updated_at = now() WHERE id = $1")
+        .bind(run_id)
+        .bind(version)
+        .execute(pool)
+        .await
+        .map(|_| ())
 }
 
 /// Fan-out: queued runs for these sources, skipping any with an active run (the partial unique

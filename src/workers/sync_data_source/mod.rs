@@ -85,6 +85,9 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
             tracing::info!("the account's content is as last synced: nothing to fetch");
             return run.store(providers::Page::default(), None).await;
         }
+        if let Some(v) = &version {
+            sync_runs::set_start_version(&run.deps.pool, job.sync_run_id, v).await?;
+        }
         run.start_version = version;
     }
     run.pages(&mut access, page_state).await
@@ -160,7 +163,8 @@ struct Run<'a> {
     known: Option<HashSet<String>>,
     limiter: Limiter,
     links: LinkSecret,
-    /// The provider's content version at this run's start (unknown on a resumed run).
+    /// The provider's content version at this run's start (kept with the run: a resumed run
+    /// knows it too).
     start_version: Option<String>,
 }
 
@@ -219,7 +223,7 @@ impl<'a> Run<'a> {
             limiter: deps.limiter(),
             links: LinkSecret::derive(deps.token_key.bytes()),
             source,
-            start_version: None,
+            start_version: progress.start_version,
         };
         Ok(Some((run, access, page_state)))
     }

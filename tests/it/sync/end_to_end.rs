@@ -279,6 +279,15 @@ async fn a_worker_killed_after_page_two_of_five_resumes_at_page_three() {
         after.iter().all(|r| r.contains("pagination_token=")),
         "page 1 never re-fetched"
     );
+    // The version read at the run's start was kept with the run: the resumed run, which did
+    // not read the profile, records it (230 posts, the newest id 1001's first).
+    let version: Option<String> =
+        sqlx::query_scalar("SELECT synced_version FROM data_sources WHERE id = $1")
+            .bind(ds)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(version.is_some_and(|v| v.starts_with("230:")));
     app.shutdown().await;
 }
 
