@@ -1,7 +1,8 @@
 //! The changes feed (`GET /api/v1/items/changes`): a client that follows it while two sources
 //! of one user sync at once — new, changed, reconciled-away items — and after a disconnect ends
-//! with exactly what `GET /api/v1/items` shows, each item's content included; cursors are
-//! opaque, checked, and a caught-up cursor reads nothing.
+//! with exactly what `GET /api/v1/items` shows, each item's content included, and as much
+//! while a worker is killed mid-run and another resumes; cursors are opaque, checked, and a
+//! caught-up cursor reads nothing.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +13,7 @@ use uuid::Uuid;
 
 /// A client's copy of a user's items, kept by the feed.
 struct Mirror<'a> {
-    h: &'a SyncHarness,
+    app: &'a TestApp,
     user: &'a str,
     cursor: String,
     items: BTreeMap<String, Value>,
@@ -21,10 +22,9 @@ struct Mirror<'a> {
 
 impl Mirror<'_> {
     async fn get(&self, path: &str) -> reqwest::Response {
-        self.h
-            .app
+        self.app
             .http
-            .get(self.h.app.url(path))
+            .get(self.app.url(path))
             .bearer_auth(token(self.user, 3600, None))
             .send()
             .await
@@ -100,7 +100,7 @@ async fn a_client_following_the_feed_mirrors_the_items_through_concurrent_syncs(
     let h = SyncHarness::new(31, 25).await;
     let user = "mira";
     let mut mirror = Mirror {
-        h: &h,
+        app: &h.app,
         user,
         cursor: String::new(),
         items: BTreeMap::new(),
@@ -164,7 +164,7 @@ async fn a_client_following_the_feed_mirrors_the_items_through_concurrent_syncs(
 
     // Another user's feed holds none of it; a foreign cursor is refused with a stable code.
     let other = Mirror {
-        h: &h,
+        app: &h.app,
         user: "someone-else",
         cursor: String::new(),
         items: BTreeMap::new(),
@@ -187,4 +187,49 @@ async fn a_client_following_the_feed_mirrors_the_items_through_concurrent_syncs(
         assert!(!body.to_string().contains(bad), "the input is not echoed");
     }
     h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_following_the_feed_through_a_killed_worker_misses_nothing() {
+    let app = TestApp::spawn().await;
+    let sandbox = TestSandbox::spawn(7).await;
+    let TwitterSource { ds, .. } = app.db.twitter_source("kim", "1001", &sandbox).await;
+    sandbox.state.faults.lock().unwrap().slow_ms = 1500;
+    let prefix = app.store.settings().prefix.clone();
+    let mut env = sandbox.service_env(&app.db.url, &prefix, "http://127.0.0.1:1");
+    env.push(("SYNC_BATCH_SIZE".into(), "46".into())); // 230 tweets = 5 pages
+    let spawn_worker = || {
+        lifesync_command(&["worker", "--queues", "sync"], &env)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut mirror = Mirror {
+        app: &app,
+        user: "kim",
+        cursor: String::new(),
+        items: BTreeMap::new(),
+        reads: 0,
+    };
+    let mut first = spawn_worker();
+    let run = app.start_sync(ds, "kim", "full").await.run;
+    while run_row(&app.db.pool, &run).await.fetched < 92 {
+        mirror.follow().await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    mirror.follow().await;
+    assert_eq!(mirror.items.len(), 92, "two pages stored, both seen");
+    mirror.matches_the_listing("after the kill").await;
+
+    let mut second = spawn_worker();
+    let done = app.wait_run(run).await;
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_eq!(done.status, "succeeded");
+    mirror.follow().await;
+    mirror.matches_the_listing("after the resumed run").await;
+    assert_eq!(mirror.items.len(), 230);
+    app.shutdown().await;
 }
