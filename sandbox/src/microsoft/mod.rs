@@ -20,7 +20,7 @@
 //! `Prefer: IdType="ImmutableId"` (otherwise the folder-bound form). Throttling is Graph's: 429
 //! with `Retry-After` and a `TooManyRequests` body, or `ApplicationThrottled`
 //! (MailboxConcurrency) beyond 4 concurrent requests per mailbox. JSON batching,
-//! `POST /v1.0/$batch` ([`batch`]): up to 20 of those requests in one.
+//! `POST /v1.0/$batch` (`batch.rs`): up to 20 of those requests in one.
 
 mod batch;
 mod delta;

@@ -6,7 +6,7 @@
 //! it moves between folders.
 //!
 //! A run: the excluded folders' ids (`GET /v1.0/me/mailFolders/{well-known name}`, once; kept
-//! in the cursor) → one opening batch ([`batch`], `POST /v1.0/$batch`) holding the folder list
+//! in the cursor) → one opening batch (`batch.rs`, `POST /v1.0/$batch`) holding the folder list
 //! (`GET /v1.0/me/mailFolders`; an incremental run walks the cursor's folders instead) and the
 //! first delta request of every folder with a stored `@odata.deltaLink` (sent verbatim: the
 //! changes since, i.e. new, moved-in and changed messages with their bodies, `@removed` entries
