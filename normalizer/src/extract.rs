@@ -135,6 +135,15 @@ static HASHTAG_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// Every calendar date written in `text` (see the module doc for the forms and the
 /// month/day rule), sorted and de-duplicated.
 pub fn dates(text: &str) -> Vec<NaiveDate> {
+    let mut out: Vec<NaiveDate> = written_dates(text).into_iter().map(|(d, _)| d).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Every calendar date written in `text`, in the order written, with the byte range it was
+/// written in.
+pub fn written_dates(text: &str) -> Vec<(NaiveDate, std::ops::Range<usize>)> {
     if !text.as_bytes().iter().any(u8::is_ascii_digit) {
         return Vec::new();
     }
@@ -170,13 +179,12 @@ pub fn dates(text: &str) -> Vec<NaiveDate> {
         if let Some((y, Some(m), Some(d))) = ymd {
             if (1900..=2100).contains(&y) {
                 if let Some(date) = NaiveDate::from_ymd_opt(y as i32, m, d) {
-                    out.push(date);
+                    let whole = c.get(0).expect("group 0 is the match");
+                    out.push((date, whole.range()));
                 }
             }
         }
     }
-    out.sort_unstable();
-    out.dedup();
     out
 }
 
