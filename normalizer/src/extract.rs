@@ -22,6 +22,7 @@
 
 use chrono::NaiveDate;
 use regex::Regex;
+use std::ops::Range;
 use std::sync::LazyLock;
 
 /// Month names and abbreviations (lowercase) → month number.
@@ -135,10 +136,26 @@ static HASHTAG_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// Every calendar date written in `text` (see the module doc for the forms and the
 /// month/day rule), sorted and de-duplicated.
 pub fn dates(text: &str) -> Vec<NaiveDate> {
-    if !text.as_bytes().iter().any(u8::is_ascii_digit) {
-        return Vec::new();
-    }
     let mut out = Vec::new();
+    each_date(text, |d, _| out.push(d));
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Every calendar date written in `text`, in the order written, with the byte range it was
+/// written in.
+pub fn written_dates(text: &str) -> Vec<(NaiveDate, Range<usize>)> {
+    let mut out = Vec::new();
+    each_date(text, |d, at| out.push((d, at)));
+    out
+}
+
+/// Calls `f` with every calendar date written in `text` and its byte range, in order.
+fn each_date(text: &str, mut f: impl FnMut(NaiveDate, Range<usize>)) {
+    if !text.as_bytes().iter().any(u8::is_ascii_digit) {
+        return;
+    }
     for c in DATE_RE.captures_iter(text) {
         let num = |name: &str| c.name(name).and_then(|m| m.as_str().parse::<u32>().ok());
         let ymd = if let Some(y) = num("iy") {
@@ -170,14 +187,11 @@ pub fn dates(text: &str) -> Vec<NaiveDate> {
         if let Some((y, Some(m), Some(d))) = ymd {
             if (1900..=2100).contains(&y) {
                 if let Some(date) = NaiveDate::from_ymd_opt(y as i32, m, d) {
-                    out.push(date);
+                    f(date, c.get(0).expect("group 0 is the match").range());
                 }
             }
         }
     }
-    out.sort_unstable();
-    out.dedup();
-    out
 }
 
 /// `@handles` in `text`, lowercased, without the `@`, sorted and de-duplicated.

@@ -4,7 +4,8 @@
 //! [`sanitize`](mod@sanitize) (PII), [`categorize`](mod@categorize) (email categories),
 //! [`html`] (an email's HTML body, read once with an HTML tokenizer), [`schema_org`]
 //! (reservation markup), [`start`] (an event's start, offset and time zone kept),
-//! [`extract`] (dates, mentions, hashtags),
+//! [`text_start`] (an event's start from the words, without markup), [`extract`] (dates,
+//! mentions, hashtags),
 //! [`hash`](mod@hash) (content hash), [`link`](mod@link) (the cross-post link key),
 //! [`bench_items`](mod@bench_items) (benchmark data).
 //!
@@ -70,7 +71,9 @@
 //! `3. März 2026`, `1er mars 2026`, `3 de marzo de 2026`). Details in [`extract`]. An event's
 //! `start` is the wall-clock time written in the markup with the UTC offset and IANA time zone
 //! written with it, if any (`2027-03-04T20:15:00-08:00`, `2027-03-04T20:15[America/Los_Angeles]`);
-//! a start without either stays local ([`mod@start`]).
+//! a start without either stays local ([`mod@start`]). An event found without markup takes its
+//! start from the text: a written date with a time of day next to it, and the UTC offset written
+//! with the time, if any ([`text_start`]).
 
 pub mod bench_items;
 pub mod categorize;
@@ -81,6 +84,7 @@ pub mod link;
 pub mod sanitize;
 pub mod schema_org;
 pub mod start;
+pub mod text_start;
 
 pub use bench_items::{bench_items, OwnedInput};
 pub use hash::content_hash;
@@ -230,8 +234,8 @@ impl Category {
 pub struct Event {
     /// The schema.org type (`FlightReservation`, `FoodEstablishmentReservation`, …).
     pub event_type: String,
-    /// The start as written in the markup: wall-clock time, with its UTC offset and IANA time
-    /// zone when given. Serialized as RFC 3339 (with the offset when known).
+    /// The start as written in the markup (or, for an event found without markup, in the text:
+    /// [`text_start`]): wall-clock time, with its UTC offset and IANA time zone when given. Serialized as RFC 3339 (with the offset when known).
     pub start: Option<EventStart>,
     /// Departure airport / station, venue, hotel or restaurant name.
     pub location: Option<String>,
@@ -368,6 +372,31 @@ mod tests {
         assert!(n.is_event);
         assert_eq!(n.event.unwrap().event_type, "FlightReservation");
         assert!(!n.text.contains("555"));
+    }
+
+    /// An event found without markup takes its start, offset kept, from the text.
+    #[test]
+    fn event_without_markup_has_its_start_from_the_text() {
+        let email = |text| {
+            normalize(&Input {
+                kind: Kind::Email,
+                text,
+                subject: Some("Your booking confirmation"),
+                sender: Some("Iberia <noreply@iberia.com>"),
+                html: Some("<p>Thank you for flying with us</p>"),
+                hashtags: &[],
+                mentions: &[],
+                signals: MailSignals::NONE,
+            })
+            .event
+            .expect("a flight")
+        };
+        let ev = email("Flight IB102 departs FRA on 04/13/2027 at 09:50 +02:00. Seat 14C.");
+        assert_eq!(ev.event_type, "FlightReservation");
+        let start = ev.start.expect("a start");
+        assert_eq!(start.to_string(), "2027-04-13T09:50:00+02:00");
+        assert!(start.instant().is_some());
+        assert_eq!(email("Flight IB102 departs FRA on 04/13/2027.").start, None);
     }
 
     #[test]

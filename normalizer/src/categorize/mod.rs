@@ -162,7 +162,7 @@ pub fn categorize(
             _ => "Reservation",
         }
         .to_string(),
-        start: None,
+        start: crate::text_start::find(subject, text),
         location: None,
         confirmation_code: confirmation_code(subject, text),
     });
