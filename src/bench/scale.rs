@@ -123,10 +123,10 @@ fn item_line(
     } else {
         "\\N"
     };
-    let _ = write!(
+    let _ = writeln!(
         out,
         "{}\t{source}\t{user}\t{p}\t{kind}\t{p}-{n}\t{}\titem {n} of {source}: a line of text as \
-         a post or a mail subject would carry, with a #tag and a @mention\t{category}\t\\\\x{:016x}{:016x}{:016x}{:016x}\n",
+         a post or a mail subject would carry, with a #tag and a @mention\t{category}\t\\\\x{:016x}{:016x}{:016x}{:016x}",
         Uuid::new_v4(),
         at.to_rfc3339(),
         rng.next(),
@@ -412,7 +412,7 @@ fn page(first: u64, n: u64, now: DateTime<Utc>) -> Vec<NormalizedItem> {
 async fn fresh_source(pool: &PgPool, tag: &str) -> anyhow::Result<(String, Uuid)> {
     let user = format!("store-{tag}-{}", Uuid::new_v4());
     let mut conn = pool.acquire().await?;
-    let id = data_sources::upsert_connected(&mut *conn, &user, "twitter", "acct", None).await?;
+    let id = data_sources::upsert_connected(&mut conn, &user, "twitter", "acct", None).await?;
     Ok((user, id))
 }
 

@@ -8,5 +8,6 @@ mod fencing;
 mod item_count;
 mod outages;
 mod reconcile;
+mod scale_out;
 mod throttles;
 mod versions;
