@@ -2,7 +2,8 @@
 //! `pgbouncer` of the test's own on a free port, in front of the shared PostgreSQL, the
 //! statement cache off by `statement-cache-capacity=0` in the URL) — ignored: with Debian's
 //! PgBouncer 1.18 it fails (see the test's note) — and GET routes on a read replica (`DATABASE_REPLICA_URL`; here a second, read-only pool on the same server, told
-//! apart by its `application_name`) while the caller's own sync status stays on the primary.
+//! apart by its `application_name`; and a real streaming replica, `pg_basebackup` of a private
+//! primary) while the caller's own sync status stays on the primary.
 
 use crate::common::*;
 use lifesync::providers::ProviderId;
@@ -212,4 +213,83 @@ async fn get_routes_that_may_lag_read_the_replica_and_sync_status_reads_the_prim
         "sync status read on the replica: {replica}"
     );
     h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_are_read_from_a_streaming_replica_and_sync_status_from_the_primary() {
+    use crate::common::servers::PrivatePostgres;
+    let primary = PrivatePostgres::start();
+    let replica = PrivatePostgres::replica_of(&primary);
+    let (primary_url, replica_url) = (primary.url("lifesync"), replica.url("lifesync"));
+    lifesync::db::create_database_if_missing(&primary_url)
+        .await
+        .unwrap();
+    let pool = lifesync::db::connect(&primary_url, 2).await.unwrap();
+    lifesync::db::migrate(&pool).await.unwrap();
+    pool.close().await;
+    let replica_pool = lifesync::db::connect_lazy_with(
+        &lifesync::config::DatabaseConfig::new(replica_url.clone()),
+        1,
+    )
+    .unwrap();
+    let h = SyncHarness::routed(
+        23,
+        50,
+        RedisSettings::new(redis_url()),
+        |_| {},
+        |_| (Some(primary_url.clone()), Some(replica_url.clone())),
+    )
+    .await;
+    let c = h.connect(ProviderId::Twitter, "rex", "2002").await;
+    assert_eq!(c.run.status, "succeeded", "{:?}", c.run);
+
+    // The replica is a standby (read-only); wait until it has replayed the sync.
+    let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+        .fetch_one(&replica_pool)
+        .await
+        .unwrap();
+    assert!(standby);
+    loop {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM items")
+            .fetch_one(&replica_pool)
+            .await
+            .unwrap();
+        if n == i64::from(c.run.new) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let items = get_json(&h, "rex", "/api/v1/items?limit=500").await;
+    assert_eq!(
+        items["items"].as_array().unwrap().len() as i32,
+        c.run.new,
+        "{items}"
+    );
+    let sources = get_json(&h, "rex", "/api/v1/data-sources").await;
+    assert_eq!(
+        sources["data_sources"][0]["item_count"].as_i64(),
+        Some(i64::from(c.run.new))
+    );
+    // What the API asked the replica: the items page, never the sources or their runs.
+    let asked: Vec<String> = sqlx::query_scalar(
+        "SELECT query FROM pg_stat_activity
+          WHERE datname = 'lifesync' AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&replica_pool)
+    .await
+    .unwrap();
+    let asked = asked.join("\n");
+    // (the items page's own text: the test's own reads above are plain counts)
+    assert!(
+        asked.contains("ORDER BY occurred_at DESC, id DESC LIMIT"),
+        "{asked}"
+    );
+    assert!(
+        !asked.contains("data_sources") && !asked.contains("sync_runs"),
+        "{asked}"
+    );
+    h.shutdown().await;
+    replica_pool.close().await;
+    drop(replica);
+    drop(primary);
 }
