@@ -21,7 +21,7 @@ const CATEGORIES: [&str; 7] = [
 
 /// A normalized item (text sanitized).
 #[derive(Object)]
-struct Item {
+pub(super) struct Item {
     id: Uuid,
     data_source_id: Uuid,
     provider: String,
@@ -124,40 +124,41 @@ impl ItemsApi {
             .flatten();
         let now = Utc::now();
         Ok(Json(ItemPage {
-            items: rows
-                .into_iter()
-                .map(|r| {
-                    let (media_url, media_url_expires_at) =
-                        crate::providers::media::serve(r.media_url, now);
-                    Item {
-                        id: r.id,
-                        data_source_id: r.data_source_id,
-                        provider: r.provider,
-                        kind: r.kind,
-                        external_id: r.external_id,
-                        occurred_at: r.occurred_at,
-                        text: r.text,
-                        category: r.category,
-                        is_event: r.is_event,
-                        event: r.event,
-                        mentions: r.mentions,
-                        hashtags: r.hashtags,
-                        dates: r.dates,
-                        location: r.location,
-                        media_url,
-                        media_url_expires_at,
-                        permalink: r.permalink,
-                        metrics: r.metrics,
-                        duplicate_of: r.duplicate_of,
-                    }
-                })
-                .collect(),
+            items: rows.into_iter().map(|r| Item::from_row(r, now)).collect(),
             next_cursor,
         }))
     }
 }
 
-fn bad(code: &'static str, message: &str) -> poem::Error {
+impl Item {
+    /// An item as the API shows it at `now` (an expired media link is not served).
+    pub(super) fn from_row(r: items::ItemRow, now: DateTime<Utc>) -> Self {
+        let (media_url, media_url_expires_at) = crate::providers::media::serve(r.media_url, now);
+        Item {
+            id: r.id,
+            data_source_id: r.data_source_id,
+            provider: r.provider,
+            kind: r.kind,
+            external_id: r.external_id,
+            occurred_at: r.occurred_at,
+            text: r.text,
+            category: r.category,
+            is_event: r.is_event,
+            event: r.event,
+            mentions: r.mentions,
+            hashtags: r.hashtags,
+            dates: r.dates,
+            location: r.location,
+            media_url,
+            media_url_expires_at,
+            permalink: r.permalink,
+            metrics: r.metrics,
+            duplicate_of: r.duplicate_of,
+        }
+    }
+}
+
+pub(super) fn bad(code: &'static str, message: &str) -> poem::Error {
     ApiError::BadRequest(code, message.to_string()).into()
 }
 

@@ -9,6 +9,7 @@
 
 mod admin;
 pub mod auth;
+mod changes;
 mod data_sources;
 mod edge;
 pub mod error;
@@ -201,6 +202,7 @@ pub fn app(state: AppState) -> impl poem::Endpoint {
             health::HealthApi,
             data_sources::DataSourcesApi,
             items::ItemsApi,
+            changes::ChangesApi,
             oauth::OAuthApi,
             users::UsersApi,
             admin::AdminApi,

@@ -7,6 +7,7 @@
 // The one place SQL is written (clippy.toml).
 #![allow(clippy::disallowed_methods)]
 
+pub mod changes;
 pub mod data_sources;
 pub mod duplicates;
 pub mod items;

@@ -351,10 +351,14 @@ async fn retention_expires_finished_jobs_and_memory_stays_flat() {
     env.cleanup().await;
 }
 
+/// An idle worker is woken by the job's push, not by the end of its blocking wait: with a
+/// 20 s idle block, a worker that only polled would take 0–20 s per job (all five within 5 s
+/// by chance: about 0.1 %); a woken one takes milliseconds. The bound is generous on purpose:
+/// it tells the two designs apart under any machine load, it does not time the queue (that is
+/// `lifesync bench queue`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idle_worker_starts_a_new_job_within_100ms() {
-    // Production idle block (1 s): a poll-based worker would miss the bound.
-    let env = Env::shared_with(|s| s.idle_block = Duration::from_secs(1)).await;
+async fn an_idle_worker_is_woken_by_a_new_job_not_by_its_poll() {
+    let env = Env::shared_with(|s| s.idle_block = Duration::from_secs(20)).await;
     let w = env.start_worker(2);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut worst = 0;
@@ -363,7 +367,7 @@ async fn an_idle_worker_starts_a_new_job_within_100ms() {
         let t0 = now_ms();
         env.enqueue(job(n, Behaviour::Succeed)).await;
         assert!(
-            wait_until(Duration::from_secs(3), || async {
+            wait_until(Duration::from_secs(25), || async {
                 !env.runs_of(n).await.is_empty()
             })
             .await
@@ -372,7 +376,7 @@ async fn an_idle_worker_starts_a_new_job_within_100ms() {
         worst = worst.max(started.saturating_sub(t0));
     }
     w.stop().await;
-    assert!(worst < 100, "slowest pick-up took {worst} ms");
+    assert!(worst < 5_000, "slowest pick-up took {worst} ms");
     env.cleanup().await;
 }
 
