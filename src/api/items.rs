@@ -114,7 +114,7 @@ impl ItemsApi {
             until: until.0,
             after,
         };
-        let rows = items::list_for_user(&state.pool, &user.0.sub, &filter, limit + 1)
+        let rows = items::list_for_user(&state.read_pool, &user.0.sub, &filter, limit + 1)
             .await
             .map_err(ApiError::internal)?;
         let more = rows.len() as i64 > limit;

@@ -41,7 +41,12 @@ use crate::{
 pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
+    /// The primary: every write, and the reads that must see the caller's own writes (their
+    /// sources' sync status, sync runs).
     pub pool: PgPool,
+    /// What GET routes that may lag read (items, export): `DATABASE_REPLICA_URL`'s pool, else
+    /// the primary's.
+    pub read_pool: PgPool,
     pub store: Store,
     pub producer: Producer,
     pub jwt_key: DecodingKey,
@@ -124,6 +129,7 @@ impl AppState {
         };
         let limits = ApiLimits::default();
         Self(Arc::new(Inner {
+            read_pool: pool.clone(),
             pool,
             producer: Producer::new(store.clone()),
             limiter: crate::services::user_limit::UserLimiter::new(
@@ -153,6 +159,14 @@ impl AppState {
             inner.store.settings().prefix.clone(),
             limits.rate_limit_per_minute,
         );
+        self
+    }
+
+    /// GET routes that may lag read from `read_pool` (a replica) instead of the primary.
+    pub fn with_read_pool(mut self, read_pool: PgPool) -> Self {
+        Arc::get_mut(&mut self.0)
+            .expect("settings are set before the state is shared")
+            .read_pool = read_pool;
         self
     }
 

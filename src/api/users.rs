@@ -71,7 +71,7 @@ impl UsersApi {
     /// consistent snapshot; never a token or secret.
     #[oai(path = "/me/export", method = "get")]
     async fn export_me(&self, user: User, state: Data<&AppState>) -> poem::Result<ExportResponse> {
-        let body = export(&state.pool, &user.0.sub)
+        let body = export(&state.read_pool, &user.0.sub)
             .await
             .map_err(ApiError::internal)?;
         Ok(ExportResponse::Lines(Binary(body)))

@@ -79,7 +79,7 @@ pub async fn run(config: &Config, sources: u64) -> anyhow::Result<FanoutBench> {
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), in MB.
-fn peak_rss_mb() -> f64 {
+pub(super) fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

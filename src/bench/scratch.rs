@@ -72,10 +72,16 @@ impl Scratch {
     /// `bench <what>: removed …`.
     pub async fn remove(self, config: &Config, what: &str) -> anyhow::Result<()> {
         let removed = self.store.purge_prefix().await?;
-        if let Ok(admin) = db::connect_with(&config.database, 1).await {
-            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
-        }
+        // From the server's `postgres` database: the configured one may not exist (a bench
+        // needs only the server), and a failed drop is said, not swallowed.
+        let mut url = url::Url::parse(&config.database.url)?;
+        url.set_path("/postgres");
+        let admin = db::connect_with(&config.database.with_url(url.as_str()), 1).await?;
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
         eprintln!(
             "bench {what}: removed {removed} keys and database {}",
             self.name

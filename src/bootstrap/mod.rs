@@ -124,14 +124,19 @@ pub fn api_state(
         success_redirect: config.oauth_success_redirect_url.clone(),
         clock: None,
     };
-    Ok(
-        AppState::with_oauth(pool, store, secret.expose_secret().as_bytes(), Some(oauth))
-            .with_limits(ApiLimits {
-                max_body_bytes: config.api_max_body_bytes,
-                rate_limit_per_minute: config.api_rate_limit_per_minute,
-            })
-            .with_duplicate_window(config.duplicate_window),
-    )
+    let state = AppState::with_oauth(pool, store, secret.expose_secret().as_bytes(), Some(oauth))
+        .with_limits(ApiLimits {
+            max_body_bytes: config.api_max_body_bytes,
+            rate_limit_per_minute: config.api_rate_limit_per_minute,
+        })
+        .with_duplicate_window(config.duplicate_window);
+    Ok(match config.database.replica() {
+        // Lazy: the web process starts whatever the replica's state.
+        Some(replica) => state.with_read_pool(
+            crate::db::connect_lazy_with(&replica, 10).context("DATABASE_REPLICA_URL")?,
+        ),
+        None => state,
+    })
 }
 
 /// `lifesync migrate`: creates the database if missing and applies the migrations.

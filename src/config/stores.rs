@@ -1,4 +1,5 @@
-//! Where PostgreSQL and Redis are: `DATABASE_URL`, `REDIS_URL` or its parts, the key prefix.
+//! Where PostgreSQL and Redis are: `DATABASE_URL` (and `DATABASE_REPLICA_URL`, a read replica
+//! for GET routes), `REDIS_URL` or its parts, the key prefix.
 
 use lifesync_jobs::RedisSettings;
 
@@ -10,6 +11,8 @@ pub struct DatabaseConfig {
     pub url: String,
     /// The deployment's extra CA certificates (PEM), trusted besides the public roots.
     pub extra_root_pem: Option<Vec<u8>>,
+    /// `DATABASE_REPLICA_URL`: a read replica for GET routes (None: they read the primary).
+    pub replica_url: Option<String>,
 }
 
 impl DatabaseConfig {
@@ -20,6 +23,7 @@ impl DatabaseConfig {
         Self {
             url: url.into(),
             extra_root_pem: None,
+            replica_url: None,
         }
     }
 
@@ -28,22 +32,37 @@ impl DatabaseConfig {
         Self {
             url: url.into(),
             extra_root_pem: self.extra_root_pem.clone(),
+            replica_url: None,
         }
     }
 
     pub fn from_env(env: Lookup) -> Result<Self, ConfigError> {
         let url = get(env, "DATABASE_URL").unwrap_or_else(|| Self::DEFAULT_URL.into());
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(err(
-                "DATABASE_URL",
-                "must start with postgres:// or postgresql://",
-            ));
+        check_url("DATABASE_URL", &url)?;
+        let replica_url = get(env, "DATABASE_REPLICA_URL");
+        if let Some(replica) = &replica_url {
+            check_url("DATABASE_REPLICA_URL", replica)?;
         }
-        if url.parse::<sqlx::postgres::PgConnectOptions>().is_err() {
-            return Err(err("DATABASE_URL", "is not a valid PostgreSQL URL"));
-        }
-        Ok(Self::new(url))
+        Ok(Self {
+            replica_url,
+            ..Self::new(url)
+        })
     }
+
+    /// The replica's connection settings (the primary's TLS trust), if one is configured.
+    pub fn replica(&self) -> Option<Self> {
+        self.replica_url.as_ref().map(|u| self.with_url(u.clone()))
+    }
+}
+
+fn check_url(name: &'static str, url: &str) -> Result<(), ConfigError> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(err(name, "must start with postgres:// or postgresql://"));
+    }
+    if url.parse::<sqlx::postgres::PgConnectOptions>().is_err() {
+        return Err(err(name, "is not a valid PostgreSQL URL"));
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -51,6 +70,13 @@ impl std::fmt::Debug for DatabaseConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DatabaseConfig")
             .field("url", &lifesync_jobs::config::redact_url(&self.url))
+            .field(
+                "replica_url",
+                &self
+                    .replica_url
+                    .as_deref()
+                    .map(lifesync_jobs::config::redact_url),
+            )
             .finish()
     }
 }

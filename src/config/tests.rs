@@ -221,6 +221,7 @@ fn secrets_never_print() {
         ("TOKEN_ENCRYPTION_KEY", KEY),
         ("REDIS_PASSWORD", "redis-pw"),
         ("DATABASE_URL", "postgres://u:db-pw@h/db"),
+        ("DATABASE_REPLICA_URL", "postgres://u:replica-pw@r/db"),
         ("GOOGLE_CLIENT_ID", "gid"),
         ("GOOGLE_CLIENT_SECRET", "google-client-secret"),
         ("GOOGLE_REDIRECT_URI", "http://h/cb"),
@@ -232,6 +233,7 @@ fn secrets_never_print() {
         "jwt-secret",
         "redis-pw",
         "db-pw",
+        "replica-pw",
         "google-client-secret",
         KEY,
         "0123456789abcdef",
@@ -239,4 +241,21 @@ fn secrets_never_print() {
         assert!(!printed.contains(secret), "{secret} printed");
     }
     assert_eq!(c.token_key.unwrap().key_id.len(), 16);
+}
+
+#[test]
+fn the_replica_url_is_optional_and_checked_like_the_primary() {
+    assert!(load(&[]).unwrap().database.replica().is_none());
+    let c = load(&[(
+        "DATABASE_REPLICA_URL",
+        "postgres://u@replica:5432/db?sslmode=require",
+    )])
+    .unwrap();
+    let r = c.database.replica().unwrap();
+    assert_eq!(r.url, "postgres://u@replica:5432/db?sslmode=require");
+    assert_eq!(r.replica_url, None);
+    assert_eq!(
+        var_of(&[("DATABASE_REPLICA_URL", "mysql://x")]),
+        "DATABASE_REPLICA_URL"
+    );
 }

@@ -57,11 +57,11 @@ pub struct DataSourceRow {
     pub sync_in_progress: bool,
 }
 
+// `item_count` is kept by triggers on `items` (migrations/20261207110000_item_count.sql).
 const SELECT: &str = "
     SELECT ds.id, ds.provider, ds.account_id, ds.account_name, ds.status, ds.connected_at,
            ds.last_sync_at, ds.last_sync_status, ds.last_sync_error,
-           (SELECT count(*) FROM items i
-             WHERE i.data_source_id = ds.id AND i.deleted_at IS NULL) AS item_count,
+           ds.item_count,
            EXISTS (SELECT 1 FROM sync_runs r
              WHERE r.data_source_id = ds.id AND r.status IN ('queued', 'running')) AS sync_in_progress
       FROM data_sources ds";

@@ -219,38 +219,77 @@ pub struct ItemFilter {
 }
 
 /// One page of a user's items, newest first (deleted ones left out).
+///
+/// Only the filters present become predicates (no catch-all `($n IS NULL OR …)`): a generic
+/// plan of a catch-all query cannot know which filters are set, and stops using the
+/// per-source, per-kind and per-category indexes; this way every shape of the query has its
+/// own statement, planned for the filters it has.
 pub async fn list_for_user(
     pool: &sqlx::PgPool,
     user_id: &str,
     f: &ItemFilter,
     limit: i64,
 ) -> sqlx::Result<Vec<ItemRow>> {
-    sqlx::query_as(
-        "SELECT id, data_source_id, provider, kind, external_id, occurred_at, text, category,
-                is_event, event, mentions, hashtags, dates, location, media_url, permalink,
-                metrics, duplicate_of
+    list_query("", user_id, f, limit)
+        .build_query_as()
+        .fetch_all(pool)
+        .await
+}
+
+/// `EXPLAIN (ANALYZE, BUFFERS)` of [`list_for_user`]'s query, one plan line per row (for
+/// `lifesync bench scale` and BENCHMARKS.md).
+pub async fn explain_list_for_user(
+    db: impl sqlx::PgExecutor<'_>,
+    user_id: &str,
+    f: &ItemFilter,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    list_query("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ", user_id, f, limit)
+        .build_query_scalar()
+        .fetch_all(db)
+        .await
+}
+
+fn list_query(
+    prefix: &str,
+    user_id: &str,
+    f: &ItemFilter,
+    limit: i64,
+) -> sqlx::QueryBuilder<Postgres> {
+    let mut q = sqlx::QueryBuilder::new(format!(
+        "{prefix}SELECT id, data_source_id, provider, kind, external_id, occurred_at, text,
+                category, is_event, event, mentions, hashtags, dates, location, media_url,
+                permalink, metrics, duplicate_of
            FROM items
-          WHERE user_id = $1 AND deleted_at IS NULL
-            AND ($2::uuid IS NULL OR data_source_id = $2)
-            AND ($3::text IS NULL OR provider = $3)
-            AND ($4::text IS NULL OR kind = $4)
-            AND ($5::text IS NULL OR category = $5)
-            AND ($6::timestamptz IS NULL OR occurred_at >= $6)
-            AND ($7::timestamptz IS NULL OR occurred_at < $7)
-            AND ($8::timestamptz IS NULL OR (occurred_at, id) < ($8, $9))
-          ORDER BY occurred_at DESC, id DESC
-          LIMIT $10",
-    )
-    .bind(user_id)
-    .bind(f.data_source_id)
-    .bind(&f.provider)
-    .bind(&f.kind)
-    .bind(&f.category)
-    .bind(f.since)
-    .bind(f.until)
-    .bind(f.after.map(|a| a.0))
-    .bind(f.after.map(|a| a.1))
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+          WHERE deleted_at IS NULL AND user_id = "
+    ));
+    q.push_bind(user_id.to_string());
+    if let Some(id) = f.data_source_id {
+        q.push(" AND data_source_id = ").push_bind(id);
+    }
+    if let Some(provider) = &f.provider {
+        q.push(" AND provider = ").push_bind(provider.clone());
+    }
+    if let Some(kind) = &f.kind {
+        q.push(" AND kind = ").push_bind(kind.clone());
+    }
+    if let Some(category) = &f.category {
+        q.push(" AND category = ").push_bind(category.clone());
+    }
+    if let Some(since) = f.since {
+        q.push(" AND occurred_at >= ").push_bind(since);
+    }
+    if let Some(until) = f.until {
+        q.push(" AND occurred_at < ").push_bind(until);
+    }
+    if let Some((at, id)) = f.after {
+        q.push(" AND (occurred_at, id) < (")
+            .push_bind(at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    q.push(" ORDER BY occurred_at DESC, id DESC LIMIT ")
+        .push_bind(limit);
+    q
 }

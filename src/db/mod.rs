@@ -91,6 +91,16 @@ pub async fn connect_with(
         .await
 }
 
+/// A pool that connects on first use (the API's read replica: the web process starts whatever
+/// the replica's state, and its GET routes fail, not the process, while it is unreachable).
+pub fn connect_lazy_with(db: &DatabaseConfig, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options = connect_options(db)?;
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(options))
+}
+
 /// Applies every pending migration (idempotent; safe to run from several processes at once:
 /// sqlx takes an advisory lock).
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {

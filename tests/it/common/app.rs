@@ -68,16 +68,38 @@ impl TestApp {
         oauth: Option<lifesync::api::OAuthSetup>,
         adjust: impl FnOnce(&mut QueueSettings),
     ) -> Self {
+        Self::spawn_routed(redis, oauth, adjust, |_| (None, None)).await
+    }
+
+    /// The same, with the database reached as `route(database URL)` says: the URL every route,
+    /// worker and test query uses instead (a pooler in front), and the GET routes' read pool's
+    /// URL (a replica); None keeps the direct connection, resp. the primary. The database is
+    /// created and migrated directly.
+    pub async fn spawn_routed(
+        redis: RedisSettings,
+        oauth: Option<lifesync::api::OAuthSetup>,
+        adjust: impl FnOnce(&mut QueueSettings),
+        route: impl FnOnce(&str) -> (Option<String>, Option<String>),
+    ) -> Self {
         lifesync::metrics::handle();
-        let db = TestDb::new().await;
+        let mut db = TestDb::new().await;
+        let (primary, read) = route(&db.url);
+        if let Some(url) = primary {
+            db.pool = lifesync::db::connect(&url, 5)
+                .await
+                .expect("the routed database");
+        }
         let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
         let mut settings = QueueSettings::new(prefix);
         settings.throttle.base = std::time::Duration::from_secs(1);
         settings.throttle.max = std::time::Duration::from_secs(4);
         adjust(&mut settings);
         let store = Store::connect(redis, settings).await.expect("Redis");
-        let state =
+        let mut state =
             AppState::with_oauth(db.pool.clone(), store.clone(), JWT_SECRET.as_bytes(), oauth);
+        if let Some(url) = read {
+            state = state.with_read_pool(lifesync::db::connect(&url, 5).await.expect("replica"));
+        }
         let (addr, stop) =
             serve_on_free_port(|bound, stopped| serve("127.0.0.1:0", state, bound, stopped)).await;
         Self {

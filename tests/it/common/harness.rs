@@ -59,9 +59,21 @@ impl SyncHarness {
         redis: RedisSettings,
         adjust: impl FnOnce(&mut QueueSettings),
     ) -> Self {
+        Self::routed(seed, batch_size, redis, adjust, |_| (None, None)).await
+    }
+
+    /// With the database reached as `route` says ([`TestApp::spawn_routed`]): workers and API
+    /// through a pooler, GET routes on a replica.
+    pub async fn routed(
+        seed: u64,
+        batch_size: u32,
+        redis: RedisSettings,
+        adjust: impl FnOnce(&mut QueueSettings),
+        route: impl FnOnce(&str) -> (Option<String>, Option<String>),
+    ) -> Self {
         let sandbox = TestSandbox::spawn(seed).await;
         let app =
-            TestApp::spawn_on_with_queue(redis, Some(sandbox_oauth(&sandbox.base)), adjust).await;
+            TestApp::spawn_routed(redis, Some(sandbox_oauth(&sandbox.base)), adjust, route).await;
         let (stop, workers) = start_queue_workers_joinable(
             &app.db.pool,
             &app.store,

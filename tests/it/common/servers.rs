@@ -84,6 +84,39 @@ impl PrivatePostgres {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
+    /// A streaming replica of `primary` (`pg_basebackup -R` from it, as the `postgres` user),
+    /// started on a port of its own: read-only, a few milliseconds behind.
+    pub fn replica_of(primary: &PrivatePostgres) -> Self {
+        let dir = std::env::temp_dir().join(format!("lifesync-pg-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir).unwrap();
+        as_postgres(&["chown", "-R", "postgres", &dir.to_string_lossy()], true);
+        let ok = as_postgres(
+            &[
+                &pg_bin("pg_basebackup"),
+                "-D",
+                &dir.join("data").to_string_lossy(),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                "postgres",
+                "-R",
+                "-X",
+                "stream",
+            ],
+            false,
+        );
+        assert!(ok, "pg_basebackup");
+        let pg = Self {
+            dir,
+            port: free_port(),
+            settings: Vec::new(),
+        };
+        pg.up();
+        pg
+    }
+
     pub fn up(&self) {
         let mut opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",

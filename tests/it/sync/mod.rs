@@ -1,10 +1,13 @@
-//! Sync runs: end to end, duplicates across sources, full syncs as reconciliations, provider
-//! throttles, fencing of in-flight effects, and outages of PostgreSQL and Redis.
+//! Sync runs: end to end, duplicates across sources, full syncs as reconciliations, the
+//! maintained item count, provider throttles, fencing of in-flight effects, and outages of
+//! PostgreSQL and Redis.
 
 mod duplicates;
 mod end_to_end;
 mod fencing;
+mod item_count;
 mod outages;
 mod reconcile;
+mod scale_out;
 mod throttles;
 mod versions;

@@ -1,0 +1,295 @@
+//! Operators' scale-out (issue 18): the service through PgBouncer in transaction mode (a
+//! `pgbouncer` of the test's own on a free port, in front of the shared PostgreSQL, the
+//! statement cache off by `statement-cache-capacity=0` in the URL) — ignored: with Debian's
+//! PgBouncer 1.18 it fails (see the test's note) — and GET routes on a read replica (`DATABASE_REPLICA_URL`; here a second, read-only pool on the same server, told
+//! apart by its `application_name`; and a real streaming replica, `pg_basebackup` of a private
+//! primary) while the caller's own sync status stays on the primary.
+
+use crate::common::*;
+use lifesync::providers::ProviderId;
+use lifesync_jobs::RedisSettings;
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+
+/// A `pgbouncer` in transaction mode on a free port, in front of the shared PostgreSQL;
+/// stopped (killed) on drop.
+struct Bouncer {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Bouncer {
+    fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("pgbouncer-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let base = url::Url::parse(&pg_base()).unwrap();
+        let port = crate::common::servers::free_port();
+        let users = dir.as_path().join("users.txt");
+        std::fs::write(&users, format!("\"{}\" \"\"\n", base.username())).unwrap();
+        let ini = dir.as_path().join("pgbouncer.ini");
+        // Two server connections for every client: pages, relinks and reads share them, so a
+        // statement that outlived its transaction would meet another client's connection.
+        std::fs::write(
+            &ini,
+            format!(
+                "[databases]\n* = host={} port={}\n[pgbouncer]\nlisten_addr = 127.0.0.1\n\
+                 listen_port = {port}\nunix_socket_dir =\nauth_type = trust\nauth_file = {}\n\
+                 pool_mode = transaction\nmax_client_conn = 100\ndefault_pool_size = 2\n\
+                 ignore_startup_parameters = extra_float_digits,options\n",
+                base.host_str().unwrap(),
+                base.port().unwrap_or(5432),
+                users.display()
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new(which("pgbouncer"));
+        // PgBouncer refuses to run as root: as root, it runs as `postgres`.
+        if nix_is_root() {
+            use std::os::unix::fs::PermissionsExt;
+            for p in [dir.as_path(), &ini, &users] {
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            cmd.args(["-u", "postgres"]);
+        }
+        let child = cmd
+            .arg(&ini)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pgbouncer (apt-get install pgbouncer)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pgbouncer did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self { child, port, dir }
+    }
+
+    /// `url` (a database of the shared server) through this bouncer, statement cache off.
+    fn route(&self, url: &str) -> String {
+        let mut u = url::Url::parse(url).unwrap();
+        u.set_port(Some(self.port)).unwrap();
+        u.query_pairs_mut()
+            .append_pair("statement-cache-capacity", "0");
+        u.to_string()
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn which(tool: &str) -> String {
+    ["/usr/sbin", "/usr/bin", "/usr/local/bin"]
+        .iter()
+        .map(|d| format!("{d}/{tool}"))
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or_else(|| tool.to_string())
+}
+
+async fn get_json(h: &SyncHarness, user: &str, path: &str) -> Value {
+    let r = h.app.get(path, Some(&token(user, 3600, None))).await;
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().await.unwrap()
+}
+
+/// Fails today, hence ignored: sqlx sends an unnamed statement's Parse/Describe and its
+/// Bind/Execute after two separate Syncs; PgBouncer 1.18 (Debian 12) in transaction mode hands
+/// the server connection back at the first one, so the Bind may reach another server
+/// connection ("22P03 incorrect binary data format in bind parameter 1", or a missing unnamed
+/// statement). Run it with `--ignored` against PgBouncer >= 1.21 with `max_prepared_statements`
+/// set (and the cache parameter dropped from `route`), or once the store opens a transaction
+/// for every statement behind a pooler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PgBouncer 1.18 transaction mode splits sqlx's Parse and Bind across server connections"]
+async fn syncs_and_api_reads_work_through_pgbouncer_in_transaction_mode() {
+    let bouncer = Bouncer::start();
+    let h = SyncHarness::routed(
+        21,
+        50,
+        RedisSettings::new(redis_url()),
+        |_| {},
+        |db| (Some(bouncer.route(db)), None),
+    )
+    .await;
+    // The OAuth flow, the first full sync and a second one, all through the bouncer.
+    let c = h.connect(ProviderId::Twitter, "bea", "2002").await;
+    assert_eq!(c.run.status, "succeeded", "{:?}", c.run);
+    let again = h.sync(c.source, "bea", "full").await;
+    assert_eq!(again.status, "succeeded", "{again:?}");
+    assert!(c.run.new > 0);
+    let sources = get_json(&h, "bea", "/api/v1/data-sources").await;
+    assert_eq!(
+        sources["data_sources"][0]["item_count"].as_i64(),
+        Some(i64::from(c.run.new))
+    );
+    for query in ["", "?provider=twitter", "?kind=post", "?limit=5"] {
+        let items = get_json(&h, "bea", &format!("/api/v1/items{query}")).await;
+        assert!(!items["items"].as_array().unwrap().is_empty(), "{query}");
+    }
+    let runs = get_json(
+        &h,
+        "bea",
+        &format!("/api/v1/data-sources/{}/sync-runs", c.source),
+    )
+    .await;
+    assert!(runs.to_string().contains("succeeded"), "{runs}");
+    h.shutdown().await;
+    drop(bouncer);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_routes_that_may_lag_read_the_replica_and_sync_status_reads_the_primary() {
+    let tag = format!("replica_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let h = SyncHarness::routed(
+        22,
+        50,
+        RedisSettings::new(redis_url()),
+        |_| {},
+        |db| {
+            let mut u = url::Url::parse(db).unwrap();
+            u.query_pairs_mut()
+                .append_pair("application_name", &tag)
+                .append_pair("options", "-c default_transaction_read_only=on");
+            (None, Some(u.to_string()))
+        },
+    )
+    .await;
+    let c = h.connect(ProviderId::Twitter, "ria", "2002").await;
+    assert_eq!(c.run.status, "succeeded", "{:?}", c.run);
+    let replica_queries = || async {
+        let q: Vec<String> =
+            sqlx::query_scalar("SELECT query FROM pg_stat_activity WHERE application_name = $1")
+                .bind(&tag)
+                .fetch_all(&h.app.db.pool)
+                .await
+                .unwrap();
+        q.join("\n")
+    };
+    assert_eq!(replica_queries().await, "", "nothing read the replica yet");
+
+    // Items: the replica (read-only: a write there would fail).
+    let items = get_json(&h, "ria", "/api/v1/items?limit=500").await;
+    assert_eq!(
+        items["items"].as_array().unwrap().len() as i32,
+        c.run.new,
+        "{items}"
+    );
+    assert!(replica_queries().await.contains("FROM items"));
+
+    // The caller's own sync status: the primary, so a sync just queued shows at once.
+    let started = h.start_sync(c.source, "ria", "full").await;
+    let source = get_json(&h, "ria", &format!("/api/v1/data-sources/{}", c.source)).await;
+    let listed = get_json(&h, "ria", "/api/v1/data-sources").await;
+    let done = h.wait(started.run).await;
+    assert_eq!(done.status, "succeeded");
+    assert!(
+        source["sync_in_progress"] == true || source["last_sync_at"] != Value::Null,
+        "{source}"
+    );
+    assert_eq!(listed["data_sources"][0]["id"], c.source.to_string());
+    let replica = replica_queries().await;
+    assert!(
+        !replica.contains("data_sources") && !replica.contains("sync_runs"),
+        "sync status read on the replica: {replica}"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_are_read_from_a_streaming_replica_and_sync_status_from_the_primary() {
+    use crate::common::servers::PrivatePostgres;
+    let primary = PrivatePostgres::start();
+    let replica = PrivatePostgres::replica_of(&primary);
+    let (primary_url, replica_url) = (primary.url("lifesync"), replica.url("lifesync"));
+    lifesync::db::create_database_if_missing(&primary_url)
+        .await
+        .unwrap();
+    let pool = lifesync::db::connect(&primary_url, 2).await.unwrap();
+    lifesync::db::migrate(&pool).await.unwrap();
+    pool.close().await;
+    let replica_pool = lifesync::db::connect_lazy_with(
+        &lifesync::config::DatabaseConfig::new(replica_url.clone()),
+        1,
+    )
+    .unwrap();
+    let h = SyncHarness::routed(
+        23,
+        50,
+        RedisSettings::new(redis_url()),
+        |_| {},
+        |_| (Some(primary_url.clone()), Some(replica_url.clone())),
+    )
+    .await;
+    let c = h.connect(ProviderId::Twitter, "rex", "2002").await;
+    assert_eq!(c.run.status, "succeeded", "{:?}", c.run);
+
+    // The replica is a standby (read-only); wait until it has replayed the sync.
+    let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+        .fetch_one(&replica_pool)
+        .await
+        .unwrap();
+    assert!(standby);
+    loop {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM items")
+            .fetch_one(&replica_pool)
+            .await
+            .unwrap();
+        if n == i64::from(c.run.new) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let items = get_json(&h, "rex", "/api/v1/items?limit=500").await;
+    assert_eq!(
+        items["items"].as_array().unwrap().len() as i32,
+        c.run.new,
+        "{items}"
+    );
+    let sources = get_json(&h, "rex", "/api/v1/data-sources").await;
+    assert_eq!(
+        sources["data_sources"][0]["item_count"].as_i64(),
+        Some(i64::from(c.run.new))
+    );
+    // What the API asked the replica: the items page, never the sources or their runs.
+    let asked: Vec<String> = sqlx::query_scalar(
+        "SELECT query FROM pg_stat_activity
+          WHERE datname = 'lifesync' AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&replica_pool)
+    .await
+    .unwrap();
+    let asked = asked.join("\n");
+    // (the items page's own text: the test's own reads above are plain counts)
+    assert!(
+        asked.contains("ORDER BY occurred_at DESC, id DESC LIMIT"),
+        "{asked}"
+    );
+    assert!(
+        !asked.contains("data_sources") && !asked.contains("sync_runs"),
+        "{asked}"
+    );
+    h.shutdown().await;
+    replica_pool.close().await;
+    drop(replica);
+    drop(primary);
+}
