@@ -136,11 +136,12 @@ async fn redis_dump(h: &SyncHarness) -> Vec<(String, String)> {
     let prefix = &h.app.store.settings().prefix;
     let mut cursor = 0u64;
     let mut out = Vec::new();
+    // `P:*` and the hash-tagged `{P:…}:*` keys.
     loop {
         let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
-            .arg(format!("{prefix}:*"))
+            .arg(format!("*{prefix}:*"))
             .arg("COUNT")
             .arg(1000)
             .query_async(&mut conn)
