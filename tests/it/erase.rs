@@ -222,7 +222,7 @@ async fn revocations(h: &SyncHarness) -> Vec<lifesync_sandbox::Revocation> {
 /// Completion ids of `user` found in Redis (the records the callback and the job wrote).
 fn completion_ids(dump: &[(String, String)], user: &str) -> Vec<String> {
     dump.iter()
-        .filter(|(k, text)| k.contains(":oauth:tmp:completion:") && text.contains(user))
+        .filter(|(k, text)| k.contains(":oauth}:tmp:completion:") && text.contains(user))
         .map(|(k, _)| k.rsplit(':').next().unwrap().to_string())
         .collect()
 }
