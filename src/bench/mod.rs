@@ -138,9 +138,8 @@ pub async fn run(config: &Config, bench: Bench) -> anyhow::Result<()> {
                         ),
                         shards,
                     };
-                    let many =
-                        queue::processes(&config.redis, &target, jobs, workers, concurrency)
-                            .await?;
+                    let many = queue::processes(&config.redis, &target, jobs, workers, concurrency)
+                        .await?;
                     println!(
                         "queue: workers={workers} single_processed_per_s={one:.0} \
                          cluster_processed_per_s={many:.0} shards={shards} ratio={:.2}",
