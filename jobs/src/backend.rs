@@ -62,6 +62,8 @@ pub struct JobLease {
     /// The queue's deferral cap: a deferral past it dead-letters the job, so a handler whose
     /// `deferrals + 1 > max_deferrals` is ending for good and records that itself.
     pub max_deferrals: u32,
+    /// The queue shard the job lives in.
+    pub shard: u32,
 }
 
 enum AckMsg {
@@ -74,8 +76,8 @@ struct Lane {
     queue: String,
     worker_id: String,
     store: Store,
-    /// Jobs this worker holds a lease on: id → lease.
-    held: Mutex<HashMap<String, u64>>,
+    /// Jobs this worker holds a lease on: id → (lease, shard).
+    held: Mutex<HashMap<String, (u64, u32)>>,
     acks: mpsc::UnboundedSender<AckMsg>,
     stop: CancellationToken,
     /// Endings since the last summary line.
@@ -87,17 +89,22 @@ impl Lane {
         self.store.settings()
     }
 
-    fn record(&self, id: String, lease: u64, outcome: Outcome) {
-        let rec = AckRecord { id, lease, outcome };
+    fn record(&self, id: String, lease: u64, shard: u32, outcome: Outcome) {
+        let rec = AckRecord {
+            id,
+            lease,
+            shard,
+            outcome,
+        };
         if self.acks.send(AckMsg::Record(rec)).is_err() {
             tracing::warn!(queue = %self.queue, "acker stopped; the lease will expire and the job be re-delivered");
         }
     }
 
-    /// The jobs held now, as (id, lease).
-    fn held_snapshot(&self) -> Vec<(String, u64)> {
+    /// The jobs held now, as (id, lease, shard).
+    fn held_snapshot(&self) -> Vec<(String, u64, u32)> {
         let held = self.held.lock().expect("held lock");
-        held.iter().map(|(k, v)| (k.clone(), *v)).collect()
+        held.iter().map(|(k, v)| (k.clone(), v.0, v.1)).collect()
     }
 
     /// Stops tracking these jobs (no more heartbeats for them).
@@ -143,16 +150,17 @@ impl WorkerHandle {
         let held = self.lane.held_snapshot();
         let records: Vec<AckRecord> = held
             .iter()
-            .map(|(id, lease)| AckRecord {
+            .map(|(id, lease, shard)| AckRecord {
                 id: id.clone(),
                 lease: *lease,
+                shard: *shard,
                 outcome: Outcome::Interrupted {
                     error: reason.to_string(),
                 },
             })
             .collect();
         let n = self.lane.store.ack(&self.lane.queue, &records).await?;
-        self.lane.forget(held.iter().map(|(id, _)| id));
+        self.lane.forget(held.iter().map(|(id, _, _)| id));
         Ok(n)
     }
 }
@@ -253,7 +261,7 @@ where
                 rx.close();
                 while let Some(task) = rx.recv().await {
                     if let Some(l) = task.ctx().data().get::<JobLease>() {
-                        lane.record(l.id.clone(), l.lease, Outcome::HandedBack);
+                        lane.record(l.id.clone(), l.lease, l.shard, Outcome::HandedBack);
                     }
                 }
             }
@@ -352,6 +360,7 @@ where
 {
     let s = lane.settings().clone();
     let mut block_conn = None;
+    let mut turn: u32 = rand::random::<u32>() % 1024;
     let mut backoff = Duration::from_millis(100);
     loop {
         // Claim once half the buffer is free: under load each call then takes a batch rather
@@ -399,7 +408,8 @@ where
             let conn = block_conn.as_mut().expect("blocking connection");
             tokio::select! {
                 _ = lane.stop.cancelled() => return,
-                r = lane.store.wait_for_work(conn, &lane.queue, wait) => {
+                r = lane.store.wait_for_work(conn, &lane.queue, wait, turn) => {
+                    turn = turn.wrapping_add(1);
                     if let Err(e) = r {
                         tracing::debug!(queue = %lane.queue, error = %e, "wait for work failed");
                         if sleep_or_stop(&lane.stop, Duration::from_millis(200)).await {
@@ -413,7 +423,7 @@ where
         {
             let mut held = lane.held.lock().expect("held lock");
             for j in &claim.jobs {
-                held.insert(j.id.clone(), j.lease);
+                held.insert(j.id.clone(), (j.lease, j.shard));
             }
         }
         let mut permits = permits;
@@ -427,7 +437,7 @@ where
                     if let Err(e) = tx.send(task).await {
                         let task = e.0;
                         if let Some(l) = task.ctx().data().get::<JobLease>() {
-                            lane.record(l.id.clone(), l.lease, Outcome::HandedBack);
+                            lane.record(l.id.clone(), l.lease, l.shard, Outcome::HandedBack);
                         }
                     }
                 }
@@ -453,6 +463,7 @@ fn build_task<Args: DeserializeOwned>(lane: &Lane, job: ClaimedJob) -> Option<Ta
                     max_attempts: job.max_attempts,
                     deferrals: job.deferrals,
                     max_deferrals: lane.settings().max_deferrals,
+                    shard: job.shard,
                 })
                 .build(),
         ),
@@ -461,6 +472,7 @@ fn build_task<Args: DeserializeOwned>(lane: &Lane, job: ClaimedJob) -> Option<Ta
             lane.record(
                 job.id,
                 job.lease,
+                job.shard,
                 Outcome::Aborted {
                     error: format!("undecodable payload: {e}"),
                 },
@@ -506,7 +518,7 @@ async fn ack_loop(lane: Arc<Lane>, mut rx: mpsc::UnboundedReceiver<AckMsg>) {
         {
             let mut held = lane.held.lock().expect("held lock");
             for r in records.drain(..) {
-                if held.get(&r.id) == Some(&r.lease) {
+                if held.get(&r.id).map(|h| h.0) == Some(r.lease) {
                     held.remove(&r.id);
                 }
             }
@@ -662,7 +674,7 @@ where
                         }
                         _ => tracing::debug!(duration_ms = ms, "job handed back"),
                     }
-                    lane.record(l.id, l.lease, outcome);
+                    lane.record(l.id, l.lease, l.shard, outcome);
                 }
                 result
             },

@@ -21,6 +21,9 @@ pub struct RedisSettings {
     pub response_timeout: Duration,
     /// How long a connection attempt may take.
     pub connect_timeout: Duration,
+    /// Seed nodes of a Redis Cluster (`REDIS_CLUSTER_URLS`); non-empty selects the cluster
+    /// client and `url` is ignored. `rediss://` seeds speak TLS with `trusted_pem`.
+    pub cluster_urls: Vec<String>,
 }
 
 impl RedisSettings {
@@ -31,6 +34,16 @@ impl RedisSettings {
             trusted_pem: None,
             response_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
+            cluster_urls: Vec::new(),
+        }
+    }
+
+    /// Settings for a Redis Cluster reached through these seed nodes.
+    pub fn cluster(seeds: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        let cluster_urls: Vec<String> = seeds.into_iter().map(Into::into).collect();
+        Self {
+            cluster_urls: cluster_urls.clone(),
+            ..Self::new(cluster_urls.first().cloned().unwrap_or_default())
         }
     }
 
@@ -52,6 +65,14 @@ impl std::fmt::Debug for RedisSettings {
             .field("trusted_pem", &self.trusted_pem.as_ref().map(Vec::len))
             .field("response_timeout", &self.response_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field(
+                "cluster_urls",
+                &self
+                    .cluster_urls
+                    .iter()
+                    .map(|u| redact_url(u))
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -76,6 +97,9 @@ pub fn redact_url(url: &str) -> String {
         _ => url.to_string(),
     }
 }
+
+/// Most shards a queue may have.
+pub const MAX_SHARDS: u32 = 1024;
 
 /// Timings and limits of the queue, shared by producers and workers.
 #[derive(Debug, Clone)]
@@ -110,6 +134,8 @@ pub struct QueueSettings {
     pub throttle: RetryPolicy,
     /// How often each worker logs its `jobs summary` line (INFO) when jobs ended meanwhile.
     pub summary_every: Duration,
+    /// Hash-tag shards per queue (`QUEUE_SHARDS`, e.g. `sync=16`); a queue not named has one.
+    pub shards: std::collections::BTreeMap<String, u32>,
 }
 
 impl QueueSettings {
@@ -129,13 +155,44 @@ impl QueueSettings {
             retry: RetryPolicy::default(),
             throttle: RetryPolicy::throttle_default(),
             summary_every: Duration::from_secs(5),
+            shards: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// How many shards `queue` has (1 unless configured).
+    pub fn shards_of(&self, queue: &str) -> u32 {
+        self.shards.get(queue).copied().unwrap_or(1).max(1)
+    }
+
+    /// Parses `QUEUE_SHARDS` (`queue=n,queue=n`; blanks ignored) into [`Self::shards`].
+    pub fn parse_shards(spec: &str) -> Result<std::collections::BTreeMap<String, u32>, String> {
+        let mut out = std::collections::BTreeMap::new();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (q, n) = part
+                .split_once('=')
+                .ok_or_else(|| format!("QUEUE_SHARDS entry `{part}` is not queue=n"))?;
+            let n: u32 = n
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_SHARDS).contains(n))
+                .ok_or_else(|| format!("QUEUE_SHARDS: `{part}` needs 1..={MAX_SHARDS} shards"))?;
+            out.insert(q.trim().to_string(), n);
+        }
+        Ok(out)
     }
 
     /// Rejects settings that cannot work together.
     pub fn validate(&self) -> Result<(), String> {
-        if self.prefix.is_empty() || self.prefix.contains(char::is_whitespace) {
-            return Err("key prefix must be non-empty and without spaces".into());
+        if self.prefix.is_empty()
+            || self
+                .prefix
+                .contains(|c: char| c.is_whitespace() || c == '{' || c == '}')
+        {
+            return Err("key prefix must be non-empty and without spaces or braces".into());
+        }
+        if self.shards.values().any(|n| !(1..=MAX_SHARDS).contains(n)) {
+            return Err(format!("a queue has 1..={MAX_SHARDS} shards"));
         }
         if self.heartbeat * 2 > self.lease {
             return Err("heartbeat must be at most half the lease".into());

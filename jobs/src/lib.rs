@@ -3,7 +3,8 @@
 //! apalis while leases, retries, dead letters, dedup and retention are ours.
 //!
 //! Map of the crate:
-//! - [`config`]: Redis and queue settings (leases, batches, retention, backoff);
+//! - [`config`]: Redis and queue settings (leases, batches, retention, backoff, shards);
+//! - [`conn`]: one connection type for single-node Redis and Redis Cluster;
 //! - [`store`]: the Redis key layout and Lua scripts (`src/lua/`), one atomic call per step;
 //! - [`backend`]: the apalis `Backend` (fetcher, heartbeat, acker) and its outcome middleware;
 //! - [`retry`]: backoff policy and the error kinds handlers return;
@@ -19,6 +20,7 @@
 pub mod backend;
 pub mod bench;
 pub mod config;
+pub mod conn;
 pub mod metrics;
 pub mod payloads;
 pub mod probe;
@@ -30,6 +32,7 @@ mod summary;
 
 pub use backend::{JobLease, RedisBackend, WorkerHandle};
 pub use config::{QueueSettings, RedisSettings};
+pub use conn::RedisConn;
 pub use payloads::Job;
 pub use producer::{EnqueueOptions, Producer};
 pub use retry::{JobError, RetryPolicy};

@@ -9,11 +9,11 @@ use apalis_core::{
     task::{attempt::Attempt, data::Data},
     worker::builder::WorkerBuilder,
 };
-use redis::{aio::ConnectionManager, AsyncCommands};
+use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use tower::limit::ConcurrencyLimitLayer;
 
-use crate::{payloads::Job, retry::JobError, runner::Handles, RedisBackend, Store};
+use crate::{payloads::Job, retry::JobError, runner::Handles, RedisBackend, RedisConn, Store};
 
 /// What a probe job does when it runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,7 +62,7 @@ impl Job for ProbeJob {
 /// members counts duplicate effects).
 #[derive(Clone)]
 pub struct ProbeRecorder {
-    pub conn: ConnectionManager,
+    pub conn: RedisConn,
     pub prefix: String,
 }
 

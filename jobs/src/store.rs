@@ -4,12 +4,22 @@
 //! Rule: any change of a job's state goes through a script in `lua/`; reads may use plain
 //! commands.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
-use redis::{aio::ConnectionManager, AsyncCommands, Script};
+use redis::{AsyncCommands, Script};
 use serde::Serialize;
 
-use crate::config::{QueueSettings, RedisSettings};
+use crate::{
+    config::{QueueSettings, RedisSettings},
+    conn::{by_slot, Connector, RedisConn},
+};
 
 const COMMON: &str = include_str!("lua/common.lua");
 
@@ -85,6 +95,8 @@ pub struct ClaimedJob {
     pub max_attempts: u32,
     /// Provider-requested deferrals (Retry-After) so far; no attempt was spent on them.
     pub deferrals: u32,
+    /// The queue shard it lives in (0 for an unsharded queue).
+    pub shard: u32,
 }
 
 /// What one claim call returned.
@@ -126,6 +138,8 @@ pub enum Outcome {
 pub struct AckRecord {
     pub id: String,
     pub lease: u64,
+    /// The queue shard of the job ([`ClaimedJob::shard`]).
+    pub shard: u32,
     pub outcome: Outcome,
 }
 
@@ -215,12 +229,14 @@ pub fn glob_escape(text: &str) -> String {
 /// Handle to the queue storage; cheap to clone, shared by producers and workers.
 #[derive(Clone)]
 pub struct Store {
-    conn: ConnectionManager,
-    client: redis::Client,
+    conn: RedisConn,
+    connector: Connector,
     redis: RedisSettings,
     settings: Arc<QueueSettings>,
     scripts: Arc<Scripts>,
     registered: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Where the next claim starts among a sharded queue's shards (round robin).
+    turn: Arc<AtomicU32>,
 }
 
 impl std::fmt::Debug for Store {
@@ -232,32 +248,31 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// FNV-1a (64 bit): a stable hash, so a key maps to the same shard in every process.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 impl Store {
     /// Connects (failing fast if Redis is unreachable now); later outages are survived by
-    /// reconnecting.
+    /// reconnecting. A non-empty [`RedisSettings::cluster_urls`] connects to a Redis Cluster.
     pub async fn connect(
         redis: RedisSettings,
         settings: QueueSettings,
     ) -> Result<Self, QueueError> {
         settings.validate().map_err(QueueError::Config)?;
-        let client = match (&redis.trusted_pem, redis.url.starts_with("rediss://")) {
-            (Some(pem), true) => redis::Client::build_with_tls(
-                redis.url.as_str(),
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem.clone()),
-                },
-            )?,
-            _ => redis::Client::open(redis.url.as_str())?,
-        };
-        let conn = manager(&client, &redis, redis.response_timeout).await?;
+        let connector = Connector::new(&redis)?;
+        let conn = connector.connect(&redis, redis.response_timeout).await?;
         Ok(Self {
             conn,
-            client,
+            connector,
             redis,
             settings: Arc::new(settings),
             scripts: Arc::new(Scripts::load()),
             registered: Arc::default(),
+            turn: Arc::new(AtomicU32::new(rand::random::<u32>() % 1024)),
         })
     }
 
@@ -265,24 +280,46 @@ impl Store {
         &self.settings
     }
 
+    /// Whether this store speaks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.conn.is_cluster()
+    }
+
     /// Redis's `maxmemory-policy` (from `CONFIG GET`, or `INFO memory` where managed services
     /// disable `CONFIG`). Anything but `noeviction` lets Redis drop queued jobs under memory
-    /// pressure.
+    /// pressure. In a cluster, every master is asked and the first that is not `noeviction`
+    /// is reported.
     pub async fn eviction_policy(&self) -> Result<String, QueueError> {
         let mut conn = self.conn.clone();
-        let config: Result<Vec<String>, _> = redis::cmd("CONFIG")
-            .arg("GET")
-            .arg("maxmemory-policy")
-            .query_async(&mut conn)
+        let masters = conn.masters().await?;
+        if masters.is_empty() {
+            return self.eviction_policy_of(None).await;
+        }
+        let mut policy = String::new();
+        for m in masters {
+            policy = self.eviction_policy_of(Some(m)).await?;
+            if policy != "noeviction" {
+                break;
+            }
+        }
+        Ok(policy)
+    }
+
+    async fn eviction_policy_of(&self, node: Option<(String, u16)>) -> Result<String, QueueError> {
+        let mut conn = self.conn.clone();
+        let config: Result<Vec<String>, _> = conn
+            .query_node(
+                redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy"),
+                node.clone(),
+            )
             .await;
         if let Ok(pair) = config {
             if let Some(policy) = pair.get(1) {
                 return Ok(policy.clone());
             }
         }
-        let info: String = redis::cmd("INFO")
-            .arg("memory")
-            .query_async(&mut conn)
+        let info: String = conn
+            .query_node(redis::cmd("INFO").arg("memory"), node)
             .await?;
         info.lines()
             .find_map(|l| l.strip_prefix("maxmemory_policy:"))
@@ -291,15 +328,16 @@ impl Store {
     }
 
     /// The shared connection, for the service's own keys under [`QueueSettings::prefix`]
-    /// (OAuth state, locks); never for queue keys, which only the scripts touch.
-    pub fn connection(&self) -> ConnectionManager {
+    /// (OAuth state, locks); never for queue keys, which only the scripts touch. A script or
+    /// multi-key command on it must keep its keys under one hash tag (Redis Cluster).
+    pub fn connection(&self) -> RedisConn {
         self.conn.clone()
     }
 
     /// A second connection for blocking waits, so they never hold up other commands.
-    pub(crate) async fn blocking_connection(&self) -> Result<ConnectionManager, QueueError> {
+    pub(crate) async fn blocking_connection(&self) -> Result<RedisConn, QueueError> {
         let timeout = self.settings.idle_block + self.redis.response_timeout;
-        manager(&self.client, &self.redis, timeout).await
+        Ok(self.connector.connect(&self.redis, timeout).await?)
     }
 
     /// Whether this handle already added `queue` to the queue registry (`P:queues`), so
@@ -318,61 +356,151 @@ impl Store {
             .insert(queue.to_string());
     }
 
-    fn queue_key(&self, queue: &str, part: &str) -> String {
-        format!("{}:q:{}:{}", self.settings.prefix, queue, part)
+    /// The hash tag of one shard of a queue: `{P:Q}` for shard 0, `{P:Q:s}` for the others
+    /// (so a queue that grows from one shard to several keeps its jobs in shard 0).
+    pub fn shard_tag(&self, queue: &str, shard: u32) -> String {
+        let p = &self.settings.prefix;
+        if shard == 0 {
+            format!("{{{p}:{queue}}}")
+        } else {
+            format!("{{{p}:{queue}:{shard}}}")
+        }
     }
 
-    fn job_key(&self, id: &str) -> String {
-        format!("{}:job:{}", self.settings.prefix, id)
+    /// A key of one queue shard: `{P:Q…}:part`.
+    pub fn queue_key(&self, queue: &str, shard: u32, part: &str) -> String {
+        format!("{}:{part}", self.shard_tag(queue, shard))
     }
 
-    /// Writes jobs in one script call per 500 jobs. Immediate jobs go to the ready list, delayed
-    /// ones to the scheduled set; a live unique key or an existing id returns the existing job.
+    /// The record key of job `id` in one shard of `queue`.
+    pub fn job_key(&self, queue: &str, shard: u32, id: &str) -> String {
+        self.queue_key(queue, shard, &format!("job:{id}"))
+    }
+
+    /// The shard of `queue` a job lives in: chosen from its unique key when it has one (so a
+    /// unique key always meets its holder), else from its id.
+    pub fn shard_of(&self, queue: &str, unique_key: Option<&str>, id: &str) -> u32 {
+        let n = self.settings.shards_of(queue);
+        if n == 1 {
+            return 0;
+        }
+        (fnv1a(unique_key.filter(|u| !u.is_empty()).unwrap_or(id)) % u64::from(n)) as u32
+    }
+
+    /// A script call on one queue shard: its fixed keys in KEYS (see `lua/common.lua`), then
+    /// ARGV key base and queue.
+    fn invocation<'a>(
+        &self,
+        script: &'a Script,
+        queue: &str,
+        shard: u32,
+    ) -> redis::ScriptInvocation<'a> {
+        let mut inv = script.prepare_invoke();
+        for part in [
+            "ready",
+            "fresh",
+            "scheduled",
+            "retrying",
+            "active",
+            "leases",
+            "lease_seq",
+            "dead",
+            "wake",
+        ] {
+            inv.key(self.queue_key(queue, shard, part));
+        }
+        inv.arg(format!("{}:", self.shard_tag(queue, shard)))
+            .arg(queue);
+        inv
+    }
+
+    /// Writes jobs in one script call per 500 jobs of a shard. Immediate jobs go to the ready
+    /// list, delayed ones to the scheduled set; a live unique key or an existing id returns
+    /// the existing job.
     pub(crate) async fn enqueue(
         &self,
         queue: &str,
         jobs: &[NewJob],
     ) -> Result<Vec<Enqueued>, QueueError> {
-        let mut out = Vec::with_capacity(jobs.len());
         let mut conn = self.conn.clone();
-        for chunk in jobs.chunks(500) {
-            let register = !self.registered_queue(queue);
-            let mut inv = self.scripts.enqueue.prepare_invoke();
-            inv.arg(&self.settings.prefix)
-                .arg(queue)
-                .arg(if register { "1" } else { "0" })
-                .arg(chunk.len());
-            for j in chunk {
-                inv.arg(&j.id)
-                    .arg(&j.payload)
-                    .arg(j.max_attempts.max(1))
-                    .arg(j.delay.as_millis() as u64)
-                    .arg(j.unique_key.as_deref().unwrap_or(""))
-                    .arg(if j.fixed_id { "1" } else { "0" });
-            }
-            let flat: Vec<redis::Value> = inv.invoke_async(&mut conn).await?;
-            if register {
-                self.mark_registered(queue);
-            }
-            for pair in flat.chunks(2) {
-                out.push(Enqueued {
-                    id: redis::from_redis_value_ref(&pair[0])?,
-                    created: redis::from_redis_value_ref::<i64>(&pair[1])? == 1,
-                });
+        if !self.registered_queue(queue) {
+            let _: () = conn
+                .sadd(format!("{}:queues", self.settings.prefix), queue)
+                .await?;
+            self.mark_registered(queue);
+        }
+        let mut by_shard: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+        for (i, j) in jobs.iter().enumerate() {
+            let shard = self.shard_of(queue, j.unique_key.as_deref(), &j.id);
+            by_shard.entry(shard).or_default().push(i);
+        }
+        let mut out: Vec<Option<Enqueued>> = vec![None; jobs.len()];
+        for (shard, idx) in by_shard {
+            for chunk in idx.chunks(500) {
+                let mut inv = self.invocation(&self.scripts.enqueue, queue, shard);
+                inv.arg("0").arg(chunk.len());
+                for &i in chunk {
+                    let j = &jobs[i];
+                    inv.arg(&j.id)
+                        .arg(&j.payload)
+                        .arg(j.max_attempts.max(1))
+                        .arg(j.delay.as_millis() as u64)
+                        .arg(j.unique_key.as_deref().unwrap_or(""))
+                        .arg(if j.fixed_id { "1" } else { "0" });
+                }
+                let flat: Vec<redis::Value> = inv.invoke_async(&mut conn).await?;
+                for (pair, &i) in flat.chunks(2).zip(chunk) {
+                    out[i] = Some(Enqueued {
+                        id: redis::from_redis_value_ref(&pair[0])?,
+                        created: redis::from_redis_value_ref::<i64>(&pair[1])? == 1,
+                    });
+                }
             }
         }
-        Ok(out)
+        Ok(out.into_iter().flatten().collect())
     }
 
     /// Promotes due jobs, reaps expired leases and claims up to `max` ready jobs for `worker`.
+    /// A sharded queue is claimed from round robin: each call starts at the next shard and
+    /// moves on while a shard has nothing ready, so every shard is served in turn.
     pub async fn claim(&self, queue: &str, worker: &str, max: usize) -> Result<Claim, QueueError> {
+        let n = self.settings.shards_of(queue);
+        let start = if n == 1 {
+            0
+        } else {
+            self.turn.fetch_add(1, Ordering::Relaxed) % n
+        };
+        let mut next_due: Option<Duration> = None;
+        for k in 0..n {
+            let shard = (start + k) % n;
+            let c = self.claim_shard(queue, shard, worker, max).await?;
+            next_due = match (next_due, c.next_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if !c.jobs.is_empty() {
+                return Ok(Claim {
+                    jobs: c.jobs,
+                    next_due,
+                });
+            }
+        }
+        Ok(Claim {
+            jobs: Vec::new(),
+            next_due,
+        })
+    }
+
+    async fn claim_shard(
+        &self,
+        queue: &str,
+        shard: u32,
+        worker: &str,
+        max: usize,
+    ) -> Result<Claim, QueueError> {
         let s = &self.settings;
         let flat: Vec<redis::Value> = self
-            .scripts
-            .claim
-            .prepare_invoke()
-            .arg(&s.prefix)
-            .arg(queue)
+            .invocation(&self.scripts.claim, queue, shard)
             .arg(worker)
             .arg(max)
             .arg(s.lease.as_millis() as u64)
@@ -390,6 +518,7 @@ impl Store {
                 lease: redis::from_redis_value_ref(&f[3])?,
                 max_attempts: redis::from_redis_value_ref(&f[4])?,
                 deferrals: redis::from_redis_value_ref(&f[5])?,
+                shard,
             });
         }
         Ok(Claim {
@@ -398,78 +527,97 @@ impl Store {
         })
     }
 
-    /// Records outcomes in one script call per 500 records. Returns how many were applied
-    /// (records under a stale lease are ignored).
+    /// Records outcomes in one script call per 500 records of a shard. Returns how many were
+    /// applied (records under a stale lease are ignored).
     pub async fn ack(&self, queue: &str, records: &[AckRecord]) -> Result<usize, QueueError> {
         let s = &self.settings;
         let mut applied = 0;
         let mut conn = self.conn.clone();
-        for chunk in records.chunks(500) {
-            let mut inv = self.scripts.ack.prepare_invoke();
-            inv.arg(&s.prefix)
-                .arg(queue)
-                .arg(s.succeeded_retention.as_secs())
-                .arg(s.dead_retention.as_secs())
-                .arg(s.max_deferrals)
-                .arg(chunk.len());
-            for r in chunk {
-                let (code, delay, error) = match &r.outcome {
-                    Outcome::Succeeded => ("s", Duration::ZERO, ""),
-                    Outcome::Failed { delay, error } => ("r", *delay, error.as_str()),
-                    Outcome::Deferred { delay, error } => ("a", *delay, error.as_str()),
-                    Outcome::Aborted { error } => ("x", Duration::ZERO, error.as_str()),
-                    Outcome::HandedBack => ("h", Duration::ZERO, ""),
-                    Outcome::Interrupted { error } => ("i", Duration::ZERO, error.as_str()),
-                };
-                inv.arg(&r.id)
-                    .arg(r.lease)
-                    .arg(code)
-                    .arg(delay.as_millis() as u64)
-                    .arg(error);
+        let mut by_shard: std::collections::BTreeMap<u32, Vec<&AckRecord>> = Default::default();
+        for r in records {
+            by_shard.entry(r.shard).or_default().push(r);
+        }
+        for (shard, recs) in by_shard {
+            for chunk in recs.chunks(500) {
+                let mut inv = self.invocation(&self.scripts.ack, queue, shard);
+                inv.arg(s.succeeded_retention.as_secs())
+                    .arg(s.dead_retention.as_secs())
+                    .arg(s.max_deferrals)
+                    .arg(chunk.len());
+                for r in chunk {
+                    let (code, delay, error) = match &r.outcome {
+                        Outcome::Succeeded => ("s", Duration::ZERO, ""),
+                        Outcome::Failed { delay, error } => ("r", *delay, error.as_str()),
+                        Outcome::Deferred { delay, error } => ("a", *delay, error.as_str()),
+                        Outcome::Aborted { error } => ("x", Duration::ZERO, error.as_str()),
+                        Outcome::HandedBack => ("h", Duration::ZERO, ""),
+                        Outcome::Interrupted { error } => ("i", Duration::ZERO, error.as_str()),
+                    };
+                    inv.arg(&r.id)
+                        .arg(r.lease)
+                        .arg(code)
+                        .arg(delay.as_millis() as u64)
+                        .arg(error);
+                }
+                let n: usize = inv.invoke_async(&mut conn).await?;
+                applied += n;
             }
-            let n: usize = inv.invoke_async(&mut conn).await?;
-            applied += n;
         }
         Ok(applied)
     }
 
-    /// Renews the leases of held jobs. Returns the ids whose lease is no longer ours.
+    /// Renews the leases of held jobs (id, lease, shard). Returns the ids whose lease is no
+    /// longer ours.
     pub async fn heartbeat(
         &self,
         queue: &str,
-        held: &[(String, u64)],
+        held: &[(String, u64, u32)],
     ) -> Result<Vec<String>, QueueError> {
         let mut lost = Vec::new();
         let mut conn = self.conn.clone();
-        for chunk in held.chunks(1000) {
-            let mut inv = self.scripts.heartbeat.prepare_invoke();
-            inv.arg(&self.settings.prefix)
-                .arg(queue)
-                .arg(self.settings.lease.as_millis() as u64);
-            for (id, lease) in chunk {
-                inv.arg(id).arg(*lease);
+        let mut by_shard: std::collections::BTreeMap<u32, Vec<(&String, u64)>> = Default::default();
+        for (id, lease, shard) in held {
+            by_shard.entry(*shard).or_default().push((id, *lease));
+        }
+        for (shard, held) in by_shard {
+            for chunk in held.chunks(1000) {
+                let mut inv = self.invocation(&self.scripts.heartbeat, queue, shard);
+                inv.arg(self.settings.lease.as_millis() as u64);
+                for (id, lease) in chunk {
+                    inv.arg(*id).arg(*lease);
+                }
+                let l: Vec<String> = inv.invoke_async(&mut conn).await?;
+                lost.extend(l);
             }
-            let l: Vec<String> = inv.invoke_async(&mut conn).await?;
-            lost.extend(l);
         }
         Ok(lost)
     }
 
-    /// Blocks (on `conn`) until a producer signals new ready jobs or `timeout` passes.
+    /// Blocks (on `conn`) until a producer signals new ready jobs or `timeout` passes. On
+    /// single-node Redis one BLPOP waits on every shard's wake list; in a cluster (one key per
+    /// BLPOP) on one shard's, the next one each wait (`turn`), so an idle worker polls every
+    /// shard at least once per `timeout` × shards.
     pub(crate) async fn wait_for_work(
         &self,
-        conn: &mut ConnectionManager,
+        conn: &mut RedisConn,
         queue: &str,
         timeout: Duration,
+        turn: u32,
     ) -> Result<(), QueueError> {
         let secs = timeout.as_secs_f64().max(0.01);
-        let _: Option<(String, String)> = conn.blpop(self.queue_key(queue, "wake"), secs).await?;
+        let n = self.settings.shards_of(queue);
+        let keys: Vec<String> = if conn.is_cluster() {
+            vec![self.queue_key(queue, turn % n, "wake")]
+        } else {
+            (0..n).map(|s| self.queue_key(queue, s, "wake")).collect()
+        };
+        let _: Option<(String, String)> = conn.blpop(keys, secs).await?;
         Ok(())
     }
 
-    /// Whether Redis answers (a PING).
+    /// Whether Redis answers (a PING; every master of a cluster).
     pub async fn ping(&self) -> Result<(), QueueError> {
-        let _: String = redis::cmd("PING")
+        let _: redis::Value = redis::cmd("PING")
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(())
@@ -486,19 +634,31 @@ impl Store {
         Ok(q)
     }
 
-    /// Depth of one queue by state. Retried once when the connection was dropped (a Redis
-    /// restart), as it only reads.
+    /// Depth of one queue by state, summed over its shards. Retried once when the connection
+    /// was dropped (a Redis restart), as it only reads.
     pub async fn stats(&self, queue: &str) -> Result<QueueStats, QueueError> {
-        match self.stats_once(queue).await {
-            Err(QueueError::Redis(e)) if is_connection_error(&e) => self.stats_once(queue).await,
-            other => other,
+        let mut total = QueueStats::default();
+        for shard in 0..self.settings.shards_of(queue) {
+            let s = match self.stats_once(queue, shard).await {
+                Err(QueueError::Redis(e)) if is_connection_error(&e) => {
+                    self.stats_once(queue, shard).await
+                }
+                other => other,
+            }?;
+            total.pending += s.pending;
+            total.scheduled += s.scheduled;
+            total.running += s.running;
+            total.retrying += s.retrying;
+            total.dead += s.dead;
+            total.succeeded += s.succeeded;
         }
+        Ok(total)
     }
 
-    async fn stats_once(&self, queue: &str) -> Result<QueueStats, QueueError> {
+    async fn stats_once(&self, queue: &str, shard: u32) -> Result<QueueStats, QueueError> {
         let now = now_ms();
         let dead_since = now.saturating_sub(self.settings.dead_retention.as_millis() as u64);
-        let k = |p: &str| self.queue_key(queue, p);
+        let k = |p: &str| self.queue_key(queue, shard, p);
         let mut pipe = redis::pipe();
         pipe.llen(k("ready"))
             .zcard(k("scheduled"))
@@ -541,26 +701,36 @@ impl Store {
         Ok(JobRecord::from_hash(id, hashes.pop().unwrap_or_default()))
     }
 
-    /// The records of `ids` as field maps (empty: no record), leases applied (`read.lua`).
+    /// The records of `ids` as field maps (empty: no record), leases applied (`read.lua`). A
+    /// record lives in one shard of its queue; the queue and shard are not known from the id,
+    /// so every shard of every registered queue is asked for the ids not found yet.
     async fn read_records(
         &self,
         ids: &[String],
     ) -> Result<Vec<HashMap<String, String>>, QueueError> {
-        let mut out = Vec::with_capacity(ids.len());
+        let mut out: Vec<HashMap<String, String>> = vec![HashMap::new(); ids.len()];
         let mut conn = self.conn.clone();
-        for chunk in ids.chunks(500) {
-            let mut inv = self.scripts.read.prepare_invoke();
-            inv.arg(&self.settings.prefix).arg("");
-            for id in chunk {
-                inv.arg(id);
+        for queue in self.queues().await? {
+            for shard in 0..self.settings.shards_of(&queue) {
+                let missing: Vec<usize> = (0..ids.len()).filter(|&i| out[i].is_empty()).collect();
+                if missing.is_empty() {
+                    return Ok(out);
+                }
+                for chunk in missing.chunks(500) {
+                    let mut inv = self.invocation(&self.scripts.read, &queue, shard);
+                    for &i in chunk {
+                        inv.arg(&ids[i]);
+                    }
+                    let flat: Vec<Vec<String>> = inv.invoke_async(&mut conn).await?;
+                    // Later fields win: the lease's state and attempt follow the record's own.
+                    for (f, &i) in flat.into_iter().zip(chunk) {
+                        out[i] = f
+                            .chunks_exact(2)
+                            .map(|kv| (kv[0].clone(), kv[1].clone()))
+                            .collect();
+                    }
+                }
             }
-            let flat: Vec<Vec<String>> = inv.invoke_async(&mut conn).await?;
-            // Later fields win: the lease's state and attempt follow the record's own.
-            out.extend(flat.into_iter().map(|f| {
-                f.chunks_exact(2)
-                    .map(|kv| (kv[0].clone(), kv[1].clone()))
-                    .collect::<HashMap<_, _>>()
-            }));
         }
         Ok(out)
     }
@@ -582,120 +752,120 @@ impl Store {
             .collect())
     }
 
-    /// The newest dead jobs of a queue (at most `limit`), with last error and history.
+    /// The newest dead jobs of a queue (at most `limit`, newest first over all its shards),
+    /// with last error and history.
     pub async fn dead_jobs(&self, queue: &str, limit: usize) -> Result<Vec<JobRecord>, QueueError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let ids: Vec<String> = self
-            .conn
-            .clone()
-            .zrevrange(self.queue_key(queue, "dead"), 0, limit as isize - 1)
-            .await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        let mut conn = self.conn.clone();
+        let mut newest: Vec<(f64, u32, String)> = Vec::new();
+        for shard in 0..self.settings.shards_of(queue) {
+            let ids: Vec<(String, f64)> = conn
+                .zrevrange_withscores(self.queue_key(queue, shard, "dead"), 0, limit as isize - 1)
+                .await?;
+            newest.extend(ids.into_iter().map(|(id, at)| (at, shard, id)));
         }
-        let mut pipe = redis::pipe();
-        for id in &ids {
-            pipe.hgetall(self.job_key(id));
+        newest.sort_by(|a, b| b.0.total_cmp(&a.0));
+        newest.truncate(limit);
+        let mut out = Vec::with_capacity(newest.len());
+        for (_, shard, id) in newest {
+            let h: HashMap<String, String> = conn.hgetall(self.job_key(queue, shard, &id)).await?;
+            out.extend(JobRecord::from_hash(&id, h));
         }
-        let hashes: Vec<HashMap<String, String>> = pipe.query_async(&mut self.conn.clone()).await?;
-        Ok(ids
-            .iter()
-            .zip(hashes)
-            .filter_map(|(id, h)| JobRecord::from_hash(id, h))
-            .collect())
+        Ok(out)
     }
 
     /// Moves a dead job back to ready with a fresh attempt budget. False if it is not dead.
     pub async fn redrive(&self, queue: &str, id: &str) -> Result<bool, QueueError> {
-        let n: i64 = self
-            .scripts
-            .redrive
-            .prepare_invoke()
-            .arg(&self.settings.prefix)
-            .arg(queue)
-            .arg(id)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        Ok(n == 1)
+        for shard in 0..self.settings.shards_of(queue) {
+            let n: i64 = self
+                .invocation(&self.scripts.redrive, queue, shard)
+                .arg(id)
+                .invoke_async(&mut self.conn.clone())
+                .await?;
+            if n == 1 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
-    /// Deletes every key under this store's prefix (SCAN + UNLINK in batches): teardown for
-    /// benchmarks and tests that use a throw-away prefix. Returns how many keys.
+    /// Deletes every key under this store's prefix (`P:*` and `{P:*`; SCAN + UNLINK in
+    /// batches, on every master of a cluster): teardown for benchmarks and tests that use a
+    /// throw-away prefix. Returns how many keys.
     pub async fn purge_prefix(&self) -> Result<usize, QueueError> {
         let mut conn = self.conn.clone();
-        let pattern = format!("{}:*", self.settings.prefix);
-        let mut cursor: u64 = 0;
-        let mut total = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(2000)
-                .query_async(&mut conn)
-                .await?;
-            if !keys.is_empty() {
-                total += keys.len();
-                let _: () = redis::cmd("UNLINK")
-                    .arg(&keys)
-                    .query_async(&mut conn)
-                    .await?;
-            }
-            if next == 0 {
-                return Ok(total);
-            }
-            cursor = next;
+        let unlink = self.conn.clone();
+        let p = glob_escape(&self.settings.prefix);
+        let total = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        for pattern in [format!("{p}:*"), format!("{{{p}:*")] {
+            conn.scan_match(&pattern, 2000, |keys| {
+                let mut unlink = unlink.clone();
+                let total = total.clone();
+                async move {
+                    total.fetch_add(keys.len(), Ordering::Relaxed);
+                    for group in by_slot(&keys) {
+                        let _: () = redis::cmd("UNLINK")
+                            .arg(&group)
+                            .query_async(&mut unlink)
+                            .await?;
+                    }
+                    Ok(())
+                }
+            })
+            .await?;
         }
+        Ok(total.load(Ordering::Relaxed))
     }
 
-    /// One step of a walk over every job record under the prefix (SCAN, about `count` keys a
-    /// step; start with cursor 0, done when the returned cursor is 0). Records may appear
+    /// Walks every job record under the prefix (SCAN, about `count` keys a step, on every
+    /// master of a cluster), then hands each step's records to `visit`. Records may appear
     /// twice or, when created during the walk, not at all (SCAN's guarantees).
-    pub async fn scan_jobs(
-        &self,
-        cursor: u64,
-        count: usize,
-    ) -> Result<(u64, Vec<JobBrief>), QueueError> {
+    pub async fn scan_jobs<F>(&self, count: usize, mut visit: F) -> Result<(), QueueError>
+    where
+        F: FnMut(Vec<JobBrief>),
+    {
         let mut conn = self.conn.clone();
-        let pattern = format!("{}:job:*", glob_escape(&self.settings.prefix));
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(count)
-            .query_async(&mut conn)
-            .await?;
-        if keys.is_empty() {
-            return Ok((next, Vec::new()));
-        }
-        let mut pipe = redis::pipe();
-        for k in &keys {
-            pipe.cmd("HMGET")
-                .arg(k)
-                .arg("queue")
-                .arg("state")
-                .arg("payload");
-        }
-        let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
-            pipe.query_async(&mut conn).await?;
-        let head = format!("{}:job:", self.settings.prefix);
-        let jobs = keys
-            .iter()
-            .zip(rows)
-            .filter_map(|(k, (queue, state, payload))| {
-                Some(JobBrief {
-                    id: k.strip_prefix(&head)?.to_string(),
-                    queue: queue?,
-                    state: state?,
-                    payload: payload.unwrap_or_default(),
+        let reader = self.conn.clone();
+        let pattern = format!("{{{}:*}}:job:*", glob_escape(&self.settings.prefix));
+        let found = Arc::new(std::sync::Mutex::new(Vec::new()));
+        conn.scan_match(&pattern, count, |keys| {
+            let mut reader = reader.clone();
+            let found = found.clone();
+            async move {
+                let mut pipe = redis::pipe();
+                for k in &keys {
+                    pipe.cmd("HMGET")
+                        .arg(k)
+                        .arg("queue")
+                        .arg("state")
+                        .arg("payload");
+                }
+                let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
+                    pipe.query_async(&mut reader).await?;
+                found.lock().expect("scan lock").push((keys, rows));
+                Ok(())
+            }
+        })
+        .await?;
+        let steps = std::mem::take(&mut *found.lock().expect("scan lock"));
+        for (keys, rows) in steps {
+            let jobs = keys
+                .iter()
+                .zip(rows)
+                .filter_map(|(k, (queue, state, payload))| {
+                    Some(JobBrief {
+                        id: k.split_once("}:job:")?.1.to_string(),
+                        queue: queue?,
+                        state: state?,
+                        payload: payload.unwrap_or_default(),
+                    })
                 })
-            })
-            .collect();
-        Ok((next, jobs))
+                .collect();
+            visit(jobs);
+        }
+        Ok(())
     }
 
     /// Deletes the records of these jobs of `queue` that are finished (succeeded or dead);
@@ -706,16 +876,16 @@ impl Store {
 
     /// Deletes these jobs of `queue` whatever their state — queued, scheduled, retrying, held
     /// by a worker, dead or succeeded —: the record, its queue entry and its unique key, one
-    /// atomic script call per 500 ids. A worker still running one of them loses its lease:
-    /// its heartbeat reports it lost and its ack finds no lease and writes nothing, so the
-    /// job never comes back. For erasing what a job names (a user's data); the caller decides
-    /// whether running jobs may be cut loose. Returns how many records were deleted.
+    /// atomic script call per 500 ids and shard. A worker still running one of them loses its
+    /// lease: its heartbeat reports it lost and its ack finds no lease and writes nothing, so
+    /// the job never comes back. For erasing what a job names (a user's data); the caller
+    /// decides whether running jobs may be cut loose. Returns how many records were deleted.
     pub async fn remove_jobs(&self, queue: &str, ids: &[String]) -> Result<usize, QueueError> {
         self.per_id_batch(&self.scripts.remove, queue, ids).await
     }
 
-    /// Runs `script` (ARGV: prefix, queue, id…) over `ids`, 500 per call; sums what each
-    /// call returns.
+    /// Runs `script` (ARGV: key base, queue, id…) over `ids` on every shard of `queue` (the
+    /// shard of an id is not known from it), 500 per call; sums what each call returns.
     async fn per_id_batch(
         &self,
         script: &Script,
@@ -723,14 +893,15 @@ impl Store {
         ids: &[String],
     ) -> Result<usize, QueueError> {
         let mut total = 0;
-        for chunk in ids.chunks(500) {
-            let mut inv = script.prepare_invoke();
-            inv.arg(&self.settings.prefix).arg(queue);
-            for id in chunk {
-                inv.arg(id);
+        for shard in 0..self.settings.shards_of(queue) {
+            for chunk in ids.chunks(500) {
+                let mut inv = self.invocation(script, queue, shard);
+                for id in chunk {
+                    inv.arg(id);
+                }
+                let n: usize = inv.invoke_async(&mut self.conn.clone()).await?;
+                total += n;
             }
-            let n: usize = inv.invoke_async(&mut self.conn.clone()).await?;
-            total += n;
         }
         Ok(total)
     }
@@ -738,35 +909,21 @@ impl Store {
     /// Deletes every dead job of a queue, in bounded batches. Returns how many.
     pub async fn purge_dead(&self, queue: &str) -> Result<usize, QueueError> {
         let mut total = 0;
-        loop {
-            let n: usize = self
-                .scripts
-                .purge_dead
-                .prepare_invoke()
-                .arg(&self.settings.prefix)
-                .arg(queue)
-                .arg(500)
-                .invoke_async(&mut self.conn.clone())
-                .await?;
-            total += n;
-            if n == 0 {
-                return Ok(total);
+        for shard in 0..self.settings.shards_of(queue) {
+            loop {
+                let n: usize = self
+                    .invocation(&self.scripts.purge_dead, queue, shard)
+                    .arg(500)
+                    .invoke_async(&mut self.conn.clone())
+                    .await?;
+                total += n;
+                if n == 0 {
+                    break;
+                }
             }
         }
+        Ok(total)
     }
-}
-
-async fn manager(
-    client: &redis::Client,
-    redis: &RedisSettings,
-    response_timeout: Duration,
-) -> Result<ConnectionManager, QueueError> {
-    let cfg = redis::aio::ConnectionManagerConfig::new()
-        .set_response_timeout(Some(response_timeout))
-        .set_connection_timeout(Some(redis.connect_timeout))
-        .set_number_of_retries(3)
-        .set_max_delay(Duration::from_secs(2));
-    Ok(ConnectionManager::new_with_config(client.clone(), cfg).await?)
 }
 
 /// Start times (s) of the success-count buckets that overlap the retention window ending at

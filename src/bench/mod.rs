@@ -20,12 +20,34 @@ use crate::{config::Config, domain::ProviderId};
 /// The benches, as `lifesync bench` names them.
 #[derive(Debug, Subcommand)]
 pub enum Bench {
-    /// No-op jobs: single and batched enqueue rate, processing rate with one worker.
+    /// No-op jobs: single and batched enqueue rate, processing rate with one worker; with
+    /// `--workers`/`--cluster`, processing with worker processes (cluster beside single node).
     Queue {
         #[arg(long, default_value_t = 100_000)]
         jobs: u64,
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// Worker processes for the processing rate (more than 1: the multi-process bench).
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Seed nodes of a Redis Cluster (comma-separated): measured beside the single node.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// Shards of the bench queue on the cluster.
+        #[arg(long, default_value_t = 12)]
+        shards: u32,
+    },
+    /// A worker process of `bench queue --workers` (not for direct use).
+    #[command(hide = true)]
+    QueueWorker {
+        #[arg(long)]
+        prefix: String,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 1)]
+        shards: u32,
+        #[arg(long)]
+        cluster: Option<String>,
     },
     /// A full sync of one sandbox account holding N items, with one worker, over HTTPS.
     Sync {
@@ -123,9 +145,54 @@ pub async fn run(config: &Config, bench: Bench) -> anyhow::Result<()> {
                 b.mb_per_s, b.items_per_s
             );
         }
-        Bench::Queue { jobs, concurrency } => {
+        Bench::Queue {
+            jobs,
+            concurrency,
+            workers,
+            cluster: None,
+            ..
+        } if workers <= 1 => {
             println!("{}", queue::run(&config.redis, jobs, concurrency).await?);
         }
+        Bench::Queue {
+            jobs,
+            concurrency,
+            workers,
+            cluster,
+            shards,
+        } => {
+            let single = queue::Target {
+                name: "single",
+                redis: config.redis.settings.clone(),
+                shards: 1,
+            };
+            let one = queue::processes(&config.redis, &single, jobs, workers, concurrency).await?;
+            match cluster {
+                None => println!("queue: workers={workers} processed_per_s={one:.0}"),
+                Some(seeds) => {
+                    let target = queue::Target {
+                        name: "cluster",
+                        redis: lifesync_jobs::RedisSettings::cluster(
+                            seeds.split(',').map(str::trim),
+                        ),
+                        shards,
+                    };
+                    let many = queue::processes(&config.redis, &target, jobs, workers, concurrency)
+                        .await?;
+                    println!(
+                        "queue: workers={workers} single_processed_per_s={one:.0} \
+                         cluster_processed_per_s={many:.0} shards={shards} ratio={:.2}",
+                        many / one
+                    );
+                }
+            }
+        }
+        Bench::QueueWorker {
+            prefix,
+            concurrency,
+            shards,
+            cluster,
+        } => queue::worker(&config.redis, prefix, concurrency, shards, cluster).await?,
     }
     Ok(())
 }

@@ -1,8 +1,21 @@
 //! `lifesync bench queue --jobs N --concurrency C`: no-op jobs through the real queue, under a
 //! throw-away key prefix removed afterwards. The phases and figures are
 //! [`lifesync_jobs::bench`]'s.
+//!
+//! With `--workers W` (W > 1) or `--cluster SEEDS`, the processing rate is measured with W
+//! worker processes (`lifesync bench queue-worker`, started and ready before the first job is
+//! enqueued): 2N jobs enqueued in batches, timed until the last one is acknowledged. With
+//! `--cluster` the same measurement runs first on the configured single-node Redis, then on
+//! the cluster with the `bench` queue sharded (`--shards`), and the line reports both and
+//! their ratio.
 
-use lifesync_jobs::{QueueSettings, Store};
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use lifesync_jobs::{probe::NoopJob, Job, Producer, QueueSettings, RedisSettings, Store};
 
 use crate::config::RedisConfig;
 
@@ -15,4 +28,117 @@ pub async fn run(redis: &RedisConfig, jobs: u64, concurrency: usize) -> anyhow::
     let removed = store.purge_prefix().await?;
     eprintln!("bench queue: removed {removed} keys");
     result.map_err(|e| anyhow::anyhow!(e))
+}
+
+/// Where one multi-process measurement runs.
+pub struct Target {
+    pub name: &'static str,
+    pub redis: RedisSettings,
+    pub shards: u32,
+}
+
+/// Processed/s of `2 × jobs` no-op jobs with `workers` worker processes at `concurrency`.
+pub async fn processes(
+    redis: &RedisConfig,
+    target: &Target,
+    jobs: u64,
+    workers: usize,
+    concurrency: usize,
+) -> anyhow::Result<f64> {
+    let prefix = format!("{}:bench:{}", redis.key_prefix, ulid::Ulid::new());
+    let mut settings = QueueSettings::new(prefix.clone());
+    settings.shards.insert(NoopJob::QUEUE.into(), target.shards);
+    let store = Store::connect(target.redis.clone(), settings).await?;
+    let total = 2 * jobs;
+    eprintln!(
+        "bench queue [{}]: {workers} worker processes at concurrency {concurrency}, {} shard(s), {total} jobs",
+        target.name, target.shards
+    );
+    let mut children: Vec<Child> = Vec::new();
+    for _ in 0..workers {
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.args(["bench", "queue-worker", "--prefix", &prefix])
+            .args(["--concurrency", &concurrency.to_string()])
+            .args(["--shards", &target.shards.to_string()]);
+        if !target.redis.cluster_urls.is_empty() {
+            cmd.args(["--cluster", &target.redis.cluster_urls.join(",")]);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().expect("piped stdout")).read_line(&mut line)?;
+        anyhow::ensure!(line.starts_with("ready"), "worker said {line:?}");
+        children.push(child);
+    }
+    let producer = Producer::new(store.clone());
+    let t = Instant::now();
+    let batch: Vec<NoopJob> = (0..total).map(|n| NoopJob { n }).collect();
+    for chunk in batch.chunks(10_000) {
+        producer.enqueue_batch(chunk, Default::default()).await?;
+    }
+    let mut last = Instant::now();
+    let outcome = loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let s = store.stats(NoopJob::QUEUE).await?;
+        if s.succeeded >= total {
+            break Ok(total as f64 / t.elapsed().as_secs_f64());
+        }
+        if last.elapsed() > Duration::from_secs(2) {
+            last = Instant::now();
+            eprintln!("bench queue [{}]:   {} / {total}", target.name, s.succeeded);
+        }
+        if t.elapsed() > Duration::from_secs(600) {
+            break Err(anyhow::anyhow!("processing did not finish in 10 minutes"));
+        }
+    };
+    for c in &mut children {
+        // SIGTERM to our own child, by its id; it hands back what it holds and exits.
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+    }
+    for c in &mut children {
+        let _ = c.wait();
+    }
+    let removed = store.purge_prefix().await?;
+    eprintln!("bench queue [{}]: removed {removed} keys", target.name);
+    outcome
+}
+
+/// The worker process of [`processes`]: runs no-op jobs until SIGTERM.
+pub async fn worker(
+    redis: &RedisConfig,
+    prefix: String,
+    concurrency: usize,
+    shards: u32,
+    cluster: Option<String>,
+) -> anyhow::Result<()> {
+    use apalis_core::{monitor::Monitor, worker::builder::WorkerBuilder};
+    use lifesync_jobs::{
+        runner::{self, Handles},
+        JobError, RedisBackend,
+    };
+    use tower::limit::ConcurrencyLimitLayer;
+
+    let signal = runner::termination_signal();
+    let mut settings = QueueSettings::new(prefix);
+    settings.shards.insert(NoopJob::QUEUE.into(), shards);
+    let target = match cluster {
+        Some(seeds) => RedisSettings::cluster(seeds.split(',')),
+        None => redis.settings.clone(),
+    };
+    let store = Store::connect(target, settings).await?;
+    let handles = Handles::default();
+    let h = handles.clone();
+    let monitor = Monitor::new().register(move |_| {
+        let backend = RedisBackend::<NoopJob>::new(store.clone(), NoopJob::QUEUE, "bench");
+        h.add(backend.handle());
+        WorkerBuilder::new(backend.handle().worker_id().to_string())
+            .backend(backend)
+            .layer(ConcurrencyLimitLayer::new(concurrency))
+            .build(|_job: NoopJob| async { Ok::<(), JobError>(()) })
+    });
+    println!("ready");
+    runner::run_until(monitor, handles, signal, Duration::from_secs(5))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
 }

@@ -153,6 +153,7 @@ impl Config {
         let mut q = lifesync_jobs::QueueSettings::new(self.redis.key_prefix.clone());
         q.throttle.base = self.throttle_backoff;
         q.throttle.max = q.throttle.max.max(self.throttle_backoff);
+        q.shards = self.redis.queue_shards.clone();
         q
     }
 

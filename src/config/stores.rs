@@ -86,12 +86,38 @@ impl std::fmt::Debug for DatabaseConfig {
 pub struct RedisConfig {
     pub settings: RedisSettings,
     pub key_prefix: String,
+    /// `QUEUE_SHARDS`: hash-tag shards per queue (a queue not named has one).
+    pub queue_shards: std::collections::BTreeMap<String, u32>,
 }
 
 impl RedisConfig {
-    /// `REDIS_URL` wins over `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`.
+    /// `REDIS_CLUSTER_URLS` (comma-separated seed nodes of a Redis Cluster) wins over
+    /// `REDIS_URL`, which wins over `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`.
     pub fn from_env(env: Lookup) -> Result<Self, ConfigError> {
+        let cluster: Vec<String> = get(env, "REDIS_CLUSTER_URLS")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if cluster
+            .iter()
+            .any(|u| !(u.starts_with("redis://") || u.starts_with("rediss://")))
+        {
+            return Err(err(
+                "REDIS_CLUSTER_URLS",
+                "every seed must start with redis:// or rediss://",
+            ));
+        }
+        let queue_shards = lifesync_jobs::QueueSettings::parse_shards(
+            &get(env, "QUEUE_SHARDS").unwrap_or_default(),
+        )
+        .map_err(|e| err("QUEUE_SHARDS", e))?;
         let settings = match get(env, "REDIS_URL") {
+            _ if !cluster.is_empty() => RedisSettings::cluster(cluster),
             Some(url) => {
                 if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
                     return Err(err("REDIS_URL", "must start with redis:// or rediss://"));
@@ -107,15 +133,18 @@ impl RedisConfig {
             }
         };
         let key_prefix = env("REDIS_KEY_PREFIX").unwrap_or_else(|| "lifesync".into());
-        if key_prefix.is_empty() || key_prefix.contains(char::is_whitespace) {
+        if key_prefix.is_empty()
+            || key_prefix.contains(|c: char| c.is_whitespace() || c == '{' || c == '}')
+        {
             return Err(err(
                 "REDIS_KEY_PREFIX",
-                "must be non-empty and without spaces",
+                "must be non-empty and without spaces or braces",
             ));
         }
         Ok(Self {
             settings,
             key_prefix,
+            queue_shards,
         })
     }
 }

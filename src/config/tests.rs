@@ -259,3 +259,35 @@ fn the_replica_url_is_optional_and_checked_like_the_primary() {
         "DATABASE_REPLICA_URL"
     );
 }
+
+#[test]
+fn a_redis_cluster_and_queue_shards() {
+    let c = load(&[]).unwrap();
+    assert!(c.redis.settings.cluster_urls.is_empty());
+    assert_eq!(c.queue_settings().shards_of("sync"), 1);
+    let c = load(&[
+        (
+            "REDIS_CLUSTER_URLS",
+            "redis://a:7000, rediss://b:7001 ,redis://c:7002",
+        ),
+        ("REDIS_URL", "redis://ignored:1/0"),
+        ("QUEUE_SHARDS", "sync=16, fanout=4"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.redis.settings.cluster_urls,
+        ["redis://a:7000", "rediss://b:7001", "redis://c:7002"]
+    );
+    let q = c.queue_settings();
+    assert_eq!(
+        (q.shards_of("sync"), q.shards_of("fanout"), q.shards_of("x")),
+        (16, 4, 1)
+    );
+    assert_eq!(
+        var_of(&[("REDIS_CLUSTER_URLS", "http://a:1")]),
+        "REDIS_CLUSTER_URLS"
+    );
+    assert_eq!(var_of(&[("QUEUE_SHARDS", "sync=0")]), "QUEUE_SHARDS");
+    assert_eq!(var_of(&[("QUEUE_SHARDS", "sync")]), "QUEUE_SHARDS");
+    assert_eq!(var_of(&[("REDIS_KEY_PREFIX", "a{b}")]), "REDIS_KEY_PREFIX");
+}

@@ -31,7 +31,8 @@ use std::{
     time::Duration,
 };
 
-use redis::{aio::ConnectionManager, Script};
+use lifesync_jobs::RedisConn;
+use redis::Script;
 use uuid::Uuid;
 
 use super::state::StateStore;
@@ -104,7 +105,7 @@ struct Keys {
 
 /// A held refresh lock; [`RefreshLock::release`] it when done.
 pub struct RefreshLock {
-    conn: ConnectionManager,
+    conn: RedisConn,
     keys: Arc<Keys>,
     owner: String,
     fence: i64,
@@ -218,7 +219,7 @@ impl Drop for RefreshLock {
 
 /// The keep-alive: every lease/3, the flight entry and (while it is ours) the lock.
 async fn keep(
-    mut conn: ConnectionManager,
+    mut conn: RedisConn,
     keys: Arc<Keys>,
     owner: String,
     fence: i64,

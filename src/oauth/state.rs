@@ -15,8 +15,9 @@
 //! * The token **refresh lock** (`refresh_lock`) lives under the same prefix; the store
 //!   carries its timing ([`StateStore::with_refresh_timing`]).
 //!
-//! Keys: `{prefix}:oauth:state:{sha256(state)}`, `{prefix}:oauth:states`,
-//! `{prefix}:oauth:verifiers`, `{prefix}:oauth:tmp:{name}`.
+//! Keys: `{P:oauth}:state:{sha256(state)}`, `{P:oauth}:states`, `{P:oauth}:verifiers`,
+//! `{P:oauth}:tmp:{name}` (P = the prefix): one hash tag, so every script here touches one
+//! slot of a Redis Cluster (the refresh lock's keys share the tag).
 
 use std::{
     sync::{
@@ -27,7 +28,8 @@ use std::{
 };
 
 use base64::Engine;
-use redis::{aio::ConnectionManager, AsyncCommands, Script};
+use lifesync_jobs::RedisConn;
+use redis::{AsyncCommands, Script};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -92,7 +94,7 @@ pub struct StateStats {
 /// OAuth state and temporary data in Redis.
 #[derive(Clone, Debug)]
 pub struct StateStore {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     clock: Arc<dyn Clock>,
     refresh_timing: LockTiming,
@@ -124,15 +126,11 @@ fn hash_hex(state: &str) -> String {
 }
 
 impl StateStore {
-    pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
+    pub fn new(conn: RedisConn, prefix: impl Into<String>) -> Self {
         Self::with_clock(conn, prefix, Arc::new(SystemClock))
     }
 
-    pub fn with_clock(
-        conn: ConnectionManager,
-        prefix: impl Into<String>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn with_clock(conn: RedisConn, prefix: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         Self {
             conn,
             prefix: prefix.into(),
@@ -157,7 +155,7 @@ impl StateStore {
     }
 
     fn key(&self, rest: &str) -> String {
-        format!("{}:oauth:{rest}", self.prefix)
+        format!("{{{}:oauth}}:{rest}", self.prefix)
     }
 
     /// A fresh state: 256 random bits, base64url.
@@ -277,7 +275,7 @@ impl StateStore {
     }
 
     /// The connection and prefix, for the refresh lock.
-    pub(crate) fn conn(&self) -> ConnectionManager {
+    pub(crate) fn conn(&self) -> RedisConn {
         self.conn.clone()
     }
 

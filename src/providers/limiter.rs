@@ -13,7 +13,8 @@
 
 use std::time::Duration;
 
-use redis::{aio::ConnectionManager, Script};
+use lifesync_jobs::RedisConn;
+use redis::Script;
 
 use super::ProviderId;
 
@@ -54,12 +55,12 @@ impl PerMinute {
 /// The shared limiter.
 #[derive(Clone)]
 pub struct Limiter {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
 }
 
 impl Limiter {
-    pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
+    pub fn new(conn: RedisConn, prefix: impl Into<String>) -> Self {
         Self {
             conn,
             prefix: prefix.into(),
@@ -79,14 +80,11 @@ impl Limiter {
         let mut script = gcra.prepare_invoke();
         let mut args: Vec<f64> = Vec::new();
         if let Some(l) = app_limit {
-            script.key(format!("{}:ratelimit:{provider}:app", self.prefix));
+            script.key(format!("{{{}:ratelimit:{provider}}}:app", self.prefix));
             args.extend([l.interval_ms(), l.burst_ms()]);
         }
         if let Some(l) = account_limit {
-            script.key(format!(
-                "{}:ratelimit:{provider}:account:{account}",
-                self.prefix
-            ));
+            script.key(account_key(&self.prefix, provider, account));
             args.extend([l.interval_ms(), l.burst_ms()]);
         }
         if args.is_empty() {
@@ -99,4 +97,11 @@ impl Limiter {
         let wait_ms: i64 = script.invoke_async(&mut self.conn.clone()).await?;
         Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms as u64)))
     }
+}
+
+/// The key of one account's bucket at `provider` (the erase deletes it). A provider's buckets
+/// share one hash tag, `{P:ratelimit:<provider>}`, since one script takes from the app's
+/// bucket and the account's together (one slot of a Redis Cluster).
+pub fn account_key(prefix: &str, provider: impl std::fmt::Display, account: &str) -> String {
+    format!("{{{prefix}:ratelimit:{provider}}}:account:{account}")
 }

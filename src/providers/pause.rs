@@ -7,19 +7,20 @@
 //! Key: `{prefix}:pause:{provider}:{client id}` = the reset time (RFC 3339), expiring then.
 
 use chrono::{DateTime, Utc};
-use redis::{aio::ConnectionManager, AsyncCommands};
+use lifesync_jobs::RedisConn;
+use redis::AsyncCommands;
 
 use super::ProviderId;
 
 /// The pause markers under one key prefix.
 #[derive(Clone)]
 pub struct Pauses {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
 }
 
 impl Pauses {
-    pub fn new(conn: ConnectionManager, prefix: impl Into<String>) -> Self {
+    pub fn new(conn: RedisConn, prefix: impl Into<String>) -> Self {
         Self {
             conn,
             prefix: prefix.into(),

@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use redis::{aio::ConnectionManager, Script};
+use lifesync_jobs::RedisConn;
+use redis::Script;
 use sha2::{Digest, Sha256};
 
 const GCRA: &str = r"
@@ -25,13 +26,13 @@ return 0";
 /// The shared per-user limiter.
 #[derive(Clone)]
 pub struct UserLimiter {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     per_minute: u32,
 }
 
 impl UserLimiter {
-    pub fn new(conn: ConnectionManager, prefix: impl Into<String>, per_minute: u32) -> Self {
+    pub fn new(conn: RedisConn, prefix: impl Into<String>, per_minute: u32) -> Self {
         Self {
             conn,
             prefix: prefix.into(),

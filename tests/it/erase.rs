@@ -136,11 +136,12 @@ async fn redis_dump(h: &SyncHarness) -> Vec<(String, String)> {
     let prefix = &h.app.store.settings().prefix;
     let mut cursor = 0u64;
     let mut out = Vec::new();
+    // `P:*` and the hash-tagged `{P:…}:*` keys.
     loop {
         let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
-            .arg(format!("{prefix}:*"))
+            .arg(format!("*{prefix}:*"))
             .arg("COUNT")
             .arg(1000)
             .query_async(&mut conn)
@@ -221,7 +222,7 @@ async fn revocations(h: &SyncHarness) -> Vec<lifesync_sandbox::Revocation> {
 /// Completion ids of `user` found in Redis (the records the callback and the job wrote).
 fn completion_ids(dump: &[(String, String)], user: &str) -> Vec<String> {
     dump.iter()
-        .filter(|(k, text)| k.contains(":oauth:tmp:completion:") && text.contains(user))
+        .filter(|(k, text)| k.contains(":oauth}:tmp:completion:") && text.contains(user))
         .map(|(k, _)| k.rsplit(':').next().unwrap().to_string())
         .collect()
 }

@@ -201,7 +201,7 @@ async fn everything_stored(f: &Fixture) -> String {
         all.push_str(&text);
     }
     let mut conn = f.app.store.connection();
-    let pattern = format!("{}*", f.app.store.settings().prefix);
+    let pattern = format!("*{}*", f.app.store.settings().prefix);
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(&pattern)
         .query_async(&mut conn)
@@ -1074,7 +1074,7 @@ async fn completions_wait_for_confirmation_and_native_clients_post_the_code() {
     let mut conn = f.app.store.connection();
     let ttl: i64 = redis::cmd("PTTL")
         .arg(format!(
-            "{}:oauth:tmp:completion:{id}",
+            "{{{}:oauth}}:tmp:completion:{id}",
             f.app.store.settings().prefix
         ))
         .query_async(&mut conn)

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use redis::aio::ConnectionManager;
+use crate::conn::RedisConn;
 
 /// The server's counters at one moment.
 #[derive(Debug, Clone, Default)]
@@ -41,14 +41,32 @@ impl std::fmt::Display for PhaseCost {
     }
 }
 
-/// Reads the counters (two INFO commands, themselves counted in the next reading).
-pub async fn read(conn: &mut ConnectionManager) -> Result<RedisCounters, redis::RedisError> {
-    let cpu: String = redis::cmd("INFO").arg("cpu").query_async(conn).await?;
-    let stats: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(conn)
-        .await?;
-    Ok(parse(&cpu, &stats))
+/// Reads the counters (two INFO commands, themselves counted in the next reading); in a
+/// cluster, every master's, summed.
+pub async fn read(conn: &mut RedisConn) -> Result<RedisCounters, redis::RedisError> {
+    let masters = conn.masters().await?;
+    let nodes: Vec<Option<(String, u16)>> = if masters.is_empty() {
+        vec![None]
+    } else {
+        masters.into_iter().map(Some).collect()
+    };
+    let mut sum = RedisCounters::default();
+    for node in nodes {
+        let cpu: String = conn
+            .query_node(redis::cmd("INFO").arg("cpu"), node.clone())
+            .await?;
+        let stats: String = conn
+            .query_node(redis::cmd("INFO").arg("commandstats"), node)
+            .await?;
+        let one = parse(&cpu, &stats);
+        sum.cpu_s += one.cpu_s;
+        for (k, (c, u)) in one.calls {
+            let e = sum.calls.entry(k).or_default();
+            e.0 += c;
+            e.1 += u;
+        }
+    }
+    Ok(sum)
 }
 
 fn parse(cpu: &str, stats: &str) -> RedisCounters {

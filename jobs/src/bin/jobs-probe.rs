@@ -1,7 +1,9 @@
 //! A worker process for the durability tests: runs probe jobs from one queue until SIGTERM.
 //!
-//! `jobs-probe --redis URL --prefix P [--concurrency N] [--lease-ms MS] [--heartbeat-ms MS]
-//! [--grace-ms MS] [--idle-ms MS]`. Prints `ready` once its worker is registered.
+//! `jobs-probe --redis URL --prefix P [--cluster URL,URL…] [--shards N] [--concurrency N]
+//! [--lease-ms MS] [--heartbeat-ms MS] [--grace-ms MS] [--idle-ms MS]`. `--cluster` speaks to a
+//! Redis Cluster through those seeds (instead of `--redis`); `--shards` shards the probe queue.
+//! Prints `ready` once its worker is registered.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -39,19 +41,23 @@ async fn main() {
         base: Duration::from_millis(200),
         ..RetryPolicy::default()
     };
+    if let Some(n) = opts.get("shards").and_then(|v| v.parse().ok()) {
+        settings.shards.insert("probe".into(), n);
+    }
     let grace = ms("grace-ms", 10_000);
+    let redis = match opts.get("cluster") {
+        Some(seeds) => RedisSettings::cluster(seeds.split(',')),
+        None => RedisSettings::new(redis_url),
+    };
 
-    let store = Store::connect(RedisSettings::new(redis_url.clone()), settings)
-        .await
-        .unwrap_or_else(|e| {
-            eprintln!("jobs-probe: cannot reach Redis: {e}");
-            std::process::exit(2)
-        });
-    let client = redis::Client::open(redis_url).expect("redis url");
-    let conn = redis::aio::ConnectionManager::new(client)
-        .await
-        .expect("redis");
-    let recorder = ProbeRecorder { conn, prefix };
+    let store = Store::connect(redis, settings).await.unwrap_or_else(|e| {
+        eprintln!("jobs-probe: cannot reach Redis: {e}");
+        std::process::exit(2)
+    });
+    let recorder = ProbeRecorder {
+        conn: store.connection(),
+        prefix,
+    };
 
     let handles = Handles::default();
     let monitor = probe_monitor(store, recorder, concurrency, handles.clone());

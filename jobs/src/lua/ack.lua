@@ -1,4 +1,4 @@
--- ARGV: prefix, queue, succeeded_ttl_s, dead_ttl_s, max_deferrals, count,
+-- ARGV: key base, queue, succeeded_ttl_s, dead_ttl_s, max_deferrals, count,
 --       then per record: id, lease, outcome, delay_ms, error
 -- outcome: s succeeded | r retry after delay_ms (dead when out of attempts)
 --        | a retry-after requested by the job: delay_ms, no attempt spent
@@ -34,7 +34,7 @@ for i = 0, n - 1 do
     elseif outcome == 'h' then
       -- The record's attempts were never raised for this lease.
       redis.call('HSET', jk, 'state', 'ready')
-      redis.call('RPUSH', qk .. 'ready', id)
+      redis.call('RPUSH', ready_key, id)
       woke = true
     else
       local f = redis.call('HMGET', jk, 'max_attempts', 'deferrals')
@@ -46,7 +46,7 @@ for i = 0, n - 1 do
           bury(id, jk, uniq, dead_ttl)
         else
           redis.call('HSET', jk, 'state', 'ready')
-          redis.call('RPUSH', qk .. 'ready', id)
+          redis.call('RPUSH', ready_key, id)
           woke = true
         end
       elseif outcome == 'a' then
@@ -57,7 +57,7 @@ for i = 0, n - 1 do
         else
           redis.call('HSET', jk, 'state', 'retrying', 'attempts', attempts - 1, 'deferrals', deferrals,
             'run_at_ms', now + delay)
-          redis.call('ZADD', qk .. 'retrying', now + delay, id)
+          redis.call('ZADD', retrying_key, now + delay, id)
         end
       elseif outcome == 'r' then
         push_history(jk, attempts, 'failed', err)
@@ -65,7 +65,7 @@ for i = 0, n - 1 do
           bury(id, jk, uniq, dead_ttl)
         else
           redis.call('HSET', jk, 'state', 'retrying', 'run_at_ms', now + delay)
-          redis.call('ZADD', qk .. 'retrying', now + delay, id)
+          redis.call('ZADD', retrying_key, now + delay, id)
         end
       else -- 'x'
         push_history(jk, attempts, 'aborted', err)
@@ -75,15 +75,15 @@ for i = 0, n - 1 do
   end
 end
 if #finished > 0 then
-  redis.call('ZREM', qk .. 'active', unpack(finished))
+  redis.call('ZREM', active_key, unpack(finished))
   redis.call('HDEL', leases_key, unpack(finished))
 end
 if done > 0 then
   local width = math.max(1, math.floor(succ_ttl / 60))
-  local bucket = qk .. 'succeeded:' .. (math.floor(now / 1000 / width) * width)
+  local bucket = base .. 'succeeded:' .. (math.floor(now / 1000 / width) * width)
   redis.call('INCRBY', bucket, done)
   redis.call('EXPIRE', bucket, succ_ttl + width)
 end
-redis.call('ZREMRANGEBYSCORE', qk .. 'dead', '-inf', now - dead_ttl * 1000)
+redis.call('ZREMRANGEBYSCORE', dead_key, '-inf', now - dead_ttl * 1000)
 if woke then wake() end
 return applied

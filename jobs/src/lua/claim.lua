@@ -1,4 +1,4 @@
--- ARGV: prefix, queue, worker_id, max_claim, lease_ms, batch, dead_ttl_s
+-- ARGV: key base, queue, worker_id, max_claim, lease_ms, batch, dead_ttl_s
 -- Promotes due scheduled/retrying jobs and reaps expired leases (each bounded by `batch`),
 -- then claims up to max_claim ready jobs for worker_id.
 -- Returns { wait_ms, id, payload, attempts, lease, max_attempts, deferrals, ... } where wait_ms is the time
@@ -9,21 +9,21 @@ local worker, max_claim = ARGV[3], tonumber(ARGV[4])
 local lease_ms, batch, dead_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
 -- Index entries of expired dead records go with them (O(log n) when there is nothing to trim).
-redis.call('ZREMRANGEBYSCORE', qk .. 'dead', '-inf', now - dead_ttl * 1000)
+redis.call('ZREMRANGEBYSCORE', dead_key, '-inf', now - dead_ttl * 1000)
 
 for _, set in ipairs({ 'scheduled', 'retrying' }) do
-  local due = redis.call('ZRANGEBYSCORE', qk .. set, '-inf', now, 'LIMIT', 0, batch)
+  local due = redis.call('ZRANGEBYSCORE', set_key[set], '-inf', now, 'LIMIT', 0, batch)
   if #due > 0 then
-    redis.call('ZREM', qk .. set, unpack(due))
+    redis.call('ZREM', set_key[set], unpack(due))
     for _, id in ipairs(due) do redis.call('HSET', job_key(id), 'state', 'ready') end
-    redis.call('RPUSH', qk .. 'ready', unpack(due))
+    redis.call('RPUSH', ready_key, unpack(due))
   end
 end
 
-local expired = redis.call('ZRANGEBYSCORE', qk .. 'active', '-inf', now, 'LIMIT', 0, batch)
+local expired = redis.call('ZRANGEBYSCORE', active_key, '-inf', now, 'LIMIT', 0, batch)
 if #expired > 0 then
   local held = redis.call('HMGET', leases_key, unpack(expired))
-  redis.call('ZREM', qk .. 'active', unpack(expired))
+  redis.call('ZREM', active_key, unpack(expired))
   redis.call('HDEL', leases_key, unpack(expired))
   for i, id in ipairs(expired) do
     local jk = job_key(id)
@@ -38,7 +38,7 @@ if #expired > 0 then
         bury(id, jk, f[3], dead_ttl)
       else
         redis.call('HSET', jk, 'state', 'ready')
-        redis.call('RPUSH', qk .. 'ready', id)
+        redis.call('RPUSH', ready_key, id)
       end
     end
   end
@@ -46,12 +46,12 @@ end
 
 local out = { -1 }
 if max_claim > 0 then
-  local ids = redis.call('RPOP', qk .. 'ready', max_claim)
+  local ids = redis.call('RPOP', ready_key, max_claim)
   if ids then
     local deadline = now + lease_ms
     -- Lease numbers come from one counter per queue, so none is ever issued twice; it starts
     -- at the clock (ms) so they all exceed the per-record numbers of the previous layout.
-    local seq = qk .. 'lease_seq'
+    local seq = seq_key
     local top = redis.call('INCRBY', seq, #ids)
     if top <= #ids then top = redis.call('INCRBY', seq, now) end
     local lease = top - #ids
@@ -83,17 +83,17 @@ if max_claim > 0 then
     end
     if #taken > 0 then redis.call('HDEL', fresh_key, unpack(taken)) end
     if #zargs > 0 then
-      redis.call('ZADD', qk .. 'active', unpack(zargs))
+      redis.call('ZADD', active_key, unpack(zargs))
       redis.call('HSET', leases_key, unpack(hargs))
     end
   end
   -- More is ready than this worker took: wake another idle worker (a chain of wake-ups).
-  if redis.call('LLEN', qk .. 'ready') > 0 then wake() end
+  if redis.call('LLEN', ready_key) > 0 then wake() end
 end
 
 local next_at = nil
 for _, set in ipairs({ 'scheduled', 'retrying', 'active' }) do
-  local first = redis.call('ZRANGE', qk .. set, 0, 0, 'WITHSCORES')
+  local first = redis.call('ZRANGE', set_key[set], 0, 0, 'WITHSCORES')
   if first[2] then
     local at = tonumber(first[2])
     if next_at == nil or at < next_at then next_at = at end

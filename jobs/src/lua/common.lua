@@ -1,8 +1,15 @@
 -- Shared helpers, prepended to every script (scripts are built as common .. body).
--- Keys are built from ARGV[1] (prefix) and ARGV[2] (queue); see jobs/README.md for the layout.
-local prefix, queue = ARGV[1], ARGV[2]
-local qk = prefix .. ':q:' .. queue .. ':'
-local function job_key(id) return prefix .. ':job:' .. id end
+-- Every key of one queue shard carries the shard's hash tag `{P:Q}` (shard 0) or `{P:Q:s}`, so
+-- a script touches one slot (Redis Cluster). The shard's fixed keys come in KEYS:
+--   1 ready, 2 fresh, 3 scheduled, 4 retrying, 5 active, 6 leases, 7 lease_seq, 8 dead, 9 wake
+-- ARGV[1] is the shard's key base `{P:Q…}:` — the same tag — under which the keys named by ids
+-- read inside the script live (`job:<id>`, `unique:<key>`, `succeeded:<t>`): always the
+-- declared keys' slot. ARGV[2] is the queue. See jobs/README.md for the layout.
+local base, queue = ARGV[1], ARGV[2]
+local ready_key, fresh_key, scheduled_key, retrying_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local active_key, leases_key, seq_key, dead_key, wake_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local set_key = { scheduled = scheduled_key, retrying = retrying_key, active = active_key, dead = dead_key }
+local function job_key(id) return base .. 'job:' .. id end
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -12,7 +19,6 @@ local now = now_ms()
 -- A lease's entry in the queue's `leases` hash (field: job id): lease number, attempt, time it
 -- was taken, worker, and the job's unique key. Kept here rather than in the job's record so a
 -- claim, a heartbeat and an ack touch one hash per batch instead of one record per job.
-local leases_key = qk .. 'leases'
 local function lease_entry(lease, attempt, worker, uniq)
   return lease .. ' ' .. attempt .. ' ' .. now .. ' ' .. worker .. '\n' .. (uniq or '')
 end
@@ -26,7 +32,6 @@ end
 -- A job never run yet has what its first claim needs in the queue's `fresh` hash (field: id,
 -- value `max_attempts \n unique \n payload`), written by enqueue and taken by that claim with
 -- one HMGET and one HDEL per batch, so claiming it reads no record.
-local fresh_key = qk .. 'fresh'
 local function fresh_entry(max_attempts, uniq, payload)
   return max_attempts .. '\n' .. uniq .. '\n' .. payload
 end
@@ -39,7 +44,7 @@ end
 -- Releases a unique key, but only while it still points at this job.
 local function release_unique(uniq, id)
   if uniq and uniq ~= '' then
-    local uk = qk .. 'unique:' .. uniq
+    local uk = base .. 'unique:' .. uniq
     if redis.call('GET', uk) == id then redis.call('DEL', uk) end
   end
 end
@@ -57,13 +62,13 @@ end
 -- Moves a job to the dead-letter set: kept for dead_ttl seconds, unique key released.
 local function bury(id, jk, uniq, dead_ttl)
   redis.call('HSET', jk, 'state', 'dead', 'finished_ms', now)
-  redis.call('ZADD', qk .. 'dead', now, id)
+  redis.call('ZADD', dead_key, now, id)
   redis.call('EXPIRE', jk, dead_ttl)
   release_unique(uniq, id)
 end
 
 -- Wakes up to 64 idle workers blocked on the wake list.
 local function wake()
-  redis.call('LPUSH', qk .. 'wake', 1)
-  redis.call('LTRIM', qk .. 'wake', 0, 63)
+  redis.call('LPUSH', wake_key, 1)
+  redis.call('LTRIM', wake_key, 0, 63)
 end

@@ -1,4 +1,4 @@
--- ARGV: prefix, queue, register (1: add the queue to the registry), count,
+-- ARGV: key base, queue, (unused), count,
 --       then per job: id, payload, max_attempts, delay_ms, unique_key ('' = none),
 --       fixed_id (1: a deterministic id that may exist already; 0: a fresh ULID)
 -- Returns a flat array: per job the id that now stands for it and 1 (created) or 0 (existing).
@@ -9,7 +9,6 @@ local n = tonumber(ARGV[4])
 local out = {}
 local ready, fresh = {}, {}
 local live = { ready = true, scheduled = true, retrying = true, active = true }
-if ARGV[3] == '1' then redis.call('SADD', prefix .. ':queues', queue) end
 for i = 0, n - 1 do
   local b = 5 + i * 6
   local id, payload, max_attempts = ARGV[b], ARGV[b + 1], ARGV[b + 2]
@@ -19,7 +18,7 @@ for i = 0, n - 1 do
   if ARGV[b + 5] == '1' and redis.call('EXISTS', jk) == 1 then
     existing = id
   elseif uniq ~= '' then
-    local uk = qk .. 'unique:' .. uniq
+    local uk = base .. 'unique:' .. uniq
     local holder = redis.call('GET', uk)
     if holder and live[redis.call('HGET', job_key(holder), 'state')] then
       existing = holder
@@ -42,7 +41,7 @@ for i = 0, n - 1 do
       fields[#fields + 1] = 'run_at_ms'
       fields[#fields + 1] = now + delay
       redis.call('HSET', jk, unpack(fields))
-      redis.call('ZADD', qk .. 'scheduled', now + delay, id)
+      redis.call('ZADD', scheduled_key, now + delay, id)
     else
       redis.call('HSET', jk, unpack(fields))
       ready[#ready + 1] = id
@@ -56,6 +55,6 @@ end
 -- One push for the whole batch; only a list that was empty can have idle workers blocked on it.
 if #ready > 0 then
   redis.call('HSET', fresh_key, unpack(fresh))
-  if redis.call('LPUSH', qk .. 'ready', unpack(ready)) == #ready then wake() end
+  if redis.call('LPUSH', ready_key, unpack(ready)) == #ready then wake() end
 end
 return out

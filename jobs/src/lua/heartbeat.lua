@@ -1,4 +1,4 @@
--- ARGV: prefix, queue, lease_ms, then pairs: id, lease
+-- ARGV: key base, queue, lease_ms, then pairs: id, lease
 -- Extends the lease of every job this worker still holds (one read of the `leases` hash and
 -- one ZADD per call). Returns the ids whose lease is no longer this worker's (reaped and
 -- re-delivered elsewhere, or finished).
@@ -15,5 +15,5 @@ for k, id in ipairs(ids) do
     lost[#lost + 1] = id
   end
 end
-if #zargs > 0 then redis.call('ZADD', qk .. 'active', 'XX', unpack(zargs)) end
+if #zargs > 0 then redis.call('ZADD', active_key, 'XX', unpack(zargs)) end
 return lost

@@ -1,4 +1,4 @@
--- ARGV: prefix, '' (no queue), then job ids
+-- ARGV: key base, queue, then job ids (of this queue shard)
 -- Reads job records for admin views and tests: per id the record's fields as a flat array
 -- (empty when the record is gone), with `state` active and `attempts` the lease's attempt when
 -- the job is leased now (a lease is kept in its queue's `leases` hash, not in the record).
@@ -6,16 +6,13 @@ local out = {}
 for i = 3, #ARGV do
   local id = ARGV[i]
   local h = redis.call('HGETALL', job_key(id))
-  for j = 1, #h, 2 do
-    if h[j] == 'queue' then
-      local _, attempt = parse_lease(redis.call('HGET', prefix .. ':q:' .. h[j + 1] .. ':leases', id))
-      if attempt then
-        h[#h + 1] = 'state'
-        h[#h + 1] = 'active'
-        h[#h + 1] = 'attempts'
-        h[#h + 1] = tostring(attempt)
-      end
-      break
+  if #h > 0 then
+    local _, attempt = parse_lease(redis.call('HGET', leases_key, id))
+    if attempt then
+      h[#h + 1] = 'state'
+      h[#h + 1] = 'active'
+      h[#h + 1] = 'attempts'
+      h[#h + 1] = tostring(attempt)
     end
   end
   out[#out + 1] = h

@@ -1,4 +1,4 @@
--- ARGV: prefix, queue, id...
+-- ARGV: key base, queue, id...
 -- Deletes jobs of this queue whatever their state: the record; its entry in the ready list
 -- (LREM: O(length of the list), only for a job that is ready — a leased job's record reads
 -- ready too, and its lease entry spares it the scan), in the `fresh` hash, in the scheduled,
@@ -15,10 +15,10 @@ for i = 3, #ARGV do
   local f = redis.call('HMGET', jk, 'queue', 'state', 'unique')
   if f[1] == queue then
     if f[2] == 'ready' and redis.call('HEXISTS', leases_key, id) == 0 then
-      redis.call('LREM', qk .. 'ready', 0, id)
+      redis.call('LREM', ready_key, 0, id)
     end
     for _, set in ipairs({ 'scheduled', 'retrying', 'active', 'dead' }) do
-      redis.call('ZREM', qk .. set, id)
+      redis.call('ZREM', set_key[set], id)
     end
     redis.call('HDEL', leases_key, id)
     redis.call('HDEL', fresh_key, id)

@@ -480,7 +480,7 @@ async fn redis_password_and_db_index_are_honoured() {
             "-n",
             "3",
         ])
-        .args(["llen", &format!("{prefix}:q:probe:ready")])
+        .args(["llen", &format!("{{{prefix}:probe}}:ready")])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
@@ -522,15 +522,10 @@ async fn finished_records_can_be_found_and_forgotten_live_ones_stay() {
 
     // The walk sees all three records, with their states and payloads.
     let mut seen = Vec::new();
-    let mut cursor = 0;
-    loop {
-        let (next, jobs) = env.store.scan_jobs(cursor, 10).await.unwrap();
-        seen.extend(jobs);
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
+    env.store
+        .scan_jobs(10, |jobs| seen.extend(jobs))
+        .await
+        .unwrap();
     seen.sort_by(|a, b| a.id.cmp(&b.id));
     seen.dedup_by(|a, b| a.id == b.id);
     assert_eq!(seen.len(), 3);
@@ -715,7 +710,7 @@ async fn removed_jobs_are_gone_in_every_state_and_a_held_ones_ack_brings_nothing
     // The holder's heartbeat finds the lease gone; its ack (any outcome) writes nothing.
     let lost = env
         .store
-        .heartbeat(ProbeJob::QUEUE, &[(held.clone(), lease)])
+        .heartbeat(ProbeJob::QUEUE, &[(held.clone(), lease, 0)])
         .await
         .unwrap();
     assert_eq!(lost, vec![held.clone()]);
@@ -732,6 +727,7 @@ async fn removed_jobs_are_gone_in_every_state_and_a_held_ones_ack_brings_nothing
         let ack = AckRecord {
             id: held.clone(),
             lease,
+            shard: 0,
             outcome,
         };
         assert_eq!(env.store.ack(ProbeJob::QUEUE, &[ack]).await.unwrap(), 0);

@@ -51,6 +51,7 @@ fn ack(id: &str, lease: u64, outcome: Outcome) -> Vec<AckRecord> {
     vec![AckRecord {
         id: id.to_string(),
         lease,
+        shard: 0,
         outcome,
     }]
 }
@@ -120,7 +121,7 @@ async fn a_stale_heartbeat_is_refused_and_renews_nothing() {
     let ClaimedTwice { id, old, new } = claimed_twice(&env).await;
     assert_eq!(
         env.store
-            .heartbeat("probe", &[(id.clone(), old)])
+            .heartbeat("probe", &[(id.clone(), old, 0)])
             .await
             .unwrap(),
         vec![id.clone()],
@@ -130,7 +131,7 @@ async fn a_stale_heartbeat_is_refused_and_renews_nothing() {
     for _ in 0..8 {
         let lost = env
             .store
-            .heartbeat("probe", &[(id.clone(), new)])
+            .heartbeat("probe", &[(id.clone(), new, 0)])
             .await
             .unwrap();
         assert!(lost.is_empty(), "the current lease was refused");
@@ -142,7 +143,7 @@ async fn a_stale_heartbeat_is_refused_and_renews_nothing() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     for _ in 0..4 {
         env.store
-            .heartbeat("probe", &[(id.clone(), old)])
+            .heartbeat("probe", &[(id.clone(), old, 0)])
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -18,6 +18,7 @@ async fn deferrals_spend_no_attempt_and_the_one_past_the_cap_buries_the_job() {
         vec![AckRecord {
             id: id.clone(),
             lease,
+            shard: 0,
             outcome: Outcome::Deferred {
                 delay: Duration::ZERO,
                 error: "rate limited".into(),
@@ -70,12 +71,13 @@ async fn the_dead_index_is_trimmed_to_the_dead_retention() {
     let abort = AckRecord {
         id: id.clone(),
         lease: c.jobs[0].lease,
+        shard: 0,
         outcome: Outcome::Aborted {
             error: "bug".into(),
         },
     };
     assert_eq!(env.store.ack("probe", &[abort]).await.unwrap(), 1);
-    let dead_key = format!("{}:q:probe:dead", env.prefix);
+    let dead_key = format!("{{{}:probe}}:dead", env.prefix);
     let mut conn = env.recorder.conn.clone();
     assert_eq!(conn.zcard::<_, u64>(&dead_key).await.unwrap(), 1);
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -93,12 +95,12 @@ async fn the_dead_index_is_trimmed_to_the_dead_retention() {
 async fn an_undecodable_payload_is_dead_lettered_not_retried() {
     let env = Env::shared().await;
     // A job no `ProbeJob` decodes from, as an older or foreign producer could have queued it:
-    // a record and its bare id on the ready list.
+    // a record and its bare id on the ready list (its queue registered, as every enqueue does).
     let id = "foreign-1".to_string();
     let mut conn = env.recorder.conn.clone();
     let _: () = conn
         .hset_multiple(
-            format!("{}:job:{id}", env.prefix),
+            format!("{{{}:probe}}:job:{id}", env.prefix),
             &[
                 ("queue", "probe"),
                 ("payload", "{\"n\":\"x\"}"),
@@ -110,7 +112,11 @@ async fn an_undecodable_payload_is_dead_lettered_not_retried() {
         .await
         .unwrap();
     let _: () = conn
-        .lpush(format!("{}:q:probe:ready", env.prefix), &id)
+        .lpush(format!("{{{}:probe}}:ready", env.prefix), &id)
+        .await
+        .unwrap();
+    let _: () = conn
+        .sadd(format!("{}:queues", env.prefix), "probe")
         .await
         .unwrap();
     let w = env.start_worker(2);
@@ -141,11 +147,13 @@ async fn a_finished_jobs_unique_key_and_success_count_leave_no_lasting_keys() {
         AckRecord {
             id: ok.clone(),
             lease: lease(&ok),
+            shard: 0,
             outcome: Outcome::Succeeded,
         },
         AckRecord {
             id: bad.clone(),
             lease: lease(&bad),
+            shard: 0,
             outcome: Outcome::Aborted {
                 error: "bug".into(),
             },
@@ -153,7 +161,7 @@ async fn a_finished_jobs_unique_key_and_success_count_leave_no_lasting_keys() {
     ];
     assert_eq!(env.store.ack("probe", &records).await.unwrap(), 2);
     for key in ["sync:1", "sync:2"] {
-        let k = format!("{}:q:probe:unique:{key}", env.prefix);
+        let k = format!("{{{}:probe}}:unique:{key}", env.prefix);
         assert!(
             !conn.exists::<_, bool>(&k).await.unwrap(),
             "{k} outlived its job"
@@ -161,7 +169,7 @@ async fn a_finished_jobs_unique_key_and_success_count_leave_no_lasting_keys() {
     }
     // The success count expires with the retention (24 h, in buckets of 24 min).
     let buckets: Vec<String> = conn
-        .keys(format!("{}:q:probe:succeeded:*", env.prefix))
+        .keys(format!("{{{}:probe}}:succeeded:*", env.prefix))
         .await
         .unwrap();
     assert_eq!(buckets.len(), 1);

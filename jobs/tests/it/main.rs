@@ -4,10 +4,12 @@
 //! - `common`: the harness (environments, workers, private Redis, probe processes);
 //! - `delivery`, `guarantees`, `fencing`, `backlog`: delivery semantics with in-process workers;
 //! - `processes`: durability with real worker processes and a crashing Redis;
+//! - `cluster`: a sharded queue on a local Redis Cluster through worker kills and failovers;
 //! - `logs`: what a worker logs;
 //! - `fixtures`: the golden payloads in `jobs/tests/fixtures/` still deserialize.
 
 mod backlog;
+mod cluster;
 mod common;
 mod delivery;
 mod fencing;

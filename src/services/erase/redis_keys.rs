@@ -1,13 +1,13 @@
 //! Step 2 of an erase: every Redis key that holds something of the user, deleted.
 //!
-//! | key (under the prefix) | found by |
+//! | key (P = the prefix) | found by |
 //! |---|---|
-//! | `oauth:state:{hash}` (+ its members of `oauth:states`, `oauth:verifiers`) | SCAN `oauth:*`, the record's `user_id` |
-//! | `oauth:tmp:completion:{id}`, `oauth:tmp:held-job:{id}`, `oauth:tmp:checkpoint:{id}` | SCAN, the completion's or held job's `user_id` |
-//! | `oauth:refresh:{source}` and any other `oauth:` key naming one of their sources | the source ids |
-//! | `ratelimit:api:user:{hash}` | the user id |
-//! | `ratelimit:{provider}:account:{account}` | the sources' accounts (a bucket another user shares only restarts) |
-//! | `job:{id}` whose payload names the user or one of their sources, in any state, with its queue entries and unique key (`q:{queue}:unique:sync:{source}`) | SCAN `job:*`, then [`Store::remove_jobs`] |
+//! | `{P:oauth}:state:<hash>` (+ its members of `{P:oauth}:states`, `…:verifiers`) | SCAN `{P:oauth}:*`, the record's `user_id` |
+//! | `{P:oauth}:tmp:completion:<id>`, `…:tmp:held-job:<id>`, `…:tmp:checkpoint:<id>` | SCAN, the completion's or held job's `user_id` |
+//! | `{P:oauth}:refresh:<source>` and any other `{P:oauth}:` key naming one of their sources | the source ids |
+//! | `P:ratelimit:api:user:<hash>` | the user id |
+//! | `{P:ratelimit:<provider>}:account:<account>` | the sources' accounts (a bucket another user shares only restarts) |
+//! | `{P:<queue>[:<shard>]}:job:<id>` whose payload names the user or one of their sources, in any state, with its queue entries and unique key (`{P:<queue>…}:unique:sync:<source>`) | SCAN `{P:*}:job:*` (every master of a cluster), then [`Store::remove_jobs`] |
 //!
 //! A job of theirs goes whatever its state: queued, scheduled for later, waiting for a
 //! retry, dead-lettered, succeeded, or held by a worker at this moment. The queue removes
@@ -55,38 +55,40 @@ pub async fn purge(
     let mut exact = vec![crate::services::user_limit::user_key(&prefix, user_id)];
     for s in sources {
         exact.push(states.prefixed(&format!("refresh:{}", s.id)));
-        exact.push(format!(
-            "{prefix}:ratelimit:{}:account:{}",
-            s.provider, s.account_id
+        exact.push(crate::providers::limiter::account_key(
+            &prefix,
+            &s.provider,
+            &s.account_id,
         ));
     }
     out.deleted += conn.del::<_, usize>(&exact).await?;
 
-    // OAuth states, completions and anything else under `oauth:` that names them.
-    let pattern = format!("{}:oauth:*", lifesync_jobs::store::glob_escape(&prefix));
+    // OAuth states, completions and anything else under `oauth:` that names them (one hash
+    // tag, so one slot: in a cluster the walk still visits every master, cheaply).
+    let pattern = format!("{{{}:oauth}}:*", lifesync_jobs::store::glob_escape(&prefix));
     let state_head = states.prefixed("state:");
     let tmp_head = states.prefixed("tmp:");
+    let mut found: Vec<String> = Vec::new();
+    conn.clone()
+        .scan_match(&pattern, SCAN_COUNT, |keys| {
+            found.extend(keys);
+            async { Ok(()) }
+        })
+        .await?;
+    found.sort_unstable();
+    found.dedup();
     let mut completions: HashSet<String> = HashSet::new();
-    let mut cursor = 0u64;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(SCAN_COUNT)
-            .query_async(&mut conn)
-            .await?;
+    for keys in found.chunks(SCAN_COUNT) {
         let mut inspect = Vec::new();
         let mut doomed = Vec::new();
         for k in keys {
             if source_ids.iter().any(|id| k.contains(id.as_str())) {
-                doomed.push(k);
+                doomed.push(k.clone());
             } else if k.starts_with(&state_head)
                 || k.starts_with(&format!("{tmp_head}completion:"))
                 || k.starts_with(&format!("{tmp_head}held-job:"))
             {
-                inspect.push(k);
+                inspect.push(k.clone());
             }
         }
         if !inspect.is_empty() {
@@ -109,10 +111,6 @@ pub async fn purge(
         if !doomed.is_empty() {
             out.deleted += conn.del::<_, usize>(&doomed).await?;
         }
-        if next == 0 {
-            break;
-        }
-        cursor = next;
     }
     for id in &completions {
         let names: Vec<String> = ["completion", "held-job", "checkpoint"]
@@ -124,31 +122,27 @@ pub async fn purge(
 
     // Jobs whose payload names the user or one of their sources, in any state.
     let mut doomed_jobs: HashMap<String, Vec<String>> = HashMap::new();
-    let mut cursor = 0u64;
-    loop {
-        let (next, jobs) = store.scan_jobs(cursor, SCAN_COUNT).await?;
-        for j in jobs {
-            let Ok(payload) = serde_json::from_str::<serde_json::Value>(&j.payload) else {
-                continue;
-            };
-            let names_source = payload["data_source_id"]
-                .as_str()
-                .and_then(|s| s.parse::<Uuid>().ok())
-                .is_some_and(|id| source_ids.contains(&id.to_string()));
-            if payload["user_id"].as_str() != Some(user_id) && !names_source {
-                continue;
+    store
+        .scan_jobs(SCAN_COUNT, |jobs| {
+            for j in jobs {
+                let Ok(payload) = serde_json::from_str::<serde_json::Value>(&j.payload) else {
+                    continue;
+                };
+                let names_source = payload["data_source_id"]
+                    .as_str()
+                    .and_then(|s| s.parse::<Uuid>().ok())
+                    .is_some_and(|id| source_ids.contains(&id.to_string()));
+                if payload["user_id"].as_str() != Some(user_id) && !names_source {
+                    continue;
+                }
+                if j.queue == queues::OAUTH_COMPLETION && !j.is_finished() {
+                    out.live_connects += 1;
+                } else {
+                    doomed_jobs.entry(j.queue).or_default().push(j.id);
+                }
             }
-            if j.queue == queues::OAUTH_COMPLETION && !j.is_finished() {
-                out.live_connects += 1;
-            } else {
-                doomed_jobs.entry(j.queue).or_default().push(j.id);
-            }
-        }
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
+        })
+        .await?;
     for (queue, mut ids) in doomed_jobs {
         ids.sort_unstable();
         ids.dedup(); // SCAN may return a key twice

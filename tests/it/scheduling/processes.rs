@@ -54,7 +54,7 @@ async fn fanout_ids(app: &TestApp) -> Vec<String> {
     let mut conn = app.store.connection();
     let prefix = &app.store.settings().prefix;
     let mut ids: Vec<String> = conn
-        .lrange(format!("{prefix}:q:fanout:ready"), 0, -1)
+        .lrange(format!("{{{prefix}:fanout}}:ready"), 0, -1)
         .await
         .unwrap();
     ids.sort();

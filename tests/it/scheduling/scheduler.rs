@@ -37,7 +37,7 @@ async fn two_schedulers_enqueue_each_tick_once() {
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let prefix = &app.store.settings().prefix;
     let ids: Vec<String> = conn
-        .lrange(format!("{prefix}:q:fanout:ready"), 0, -1)
+        .lrange(format!("{{{prefix}:fanout}}:ready"), 0, -1)
         .await
         .unwrap();
     let mut ticks: Vec<i64> = ids

@@ -441,7 +441,10 @@ async fn two_processes_behind_a_token_endpoint_slower_than_the_lease_send_one_re
     // …and a renewal with the rotated refresh token, even after Redis lost the fence counter
     // (the next fence is still above the stored one).
     let mut redis = h.app.store.connection();
-    let fence_key = format!("{}:oauth:refresh-fence:{ds}", h.app.store.settings().prefix);
+    let fence_key = format!(
+        "{{{}:oauth}}:refresh-fence:{ds}",
+        h.app.store.settings().prefix
+    );
     redis::cmd("DEL")
         .arg(&fence_key)
         .query_async::<i64>(&mut redis)
@@ -484,7 +487,7 @@ async fn a_renewal_that_lost_its_lock_is_still_stored_and_its_successor_sends_no
     // vanishes, as in a fail-over or an eviction, and B comes for the same renewal.
     assert!(eventually(10, || async { refresh_requests(&h) > before }).await);
     let mut redis = h.app.store.connection();
-    let lock_key = format!("{}:oauth:refresh:{ds}", h.app.store.settings().prefix);
+    let lock_key = format!("{{{}:oauth}}:refresh:{ds}", h.app.store.settings().prefix);
     let deleted: i64 = redis::cmd("DEL")
         .arg(&lock_key)
         .query_async(&mut redis)
@@ -610,7 +613,10 @@ async fn a_holder_stalled_past_its_lease_after_the_provider_answered_still_wins_
     assert_eq!(stored(&h.app.db.pool, ds).await, old);
     let b_fence: i64 = {
         let mut redis = h.app.store.connection();
-        let fence_key = format!("{}:oauth:refresh-fence:{ds}", h.app.store.settings().prefix);
+        let fence_key = format!(
+            "{{{}:oauth}}:refresh-fence:{ds}",
+            h.app.store.settings().prefix
+        );
         redis::cmd("GET")
             .arg(&fence_key)
             .query_async(&mut redis)

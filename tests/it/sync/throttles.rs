@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 /// The job's raw record in Redis (state, attempts, deferrals, run_at_ms, …).
 async fn job_hash(h: &SyncHarness, id: &str) -> HashMap<String, String> {
-    let key = format!("{}:job:{id}", h.app.store.settings().prefix);
+    let key = h.app.store.job_key("sync", 0, id);
     h.app.store.connection().hgetall(key).await.unwrap()
 }
 

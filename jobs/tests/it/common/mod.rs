@@ -48,14 +48,19 @@ pub struct Env {
 
 impl Env {
     pub async fn new(url: &str, settings: QueueSettings) -> Self {
+        Self::on(RedisSettings::new(url), settings).await
+    }
+
+    /// An environment on any Redis (a cluster's seeds included).
+    pub async fn on(redis: RedisSettings, settings: QueueSettings) -> Self {
+        let url = redis.url.clone();
         let prefix = settings.prefix.clone();
-        let store = Store::connect(RedisSettings::new(url), settings)
+        let store = Store::connect(redis, settings)
             .await
             .expect("connect to redis");
-        let client = redis::Client::open(url).unwrap();
-        let conn = redis::aio::ConnectionManager::new(client).await.unwrap();
+        let conn = store.connection();
         Self {
-            url: url.to_string(),
+            url,
             prefix: prefix.clone(),
             producer: Producer::new(store.clone()),
             store,
