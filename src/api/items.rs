@@ -9,16 +9,6 @@ use uuid::Uuid;
 use super::{auth::User, error::ApiError, AppState, Tags};
 use crate::db::items::{self, ItemFilter};
 
-const CATEGORIES: [&str; 7] = [
-    "TRAVEL_FLIGHT",
-    "TRAVEL_HOTEL",
-    "EVENT_TICKET",
-    "BOOKING",
-    "PROFESSIONAL",
-    "PERSONAL",
-    "OTHER",
-];
-
 /// A normalized item (text sanitized).
 #[derive(Object)]
 pub(super) struct Item {
@@ -95,7 +85,10 @@ impl ItemsApi {
             }
         }
         if let Some(c) = category.0.as_deref() {
-            if !CATEGORIES.contains(&c) {
+            if !lifesync_normalizer::Category::ALL
+                .iter()
+                .any(|k| k.as_str() == c)
+            {
                 return Err(bad("invalid_parameter", "unknown category"));
             }
         }

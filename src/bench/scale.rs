@@ -38,15 +38,6 @@ const PROVIDERS: [(&str, &str); 6] = [
     ("linkedin", "post"),
     ("microsoft", "email"),
 ];
-const CATEGORIES: [&str; 7] = [
-    "TRAVEL_FLIGHT",
-    "TRAVEL_HOTEL",
-    "EVENT_TICKET",
-    "BOOKING",
-    "PROFESSIONAL",
-    "PERSONAL",
-    "OTHER",
-];
 /// The items' times spread over three years before this instant.
 const SPAN_SECS: i64 = 3 * 365 * 86_400;
 
@@ -119,7 +110,7 @@ fn item_line(
     let (p, kind) = PROVIDERS[provider];
     let at = now - Duration::seconds(rng.below(SPAN_SECS as u64) as i64);
     let category = if kind == "email" {
-        CATEGORIES[rng.below(7) as usize]
+        lifesync_normalizer::Category::ALL[rng.below(7) as usize].as_str()
     } else {
         "\\N"
     };

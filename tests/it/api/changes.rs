@@ -191,21 +191,11 @@ async fn a_client_following_the_feed_mirrors_the_items_through_concurrent_syncs(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_following_the_feed_through_a_killed_worker_misses_nothing() {
-    let app = TestApp::spawn().await;
-    let sandbox = TestSandbox::spawn(7).await;
-    let TwitterSource { ds, .. } = app.db.twitter_source("kim", "1001", &sandbox).await;
-    sandbox.state.faults.lock().unwrap().slow_ms = 1500;
-    let prefix = app.store.settings().prefix.clone();
-    let mut env = sandbox.service_env(&app.db.url, &prefix, "http://127.0.0.1:1");
-    env.push(("SYNC_BATCH_SIZE".into(), "46".into())); // 230 tweets = 5 pages
-    let spawn_worker = || {
-        lifesync_command(&["worker", "--queues", "sync"], &env)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let feed = SlowFeed::new("kim").await;
+    let (app, ds) = (&feed.app, feed.ds);
+    let spawn_worker = || feed.spawn_worker();
     let mut mirror = Mirror {
-        app: &app,
+        app,
         user: "kim",
         cursor: String::new(),
         items: BTreeMap::new(),
@@ -231,5 +221,5 @@ async fn a_client_following_the_feed_through_a_killed_worker_misses_nothing() {
     mirror.follow().await;
     mirror.matches_the_listing("after the resumed run").await;
     assert_eq!(mirror.items.len(), 230);
-    app.shutdown().await;
+    feed.app.shutdown().await;
 }

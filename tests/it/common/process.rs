@@ -53,3 +53,38 @@ impl TestSandbox {
         env
     }
 }
+
+/// The setting of the tests that kill a worker process mid-run: a Twitter source of 230 posts
+/// (5 pages of 46) whose sandbox answers 1.5 s a page, and worker processes for it.
+pub struct SlowFeed {
+    pub app: super::TestApp,
+    pub sandbox: TestSandbox,
+    pub ds: uuid::Uuid,
+    env: Vec<(String, String)>,
+}
+
+impl SlowFeed {
+    pub async fn new(user: &str) -> Self {
+        let app = super::TestApp::spawn().await;
+        let sandbox = TestSandbox::spawn(7).await;
+        let super::TwitterSource { ds, .. } = app.db.twitter_source(user, "1001", &sandbox).await;
+        sandbox.state.faults.lock().unwrap().slow_ms = 1500;
+        let prefix = app.store.settings().prefix.clone();
+        let mut env = sandbox.service_env(&app.db.url, &prefix, "http://127.0.0.1:1");
+        env.push(("SYNC_BATCH_SIZE".into(), "46".into()));
+        Self {
+            app,
+            sandbox,
+            ds,
+            env,
+        }
+    }
+
+    /// A `lifesync worker` process on the sync queue.
+    pub fn spawn_worker(&self) -> std::process::Child {
+        lifesync_command(&["worker", "--queues", "sync"], &self.env)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+}

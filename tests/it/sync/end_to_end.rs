@@ -219,20 +219,10 @@ async fn a_rate_limited_sync_waits_for_the_reset_instead_of_failing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_after_page_two_of_five_resumes_at_page_three() {
-    let app = TestApp::spawn().await;
-    let sandbox = TestSandbox::spawn(7).await;
-    let TwitterSource { ds, .. } = app.db.twitter_source("alice", "1001", &sandbox).await;
-    sandbox.state.faults.lock().unwrap().slow_ms = 1500;
-    let prefix = app.store.settings().prefix.clone();
-    let mut env = sandbox.service_env(&app.db.url, &prefix, "http://127.0.0.1:1");
-    env.push(("SYNC_BATCH_SIZE".into(), "46".into())); // 230 tweets = 5 pages
-    let spawn_worker = || {
-        lifesync_command(&["worker", "--queues", "sync"], &env)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-
+    let feed = SlowFeed::new("alice").await;
+    let (app, ds) = (&feed.app, feed.ds);
+    let sandbox = &feed.sandbox;
+    let spawn_worker = || feed.spawn_worker();
     let mut first = spawn_worker();
     let run = app.start_sync(ds, "alice", "full").await.run;
     assert!(
@@ -268,7 +258,7 @@ async fn a_worker_killed_after_page_two_of_five_resumes_at_page_three() {
         (status.as_str(), fetched, new, updated),
         ("succeeded", 230, 230, 0)
     );
-    assert_eq!(item_count(&app).await, 230);
+    assert_eq!(item_count(app).await, 230);
     let after: Vec<String> = sandbox.timeline_requests().split_off(before);
     assert_eq!(after.len(), 3, "pages 3-5 only: {after:?}");
     assert!(
@@ -288,7 +278,7 @@ async fn a_worker_killed_after_page_two_of_five_resumes_at_page_three() {
             .await
             .unwrap();
     assert!(version.is_some_and(|v| v.starts_with("230:")));
-    app.shutdown().await;
+    feed.app.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
