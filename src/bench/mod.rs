@@ -71,24 +71,7 @@ pub enum Bench {
     },
     /// PostgreSQL at size: loads N sources and M items (COPY, throw-away database) and
     /// measures the API's reads, the store path, a daily fan-out and a big source's deletion.
-    Scale {
-        #[arg(long, default_value_t = 1_000_000)]
-        sources: u64,
-        #[arg(long, default_value_t = 10_000_000)]
-        items: u64,
-        /// Items of the one big source (deleted at the end), part of `--items`.
-        #[arg(long, default_value_t = 100_000)]
-        big_source: u64,
-        /// Samples per read measured (p50/p99).
-        #[arg(long, default_value_t = 400)]
-        samples: usize,
-        /// Items stored per store-path and COPY round.
-        #[arg(long, default_value_t = 20_000)]
-        store_items: u64,
-        /// Keep the loaded database (its name on stderr) instead of dropping it.
-        #[arg(long)]
-        keep: bool,
-    },
+    Scale(scale::ScaleOptions),
     /// Normalizes N realistic items (posts, captions, emails with markup) on one core.
     Normalize {
         #[arg(long, default_value_t = 100_000)]
@@ -120,22 +103,7 @@ pub async fn run(config: &Config, bench: Bench) -> anyhow::Result<()> {
             eprint!("{table}");
             println!("{line}");
         }
-        Bench::Scale {
-            sources,
-            items,
-            big_source,
-            samples,
-            store_items,
-            keep,
-        } => {
-            let o = scale::ScaleOptions {
-                sources,
-                items,
-                big_source,
-                samples,
-                store_items,
-                keep,
-            };
+        Bench::Scale(o) => {
             println!("{}", scale::run(config, o).await?);
         }
         Bench::Normalize { items } => {

@@ -41,15 +41,26 @@ const PROVIDERS: [(&str, &str); 6] = [
 /// The items' times spread over three years before this instant.
 const SPAN_SECS: i64 = 3 * 365 * 86_400;
 
-/// What to load and how much to sample.
-#[derive(Debug, Clone)]
+/// What to load and how much to sample (the flags of `lifesync bench scale`).
+#[derive(Debug, Clone, clap::Args)]
 pub struct ScaleOptions {
+    /// Data sources to load.
+    #[arg(long, default_value_t = 1_000_000)]
     pub sources: u64,
+    /// Items to load.
+    #[arg(long, default_value_t = 10_000_000)]
     pub items: u64,
+    /// Items of the one big source (deleted at the end), part of `--items`.
+    #[arg(long, default_value_t = 100_000)]
     pub big_source: u64,
+    /// Samples per read measured (p50/p99).
+    #[arg(long, default_value_t = 400)]
     pub samples: usize,
+    /// Items stored per store-path and COPY round.
+    #[arg(long, default_value_t = 20_000)]
     pub store_items: u64,
-    /// Keep the database (for `psql`) instead of dropping it.
+    /// Keep the loaded database (its name on stderr) instead of dropping it.
+    #[arg(long)]
     pub keep: bool,
 }
 
