@@ -21,7 +21,8 @@
 //!   gauges read from the stores), [`maintenance`] (the sweepers of stuck and orphaned runs);
 //! - engines: [`oauth`] (connect flows, OAuth state, token exchange and renewal), [`providers`]
 //!   (the `Provider` trait and the six provider clients, request classification, the shared
-//!   rate limiter), [`normalizer`] (adapts provider items to `lifesync-normalizer`);
+//!   rate limiter), [`normalizer`] (adapts provider items to `lifesync-normalizer`),
+//!   [`webhooks`] (event types, Standard Webhooks signing, the guarded delivery client);
 //! - storage: [`db`] (every SQL statement, by table; the connection and the migrations);
 //! - observability: [`metrics`] (every metric's name, description and recording function);
 //! - settings: [`config`] (every variable, read and validated once at start-up);
@@ -55,4 +56,5 @@ pub mod sandbox_link;
 pub mod scheduler;
 pub mod services;
 pub mod tls;
+pub mod webhooks;
 pub mod workers;

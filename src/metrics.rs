@@ -26,6 +26,8 @@ pub const OAUTH_TOKEN_REFRESHES_TOTAL: &str = "lifesync_oauth_token_refreshes_to
 pub const LAST_SUCCESSFUL_SYNC: &str = "lifesync_last_successful_sync_timestamp_seconds";
 pub const SCHEDULER_TICKS_TOTAL: &str = "lifesync_scheduler_ticks_total";
 pub const WEBHOOK_DELIVERIES_TOTAL: &str = "lifesync_webhook_deliveries_total";
+pub const WEBHOOK_DELIVERY_DURATION: &str = "lifesync_webhook_delivery_duration_seconds";
+pub const WEBHOOK_ENDPOINTS_FAILING: &str = "lifesync_webhook_endpoints_failing";
 pub const ERASE_REVOCATIONS_TOTAL: &str = "lifesync_erase_revocations_total";
 
 /// Closed label sets, exported at 0 from start-up (`register_known`).
@@ -113,6 +115,7 @@ fn register_known() {
     for outcome in WEBHOOK_OUTCOMES {
         metrics::counter!(WEBHOOK_DELIVERIES_TOTAL, "outcome" => outcome).increment(0);
     }
+    metrics::gauge!(WEBHOOK_ENDPOINTS_FAILING).increment(0.0);
     for schedule in SCHEDULES {
         metrics::counter!(SCHEDULER_TICKS_TOTAL, "schedule" => schedule).increment(0);
     }
@@ -162,6 +165,16 @@ fn describe() {
     metrics::describe_counter!(
         WEBHOOK_DELIVERIES_TOTAL,
         "Webhook delivery attempts by outcome (delivered, retried, failed)"
+    );
+    metrics::describe_histogram!(
+        WEBHOOK_DELIVERY_DURATION,
+        metrics::Unit::Seconds,
+        "Webhook delivery attempts: from connecting to the receiver's answer (or giving up)"
+    );
+    metrics::describe_gauge!(
+        WEBHOOK_ENDPOINTS_FAILING,
+        "Enabled webhook endpoints whose attempts have failed for an hour or more without a \
+         success (refreshed from PostgreSQL)"
     );
     metrics::describe_counter!(
         OAUTH_TOKEN_REFRESHES_TOTAL,
@@ -224,9 +237,16 @@ pub fn provider_rate_limited(provider: ProviderId) {
     metrics::counter!(PROVIDER_RATE_LIMITED_TOTAL, "provider" => provider.as_str()).increment(1);
 }
 
-/// One webhook delivery attempt: `delivered`, `retried` or `failed`.
-pub fn webhook_delivery(outcome: &'static str) {
+/// One webhook delivery attempt: `delivered`, `retried` or `failed` (out of retries), and how
+/// long it took.
+pub fn webhook_delivery(outcome: &'static str, took: Duration) {
     metrics::counter!(WEBHOOK_DELIVERIES_TOTAL, "outcome" => outcome).increment(1);
+    metrics::histogram!(WEBHOOK_DELIVERY_DURATION).record(took.as_secs_f64());
+}
+
+/// `lifesync_webhook_endpoints_failing` set to `n`.
+pub fn webhook_endpoints_failing(n: u64) {
+    metrics::gauge!(WEBHOOK_ENDPOINTS_FAILING).set(n as f64);
 }
 
 /// One provider request: its HTTP status, or `error` when no reply came.

@@ -34,8 +34,9 @@ pub mod queues {
     pub const SYNC: &str = "sync";
     pub const FANOUT: &str = "fanout";
     pub const ERASE: &str = "erase";
+    pub const WEBHOOKS: &str = "webhooks";
     /// Every production queue.
-    pub const ALL: [&str; 4] = [OAUTH_COMPLETION, SYNC, FANOUT, ERASE];
+    pub const ALL: [&str; 5] = [OAUTH_COMPLETION, SYNC, FANOUT, ERASE, WEBHOOKS];
 }
 
 /// Full or incremental sync.
@@ -198,6 +199,30 @@ impl Job for EraseUser {
     /// One erase per user is queued or running: a second request joins it.
     fn unique_key(&self) -> Option<String> {
         Some(format!("erase:{}", self.user_key))
+    }
+}
+
+/// Deliver one webhook event to one endpoint (a row of `webhook_deliveries`): sign, POST,
+/// record the attempt, and come back after a backoff (or the receiver's `Retry-After`) until
+/// delivered or 24 hours have passed. Retries are deferrals the handler times itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliverWebhook {
+    pub version: u32,
+    pub delivery_id: i64,
+}
+
+impl DeliverWebhook {
+    pub const VERSION: u32 = 1;
+}
+
+impl Job for DeliverWebhook {
+    const QUEUE: &'static str = queues::WEBHOOKS;
+    /// Spent only by our own failures (database, a panic): a receiver's failures are timed
+    /// retries that spend none.
+    const MAX_ATTEMPTS: u32 = 10;
+    /// One job per delivery, however often the dispatcher offers it.
+    fn job_id(&self) -> Option<String> {
+        Some(format!("webhook-{}", self.delivery_id))
     }
 }
 

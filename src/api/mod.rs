@@ -21,6 +21,7 @@ pub mod rate_limit;
 mod spec;
 mod strict;
 mod users;
+mod webhooks;
 mod wire;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -64,6 +65,8 @@ pub struct Inner {
     pub limiter: crate::services::user_limit::UserLimiter,
     /// `SYNC_DUPLICATE_WINDOW_HOURS`, for relinking when a source's items are deleted.
     pub duplicate_window: std::time::Duration,
+    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS`: webhook URLs may name loopback and private addresses.
+    pub webhook_allow_private_targets: bool,
 }
 
 /// The API's own limits (`API_MAX_BODY_BYTES`, `API_RATE_LIMIT_PER_MINUTE`).
@@ -139,6 +142,7 @@ impl AppState {
             ),
             max_body_bytes: limits.max_body_bytes,
             duplicate_window: std::time::Duration::from_secs(72 * 3600),
+            webhook_allow_private_targets: false,
             store,
             jwt_key: DecodingKey::from_secret(jwt_secret),
             states,
@@ -170,6 +174,14 @@ impl AppState {
         self
     }
 
+    /// Whether webhook URLs may name loopback and private addresses (dev, tests).
+    pub fn with_webhook_private_targets(mut self, allow: bool) -> Self {
+        Arc::get_mut(&mut self.0)
+            .expect("settings are set before the state is shared")
+            .webhook_allow_private_targets = allow;
+        self
+    }
+
     /// The cross-post window (`SYNC_DUPLICATE_WINDOW_HOURS`; default 72 hours).
     pub fn with_duplicate_window(mut self, window: std::time::Duration) -> Self {
         Arc::get_mut(&mut self.0)
@@ -191,6 +203,8 @@ enum Tags {
     OAuth,
     /// The caller as a whole: erase and export
     Users,
+    /// Signed event deliveries to the caller's endpoints
+    Webhooks,
     /// Operators only (`role: "admin"`)
     Admin,
 }
@@ -205,6 +219,7 @@ pub fn app(state: AppState) -> impl poem::Endpoint {
             changes::ChangesApi,
             oauth::OAuthApi,
             users::UsersApi,
+            webhooks::WebhooksApi,
             admin::AdminApi,
         ),
         "lifesync",

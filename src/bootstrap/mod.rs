@@ -100,6 +100,10 @@ pub fn worker_deps(
         batch_size: config.sync_batch_size,
         fanout_spread: config.fanout_spread,
         duplicate_window: config.duplicate_window,
+        webhooks: crate::webhooks::sender::Sender::new(
+            &config.outbound,
+            config.webhook_allow_private_targets,
+        )?,
     })))
 }
 
@@ -129,7 +133,8 @@ pub fn api_state(
             max_body_bytes: config.api_max_body_bytes,
             rate_limit_per_minute: config.api_rate_limit_per_minute,
         })
-        .with_duplicate_window(config.duplicate_window);
+        .with_duplicate_window(config.duplicate_window)
+        .with_webhook_private_targets(config.webhook_allow_private_targets);
     Ok(match config.database.replica() {
         // Lazy: the web process starts whatever the replica's state.
         Some(replica) => state.with_read_pool(

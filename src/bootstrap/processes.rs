@@ -15,6 +15,10 @@ use crate::{config::Config, maintenance, scheduler, services::gauges, workers};
 const GAUGE_PERIOD: Duration = Duration::from_secs(15);
 const DEPTH_PERIOD: Duration = Duration::from_secs(5);
 const SWEEP_PERIOD: Duration = Duration::from_secs(60);
+/// The webhook dispatcher's sweep (it also wakes on every committed event).
+const WEBHOOK_SWEEP_PERIOD: Duration = Duration::from_secs(5);
+/// Webhook attempts and events are kept this long.
+const WEBHOOK_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Serves `/metrics` on `METRICS_ADDR`, when set, for the rest of the process.
 pub fn spawn_metrics_server(config: &Config, process: &'static str) {
@@ -37,6 +41,7 @@ pub async fn run_web(
     let pool = connect_postgres(config, "web", 10).await?;
     let store = connect_redis(config, "web").await?;
     tokio::spawn(gauges::report_data_sources(pool.clone(), GAUGE_PERIOD));
+    tokio::spawn(gauges::report_webhooks(pool.clone(), GAUGE_PERIOD));
     tokio::spawn(lifesync_jobs::metrics::report_depth(
         store.clone(),
         queues::ALL.map(String::from).to_vec(),
@@ -105,9 +110,15 @@ pub async fn run_worker(
         SWEEP_PERIOD,
     ));
     tokio::spawn(maintenance::sweep_dead_job_runs(
-        pool,
+        pool.clone(),
         store.clone(),
         SWEEP_PERIOD,
+    ));
+    tokio::spawn(crate::services::webhooks::run_dispatcher(
+        pool,
+        lifesync_jobs::Producer::new(store.clone()),
+        WEBHOOK_SWEEP_PERIOD,
+        WEBHOOK_RETENTION,
     ));
     let handles = Handles::default();
     let monitor = workers::register(&store, deps, &queues, options.concurrency, &handles);

@@ -144,6 +144,21 @@ pub struct Config {
     pub api_max_body_bytes: usize,
     /// `API_RATE_LIMIT_PER_MINUTE`: requests per user per minute across all web processes.
     pub api_rate_limit_per_minute: u32,
+    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS`: webhook URLs may name loopback and private addresses
+    /// and use `http` (dev and tests only).
+    pub webhook_allow_private_targets: bool,
+}
+
+/// A boolean variable: `true`/`false` (or `1`/`0`), unset is false.
+fn parse_flag(env: Lookup, var: &str) -> Result<bool, ConfigError> {
+    match get(env, var)
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("false") | Some("0") | Some("") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(_) => Err(err(var, "must be true or false")),
+    }
 }
 
 impl Config {
@@ -282,6 +297,7 @@ impl Config {
             outbound,
             api_max_body_bytes,
             api_rate_limit_per_minute,
+            webhook_allow_private_targets: parse_flag(env, "WEBHOOK_ALLOW_PRIVATE_TARGETS")?,
         })
     }
 

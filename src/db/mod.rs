@@ -15,6 +15,7 @@ pub mod reconcile;
 pub mod sync_runs;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -109,11 +109,17 @@ pub struct RunProgress {
 }
 
 /// Marks a queued (or re-delivered running) run as running and returns where to resume. None:
-/// the run already ended (a duplicate delivery) or does not exist.
+/// the run already ended (a duplicate delivery) or does not exist. The first start also keeps
+/// the user's last change number (`changes_from`): the run's `items.changed` webhook points
+/// the changes feed there.
 pub async fn start(pool: &PgPool, run_id: Uuid) -> sqlx::Result<Option<RunProgress>> {
     sqlx::query_as(
-        "UPDATE sync_runs SET status = 'running', started_at = COALESCE(started_at, now()),
-                updated_at = now()
+        "UPDATE sync_runs r SET status = 'running', started_at = COALESCE(started_at, now()),
+                updated_at = now(),
+                changes_from = COALESCE(changes_from,
+                    (SELECT COALESCE(max(c.seq), 0) FROM data_sources d
+                       LEFT JOIN item_change_counters c ON c.user_id = d.user_id
+                      WHERE d.id = r.data_source_id))
           WHERE id = $1 AND status IN ('queued', 'running')
           RETURNING status, page_cursor, start_version",
     )

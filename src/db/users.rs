@@ -91,7 +91,9 @@ pub async fn delete_user(pool: &PgPool, user_id: &str) -> sqlx::Result<u64> {
         "DELETE FROM oauth_tokens WHERE data_source_id IN
            (SELECT id FROM data_sources WHERE user_id = $1)",
         "DELETE FROM data_sources WHERE user_id = $1",
-        // Extension point: webhooks (endpoints, deliveries) are deleted here once they exist.
+        // Webhook endpoints take their deliveries and attempts with them; events go too.
+        "DELETE FROM webhook_endpoints WHERE user_id = $1",
+        "DELETE FROM webhook_events WHERE user_id = $1",
         "DELETE FROM users WHERE id = $1",
     ] {
         total += sqlx::query(sql)

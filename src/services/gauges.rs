@@ -1,6 +1,6 @@
 //! The gauges a process refreshes from the stores on a period (web and `dev`): data sources by
-//! provider and status and each provider's last successful sync from PostgreSQL, active OAuth
-//! states from Redis. Counters are recorded where their events happen; these are states.
+//! provider and status, each provider's last successful sync and the webhook endpoints failing
+//! for an hour from PostgreSQL, active OAuth states from Redis. Counters are recorded where their events happen; these are states.
 
 use std::time::Duration;
 
@@ -34,6 +34,17 @@ pub async fn report_data_sources(pool: PgPool, every: Duration) {
                     metrics::last_successful_sync(p, t);
                 }
             }
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Refreshes `lifesync_webhook_endpoints_failing` (failing for an hour or more) from
+/// PostgreSQL every `every`, until dropped.
+pub async fn report_webhooks(pool: PgPool, every: Duration) {
+    loop {
+        if let Ok(n) = crate::db::webhooks::count_failing(&pool, Duration::from_secs(3600)).await {
+            metrics::webhook_endpoints_failing(n.max(0) as u64);
         }
         tokio::time::sleep(every).await;
     }

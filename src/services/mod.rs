@@ -10,3 +10,4 @@ pub mod export;
 pub mod gauges;
 pub mod sync;
 pub mod user_limit;
+pub mod webhooks;

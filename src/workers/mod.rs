@@ -2,6 +2,7 @@
 //! A handler loads what it needs, calls providers and the normalizer, and writes through `db`;
 //! it returns a [`JobError`](lifesync_jobs::JobError) whose kind decides retry, delay or abort.
 
+pub mod deliver_webhook;
 pub mod erase_user;
 pub mod fanout;
 pub mod oauth_completion;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use apalis_core::{monitor::Monitor, worker::builder::WorkerBuilder};
 use lifesync_jobs::{
-    payloads::{EraseUser, OAuthCompletion, ScheduleFanout, SyncDataSource},
+    payloads::{DeliverWebhook, EraseUser, OAuthCompletion, ScheduleFanout, SyncDataSource},
     runner::Handles,
     Job, Producer, RedisBackend, Store,
 };
@@ -37,6 +38,8 @@ pub struct Deps {
     pub fanout_spread: std::time::Duration,
     /// `SYNC_DUPLICATE_WINDOW_HOURS`: the cross-post window of `duplicate_of`.
     pub duplicate_window: std::time::Duration,
+    /// Sends webhook deliveries (guarded against private targets unless allowed).
+    pub webhooks: crate::webhooks::sender::Sender,
 }
 
 impl Deps {
@@ -96,5 +99,6 @@ pub fn register(
     job!(SyncDataSource, concurrency, sync_data_source::handle);
     job!(ScheduleFanout, 1, fanout::handle);
     job!(EraseUser, concurrency, erase_user::handle);
+    job!(DeliverWebhook, concurrency, deliver_webhook::handle);
     monitor
 }

@@ -7,19 +7,24 @@
 //! A provider refusal (used or expired code, PKCE mismatch, bad client) ends the completion
 //! `failed` with the provider's error and does not retry; transport failures and 5xx retry
 //! (3 attempts), and the last one also ends `failed`. Every later step is idempotent:
-//! reconnecting the same account updates its source rather than adding one.
+//! reconnecting the same account updates its source rather than adding one. The outcome is
+//! announced once to the user's webhooks (`connection.created` in the connecting transaction,
+//! `connection.failed` before the record says failed), under an event id derived from the
+//! completion.
 
 use apalis_core::task::data::Data;
 use lifesync_jobs::{
     payloads::{OAuthCompletion, SyncMode, SyncTrigger},
     JobError, JobLease,
 };
+use serde_json::json;
+use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::SharedDeps;
 use crate::{
     crypto::TokenCipher,
-    db::data_sources,
+    db::{data_sources, webhooks},
     domain::ProviderId,
     oauth::{
         completions::{Completion, CompletionStatus, Completions},
@@ -27,6 +32,7 @@ use crate::{
     },
     providers::{self, ProviderError},
     services::sync::{request_sync, RequestSyncError},
+    webhooks::events::EventType,
 };
 
 /// How a step ended when it did not succeed.
@@ -117,6 +123,22 @@ pub async fn handle(
     }
 }
 
+fn database(e: sqlx::Error) -> JobError {
+    JobError::retryable(format!("database: {e}"))
+}
+
+/// The id of a completion's event of `kind`: the same for every attempt, so a retried
+/// completion announces itself once.
+fn event_id(job: &OAuthCompletion, kind: EventType) -> uuid::Uuid {
+    let digest = Sha256::new()
+        .chain_update(job.completion_id.as_bytes())
+        .chain_update(kind.as_str())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
 async fn finish(
     deps: &SharedDeps,
     job: &OAuthCompletion,
@@ -124,6 +146,20 @@ async fn finish(
     data_source_id: Option<uuid::Uuid>,
     error: Option<String>,
 ) -> Result<(), JobError> {
+    let connected = status == CompletionStatus::Connected;
+    if !connected {
+        let event = json!({"completion_id": job.completion_id, "provider": job.provider});
+        let mut conn = deps.pool.acquire().await.map_err(database)?;
+        webhooks::emit(
+            &mut conn,
+            &job.user_id,
+            EventType::ConnectionFailed.as_str(),
+            &event,
+            event_id(job, EventType::ConnectionFailed),
+        )
+        .await
+        .map_err(database)?;
+    }
     let completions = Completions(&deps.states);
     let record = Completion {
         user_id: job.user_id.clone(),
@@ -137,7 +173,6 @@ async fn finish(
         .await
         .map_err(|e| JobError::retryable(format!("redis: {e}")))?;
     let _ = completions.drop_checkpoint(job.completion_id).await;
-    let connected = status == CompletionStatus::Connected;
     crate::metrics::oauth_completion(&job.provider, connected);
     if connected {
         info!(completion_id = %job.completion_id, provider = %job.provider,
@@ -218,6 +253,17 @@ async fn complete(job: &OAuthCompletion, deps: &SharedDeps) -> Result<uuid::Uuid
         refresh.as_ref(),
         expires_at,
         &tokens.scopes,
+    )
+    .await?;
+    let event = json!({"completion_id": job.completion_id, "data_source_id": data_source_id,
+                       "provider": job.provider});
+    let created = EventType::ConnectionCreated;
+    webhooks::emit(
+        &mut tx,
+        &job.user_id,
+        created.as_str(),
+        &event,
+        event_id(job, created),
     )
     .await?;
     tx.commit().await?;

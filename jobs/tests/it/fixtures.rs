@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use lifesync_jobs::payloads::{
-    queues, EraseUser, Job, OAuthCompletion, ScheduleFanout, SyncDataSource, SyncMode, SyncTrigger,
+    queues, DeliverWebhook, EraseUser, Job, OAuthCompletion, ScheduleFanout, SyncDataSource,
+    SyncMode, SyncTrigger,
 };
 use serde::de::DeserializeOwned;
 
@@ -28,6 +29,7 @@ fn every_fixture_is_covered() {
     assert_eq!(
         names,
         vec![
+            "deliver_webhook.v1.json",
             "erase_user.v1.json",
             "oauth_completion.v1.json",
             "oauth_completion.v1.minimal.json",
@@ -110,4 +112,12 @@ fn erase_user_v1() {
     assert!(j.sealed_user_id.starts_with("v1."));
     assert_eq!(j.unique_key().unwrap(), format!("erase:{}", j.user_key));
     assert_eq!(<EraseUser as Job>::QUEUE, queues::ERASE);
+}
+
+#[test]
+fn deliver_webhook_v1() {
+    let j: DeliverWebhook = load("deliver_webhook.v1.json");
+    assert_eq!((j.version, j.delivery_id), (1, 4217));
+    assert_eq!(j.job_id().unwrap(), "webhook-4217");
+    assert_eq!(<DeliverWebhook as Job>::QUEUE, queues::WEBHOOKS);
 }

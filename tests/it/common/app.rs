@@ -81,6 +81,25 @@ impl TestApp {
         adjust: impl FnOnce(&mut QueueSettings),
         route: impl FnOnce(&str) -> (Option<String>, Option<String>),
     ) -> Self {
+        Self::spawn_full(redis, oauth, adjust, route, true).await
+    }
+
+    /// With OAuth, as production runs: webhook URLs on loopback and private addresses refused
+    /// (every other test app allows them, as `WEBHOOK_ALLOW_PRIVATE_TARGETS=true` does, so
+    /// that receivers on 127.0.0.1 can be registered).
+    pub async fn spawn_guarding_webhooks(sandbox_base: &str) -> Self {
+        let redis = RedisSettings::new(redis_url());
+        let oauth = Some(sandbox_oauth(sandbox_base));
+        Self::spawn_full(redis, oauth, |_| {}, |_| (None, None), false).await
+    }
+
+    async fn spawn_full(
+        redis: RedisSettings,
+        oauth: Option<lifesync::api::OAuthSetup>,
+        adjust: impl FnOnce(&mut QueueSettings),
+        route: impl FnOnce(&str) -> (Option<String>, Option<String>),
+        webhook_private_targets: bool,
+    ) -> Self {
         lifesync::metrics::handle();
         let mut db = TestDb::new().await;
         let (primary, read) = route(&db.url);
@@ -96,7 +115,8 @@ impl TestApp {
         adjust(&mut settings);
         let store = Store::connect(redis, settings).await.expect("Redis");
         let mut state =
-            AppState::with_oauth(db.pool.clone(), store.clone(), JWT_SECRET.as_bytes(), oauth);
+            AppState::with_oauth(db.pool.clone(), store.clone(), JWT_SECRET.as_bytes(), oauth)
+                .with_webhook_private_targets(webhook_private_targets);
         if let Some(url) = read {
             state = state.with_read_pool(lifesync::db::connect(&url, 5).await.expect("replica"));
         }

@@ -49,7 +49,8 @@ pub fn start_queue_workers_joinable(
 
 /// The workers' dependencies as tests build them (the one place they do), through the
 /// library's bootstrap from a configuration: this test's database and queue prefix, the test
-/// token key, `apps`, `batch_size`, no fan-out spread and the 72-hour duplicate window.
+/// token key, `apps`, `batch_size`, no fan-out spread and the 72-hour duplicate window;
+/// webhooks may call loopback receivers that serve the test CA's certificate.
 pub fn worker_deps(
     pool: &PgPool,
     store: &Store,
@@ -62,6 +63,9 @@ pub fn worker_deps(
         ("SYNC_BATCH_SIZE", batch_size.to_string()),
         ("SYNC_FANOUT_SPREAD_SECONDS", "0".to_string()),
         ("SYNC_DUPLICATE_WINDOW_HOURS", "72".to_string()),
+        // Webhook receivers of tests listen on 127.0.0.1 with the test CA's certificate.
+        ("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true".to_string()),
+        ("SSL_CERT_FILE", sandbox_ca_file()),
     ];
     let config = lifesync::config::Config::from_env(&|k: &str| {
         vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
