@@ -9,7 +9,7 @@ use poem::web::Data;
 use poem_openapi::{
     param::{Path, Query},
     payload::Json,
-    ApiResponse, Object, OpenApi,
+    ApiResponse, Enum, Object, OpenApi,
 };
 use uuid::Uuid;
 
@@ -17,8 +17,45 @@ use super::{auth::User, error::ApiError, AppState, Tags};
 use crate::{
     db::webhooks::{self as rows, AttemptRow, EndpointRow},
     services::webhooks::{self as hooks, Change, EndpointError, Registration},
-    webhooks::target::TargetError,
+    webhooks::{events::EventType, target::TargetError},
 };
+
+/// An event an endpoint can receive.
+#[derive(Enum, Clone, Copy)]
+enum EventName {
+    #[oai(rename = "connection.created")]
+    ConnectionCreated,
+    #[oai(rename = "connection.failed")]
+    ConnectionFailed,
+    #[oai(rename = "data_source.status_changed")]
+    DataSourceStatusChanged,
+    #[oai(rename = "sync.succeeded")]
+    SyncSucceeded,
+    #[oai(rename = "sync.failed")]
+    SyncFailed,
+    #[oai(rename = "items.changed")]
+    ItemsChanged,
+}
+
+impl From<EventName> for EventType {
+    fn from(e: EventName) -> Self {
+        match e {
+            EventName::ConnectionCreated => Self::ConnectionCreated,
+            EventName::ConnectionFailed => Self::ConnectionFailed,
+            EventName::DataSourceStatusChanged => Self::DataSourceStatusChanged,
+            EventName::SyncSucceeded => Self::SyncSucceeded,
+            EventName::SyncFailed => Self::SyncFailed,
+            EventName::ItemsChanged => Self::ItemsChanged,
+        }
+    }
+}
+
+fn event_names(events: &[EventName]) -> Vec<String> {
+    events
+        .iter()
+        .map(|&e| EventType::from(e).as_str().to_string())
+        .collect()
+}
 
 #[derive(Object)]
 struct NewWebhook {
@@ -28,7 +65,7 @@ struct NewWebhook {
     /// Events to receive: `connection.created`, `connection.failed`,
     /// `data_source.status_changed`, `sync.succeeded`, `sync.failed`, `items.changed`.
     #[oai(validator(min_items = 1, max_items = 6))]
-    events: Vec<String>,
+    events: Vec<EventName>,
     #[oai(validator(max_length = 500))]
     description: Option<String>,
 }
@@ -38,7 +75,7 @@ struct WebhookChange {
     #[oai(validator(min_length = 1, max_length = 2048))]
     url: Option<String>,
     #[oai(validator(min_items = 1, max_items = 6))]
-    events: Option<Vec<String>>,
+    events: Option<Vec<EventName>>,
     #[oai(validator(max_length = 500))]
     description: Option<String>,
     /// False stops deliveries (pending ones are cancelled); true resumes them.
@@ -198,10 +235,11 @@ impl WebhooksApi {
         body: Json<NewWebhook>,
     ) -> poem::Result<Created> {
         let key = token_key(&state)?;
+        let events = event_names(&body.events);
         let registration = Registration {
             user_id: &user.0.sub,
             url: &body.url,
-            events: &body.events,
+            events: &events,
             description: body.description.as_deref(),
         };
         let (row, secret) = hooks::register(
@@ -254,9 +292,10 @@ impl WebhooksApi {
     ) -> poem::Result<Json<Webhook>> {
         visible(&state, &user, id.0).await?;
         let key = token_key(&state)?;
+        let events = body.events.as_deref().map(event_names);
         let change = Change {
             url: body.url.as_deref(),
-            events: body.events.as_deref(),
+            events: events.as_deref(),
             description: body.description.as_deref(),
             enabled: body.enabled,
             rotate_secret: body.rotate_secret == Some(true),
