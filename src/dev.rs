@@ -8,7 +8,8 @@
 //! is set is honoured; otherwise dev picks safe development defaults (listen on 127.0.0.1, a
 //! random JWT secret and token key for this run). Providers without credentials in the
 //! environment point at the built-in sandbox (all six: OAuth connects against it; data sync
-//! covers what the sandbox serves).
+//! covers what the sandbox serves). A webhook receiver of dev's own (on loopback) is registered
+//! for the demo user's events and prints each one it verified, as a client application would.
 
 use std::{sync::Arc, time::Duration};
 
@@ -119,10 +120,82 @@ async fn show_progress(pool: sqlx::PgPool) {
     }
 }
 
+/// Serves a webhook receiver on a free loopback port (plain HTTP: dev allows private targets),
+/// registers it for every event of the demo user, and prints each delivery it verified with
+/// the secret the registration answered (a delivery that does not verify is refused, 401).
+async fn start_webhook_receiver(
+    pool: &sqlx::PgPool,
+    key: &crate::crypto::TokenKey,
+    config: &Config,
+    stopped: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use crate::webhooks::{events::EventType, signing};
+    let secret: Arc<std::sync::OnceLock<String>> = Arc::default();
+    let known = secret.clone();
+    let endpoint = poem::endpoint::make(move |req: poem::Request| {
+        let secret = known.clone();
+        async move {
+            let header = |name: &str| req.header(name).unwrap_or_default().to_string();
+            let (id, ts, sig) = (
+                header("webhook-id"),
+                header("webhook-timestamp"),
+                header("webhook-signature"),
+            );
+            let body = req.into_body().into_vec().await.unwrap_or_default();
+            let now = chrono::Utc::now().timestamp();
+            let verified = secret
+                .get()
+                .is_some_and(|s| signing::verify(s, &id, &ts, &sig, &body, now));
+            if !verified {
+                println!("dev: webhook {id}: signature did not verify, refused");
+                return poem::http::StatusCode::UNAUTHORIZED;
+            }
+            let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            println!(
+                "dev: webhook {} (signature verified): {}",
+                event["type"].as_str().unwrap_or("?"),
+                event["data"]
+            );
+            poem::http::StatusCode::NO_CONTENT
+        }
+    });
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(crate::http::serve(
+        "127.0.0.1:0",
+        endpoint,
+        move |a| {
+            let _ = addr_tx.send(a);
+        },
+        stopped,
+        Duration::from_secs(1),
+    ));
+    let addr = addr_rx.await.context("the receiver did not start")?;
+    let url = format!("http://{addr}/webhooks");
+    let events: Vec<String> = EventType::ALL.map(|e| e.as_str().to_string()).to_vec();
+    let registration = crate::services::webhooks::Registration {
+        user_id: DEMO_USER,
+        url: &url,
+        events: &events,
+        description: Some("lifesync dev's receiver"),
+    };
+    let (_, s) = crate::services::webhooks::register(
+        pool,
+        key,
+        config.webhook_allow_private_targets,
+        registration,
+    )
+    .await?;
+    let _ = secret.set(s);
+    println!("dev: webhook receiver {url} registered for the demo user's events");
+    Ok(())
+}
+
 /// Development defaults for what dev must have and the environment did not set.
 fn with_dev_defaults(name: &str) -> Option<String> {
     env_var(name).or_else(|| match name {
         "HOST" => Some("127.0.0.1".into()),
+        // dev's own webhook receiver listens on loopback.
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS" => Some("true".into()),
         "JWT_SECRET" => Some(format!("dev-{:032x}", rand::random::<u128>())),
         "TOKEN_ENCRYPTION_KEY" => {
             Some(base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>()))
@@ -259,6 +332,11 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
     let demo_token = sandbox_state.issue_token(DEMO_ACCOUNT);
     let sealed = TokenCipher::new(token_key).seal(demo_token.as_bytes());
     let producer = Producer::new(store.clone());
+
+    // A webhook receiver of dev's own, registered for every event of the demo user.
+    if let Err(e) = start_webhook_receiver(&pool, token_key, &config, stopped()).await {
+        eprintln!("dev: no webhook receiver: {e:#}");
+    }
 
     // The demo account and its first sync.
     let ds = db::data_sources::upsert_connected(

@@ -55,6 +55,36 @@ pub fn signature_header<'a>(
         .join(" ")
 }
 
+/// How far a delivery's `webhook-timestamp` may be from the receiver's clock (the
+/// specification's replay tolerance).
+pub const TOLERANCE_SECONDS: i64 = 300;
+
+/// A receiver's check: one of the `v1` signatures in `signature_header` is `secret`'s of the
+/// message, and `timestamp` is within [`TOLERANCE_SECONDS`] of `now` (Unix seconds).
+pub fn verify(
+    secret: &str,
+    msg_id: &str,
+    timestamp: &str,
+    signature_header: &str,
+    body: &[u8],
+    now: i64,
+) -> bool {
+    let Ok(ts) = timestamp.parse::<i64>() else {
+        return false;
+    };
+    let Some(expected) = sign(secret, msg_id, ts, body) else {
+        return false;
+    };
+    (now - ts).abs() <= TOLERANCE_SECONDS
+        && signature_header
+            .split(' ')
+            .any(|s| constant_time_eq(s.as_bytes(), expected.as_bytes()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +110,31 @@ mod tests {
             sig.as_deref(),
             Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
         );
+    }
+
+    #[test]
+    fn verification_needs_the_secret_and_a_fresh_timestamp() {
+        let secret = new_secret();
+        let header = signature_header(
+            [new_secret().as_str(), secret.as_str()],
+            "msg_1",
+            1000,
+            b"{}",
+        );
+        assert!(verify(&secret, "msg_1", "1000", &header, b"{}", 1200));
+        assert!(
+            !verify(&secret, "msg_1", "1000", &header, b"{}", 1301),
+            "stale"
+        );
+        assert!(
+            !verify(&secret, "msg_1", "1000", &header, b"{ }", 1000),
+            "body changed"
+        );
+        assert!(
+            !verify(&new_secret(), "msg_1", "1000", &header, b"{}", 1000),
+            "other secret"
+        );
+        assert!(!verify(&secret, "msg_1", "soon", &header, b"{}", 1000));
     }
 
     #[test]

@@ -56,6 +56,17 @@ async fn dev_shows_a_synced_twitter_account_within_60_seconds() {
     }
     let synced = synced.expect("the first sync succeeded within 60 s");
     assert!(synced.contains("230 tweets"), "{synced}");
+    // dev's own receiver hears the demo user's events, each signature verified.
+    let mut hook = None;
+    while started.elapsed() < Duration::from_secs(90) && hook.is_none() {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            if line.starts_with("dev: webhook sync.succeeded (signature verified)") {
+                hook = Some(line);
+            }
+        }
+    }
+    let hook = hook.expect("dev's receiver printed the first sync's verified event");
+    assert!(hook.contains("\"provider\":\"twitter\""), "{hook}");
 
     let r = reqwest::Client::new()
         .get(format!("http://127.0.0.1:{port}/api/v1/data-sources"))
