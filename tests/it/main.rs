@@ -29,4 +29,4 @@ mod providers;
 mod sandbox;
 mod scheduling;
 mod sync;
-mod webhooks;
+pub mod webhooks;

@@ -465,6 +465,8 @@ async fn dashboards_and_alerts_work_against_real_processes() {
         "SSL_CERT_FILE".into(),
         ca_file.to_string_lossy().to_string(),
     ));
+    // The webhook receiver below listens on loopback.
+    env.push(("WEBHOOK_ALLOW_PRIVATE_TARGETS".into(), "true".into()));
     let mut procs = Procs::new(dir.clone());
 
     procs.spawn(
@@ -544,6 +546,17 @@ async fn dashboards_and_alerts_work_against_real_processes() {
         sandbox: sandbox.clone(),
         pool: db.pool.clone(),
     };
+
+    // A webhook endpoint of alice's: her syncs' events are delivered (the Webhooks panels).
+    let receiver = crate::webhooks::receiver::Receiver::start_plain(vec![]).await;
+    let r = http
+        .post(format!("{web}/api/v1/webhooks"))
+        .bearer_auth(common::token("alice", 3600, None))
+        .json(&json!({ "url": receiver.url, "events": ["sync.succeeded", "items.changed"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
 
     // Connections through the real OAuth flow; each enqueues its first full sync.
     let accounts = [

@@ -10,7 +10,7 @@
 //! - `safety`: SSRF refusals, redirects, timeouts, response limits, the API's rules.
 
 mod delivery;
-mod receiver;
+pub mod receiver;
 mod safety;
 mod verify;
 

@@ -56,8 +56,18 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Answers the scripted replies in turn, then 200 to everything.
+    /// Answers the scripted replies in turn, then 200 to everything; over HTTPS with the test
+    /// CA's certificate.
     pub async fn start(script: Vec<Reply>) -> Self {
+        Self::start_on(script, true).await
+    }
+
+    /// [`Receiver::start`] over plain HTTP (for service processes, which trust another CA).
+    pub async fn start_plain(script: Vec<Reply>) -> Self {
+        Self::start_on(script, false).await
+    }
+
+    async fn start_on(script: Vec<Reply>, tls: bool) -> Self {
         let state = Arc::new(Mutex::new(State {
             script: script.into(),
             got: Vec::new(),
@@ -67,31 +77,40 @@ impl Receiver {
             let s = s.clone();
             async move { answer(&s, req).await }
         });
-        lifesync_sandbox::tls::install_crypto_provider();
-        let tls = &crate::common::sandbox_tls().server;
-        let cert = RustlsCertificate::new()
-            .cert(tls.cert_pem.as_bytes().to_vec())
-            .key(tls.key_pem.as_bytes().to_vec());
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .rustls(RustlsConfig::new().fallback(cert))
-            .into_acceptor()
-            .await
-            .unwrap();
-        let addr = *acceptor.local_addr()[0].as_socket_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor)
-                .run_with_graceful_shutdown(
-                    endpoint,
-                    async {
-                        let _ = stopped.await;
-                    },
-                    Some(Duration::from_secs(1)),
-                )
-                .await;
-        });
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        let grace = Some(Duration::from_secs(1));
+        let listener = TcpListener::bind("127.0.0.1:0");
+        let (scheme, port) = if tls {
+            lifesync_sandbox::tls::install_crypto_provider();
+            let server = &crate::common::sandbox_tls().server;
+            let cert = RustlsCertificate::new()
+                .cert(server.cert_pem.as_bytes().to_vec())
+                .key(server.key_pem.as_bytes().to_vec());
+            let acceptor = listener
+                .rustls(RustlsConfig::new().fallback(cert))
+                .into_acceptor()
+                .await
+                .unwrap();
+            let port = acceptor.local_addr()[0].as_socket_addr().unwrap().port();
+            tokio::spawn(
+                poem::Server::new_with_acceptor(acceptor)
+                    .run_with_graceful_shutdown(endpoint, stopped, grace),
+            );
+            ("https", port)
+        } else {
+            let acceptor = listener.into_acceptor().await.unwrap();
+            let port = acceptor.local_addr()[0].as_socket_addr().unwrap().port();
+            tokio::spawn(
+                poem::Server::new_with_acceptor(acceptor)
+                    .run_with_graceful_shutdown(endpoint, stopped, grace),
+            );
+            ("http", port)
+        };
         Self {
-            url: format!("https://127.0.0.1:{}/hook", addr.port()),
+            url: format!("{scheme}://127.0.0.1:{port}/hook"),
             state,
             _stop: stop,
         }
