@@ -1,6 +1,6 @@
 //! A user as a whole: the erase fence, what the erase needs to revoke, the erase itself, and
 //! the export's snapshot reads. Every table that holds a user's data is reached from here;
-//! a new one (webhooks, …) adds its deletion to [`delete_user`] and its lines to the export
+//! a new one adds its deletion to [`delete_user`] and its lines to the export
 //! (`tests/it/erase.rs` scans every table of the schema for what an erase left behind).
 
 use chrono::{DateTime, Utc};

@@ -25,7 +25,8 @@
 //!    sources in between) and look for a connection that slipped in between 2 and 3; if one
 //!    did, the job runs again.
 //!
-//! Webhooks (a later issue) join step 3 (their rows) and, for deliveries in flight, step 2.
+//! Webhooks: step 3 deletes the user's endpoints (with their deliveries and attempts) and
+//! events; a delivery job still queued carries only its delivery's id, finds no row and ends.
 
 pub mod redis_keys;
 pub mod revoke;
