@@ -6,10 +6,12 @@
 //!
 //! - `receiver`: the scripted HTTPS receiver;
 //! - `verify`: the independent Standard Webhooks verification;
-//! - `delivery`: events, signing, rotation, ordering, retries, dead letters, durability;
+//! - `delivery`: events, signing, rotation, ordering, retries, dead letters, no dispatcher;
+//! - `durability`: a worker process killed mid-delivery;
 //! - `safety`: SSRF refusals, redirects, timeouts, response limits, the API's rules.
 
 mod delivery;
+mod durability;
 pub mod receiver;
 mod safety;
 mod verify;
