@@ -21,6 +21,17 @@ async fn health_ready_metrics_and_the_openapi_document() {
     let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
     assert!(spec["paths"]["/api/v1/data-sources/{id}/sync"]["post"].is_object());
+    // The webhook routes of the contract, each in the document.
+    for (path, methods) in [
+        ("/api/v1/webhooks", &["post", "get"][..]),
+        ("/api/v1/webhooks/{id}", &["get", "patch", "delete"][..]),
+        ("/api/v1/webhooks/{id}/deliveries", &["get"][..]),
+        ("/api/v1/items/changes", &["get"][..]),
+    ] {
+        for m in methods {
+            assert!(spec["paths"][path][m].is_object(), "{m} {path}");
+        }
+    }
     assert_eq!(app.get("/docs", None).await.status(), 200);
     app.shutdown().await;
 }

@@ -123,6 +123,15 @@ async fn the_sender_refuses_forbidden_addresses_at_connect_time() {
         receiver.received().is_empty(),
         "nothing reached the receiver"
     );
+    // Where private targets are allowed, a name goes through the same resolver to the URL's
+    // port.
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    let allowed = Sender::new(&sandbox_outbound(), true).unwrap();
+    let attempt = allowed
+        .send(&by_name, Default::default(), b"{}".to_vec())
+        .await;
+    assert!(attempt.delivered(), "{attempt:?}");
+    assert_eq!(receiver.received().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
