@@ -21,7 +21,8 @@
 //!   gauges read from the stores), [`maintenance`] (the sweepers of stuck and orphaned runs);
 //! - engines: [`oauth`] (connect flows, OAuth state, token exchange and renewal), [`providers`]
 //!   (the `Provider` trait and the six provider clients, request classification, the shared
-//!   rate limiter), [`normalizer`] (adapts provider items to `lifesync-normalizer`);
+//!   rate limiter), [`normalizer`] (adapts provider items to `lifesync-normalizer`),
+//!   [`timeline`] (trips, events and moments from a user's items; the embedded gazetteer);
 //! - storage: [`db`] (every SQL statement, by table; the connection and the migrations);
 //! - observability: [`metrics`] (every metric's name, description and recording function);
 //! - settings: [`config`] (every variable, read and validated once at start-up);
@@ -54,5 +55,6 @@ pub mod providers;
 pub mod sandbox_link;
 pub mod scheduler;
 pub mod services;
+pub mod timeline;
 pub mod tls;
 pub mod workers;

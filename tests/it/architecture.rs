@@ -21,7 +21,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("handlers", &["api", "workers", "scheduler"]),
     ("operations", &["services", "maintenance"]),
-    ("engines", &["oauth", "normalizer", "providers"]),
+    ("engines", &["oauth", "normalizer", "providers", "timeline"]),
     ("storage", &["db"]),
     ("observability", &["metrics"]),
     ("settings", &["config"]),
