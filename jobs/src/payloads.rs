@@ -34,8 +34,9 @@ pub mod queues {
     pub const SYNC: &str = "sync";
     pub const FANOUT: &str = "fanout";
     pub const ERASE: &str = "erase";
+    pub const TIMELINE: &str = "timeline";
     /// Every production queue.
-    pub const ALL: [&str; 4] = [OAUTH_COMPLETION, SYNC, FANOUT, ERASE];
+    pub const ALL: [&str; 5] = [OAUTH_COMPLETION, SYNC, FANOUT, ERASE, TIMELINE];
 }
 
 /// Full or incremental sync.
@@ -198,6 +199,27 @@ impl Job for EraseUser {
     /// One erase per user is queued or running: a second request joins it.
     fn unique_key(&self) -> Option<String> {
         Some(format!("erase:{}", self.user_key))
+    }
+}
+
+/// Bring a user's timeline up to date with their items (after a sync run that changed them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildTimeline {
+    pub version: u32,
+    pub user_id: String,
+}
+
+impl BuildTimeline {
+    pub const VERSION: u32 = 1;
+}
+
+impl Job for BuildTimeline {
+    const QUEUE: &'static str = queues::TIMELINE;
+    /// Idempotent (a build replaces what it rebuilds): retries are for outages only.
+    const MAX_ATTEMPTS: u32 = 5;
+    /// One build per user is queued or running: the build reads every change up to its start.
+    fn unique_key(&self) -> Option<String> {
+        Some(format!("timeline:{}", self.user_id))
     }
 }
 

@@ -20,6 +20,7 @@ mod oauth;
 pub mod rate_limit;
 mod spec;
 mod strict;
+mod timeline;
 mod users;
 mod wire;
 
@@ -193,6 +194,8 @@ enum Tags {
     Users,
     /// Operators only (`role: "admin"`)
     Admin,
+    /// Trips, events and moments built from the caller's items
+    Timeline,
 }
 
 /// The whole application as one endpoint.
@@ -206,6 +209,7 @@ pub fn app(state: AppState) -> impl poem::Endpoint {
             oauth::OAuthApi,
             users::UsersApi,
             admin::AdminApi,
+            timeline::TimelineApi,
         ),
         "lifesync",
         env!("CARGO_PKG_VERSION"),

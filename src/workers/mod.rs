@@ -2,6 +2,7 @@
 //! A handler loads what it needs, calls providers and the normalizer, and writes through `db`;
 //! it returns a [`JobError`](lifesync_jobs::JobError) whose kind decides retry, delay or abort.
 
+pub mod build_timeline;
 pub mod erase_user;
 pub mod fanout;
 pub mod oauth_completion;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use apalis_core::{monitor::Monitor, worker::builder::WorkerBuilder};
 use lifesync_jobs::{
-    payloads::{EraseUser, OAuthCompletion, ScheduleFanout, SyncDataSource},
+    payloads::{BuildTimeline, EraseUser, OAuthCompletion, ScheduleFanout, SyncDataSource},
     runner::Handles,
     Job, Producer, RedisBackend, Store,
 };
@@ -96,5 +97,6 @@ pub fn register(
     job!(SyncDataSource, concurrency, sync_data_source::handle);
     job!(ScheduleFanout, 1, fanout::handle);
     job!(EraseUser, concurrency, erase_user::handle);
+    job!(BuildTimeline, concurrency, build_timeline::handle);
     monitor
 }

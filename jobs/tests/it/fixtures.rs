@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use lifesync_jobs::payloads::{
-    queues, EraseUser, Job, OAuthCompletion, ScheduleFanout, SyncDataSource, SyncMode, SyncTrigger,
+    queues, BuildTimeline, EraseUser, Job, OAuthCompletion, ScheduleFanout, SyncDataSource, SyncMode, SyncTrigger,
 };
 use serde::de::DeserializeOwned;
 
@@ -28,6 +28,7 @@ fn every_fixture_is_covered() {
     assert_eq!(
         names,
         vec![
+            "build_timeline.v1.json",
             "erase_user.v1.json",
             "oauth_completion.v1.json",
             "oauth_completion.v1.minimal.json",
@@ -110,4 +111,12 @@ fn erase_user_v1() {
     assert!(j.sealed_user_id.starts_with("v1."));
     assert_eq!(j.unique_key().unwrap(), format!("erase:{}", j.user_key));
     assert_eq!(<EraseUser as Job>::QUEUE, queues::ERASE);
+}
+
+#[test]
+fn build_timeline_v1() {
+    let j: BuildTimeline = load("build_timeline.v1.json");
+    assert_eq!((j.version, j.user_id.as_str()), (1, "user-42"));
+    assert_eq!(j.unique_key().unwrap(), "timeline:user-42");
+    assert_eq!(<BuildTimeline as Job>::QUEUE, queues::TIMELINE);
 }
