@@ -146,31 +146,37 @@ impl Gazetteer {
     }
 
     fn scan_words(&self, text: &str, free_text: bool) -> Vec<CityId> {
-        // Words: runs of letters (and apostrophes/dots inside names like "D.C.").
+        // Words: runs of letters, with whether a '#' precedes and whether they stand alone
+        // (no digit or letter glued to either side: `AB3CDE` holds no airport code).
         let mut words: Vec<(&str, bool)> = Vec::new(); // (word, after '#')
-        let mut start = None;
-        let bytes: Vec<(usize, char)> = text.char_indices().collect();
-        for (i, &(pos, c)) in bytes.iter().enumerate() {
-            if c.is_alphabetic() {
-                if start.is_none() {
-                    start = Some(pos);
-                }
-            } else if let Some(s) = start.take() {
-                let hashed = s > 0 && text[..s].ends_with('#');
-                words.push((&text[s..pos], hashed));
+        let mut alone: Vec<bool> = Vec::new();
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            if !chars[i].1.is_alphabetic() {
+                i += 1;
+                continue;
             }
-            if i + 1 == bytes.len() {
-                if let Some(s) = start.take() {
-                    let hashed = s > 0 && text[..s].ends_with('#');
-                    words.push((&text[s..], hashed));
-                }
+            let s = chars[i].0;
+            let mut j = i;
+            while j < chars.len() && chars[j].1.is_alphabetic() {
+                j += 1;
             }
+            let e = chars.get(j).map_or(text.len(), |c| c.0);
+            let before = i.checked_sub(1).map(|k| chars[k].1);
+            let after = chars.get(j).map(|c| c.1);
+            words.push((&text[s..e], before == Some('#')));
+            alone.push(
+                !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric),
+            );
+            i = j;
         }
         let mut out: Vec<CityId> = Vec::new();
         let mut i = 0;
         'words: while i < words.len() {
             let (w, hashed) = words[i];
             if free_text
+                && alone[i]
                 && w.len() == 3
                 && w.chars().all(|c| c.is_ascii_uppercase())
                 && !hashed

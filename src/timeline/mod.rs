@@ -143,6 +143,10 @@ pub struct Built {
 /// a window of items), that home is used; without, it is found from the items.
 pub fn build(user_id: &str, items: &[Item], home: Option<Home>) -> Built {
     let g = gazetteer::get();
+    // One order whatever the caller's: the same items always give the same entries.
+    let mut sorted: Vec<Item> = items.to_vec();
+    sorted.sort_by_key(|i| (i.occurred_at, i.id));
+    let items = &sorted[..];
     let resolved = place::resolve_all(g, items);
     let home = home.or_else(|| home::detect(g, items, &resolved));
     let mut entries = rules::apply(user_id, g, items, &resolved, home);

@@ -62,6 +62,8 @@ pub struct EventBooking {
     pub start: DateTime<Utc>,
     /// The start carried an offset or a time zone.
     pub zoned: bool,
+    /// The start is local time at an unknown place (taken as UTC here; the rules place it).
+    pub unplaced: bool,
     pub venue: Option<String>,
     pub city: Option<CityId>,
     pub code: Option<String>,
@@ -207,6 +209,7 @@ fn email(g: &Gazetteer, item: &Item) -> Resolved {
             booking,
             start,
             zoned: raw.offset.is_some(),
+            unplaced: raw.offset.is_none() && city.is_none(),
             venue: location.map(venue_name),
             city,
             code,

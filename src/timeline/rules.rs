@@ -381,7 +381,7 @@ fn events(cx: &mut Ctx, trips: &[TripDraft]) -> Vec<Entry> {
     let mut out = Vec::new();
     for mut members in groups {
         let first = resolved[members[0]].booking.clone().expect("booking");
-        let start = first.start;
+        let mut start = first.start;
         let zoned = members
             .iter()
             .any(|&m| resolved[m].booking.as_ref().is_some_and(|b| b.zoned));
@@ -397,6 +397,14 @@ fn events(cx: &mut Ctx, trips: &[TripDraft]) -> Vec<Entry> {
                     .find(|t| start >= t.start - Duration::hours(12) && start <= t.end)
                     .map(|t| t.dest)
             });
+        if first.unplaced {
+            // Local time where it happens: the trip's destination, else home.
+            let offset = match city {
+                Some(c) => g.city(c).offset_min,
+                None => cx.home.map_or(0, |h| home_offset(g, h)),
+            };
+            start -= Duration::minutes(i64::from(offset));
+        }
         let coords = match city {
             Some(c) => Some((g.city(c).lat, g.city(c).lon)),
             None => cx.home.map(|h| (h.lat, h.lon)),
@@ -464,6 +472,12 @@ fn events(cx: &mut Ctx, trips: &[TripDraft]) -> Vec<Entry> {
         });
     }
     out
+}
+
+/// Home's standard UTC offset, minutes: its city's, else from its longitude.
+fn home_offset(g: &Gazetteer, h: Home) -> i32 {
+    g.nearest(h.lat, h.lon, 150.0)
+        .map_or(((h.lon / 15.0).round() * 60.0) as i32, |c| g.city(c).offset_min)
 }
 
 fn moments(cx: &mut Ctx) -> Vec<Entry> {

@@ -13,7 +13,8 @@
 //! - `scheduling`: the scheduler and its fan-out;
 //! - `processes`: the `lifesync` binary as a process (CLI, dev, doctor, Procfile, logs,
 //!   metrics, observability, schema, TLS to the stores, normalize);
-//! - `sandbox`: the sandbox itself.
+//! - `sandbox`: the sandbox itself;
+//! - `timeline`: the life timeline (gazetteer, quality on the labelled fixture, job and API).
 
 // Tests read what was stored directly (clippy.toml's rule is for the product).
 #![allow(clippy::disallowed_methods)]
@@ -28,3 +29,4 @@ mod providers;
 mod sandbox;
 mod scheduling;
 mod sync;
+mod timeline;
