@@ -122,7 +122,7 @@ async fn the_job_builds_the_timeline_the_api_serves_and_keeps_it_current() {
         .map(|k| Item {
             id: Uuid::from_u128(0xfeed_0000 + k),
             kind: ItemKind::Media,
-            occurred_at: lisbon_trip.start + chrono::Duration::hours(30 + 3 * k as i64),
+            occurred_at: lisbon_trip.start + chrono::Duration::hours(50 + 3 * k as i64),
             text: "🐟".into(),
             hashtags: vec![],
             category: None,
