@@ -86,7 +86,10 @@ impl TimelineApi {
         }
         if let Some(t) = entry_type.0.as_deref() {
             if crate::timeline::EntryType::parse(t).is_none() {
-                return Err(bad("invalid_parameter", "type must be trip, event or moment"));
+                return Err(bad(
+                    "invalid_parameter",
+                    "type must be trip, event or moment",
+                ));
             }
         }
         let after = match cursor.0.as_deref() {
@@ -128,7 +131,10 @@ impl TimelineApi {
         let row = db::get_for_user(&state.read_pool, &user.0.sub, id.0)
             .await
             .map_err(ApiError::internal)?
-            .ok_or(ApiError::Missing("not_found", "no such timeline entry".into()))?;
+            .ok_or(ApiError::Missing(
+                "not_found",
+                "no such timeline entry".into(),
+            ))?;
         with_items(&state, vec![row])
             .await?
             .pop()

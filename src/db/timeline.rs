@@ -31,7 +31,10 @@ pub struct TimelineState {
 
 /// Opens a build's transaction: one snapshot for everything it reads and writes, and the
 /// user's build lock (two builds of one user never interleave).
-pub async fn begin_build(pool: &PgPool, user_id: &str) -> sqlx::Result<Transaction<'static, Postgres>> {
+pub async fn begin_build(
+    pool: &PgPool,
+    user_id: &str,
+) -> sqlx::Result<Transaction<'static, Postgres>> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('timeline:' || $1, 0))")
         .bind(user_id)
@@ -58,6 +61,14 @@ pub async fn state(
     sqlx::query_as("SELECT built_seq, home_lat, home_lon FROM timeline_state WHERE user_id = $1")
         .bind(user_id)
         .fetch_optional(&mut **tx)
+        .await
+}
+
+/// The change number the user's timeline was last built from (None: never built).
+pub async fn built_seq(pool: &PgPool, user_id: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT built_seq FROM timeline_state WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(pool)
         .await
 }
 
@@ -125,8 +136,12 @@ pub async fn load_items(
                 .await
         }
         Some((from, to)) => {
+            // Two index scans (by time; event mails by category), not one scan of the user.
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{COLUMNS} AND ((i.occurred_at >= $2 AND i.occurred_at < $3) OR i.is_event)"
+                "{COLUMNS} AND i.occurred_at >= $2 AND i.occurred_at < $3
+                 UNION ALL
+                 {COLUMNS} AND i.category IN ('TRAVEL_FLIGHT', 'TRAVEL_HOTEL', 'EVENT_TICKET', 'BOOKING')
+                   AND i.is_event AND NOT (i.occurred_at >= $2 AND i.occurred_at < $3)"
             )))
             .bind(user_id)
             .bind(from)
@@ -321,7 +336,11 @@ pub async fn list_for_user(
 }
 
 /// One of the user's entries.
-pub async fn get_for_user(pool: &PgPool, user_id: &str, id: Uuid) -> sqlx::Result<Option<EntryRow>> {
+pub async fn get_for_user(
+    pool: &PgPool,
+    user_id: &str,
+    id: Uuid,
+) -> sqlx::Result<Option<EntryRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{ENTRY_COLUMNS} WHERE e.user_id = $1 AND e.id = $2"
     )))
@@ -333,7 +352,10 @@ pub async fn get_for_user(pool: &PgPool, user_id: &str, id: Uuid) -> sqlx::Resul
 
 /// The live items of these entries (not deleted, from sources not disconnected), as
 /// (entry, item, role), by entry then item.
-pub async fn entry_items(pool: &PgPool, entries: &[Uuid]) -> sqlx::Result<Vec<(Uuid, Uuid, String)>> {
+pub async fn entry_items(
+    pool: &PgPool,
+    entries: &[Uuid],
+) -> sqlx::Result<Vec<(Uuid, Uuid, String)>> {
     sqlx::query_as(
         "SELECT ei.entry_id, ei.item_id, ei.role
            FROM timeline_entry_items ei

@@ -130,7 +130,9 @@ impl Gazetteer {
         }
         for part in trimmed.split([',', '(', ')', '-', '·', '|']) {
             let part = part.trim();
-            if let Some(id) = self.by_iata(part).or_else(|| self.names.get(&fold(part)).copied())
+            if let Some(id) = self
+                .by_iata(part)
+                .or_else(|| self.names.get(&fold(part)).copied())
             {
                 return Some(id);
             }
@@ -167,7 +169,8 @@ impl Gazetteer {
             let after = chars.get(j).map(|c| c.1);
             words.push((&text[s..e], before == Some('#')));
             alone.push(
-                !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric),
+                !before.is_some_and(char::is_alphanumeric)
+                    && !after.is_some_and(char::is_alphanumeric),
             );
             i = j;
         }

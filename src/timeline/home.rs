@@ -31,16 +31,22 @@ pub fn detect(g: &Gazetteer, items: &[Item], resolved: &[Resolved]) -> Option<Ho
                 let c = g.city(id);
                 (c.lat, c.lon, (i64::MIN, id as i64))
             }
-            None => (p.lat, p.lon, ((p.lat * 2.0).round() as i64, (p.lon * 2.0).round() as i64)),
+            None => (
+                p.lat,
+                p.lon,
+                ((p.lat * 2.0).round() as i64, (p.lon * 2.0).round() as i64),
+            ),
         };
         let e = cells.entry(key).or_insert((0, 0.0, 0.0));
         e.0 += 1;
         e.1 += lat;
         e.2 += lon;
     }
-    let best = cells
-        .values()
-        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(b.2.total_cmp(&a.2)));
+    let best = cells.values().max_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(b.1.total_cmp(&a.1))
+            .then(b.2.total_cmp(&a.2))
+    });
     if let Some((n, lat, lon)) = best {
         return Some(Home {
             lat: lat / *n as f64,

@@ -141,7 +141,10 @@ fn email(g: &Gazetteer, item: &Item) -> Resolved {
         return Resolved::default();
     };
     let kind = event["type"].as_str().unwrap_or("");
-    let location = event["location"].as_str().map(str::trim).filter(|s| !s.is_empty());
+    let location = event["location"]
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let code = event["confirmation_code"].as_str().map(String::from);
     let named = g.scan(&item.text);
     let start_raw = event["start"].as_str().and_then(EventStart::parse);
@@ -228,7 +231,11 @@ fn venue_name(s: &str) -> String {
 }
 
 /// The instant of a start: its own offset, else local time at `city`, else UTC.
-fn instant(g: &Gazetteer, start: Option<EventStart>, city: Option<CityId>) -> Option<DateTime<Utc>> {
+fn instant(
+    g: &Gazetteer,
+    start: Option<EventStart>,
+    city: Option<CityId>,
+) -> Option<DateTime<Utc>> {
     let s = start?;
     if let Some(t) = s.instant() {
         return Some(t.with_timezone(&Utc));

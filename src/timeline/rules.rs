@@ -477,7 +477,9 @@ fn events(cx: &mut Ctx, trips: &[TripDraft]) -> Vec<Entry> {
 /// Home's standard UTC offset, minutes: its city's, else from its longitude.
 fn home_offset(g: &Gazetteer, h: Home) -> i32 {
     g.nearest(h.lat, h.lon, 150.0)
-        .map_or(((h.lon / 15.0).round() * 60.0) as i32, |c| g.city(c).offset_min)
+        .map_or(((h.lon / 15.0).round() * 60.0) as i32, |c| {
+            g.city(c).offset_min
+        })
 }
 
 fn moments(cx: &mut Ctx) -> Vec<Entry> {

@@ -82,9 +82,7 @@ pub async fn build_user(
                 _ => None,
             };
             match span(&changed) {
-                Some(w) if changed.len() as i64 <= FULL_ABOVE && home.is_some() => {
-                    (Some(w), home)
-                }
+                Some(w) if changed.len() as i64 <= FULL_ABOVE && home.is_some() => (Some(w), home),
                 // Only tombstones without entries, or nothing datable: nothing to rebuild.
                 None if changed.is_empty() => (Some((Utc::now(), Utc::now())), home),
                 _ => (None, None),
@@ -138,7 +136,10 @@ fn span(changed: &[(DateTime<Utc>, Option<String>)]) -> Option<(DateTime<Utc>, D
         lo = Some(lo.map_or(t, |l| l.min(t)));
         hi = Some(hi.map_or(t, |h| h.max(t)));
     }
-    Some((lo? - REACH - Duration::days(1), hi? + REACH + Duration::days(1)))
+    Some((
+        lo? - REACH - Duration::days(1),
+        hi? + REACH + Duration::days(1),
+    ))
 }
 
 /// A stored item as the builder reads it.

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use lifesync_jobs::payloads::{
-    queues, BuildTimeline, EraseUser, Job, OAuthCompletion, ScheduleFanout, SyncDataSource, SyncMode, SyncTrigger,
+    queues, BuildTimeline, EraseUser, Job, OAuthCompletion, ScheduleFanout, SyncDataSource,
+    SyncMode, SyncTrigger,
 };
 use serde::de::DeserializeOwned;
 

@@ -7,11 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::common::*;
-use lifesync::{
-    domain::ItemKind,
-    timeline::Item,
-    workers::build_timeline::build_user,
-};
+use lifesync::{domain::ItemKind, timeline::Item, workers::build_timeline::build_user};
 use lifesync_jobs::{payloads::BuildTimeline, Producer};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -20,7 +16,11 @@ use uuid::Uuid;
 /// Stores items as a sync would have (emails on a Gmail source, the rest on Twitter).
 async fn store_items(pool: &PgPool, mail: Uuid, social: Uuid, user: &str, items: &[Item]) {
     for i in items {
-        let source = if i.kind == ItemKind::Email { mail } else { social };
+        let source = if i.kind == ItemKind::Email {
+            mail
+        } else {
+            social
+        };
         sqlx::query(
             "INSERT INTO items (id, data_source_id, user_id, provider, kind, external_id,
                                 occurred_at, text, category, is_event, event, hashtags, location,
@@ -68,7 +68,9 @@ async fn listed(app: &TestApp, jwt: &str, query: &str, limit: usize) -> BTreeMap
         let entries = page["entries"].as_array().unwrap();
         assert!(entries.len() <= limit);
         for e in entries {
-            assert!(out.insert(e["id"].as_str().unwrap().to_string(), e.clone()).is_none());
+            assert!(out
+                .insert(e["id"].as_str().unwrap().to_string(), e.clone())
+                .is_none());
         }
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
@@ -117,7 +119,11 @@ async fn the_job_builds_the_timeline_the_api_serves_and_keeps_it_current() {
     let mail = app.db.data_source(user, "google", "ana@example.com").await;
     let social = app.db.data_source(user, "twitter", "4001").await;
     // Held back: three photos in Lisbon during the first trip, stored later.
-    let lisbon_trip = person.expected.iter().find(|x| x.entry_type == "trip").unwrap();
+    let lisbon_trip = person
+        .expected
+        .iter()
+        .find(|x| x.entry_type == "trip")
+        .unwrap();
     let mut later: Vec<Item> = (0..3)
         .map(|k| Item {
             id: Uuid::from_u128(0xfeed_0000 + k),
@@ -140,7 +146,10 @@ async fn the_job_builds_the_timeline_the_api_serves_and_keeps_it_current() {
         version: BuildTimeline::VERSION,
         user_id: user.into(),
     };
-    Producer::new(app.store.clone()).enqueue(&job).await.unwrap();
+    Producer::new(app.store.clone())
+        .enqueue(&job)
+        .await
+        .unwrap();
     assert!(
         eventually(60, || async {
             sqlx::query_scalar::<_, i64>("SELECT count(*) FROM timeline_state WHERE user_id = $1")
@@ -158,7 +167,11 @@ async fn the_job_builds_the_timeline_the_api_serves_and_keeps_it_current() {
 
     let jwt = token(user, 3600, None);
     let all = listed(&app, &jwt, "", 7).await;
-    assert_eq!(shown(&all), expected(user, &person.items), "the API serves what was built");
+    assert_eq!(
+        shown(&all),
+        expected(user, &person.items),
+        "the API serves what was built"
+    );
     let trips = listed(&app, &jwt, "&type=trip", 50).await;
     assert!(trips.len() >= 4 && trips.values().all(|e| e["type"] == "trip"));
     let events = listed(&app, &jwt, "&type=event", 50).await;
@@ -173,7 +186,10 @@ async fn the_job_builds_the_timeline_the_api_serves_and_keeps_it_current() {
     assert!(!spring.is_empty());
     assert!(spring.len() < all.len());
     for e in spring.values() {
-        assert!(e["end"].as_str().unwrap() >= "2026-03-01" && e["start"].as_str().unwrap() < "2026-04-01");
+        assert!(
+            e["end"].as_str().unwrap() >= "2026-03-01"
+                && e["start"].as_str().unwrap() < "2026-04-01"
+        );
     }
     // One entry, whole.
     let (trip_id, trip) = trips
@@ -196,20 +212,35 @@ async fn the_job_builds_the_timeline_the_api_serves_and_keeps_it_current() {
         .iter()
         .map(|i| i["role"].as_str().unwrap())
         .collect();
-    assert!(roles.contains("reservation") && roles.contains("photo"), "{roles:?}");
+    assert!(
+        roles.contains("reservation") && roles.contains("photo"),
+        "{roles:?}"
+    );
 
     // Not yours, not there, not valid: the error shape with stable codes.
     let other = token("tl-someone-else", 3600, None);
-    let r = app.get(&format!("/api/v1/timeline/{trip_id}"), Some(&other)).await;
+    let r = app
+        .get(&format!("/api/v1/timeline/{trip_id}"), Some(&other))
+        .await;
     assert_eq!(r.status(), 404);
     assert_eq!(error_code(r).await, "not_found");
     let r = app.get("/api/v1/timeline", Some(&other)).await;
     let page: Value = r.json().await.unwrap();
     assert_eq!(page["entries"], serde_json::json!([]));
-    let r = app.get(&format!("/api/v1/timeline/{}", Uuid::new_v4()), Some(&jwt)).await;
+    let r = app
+        .get(&format!("/api/v1/timeline/{}", Uuid::new_v4()), Some(&jwt))
+        .await;
     assert_eq!(r.status(), 404);
-    for bad in ["type=holiday", "limit=0", "limit=201", "cursor=%%%", "since=yesterday"] {
-        let r = app.get(&format!("/api/v1/timeline?{bad}"), Some(&jwt)).await;
+    for bad in [
+        "type=holiday",
+        "limit=0",
+        "limit=201",
+        "cursor=%%%",
+        "since=yesterday",
+    ] {
+        let r = app
+            .get(&format!("/api/v1/timeline?{bad}"), Some(&jwt))
+            .await;
         assert_eq!(r.status(), 400, "{bad}");
         assert!(!error_code(r).await.is_empty(), "{bad}");
     }
@@ -228,9 +259,15 @@ async fn the_job_builds_the_timeline_the_api_serves_and_keeps_it_current() {
     let mut everything = person.items.clone();
     everything.append(&mut later);
     let want = expected(user, &everything);
-    assert_eq!(shown(&listed(&app, &jwt, "", 100).await), want, "incremental = full");
+    assert_eq!(
+        shown(&listed(&app, &jwt, "", 100).await),
+        want,
+        "incremental = full"
+    );
     let lisbon = listed(&app, &jwt, "&type=trip", 100).await;
-    assert!(lisbon[trip_id]["items"].to_string().contains(&Uuid::from_u128(0xfeed_0000).to_string()));
+    assert!(lisbon[trip_id]["items"]
+        .to_string()
+        .contains(&Uuid::from_u128(0xfeed_0000).to_string()));
 
     // A deleted item (at the provider: deleted_at) leaves its entry at once.
     let photo = Uuid::from_u128(0xfeed_0001);
@@ -240,7 +277,9 @@ async fn the_job_builds_the_timeline_the_api_serves_and_keeps_it_current() {
         .await
         .unwrap();
     let now = listed(&app, &jwt, "&type=trip", 100).await;
-    assert!(!now[trip_id]["items"].to_string().contains(&photo.to_string()));
+    assert!(!now[trip_id]["items"]
+        .to_string()
+        .contains(&photo.to_string()));
     // An event whose mails are all removed (rows deleted) goes.
     let (event_id, event) = events.iter().next().unwrap();
     let ids: Vec<Uuid> = event["items"]
@@ -261,7 +300,9 @@ async fn the_job_builds_the_timeline_the_api_serves_and_keeps_it_current() {
         .unwrap();
     assert_eq!(gone, 0, "an entry left with nothing is removed");
     assert_eq!(
-        app.get(&format!("/api/v1/timeline/{event_id}"), Some(&jwt)).await.status(),
+        app.get(&format!("/api/v1/timeline/{event_id}"), Some(&jwt))
+            .await
+            .status(),
         404
     );
     // The next build agrees with a full build of what is left.
@@ -271,7 +312,10 @@ async fn the_job_builds_the_timeline_the_api_serves_and_keeps_it_current() {
         .filter(|i| i.id != photo && !ids.contains(&i.id))
         .cloned()
         .collect();
-    assert_eq!(shown(&listed(&app, &jwt, "", 100).await), expected(user, &left));
+    assert_eq!(
+        shown(&listed(&app, &jwt, "", 100).await),
+        expected(user, &left)
+    );
 
     // A disconnected source's items leave every entry; the mail-only entries go from view.
     sqlx::query("UPDATE data_sources SET status = 'disconnected' WHERE id = $1")

@@ -138,20 +138,130 @@ struct Spec {
 }
 
 fn specs() -> Vec<Spec> {
-    let sf = || city("San Francisco", "SFO", 37.77, -122.42, -8, "Hotel Zephyr", "The Fillmore");
-    let lis = || city("Lisboa", "LIS", 38.72, -9.14, 0, "Hotel Avenida", "Coliseu dos Recreios");
-    let opo = || city("Porto", "OPO", 41.15, -8.61, 0, "Hotel Infante", "Casa da Música");
-    let ber = || city("Berlin", "BER", 52.52, 13.40, 1, "Hotel Adlon", "Columbiahalle");
-    let muc = || city("München", "MUC", 48.14, 11.58, 1, "Hotel Bayerischer Hof", "Olympiahalle");
-    let par = || city("Paris", "CDG", 48.86, 2.35, 1, "Hôtel Lutetia", "Olympia Bruno Coquatrix");
+    let sf = || {
+        city(
+            "San Francisco",
+            "SFO",
+            37.77,
+            -122.42,
+            -8,
+            "Hotel Zephyr",
+            "The Fillmore",
+        )
+    };
+    let lis = || {
+        city(
+            "Lisboa",
+            "LIS",
+            38.72,
+            -9.14,
+            0,
+            "Hotel Avenida",
+            "Coliseu dos Recreios",
+        )
+    };
+    let opo = || {
+        city(
+            "Porto",
+            "OPO",
+            41.15,
+            -8.61,
+            0,
+            "Hotel Infante",
+            "Casa da Música",
+        )
+    };
+    let ber = || {
+        city(
+            "Berlin",
+            "BER",
+            52.52,
+            13.40,
+            1,
+            "Hotel Adlon",
+            "Columbiahalle",
+        )
+    };
+    let muc = || {
+        city(
+            "München",
+            "MUC",
+            48.14,
+            11.58,
+            1,
+            "Hotel Bayerischer Hof",
+            "Olympiahalle",
+        )
+    };
+    let par = || {
+        city(
+            "Paris",
+            "CDG",
+            48.86,
+            2.35,
+            1,
+            "Hôtel Lutetia",
+            "Olympia Bruno Coquatrix",
+        )
+    };
     let tyo = || city("東京", "HND", 35.68, 139.69, 9, "Park Hyatt", "Budokan");
     let osa = || city("大阪", "KIX", 34.69, 135.50, 9, "Hotel Nikko", "Zepp Namba");
-    let nyc = || city("New York", "JFK", 40.71, -74.01, -5, "The Standard", "Madison Square Garden");
-    let rom = || city("Roma", "FCO", 41.90, 12.50, 1, "Hotel Artemide", "Auditorium Parco della Musica");
-    let bcn = || city("Barcelona", "BCN", 41.39, 2.17, 1, "Hotel Arts", "Palau Sant Jordi");
-    let sao = || city("São Paulo", "GRU", -23.55, -46.63, -3, "Hotel Unique", "Allianz Parque");
+    let nyc = || {
+        city(
+            "New York",
+            "JFK",
+            40.71,
+            -74.01,
+            -5,
+            "The Standard",
+            "Madison Square Garden",
+        )
+    };
+    let rom = || {
+        city(
+            "Roma",
+            "FCO",
+            41.90,
+            12.50,
+            1,
+            "Hotel Artemide",
+            "Auditorium Parco della Musica",
+        )
+    };
+    let bcn = || {
+        city(
+            "Barcelona",
+            "BCN",
+            41.39,
+            2.17,
+            1,
+            "Hotel Arts",
+            "Palau Sant Jordi",
+        )
+    };
+    let sao = || {
+        city(
+            "São Paulo",
+            "GRU",
+            -23.55,
+            -46.63,
+            -3,
+            "Hotel Unique",
+            "Allianz Parque",
+        )
+    };
     let lon = || city("London", "LHR", 51.51, -0.13, 0, "The Savoy", "O2 Arena");
-    let sea = || city("Seattle", "SEA", 47.61, -122.33, -8, "Hotel Sorrento", "Climate Pledge Arena");
+    let sea = || {
+        city(
+            "Seattle",
+            "SEA",
+            47.61,
+            -122.33,
+            -8,
+            "Hotel Sorrento",
+            "Climate Pledge Arena",
+        )
+    };
     vec![
         Spec {
             name: "ana (San Francisco, English)",
@@ -164,7 +274,12 @@ fn specs() -> Vec<Spec> {
                 (tyo(), None, 9, 14, 8, false),
                 (sea(), None, 11, 20, 3, true),
             ],
-            events_home: vec![(2, 14, 20, true), (4, 22, 19, false), (8, 8, 21, false), (12, 5, 20, true)],
+            events_home: vec![
+                (2, 14, 20, true),
+                (4, 22, 19, false),
+                (8, 8, 21, false),
+                (12, 5, 20, true),
+            ],
         },
         Spec {
             name: "bruno (Lisboa, Portuguese)",
@@ -190,7 +305,12 @@ fn specs() -> Vec<Spec> {
                 (lis(), None, 8, 1, 6, false),
                 (nyc(), None, 10, 30, 5, false),
             ],
-            events_home: vec![(2, 7, 20, false), (4, 11, 19, true), (11, 14, 21, false), (12, 19, 20, true)],
+            events_home: vec![
+                (2, 7, 20, false),
+                (4, 11, 19, true),
+                (11, 14, 21, false),
+                (12, 19, 20, true),
+            ],
         },
         Spec {
             name: "daichi (Tokyo, Japanese)",
@@ -202,7 +322,12 @@ fn specs() -> Vec<Spec> {
                 (sf(), None, 7, 7, 6, false),
                 (par(), Some(lon()), 10, 1, 8, false),
             ],
-            events_home: vec![(1, 31, 19, false), (5, 16, 20, true), (8, 29, 18, false), (12, 24, 19, true)],
+            events_home: vec![
+                (1, 31, 19, false),
+                (5, 16, 20, true),
+                (8, 29, 18, false),
+                (12, 24, 19, true),
+            ],
         },
         Spec {
             name: "eve (New York, English)",
@@ -240,7 +365,14 @@ impl Gen {
         id
     }
 
-    fn post(&mut self, kind: ItemKind, at: DateTime<Utc>, text: String, loc: Option<(f64, f64, Option<&str>)>, tags: &[&str]) -> Uuid {
+    fn post(
+        &mut self,
+        kind: ItemKind,
+        at: DateTime<Utc>,
+        text: String,
+        loc: Option<(f64, f64, Option<&str>)>,
+        tags: &[&str],
+    ) -> Uuid {
         self.push(Item {
             id: Uuid::nil(),
             kind,
@@ -254,7 +386,13 @@ impl Gen {
         })
     }
 
-    fn mail(&mut self, at: DateTime<Utc>, text: String, category: &str, event: Option<serde_json::Value>) -> Uuid {
+    fn mail(
+        &mut self,
+        at: DateTime<Utc>,
+        text: String,
+        category: &str,
+        event: Option<serde_json::Value>,
+    ) -> Uuid {
         self.push(Item {
             id: Uuid::nil(),
             kind: ItemKind::Email,
@@ -270,7 +408,9 @@ impl Gen {
 
     fn code(&mut self) -> String {
         const A: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-        (0..6).map(|_| A[self.rng.below(A.len() as u64) as usize] as char).collect()
+        (0..6)
+            .map(|_| A[self.rng.below(A.len() as u64) as usize] as char)
+            .collect()
     }
 }
 
@@ -282,7 +422,11 @@ fn local(c: &City, m: u32, d: u32, h: u32, with_offset: bool) -> (DateTime<Utc>,
     let at = Utc.from_utc_datetime(&naive) - Duration::hours(c.offset_h);
     let start = if with_offset {
         let sign = if c.offset_h < 0 { '-' } else { '+' };
-        format!("{}{sign}{:02}:00", naive.format("%Y-%m-%dT%H:%M:%S"), c.offset_h.abs())
+        format!(
+            "{}{sign}{:02}:00",
+            naive.format("%Y-%m-%dT%H:%M:%S"),
+            c.offset_h.abs()
+        )
     } else {
         naive.format("%Y-%m-%dT%H:%M:%S").to_string()
     };
@@ -307,10 +451,17 @@ fn build(s: Spec, index: u64) -> Person {
         let markup = t % 3 != 2; // every third trip's flight mail has no markup
         let (out_at, out_start) = local(home, *m, *d, 9 + (t as u32 % 3), t % 2 == 0);
         let code = g.code();
-        let (kind, verb) = if *train { ("TrainReservation", "Train") } else { ("FlightReservation", "Flight") };
+        let (kind, verb) = if *train {
+            ("TrainReservation", "Train")
+        } else {
+            ("FlightReservation", "Flight")
+        };
         let out = g.mail(
             out_at - Duration::days(20 + t as i64),
-            format!("{} {code} — {verb} {} → {} ", s.lang.flight, home.iata, dest.iata),
+            format!(
+                "{} {code} — {verb} {} → {} ",
+                s.lang.flight, home.iata, dest.iata
+            ),
             if *train { "BOOKING" } else { "TRAVEL_FLIGHT" },
             Some(json!({"type": kind, "start": out_start, "time_zone": null,
                         "location": if markup { Some(home.iata) } else { None },
@@ -322,10 +473,15 @@ fn build(s: Spec, index: u64) -> Person {
         let hcode = g.code();
         let hotel = g.mail(
             out_at - Duration::days(18),
-            format!("{} {hcode} — {}, {}", s.lang.hotel, dest.hotel, dest.written),
+            format!(
+                "{} {hcode} — {}, {}",
+                s.lang.hotel, dest.hotel, dest.written
+            ),
             "TRAVEL_HOTEL",
-            Some(json!({"type": "LodgingReservation", "start": in_start, "time_zone": null,
-                        "location": dest.hotel, "confirmation_code": hcode})),
+            Some(
+                json!({"type": "LodgingReservation", "start": in_start, "time_zone": null,
+                        "location": dest.hotel, "confirmation_code": hcode}),
+            ),
         );
         items.insert(hotel);
         let mut last_city = dest;
@@ -339,18 +495,25 @@ fn build(s: Spec, index: u64) -> Person {
                 tr_at - Duration::days(10),
                 format!("{} {trc} — {} → {}", s.lang.flight, dest.iata, second.iata),
                 "TRAVEL_FLIGHT",
-                Some(json!({"type": "FlightReservation", "start": tr_start, "time_zone": null,
-                            "location": dest.iata, "confirmation_code": trc})),
+                Some(
+                    json!({"type": "FlightReservation", "start": tr_start, "time_zone": null,
+                            "location": dest.iata, "confirmation_code": trc}),
+                ),
             );
             items.insert(leg);
             let (h2_at, h2_start) = local(second, *m, *d + half, 15, false);
             let h2c = g.code();
             let h2 = g.mail(
                 h2_at - Duration::days(9),
-                format!("{} {h2c} — {}, {}", s.lang.hotel, second.hotel, second.written),
+                format!(
+                    "{} {h2c} — {}, {}",
+                    s.lang.hotel, second.hotel, second.written
+                ),
                 "TRAVEL_HOTEL",
-                Some(json!({"type": "LodgingReservation", "start": h2_start, "time_zone": null,
-                            "location": second.hotel, "confirmation_code": h2c})),
+                Some(
+                    json!({"type": "LodgingReservation", "start": h2_start, "time_zone": null,
+                            "location": second.hotel, "confirmation_code": h2c}),
+                ),
             );
             items.insert(h2);
             for c in day_cities.iter_mut().skip(half as usize) {
@@ -364,7 +527,10 @@ fn build(s: Spec, index: u64) -> Person {
         let bcode = g.code();
         let back = g.mail(
             out_at - Duration::days(20 + t as i64) + Duration::minutes(5),
-            format!("{} {bcode} — {verb} {} → {}", s.lang.flight, last_city.iata, home.iata),
+            format!(
+                "{} {bcode} — {verb} {} → {}",
+                s.lang.flight, last_city.iata, home.iata
+            ),
             if *train { "BOOKING" } else { "TRAVEL_FLIGHT" },
             Some(json!({"type": kind, "start": back_start, "time_zone": null,
                         "location": last_city.iata, "confirmation_code": bcode})),
@@ -375,16 +541,34 @@ fn build(s: Spec, index: u64) -> Person {
         for (day, c) in day_cities.iter().enumerate() {
             let (at, _) = local(c, *m, *d + day as u32 + 1, 9 + g.rng.below(4) as u32, false);
             let (lat, lon) = (c.lat + g.rng.jitter(4.0), c.lon + g.rng.jitter(4.0));
-            let p = g.post(ItemKind::Media, at, format!("{} {}", s.lang.photo, c.written), Some((lat, lon, None)), &[]);
+            let p = g.post(
+                ItemKind::Media,
+                at,
+                format!("{} {}", s.lang.photo, c.written),
+                Some((lat, lon, None)),
+                &[],
+            );
             items.insert(p);
             if day % 2 == 0 {
                 let tag = crate::timeline::fixture::hashtag(c.written);
-                let ig = g.post(ItemKind::Media, at + Duration::hours(2), "☀️".into(), None, &[&tag]);
+                let ig = g.post(
+                    ItemKind::Media,
+                    at + Duration::hours(2),
+                    "☀️".into(),
+                    None,
+                    &[&tag],
+                );
                 items.insert(ig);
             }
             if day == 1 {
                 let text = format!("Last evening in {} was unforgettable, truly", c.written);
-                let tw = g.post(ItemKind::Post, at + Duration::hours(5), text.clone(), Some((lat, lon, Some(c.written))), &[]);
+                let tw = g.post(
+                    ItemKind::Post,
+                    at + Duration::hours(5),
+                    text.clone(),
+                    Some((lat, lon, Some(c.written))),
+                    &[],
+                );
                 let mut fb = Item {
                     id: Uuid::nil(),
                     kind: ItemKind::Post,
@@ -402,7 +586,13 @@ fn build(s: Spec, index: u64) -> Person {
                 items.insert(fb);
             }
             // Chatter without a place: not part of the trip.
-            g.post(ItemKind::Post, at + Duration::hours(3), "brb, battery at 3%".into(), None, &[]);
+            g.post(
+                ItemKind::Post,
+                at + Duration::hours(3),
+                "brb, battery at 3%".into(),
+                None,
+                &[],
+            );
         }
         // A dinner booked abroad: an event inside the trip.
         if *nights >= 4 {
@@ -455,10 +645,20 @@ fn build(s: Spec, index: u64) -> Person {
         let ev = json!({"type": kind, "start": start, "time_zone": null, "location": venue,
                         "confirmation_code": code});
         let mut items = HashSet::new();
-        items.insert(g.mail(at - Duration::days(30), format!("{subject} {code} — {venue}"), category, Some(ev.clone())));
+        items.insert(g.mail(
+            at - Duration::days(30),
+            format!("{subject} {code} — {venue}"),
+            category,
+            Some(ev.clone()),
+        ));
         if !restaurant {
             // The reminder, same code.
-            items.insert(g.mail(at - Duration::days(1), format!("Reminder: {subject} {code} — {venue}"), category, Some(ev)));
+            items.insert(g.mail(
+                at - Duration::days(1),
+                format!("Reminder: {subject} {code} — {venue}"),
+                category,
+                Some(ev),
+            ));
         }
         for k in 0..(1 + e as i64 % 3) {
             let (dlat, dlon) = (g.rng.jitter(3.0), g.rng.jitter(3.0));
@@ -476,7 +676,12 @@ fn build(s: Spec, index: u64) -> Person {
             start: at,
             end: at + Duration::hours(3),
             items,
-            what: format!("{}: {} at {}", s.name, if *restaurant { "dinner" } else { "show" }, venue),
+            what: format!(
+                "{}: {} at {}",
+                s.name,
+                if *restaurant { "dinner" } else { "show" },
+                venue
+            ),
         });
         busy.push((at - Duration::hours(8), at + Duration::hours(8)));
     }
@@ -484,19 +689,44 @@ fn build(s: Spec, index: u64) -> Person {
     // Everyday noise at home, outside trips and events.
     for day in 0..365 {
         let base = year_start + Duration::days(day) + Duration::hours(10 - home.offset_h);
-        if busy.iter().any(|(a, b)| base + Duration::hours(10) >= *a && base <= *b) {
+        if busy
+            .iter()
+            .any(|(a, b)| base + Duration::hours(10) >= *a && base <= *b)
+        {
             continue;
         }
         let n = g.rng.below(3);
         for k in 0..n {
-            let at = base + Duration::hours(3 * k as i64) + Duration::minutes(g.rng.below(60) as i64);
+            let at =
+                base + Duration::hours(3 * k as i64) + Duration::minutes(g.rng.below(60) as i64);
             let located = g.rng.below(2) == 0;
-            let loc = located.then(|| (home.lat + g.rng.jitter(8.0), home.lon + g.rng.jitter(8.0), None));
-            g.post(if k % 2 == 0 { ItemKind::Post } else { ItemKind::Media }, at, s.lang.daily.into(), loc, &[]);
+            let loc = located.then(|| {
+                (
+                    home.lat + g.rng.jitter(8.0),
+                    home.lon + g.rng.jitter(8.0),
+                    None,
+                )
+            });
+            g.post(
+                if k % 2 == 0 {
+                    ItemKind::Post
+                } else {
+                    ItemKind::Media
+                },
+                at,
+                s.lang.daily.into(),
+                loc,
+                &[],
+            );
         }
         if day % 9 == 0 {
             // Newsletters naming cities, shop orders: no reservation.
-            g.mail(base, "Flash sale: fly to Paris, Lisbon or Tokyo from 49 €".into(), "OTHER", None);
+            g.mail(
+                base,
+                "Flash sale: fly to Paris, Lisbon or Tokyo from 49 €".into(),
+                "OTHER",
+                None,
+            );
         }
         if day % 31 == 5 {
             g.mail(

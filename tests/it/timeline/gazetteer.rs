@@ -25,8 +25,14 @@ fn names_codes_and_languages_resolve_to_one_city() {
 fn free_text_finds_capitalised_names_hashtags_and_standalone_codes() {
     let g = get();
     let names = |t: &str| -> Vec<&str> { g.scan(t).into_iter().map(|c| g.city(c).name).collect() };
-    assert_eq!(names("Your flight SFO → LIS on 3 May"), ["San Francisco", "Lisbon"]);
-    assert_eq!(names("sunset #lisboa #newyork #東京"), ["Lisbon", "New York", "Tokyo"]);
+    assert_eq!(
+        names("Your flight SFO → LIS on 3 May"),
+        ["San Francisco", "Lisbon"]
+    );
+    assert_eq!(
+        names("sunset #lisboa #newyork #東京"),
+        ["Lisbon", "New York", "Tokyo"]
+    );
     assert_eq!(names("what a nice day in la ciudad"), Vec::<&str>::new());
     assert_eq!(names("Back in New York City!"), ["New York"]);
     assert_eq!(names("lol the LIS was fun and Nice"), ["Lisbon"]);

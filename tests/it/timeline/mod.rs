@@ -3,6 +3,7 @@
 //! incremental builds, deletions, the API and its ownership rules).
 
 mod api;
+mod demo;
 mod fixture;
 mod gazetteer;
 mod quality;

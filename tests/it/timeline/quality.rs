@@ -32,19 +32,52 @@ fn trips_and_events_have_precision_and_recall_of_at_least_0_9() {
                 .iter()
                 .filter(|e| e.entry_type.as_str() == kind)
                 .collect();
-            let want: Vec<&Expected> = person.expected.iter().filter(|x| x.entry_type == kind).collect();
-            let ok = got.iter().filter(|e| want.iter().any(|x| matches(e, x))).count();
-            let found = want.iter().filter(|x| got.iter().any(|e| matches(e, x))).count();
+            let want: Vec<&Expected> = person
+                .expected
+                .iter()
+                .filter(|x| x.entry_type == kind)
+                .collect();
+            let ok = got
+                .iter()
+                .filter(|e| want.iter().any(|x| matches(e, x)))
+                .count();
+            let found = want
+                .iter()
+                .filter(|x| got.iter().any(|e| matches(e, x)))
+                .count();
             for x in want.iter().filter(|x| !got.iter().any(|e| matches(e, x))) {
                 let near: Vec<String> = got
                     .iter()
                     .filter(|e| (e.start - x.start).abs() < chrono::Duration::days(3))
-                    .map(|e| format!("{} {}..{} {} items {:?}", e.title, e.start, e.end, e.items.len(), e.items.iter().filter(|(i, _)| !x.items.contains(i)).count()))
+                    .map(|e| {
+                        format!(
+                            "{} {}..{} {} items {:?}",
+                            e.title,
+                            e.start,
+                            e.end,
+                            e.items.len(),
+                            e.items.iter().filter(|(i, _)| !x.items.contains(i)).count()
+                        )
+                    })
                     .collect();
-                println!("missed: {} {}..{} ({} items); built near it: {near:?}", x.what, x.start, x.end, x.items.len());
+                println!(
+                    "missed: {} {}..{} ({} items); built near it: {near:?}",
+                    x.what,
+                    x.start,
+                    x.end,
+                    x.items.len()
+                );
             }
             for e in got.iter().filter(|e| !want.iter().any(|x| matches(e, x))) {
-                println!("extra: {}: {} {}..{} ({} items, {})", person.name, e.title, e.start, e.end, e.items.len(), e.rule);
+                println!(
+                    "extra: {}: {} {}..{} ({} items, {})",
+                    person.name,
+                    e.title,
+                    e.start,
+                    e.end,
+                    e.items.len(),
+                    e.rule
+                );
             }
             totals[k].0 += got.len();
             totals[k].1 += ok;
@@ -74,14 +107,21 @@ fn a_build_is_deterministic_and_titles_hold_no_item_text() {
     let mut reversed = person.items.clone();
     reversed.reverse();
     let b = build("u1", &reversed, None);
-    assert_eq!(a, b, "the same items in another order build the same timeline");
+    assert_eq!(
+        a, b,
+        "the same items in another order build the same timeline"
+    );
     assert_ne!(
         a.entries[0].id,
         build("u2", &person.items, None).entries[0].id,
         "ids are per user"
     );
     for e in &a.entries {
-        assert!(!e.title.contains("confirm") && !e.title.contains("view"), "{}", e.title);
+        assert!(
+            !e.title.contains("confirm") && !e.title.contains("view"),
+            "{}",
+            e.title
+        );
         assert!((0.0..=1.0).contains(&e.confidence));
     }
 }
