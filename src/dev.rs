@@ -126,7 +126,10 @@ async fn show_timeline(pool: sqlx::PgPool, base: String, jwt: String) {
     let mut last_shown = Vec::new();
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let seq = db::timeline::built_seq(&pool, DEMO_USER).await.ok().flatten();
+        let seq = db::timeline::built_seq(&pool, DEMO_USER)
+            .await
+            .ok()
+            .flatten();
         if seq.is_none() || seq == last_seq {
             continue;
         }

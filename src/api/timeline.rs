@@ -67,6 +67,7 @@ pub struct TimelineApi;
 impl TimelineApi {
     /// The caller's timeline entries, newest first: those ending at or after `since` and
     /// starting before `until`, of one `type` if given. `limit` ≤ 200 (default 50).
+    #[allow(clippy::too_many_arguments)]
     #[oai(path = "/", method = "get")]
     async fn list(
         &self,

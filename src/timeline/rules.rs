@@ -2,8 +2,9 @@
 //! claims it; reservations and bookings always anchor their own):
 //!
 //! 1. **Trips** (`trip.reservations`): travel reservations sorted by start are chained into a
-//!    journey while each starts within 12 days of the previous one; a flight or train back
-//!    home closes the journey, and a second departure from home opens a new one. The
+//!    journey while each starts within 12 days of the previous one (and 21 days of the first);
+//!    a flight or train back home closes the journey, and a second departure from home opens
+//!    a new one. The
 //!    destination is the journey's most weighted place that is not home (hotel or car city 3,
 //!    flight or train destination 2, an origin away from home 1). The trip runs from the first
 //!    reservation to the last (to the return when it closes), extended while posts and photos
@@ -162,7 +163,15 @@ fn trip_drafts(cx: &Ctx) -> Vec<TripDraft> {
                     .and_then(|&m| resolved[m].reservation.as_ref())
                     .map(|r| r.start)
                     .expect("a journey has members");
-                *closed || r.start - last > Duration::days(12) || (leaves_home && *left)
+                let first = members
+                    .first()
+                    .and_then(|&m| resolved[m].reservation.as_ref())
+                    .map(|r| r.start)
+                    .expect("a journey has members");
+                *closed
+                    || r.start - last > Duration::days(12)
+                    || r.start - first > MAX_TRIP
+                    || (leaves_home && *left)
             }
         };
         if start_new {

@@ -26,8 +26,14 @@ async fn the_sandbox_user_has_trips_and_events() {
         assert_eq!(c.run.status, "succeeded", "{p}: {:?}", c.run);
     }
     let jwt = token(user, 3600, None);
+    let count = |page: &Value, t: &str| {
+        page["entries"]
+            .as_array()
+            .map_or(0, |a| a.iter().filter(|e| e["type"] == t).count())
+    };
     let mut page = Value::Null;
-    let ok = eventually(60, || async {
+    let mut ok = false;
+    for _ in 0..120 {
         page = h
             .app
             .get("/api/v1/timeline?limit=200", Some(&jwt))
@@ -35,18 +41,20 @@ async fn the_sandbox_user_has_trips_and_events() {
             .json()
             .await
             .unwrap();
-        let count = |t: &str| {
-            page["entries"]
-                .as_array()
-                .map_or(0, |a| a.iter().filter(|e| e["type"] == t).count())
-        };
-        count("trip") >= 2 && count("event") >= 2
-    })
-    .await;
+        if count(&page, "trip") >= 2 && count(&page, "event") >= 2 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     for e in page["entries"].as_array().into_iter().flatten() {
         println!(
             "{} {} {}..{} {} items",
-            e["type"], e["title"], e["start"], e["end"], e["items"].as_array().unwrap().len()
+            e["type"],
+            e["title"],
+            e["start"],
+            e["end"],
+            e["items"].as_array().unwrap().len()
         );
     }
     assert!(ok, "at least two trips and two events: {page}");
