@@ -225,7 +225,7 @@ impl AdminApi {
         &self,
         user: User,
         state: Data<&AppState>,
-        #[oai(validator(pattern = "^(oauth_completion|sync|fanout|erase)$"))] queue: Query<
+        #[oai(validator(pattern = "^(oauth_completion|sync|fanout|erase|timeline)$"))] queue: Query<
             Option<String>,
         >,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
