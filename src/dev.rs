@@ -143,7 +143,9 @@ async fn show_timeline(pool: sqlx::PgPool, base: String, jwt: String) {
             let rows = db::timeline::list_for_user(&pool, DEMO_USER, &filter, 200)
                 .await
                 .unwrap_or_default();
-            for r in rows.iter().rev() {
+            shown.push(format!("dev: timeline: {} {kind}s", rows.len()));
+            // The latest five of each.
+            for r in rows.iter().take(5).rev() {
                 shown.push(format!(
                     "dev: timeline {kind}: {} ({} – {})",
                     r.title,

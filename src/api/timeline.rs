@@ -47,8 +47,8 @@ struct Entry {
     end: DateTime<Utc>,
     place: Option<Place>,
     items: Vec<EntryItem>,
-    /// 0–1: how sure the rule is.
-    confidence: f32,
+    /// 0–1 (two decimals): how sure the rule is.
+    confidence: f64,
     /// The rule that formed it: `trip.reservations`, `event.ticket`, `event.restaurant`,
     /// `moment.located_day`.
     rule: String,
@@ -170,7 +170,7 @@ async fn with_items(state: &AppState, rows: Vec<EntryRow>) -> Result<Vec<Entry>,
                     lon: r.place_lon,
                 }),
                 items,
-                confidence: r.confidence,
+                confidence: (f64::from(r.confidence) * 100.0).round() / 100.0,
                 rule: r.rule,
             })
         })

@@ -58,6 +58,13 @@ async fn the_sandbox_user_has_trips_and_events() {
         );
     }
     assert!(ok, "at least two trips and two events: {page}");
+    let trip = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "trip")
+        .unwrap();
+    println!("{}", serde_json::to_string_pretty(trip).unwrap());
     let _ = timeline_workers.send(());
     h.shutdown().await;
 }
