@@ -5,9 +5,11 @@
 //!
 //! Each person has a home city and time zone, a language their mail and posts are written in,
 //! trips (flight or train out, hotel, sometimes a second city, flight or train back; some
-//! reservations without markup, some starts without an offset, hotel names without their city),
-//! events (concert tickets with a reminder carrying the same code, restaurant tables; some
-//! abroad during trips) with the photos taken there, and noise: everyday posts at home (located
+//! reservations without markup, some starts without an offset, hotel names without their city,
+//! one trip whose outbound mail is missing),
+//! events (concert tickets with a reminder carrying the same code, restaurant tables, some
+//! found without markup; some abroad during trips) with the photos taken there, and noise: a
+//! photo 300 km away during each event, everyday posts at home (located
 //! or not), newsletters naming cities, shop orders, a ticket mail without a date, unlocated
 //! chatter during trips. Deterministic (a fixed seed per person).
 
@@ -467,9 +469,17 @@ fn build(s: Spec, index: u64) -> Person {
                         "location": if markup { Some(home.iata) } else { None },
                         "confirmation_code": code})),
         );
-        items.insert(out);
+        // The fourth trip's outbound mail never reached this mailbox: the trip starts at the
+        // hotel.
+        let (in_at, in_start) = local(dest, *m, *d, 15, false);
+        let trip_start = if t == 3 {
+            g.items.retain(|i| i.id != out);
+            in_at
+        } else {
+            items.insert(out);
+            out_at
+        };
         // Hotel: its name only in the markup; the city in the text.
-        let (_, in_start) = local(dest, *m, *d, 15, false);
         let hcode = g.code();
         let hotel = g.mail(
             out_at - Duration::days(18),
@@ -624,7 +634,7 @@ fn build(s: Spec, index: u64) -> Person {
         }
         expected.push(Expected {
             entry_type: "trip",
-            start: out_at,
+            start: trip_start,
             end: back_at,
             items,
             what: format!("{}: trip to {}", s.name, dest.written),
@@ -642,8 +652,13 @@ fn build(s: Spec, index: u64) -> Person {
             ("EventReservation", s.lang.ticket, "EVENT_TICKET")
         };
         let venue = home.venue;
-        let ev = json!({"type": kind, "start": start, "time_zone": null, "location": venue,
-                        "confirmation_code": code});
+        let mut ev = json!({"type": kind, "start": start, "time_zone": null, "location": venue,
+                            "confirmation_code": code});
+        if *restaurant && !zoned {
+            // No markup: the normalizer found a booking and its start in the words only.
+            ev = json!({"type": "Reservation", "start": start, "time_zone": null,
+                        "location": null, "confirmation_code": code});
+        }
         let mut items = HashSet::new();
         items.insert(g.mail(
             at - Duration::days(30),
@@ -671,6 +686,14 @@ fn build(s: Spec, index: u64) -> Person {
             );
             items.insert(p);
         }
+        // Posted meanwhile 300 km away (a friend's photo re-shared with its place): not there.
+        g.post(
+            ItemKind::Media,
+            at + Duration::hours(2),
+            "📷".into(),
+            Some((home.lat + 2.7, home.lon, None)),
+            &[],
+        );
         expected.push(Expected {
             entry_type: "event",
             start: at,
