@@ -29,8 +29,10 @@ pub struct TimelineState {
     pub home_lon: Option<f64>,
 }
 
-/// Opens a build's transaction: one snapshot for everything it reads and writes, and the
-/// user's build lock (two builds of one user never interleave).
+/// Opens a build's transaction, holding the user's build lock (two builds of one user never
+/// interleave). The change number is read before the items: an item written meanwhile is
+/// either read now or has a higher number, so the next build reads it (never lost, at worst
+/// built twice).
 pub async fn begin_build(
     pool: &PgPool,
     user_id: &str,

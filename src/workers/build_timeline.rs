@@ -1,5 +1,5 @@
 //! `BuildTimeline`: brings one user's timeline up to date with their items, in one
-//! transaction (one snapshot, the user's build lock).
+//! transaction under the user's build lock.
 //!
 //! - Nothing changed since the last build (the user's item change number is the one built
 //!   from, no entry marked dirty): nothing to do.
