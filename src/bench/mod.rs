@@ -116,8 +116,8 @@ pub async fn run(config: &Config, bench: Bench) -> anyhow::Result<()> {
         Bench::Timeline { items } => {
             let b = timeline::run(config, items).await?;
             println!(
-                "timeline: items={} entries={} full_build_s={:.2} pure_build_s={:.2} incremental_100_ms={:.0}",
-                b.items, b.entries, b.full_s, b.pure_s, b.incremental_ms
+                "timeline: items={} entries={} full_build_s={:.2} pure_build_s={:.2} incremental_100_ms={:.0} incremental_mid_100_ms={:.0}",
+                b.items, b.entries, b.full_s, b.pure_s, b.incremental_ms, b.incremental_mid_ms
             );
         }
         Bench::Normalize { items } => {

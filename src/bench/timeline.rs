@@ -1,7 +1,8 @@
 //! `lifesync bench timeline --items N`: the timeline build of one user holding N items, in a
 //! throw-away database: a full build (read every live item, build, replace every entry, one
 //! transaction) and the incremental build after a sync of 100 new items (the window around
-//! them), each the median of 5 runs; plus the pure builder alone on the same items.
+//! them), each the median of 5 runs, and after 100 items in the middle of the history (median
+//! of 3); plus the pure builder alone on the same items.
 //!
 //! The user's items span five years from one home city: everyday posts (half located), a trip
 //! every three weeks (flight out, hotel, flight back; located photos, captions naming the
@@ -28,6 +29,7 @@ pub struct TimelineBench {
     pub full_s: f64,
     pub pure_s: f64,
     pub incremental_ms: f64,
+    pub incremental_mid_ms: f64,
 }
 
 const DESTINATIONS: [(&str, &str, f64, f64); 8] = [
@@ -274,6 +276,26 @@ pub async fn run(config: &Config, count: usize) -> anyhow::Result<TimelineBench>
             incremental.push(t.elapsed().as_secs_f64() * 1000.0);
             eprintln!("bench timeline: incremental build after 100 items {:.1} ms ({} items read, full={:?})", incremental.last().expect("pushed"), o.items_read, o.full);
         }
+        let mut middle = Vec::new();
+        for round in 0..3u64 {
+            // 100 items in the middle of the history (a late-arriving mailbox, an old album).
+            let mut more = Gen {
+                n: gen.n + 10_000_000 * (round + 1),
+                rng: 0x51_7cc1 + round,
+                items: Vec::new(),
+            };
+            more.fill(start + Duration::days(900 + 40 * round as i64), 100);
+            insert(&pool, source, user, &more.items).await?;
+            let t = Instant::now();
+            let o = build_timeline::build_user(&pool, user, false).await?;
+            middle.push(t.elapsed().as_secs_f64() * 1000.0);
+            eprintln!(
+                "bench timeline: incremental build after 100 items mid-history {:.1} ms ({} items read, full={:?})",
+                middle.last().expect("pushed"),
+                o.items_read,
+                o.full
+            );
+        }
         let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM timeline_entries").fetch_one(&pool).await?;
         pool.close().await;
         anyhow::Ok(TimelineBench {
@@ -282,6 +304,7 @@ pub async fn run(config: &Config, count: usize) -> anyhow::Result<TimelineBench>
             full_s: median(full),
             pure_s,
             incremental_ms: median(incremental),
+            incremental_mid_ms: median(middle),
         })
     }
     .await;
