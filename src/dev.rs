@@ -190,6 +190,53 @@ async fn start_webhook_receiver(
     Ok(())
 }
 
+/// The demo user's trips and events, printed whenever a timeline build (after each sync that
+/// changed their items) changed them.
+async fn show_timeline(pool: sqlx::PgPool, base: String, jwt: String) {
+    let mut last_seq = None;
+    let mut last_shown = Vec::new();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let seq = db::timeline::built_seq(&pool, DEMO_USER)
+            .await
+            .ok()
+            .flatten();
+        if seq.is_none() || seq == last_seq {
+            continue;
+        }
+        last_seq = seq;
+        let mut shown = Vec::new();
+        for kind in ["trip", "event"] {
+            let filter = db::timeline::EntryFilter {
+                entry_type: Some(kind.into()),
+                ..Default::default()
+            };
+            let rows = db::timeline::list_for_user(&pool, DEMO_USER, &filter, 200)
+                .await
+                .unwrap_or_default();
+            shown.push(format!("dev: timeline: {} {kind}s", rows.len()));
+            // The latest five of each.
+            for r in rows.iter().take(5).rev() {
+                shown.push(format!(
+                    "dev: timeline {kind}: {} ({} – {})",
+                    r.title,
+                    r.start_at.format("%Y-%m-%d %H:%M UTC"),
+                    r.end_at.format("%Y-%m-%d %H:%M UTC")
+                ));
+            }
+        }
+        if shown != last_shown {
+            for line in &shown {
+                println!("{line}");
+            }
+            println!(
+                "dev: timeline: curl -s -H 'Authorization: Bearer {jwt}' {base}/api/v1/timeline"
+            );
+            last_shown = shown;
+        }
+    }
+}
+
 /// Development defaults for what dev must have and the environment did not set.
 fn with_dev_defaults(name: &str) -> Option<String> {
     env_var(name).or_else(|| match name {
@@ -436,6 +483,7 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
         });
     }
     tokio::spawn(show_progress(pool.clone()));
+    tokio::spawn(show_timeline(pool.clone(), base.clone(), jwt.clone()));
 
     let _ = terminated.await;
     eprintln!("dev: shutting down");

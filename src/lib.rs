@@ -22,7 +22,8 @@
 //! - engines: [`oauth`] (connect flows, OAuth state, token exchange and renewal), [`providers`]
 //!   (the `Provider` trait and the six provider clients, request classification, the shared
 //!   rate limiter), [`normalizer`] (adapts provider items to `lifesync-normalizer`),
-//!   [`webhooks`] (event types, Standard Webhooks signing, the guarded delivery client);
+//!   [`webhooks`] (event types, Standard Webhooks signing, the guarded delivery client),
+//!   [`timeline`] (trips, events and moments from a user's items; the embedded gazetteer);
 //! - storage: [`db`] (every SQL statement, by table; the connection and the migrations);
 //! - observability: [`metrics`] (every metric's name, description and recording function);
 //! - settings: [`config`] (every variable, read and validated once at start-up);
@@ -55,6 +56,7 @@ pub mod providers;
 pub mod sandbox_link;
 pub mod scheduler;
 pub mod services;
+pub mod timeline;
 pub mod tls;
 pub mod webhooks;
 pub mod workers;

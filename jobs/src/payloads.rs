@@ -35,8 +35,9 @@ pub mod queues {
     pub const FANOUT: &str = "fanout";
     pub const ERASE: &str = "erase";
     pub const WEBHOOKS: &str = "webhooks";
+    pub const TIMELINE: &str = "timeline";
     /// Every production queue.
-    pub const ALL: [&str; 5] = [OAUTH_COMPLETION, SYNC, FANOUT, ERASE, WEBHOOKS];
+    pub const ALL: [&str; 6] = [OAUTH_COMPLETION, SYNC, FANOUT, ERASE, WEBHOOKS, TIMELINE];
 }
 
 /// Full or incremental sync.
@@ -223,6 +224,27 @@ impl Job for DeliverWebhook {
     /// One job per delivery, however often the dispatcher offers it.
     fn job_id(&self) -> Option<String> {
         Some(format!("webhook-{}", self.delivery_id))
+    }
+}
+
+/// Bring a user's timeline up to date with their items (after a sync run that changed them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildTimeline {
+    pub version: u32,
+    pub user_id: String,
+}
+
+impl BuildTimeline {
+    pub const VERSION: u32 = 1;
+}
+
+impl Job for BuildTimeline {
+    const QUEUE: &'static str = queues::TIMELINE;
+    /// Idempotent (a build replaces what it rebuilds): retries are for outages only.
+    const MAX_ATTEMPTS: u32 = 5;
+    /// One build per user is queued or running: the build reads every change up to its start.
+    fn unique_key(&self) -> Option<String> {
+        Some(format!("timeline:{}", self.user_id))
     }
 }
 

@@ -225,9 +225,8 @@ impl AdminApi {
         &self,
         user: User,
         state: Data<&AppState>,
-        #[oai(validator(pattern = "^(oauth_completion|sync|fanout|erase|webhooks)$"))] queue: Query<
-            Option<String>,
-        >,
+        #[oai(validator(pattern = "^(oauth_completion|sync|fanout|erase|webhooks|timeline)$"))]
+        queue: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
     ) -> poem::Result<Json<DeadJobList>> {
         require_admin(&user)?;

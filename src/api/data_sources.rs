@@ -173,6 +173,15 @@ impl DataSourcesApi {
         )
         .await
         .map_err(ApiError::internal)?;
+        // The source's items leave the timeline now (the API shows only live items); the
+        // rebuild fixes the entries' dates, places and titles.
+        let job = lifesync_jobs::payloads::BuildTimeline {
+            version: lifesync_jobs::payloads::BuildTimeline::VERSION,
+            user_id: user.0.sub.clone(),
+        };
+        if let Err(e) = state.producer.enqueue(&job).await {
+            tracing::warn!(error = %e, "could not queue the timeline build");
+        }
         Ok(Disconnected::NoContent)
     }
 

@@ -20,6 +20,7 @@ mod oauth;
 pub mod rate_limit;
 mod spec;
 mod strict;
+mod timeline;
 mod users;
 mod webhooks;
 mod wire;
@@ -207,6 +208,8 @@ enum Tags {
     Webhooks,
     /// Operators only (`role: "admin"`)
     Admin,
+    /// Trips, events and moments built from the caller's items
+    Timeline,
 }
 
 /// The whole application as one endpoint.
@@ -221,6 +224,7 @@ pub fn app(state: AppState) -> impl poem::Endpoint {
             users::UsersApi,
             webhooks::WebhooksApi,
             admin::AdminApi,
+            timeline::TimelineApi,
         ),
         "lifesync",
         env!("CARGO_PKG_VERSION"),

@@ -12,6 +12,7 @@ pub mod queue;
 pub mod scale;
 mod scratch;
 pub mod sync;
+pub mod timeline;
 
 use clap::Subcommand;
 
@@ -72,6 +73,12 @@ pub enum Bench {
     /// PostgreSQL at size: loads N sources and M items (COPY, throw-away database) and
     /// measures the API's reads, the store path, a daily fan-out and a big source's deletion.
     Scale(scale::ScaleOptions),
+    /// The timeline of one user holding N items: a full build and the incremental build after
+    /// a sync of 100 items (throw-away database).
+    Timeline {
+        #[arg(long, default_value_t = 50_000)]
+        items: usize,
+    },
     /// Normalizes N realistic items (posts, captions, emails with markup) on one core.
     Normalize {
         #[arg(long, default_value_t = 100_000)]
@@ -105,6 +112,13 @@ pub async fn run(config: &Config, bench: Bench) -> anyhow::Result<()> {
         }
         Bench::Scale(o) => {
             println!("{}", scale::run(config, o).await?);
+        }
+        Bench::Timeline { items } => {
+            let b = timeline::run(config, items).await?;
+            println!(
+                "timeline: items={} entries={} full_build_s={:.2} pure_build_s={:.2} incremental_100_ms={:.0} incremental_mid_100_ms={:.0}",
+                b.items, b.entries, b.full_s, b.pure_s, b.incremental_ms, b.incremental_mid_ms
+            );
         }
         Bench::Normalize { items } => {
             let b = normalize::run(items);

@@ -13,6 +13,7 @@ pub mod duplicates;
 pub mod items;
 pub mod reconcile;
 pub mod sync_runs;
+pub mod timeline;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;

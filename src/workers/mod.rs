@@ -2,6 +2,7 @@
 //! A handler loads what it needs, calls providers and the normalizer, and writes through `db`;
 //! it returns a [`JobError`](lifesync_jobs::JobError) whose kind decides retry, delay or abort.
 
+pub mod build_timeline;
 pub mod deliver_webhook;
 pub mod erase_user;
 pub mod fanout;
@@ -12,7 +13,9 @@ use std::sync::Arc;
 
 use apalis_core::{monitor::Monitor, worker::builder::WorkerBuilder};
 use lifesync_jobs::{
-    payloads::{DeliverWebhook, EraseUser, OAuthCompletion, ScheduleFanout, SyncDataSource},
+    payloads::{
+        BuildTimeline, DeliverWebhook, EraseUser, OAuthCompletion, ScheduleFanout, SyncDataSource,
+    },
     runner::Handles,
     Job, Producer, RedisBackend, Store,
 };
@@ -100,5 +103,6 @@ pub fn register(
     job!(ScheduleFanout, 1, fanout::handle);
     job!(EraseUser, concurrency, erase_user::handle);
     job!(DeliverWebhook, concurrency, deliver_webhook::handle);
+    job!(BuildTimeline, concurrency, build_timeline::handle);
     monitor
 }

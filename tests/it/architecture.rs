@@ -21,7 +21,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("handlers", &["api", "workers", "scheduler"]),
     ("operations", &["services", "maintenance"]),
-    ("engines", &["oauth", "normalizer", "providers", "webhooks"]),
+    (
+        "engines",
+        &["oauth", "normalizer", "providers", "webhooks", "timeline"],
+    ),
     ("storage", &["db"]),
     ("observability", &["metrics"]),
     ("settings", &["config"]),

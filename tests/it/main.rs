@@ -14,7 +14,8 @@
 //! - `processes`: the `lifesync` binary as a process (CLI, dev, doctor, Procfile, logs,
 //!   metrics, observability, schema, TLS to the stores, normalize);
 //! - `sandbox`: the sandbox itself;
-//! - `webhooks`: signed event deliveries, retries, dead letters and the targets refused.
+//! - `webhooks`: signed event deliveries, retries, dead letters and the targets refused;
+//! - `timeline`: the life timeline (gazetteer, quality on the labelled fixture, job and API).
 
 // Tests read what was stored directly (clippy.toml's rule is for the product).
 #![allow(clippy::disallowed_methods)]
@@ -29,4 +30,5 @@ mod providers;
 mod sandbox;
 mod scheduling;
 mod sync;
+mod timeline;
 pub mod webhooks;

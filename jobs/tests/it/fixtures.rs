@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use lifesync_jobs::payloads::{
-    queues, DeliverWebhook, EraseUser, Job, OAuthCompletion, ScheduleFanout, SyncDataSource,
-    SyncMode, SyncTrigger,
+    queues, BuildTimeline, DeliverWebhook, EraseUser, Job, OAuthCompletion, ScheduleFanout,
+    SyncDataSource, SyncMode, SyncTrigger,
 };
 use serde::de::DeserializeOwned;
 
@@ -29,6 +29,7 @@ fn every_fixture_is_covered() {
     assert_eq!(
         names,
         vec![
+            "build_timeline.v1.json",
             "deliver_webhook.v1.json",
             "erase_user.v1.json",
             "oauth_completion.v1.json",
@@ -120,4 +121,12 @@ fn deliver_webhook_v1() {
     assert_eq!((j.version, j.delivery_id), (1, 4217));
     assert_eq!(j.job_id().unwrap(), "webhook-4217");
     assert_eq!(<DeliverWebhook as Job>::QUEUE, queues::WEBHOOKS);
+}
+
+#[test]
+fn build_timeline_v1() {
+    let j: BuildTimeline = load("build_timeline.v1.json");
+    assert_eq!((j.version, j.user_id.as_str()), (1, "user-42"));
+    assert_eq!(j.unique_key().unwrap(), "timeline:user-42");
+    assert_eq!(<BuildTimeline as Job>::QUEUE, queues::TIMELINE);
 }

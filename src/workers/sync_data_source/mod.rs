@@ -36,7 +36,7 @@ use std::collections::HashSet;
 
 use apalis_core::task::data::Data;
 use lifesync_jobs::{
-    payloads::{SyncDataSource, SyncMode, SyncTrigger},
+    payloads::{BuildTimeline, SyncDataSource, SyncMode, SyncTrigger},
     JobError, JobLease,
 };
 use serde_json::{json, Value};
@@ -47,7 +47,7 @@ use failure::{ended_elsewhere, failed, Failure};
 
 use super::SharedDeps;
 use crate::{
-    db::{data_sources, duplicates, items, reconcile, sync_runs},
+    db::{data_sources, duplicates, items, reconcile, sync_runs, timeline},
     domain::{DataSourceStatus, NormalizedItem, ProviderId},
     metrics,
     normalizer::{normalize, LinkSecret},
@@ -411,8 +411,30 @@ impl<'a> Run<'a> {
         if next.is_none() {
             metrics::sync_run_finished(&source.provider, job.trigger.as_str(), true);
             tracing::info!(mode = ?job.mode, trigger = job.trigger.as_str(), "sync run succeeded");
+            self.queue_timeline().await;
         }
         Ok(())
+    }
+}
+
+impl Run<'_> {
+    /// After a run that changed the user's items, their timeline build (one per user at a
+    /// time). A failure here only delays the timeline to the next run: logged, not fatal.
+    async fn queue_timeline(&self) {
+        let user_id = &self.source.user_id;
+        match timeline::needs_build(&self.deps.pool, user_id).await {
+            Ok(false) => {}
+            Ok(true) => {
+                let job = BuildTimeline {
+                    version: BuildTimeline::VERSION,
+                    user_id: user_id.clone(),
+                };
+                if let Err(e) = self.deps.producer.enqueue(&job).await {
+                    tracing::warn!(error = %e, "could not queue the timeline build");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check the timeline"),
+        }
     }
 }
 
