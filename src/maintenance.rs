@@ -2,7 +2,8 @@
 //! ending sync runs that have made no progress for the run deadline
 //! (`SYNC_RUN_DEADLINE_SECONDS`), so a lost job can never block its data source for good; and
 //! ending, within a minute, runs whose job died without ending them (its lease lost on the
-//! last attempt, a timeout, a panic), with the job's last error.
+//! last attempt, a timeout, a panic), with the job's last error; and queueing the timeline
+//! builds that a crash between a run's end and its enqueue left out.
 
 use std::time::Duration;
 
@@ -22,6 +23,26 @@ pub async fn sweep_stuck_runs(pool: PgPool, deadline: Duration, every: Duration)
             Err(e) => tracing::warn!(error = %e, "stuck-run sweep failed"),
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+/// Users offered per sweep of [`sweep_stale_timelines`].
+const STALE_TIMELINE_BATCH: i64 = 1000;
+
+/// Every `every`, queues the timeline builds that a crash or a dropped enqueue left out
+/// (`services::timeline::queue_stale`), until dropped.
+pub async fn sweep_stale_timelines(
+    pool: PgPool,
+    producer: lifesync_jobs::Producer,
+    every: Duration,
+) {
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) =
+            crate::services::timeline::queue_stale(&pool, &producer, STALE_TIMELINE_BATCH).await
+        {
+            tracing::warn!(error = %e, "stale-timeline sweep failed");
+        }
     }
 }
 

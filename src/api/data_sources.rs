@@ -175,11 +175,8 @@ impl DataSourcesApi {
         .map_err(ApiError::internal)?;
         // The source's items leave the timeline now (the API shows only live items); the
         // rebuild fixes the entries' dates, places and titles.
-        let job = lifesync_jobs::payloads::BuildTimeline {
-            version: lifesync_jobs::payloads::BuildTimeline::VERSION,
-            user_id: user.0.sub.clone(),
-        };
-        if let Err(e) = state.producer.enqueue(&job).await {
+        if let Err(e) = crate::services::timeline::request_build(&state.producer, &user.0.sub).await
+        {
             tracing::warn!(error = %e, "could not queue the timeline build");
         }
         Ok(Disconnected::NoContent)

@@ -114,6 +114,11 @@ pub async fn run_worker(
         store.clone(),
         SWEEP_PERIOD,
     ));
+    tokio::spawn(maintenance::sweep_stale_timelines(
+        pool.clone(),
+        lifesync_jobs::Producer::new(store.clone()),
+        SWEEP_PERIOD,
+    ));
     tokio::spawn(crate::services::webhooks::run_dispatcher(
         pool,
         lifesync_jobs::Producer::new(store.clone()),

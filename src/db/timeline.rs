@@ -86,6 +86,20 @@ pub async fn needs_build(pool: &PgPool, user_id: &str) -> sqlx::Result<bool> {
     .await
 }
 
+/// Up to `limit` users whose items changed after the change number their timeline was built
+/// from (or who have items and no timeline yet).
+pub async fn stale_users(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT c.user_id FROM item_change_counters c
+           LEFT JOIN timeline_state t ON t.user_id = c.user_id
+          WHERE c.seq > COALESCE(t.built_seq, -1)
+          LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// The times that changed after change `seq`: each changed item's time and event start
 /// (as stored), and the spans of the entries holding a changed item or marked dirty (an item
 /// of theirs was deleted). At most `limit` rows.

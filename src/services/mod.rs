@@ -9,5 +9,6 @@ pub mod erase;
 pub mod export;
 pub mod gauges;
 pub mod sync;
+pub mod timeline;
 pub mod user_limit;
 pub mod webhooks;

@@ -36,7 +36,7 @@ use std::collections::HashSet;
 
 use apalis_core::task::data::Data;
 use lifesync_jobs::{
-    payloads::{BuildTimeline, SyncDataSource, SyncMode, SyncTrigger},
+    payloads::{SyncDataSource, SyncMode, SyncTrigger},
     JobError, JobLease,
 };
 use serde_json::{json, Value};
@@ -47,7 +47,7 @@ use failure::{ended_elsewhere, failed, Failure};
 
 use super::SharedDeps;
 use crate::{
-    db::{data_sources, duplicates, items, reconcile, sync_runs, timeline},
+    db::{data_sources, duplicates, items, reconcile, sync_runs},
     domain::{DataSourceStatus, NormalizedItem, ProviderId},
     metrics,
     normalizer::{normalize, LinkSecret},
@@ -419,21 +419,15 @@ impl<'a> Run<'a> {
 
 impl Run<'_> {
     /// After a run that changed the user's items, their timeline build (one per user at a
-    /// time). A failure here only delays the timeline to the next run: logged, not fatal.
+    /// time). A failure here only delays the timeline to the workers' sweep: logged, not
+    /// fatal.
     async fn queue_timeline(&self) {
-        let user_id = &self.source.user_id;
-        match timeline::needs_build(&self.deps.pool, user_id).await {
-            Ok(false) => {}
-            Ok(true) => {
-                let job = BuildTimeline {
-                    version: BuildTimeline::VERSION,
-                    user_id: user_id.clone(),
-                };
-                if let Err(e) = self.deps.producer.enqueue(&job).await {
-                    tracing::warn!(error = %e, "could not queue the timeline build");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not check the timeline"),
+        let (pool, producer) = (&self.deps.pool, &self.deps.producer);
+        if let Err(e) =
+            crate::services::timeline::request_build_if_needed(pool, producer, &self.source.user_id)
+                .await
+        {
+            tracing::warn!(error = %e, "could not queue the timeline build");
         }
     }
 }

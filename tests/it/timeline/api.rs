@@ -331,3 +331,48 @@ async fn the_job_builds_the_timeline_the_api_serves_and_keeps_it_current() {
     }
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workers_sweep_queues_the_builds_that_no_run_queued() {
+    let app = TestApp::spawn().await;
+    let pool = app.db.pool.clone();
+    let user = "tl-swept";
+    let person = super::fixture::people().remove(1);
+    let mail = app
+        .db
+        .data_source(user, "google", "swept@example.com")
+        .await;
+    let social = app.db.data_source(user, "twitter", "4002").await;
+    // Items committed as by a run whose worker died before it queued the build.
+    store_items(&pool, mail, social, user, &person.items).await;
+    let producer = Producer::new(app.store.clone());
+    let offered = lifesync::services::timeline::queue_stale(&pool, &producer, 100)
+        .await
+        .unwrap();
+    assert_eq!(offered, 1, "the user whose items changed");
+    let deps = worker_deps(&pool, &app.store, sandbox_apps("http://127.0.0.1:9"), 50);
+    let (stop, stopped) = run_workers(&app.store, deps, &["timeline"], 2);
+    let built = eventually(60, || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT t.built_seq = c.seq FROM timeline_state t
+               JOIN item_change_counters c USING (user_id) WHERE t.user_id = $1",
+        )
+        .bind(user)
+        .fetch_optional(&pool)
+        .await
+        .unwrap()
+        .unwrap_or(false)
+    })
+    .await;
+    let _ = stop.send(());
+    stopped.await.unwrap();
+    assert!(built, "the swept build caught up with every change");
+    let entries = listed(&app, &token(user, 3600, None), "", 50).await;
+    assert_eq!(shown(&entries), expected(user, &person.items));
+    // Nothing is stale any more: the next sweep offers nobody.
+    let again = lifesync::services::timeline::queue_stale(&pool, &producer, 100)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    app.shutdown().await;
+}
