@@ -155,14 +155,16 @@ pub(super) fn bad(code: &'static str, message: &str) -> poem::Error {
     ApiError::BadRequest(code, message.to_string()).into()
 }
 
-fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+/// A keyset cursor (time, id), as the items and timeline pages issue it.
+pub(super) fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
         "{}|{id}",
         at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
     ))
 }
 
-fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
+/// The (time, id) of a cursor [`encode_cursor`] made; None for anything else.
+pub(super) fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(c)
         .ok()?;

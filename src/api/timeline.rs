@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -15,7 +14,12 @@ use poem_openapi::{
 };
 use uuid::Uuid;
 
-use super::{auth::User, error::ApiError, items::bad, AppState, Tags};
+use super::{
+    auth::User,
+    error::ApiError,
+    items::{bad, decode_cursor, encode_cursor},
+    AppState, Tags,
+};
 use crate::db::timeline::{self as db, EntryFilter, EntryRow};
 
 /// Where an entry took place.
@@ -175,23 +179,4 @@ async fn with_items(state: &AppState, rows: Vec<EntryRow>) -> Result<Vec<Entry>,
             })
         })
         .collect())
-}
-
-fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-        "{}|{id}",
-        at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-    ))
-}
-
-fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(c)
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (at, id) = text.split_once('|')?;
-    Some((
-        DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
-        id.parse().ok()?,
-    ))
 }

@@ -60,7 +60,9 @@ async fn dev_shows_a_synced_twitter_account_within_60_seconds() {
     let mut hook = None;
     while started.elapsed() < Duration::from_secs(90) && hook.is_none() {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            if line.starts_with("dev: webhook sync.succeeded (signature verified)") {
+            if line.starts_with("dev: webhook sync.succeeded (signature verified)")
+                && line.contains("\"provider\":\"twitter\"")
+            {
                 hook = Some(line);
             }
         }

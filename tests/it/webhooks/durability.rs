@@ -46,8 +46,17 @@ async fn a_worker_killed_mid_delivery_loses_nothing() {
 
     let mut second = worker();
     let got = receiver.wait_for(2, 90).await;
+    let recorded = eventually(30, || async {
+        sqlx::query_scalar::<_, String>("SELECT status FROM webhook_deliveries")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap()
+            == "delivered"
+    })
+    .await;
     let _ = second.kill();
     let _ = second.wait();
+    assert!(recorded, "the second worker recorded the delivery");
     assert_eq!(got.len(), 2, "sent again after the lease ran out");
     assert_eq!(got[1].id, got[0].id, "the same message");
     assert!(verifies(&endpoint.secret, &got[1]));
