@@ -33,7 +33,7 @@ M = [
  ('deterministic id idempotent', 'jobs/src/lua/enqueue.lua', "if ARGV[b + 5] == '1' and redis.call('EXISTS', jk) == 1 then", 'if false then', 'delivery', 'enqueue_by_deterministic_id_is_idempotent'),
  ('delayed jobs scheduled', 'jobs/src/lua/enqueue.lua', 'if delay > 0 then', 'if false then', 'delivery', 'delayed_jobs_wait_in_the_scheduled_set_until_due'),
  ('due jobs promoted', 'jobs/src/lua/claim.lua', "    redis.call('RPUSH', ready_key, unpack(due))", '', 'delivery', 'delayed_jobs_wait_in_the_scheduled_set_until_due'),
- ('retention: succeeded record expires', 'jobs/src/lua/ack.lua', "      redis.call('EXPIRE', jk, succ_ttl)", '', 'delivery', 'retention_expires_finished_jobs_and_memory_stays_flat'),
+ ('retention: succeeded record expires', 'jobs/src/lua/ack.lua', "      redis.call('EXPIRE', jk, succ_ttl_s)", '', 'delivery', 'retention_expires_finished_jobs_and_memory_stays_flat'),
  ('retention: dead record expires', 'jobs/src/lua/common.lua', "  redis.call('EXPIRE', jk, dead_ttl)", '', 'delivery', 'retention_expires_finished_jobs_and_memory_stays_flat'),
  ('retention: dead index trimmed', 'jobs/src/lua/claim.lua', "redis.call('ZREMRANGEBYSCORE', dead_key, '-inf', now - dead_ttl * 1000)", '', 'guarantees', 'the_dead_index_is_trimmed_to_the_dead_retention'),
  ('retention: success buckets expire', 'jobs/src/lua/ack.lua', "  redis.call('EXPIRE', bucket, succ_ttl + width)", '', 'guarantees', 'a_finished_jobs_unique_key_and_success_count_leave_no_lasting_keys'),
