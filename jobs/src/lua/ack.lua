@@ -11,6 +11,7 @@
 -- rather than indexed per job, so counting them costs O(1) per batch.
 -- Returns the number of records applied.
 local succ_ttl, dead_ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local succ_ttl_s = ARGV[3]
 local max_deferrals, n = tonumber(ARGV[5]), tonumber(ARGV[6])
 local applied, woke = 0, false
 local done, finished, ended = 0, {}, {}
@@ -20,15 +21,15 @@ local held = n > 0 and redis.call('HMGET', leases_key, unpack(ids)) or {}
 for i = 0, n - 1 do
   local b = 7 + i * 5
   local id, lease, outcome, delay, err = ARGV[b], ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 4]
-  local current, attempts, _, uniq = parse_lease(held[i + 1])
+  local current, attempts, _, uniq, attempts_s = parse_lease(held[i + 1])
   if current == lease and not ended[id] then
     ended[id] = true
     applied = applied + 1
     finished[#finished + 1] = id
     local jk = job_key(id)
     if outcome == 's' then
-      redis.call('HSET', jk, 'state', 'succeeded', 'attempts', attempts, 'finished_ms', now)
-      redis.call('EXPIRE', jk, succ_ttl)
+      redis.call('HSET', jk, 'state', 'succeeded', 'attempts', attempts_s, 'finished_ms', now_s)
+      redis.call('EXPIRE', jk, succ_ttl_s)
       done = done + 1
       release_unique(uniq, id)
     elseif outcome == 'h' then

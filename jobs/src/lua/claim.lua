@@ -48,7 +48,7 @@ local out = { -1 }
 if max_claim > 0 then
   local ids = redis.call('RPOP', ready_key, max_claim)
   if ids then
-    local deadline = now + lease_ms
+    local deadline = string.format('%d', now + lease_ms)
     -- Lease numbers come from one counter per queue, so none is ever issued twice; it starts
     -- at the clock (ms) so they all exceed the per-record numbers of the previous layout.
     local seq = seq_key
@@ -72,7 +72,7 @@ if max_claim > 0 then
         zargs[#zargs + 1] = deadline
         zargs[#zargs + 1] = id
         hargs[#hargs + 1] = id
-        hargs[#hargs + 1] = lease_entry(lease, attempt, worker, f[5])
+        hargs[#hargs + 1] = lease_entry(lease, attempt == 1 and '1' or attempt, worker, f[5])
         out[#out + 1] = id
         out[#out + 1] = f[1]
         out[#out + 1] = attempt

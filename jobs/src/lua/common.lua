@@ -15,18 +15,22 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local now = now_ms()
+-- A Lua number handed to redis.call or concatenated is formatted by sprintf each time (about a
+-- microsecond apiece here), so what a script writes per job is passed as a string made once.
+local now_s = string.format('%d', now)
 
 -- A lease's entry in the queue's `leases` hash (field: job id): lease number, attempt, time it
 -- was taken, worker, and the job's unique key. Kept here rather than in the job's record so a
 -- claim, a heartbeat and an ack touch one hash per batch instead of one record per job.
 local function lease_entry(lease, attempt, worker, uniq)
-  return lease .. ' ' .. attempt .. ' ' .. now .. ' ' .. worker .. '\n' .. (uniq or '')
+  return lease .. ' ' .. attempt .. ' ' .. now_s .. ' ' .. worker .. '\n' .. (uniq or '')
 end
--- Returns lease (string), attempt (number), worker, unique key ('' = none); nil for no entry.
+-- Returns lease (string), attempt (number), worker, unique key ('' = none), attempt (as
+-- stored, a string); nil for no entry.
 local function parse_lease(e)
   if not e then return nil end
   local l, a, w, u = string.match(e, '^(%d+) (%d+) %d+ ([^\n]*)\n(.*)$')
-  return l, tonumber(a), w, u
+  return l, tonumber(a), w, u, a
 end
 
 -- A job never run yet has what its first claim needs in the queue's `fresh` hash (field: id,

@@ -31,7 +31,7 @@ for i = 0, n - 1 do
     out[#out + 1] = 0
   else
     local fields = { 'queue', queue, 'payload', payload, 'state', 'ready',
-      'max_attempts', max_attempts, 'created_ms', now }
+      'max_attempts', max_attempts, 'created_ms', now_s }
     if uniq ~= '' then
       fields[#fields + 1] = 'unique'
       fields[#fields + 1] = uniq

@@ -1,11 +1,13 @@
 //! Guarantees of `jobs/README.md` that no other test pinned down: the deferral cap, the trim of
-//! the dead index to its retention, and the dead-lettering of an undecodable payload.
+//! the dead index to its retention, the dead-lettering of an undecodable payload, and a bare
+//! `Monitor` (no `runner::run_until`) returning only once its acks are in Redis.
 
 use std::time::Duration;
 
 use crate::common::*;
 use lifesync_jobs::{
-    probe::ProbeJob,
+    probe::{probe_monitor, ProbeJob},
+    runner::Handles,
     store::{AckRecord, Outcome},
 };
 use redis::AsyncCommands;
@@ -176,4 +178,79 @@ async fn a_finished_jobs_unique_key_and_success_count_leave_no_lasting_keys() {
     let ttl: i64 = conn.ttl(&buckets[0]).await.unwrap();
     assert!((86_400..=86_400 + 1_440).contains(&ttl), "bucket ttl {ttl}");
     env.cleanup().await;
+}
+
+/// Sets which script commands the private server's default user may run (plain commands stay).
+async fn scripts_allowed(url: &str, allowed: bool) {
+    let mut conn = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let (eval, evalsha) = if allowed {
+        ("+eval", "+evalsha")
+    } else {
+        ("-eval", "-evalsha")
+    };
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("default")
+        .arg(eval)
+        .arg(evalsha)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_monitor_returns_only_once_its_acks_are_in_redis() {
+    // A server of its own: the test takes the scripts away from its default user for a while,
+    // so the acks of jobs that finish during the shutdown fail and are retried.
+    let redis = PrivateRedis::start();
+    let env = Env::new(&redis.url(), fast_settings(&fresh_prefix())).await;
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let job = ProbeJob {
+            n,
+            sleep_ms: 600,
+            ..Default::default()
+        };
+        ids.push(env.enqueue(job).await);
+    }
+    // No `runner::run_until`: its grace-period hand-back would flush the acker itself.
+    let monitor = probe_monitor(
+        env.store.clone(),
+        env.recorder.clone(),
+        4,
+        Handles::default(),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(monitor.run_with_signal(async move {
+        let _ = stopped.await;
+        Ok(())
+    }));
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            env.runs().await.len() == 4
+        })
+        .await,
+        "the four jobs started"
+    );
+    scripts_allowed(&redis.url(), false).await;
+    stop.send(()).unwrap();
+    // The jobs end at 600 ms; their acks cannot reach Redis yet.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !run.is_finished(),
+        "the monitor returned while its acks were not in Redis"
+    );
+    scripts_allowed(&redis.url(), true).await;
+    tokio::time::timeout(Duration::from_secs(15), run)
+        .await
+        .expect("the monitor returns once the acks are in")
+        .unwrap()
+        .unwrap();
+    for id in &ids {
+        assert_eq!(env.state(id).await.as_deref(), Some("succeeded"), "{id}");
+    }
 }
