@@ -159,16 +159,7 @@ async fn a_rotated_secret_signs_beside_the_previous_one() {
     let new_secret = v["secret"].as_str().unwrap().to_string();
     assert_ne!(new_secret, endpoint.secret);
     // Shown once: reading the endpoint never shows a secret.
-    let read: serde_json::Value = hooks
-        .app
-        .get(
-            &format!("/api/v1/webhooks/{}", endpoint.id),
-            Some(&token(user, 3600, None)),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let read = read_endpoint(&hooks.app, user, endpoint.id).await;
     assert!(read.get("secret").is_none(), "{read}");
 
     assert_eq!(
@@ -261,16 +252,7 @@ async fn failed_attempts_back_off_honour_retry_after_and_stop_once_delivered() {
     assert!(tries.iter().all(|a| a["latency_ms"].as_i64().unwrap() >= 0));
     assert_eq!(tries[0]["delivery_status"], "delivered");
     assert!(delivered_counter() > before);
-    let read: serde_json::Value = hooks
-        .app
-        .get(
-            &format!("/api/v1/webhooks/{}", endpoint.id),
-            Some(&token(user, 3600, None)),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let read = read_endpoint(&hooks.app, user, endpoint.id).await;
     assert_eq!(read["status"], "active");
     assert!(
         read["failing_since"].is_null(),
@@ -319,16 +301,7 @@ async fn past_24_hours_a_delivery_dies_the_endpoint_fails_and_a_redrive_delivers
     })
     .await;
     assert!(dead, "the delivery's job is dead-lettered");
-    let read: serde_json::Value = hooks
-        .app
-        .get(
-            &format!("/api/v1/webhooks/{}", endpoint.id),
-            Some(&token(user, 3600, None)),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let read = read_endpoint(&hooks.app, user, endpoint.id).await;
     assert_eq!(read["status"], "failing", "{read}");
     let tries = attempts(&hooks.app, user, endpoint.id).await;
     assert_eq!(tries[0]["outcome"], "failed");
@@ -353,16 +326,7 @@ async fn past_24_hours_a_delivery_dies_the_endpoint_fails_and_a_redrive_delivers
     assert_eq!(got[2].id, got[0].id, "the same message");
     assert!(
         eventually(10, || async {
-            let read: serde_json::Value = hooks
-                .app
-                .get(
-                    &format!("/api/v1/webhooks/{}", endpoint.id),
-                    Some(&token(user, 3600, None)),
-                )
-                .await
-                .json()
-                .await
-                .unwrap();
+            let read = read_endpoint(&hooks.app, user, endpoint.id).await;
             read["status"] == "active"
         })
         .await

@@ -152,3 +152,15 @@ pub async fn attempts(app: &TestApp, user: &str, id: Uuid) -> Vec<serde_json::Va
     let v: serde_json::Value = r.json().await.unwrap();
     v["deliveries"].as_array().unwrap().clone()
 }
+
+/// `GET /api/v1/webhooks/{id}` as `user`.
+pub async fn read_endpoint(app: &TestApp, user: &str, id: Uuid) -> serde_json::Value {
+    let r = app
+        .get(
+            &format!("/api/v1/webhooks/{id}"),
+            Some(&token(user, 3600, None)),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
