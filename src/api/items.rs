@@ -1,12 +1,11 @@
 //! The caller's normalized items: filters and keyset pagination (newest first).
 
-use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::{param::Query, payload::Json, Object, OpenApi};
 use uuid::Uuid;
 
-use super::{auth::User, error::ApiError, AppState, Tags};
+use super::{auth::User, error::ApiError, keyset, AppState, Tags};
 use crate::db::items::{self, ItemFilter};
 
 /// A normalized item (text sanitized).
@@ -92,12 +91,7 @@ impl ItemsApi {
                 return Err(bad("invalid_parameter", "unknown category"));
             }
         }
-        let after = match cursor.0.as_deref() {
-            None => None,
-            Some(c) => {
-                Some(decode_cursor(c).ok_or_else(|| bad("invalid_cursor", "malformed cursor"))?)
-            }
-        };
+        let after = keyset::after(cursor.0.as_deref())?;
         let filter = ItemFilter {
             data_source_id: data_source_id.0,
             provider: provider.0,
@@ -110,11 +104,7 @@ impl ItemsApi {
         let rows = items::list_for_user(&state.read_pool, &user.0.sub, &filter, limit + 1)
             .await
             .map_err(ApiError::internal)?;
-        let more = rows.len() as i64 > limit;
-        let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
-        let next_cursor = more
-            .then(|| rows.last().map(|r| encode_cursor(r.occurred_at, r.id)))
-            .flatten();
+        let (rows, next_cursor) = keyset::page(rows, limit, |r| (r.occurred_at, r.id));
         let now = Utc::now();
         Ok(Json(ItemPage {
             items: rows.into_iter().map(|r| Item::from_row(r, now)).collect(),
@@ -153,25 +143,4 @@ impl Item {
 
 pub(super) fn bad(code: &'static str, message: &str) -> poem::Error {
     ApiError::BadRequest(code, message.to_string()).into()
-}
-
-/// A keyset cursor (time, id), as the items and timeline pages issue it.
-pub(super) fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-        "{}|{id}",
-        at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-    ))
-}
-
-/// The (time, id) of a cursor [`encode_cursor`] made; None for anything else.
-pub(super) fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(c)
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (at, id) = text.split_once('|')?;
-    Some((
-        DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
-        id.parse().ok()?,
-    ))
 }

@@ -16,6 +16,7 @@ pub mod error;
 mod health;
 mod input;
 mod items;
+mod keyset;
 mod oauth;
 pub mod rate_limit;
 mod spec;

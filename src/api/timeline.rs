@@ -14,12 +14,7 @@ use poem_openapi::{
 };
 use uuid::Uuid;
 
-use super::{
-    auth::User,
-    error::ApiError,
-    items::{bad, decode_cursor, encode_cursor},
-    AppState, Tags,
-};
+use super::{auth::User, error::ApiError, items::bad, keyset, AppState, Tags};
 use crate::db::timeline::{self as db, EntryFilter, EntryRow};
 
 /// Where an entry took place.
@@ -97,12 +92,7 @@ impl TimelineApi {
                 ));
             }
         }
-        let after = match cursor.0.as_deref() {
-            None => None,
-            Some(c) => {
-                Some(decode_cursor(c).ok_or_else(|| bad("invalid_cursor", "malformed cursor"))?)
-            }
-        };
+        let after = keyset::after(cursor.0.as_deref())?;
         let filter = EntryFilter {
             entry_type: entry_type.0,
             since: since.0,
@@ -112,11 +102,7 @@ impl TimelineApi {
         let rows = db::list_for_user(&state.read_pool, &user.0.sub, &filter, limit + 1)
             .await
             .map_err(ApiError::internal)?;
-        let more = rows.len() as i64 > limit;
-        let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
-        let next_cursor = more
-            .then(|| rows.last().map(|r| encode_cursor(r.start_at, r.id)))
-            .flatten();
+        let (rows, next_cursor) = keyset::page(rows, limit, |r| (r.start_at, r.id));
         let entries = with_items(&state, rows).await?;
         Ok(Json(EntryPage {
             entries,
