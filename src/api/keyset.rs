@@ -6,7 +6,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::items::bad;
+use super::error::ApiError;
 
 /// A row's key: its time and its id.
 pub type Key = (DateTime<Utc>, Uuid);
@@ -34,7 +34,11 @@ fn decode(c: &str) -> Option<Key> {
 /// did not issue is 400 `invalid_cursor`.
 pub fn after(cursor: Option<&str>) -> poem::Result<Option<Key>> {
     cursor
-        .map(|c| decode(c).ok_or_else(|| bad("invalid_cursor", "malformed cursor")))
+        .map(|c| {
+            decode(c).ok_or_else(|| {
+                ApiError::BadRequest("invalid_cursor", "malformed cursor".into()).into()
+            })
+        })
         .transpose()
 }
 
