@@ -98,6 +98,30 @@ impl SandboxState {
         self.hits[p.into().index()].load(Ordering::SeqCst)
     }
 
+    /// The ids of the items `account` holds at provider `p` (live ones: mail in every folder).
+    pub fn item_ids(&self, p: impl Into<Provider>, account: &str) -> Vec<String> {
+        match p.into() {
+            Provider::Twitter => self.twitter.ids(account),
+            Provider::Instagram => self.instagram.ids(account),
+            Provider::Google => self.google.ids(account),
+            Provider::Facebook => self.facebook.ids(account),
+            Provider::Linkedin => self.linkedin.ids(account),
+            Provider::Microsoft => self.microsoft.ids(account),
+        }
+    }
+
+    /// Adds `n` new items to `account` at provider `p`; returns their ids.
+    pub fn add_items(&self, p: impl Into<Provider>, account: &str, n: usize) -> Vec<String> {
+        match p.into() {
+            Provider::Twitter => self.twitter.add_tweets(account, n),
+            Provider::Instagram => self.instagram.add(account, n),
+            Provider::Google => self.google.add(account, n),
+            Provider::Facebook => self.facebook.add(account, n),
+            Provider::Linkedin => self.linkedin.add(account, n),
+            Provider::Microsoft => self.microsoft.add(account, n),
+        }
+    }
+
     pub(crate) fn hit(&self, p: Provider) {
         self.hits[p.index()].fetch_add(1, Ordering::SeqCst);
     }

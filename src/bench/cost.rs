@@ -64,33 +64,6 @@ fn account(p: ProviderId) -> (&'static str, usize) {
     }
 }
 
-/// The live ids of an account at provider `p` in the sandbox.
-fn live(state: &SandboxState, p: ProviderId, account: &str) -> usize {
-    match p {
-        ProviderId::Google => state.google.ids(account).len(),
-        ProviderId::Microsoft => state.microsoft.ids(account).len(),
-        ProviderId::Twitter => state.twitter.ids(account).len(),
-        ProviderId::Instagram => state.instagram.ids(account).len(),
-        ProviderId::Facebook => state.facebook.ids(account).len(),
-        ProviderId::Linkedin => state.linkedin.ids(account).len(),
-    }
-}
-
-/// Adds `n` items to an account at provider `p`.
-fn add(state: &SandboxState, p: ProviderId, account: &str, n: usize) {
-    if n == 0 {
-        return;
-    }
-    match p {
-        ProviderId::Google => drop(state.google.add(account, n)),
-        ProviderId::Microsoft => drop(state.microsoft.add(account, n)),
-        ProviderId::Twitter => drop(state.twitter.add_tweets(account, n)),
-        ProviderId::Instagram => drop(state.instagram.add(account, n)),
-        ProviderId::Facebook => drop(state.facebook.add(account, n)),
-        ProviderId::Linkedin => drop(state.linkedin.add(account, n)),
-    }
-}
-
 /// `only`: the providers to measure (empty: all six).
 pub async fn run(config: &Config, only: &[ProviderId]) -> anyhow::Result<Vec<ProviderCost>> {
     let scratch = super::scratch::Scratch::create(config).await?;
@@ -167,8 +140,8 @@ pub async fn run(config: &Config, only: &[ProviderId]) -> anyhow::Result<Vec<Pro
                     continue;
                 }
                 let (acct, size) = account(p);
-                add(&state, p, acct, size.saturating_sub(live(&state, p, acct)));
-                let items = live(&state, p, acct);
+                state.add_items(p, acct, size.saturating_sub(state.item_ids(p, acct).len()));
+                let items = state.item_ids(p, acct).len();
                 let token = state.issue_token_for(p, acct, 30 * 86_400);
                 let mut conn = pool.acquire().await?;
                 let ds =
@@ -190,7 +163,7 @@ pub async fn run(config: &Config, only: &[ProviderId]) -> anyhow::Result<Vec<Pro
                 let sync = |mode, trigger| measure(&state, &pool, &producer, p, ds, mode, trigger);
                 let first = sync(SyncMode::Full, SyncTrigger::Oauth).await?;
                 let daily = sync(SyncMode::Full, SyncTrigger::Daily).await?;
-                add(&state, p, acct, NEW_ITEMS);
+                state.add_items(p, acct, NEW_ITEMS);
                 let incremental = sync(SyncMode::Incremental, SyncTrigger::Incremental).await?;
                 eprintln!(
                     "bench cost: {p}: first {} req {} units, daily full {} req {} units, \

@@ -71,6 +71,30 @@ impl SyncHarness {
         adjust: impl FnOnce(&mut QueueSettings),
         route: impl FnOnce(&str) -> (Option<String>, Option<String>),
     ) -> Self {
+        let queues = ["oauth_completion", "sync", "fanout"];
+        Self::build(seed, batch_size, redis, adjust, route, &queues).await
+    }
+
+    /// With in-process workers for `queues` only: the others are left to worker processes
+    /// the test starts (and may kill).
+    pub async fn with_workers_for(
+        seed: u64,
+        batch_size: u32,
+        redis: RedisSettings,
+        adjust: impl FnOnce(&mut QueueSettings),
+        queues: &[&str],
+    ) -> Self {
+        Self::build(seed, batch_size, redis, adjust, |_| (None, None), queues).await
+    }
+
+    async fn build(
+        seed: u64,
+        batch_size: u32,
+        redis: RedisSettings,
+        adjust: impl FnOnce(&mut QueueSettings),
+        route: impl FnOnce(&str) -> (Option<String>, Option<String>),
+        queues: &[&str],
+    ) -> Self {
         let sandbox = TestSandbox::spawn(seed).await;
         let app =
             TestApp::spawn_routed(redis, Some(sandbox_oauth(&sandbox.base)), adjust, route).await;
@@ -79,7 +103,7 @@ impl SyncHarness {
             &app.store,
             &sandbox.twitter_base(),
             batch_size,
-            &["oauth_completion", "sync", "fanout"],
+            queues,
         );
         Self {
             app,
@@ -112,6 +136,24 @@ impl SyncHarness {
         user: &str,
         account: &str,
     ) -> Connected {
+        let completion = self.begin_connect(p, user, account).await;
+        let source = self.connected_source(&completion, user).await;
+        let run = self.first_run(source).await;
+        Connected {
+            source,
+            run: self.wait(run).await,
+        }
+    }
+
+    /// The OAuth flow of [`Self::connect`] up to the client's confirmation: authorize →
+    /// sandbox → callback → confirm. Returns the completion's id; its job connects the source
+    /// and queues the first sync.
+    pub async fn begin_connect(
+        &self,
+        p: lifesync::providers::ProviderId,
+        user: &str,
+        account: &str,
+    ) -> String {
         let r = self
             .app
             .get(
@@ -144,21 +186,26 @@ impl SyncHarness {
                 "",
             )
             .await;
-        assert_eq!(r.status(), 202, "confirm");
-        let c = self.app.wait_completion(&id, user).await;
-        assert_eq!(c["status"], "connected", "{p}: connection failed: {c}");
-        let ds: Uuid = c["data_source_id"].as_str().unwrap().parse().unwrap();
-        let run: Uuid = sqlx::query_scalar(
+        assert_eq!(r.status(), 202, "{p}: confirm");
+        id
+    }
+
+    /// Waits until `completion` connected its source; returns the source.
+    pub async fn connected_source(&self, completion: &str, user: &str) -> Uuid {
+        let c = self.app.wait_completion(completion, user).await;
+        assert_eq!(c["status"], "connected", "connection failed: {c}");
+        c["data_source_id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// The source's first run (trigger `oauth`), queued by its connection.
+    pub async fn first_run(&self, ds: Uuid) -> Uuid {
+        sqlx::query_scalar(
             "SELECT id FROM sync_runs WHERE data_source_id = $1 AND trigger = 'oauth'",
         )
         .bind(ds)
         .fetch_one(&self.app.db.pool)
         .await
-        .unwrap();
-        Connected {
-            source: ds,
-            run: self.wait(run).await,
-        }
+        .unwrap()
     }
 
     /// Starts a sync through the API and waits for its end.
