@@ -16,7 +16,6 @@ use lifesync_jobs::payloads::{SyncDataSource, SyncMode, SyncTrigger};
 use lifesync_jobs::{Producer, RedisSettings};
 use lifesync_sandbox::SandboxState;
 use lifesync_testkit::redis_cluster::LocalCluster;
-use redis::AsyncCommands;
 use uuid::Uuid;
 
 const SHARDS: u32 = 4;
@@ -240,7 +239,7 @@ async fn six_providers_sync_on_a_redis_cluster_through_a_killed_worker_and_failo
         assert_eq!(outcome.new as usize, want.len(), "{p}: counted once");
     }
 
-    // Nothing is left leased, queued, retrying or dead in any shard.
+    // Nothing is left leased (running), queued, retrying or dead in any shard.
     assert!(
         eventually(30, || async {
             let s = h.app.store.stats("sync").await.unwrap();
@@ -250,14 +249,6 @@ async fn six_providers_sync_on_a_redis_cluster_through_a_killed_worker_and_failo
         "{:?}",
         h.app.store.stats("sync").await
     );
-    let mut conn = h.app.store.connection();
-    for s in 0..SHARDS {
-        let leases: usize = conn
-            .hlen(h.app.store.queue_key("sync", s, "leases"))
-            .await
-            .unwrap();
-        assert_eq!(leases, 0, "shard {s} still holds leases");
-    }
 
     // The cluster, failed over twice, serves the next round: new items at every provider, a
     // full sync of every source through the API.
