@@ -5,11 +5,13 @@ use super::*;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// A database of this test's own, migrated, dropped by [`TestDb::drop`].
+/// A database of this test's own, migrated, dropped by [`TestDb::drop`] — or, when a test
+/// ends without it (a failed assertion, a forgotten shutdown), when the value is dropped.
 pub struct TestDb {
     pub pool: PgPool,
     pub url: String,
     name: String,
+    dropped: bool,
 }
 
 /// The PostgreSQL server tests use (`TEST_DATABASE_URL`, without a database name).
@@ -57,12 +59,18 @@ impl TestDb {
             .expect("PostgreSQL");
         let pool = lifesync::db::connect(&url, 5).await.unwrap();
         lifesync::db::migrate(&pool).await.unwrap();
-        Self { pool, url, name }
+        Self {
+            pool,
+            url,
+            name,
+            dropped: false,
+        }
     }
 
-    pub async fn drop(self) {
+    pub async fn drop(mut self) {
         self.pool.close().await;
         drop_db(&self.name).await;
+        self.dropped = true;
     }
 
     pub async fn user(&self, id: &str) {
@@ -154,4 +162,26 @@ pub struct RunOutcome {
 pub struct StoredItem {
     pub external_id: String,
     pub deleted: bool,
+}
+
+impl Drop for TestDb {
+    /// A test that ended without [`TestDb::drop`] (panicking, or never shutting down) still
+    /// leaves no database behind: dropped from a thread of its own, which may block here.
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(drop_db(&name));
+        })
+        .join();
+        if dropped.is_err() {
+            eprintln!("test database {} was not dropped", self.name);
+        }
+    }
 }
