@@ -129,7 +129,7 @@ async fn six_providers_sync_on_a_redis_cluster_through_a_killed_worker_and_failo
 
     // Connect the six sources; their first syncs start on that worker, slowed at the sandbox
     // and then held mid-request, so every job is in flight through what follows.
-    h.sandbox.state.faults.lock().unwrap().slow_ms = 1000;
+    h.sandbox.state.faults.lock().unwrap().slow_ms = 2000;
     let mut completions = Vec::new();
     for p in ProviderId::ALL {
         completions.push((p, h.begin_connect(p, "clu", account(p)).await));
