@@ -14,7 +14,7 @@ M = [
  ('heartbeat renews lease', 'jobs/src/lua/heartbeat.lua', "if #zargs > 0 then redis.call('ZADD', active_key, 'XX', unpack(zargs)) end", '', 'fencing', 'heartbeats_keep_a_job_that_outlives_its_lease_from_being_redelivered'),
  ('claim leases (active set)', 'jobs/src/lua/claim.lua', "    if #zargs > 0 then redis.call('ZADD', active_key, unpack(zargs)) end\n", '', 'processes', 'a_killed_workers_job_is_redelivered_with_the_next_attempt'),
  ('expired lease re-delivered', 'jobs/src/lua/claim.lua', "        redis.call('HSET', jk, 'state', 'ready')\n        redis.call('RPUSH', ready_key, id)", "        redis.call('HSET', jk, 'state', 'ready')", 'processes', 'a_killed_workers_job_is_redelivered_with_the_next_attempt'),
- ('attempt counted at claim', 'jobs/src/lua/claim.lua', 'local attempt = (tonumber(f[2]) or 0) + 1', 'local attempt = (tonumber(f[2]) or 0)', 'delivery', 'out_of_attempts_goes_dead_with_history'),
+ ('attempt counted when its lease ends', 'jobs/src/lua/ack.lua', 'local attempts = (tonumber(f[1]) or 0) + 1', 'local attempts = (tonumber(f[1]) or 0)', 'delivery', 'out_of_attempts_goes_dead_with_history'),
  ('expired lease out of attempts: dead', 'jobs/src/lua/claim.lua', 'if attempt >= tonumber(f[2]) then', 'if false then', 'processes', 'a_job_that_crashes_its_process_ends_dead_and_frees_its_unique_key'),
  ('failure out of attempts: dead', 'jobs/src/lua/ack.lua', "push_history(jk, attempts, 'failed', err)\n          if attempts >= max_att then", "push_history(jk, attempts, 'failed', err)\n          if false then", 'delivery', 'out_of_attempts_goes_dead_with_history'),
  ('failure history kept', 'jobs/src/lua/ack.lua', "push_history(jk, attempts, 'failed', err)", '', 'delivery', 'out_of_attempts_goes_dead_with_history'),
@@ -33,7 +33,8 @@ M = [
  ('deterministic id idempotent', 'jobs/src/lua/enqueue.lua', "if fixed and redis.call('EXISTS', jk) == 1 then", 'if false then', 'delivery', 'enqueue_by_deterministic_id_is_idempotent'),
  ('delayed jobs scheduled', 'jobs/src/lua/enqueue.lua', 'if delay > 0 then', 'if false then', 'delivery', 'delayed_jobs_wait_in_the_scheduled_set_until_due'),
  ('due jobs promoted', 'jobs/src/lua/claim.lua', "    redis.call('RPUSH', ready_key, unpack(due))", '', 'delivery', 'delayed_jobs_wait_in_the_scheduled_set_until_due'),
- ('retention: succeeded record expires', 'jobs/src/lua/ack.lua', "    redis.call('EXPIRE', dk, ttl)", '', 'delivery', 'retention_expires_finished_jobs_and_memory_stays_flat'),
+ ("retention: a fresh job's success expires", 'jobs/src/lua/ack.lua', "    redis.call('EXPIRE', dk, ttl)", '', 'guarantees', 'a_success_is_kept_for_the_retention_then_expires'),
+ ('retention: succeeded record expires', 'jobs/src/lua/ack.lua', "        redis.call('EXPIRE', jk, succ_ttl_s)", '', 'guarantees', 'a_success_is_kept_for_the_retention_then_expires'),
  ('retention: dead record expires', 'jobs/src/lua/common.lua', "  redis.call('EXPIRE', jk, dead_ttl)", '', 'delivery', 'retention_expires_finished_jobs_and_memory_stays_flat'),
  ('retention: dead index trimmed', 'jobs/src/lua/claim.lua', "redis.call('ZREMRANGEBYSCORE', dead_key, '-inf', now - dead_ttl * 1000)", '', 'guarantees', 'the_dead_index_is_trimmed_to_the_dead_retention'),
  ('retention: success buckets expire', 'jobs/src/lua/ack.lua', "  redis.call('EXPIRE', bucket, ttl)", '', 'guarantees', 'a_finished_jobs_unique_key_and_success_count_leave_no_lasting_keys'),
@@ -50,6 +51,7 @@ M = [
  ('forget leaves live jobs', 'jobs/src/lua/forget.lua', "if state == 'succeeded' or state == 'dead' then", 'if true then', 'delivery', 'finished_records_can_be_found_and_forgotten_live_ones_stay'),
  ('lease numbers never reissued', 'jobs/src/lua/claim.lua', "local top = redis.call('INCRBY', seq, #ids)\n    if top <= #ids then top = redis.call('INCRBY', seq, now) end", 'local top = #ids', 'fencing', 'a_stale_ack_cannot_overwrite_the_current_run'),
  ('a leased job reads active', 'jobs/src/lua/read.lua', "h[#h + 1] = 'active'", "h[#h + 1] = 'ready'", 'delivery', 'stats_match_the_stored_states_after_a_mixed_workload'),
+ ('expired lease counts its attempt', 'jobs/src/lua/claim.lua', 'attempt = (tonumber(f[1]) or 0) + ((parse_member(m) and 1) or 0)', 'attempt = (tonumber(f[1]) or 0)', 'processes', 'a_job_that_crashes_its_process_ends_dead_and_frees_its_unique_key'),
  ('summary and DEBUG job lines', 'jobs/src/backend.rs', '        crate::summary::log(&lane.queue, &lane.worker_id, lane.tally.take());\n    }\n}', '    }\n}', 'logs', 'job_lines_are_debug_with_an_info_summary_and_failures_at_warn')]
 only = sys.argv[1:]
 results = []
