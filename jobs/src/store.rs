@@ -877,7 +877,10 @@ impl Store {
             for shard in 0..self.settings.shards_of(&queue) {
                 let mut hashes = vec![(self.queue_key(&queue, shard, "fresh"), "ready")];
                 for b in succeeded_buckets(now_s, retention) {
-                    hashes.push((self.queue_key(&queue, shard, &format!("done:{b}")), "succeeded"));
+                    hashes.push((
+                        self.queue_key(&queue, shard, &format!("done:{b}")),
+                        "succeeded",
+                    ));
                 }
                 for (key, state) in hashes {
                     let mut cursor = 0u64;

@@ -305,10 +305,16 @@ async fn a_success_is_kept_for_the_retention_then_expires() {
     );
     let second = env.store.claim("probe", "w", 1).await.unwrap();
     assert_eq!(second.jobs.len(), 1);
-    assert_eq!((second.jobs[0].id.as_str(), second.jobs[0].attempt), (retried.as_str(), 2));
+    assert_eq!(
+        (second.jobs[0].id.as_str(), second.jobs[0].attempt),
+        (retried.as_str(), 2)
+    );
     assert_eq!(
         env.store
-            .ack("probe", &ack(&retried, second.jobs[0].lease, Outcome::Succeeded))
+            .ack(
+                "probe",
+                &ack(&retried, second.jobs[0].lease, Outcome::Succeeded)
+            )
             .await
             .unwrap(),
         1
@@ -324,7 +330,10 @@ async fn a_success_is_kept_for_the_retention_then_expires() {
         .unwrap();
     assert_eq!(buckets.len(), 1, "{buckets:?}");
     let ttl: i64 = conn.ttl(&buckets[0]).await.unwrap();
-    assert!((86_400..=86_400 + 1_440).contains(&ttl), "done bucket ttl {ttl}");
+    assert!(
+        (86_400..=86_400 + 1_440).contains(&ttl),
+        "done bucket ttl {ttl}"
+    );
 
     let rec = env.store.job(&retried).await.unwrap().unwrap();
     assert_eq!((rec.state.as_str(), rec.attempts), ("succeeded", 2));
