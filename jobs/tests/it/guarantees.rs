@@ -1,6 +1,7 @@
 //! Guarantees of `jobs/README.md` that no other test pinned down: the deferral cap, the trim of
-//! the dead index to its retention, the dead-lettering of an undecodable payload, and a bare
-//! `Monitor` (no `runner::run_until`) returning only once its acks are in Redis.
+//! the dead index to its retention, the dead-lettering of an undecodable payload, a bare
+//! `Monitor` (no `runner::run_until`) returning only once its acks are in Redis, and a success
+//! kept for the retention and then expiring (a fresh job's bucket, a retried job's record).
 
 use std::time::Duration;
 
