@@ -718,6 +718,7 @@ impl Store {
                 }
                 for chunk in missing.chunks(500) {
                     let mut inv = self.invocation(&self.scripts.read, &queue, shard);
+                    inv.arg(self.settings.succeeded_retention.as_secs());
                     for &i in chunk {
                         inv.arg(&ids[i]);
                     }
@@ -820,8 +821,11 @@ impl Store {
     }
 
     /// Walks every job record under the prefix (SCAN, about `count` keys a step, on every
-    /// master of a cluster), then hands each step's records to `visit`. Records may appear
-    /// twice or, when created during the walk, not at all (SCAN's guarantees).
+    /// master of a cluster), then hands each step's records to `visit`; then the jobs that have
+    /// no record (a fresh job, ready or on its first lease, and a fresh job's success), read
+    /// with HSCAN from each registered queue shard's `fresh` hash and `done:<t>` buckets. Jobs
+    /// may appear twice or, when created or changed during the walk, not at all (SCAN's
+    /// guarantees).
     pub async fn scan_jobs<F>(&self, count: usize, mut visit: F) -> Result<(), QueueError>
     where
         F: FnMut(Vec<JobBrief>),
@@ -865,6 +869,51 @@ impl Store {
                 .collect();
             visit(jobs);
         }
+        // Jobs without a record: fresh ones (ready or on their first lease) and fresh ones'
+        // successes, fields of each queue shard's `fresh` hash and `done:<t>` buckets.
+        let now_s = now_ms() / 1000;
+        let retention = self.settings.succeeded_retention.as_secs();
+        for queue in self.queues().await? {
+            for shard in 0..self.settings.shards_of(&queue) {
+                let mut hashes = vec![(self.queue_key(&queue, shard, "fresh"), "ready")];
+                for b in succeeded_buckets(now_s, retention) {
+                    hashes.push((
+                        self.queue_key(&queue, shard, &format!("done:{b}")),
+                        "succeeded",
+                    ));
+                }
+                for (key, state) in hashes {
+                    let mut cursor = 0u64;
+                    loop {
+                        let (next, flat): (u64, Vec<String>) = redis::cmd("HSCAN")
+                            .arg(&key)
+                            .arg(cursor)
+                            .arg("COUNT")
+                            .arg(count)
+                            .query_async(&mut conn)
+                            .await?;
+                        let jobs = flat
+                            .chunks_exact(2)
+                            .filter_map(|kv| {
+                                Some(JobBrief {
+                                    id: kv[0].clone(),
+                                    queue: queue.clone(),
+                                    state: state.to_string(),
+                                    payload: entry_payload(&kv[1], state == "succeeded")?,
+                                })
+                            })
+                            .collect::<Vec<_>>();
+                        if !jobs.is_empty() {
+                            visit(jobs);
+                        }
+                        if next == 0 {
+                            break;
+                        }
+                        cursor = next;
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
@@ -884,8 +933,9 @@ impl Store {
         self.per_id_batch(&self.scripts.remove, queue, ids).await
     }
 
-    /// Runs `script` (ARGV: key base, queue, id…) over `ids` on every shard of `queue` (the
-    /// shard of an id is not known from it), 500 per call; sums what each call returns.
+    /// Runs `script` (ARGV: key base, queue, succeeded retention in s, id…) over `ids` on every
+    /// shard of `queue` (the shard of an id is not known from it), 500 per call; sums what each
+    /// call returns.
     async fn per_id_batch(
         &self,
         script: &Script,
@@ -896,6 +946,7 @@ impl Store {
         for shard in 0..self.settings.shards_of(queue) {
             for chunk in ids.chunks(500) {
                 let mut inv = self.invocation(script, queue, shard);
+                inv.arg(self.settings.succeeded_retention.as_secs());
                 for id in chunk {
                     inv.arg(id);
                 }
@@ -924,6 +975,20 @@ impl Store {
         }
         Ok(total)
     }
+}
+
+/// The payload of a `fresh` entry (`max_attempts⏎unique⏎created_ms⏎payload`) or, `done`, of a
+/// `done:<t>` field (`attempts⏎finished_ms⏎created_ms⏎max_attempts⏎unique⏎payload`); None for
+/// a `fresh` entry of the previous layout (its job has a record).
+fn entry_payload(entry: &str, done: bool) -> Option<String> {
+    let parts: Vec<&str> = entry.splitn(if done { 6 } else { 4 }, '\n').collect();
+    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let ok = if done {
+        parts.len() == 6 && parts[..4].iter().all(|p| numeric(p))
+    } else {
+        parts.len() == 4 && numeric(parts[0]) && numeric(parts[2])
+    };
+    ok.then(|| parts[parts.len() - 1].to_string())
 }
 
 /// Start times (s) of the success-count buckets that overlap the retention window ending at

@@ -3,8 +3,9 @@
 -- then claims up to max_claim ready jobs for worker_id.
 -- Returns { wait_ms, id, payload, attempts, lease, max_attempts, deferrals, ... } where wait_ms is the time
 -- until the next scheduled, retrying or lease-expiry event (-1: none).
--- A claimed job's lease lives in the active set (deadline) and the `leases` hash (number,
--- attempt, worker); its record is only written when the lease ends (ack, reap).
+-- A claimed job's lease is its member `<id> <lease>` of the active set (see `lease_member`);
+-- nothing of the job is written: a fresh job's `fresh` entry stays its record, another job's
+-- record keeps the attempts of its ended leases (so a leased job's attempt is one more).
 local worker, max_claim = ARGV[3], tonumber(ARGV[4])
 local lease_ms, batch, dead_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
@@ -22,17 +23,34 @@ end
 
 local expired = redis.call('ZRANGEBYSCORE', active_key, '-inf', now, 'LIMIT', 0, batch)
 if #expired > 0 then
-  local held = redis.call('HMGET', leases_key, unpack(expired))
   redis.call('ZREM', active_key, unpack(expired))
-  redis.call('HDEL', leases_key, unpack(expired))
-  for i, id in ipairs(expired) do
+  -- Leases of the previous layout: the member is the bare id, its entry in the `leases` hash.
+  local held = redis.call('HMGET', leases_key, unpack(expired))
+  for i, m in ipairs(expired) do
+    local id, attempt, by = m, nil, nil
+    if held[i] then
+      redis.call('HDEL', leases_key, m)
+      local _, a, w = parse_lease(held[i])
+      attempt, by = a, w
+    else
+      id = parse_member(m) or m
+    end
     local jk = job_key(id)
+    local max_attempts, uniq, created, payload = parse_fresh(redis.call('HGET', fresh_key, id))
+    if payload then
+      materialize(jk, max_attempts, uniq, created, payload)
+      redis.call('HDEL', fresh_key, id)
+    end
     local f = redis.call('HMGET', jk, 'attempts', 'max_attempts', 'unique', 'lock_by')
-    local _, attempt, by = parse_lease(held[i])
-    -- No entry: leased by a worker of the previous layout, which kept the lease in the record.
-    attempt, by = attempt or tonumber(f[1]) or 0, by or f[4]
+    if not attempt then
+      -- This layout: the record holds the attempts of ended leases. A bare id without a
+      -- `leases` entry: the oldest layout, whose claim raised the record's attempts.
+      attempt = (tonumber(f[1]) or 0) + ((parse_member(m) and 1) or 0)
+      by = f[4]
+    end
     if f[2] then
-      push_history(jk, attempt, 'lease_expired', 'lease expired: worker ' .. (by or '?') .. ' lost')
+      push_history(jk, attempt, 'lease_expired',
+        'lease expired: ' .. (by and ('worker ' .. by) or 'its worker') .. ' lost')
       redis.call('HSET', jk, 'attempts', attempt)
       if attempt >= tonumber(f[2]) then
         bury(id, jk, f[3], dead_ttl)
@@ -50,42 +68,43 @@ if max_claim > 0 then
   if ids then
     local deadline = string.format('%d', now + lease_ms)
     -- Lease numbers come from one counter per queue, so none is ever issued twice; it starts
-    -- at the clock (ms) so they all exceed the per-record numbers of the previous layout.
+    -- at the clock (ms) so they all exceed the per-record numbers of the previous layouts.
     local seq = seq_key
     local top = redis.call('INCRBY', seq, #ids)
     if top <= #ids then top = redis.call('INCRBY', seq, now) end
     local lease = top - #ids
-    local zargs, hargs, taken = {}, {}, {}
+    local zargs, taken = {}, {}
     local fresh = redis.call('HMGET', fresh_key, unpack(ids))
     for i, id in ipairs(ids) do
-      local max_attempts, uniq, payload = parse_fresh(fresh[i])
+      local max_attempts, _, _, payload = parse_fresh(fresh[i])
       local f
       if payload then
-        f = { payload, 0, max_attempts, 0, uniq }
-        taken[#taken + 1] = id
+        f = { payload, 0, max_attempts, 0 }
       else
-        f = redis.call('HMGET', job_key(id), 'payload', 'attempts', 'max_attempts', 'deferrals', 'unique')
+        f = redis.call('HMGET', job_key(id), 'payload', 'attempts', 'max_attempts', 'deferrals')
+        -- An entry of the previous layout (beside a record) goes with its first claim.
+        local old = old_fresh_payload(fresh[i])
+        if old then
+          taken[#taken + 1] = id
+          f[1] = f[1] or old
+        end
       end
       if f[1] then
         local attempt = (tonumber(f[2]) or 0) + 1
         lease = lease + 1
+        local ls = string.format('%d', lease)
         zargs[#zargs + 1] = deadline
-        zargs[#zargs + 1] = id
-        hargs[#hargs + 1] = id
-        hargs[#hargs + 1] = lease_entry(lease, attempt == 1 and '1' or attempt, worker, f[5])
+        zargs[#zargs + 1] = lease_member(id, ls)
         out[#out + 1] = id
         out[#out + 1] = f[1]
         out[#out + 1] = attempt
-        out[#out + 1] = lease
+        out[#out + 1] = ls
         out[#out + 1] = tonumber(f[3])
         out[#out + 1] = tonumber(f[4] or '0') or 0
       end
     end
     if #taken > 0 then redis.call('HDEL', fresh_key, unpack(taken)) end
-    if #zargs > 0 then
-      redis.call('ZADD', active_key, unpack(zargs))
-      redis.call('HSET', leases_key, unpack(hargs))
-    end
+    if #zargs > 0 then redis.call('ZADD', active_key, unpack(zargs)) end
   end
   -- More is ready than this worker took: wake another idle worker (a chain of wake-ups).
   if redis.call('LLEN', ready_key) > 0 then wake() end

@@ -1,9 +1,10 @@
 -- Shared helpers, prepended to every script (scripts are built as common .. body).
 -- Every key of one queue shard carries the shard's hash tag `{P:Q}` (shard 0) or `{P:Q:s}`, so
 -- a script touches one slot (Redis Cluster). The shard's fixed keys come in KEYS:
---   1 ready, 2 fresh, 3 scheduled, 4 retrying, 5 active, 6 leases, 7 lease_seq, 8 dead, 9 wake
+--   1 ready, 2 fresh, 3 scheduled, 4 retrying, 5 active, 6 leases (previous layout), 7 lease_seq,
+--   8 dead, 9 wake
 -- ARGV[1] is the shard's key base `{P:Q…}:` — the same tag — under which the keys named by ids
--- read inside the script live (`job:<id>`, `unique:<key>`, `succeeded:<t>`): always the
+-- read inside the script live (`job:<id>`, `unique:<key>`, `succeeded:<t>`, `done:<t>`): always the
 -- declared keys' slot. ARGV[2] is the queue. See jobs/README.md for the layout.
 local base, queue = ARGV[1], ARGV[2]
 local ready_key, fresh_key, scheduled_key, retrying_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -19,30 +20,88 @@ local now = now_ms()
 -- microsecond apiece here), so what a script writes per job is passed as a string made once.
 local now_s = string.format('%d', now)
 
--- A lease's entry in the queue's `leases` hash (field: job id): lease number, attempt, time it
--- was taken, worker, and the job's unique key. Kept here rather than in the job's record so a
--- claim, a heartbeat and an ack touch one hash per batch instead of one record per job.
-local function lease_entry(lease, attempt, worker, uniq)
-  return lease .. ' ' .. attempt .. ' ' .. now_s .. ' ' .. worker .. '\n' .. (uniq or '')
-end
--- Returns lease (string), attempt (number), worker, unique key ('' = none), attempt (as
--- stored, a string); nil for no entry.
+-- A lease is one member of the queue's `active` set, `<id> <lease number>` scored by its
+-- deadline: a claim adds it, a heartbeat renews it only while it is there (ZMSCORE, ZADD XX)
+-- and an ack applies only while it is there (ZMSCORE), then removes it — all per batch. The
+-- worker rebuilds the member from the (id, lease) it was handed, so a stale ack or heartbeat
+-- (the job was reaped and leased again under a new number) names a member that is gone.
+local function lease_member(id, lease) return id .. ' ' .. lease end
+-- Returns id and lease (string) of a member; nil for a bare id (a layout before this one).
+local function parse_member(m) return string.match(m, '^(.*) (%d+)$') end
+
+-- The previous layout's entry in the queue's `leases` hash (field: job id): lease number,
+-- attempt, time taken, worker, and the job's unique key. Only reaped now (after an upgrade).
+-- Returns lease (string), attempt (number), worker, unique key; nil for no entry.
 local function parse_lease(e)
   if not e then return nil end
   local l, a, w, u = string.match(e, '^(%d+) (%d+) %d+ ([^\n]*)\n(.*)$')
-  return l, tonumber(a), w, u, a
+  return l, tonumber(a), w, u
 end
 
--- A job never run yet has what its first claim needs in the queue's `fresh` hash (field: id,
--- value `max_attempts \n unique \n payload`), written by enqueue and taken by that claim with
--- one HMGET and one HDEL per batch, so claiming it reads no record.
-local function fresh_entry(max_attempts, uniq, payload)
-  return max_attempts .. '\n' .. uniq .. '\n' .. payload
+-- A job enqueued with a generated id and no delay has no record until its first lease ends in
+-- anything but success: its entry in the queue's `fresh` hash (field: id, value
+-- `max_attempts \n unique \n created_ms \n payload`) is its record while it is ready or
+-- leased for its first attempt. A claim reads it (one HMGET per batch) and leaves it; the ack of
+-- a success moves it to the `done:<t>` bucket (one HSET and one HDEL per batch), any other end
+-- turns it into a record (`materialize`).
+local function fresh_entry(max_attempts, uniq, created, payload)
+  return max_attempts .. '\n' .. uniq .. '\n' .. created .. '\n' .. payload
 end
--- Returns max_attempts, unique, payload; nil for no entry.
+-- Returns max_attempts, unique, created_ms, payload; nil for no entry or an entry of the
+-- previous layout (`max_attempts \n unique \n payload`, written beside a record).
 local function parse_fresh(e)
   if not e then return nil end
-  return string.match(e, '^(%d+)\n([^\n]*)\n(.*)$')
+  return string.match(e, '^(%d+)\n([^\n]*)\n(%d+)\n(.*)$')
+end
+-- The payload of a previous layout's entry (its job has a record); nil otherwise.
+local function old_fresh_payload(e)
+  if not e or parse_fresh(e) then return nil end
+  return string.match(e, '^%d+\n[^\n]*\n(.*)$')
+end
+
+-- Writes a fresh job's record as enqueue used to (its `fresh` entry is left to the caller).
+local function materialize(jk, max_attempts, uniq, created, payload)
+  local fields = { 'queue', queue, 'payload', payload, 'state', 'ready',
+    'max_attempts', max_attempts, 'created_ms', created }
+  if uniq ~= '' then
+    fields[#fields + 1] = 'unique'
+    fields[#fields + 1] = uniq
+  end
+  redis.call('HSET', jk, unpack(fields))
+end
+
+-- Successes of fresh jobs are kept per time bucket: `done:<t>` (hash, field: id, value
+-- `attempts \n finished_ms \n created_ms \n max_attempts \n unique \n payload`), t and expiry as
+-- the `succeeded:<t>` counters. `done_buckets(succ_ttl)` lists the keys that may hold one.
+local function bucket_width(succ_ttl) return math.max(1, math.floor(succ_ttl / 60)) end
+local function done_entry(attempts, created, max_attempts, uniq, payload)
+  return attempts .. '\n' .. now_s .. '\n' .. created .. '\n' .. max_attempts .. '\n' .. uniq .. '\n' .. payload
+end
+local function parse_done(e)
+  if not e then return nil end
+  return string.match(e, '^(%d+)\n(%d+)\n(%d+)\n(%d+)\n([^\n]*)\n(.*)$')
+end
+local function done_buckets(succ_ttl)
+  local width = bucket_width(succ_ttl)
+  local now_sec = math.floor(now / 1000)
+  local start = math.floor(now_sec / width) * width
+  local keys = {}
+  while start + width > now_sec - succ_ttl and #keys < 62 do
+    local k = base .. 'done:' .. string.format('%d', start)
+    if redis.call('EXISTS', k) == 1 then keys[#keys + 1] = k end
+    start = start - width
+  end
+  return keys
+end
+
+-- The leases held now, as id -> member (one read of the active set; for admin paths).
+local function leased_members()
+  local map = {}
+  for _, m in ipairs(redis.call('ZRANGE', active_key, 0, -1)) do
+    local id = parse_member(m)
+    map[id or m] = m
+  end
+  return map
 end
 
 -- Releases a unique key, but only while it still points at this job.

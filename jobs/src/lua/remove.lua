@@ -1,23 +1,30 @@
--- ARGV: key base, queue, id...
--- Deletes jobs of this queue whatever their state: the record; its entry in the ready list
--- (LREM: O(length of the list), only for a job that is ready — a leased job's record reads
--- ready too, and its lease entry spares it the scan), in the `fresh` hash, in the scheduled,
--- retrying, active and dead sets; its lease in the `leases` hash; and its unique key while
--- that still points at it. A worker holding one of them finds its lease gone: its heartbeat
--- reports the lease lost and its ack is ignored (both check the `leases` hash), so nothing is
--- written back.
+-- ARGV: key base, queue, succeeded_ttl_s, id...
+-- Deletes jobs of this queue whatever their state: the record or the fresh job's `fresh`
+-- entry or `done:<t>` field; its entry in the ready list (LREM: O(length of the list), only for
+-- a job that is ready and not leased — the active set is read once per call to know); its
+-- lease (member of the active set) and its entry in the scheduled, retrying and dead sets; and
+-- its unique key while that still points at it. A worker holding one of them finds its lease
+-- gone: its heartbeat reports the lease lost and its ack is ignored (both need the member), so
+-- nothing is written back.
 -- Success counts already in the `succeeded:<t>` buckets stay (they are history, not records).
 -- Ids of other queues or without a record are skipped. Returns how many records were deleted.
 local n = 0
-for i = 3, #ARGV do
+local leased = leased_members()
+local ids = {}
+for i = 4, #ARGV do
   local id = ARGV[i]
+  ids[#ids + 1] = id
   local jk = job_key(id)
   local f = redis.call('HMGET', jk, 'queue', 'state', 'unique')
+  local max_attempts, uniq, created, payload = parse_fresh(redis.call('HGET', fresh_key, id))
+  if payload then f = { queue, 'ready', uniq } end
   if f[1] == queue then
-    if f[2] == 'ready' and redis.call('HEXISTS', leases_key, id) == 0 then
+    if leased[id] then
+      redis.call('ZREM', active_key, leased[id])
+    elseif f[2] == 'ready' then
       redis.call('LREM', ready_key, 0, id)
     end
-    for _, set in ipairs({ 'scheduled', 'retrying', 'active', 'dead' }) do
+    for _, set in ipairs({ 'scheduled', 'retrying', 'dead' }) do
       redis.call('ZREM', set_key[set], id)
     end
     redis.call('HDEL', leases_key, id)
@@ -25,6 +32,11 @@ for i = 3, #ARGV do
     release_unique(f[3], id)
     redis.call('DEL', jk)
     n = n + 1
+  end
+end
+if #ids > 0 then
+  for _, dk in ipairs(done_buckets(tonumber(ARGV[3]))) do
+    n = n + redis.call('HDEL', dk, unpack(ids))
   end
 end
 return n

@@ -1,6 +1,7 @@
 //! Guarantees of `jobs/README.md` that no other test pinned down: the deferral cap, the trim of
-//! the dead index to its retention, the dead-lettering of an undecodable payload, and a bare
-//! `Monitor` (no `runner::run_until`) returning only once its acks are in Redis.
+//! the dead index to its retention, the dead-lettering of an undecodable payload, a bare
+//! `Monitor` (no `runner::run_until`) returning only once its acks are in Redis, and a success
+//! kept for the retention and then expiring (a fresh job's bucket, a retried job's record).
 
 use std::time::Duration;
 
@@ -253,4 +254,94 @@ async fn a_bare_monitor_returns_only_once_its_acks_are_in_redis() {
     for id in &ids {
         assert_eq!(env.state(id).await.as_deref(), Some("succeeded"), "{id}");
     }
+}
+
+/// A success is kept for the retention and then expires: a fresh job's (no record: its
+/// `fresh` entry moves to the `done:<t>` bucket of the moment) in that bucket, which expires
+/// with the retention plus one bucket width; a retried job's in its record, which expires with
+/// the retention. Both read back as succeeded meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_is_kept_for_the_retention_then_expires() {
+    let env = Env::shared().await;
+    let mut conn = env.recorder.conn.clone();
+    let fresh = env
+        .enqueue(ProbeJob {
+            n: 1,
+            ..Default::default()
+        })
+        .await;
+    let retried = env
+        .enqueue(ProbeJob {
+            n: 2,
+            ..Default::default()
+        })
+        .await;
+    let ack = |id: &str, lease: u64, outcome: Outcome| {
+        vec![AckRecord {
+            id: id.to_string(),
+            lease,
+            shard: 0,
+            outcome,
+        }]
+    };
+    let first = env.store.claim("probe", "w", 2).await.unwrap();
+    let lease = |id: &str| first.jobs.iter().find(|j| j.id == id).unwrap().lease;
+    assert_eq!(
+        env.store
+            .ack("probe", &ack(&fresh, lease(&fresh), Outcome::Succeeded))
+            .await
+            .unwrap(),
+        1
+    );
+    let failed = Outcome::Failed {
+        delay: Duration::ZERO,
+        error: "once".into(),
+    };
+    assert_eq!(
+        env.store
+            .ack("probe", &ack(&retried, lease(&retried), failed))
+            .await
+            .unwrap(),
+        1
+    );
+    let second = env.store.claim("probe", "w", 1).await.unwrap();
+    assert_eq!(second.jobs.len(), 1);
+    assert_eq!(
+        (second.jobs[0].id.as_str(), second.jobs[0].attempt),
+        (retried.as_str(), 2)
+    );
+    assert_eq!(
+        env.store
+            .ack(
+                "probe",
+                &ack(&retried, second.jobs[0].lease, Outcome::Succeeded)
+            )
+            .await
+            .unwrap(),
+        1
+    );
+
+    let rec = env.store.job(&fresh).await.unwrap().unwrap();
+    assert_eq!((rec.state.as_str(), rec.attempts), ("succeeded", 1));
+    assert!(rec.payload.contains("\"n\":1"), "{}", rec.payload);
+    assert!(rec.finished_ms.is_some());
+    let buckets: Vec<String> = conn
+        .keys(format!("{{{}:probe}}:done:*", env.prefix))
+        .await
+        .unwrap();
+    assert_eq!(buckets.len(), 1, "{buckets:?}");
+    let ttl: i64 = conn.ttl(&buckets[0]).await.unwrap();
+    assert!(
+        (86_400..=86_400 + 1_440).contains(&ttl),
+        "done bucket ttl {ttl}"
+    );
+
+    let rec = env.store.job(&retried).await.unwrap().unwrap();
+    assert_eq!((rec.state.as_str(), rec.attempts), ("succeeded", 2));
+    let ttl: i64 = conn
+        .ttl(format!("{{{}:probe}}:job:{retried}", env.prefix))
+        .await
+        .unwrap();
+    assert!((86_390..=86_400).contains(&ttl), "record ttl {ttl}");
+    env.cleanup().await;
 }

@@ -7,7 +7,7 @@
 //! | `{P:oauth}:refresh:<source>` and any other `{P:oauth}:` key naming one of their sources | the source ids |
 //! | `P:ratelimit:api:user:<hash>` | the user id |
 //! | `{P:ratelimit:<provider>}:account:<account>` | the sources' accounts (a bucket another user shares only restarts) |
-//! | `{P:<queue>[:<shard>]}:job:<id>` whose payload names the user or one of their sources, in any state, with its queue entries and unique key (`{P:<queue>…}:unique:sync:<source>`) | SCAN `{P:*}:job:*` (every master of a cluster), then [`Store::remove_jobs`] |
+//! | `{P:<queue>[:<shard>]}:job:<id>`, or a fresh job's field of `{P:<queue>…}:fresh` / `…:done:<t>`, whose payload names the user or one of their sources, in any state, with its queue entries and unique key (`{P:<queue>…}:unique:sync:<source>`) | [`Store::scan_jobs`]: SCAN `{P:*}:job:*` (every master of a cluster) and HSCAN of each queue's `fresh` and `done:<t>` hashes, then [`Store::remove_jobs`] |
 //!
 //! A job of theirs goes whatever its state: queued, scheduled for later, waiting for a
 //! retry, dead-lettered, succeeded, or held by a worker at this moment. The queue removes
