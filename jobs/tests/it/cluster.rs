@@ -121,11 +121,16 @@ async fn a_sharded_queue_on_a_cluster_survives_a_killed_worker_and_master_failov
     );
     let mut conn = env.store.connection();
     for s in 0..SHARDS {
-        let leases: usize = conn
+        // Leases are members of the active set (the previous layout's `leases` hash too).
+        let active: usize = conn
+            .zcard(env.store.queue_key("probe", s, "active"))
+            .await
+            .unwrap();
+        let old: usize = conn
             .hlen(env.store.queue_key("probe", s, "leases"))
             .await
             .unwrap();
-        assert_eq!(leases, 0, "shard {s} still holds leases");
+        assert_eq!((active, old), (0, 0), "shard {s} still holds leases");
     }
     // The finished jobs released their unique keys: the same keys enqueue anew.
     let third = env
