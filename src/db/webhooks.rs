@@ -353,7 +353,29 @@ pub async fn record_attempt(
         AttemptEnd::Retry(at) => ("retried", "pending", Some(at)),
         AttemptEnd::Dead => ("failed", "dead", None),
     };
+    let health = match attempt.end {
+        AttemptEnd::Delivered => {
+            "UPDATE webhook_endpoints SET failing_since = NULL, status = 'active' WHERE id = $1"
+        }
+        AttemptEnd::Retry(_) => {
+            "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now())
+              WHERE id = $1"
+        }
+        AttemptEnd::Dead => {
+            "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now()),
+                    status = 'failing' WHERE id = $1"
+        }
+    };
     let mut tx = pool.begin().await?;
+    // The endpoint's row first, as an erase or a delete locks it (then its deliveries by
+    // cascade): the same order, so a delivery racing an erase waits instead of deadlocking.
+    let endpoint = sqlx::query(health)
+        .bind(delivery.endpoint_id)
+        .execute(&mut *tx)
+        .await?;
+    if endpoint.rows_affected() == 0 {
+        return Ok(()); // the endpoint was deleted meanwhile: nothing to record
+    }
     sqlx::query(
         "INSERT INTO webhook_attempts
             (delivery_id, endpoint_id, outcome, status_code, latency_ms, error)
@@ -377,23 +399,6 @@ pub async fn record_attempt(
     .bind(next)
     .execute(&mut *tx)
     .await?;
-    let health = match attempt.end {
-        AttemptEnd::Delivered => {
-            "UPDATE webhook_endpoints SET failing_since = NULL, status = 'active' WHERE id = $1"
-        }
-        AttemptEnd::Retry(_) => {
-            "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now())
-              WHERE id = $1"
-        }
-        AttemptEnd::Dead => {
-            "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now()),
-                    status = 'failing' WHERE id = $1"
-        }
-    };
-    sqlx::query(health)
-        .bind(delivery.endpoint_id)
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await
 }
 
