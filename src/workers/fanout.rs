@@ -59,74 +59,108 @@ pub async fn fan_out(deps: &SharedDeps, job: &ScheduleFanout) -> anyhow::Result<
     let recent_since = chrono::DateTime::from_timestamp(job.tick_unix, 0)
         .unwrap_or_else(chrono::Utc::now)
         - RECENT;
-    let mut totals = FanoutTotals::default();
-    let mut after = None;
     let paused = paused_providers(deps).await;
     if !paused.is_empty() {
         tracing::info!(providers = ?paused, "paused providers skipped by the fan-out");
     }
-    loop {
-        let ids = match job.mode {
-            SyncMode::Full => {
-                data_sources::active_ids_after_except(&deps.pool, after, PAGE, &paused).await?
+    // Two stages over one bounded channel, so PostgreSQL and Redis work at once: `read` pages
+    // the sources and creates their runs; `enqueue` enqueues a page's jobs and records their
+    // ids while `read` prepares the next page. At most three pages are in memory. A stage that
+    // fails stops the other (the channel closes) and the error ends the fan-out.
+    let (pages, mut ready) = tokio::sync::mpsc::channel::<(usize, Vec<(Uuid, Uuid, String)>)>(1);
+    let paused = &paused;
+    let read = async move {
+        let mut after = None;
+        loop {
+            let ids = match job.mode {
+                SyncMode::Full => {
+                    data_sources::active_ids_after_except(&deps.pool, after, PAGE, paused).await?
+                }
+                SyncMode::Incremental => {
+                    data_sources::recent_ids_after_except(
+                        &deps.pool,
+                        recent_since,
+                        after,
+                        PAGE,
+                        paused,
+                    )
+                    .await?
+                }
+            };
+            let Some(last) = ids.last().copied() else {
+                return anyhow::Ok(());
+            };
+            let runs = sync_runs::insert_queued_batch(
+                &deps.pool,
+                &ids,
+                job.mode.as_str(),
+                trigger.as_str(),
+            )
+            .await?;
+            if pages.send((ids.len(), runs)).await.is_err() {
+                return Ok(()); // `enqueue` failed: its error ends the fan-out
             }
-            SyncMode::Incremental => {
-                data_sources::recent_ids_after_except(
-                    &deps.pool,
-                    recent_since,
-                    after,
-                    PAGE,
-                    &paused,
-                )
-                .await?
-            }
-        };
-        let Some(last) = ids.last().copied() else {
-            break;
-        };
-        let runs =
-            sync_runs::insert_queued_batch(&deps.pool, &ids, job.mode.as_str(), trigger.as_str())
-                .await?;
-        let jobs: Vec<(SyncDataSource, EnqueueOptions)> = runs
-            .iter()
-            .map(|(run, source, mode)| {
-                let mode = if mode == "incremental" {
-                    SyncMode::Incremental
-                } else {
-                    SyncMode::Full
-                };
-                let job = SyncDataSource {
-                    version: SyncDataSource::VERSION,
-                    data_source_id: *source,
-                    mode,
-                    trigger,
-                    sync_run_id: *run,
-                    page_cursor: None,
-                };
-                let opts = EnqueueOptions {
-                    delay: spread_delay(*source, deps.fanout_spread),
-                    ..EnqueueOptions::default()
-                };
-                (job, opts)
-            })
-            .collect();
-        let enqueued = deps.producer.enqueue_batch_each(&jobs).await?;
-        let (mut with_job, mut job_ids, mut orphans) = (Vec::new(), Vec::new(), Vec::new());
-        for ((run, _, _), e) in runs.iter().zip(&enqueued) {
-            if e.created {
-                with_job.push(*run);
-                job_ids.push(e.id.clone());
-            } else {
-                orphans.push(*run);
-            }
+            after = Some(last);
         }
-        sync_runs::set_job_ids(&deps.pool, &with_job, &job_ids).await?;
-        sync_runs::delete_many(&deps.pool, &orphans).await?;
-        totals.enqueued += with_job.len() as u64;
-        totals.skipped += (ids.len() - with_job.len()) as u64;
-        after = Some(last);
-    }
+    };
+    let enqueue = async move {
+        let mut totals = FanoutTotals::default();
+        while let Some((sources, runs)) = ready.recv().await {
+            let enqueued = enqueue_page(deps, trigger, &runs).await?;
+            totals.enqueued += enqueued;
+            totals.skipped += sources as u64 - enqueued;
+        }
+        anyhow::Ok(totals)
+    };
+    let (read, totals) = tokio::join!(read, enqueue);
+    let totals = totals?;
+    read?;
     Ok(totals)
+}
+
+/// One page's jobs: enqueued (one batched call), their ids recorded on the runs, the runs that
+/// got no job (their source's job still live in the queue) deleted. Returns the jobs created.
+async fn enqueue_page(
+    deps: &SharedDeps,
+    trigger: SyncTrigger,
+    runs: &[(Uuid, Uuid, String)],
+) -> anyhow::Result<u64> {
+    let jobs: Vec<(SyncDataSource, EnqueueOptions)> = runs
+        .iter()
+        .map(|(run, source, mode)| {
+            let mode = if mode == "incremental" {
+                SyncMode::Incremental
+            } else {
+                SyncMode::Full
+            };
+            let job = SyncDataSource {
+                version: SyncDataSource::VERSION,
+                data_source_id: *source,
+                mode,
+                trigger,
+                sync_run_id: *run,
+                page_cursor: None,
+            };
+            let opts = EnqueueOptions {
+                delay: spread_delay(*source, deps.fanout_spread),
+                ..EnqueueOptions::default()
+            };
+            (job, opts)
+        })
+        .collect();
+    let enqueued = deps.producer.enqueue_batch_each(&jobs).await?;
+    let (mut with_job, mut job_ids, mut orphans) = (Vec::new(), Vec::new(), Vec::new());
+    for ((run, _, _), e) in runs.iter().zip(&enqueued) {
+        if e.created {
+            with_job.push(*run);
+            job_ids.push(e.id.clone());
+        } else {
+            orphans.push(*run);
+        }
+    }
+    sync_runs::set_job_ids(&deps.pool, &with_job, &job_ids).await?;
+    sync_runs::delete_many(&deps.pool, &orphans).await?;
+    Ok(with_job.len() as u64)
 }
 
 /// Providers whose app is paused now (a Redis error pauses nothing: the sync worker checks
