@@ -58,22 +58,26 @@ pub async fn relink(
     lock_user(tx, user_id).await?;
     let window_secs = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
     // 1. The touched rows and the rows that pointed at them: computed afresh. Each half is a
-    // lookup by a key of its own (the primary key; `items_by_duplicate_of`) and names no
-    // other column: with `user_id` beside it, a planner without statistics (a table filled
-    // since its last ANALYZE, as in a first sync) chose a user index and read every item of
-    // the user on every page. Both sets belong to `user_id`: touched rows are the caller's,
-    // and links never cross users.
-    sqlx::query(
-        "WITH members AS (
+    // lookup by a key of its own (the primary key; `items_by_duplicate_of`, one lookup per
+    // touched row behind `OFFSET 0`, which the planner cannot flatten into a join) and names
+    // no other column: with `user_id` beside it, or as one join, a planner without statistics
+    // (a table filled since its last ANALYZE, as in a first sync) chose a user index or a
+    // sequential scan and read every item on every page. Both sets belong to `user_id`:
+    // touched rows are the caller's, and links never cross users. Only the rows whose link
+    // moves are returned, and written by [`set_links`].
+    let moved: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
+        "WITH touched AS (SELECT DISTINCT t.id FROM unnest($2::uuid[]) AS t(id)),
+         members AS (
              SELECT x.id, x.data_source_id, x.link_key, x.occurred_at, x.deleted_at,
                     x.duplicate_of
-               FROM items x
-              WHERE x.id = ANY($2)
+               FROM touched t JOIN items x ON x.id = t.id
              UNION
              SELECT x.id, x.data_source_id, x.link_key, x.occurred_at, x.deleted_at,
                     x.duplicate_of
-               FROM items x
-              WHERE x.duplicate_of = ANY($2)
+               FROM touched t
+              CROSS JOIN LATERAL (SELECT r.id, r.data_source_id, r.link_key, r.occurred_at,
+                                         r.deleted_at, r.duplicate_of
+                                    FROM items r WHERE r.duplicate_of = t.id OFFSET 0) x
          ),
          target AS (
              SELECT m.id, m.duplicate_of AS old,
@@ -89,24 +93,24 @@ pub async fn relink(
                     END AS new
                FROM members m
          )
-         UPDATE items i SET duplicate_of = t.new, updated_at = now()
-           FROM target t
-          WHERE i.id = t.id AND t.old IS DISTINCT FROM t.new",
+         SELECT id, new FROM target WHERE old IS DISTINCT FROM new",
     )
     .bind(user_id)
     .bind(touched)
     .bind(window_secs)
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
+    set_links(tx, &moved).await?;
     // 2. Later items of the same content on other sources, within the window after a touched
     // row, whose target is later than it (or none): the touched row takes over.
-    sqlx::query(
+    let taken: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
         "WITH z AS (
              SELECT id, data_source_id, link_key, occurred_at FROM items
               WHERE id = ANY($2) AND link_key IS NOT NULL AND deleted_at IS NULL
          ),
          takeover AS (
-             SELECT DISTINCT ON (x.id) x.id, z.id AS target, z.occurred_at AS target_at
+             SELECT DISTINCT ON (x.id) x.id, x.duplicate_of AS old, z.id AS target,
+                    z.occurred_at AS target_at
                FROM z JOIN items x
                  ON x.user_id = $1 AND x.link_key = z.link_key
                 AND x.occurred_at BETWEEN z.occurred_at
@@ -116,18 +120,17 @@ pub async fn relink(
                 AND x.deleted_at IS NULL
               ORDER BY x.id, z.occurred_at, z.id
          )
-         UPDATE items x SET duplicate_of = t.target, updated_at = now()
-           FROM takeover t
-          WHERE x.id = t.id
-            AND (x.duplicate_of IS NULL
-                 OR (t.target_at, t.target) < (SELECT c.occurred_at, c.id FROM items c
-                                                WHERE c.id = x.duplicate_of))",
+         SELECT t.id, t.target FROM takeover t
+          WHERE t.old IS NULL
+             OR (t.target_at, t.target) < (SELECT c.occurred_at, c.id FROM items c
+                                            WHERE c.id = t.old)",
     )
     .bind(user_id)
     .bind(touched)
     .bind(window_secs)
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
+    set_links(tx, &taken).await?;
     if inserted.is_empty() {
         return Ok(0);
     }
@@ -138,6 +141,28 @@ pub async fn relink(
     .fetch_one(&mut **tx)
     .await?;
     Ok(linked as i32)
+}
+
+/// Writes `duplicate_of` of the rows given, in one statement found by the primary key whatever
+/// the table's statistics (`id = ANY`, each row's target picked from the array beside it).
+async fn set_links(
+    tx: &mut Transaction<'_, Postgres>,
+    links: &[(Uuid, Option<Uuid>)],
+) -> sqlx::Result<()> {
+    if links.is_empty() {
+        return Ok(());
+    }
+    let (ids, targets): (Vec<Uuid>, Vec<Option<Uuid>>) = links.iter().copied().unzip();
+    sqlx::query(
+        "UPDATE items SET duplicate_of = ($2::uuid[])[array_position($1::uuid[], id)],
+                updated_at = now()
+          WHERE id = ANY($1)",
+    )
+    .bind(&ids)
+    .bind(&targets)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Deletes every item of a data source and relinks the user's other items that pointed at

@@ -9,7 +9,9 @@
 //! * per page: one `INSERT … SELECT unnest(…) ON CONFLICT DO NOTHING` creates the queued runs
 //!   (a source with a queued or running sync is skipped by the partial unique index), one
 //!   batched enqueue (unique key `sync:<source>` per job), one `UPDATE … FROM unnest` records
-//!   the job ids;
+//!   the job ids; the runs of the next page are created while earlier pages' jobs are
+//!   enqueued (up to [`ENQUEUE_PAGES`] at once), so PostgreSQL, Redis and this process work
+//!   side by side;
 //! * load is spread: each job is delayed by a stable per-source offset within
 //!   `fanout_spread`, so a provider sees the fleet's syncs over that window, not in one second
 //!   (the per-app rate limiter caps what remains);
@@ -30,6 +32,9 @@ use crate::db::{data_sources, sync_runs};
 
 /// Sources per keyset page.
 pub const PAGE: i64 = 2000;
+/// Pages whose jobs are being enqueued and recorded at once: one page's jobs are built while
+/// another's script runs in Redis and a third's ids are written to PostgreSQL.
+pub const ENQUEUE_PAGES: usize = 3;
 /// How recent a successful sync makes a source eligible for the incremental schedule.
 pub const RECENT: chrono::Duration = chrono::Duration::days(7);
 
@@ -64,10 +69,11 @@ pub async fn fan_out(deps: &SharedDeps, job: &ScheduleFanout) -> anyhow::Result<
         tracing::info!(providers = ?paused, "paused providers skipped by the fan-out");
     }
     // Two stages over one bounded channel, so PostgreSQL and Redis work at once: `read` pages
-    // the sources and creates their runs; `enqueue` enqueues a page's jobs and records their
-    // ids while `read` prepares the next page. At most three pages are in memory. A stage that
-    // fails stops the other (the channel closes) and the error ends the fan-out.
-    let (pages, mut ready) = tokio::sync::mpsc::channel::<(usize, Vec<(Uuid, Uuid, String)>)>(1);
+    // the sources and creates their runs; `enqueue` enqueues the jobs of up to
+    // [`ENQUEUE_PAGES`] pages at once and records their ids while `read` prepares the next
+    // page. At most `ENQUEUE_PAGES` + 2 pages are in memory. A stage that fails stops the
+    // other (the channel closes) and the error ends the fan-out.
+    let (pages, ready) = tokio::sync::mpsc::channel::<(usize, Vec<(Uuid, Uuid, String)>)>(1);
     let paused = &paused;
     let read = async move {
         let mut after = None;
@@ -104,11 +110,18 @@ pub async fn fan_out(deps: &SharedDeps, job: &ScheduleFanout) -> anyhow::Result<
         }
     };
     let enqueue = async move {
+        use futures_util::StreamExt;
+        let mut done = tokio_stream::wrappers::ReceiverStream::new(ready)
+            .map(|(sources, runs)| async move {
+                let enqueued = enqueue_page(deps, trigger, &runs).await?;
+                anyhow::Ok((sources as u64, enqueued))
+            })
+            .buffer_unordered(ENQUEUE_PAGES);
         let mut totals = FanoutTotals::default();
-        while let Some((sources, runs)) = ready.recv().await {
-            let enqueued = enqueue_page(deps, trigger, &runs).await?;
+        while let Some(page) = done.next().await {
+            let (sources, enqueued) = page?;
             totals.enqueued += enqueued;
-            totals.skipped += sources as u64 - enqueued;
+            totals.skipped += sources - enqueued;
         }
         anyhow::Ok(totals)
     };
