@@ -300,7 +300,11 @@ impl<'a> Run<'a> {
     /// after its last page: a crash resumes at the first page not stored, and a re-fetched page
     /// is an upsert. A fetch that fails ends the run once the pages before it are stored; a
     /// store that fails stops the fetching.
-    async fn pages(&self, access: &mut Access<'_>, page_state: Option<Value>) -> Result<(), Failure> {
+    async fn pages(
+        &self,
+        access: &mut Access<'_>,
+        page_state: Option<Value>,
+    ) -> Result<(), Failure> {
         let (fetched, mut ready) = tokio::sync::mpsc::channel::<providers::Page>(STORE_GROUP_PAGES);
         let fetching = async move {
             let mut state = page_state;
@@ -576,4 +580,60 @@ fn record_items(provider: &str, kind: &'static str, c: items::PageCounts) {
         c.updated as u64,
         c.duplicate as u64,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ItemKind;
+
+    fn item(id: &str, text: &str) -> providers::RawItem {
+        providers::RawItem {
+            external_id: id.into(),
+            kind: ItemKind::Post,
+            occurred_at: chrono::Utc::now(),
+            text: text.into(),
+            hashtags: vec![],
+            mentions: vec![],
+            location: None,
+            media_url: None,
+            permalink: None,
+            metrics: Value::Null,
+            subject: None,
+            sender: None,
+            html: None,
+            mail: Default::default(),
+        }
+    }
+
+    fn page(items: Vec<providers::RawItem>, deleted: &[&str], next: bool) -> providers::Page {
+        providers::Page {
+            items,
+            deleted: deleted.iter().map(|d| d.to_string()).collect(),
+            listed: vec!["listed".into()],
+            next: next.then(|| json!({ "p": 1 })),
+            cursor: (!next).then(|| json!("c")),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn merged_pages_store_as_they_would_have_page_by_page() {
+        let m = merge_pages(vec![
+            page(vec![item("a", "old"), item("b", "b")], &["x", "y"], true),
+            // `b` deleted after it was written; `x` written again after its deletion.
+            page(vec![item("a", "new"), item("x", "back")], &["b"], true),
+            page(vec![item("c", "c")], &[], false),
+        ]);
+        let texts: Vec<_> = m
+            .items
+            .iter()
+            .map(|i| (i.external_id.as_str(), i.text.as_str()))
+            .collect();
+        assert_eq!(texts, [("a", "new"), ("b", "b"), ("x", "back"), ("c", "c")]);
+        assert_eq!(m.deleted, ["y", "b"]);
+        assert_eq!(m.fetched, 5);
+        assert_eq!(m.seen.present.iter().filter(|p| *p == "listed").count(), 3);
+        assert!(m.last.next.is_none() && m.last.cursor.is_some() && m.last.items.is_empty());
+    }
 }
