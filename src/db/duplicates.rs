@@ -27,7 +27,7 @@
 //! the second sees the first's committed rows, whichever order they commit in — so a cross-post
 //! stored concurrently on two sources is linked.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -70,7 +70,10 @@ pub async fn relink(
          members AS (
              SELECT x.id, x.data_source_id, x.link_key, x.occurred_at, x.deleted_at,
                     x.duplicate_of
-               FROM touched t JOIN items x ON x.id = t.id
+               FROM touched t
+              CROSS JOIN LATERAL (SELECT r.id, r.data_source_id, r.link_key, r.occurred_at,
+                                         r.deleted_at, r.duplicate_of
+                                    FROM items r WHERE r.id = t.id OFFSET 0) x
              UNION
              SELECT x.id, x.data_source_id, x.link_key, x.occurred_at, x.deleted_at,
                     x.duplicate_of
@@ -102,22 +105,33 @@ pub async fn relink(
     .await?;
     set_links(tx, &moved).await?;
     // 2. Later items of the same content on other sources, within the window after a touched
-    // row, whose target is later than it (or none): the touched row takes over.
+    // row, whose target is later than it (or none): the touched row takes over. Touched rows
+    // first, then one `items_by_link_key` range per touched row (`OFFSET 0` again): as a
+    // plain join, a planner without statistics given a page group's 1,000 ids walked every
+    // item of the user and tested each against the ids.
     let taken: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
-        "WITH z AS (
-             SELECT id, data_source_id, link_key, occurred_at FROM items
-              WHERE id = ANY($2) AND link_key IS NOT NULL AND deleted_at IS NULL
+        "WITH z AS MATERIALIZED (
+             SELECT z.id, z.data_source_id, z.link_key, z.occurred_at
+               FROM unnest($2::uuid[]) AS t(id)
+              CROSS JOIN LATERAL (SELECT i.id, i.data_source_id, i.link_key, i.occurred_at
+                                    FROM items i
+                                   WHERE i.id = t.id AND i.link_key IS NOT NULL
+                                     AND i.deleted_at IS NULL
+                                  OFFSET 0) z
          ),
          takeover AS (
              SELECT DISTINCT ON (x.id) x.id, x.duplicate_of AS old, z.id AS target,
                     z.occurred_at AS target_at
-               FROM z JOIN items x
-                 ON x.user_id = $1 AND x.link_key = z.link_key
-                AND x.occurred_at BETWEEN z.occurred_at
-                                      AND z.occurred_at + $3::bigint * interval '1 second'
-                AND x.data_source_id <> z.data_source_id
-                AND (z.occurred_at, z.id) < (x.occurred_at, x.id)
-                AND x.deleted_at IS NULL
+               FROM z
+              CROSS JOIN LATERAL (
+                    SELECT x.id, x.duplicate_of FROM items x
+                     WHERE x.user_id = $1 AND x.link_key = z.link_key
+                       AND x.occurred_at BETWEEN z.occurred_at
+                                             AND z.occurred_at + $3::bigint * interval '1 second'
+                       AND x.data_source_id <> z.data_source_id
+                       AND (z.occurred_at, z.id) < (x.occurred_at, x.id)
+                       AND x.deleted_at IS NULL
+                    OFFSET 0) x
               ORDER BY x.id, z.occurred_at, z.id
          )
          SELECT t.id, t.target FROM takeover t
@@ -131,16 +145,15 @@ pub async fn relink(
     .fetch_all(&mut **tx)
     .await?;
     set_links(tx, &taken).await?;
-    if inserted.is_empty() {
-        return Ok(0);
-    }
-    let linked: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM items WHERE id = ANY($1) AND duplicate_of IS NOT NULL",
-    )
-    .bind(inserted)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(linked as i32)
+    // An inserted row starts without a link: it links now if the last write above gave it one
+    // (step 2 only ever sets a target).
+    let taken: HashSet<Uuid> = taken.into_iter().map(|(id, _)| id).collect();
+    let set: HashSet<Uuid> = moved
+        .into_iter()
+        .filter_map(|(id, new)| new.map(|_| id))
+        .chain(taken)
+        .collect();
+    Ok(inserted.iter().filter(|id| set.contains(id)).count() as i32)
 }
 
 /// Writes `duplicate_of` of the rows given, in one statement found by the primary key whatever
