@@ -1,7 +1,8 @@
 //! `ScheduleFanout`: one scheduler tick → one sync per eligible data source, in bounded memory
 //! and a few statements per thousand sources:
 //!
-//! * sources are read in keyset pages of [`PAGE`] ids; the daily (full) schedule takes every
+//! * sources are read in keyset pages of [`PAGE`] ids by the primary key alone
+//!   ([`data_sources::fanout_page`]); the daily (full) schedule takes every
 //!   `active` source, the incremental schedule the **recent** ones: active sources whose last
 //!   sync succeeded within [`RECENT`] (their cursor is fresh; the others get the daily full
 //!   sync). `reauth_required` and `disconnected` sources are never taken, nor the sources of a
@@ -78,24 +79,16 @@ pub async fn fan_out(deps: &SharedDeps, job: &ScheduleFanout) -> anyhow::Result<
     let read = async move {
         let mut after = None;
         loop {
-            let ids = match job.mode {
-                SyncMode::Full => {
-                    data_sources::active_ids_after_except(&deps.pool, after, PAGE, paused).await?
-                }
-                SyncMode::Incremental => {
-                    data_sources::recent_ids_after_except(
-                        &deps.pool,
-                        recent_since,
-                        after,
-                        PAGE,
-                        paused,
-                    )
-                    .await?
-                }
-            };
-            let Some(last) = ids.last().copied() else {
+            let recent = (job.mode == SyncMode::Incremental).then_some(recent_since);
+            let page = data_sources::fanout_page(&deps.pool, recent, after, PAGE, paused).await?;
+            let Some(last) = page.last else {
                 return anyhow::Ok(());
             };
+            after = Some(last);
+            let ids = page.ids;
+            if ids.is_empty() {
+                continue;
+            }
             let runs = sync_runs::insert_queued_batch(
                 &deps.pool,
                 &ids,
@@ -106,7 +99,6 @@ pub async fn fan_out(deps: &SharedDeps, job: &ScheduleFanout) -> anyhow::Result<
             if pages.send((ids.len(), runs)).await.is_err() {
                 return Ok(()); // `enqueue` failed: its error ends the fan-out
             }
-            after = Some(last);
         }
     };
     let enqueue = async move {
