@@ -306,7 +306,13 @@ impl<'a> Run<'a> {
         access: &mut Access<'_>,
         page_state: Option<Value>,
     ) -> Result<(), Failure> {
-        let (fetched, mut ready) = tokio::sync::mpsc::channel::<providers::Page>(STORE_GROUP_PAGES);
+        // Read-ahead: a group's worth of pages; small pages are stored one a transaction, so
+        // their run reads one page ahead, as before groups existed.
+        let ahead = match (self.page_size as usize) < STORE_GROUP_MIN_PAGE {
+            true => 1,
+            false => STORE_GROUP_PAGES,
+        };
+        let (fetched, mut ready) = tokio::sync::mpsc::channel::<providers::Page>(ahead);
         let fetching = async move {
             let mut state = page_state;
             loop {
