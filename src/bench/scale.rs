@@ -6,9 +6,10 @@
 //!   (p50/p99 over random users);
 //! - the plans of the items page: the former catch-all query under a generic plan (what
 //!   PostgreSQL switches to after five executions) beside today's, both `EXPLAIN ANALYZE`;
-//! - the sync store path (a page of 100 per transaction: source lock, upsert, relink), items/s
-//!   on the loaded table against an empty database, alternating, and against a raw `COPY` of the
-//!   same rows on the empty database, alternating;
+//! - the sync store path (pages of 100: source lock, upsert, relink, the run's counters and
+//!   resume point, the reconciliation record; one page a transaction, and the worker's largest
+//!   group of pages a transaction), items/s on the loaded table against an empty database,
+//!   alternating, and against a raw `COPY` of the same rows on the empty database, alternating;
 //! - one daily fan-out over every source (seconds, peak RSS), and deleting the big source.
 //!
 //! Loading drops the items table's secondary indexes and user triggers, and restores them (and
@@ -24,9 +25,9 @@ use uuid::Uuid;
 use crate::{
     bootstrap,
     config::Config,
-    db::{self, data_sources, duplicates, items},
+    db::{self, data_sources, duplicates, items, reconcile, sync_runs},
     domain::{ItemKind, NormalizedItem},
-    workers::fanout,
+    workers::{fanout, sync_data_source::STORE_GROUP_PAGES},
 };
 
 /// Each user's six sources: provider and the kind of its items.
@@ -418,20 +419,28 @@ async fn fresh_source(pool: &PgPool, tag: &str) -> anyhow::Result<(String, Uuid)
     Ok((user, id))
 }
 
-/// The store path: `n` items, 100 a page, one transaction per page as a sync stores them.
-async fn store_path(pool: &PgPool, n: u64, tag: &str) -> anyhow::Result<f64> {
+/// The store path: `n` items, 100 a page, `group` pages per transaction as a sync stores them
+/// (source lock, user lock, upsert, relink, the run's counters and resume point, the
+/// reconciliation record): 1 as a store that keeps up with the provider, or the worker's
+/// largest group when the store is the slower side.
+async fn store_path(pool: &PgPool, n: u64, tag: &str, group: usize) -> anyhow::Result<f64> {
     let (user, ds) = fresh_source(pool, tag).await?;
+    let run = match sync_runs::insert_queued(pool, ds, "full", "manual").await? {
+        sync_runs::Inserted::Created(r) | sync_runs::Inserted::AlreadyActive(r) => r,
+    };
+    anyhow::ensure!(sync_runs::start(pool, run).await?.is_some());
     let now = Utc::now();
     let pages: Vec<_> = (0..n.div_ceil(100))
         .map(|p| page(p * 100, 100.min(n - p * 100), now))
         .collect();
     let t = Instant::now();
-    for items_of_page in &pages {
+    for (g, items_of_group) in pages.chunks(group).enumerate() {
+        let items_of_group = items_of_group.concat();
         let mut tx = pool.begin().await?;
         anyhow::ensure!(data_sources::lock_for_page(&mut tx, ds).await?);
         duplicates::lock_user(&mut tx, &user).await?;
-        let w = items::upsert_page(&mut tx, &user, ds, "twitter", items_of_page).await?;
-        duplicates::relink(
+        let mut w = items::upsert_page(&mut tx, &user, ds, "twitter", &items_of_group).await?;
+        w.counts.duplicate = duplicates::relink(
             &mut tx,
             &user,
             &w.written,
@@ -439,6 +448,17 @@ async fn store_path(pool: &PgPool, n: u64, tag: &str) -> anyhow::Result<f64> {
             std::time::Duration::from_secs(3600),
         )
         .await?;
+        let resume = format!("{{\"page\":{g}}}");
+        let fetched = items_of_group.len() as i32;
+        anyhow::ensure!(
+            sync_runs::record_page(&mut tx, run, fetched, w.counts, Some(&resume)).await?
+        );
+        let seen = reconcile::PageSeen::of(
+            items_of_group.iter().map(|i| i.external_id.as_str()),
+            &[],
+            &[],
+        );
+        reconcile::record(&mut tx, run, ds, &seen).await?;
         tx.commit().await?;
     }
     Ok(n as f64 / t.elapsed().as_secs_f64())
@@ -528,15 +548,19 @@ async fn measure(
     let u = rng.below(users);
     explain(&pool, &format!("user-{u}"), &sources_of(u)).await?;
 
-    // The store path on the loaded table against an empty database, then against raw COPY.
-    let (mut on_big, mut on_empty, mut copied, mut stored) = (vec![], vec![], vec![], vec![]);
+    // The store path on the loaded table against an empty database, then against raw COPY:
+    // a page per transaction and the worker's largest group of pages, alternating.
+    let g = STORE_GROUP_PAGES;
+    let (mut on_big, mut on_empty) = (vec![], vec![]);
+    let (mut copied, mut stored, mut grouped) = (vec![], vec![], vec![]);
     for round in 0..2 {
-        on_big.push(store_path(&pool, o.store_items, &format!("big{round}")).await?);
-        on_empty.push(store_path(&empty_pool, o.store_items, &format!("empty{round}")).await?);
+        on_big.push(store_path(&pool, o.store_items, &format!("big{round}"), g).await?);
+        on_empty.push(store_path(&empty_pool, o.store_items, &format!("empty{round}"), g).await?);
     }
     for round in 0..3 {
         copied.push(raw_copy(&empty_pool, o.store_items, &format!("copy{round}")).await?);
-        stored.push(store_path(&empty_pool, o.store_items, &format!("store{round}")).await?);
+        stored.push(store_path(&empty_pool, o.store_items, &format!("store{round}"), 1).await?);
+        grouped.push(store_path(&empty_pool, o.store_items, &format!("group{round}"), g).await?);
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let fmt = |v: &[f64]| {
@@ -545,24 +569,35 @@ async fn measure(
             .collect::<Vec<_>>()
             .join("/")
     };
+    let per_round = |v: &[f64]| {
+        v.iter()
+            .zip(&copied)
+            .map(|(s, c)| format!("{:.2}", s / c))
+            .collect::<Vec<_>>()
+            .join("/")
+    };
     eprintln!(
-        "bench scale: store path items/s on {} items: {} ; empty: {} ; ratio {:.2}",
+        "bench scale: store path ({g} pages a transaction) items/s on {} items: {} ; empty: {} ; ratio {:.2}",
         o.items,
         fmt(&on_big),
         fmt(&on_empty),
         mean(&on_big) / mean(&on_empty)
     );
     eprintln!(
-        "bench scale: store path {} vs raw COPY {} rows/s ; ratio {:.2}",
-        fmt(&stored),
+        "bench scale: raw COPY {} rows/s ; store path, a page a transaction {} (ratio {}) ; \
+         {g} pages a transaction {} (ratio {})",
         fmt(&copied),
-        mean(&stored) / mean(&copied)
+        fmt(&stored),
+        per_round(&stored),
+        fmt(&grouped),
+        per_round(&grouped),
     );
     line += &format!(
-        " store_big_per_s={:.0} store_empty_per_s={:.0} store_vs_copy={:.2}",
+        " store_big_per_s={:.0} store_empty_per_s={:.0} store_page_vs_copy={:.2} store_vs_copy={:.2}",
         mean(&on_big),
         mean(&on_empty),
-        mean(&stored) / mean(&copied)
+        mean(&stored) / mean(&copied),
+        mean(&grouped) / mean(&copied)
     );
 
     // One daily fan-out over every source.

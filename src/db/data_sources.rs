@@ -288,6 +288,52 @@ pub async fn recent_ids_after_except(
     .await
 }
 
+/// One keyset page of the fan-out ([`fanout_page`]).
+#[derive(Debug, Default)]
+pub struct FanoutPage {
+    /// The eligible sources among those read.
+    pub ids: Vec<Uuid>,
+    /// The last source read, eligible or not (None: no source after `after`): the next page's
+    /// `after`.
+    pub last: Option<Uuid>,
+}
+
+/// The next `limit` data sources after `after` in id order, and which of them a fan-out takes:
+/// `active`, not of a `skipped` provider, and with `recent_since`, only those whose last sync
+/// succeeded since then. The page is read by the primary key alone (`id > $1 ORDER BY id
+/// LIMIT`), the one plan PostgreSQL has for it: asked for active sources in id order it chose,
+/// without statistics on a freshly filled table, to read every active source through
+/// `data_sources_status` and sort them, on every page (quadratic over a million sources).
+pub async fn fanout_page(
+    pool: &PgPool,
+    recent_since: Option<chrono::DateTime<chrono::Utc>>,
+    after: Option<Uuid>,
+    limit: i64,
+    skipped: &[String],
+) -> sqlx::Result<FanoutPage> {
+    const FIRST: &str = "SELECT id, COALESCE(status = 'active' AND provider <> ALL($3)
+                                   AND ($4::timestamptz IS NULL
+                                        OR (last_sync_status = 'succeeded'
+                                            AND last_sync_at >= $4)), false)
+                           FROM data_sources WHERE $1::uuid IS NULL ORDER BY id LIMIT $2";
+    const NEXT: &str = "SELECT id, COALESCE(status = 'active' AND provider <> ALL($3)
+                                  AND ($4::timestamptz IS NULL
+                                       OR (last_sync_status = 'succeeded'
+                                           AND last_sync_at >= $4)), false)
+                          FROM data_sources WHERE id > $1 ORDER BY id LIMIT $2";
+    let rows: Vec<(Uuid, bool)> = sqlx::query_as(if after.is_none() { FIRST } else { NEXT })
+        .bind(after)
+        .bind(limit)
+        .bind(skipped)
+        .bind(recent_since)
+        .fetch_all(pool)
+        .await?;
+    Ok(FanoutPage {
+        last: rows.last().map(|r| r.0),
+        ids: rows.into_iter().filter(|r| r.1).map(|r| r.0).collect(),
+    })
+}
+
 /// Ids of syncable (active) data sources after `after`, in id order: keyset pages for fan-out.
 pub async fn active_ids_after(
     pool: &PgPool,

@@ -27,7 +27,7 @@
 //! the second sees the first's committed rows, whichever order they commit in — so a cross-post
 //! stored concurrently on two sources is linked.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -58,22 +58,29 @@ pub async fn relink(
     lock_user(tx, user_id).await?;
     let window_secs = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
     // 1. The touched rows and the rows that pointed at them: computed afresh. Each half is a
-    // lookup by a key of its own (the primary key; `items_by_duplicate_of`) and names no
-    // other column: with `user_id` beside it, a planner without statistics (a table filled
-    // since its last ANALYZE, as in a first sync) chose a user index and read every item of
-    // the user on every page. Both sets belong to `user_id`: touched rows are the caller's,
-    // and links never cross users.
-    sqlx::query(
-        "WITH members AS (
+    // lookup by a key of its own (the primary key; `items_by_duplicate_of`, one lookup per
+    // touched row behind `OFFSET 0`, which the planner cannot flatten into a join) and names
+    // no other column: with `user_id` beside it, or as one join, a planner without statistics
+    // (a table filled since its last ANALYZE, as in a first sync) chose a user index or a
+    // sequential scan and read every item on every page. Both sets belong to `user_id`:
+    // touched rows are the caller's, and links never cross users. Only the rows whose link
+    // moves are returned, and written by [`set_links`].
+    let moved: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
+        "WITH touched AS (SELECT DISTINCT t.id FROM unnest($2::uuid[]) AS t(id)),
+         members AS (
              SELECT x.id, x.data_source_id, x.link_key, x.occurred_at, x.deleted_at,
                     x.duplicate_of
-               FROM items x
-              WHERE x.id = ANY($2)
+               FROM touched t
+              CROSS JOIN LATERAL (SELECT r.id, r.data_source_id, r.link_key, r.occurred_at,
+                                         r.deleted_at, r.duplicate_of
+                                    FROM items r WHERE r.id = t.id OFFSET 0) x
              UNION
              SELECT x.id, x.data_source_id, x.link_key, x.occurred_at, x.deleted_at,
                     x.duplicate_of
-               FROM items x
-              WHERE x.duplicate_of = ANY($2)
+               FROM touched t
+              CROSS JOIN LATERAL (SELECT r.id, r.data_source_id, r.link_key, r.occurred_at,
+                                         r.deleted_at, r.duplicate_of
+                                    FROM items r WHERE r.duplicate_of = t.id OFFSET 0) x
          ),
          target AS (
              SELECT m.id, m.duplicate_of AS old,
@@ -89,55 +96,86 @@ pub async fn relink(
                     END AS new
                FROM members m
          )
-         UPDATE items i SET duplicate_of = t.new, updated_at = now()
-           FROM target t
-          WHERE i.id = t.id AND t.old IS DISTINCT FROM t.new",
+         SELECT id, new FROM target WHERE old IS DISTINCT FROM new",
     )
     .bind(user_id)
     .bind(touched)
     .bind(window_secs)
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
+    set_links(tx, &moved).await?;
     // 2. Later items of the same content on other sources, within the window after a touched
-    // row, whose target is later than it (or none): the touched row takes over.
-    sqlx::query(
-        "WITH z AS (
-             SELECT id, data_source_id, link_key, occurred_at FROM items
-              WHERE id = ANY($2) AND link_key IS NOT NULL AND deleted_at IS NULL
+    // row, whose target is later than it (or none): the touched row takes over. Touched rows
+    // first, then one `items_by_link_key` range per touched row (`OFFSET 0` again): as a
+    // plain join, a planner without statistics given a page group's 1,000 ids walked every
+    // item of the user and tested each against the ids.
+    let taken: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
+        "WITH z AS MATERIALIZED (
+             SELECT z.id, z.data_source_id, z.link_key, z.occurred_at
+               FROM unnest($2::uuid[]) AS t(id)
+              CROSS JOIN LATERAL (SELECT i.id, i.data_source_id, i.link_key, i.occurred_at
+                                    FROM items i
+                                   WHERE i.id = t.id AND i.link_key IS NOT NULL
+                                     AND i.deleted_at IS NULL
+                                  OFFSET 0) z
          ),
          takeover AS (
-             SELECT DISTINCT ON (x.id) x.id, z.id AS target, z.occurred_at AS target_at
-               FROM z JOIN items x
-                 ON x.user_id = $1 AND x.link_key = z.link_key
-                AND x.occurred_at BETWEEN z.occurred_at
-                                      AND z.occurred_at + $3::bigint * interval '1 second'
-                AND x.data_source_id <> z.data_source_id
-                AND (z.occurred_at, z.id) < (x.occurred_at, x.id)
-                AND x.deleted_at IS NULL
+             SELECT DISTINCT ON (x.id) x.id, x.duplicate_of AS old, z.id AS target,
+                    z.occurred_at AS target_at
+               FROM z
+              CROSS JOIN LATERAL (
+                    SELECT x.id, x.duplicate_of FROM items x
+                     WHERE x.user_id = $1 AND x.link_key = z.link_key
+                       AND x.occurred_at BETWEEN z.occurred_at
+                                             AND z.occurred_at + $3::bigint * interval '1 second'
+                       AND x.data_source_id <> z.data_source_id
+                       AND (z.occurred_at, z.id) < (x.occurred_at, x.id)
+                       AND x.deleted_at IS NULL
+                    OFFSET 0) x
               ORDER BY x.id, z.occurred_at, z.id
          )
-         UPDATE items x SET duplicate_of = t.target, updated_at = now()
-           FROM takeover t
-          WHERE x.id = t.id
-            AND (x.duplicate_of IS NULL
-                 OR (t.target_at, t.target) < (SELECT c.occurred_at, c.id FROM items c
-                                                WHERE c.id = x.duplicate_of))",
+         SELECT t.id, t.target FROM takeover t
+          WHERE t.old IS NULL
+             OR (t.target_at, t.target) < (SELECT c.occurred_at, c.id FROM items c
+                                            WHERE c.id = t.old)",
     )
     .bind(user_id)
     .bind(touched)
     .bind(window_secs)
+    .fetch_all(&mut **tx)
+    .await?;
+    set_links(tx, &taken).await?;
+    // An inserted row starts without a link: it links now if the last write above gave it one
+    // (step 2 only ever sets a target).
+    let taken: HashSet<Uuid> = taken.into_iter().map(|(id, _)| id).collect();
+    let set: HashSet<Uuid> = moved
+        .into_iter()
+        .filter_map(|(id, new)| new.map(|_| id))
+        .chain(taken)
+        .collect();
+    Ok(inserted.iter().filter(|id| set.contains(id)).count() as i32)
+}
+
+/// Writes `duplicate_of` of the rows given, in one statement found by the primary key whatever
+/// the table's statistics (`id = ANY`, each row's target picked from the array beside it).
+async fn set_links(
+    tx: &mut Transaction<'_, Postgres>,
+    links: &[(Uuid, Option<Uuid>)],
+) -> sqlx::Result<()> {
+    if links.is_empty() {
+        return Ok(());
+    }
+    let (ids, targets): (Vec<Uuid>, Vec<Option<Uuid>>) = links.iter().copied().unzip();
+    sqlx::query(
+        "UPDATE items SET duplicate_of = ($2::uuid[])[array_position($1::uuid[], id)],
+                updated_at = now()
+          WHERE id = ANY($1)",
+    )
+    .bind(&ids)
+    .bind(&targets)
     .execute(&mut **tx)
     .await?;
-    if inserted.is_empty() {
-        return Ok(0);
-    }
-    let linked: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM items WHERE id = ANY($1) AND duplicate_of IS NOT NULL",
-    )
-    .bind(inserted)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(linked as i32)
+    Ok(())
 }
 
 /// Deletes every item of a data source and relinks the user's other items that pointed at

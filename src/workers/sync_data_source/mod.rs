@@ -1,13 +1,16 @@
 //! `SyncDataSource`, for every provider: at a run's start, the profile (account check, name and,
 //! where the provider offers one, its content version: a scheduled run that finds the version
 //! the source's items last matched completely ends there, having read nothing more); then fetch
-//! a page (`providers::fetch_page`) → normalize → store the page's items, its
-//! deletions, its counters and the run's next page state in one transaction → next page. A
-//! crash resumes at the first page not yet stored; a re-delivered page is an upsert, so nothing
-//! is duplicated. The source's incremental cursor moves only in the transaction of the last
-//! page. In code: `run` = `Run::begin` (load and check the source, open its token) →
-//! `Run::refresh_profile` (a run's start) → `Run::pages` (`Run::fetch`, then
-//! `Run::store` while `Run::prefetch` gets the next). A 401 gets one token renewal per run
+//! pages in order (`providers::fetch_page`) while earlier ones are stored: normalize → store
+//! the pages' items, their deletions, counters and the run's next page state in one
+//! transaction. The pages fetched while a transaction was storing go together into the next
+//! one (at most [`STORE_GROUP_PAGES`] / [`STORE_GROUP_ITEMS`]; pages of at least
+//! [`STORE_GROUP_MIN_PAGE`] items), each transaction recording the
+//! resume point after its last page. A crash resumes at the first page not yet stored; a
+//! re-delivered page is an upsert, so nothing is duplicated. The source's incremental cursor
+//! moves only in the transaction of the last page. In code: `run` = `Run::begin` (load and
+//! check the source, open its token) → `Run::refresh_profile` (a run's start) → `Run::pages`
+//! (`Run::fetch` feeding `Run::store` over a bounded channel). A 401 gets one token renewal per run
 //! (`Access::renewing`, the only place it is done); throttles reschedule the job at the provider's
 //! reset (or, when it names none, by the queue's exponential throttle backoff), spending no
 //! attempt.
@@ -83,7 +86,7 @@ async fn run(job: &SyncDataSource, deps: &SharedDeps) -> Result<(), Failure> {
         let version = run.refresh_profile(&mut access).await?;
         if run.may_skip(version.as_deref()) {
             tracing::info!("the account's content is as last synced: nothing to fetch");
-            return run.store(providers::Page::default(), None).await;
+            return run.store(vec![providers::Page::default()]).await;
         }
         if let Some(v) = &version {
             sync_runs::set_start_version(&run.deps.pool, job.sync_run_id, v).await?;
@@ -292,43 +295,61 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The run's pages from `page_state`, each stored while the next is fetched, to the last.
+    /// The run's pages from `page_state`, to the last: fetched in order while earlier ones are
+    /// stored. The pages fetched while a transaction was storing are stored together in the
+    /// next one ([`STORE_GROUP_PAGES`], [`STORE_GROUP_ITEMS`]), which records the resume point
+    /// after its last page: a crash resumes at the first page not stored, and a re-fetched page
+    /// is an upsert. A fetch that fails ends the run once the pages before it are stored; a
+    /// store that fails stops the fetching.
     async fn pages(
         &self,
         access: &mut Access<'_>,
-        mut page_state: Option<Value>,
+        page_state: Option<Value>,
     ) -> Result<(), Failure> {
-        // The next page is fetched while the current one is stored. A prefetch that failed
-        // transiently, was throttled or unauthorized is fetched again with the full handling on
-        // the next turn; a permanent failure ends the run once the current page is stored.
-        let mut prefetched: Option<providers::Page> = None;
-        loop {
-            let page = match prefetched.take() {
-                Some(p) => p,
-                None => self.fetch(access, page_state.as_ref()).await?,
-            };
-            let Some(next) = page.next.clone() else {
-                return self.store(page, None).await;
-            };
-            let (stored, ahead) = tokio::join!(
-                self.store(page, Some(&next)),
-                self.prefetch(&access.token, &next)
-            );
-            stored?;
-            page_state = Some(next);
-            match ahead {
-                Some(Ok(p)) => prefetched = Some(p),
-                // What retrying cannot fix ends the run now (the page before it is stored).
-                Some(Err(
-                    e @ (ProviderError::Permanent(_)
-                    | ProviderError::NotFound(_)
-                    | ProviderError::Forbidden(_)
-                    | ProviderError::UsageCapped { .. }),
-                )) => return Err(e.into()),
-                // Transient, throttled or unauthorized: fetched again with the full handling.
-                _ => {}
+        // Read-ahead: a group's worth of pages; small pages are stored one a transaction, so
+        // their run reads one page ahead, as before groups existed.
+        let ahead = match (self.page_size as usize) < STORE_GROUP_MIN_PAGE {
+            true => 1,
+            false => STORE_GROUP_PAGES,
+        };
+        let (fetched, mut ready) = tokio::sync::mpsc::channel::<providers::Page>(ahead);
+        let fetching = async move {
+            let mut state = page_state;
+            loop {
+                let page = self.fetch(access, state.as_ref()).await?;
+                let next = page.next.clone();
+                if fetched.send(page).await.is_err() {
+                    return Ok(()); // the store failed: its error ends the run
+                }
+                match next {
+                    Some(n) => state = Some(n),
+                    None => return Ok(()),
+                }
             }
-        }
+        };
+        let storing = async move {
+            while let Some(first) = ready.recv().await {
+                let mut items = first.items.len();
+                let mut group = vec![first];
+                while group.len() < STORE_GROUP_PAGES
+                    && (STORE_GROUP_MIN_PAGE..STORE_GROUP_ITEMS).contains(&items)
+                    && group.last().is_some_and(|p| p.next.is_some())
+                {
+                    match ready.try_recv() {
+                        Ok(p) => {
+                            items += p.items.len();
+                            group.push(p);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                self.store(group).await?;
+            }
+            Ok::<(), Failure>(())
+        };
+        let (fetched, stored) = tokio::join!(fetching, storing);
+        stored?;
+        fetched
     }
 
     /// The page at `page`: paced, patient with transient failures, renewing the token once.
@@ -347,35 +368,21 @@ impl<'a> Run<'a> {
             .await
     }
 
-    /// The page after `next`, fetched while the current one is stored (None: the limiter said
-    /// wait, or failed; the page is then fetched with the full handling).
-    async fn prefetch(
-        &self,
-        token: &str,
-        next: &Value,
-    ) -> Option<Result<providers::Page, ProviderError>> {
-        if pace(&self.limiter, self.app, &self.source.account_id)
-            .await
-            .is_err()
-        {
-            return None;
-        }
-        let session = self.session(token);
-        Some(providers::fetch_page(self.provider, &session, self.request(Some(next))).await)
-    }
-
-    /// Stores a page in one transaction: its items, deletions, counters and what it saw, with
-    /// the resume point `next`; without one (the run's last page) the run ends and the
-    /// source's cursor moves in the same transaction.
-    async fn store(&self, page: providers::Page, next: Option<&Value>) -> Result<(), Failure> {
+    /// Stores consecutive pages of the run in one transaction: their items, deletions, counters
+    /// and what they saw, with the resume point after the last of them; when that is the run's
+    /// last page, the run ends and the source's cursor moves in the same transaction.
+    async fn store(&self, group: Vec<providers::Page>) -> Result<(), Failure> {
         let (job, source) = (self.job, &self.source);
-        let seen = reconcile::PageSeen::of(
-            page.items.iter().map(|i| i.external_id.as_str()),
-            &page.listed,
-            &page.removed,
-        );
-        let fetched = page.items.len() as i32;
-        let normalized: Vec<_> = page
+        let Some(last) = group.last() else {
+            return Ok(());
+        };
+        let next = last.next.clone();
+        let next = next.as_ref();
+        let merged = merge_pages(group);
+        let page = merged.last;
+        let seen = merged.seen;
+        let fetched = merged.fetched;
+        let normalized: Vec<_> = merged
             .items
             .into_iter()
             .map(|i| normalize(i, &self.links))
@@ -387,7 +394,7 @@ impl<'a> Run<'a> {
             return Err(Failure::cancelled("disconnected"));
         }
         let window = self.deps.duplicate_window;
-        let counts = store_items(&mut tx, source, &normalized, &page.deleted, window).await?;
+        let counts = store_items(&mut tx, source, &normalized, &merged.deleted, window).await?;
         let run = job.sync_run_id;
         if !sync_runs::record_page(&mut tx, run, fetched, counts, state.as_deref()).await? {
             return Err(ended_elsewhere()); // the transaction rolls back
@@ -442,6 +449,69 @@ fn resume_point(stored: Option<&str>, job: &SyncDataSource) -> Option<Value> {
                 serde_json::from_str(c).unwrap_or_else(|_| json!({ "pagination_token": c }))
             })
         })
+}
+
+/// Pages stored in one transaction at most, and items: the pages fetched while the previous
+/// transaction was storing, so a store that keeps up with the provider stores page by page.
+pub const STORE_GROUP_PAGES: usize = 10;
+pub const STORE_GROUP_ITEMS: usize = 1000;
+/// Pages smaller than this are stored one a transaction, as before groups existed: a small
+/// `SYNC_BATCH_SIZE` keeps a run's pace page by page (the fault-injection tests rely on a
+/// run of 5-item pages not outrunning them).
+pub const STORE_GROUP_MIN_PAGE: usize = 50;
+
+/// Consecutive pages of a run as one store.
+struct Merged {
+    /// Each external id once, at its latest version (a later page's copy wins, as it would
+    /// have when stored after the earlier page).
+    items: Vec<providers::RawItem>,
+    /// Reported deletions, without those a later page of the group shows again (stored page
+    /// by page, that page would have restored them).
+    deleted: Vec<String>,
+    seen: reconcile::PageSeen,
+    fetched: i32,
+    /// The last page, its items and lists taken (its `next`, `reconcile` and `cursor` kept).
+    last: providers::Page,
+}
+
+fn merge_pages(group: Vec<providers::Page>) -> Merged {
+    let mut m = Merged {
+        items: Vec::new(),
+        deleted: Vec::new(),
+        seen: reconcile::PageSeen::default(),
+        fetched: 0,
+        last: providers::Page::default(),
+    };
+    let mut at = std::collections::HashMap::<String, usize>::new();
+    for mut page in group {
+        let seen = reconcile::PageSeen::of(
+            page.items.iter().map(|i| i.external_id.as_str()),
+            &page.listed,
+            &page.removed,
+        );
+        m.seen.present.extend(seen.present);
+        m.seen.removed.extend(seen.removed);
+        m.fetched += page.items.len() as i32;
+        let items = std::mem::take(&mut page.items);
+        if !m.deleted.is_empty() {
+            let again: HashSet<&str> = items.iter().map(|i| i.external_id.as_str()).collect();
+            m.deleted.retain(|d| !again.contains(d.as_str()));
+        }
+        for item in items {
+            match at.get(&item.external_id) {
+                Some(&k) => m.items[k] = item,
+                None => {
+                    at.insert(item.external_id.clone(), m.items.len());
+                    m.items.push(item);
+                }
+            }
+        }
+        m.deleted.append(&mut page.deleted);
+        page.listed.clear();
+        page.removed.clear();
+        m.last = page;
+    }
+    m
 }
 
 /// A page's items and reported deletions, in the page's transaction, then the `duplicate_of`
@@ -521,4 +591,60 @@ fn record_items(provider: &str, kind: &'static str, c: items::PageCounts) {
         c.updated as u64,
         c.duplicate as u64,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ItemKind;
+
+    fn item(id: &str, text: &str) -> providers::RawItem {
+        providers::RawItem {
+            external_id: id.into(),
+            kind: ItemKind::Post,
+            occurred_at: chrono::Utc::now(),
+            text: text.into(),
+            hashtags: vec![],
+            mentions: vec![],
+            location: None,
+            media_url: None,
+            permalink: None,
+            metrics: Value::Null,
+            subject: None,
+            sender: None,
+            html: None,
+            mail: Default::default(),
+        }
+    }
+
+    fn page(items: Vec<providers::RawItem>, deleted: &[&str], next: bool) -> providers::Page {
+        providers::Page {
+            items,
+            deleted: deleted.iter().map(|d| d.to_string()).collect(),
+            listed: vec!["listed".into()],
+            next: next.then(|| json!({ "p": 1 })),
+            cursor: (!next).then(|| json!("c")),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn merged_pages_store_as_they_would_have_page_by_page() {
+        let m = merge_pages(vec![
+            page(vec![item("a", "old"), item("b", "b")], &["x", "y"], true),
+            // `b` deleted after it was written; `x` written again after its deletion.
+            page(vec![item("a", "new"), item("x", "back")], &["b"], true),
+            page(vec![item("c", "c")], &[], false),
+        ]);
+        let texts: Vec<_> = m
+            .items
+            .iter()
+            .map(|i| (i.external_id.as_str(), i.text.as_str()))
+            .collect();
+        assert_eq!(texts, [("a", "new"), ("b", "b"), ("x", "back"), ("c", "c")]);
+        assert_eq!(m.deleted, ["y", "b"]);
+        assert_eq!(m.fetched, 5);
+        assert_eq!(m.seen.present.iter().filter(|p| *p == "listed").count(), 3);
+        assert!(m.last.next.is_none() && m.last.cursor.is_some() && m.last.items.is_empty());
+    }
 }
