@@ -17,7 +17,8 @@
 //!   `fanout_spread`, so a provider sees the fleet's syncs over that window, not in one second
 //!   (the per-app rate limiter caps what remains);
 //! * a re-delivered fan-out (crash, retry) creates nothing twice: active runs are skipped, and
-//!   runs a crashed attempt created without a job are picked up and enqueued.
+//!   runs a crashed attempt created without a job are picked up and enqueued — or, when that
+//!   attempt had enqueued their job before crashing, given that job's id.
 
 use std::time::Duration;
 
@@ -124,7 +125,8 @@ pub async fn fan_out(deps: &SharedDeps, job: &ScheduleFanout) -> anyhow::Result<
 }
 
 /// One page's jobs: enqueued (one batched call), their ids recorded on the runs, the runs that
-/// got no job (their source's job still live in the queue) deleted. Returns the jobs created.
+/// got no job (their source's job still live in the queue, for another run) deleted. Returns
+/// the runs given a job.
 async fn enqueue_page(
     deps: &SharedDeps,
     trigger: SyncTrigger,
@@ -156,7 +158,7 @@ async fn enqueue_page(
     let enqueued = deps.producer.enqueue_batch_each(&jobs).await?;
     let (mut with_job, mut job_ids, mut orphans) = (Vec::new(), Vec::new(), Vec::new());
     for ((run, _, _), e) in runs.iter().zip(&enqueued) {
-        if e.created {
+        if e.created || live_job_runs(deps, &e.id, *run).await? {
             with_job.push(*run);
             job_ids.push(e.id.clone());
         } else {
@@ -166,6 +168,17 @@ async fn enqueue_page(
     sync_runs::set_job_ids(&deps.pool, &with_job, &job_ids).await?;
     sync_runs::delete_many(&deps.pool, &orphans).await?;
     Ok(with_job.len() as u64)
+}
+
+/// Whether the live job `id` that kept a run from getting a job of its own is that run's
+/// job after all: an earlier attempt enqueued it and crashed before recording its id. Such a
+/// run is kept (and gets the id), not deleted under the job that will run it.
+async fn live_job_runs(deps: &SharedDeps, id: &str, run: Uuid) -> anyhow::Result<bool> {
+    let Some(job) = deps.producer.store().job(id).await? else {
+        return Ok(false);
+    };
+    Ok(serde_json::from_str::<SyncDataSource>(&job.payload)
+        .is_ok_and(|live| live.sync_run_id == run))
 }
 
 /// Providers whose app is paused now (a Redis error pauses nothing: the sync worker checks

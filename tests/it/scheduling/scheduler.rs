@@ -1,5 +1,6 @@
 //! The scheduler: two schedulers never double a tick; a fan-out enqueues one sync per active
-//! data source and skips the rest.
+//! data source and skips the rest, and a re-run after a crash keeps the runs whose jobs the
+//! crashed attempt had enqueued.
 
 use std::{str::FromStr, time::Duration};
 
@@ -135,6 +136,68 @@ async fn a_fanout_enqueues_one_sync_per_active_source_and_skips_the_rest() {
         .await
         .unwrap();
     assert_eq!(count, 3, "sources already queued are skipped");
+    let _ = stop.send(());
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fanout_rerun_keeps_a_run_whose_job_a_crashed_attempt_enqueued() {
+    use lifesync::db::sync_runs::{self, Inserted};
+    use lifesync_jobs::payloads::{SyncDataSource, SyncTrigger};
+    let app = TestApp::spawn().await;
+    let ds = app.db.data_source("alice", "twitter", "c1").await;
+    // What a crashed fan-out attempt left: its run, and that run's job enqueued (delayed by
+    // the spread) — but the crash came before the job's id was recorded on the run.
+    let Inserted::Created(run) = sync_runs::insert_queued(&app.db.pool, ds, "full", "daily")
+        .await
+        .unwrap()
+    else {
+        panic!("the run is new");
+    };
+    let producer = Producer::new(app.store.clone());
+    let job = SyncDataSource {
+        version: SyncDataSource::VERSION,
+        data_source_id: ds,
+        mode: SyncMode::Full,
+        trigger: SyncTrigger::Daily,
+        sync_run_id: run,
+        page_cursor: None,
+    };
+    let delayed = EnqueueOptions {
+        delay: Duration::from_secs(3600),
+        ..EnqueueOptions::default()
+    };
+    let live = producer.enqueue_with(&job, delayed).await.unwrap();
+    assert!(live.created);
+
+    // The fan-out runs again (the retry): the run is kept and gets its job's id.
+    let stop = start_queue_workers(
+        &app.db.pool,
+        &app.store,
+        "http://127.0.0.1:1",
+        100,
+        &["fanout"],
+    );
+    let tick = ScheduleFanout {
+        version: ScheduleFanout::VERSION,
+        schedule: "daily".into(),
+        mode: SyncMode::Full,
+        tick_unix: 1_795_489_200,
+    };
+    producer.enqueue(&tick).await.unwrap();
+    assert!(
+        eventually(20, || async {
+            app.store.stats("fanout").await.unwrap().succeeded == 1
+        })
+        .await
+    );
+    let runs: Vec<(uuid::Uuid, Option<String>)> =
+        sqlx::query_as("SELECT id, job_id FROM sync_runs WHERE data_source_id = $1")
+            .bind(ds)
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(runs, vec![(run, Some(live.id))], "the run its job will run");
     let _ = stop.send(());
     app.shutdown().await;
 }
