@@ -54,6 +54,35 @@ async fn two_schedulers_enqueue_each_tick_once() {
     app.shutdown().await;
 }
 
+/// In-process workers for the fan-out queue of `app`.
+fn fanout_workers(app: &TestApp) -> tokio::sync::oneshot::Sender<()> {
+    start_queue_workers(
+        &app.db.pool,
+        &app.store,
+        "http://127.0.0.1:1",
+        100,
+        &["fanout"],
+    )
+}
+
+/// The daily schedule's fan-out job for the tick at `tick_unix`.
+fn daily_tick(tick_unix: i64) -> ScheduleFanout {
+    ScheduleFanout {
+        version: ScheduleFanout::VERSION,
+        schedule: "daily".into(),
+        mode: SyncMode::Full,
+        tick_unix,
+    }
+}
+
+/// Whether `n` fan-outs have succeeded within 20 s.
+async fn fanouts_done(app: &TestApp, n: u64) -> bool {
+    eventually(20, || async {
+        app.store.stats("fanout").await.unwrap().succeeded == n
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fanout_enqueues_one_sync_per_active_source_and_skips_the_rest() {
     let app = TestApp::spawn().await;
@@ -81,27 +110,11 @@ async fn a_fanout_enqueues_one_sync_per_active_source_and_skips_the_rest() {
         .await;
     assert_eq!(r.status(), 202);
 
-    let stop = start_queue_workers(
-        &app.db.pool,
-        &app.store,
-        "http://127.0.0.1:1",
-        100,
-        &["fanout"],
-    );
-    let tick = ScheduleFanout {
-        version: ScheduleFanout::VERSION,
-        schedule: "daily".into(),
-        mode: SyncMode::Full,
-        tick_unix: 1_795_489_200,
-    };
+    let stop = fanout_workers(&app);
+    let tick = daily_tick(1_795_489_200);
     let producer = Producer::new(app.store.clone());
     producer.enqueue(&tick).await.unwrap();
-    assert!(
-        eventually(20, || async {
-            app.store.stats("fanout").await.unwrap().succeeded == 1
-        })
-        .await
-    );
+    assert!(fanouts_done(&app, 1).await);
 
     let runs: Vec<(uuid::Uuid, String)> =
         sqlx::query_as("SELECT data_source_id, trigger FROM sync_runs ORDER BY created_at")
@@ -125,12 +138,7 @@ async fn a_fanout_enqueues_one_sync_per_active_source_and_skips_the_rest() {
         .enqueue_with(&next, EnqueueOptions::default())
         .await
         .unwrap();
-    assert!(
-        eventually(20, || async {
-            app.store.stats("fanout").await.unwrap().succeeded == 2
-        })
-        .await
-    );
+    assert!(fanouts_done(&app, 2).await);
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM sync_runs")
         .fetch_one(&app.db.pool)
         .await
@@ -171,26 +179,10 @@ async fn a_fanout_rerun_keeps_a_run_whose_job_a_crashed_attempt_enqueued() {
     assert!(live.created);
 
     // The fan-out runs again (the retry): the run is kept and gets its job's id.
-    let stop = start_queue_workers(
-        &app.db.pool,
-        &app.store,
-        "http://127.0.0.1:1",
-        100,
-        &["fanout"],
-    );
-    let tick = ScheduleFanout {
-        version: ScheduleFanout::VERSION,
-        schedule: "daily".into(),
-        mode: SyncMode::Full,
-        tick_unix: 1_795_489_200,
-    };
+    let stop = fanout_workers(&app);
+    let tick = daily_tick(1_795_489_200);
     producer.enqueue(&tick).await.unwrap();
-    assert!(
-        eventually(20, || async {
-            app.store.stats("fanout").await.unwrap().succeeded == 1
-        })
-        .await
-    );
+    assert!(fanouts_done(&app, 1).await);
     let runs: Vec<(uuid::Uuid, Option<String>)> =
         sqlx::query_as("SELECT id, job_id FROM sync_runs WHERE data_source_id = $1")
             .bind(ds)
