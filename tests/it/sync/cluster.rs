@@ -3,9 +3,9 @@
 //! `lifesync worker` processes. While every source's first sync is held mid-request at the
 //! sandbox, the worker running them all is killed with SIGKILL (two others take them over once
 //! their leases lapse), then a master is failed over by `CLUSTER FAILOVER` and another killed
-//! with SIGKILL while the survivors hold the jobs: every run still succeeds with exactly the provider's items,
-//! the unique key of a source's sync still dedupes across shards, nothing is left leased or
-//! queued, and the cluster serves the next round of syncs.
+//! with SIGKILL while the survivors hold the jobs: every run still succeeds with exactly the
+//! provider's items, the unique key of a source's sync still dedupes across shards, nothing is
+//! left leased or queued, and the cluster serves the next round of syncs.
 
 use std::process::{Child, Stdio};
 use std::time::Duration;
