@@ -386,16 +386,18 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
     }
 
     // The demo account and its first sync.
+    let mut tx = pool.begin().await?;
     let ds = db::data_sources::upsert_connected(
-        &mut *pool.acquire().await?,
+        &mut tx,
         DEMO_USER,
         "twitter",
         DEMO_ACCOUNT,
         Some("Sandbox demo"),
     )
     .await?;
+    tx.commit().await?;
     db::tokens::store(
-        &pool,
+        db::pinned(&pool),
         ds,
         &sealed,
         None,

@@ -11,6 +11,7 @@ pub mod normalize;
 pub mod queue;
 pub mod scale;
 mod scratch;
+pub mod statements;
 pub mod sync;
 pub mod timeline;
 
@@ -79,6 +80,14 @@ pub enum Bench {
         #[arg(long, default_value_t = 50_000)]
         items: usize,
     },
+    /// One statement on the bare pool against one in a transaction of its own (`db::pinned`),
+    /// alternating rounds, direct to PostgreSQL.
+    Statements {
+        #[arg(long, default_value_t = 3_000)]
+        statements: u64,
+        #[arg(long, default_value_t = 6)]
+        rounds: usize,
+    },
     /// Normalizes N realistic items (posts, captions, emails with markup) on one core.
     Normalize {
         #[arg(long, default_value_t = 100_000)]
@@ -118,6 +127,14 @@ pub async fn run(config: &Config, bench: Bench) -> anyhow::Result<()> {
             println!(
                 "timeline: items={} entries={} full_build_s={:.2} pure_build_s={:.2} incremental_100_ms={:.0} incremental_mid_100_ms={:.0}",
                 b.items, b.entries, b.full_s, b.pure_s, b.incremental_ms, b.incremental_mid_ms
+            );
+        }
+        Bench::Statements { statements, rounds } => {
+            let b = statements::run(config, statements, rounds).await?;
+            println!(
+                "statements: rounds={} pinned_over_bare_median={:.2}",
+                b.rounds.len(),
+                b.median_ratio()
             );
         }
         Bench::Normalize { items } => {

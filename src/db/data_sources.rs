@@ -6,6 +6,7 @@
 //! transaction that holds the source's row ([`lock_for_page`]), which [`disconnect`] takes
 //! first — so once a disconnect has committed, nothing more is written for the source.
 
+use super::pinned::pinned;
 use chrono::{DateTime, Utc};
 use sqlx::{
     encode::IsNull,
@@ -71,7 +72,7 @@ pub async fn list_for_user(pool: &PgPool, user_id: &str) -> sqlx::Result<Vec<Dat
     let sql = format!("{SELECT} WHERE ds.user_id = $1 ORDER BY ds.connected_at, ds.id");
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(user_id)
-        .fetch_all(pool)
+        .fetch_all(pinned(pool))
         .await
 }
 
@@ -85,7 +86,7 @@ pub async fn get_for_user(
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(user_id)
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(pinned(pool))
         .await
 }
 
@@ -103,7 +104,7 @@ pub async fn active_ids_of_users(
     )
     .bind(user_ids)
     .bind(provider)
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await
 }
 
@@ -127,7 +128,7 @@ pub async fn load_for_sync(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<SyncS
            FROM data_sources WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(pinned(pool))
     .await
 }
 
@@ -150,7 +151,7 @@ pub async fn is_gone(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
     let status: Option<DataSourceStatus> =
         sqlx::query_scalar("SELECT status FROM data_sources WHERE id = $1")
             .bind(id)
-            .fetch_optional(pool)
+            .fetch_optional(pinned(pool))
             .await?;
     Ok(status.is_none_or(|s| s == DataSourceStatus::Disconnected))
 }
@@ -284,7 +285,7 @@ pub async fn recent_ids_after_except(
     .bind(after)
     .bind(limit)
     .bind(skipped)
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await
 }
 
@@ -326,7 +327,7 @@ pub async fn fanout_page(
         .bind(limit)
         .bind(skipped)
         .bind(recent_since)
-        .fetch_all(pool)
+        .fetch_all(pinned(pool))
         .await?;
     Ok(FanoutPage {
         last: rows.last().map(|r| r.0),
@@ -358,7 +359,7 @@ pub async fn active_ids_after_except(
     .bind(after)
     .bind(limit)
     .bind(skipped)
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await
 }
 
@@ -437,7 +438,7 @@ pub async fn set_account_name(pool: &PgPool, id: Uuid, name: Option<&str>) -> sq
     )
     .bind(id)
     .bind(name)
-    .execute(pool)
+    .execute(pinned(pool))
     .await?;
     Ok(())
 }
@@ -447,7 +448,7 @@ pub async fn count_by_provider_and_status(
     pool: &PgPool,
 ) -> sqlx::Result<Vec<(String, String, i64)>> {
     sqlx::query_as("SELECT provider, status, count(*) FROM data_sources GROUP BY provider, status")
-        .fetch_all(pool)
+        .fetch_all(pinned(pool))
         .await
 }
 
@@ -457,7 +458,7 @@ pub async fn last_success_by_provider(pool: &PgPool) -> sqlx::Result<Vec<(String
         "SELECT provider, extract(epoch FROM max(last_sync_at))::float8 FROM data_sources
           WHERE last_sync_status = 'succeeded' GROUP BY provider",
     )
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await
 }
 
@@ -465,6 +466,6 @@ pub async fn last_success_by_provider(pool: &PgPool) -> sqlx::Result<Vec<(String
 pub async fn provider_of(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT provider FROM data_sources WHERE id = $1")
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(pinned(pool))
         .await
 }

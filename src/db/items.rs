@@ -1,6 +1,7 @@
 //! Writing items: one statement per page (a batched upsert), never a round trip per item.
 //! `duplicate_of` is not set here but by [`super::duplicates`], in the same transaction.
 
+use super::pinned::pinned;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -232,7 +233,7 @@ pub async fn list_for_user(
 ) -> sqlx::Result<Vec<ItemRow>> {
     list_query("", user_id, f, limit)
         .build_query_as()
-        .fetch_all(pool)
+        .fetch_all(pinned(pool))
         .await
 }
 

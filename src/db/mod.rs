@@ -11,6 +11,7 @@ pub mod changes;
 pub mod data_sources;
 pub mod duplicates;
 pub mod items;
+mod pinned;
 pub mod reconcile;
 pub mod sync_runs;
 pub mod timeline;
@@ -27,6 +28,7 @@ use sqlx::{
 };
 
 use crate::config::DatabaseConfig;
+pub use pinned::{pinned, Pinned};
 
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -111,12 +113,15 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 
 /// A round trip to the server (readiness).
 pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
-    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+    sqlx::query("SELECT 1")
+        .execute(pinned(pool))
+        .await
+        .map(|_| ())
 }
 
 /// Whether this pool's connection is encrypted (None: the server does not say).
 pub async fn connection_encrypted(pool: &PgPool) -> sqlx::Result<Option<bool>> {
     sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
-        .fetch_optional(pool)
+        .fetch_optional(pinned(pool))
         .await
 }

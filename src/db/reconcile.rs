@@ -12,6 +12,7 @@
 
 use std::collections::HashSet;
 
+use super::pinned::pinned;
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -130,7 +131,7 @@ pub async fn known_ids(pool: &sqlx::PgPool, data_source_id: Uuid) -> sqlx::Resul
         "SELECT external_id FROM items WHERE data_source_id = $1 AND deleted_at IS NULL",
     )
     .bind(data_source_id)
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await?;
     Ok(ids.into_iter().collect())
 }

@@ -1,6 +1,7 @@
 //! Queries on `sync_runs`. A run is `queued`, `running`, then `succeeded`, `failed` or
 //! `cancelled` (its source was disconnected or deleted while it was live).
 
+use super::pinned::pinned;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -45,7 +46,7 @@ pub async fn insert_queued(
     .bind(data_source_id)
     .bind(mode)
     .bind(trigger)
-    .execute(pool)
+    .execute(pinned(pool))
     .await?
     .rows_affected();
     if inserted == 1 {
@@ -55,7 +56,7 @@ pub async fn insert_queued(
         "SELECT id FROM sync_runs WHERE data_source_id = $1 AND status IN ('queued', 'running')",
     )
     .bind(data_source_id)
-    .fetch_optional(pool)
+    .fetch_optional(pinned(pool))
     .await?;
     match active {
         Some(a) => Ok(Inserted::AlreadyActive(a)),
@@ -68,7 +69,7 @@ pub async fn set_job_id(pool: &PgPool, run_id: Uuid, job_id: &str) -> sqlx::Resu
     sqlx::query("UPDATE sync_runs SET job_id = $2 WHERE id = $1")
         .bind(run_id)
         .bind(job_id)
-        .execute(pool)
+        .execute(pinned(pool))
         .await?;
     Ok(())
 }
@@ -76,7 +77,7 @@ pub async fn set_job_id(pool: &PgPool, run_id: Uuid, job_id: &str) -> sqlx::Resu
 pub async fn delete(pool: &PgPool, run_id: Uuid) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM sync_runs WHERE id = $1")
         .bind(run_id)
-        .execute(pool)
+        .execute(pinned(pool))
         .await?;
     Ok(())
 }
@@ -95,7 +96,7 @@ pub async fn history(
     )
     .bind(data_source_id)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await
 }
 
@@ -124,7 +125,7 @@ pub async fn start(pool: &PgPool, run_id: Uuid) -> sqlx::Result<Option<RunProgre
           RETURNING status, page_cursor, start_version",
     )
     .bind(run_id)
-    .fetch_optional(pool)
+    .fetch_optional(pinned(pool))
     .await
 }
 
@@ -133,7 +134,7 @@ pub async fn set_start_version(pool: &PgPool, run_id: Uuid, version: &str) -> sq
     sqlx::query("UPDATE sync_runs SET start_version = $2, updated_at = now() WHERE id = $1")
         .bind(run_id)
         .bind(version)
-        .execute(pool)
+        .execute(pinned(pool))
         .await
         .map(|_| ())
 }
@@ -164,7 +165,7 @@ pub async fn insert_queued_batch(
     .bind(sources)
     .bind(mode)
     .bind(trigger)
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await
 }
 
@@ -177,7 +178,7 @@ pub async fn set_job_ids(pool: &PgPool, runs: &[Uuid], jobs: &[String]) -> sqlx:
     )
     .bind(runs)
     .bind(jobs)
-    .execute(pool)
+    .execute(pinned(pool))
     .await?;
     Ok(())
 }
@@ -189,7 +190,7 @@ pub async fn delete_many(pool: &PgPool, runs: &[Uuid]) -> sqlx::Result<()> {
     }
     sqlx::query("DELETE FROM sync_runs WHERE id = ANY($1) AND status = 'queued'")
         .bind(runs)
-        .execute(pool)
+        .execute(pinned(pool))
         .await?;
     Ok(())
 }
@@ -221,7 +222,7 @@ pub async fn fail_stuck(
     )
     .bind(secs)
     .bind(message)
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await
 }
 
@@ -237,7 +238,7 @@ pub async fn reopen(pool: &PgPool, run_id: Uuid) -> sqlx::Result<bool> {
                                AND o.status IN ('queued', 'running'))",
     )
     .bind(run_id)
-    .execute(pool)
+    .execute(pinned(pool))
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -299,7 +300,7 @@ pub async fn cancel(pool: &PgPool, run_id: Uuid, reason: &str) -> sqlx::Result<b
     )
     .bind(run_id)
     .bind(reason)
-    .execute(pool)
+    .execute(pinned(pool))
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -313,7 +314,7 @@ pub async fn waiting(pool: &PgPool, run_id: Uuid, wait: std::time::Duration) -> 
     )
     .bind(run_id)
     .bind(wait.as_secs_f64())
-    .execute(pool)
+    .execute(pinned(pool))
     .await?;
     Ok(())
 }
@@ -333,7 +334,7 @@ pub async fn idle_with_jobs(
     )
     .bind(idle.as_secs_f64())
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await
 }
 
@@ -356,7 +357,7 @@ pub async fn fail_runs(pool: &PgPool, ended: &[(Uuid, String)]) -> sqlx::Result<
     )
     .bind(&ids)
     .bind(&errors)
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await
 }
 
@@ -380,7 +381,7 @@ pub async fn live(pool: &PgPool, recent: std::time::Duration) -> sqlx::Result<Ve
              OR r.finished_at > now() - make_interval(secs => $1)",
     )
     .bind(recent.as_secs_f64())
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await
 }
 
@@ -391,7 +392,7 @@ pub async fn status_and_fetched(
 ) -> sqlx::Result<Option<(String, i32)>> {
     sqlx::query_as("SELECT status, items_fetched FROM sync_runs WHERE id = $1")
         .bind(run_id)
-        .fetch_optional(pool)
+        .fetch_optional(pinned(pool))
         .await
 }
 
@@ -399,6 +400,6 @@ pub async fn status_and_fetched(
 pub async fn status(pool: &PgPool, run_id: Uuid) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT status FROM sync_runs WHERE id = $1")
         .bind(run_id)
-        .fetch_optional(pool)
+        .fetch_optional(pinned(pool))
         .await
 }

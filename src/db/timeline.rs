@@ -3,6 +3,7 @@
 //! since the last build) and writes (its entries, replacing those of the window it rebuilt, in
 //! one transaction), and what the API lists.
 
+use super::pinned::pinned;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -70,7 +71,7 @@ pub async fn state(
 pub async fn built_seq(pool: &PgPool, user_id: &str) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar("SELECT built_seq FROM timeline_state WHERE user_id = $1")
         .bind(user_id)
-        .fetch_optional(pool)
+        .fetch_optional(pinned(pool))
         .await
 }
 
@@ -82,7 +83,7 @@ pub async fn needs_build(pool: &PgPool, user_id: &str) -> sqlx::Result<bool> {
              OR EXISTS (SELECT 1 FROM timeline_entries WHERE user_id = $1 AND dirty)",
     )
     .bind(user_id)
-    .fetch_one(pool)
+    .fetch_one(pinned(pool))
     .await
 }
 
@@ -96,7 +97,7 @@ pub async fn stale_users(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<String>>
           LIMIT $1",
     )
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await
 }
 
@@ -348,7 +349,7 @@ pub async fn list_for_user(
     }
     q.push(" ORDER BY e.start_at DESC, e.id DESC LIMIT ")
         .push_bind(limit);
-    q.build_query_as().fetch_all(pool).await
+    q.build_query_as().fetch_all(pinned(pool)).await
 }
 
 /// One of the user's entries.
@@ -362,7 +363,7 @@ pub async fn get_for_user(
     )))
     .bind(user_id)
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(pinned(pool))
     .await
 }
 
@@ -381,6 +382,6 @@ pub async fn entry_items(
           ORDER BY ei.entry_id, ei.item_id",
     )
     .bind(entries)
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await
 }

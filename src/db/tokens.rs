@@ -22,6 +22,7 @@
 //! as the page transaction does), so a refusal and a success cannot interleave inside their
 //! statements.
 
+use super::pinned::pinned;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -159,7 +160,7 @@ pub async fn load(pool: &PgPool, data_source_id: Uuid) -> sqlx::Result<Option<St
            FROM oauth_tokens WHERE data_source_id = $1",
     )
     .bind(data_source_id)
-    .fetch_optional(pool)
+    .fetch_optional(pinned(pool))
     .await?;
     Ok(row.map(
         |(key_id, access, refresh, expires_at, scopes, fence)| StoredTokens {

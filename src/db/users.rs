@@ -3,6 +3,7 @@
 //! a new one adds its deletion to [`delete_user`] and its lines to the export
 //! (`tests/it/erase.rs` scans every table of the schema for what an erase left behind).
 
+use super::pinned::pinned;
 use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
 use sqlx::{PgConnection, PgPool};
@@ -19,7 +20,7 @@ pub async fn fence_for_erase(pool: &PgPool, user_id: &str) -> sqlx::Result<u64> 
           WHERE user_id = $1 AND status <> 'disconnected'",
     )
     .bind(user_id)
-    .execute(pool)
+    .execute(pinned(pool))
     .await?;
     Ok(done.rows_affected())
 }
@@ -54,7 +55,7 @@ pub async fn sources_to_revoke(pool: &PgPool, user_id: &str) -> sqlx::Result<Vec
           ORDER BY ds.id",
     )
     .bind(user_id)
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await?;
     Ok(rows
         .into_iter()

@@ -4,6 +4,7 @@
 //! ([`take_undispatched`]); the delivery job reads one ([`delivery`]) and records each attempt
 //! with its consequences in one transaction ([`record_attempt`]).
 
+use super::pinned::pinned;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -88,7 +89,7 @@ pub async fn list(
     )))
     .bind(user_id)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await
 }
 
@@ -97,7 +98,7 @@ pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<EndpointRow>> {
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1"
     )))
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(pinned(pool))
     .await
 }
 
@@ -160,7 +161,7 @@ pub async fn update(
 pub async fn delete(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
     Ok(sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
         .bind(id)
-        .execute(pool)
+        .execute(pinned(pool))
         .await?
         .rows_affected()
         > 0)
@@ -198,7 +199,7 @@ pub async fn attempts(
     )
     .bind(endpoint_id)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(pinned(pool))
     .await
 }
 
@@ -275,7 +276,7 @@ pub async fn delivery(pool: &PgPool, id: i64) -> sqlx::Result<Option<DeliveryRow
           WHERE d.id = $1",
     )
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(pinned(pool))
     .await
 }
 
@@ -299,7 +300,7 @@ pub async fn ahead(pool: &PgPool, endpoint_id: Uuid, id: i64) -> sqlx::Result<Op
     )
     .bind(endpoint_id)
     .bind(id)
-    .fetch_one(pool)
+    .fetch_one(pinned(pool))
     .await?;
     Ok((row.0 > 0).then(|| Ahead {
         count: row.0,
@@ -319,7 +320,7 @@ pub async fn set_status(pool: &PgPool, id: i64, status: &str) -> sqlx::Result<()
     )
     .bind(id)
     .bind(status)
-    .execute(pool)
+    .execute(pinned(pool))
     .await?;
     Ok(())
 }
@@ -410,7 +411,7 @@ pub async fn count_failing(pool: &PgPool, for_at_least: std::time::Duration) -> 
           WHERE enabled AND failing_since <= now() - make_interval(secs => $1)",
     )
     .bind(for_at_least.as_secs_f64())
-    .fetch_one(pool)
+    .fetch_one(pinned(pool))
     .await
 }
 
@@ -421,7 +422,7 @@ pub async fn prune(pool: &PgPool, age: std::time::Duration) -> sqlx::Result<u64>
         "DELETE FROM webhook_attempts WHERE attempted_at < now() - make_interval(secs => $1)",
     )
     .bind(secs)
-    .execute(pool)
+    .execute(pinned(pool))
     .await?
     .rows_affected();
     let events = sqlx::query(
@@ -430,7 +431,7 @@ pub async fn prune(pool: &PgPool, age: std::time::Duration) -> sqlx::Result<u64>
                              WHERE d.event_id = e.id AND d.status = 'pending')",
     )
     .bind(secs)
-    .execute(pool)
+    .execute(pinned(pool))
     .await?
     .rows_affected();
     Ok(attempts + events)

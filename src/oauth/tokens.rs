@@ -136,7 +136,13 @@ impl TokenManager<'_> {
     /// A reconnect is needed for a reason other than a refusal: the source becomes
     /// `reauth_required` (unless disconnected). A refusal marks it itself, conditionally.
     async fn reconnect(&self, source: Uuid, reason: String) -> TokenError {
-        match data_sources::set_status(self.pool, source, DataSourceStatus::ReauthRequired).await {
+        match data_sources::set_status(
+            crate::db::pinned(self.pool),
+            source,
+            DataSourceStatus::ReauthRequired,
+        )
+        .await
+        {
             Ok(()) => TokenError::Reauth(reason),
             Err(e) => TokenError::Database(e),
         }

@@ -149,9 +149,9 @@ async fn finish(
     let connected = status == CompletionStatus::Connected;
     if !connected {
         let event = json!({"completion_id": job.completion_id, "provider": job.provider});
-        let mut conn = deps.pool.acquire().await.map_err(database)?;
+        let mut tx = deps.pool.begin().await.map_err(database)?;
         webhooks::emit(
-            &mut conn,
+            &mut tx,
             &job.user_id,
             EventType::ConnectionFailed.as_str(),
             &event,
@@ -159,6 +159,7 @@ async fn finish(
         )
         .await
         .map_err(database)?;
+        tx.commit().await.map_err(database)?;
     }
     let completions = Completions(&deps.states);
     let record = Completion {

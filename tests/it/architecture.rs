@@ -3,7 +3,8 @@
 //! between their top-level modules; module edges run only downwards through [`LAYERS`] or
 //! sideways within a layer, and neither the module graph nor the file graph has a cycle. The picture of the layers with each module's imports lives in
 //! README.md between the `module-layers` markers; it must be what the imports say
-//! (`LIFESYNC_WRITE_LAYERS=1 cargo test --test it architecture` rewrites it).
+//! (`LIFESYNC_WRITE_LAYERS=1 cargo test --test it architecture` rewrites it). And no statement
+//! of the service runs on a bare pool, outside a transaction (`src/db/pinned.rs` says why).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -367,4 +368,74 @@ fn the_readme_pictures_the_layers_as_the_imports_are() {
             );
         }
     }
+}
+
+/// Finds statements run on a bare pool (`.execute(pool)`, `.fetch_all(&self.pool)`, …) and
+/// connections taken from one (`.acquire()`): outside a transaction, a transaction-mode pooler
+/// may split a statement's Parse and Bind over two server connections (`src/db/pinned.rs`).
+#[derive(Default)]
+struct BarePoolStatements {
+    found: Vec<String>,
+}
+
+impl<'ast> Visit<'ast> for BarePoolStatements {
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        let method = call.method.to_string();
+        let runs = matches!(
+            method.as_str(),
+            "execute"
+                | "execute_many"
+                | "fetch"
+                | "fetch_all"
+                | "fetch_many"
+                | "fetch_one"
+                | "fetch_optional"
+        );
+        let names_a_pool = |e: &syn::Expr| {
+            let mut e = e;
+            while let syn::Expr::Reference(r) = e {
+                e = &r.expr;
+            }
+            let last = match e {
+                syn::Expr::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+                syn::Expr::Field(f) => match &f.member {
+                    syn::Member::Named(n) => Some(n.to_string()),
+                    syn::Member::Unnamed(_) => None,
+                },
+                _ => None,
+            };
+            last.is_some_and(|n| n == "pool" || n.ends_with("_pool"))
+        };
+        if runs && call.args.len() == 1 && names_a_pool(&call.args[0]) {
+            self.found.push(format!(".{method}(…pool)"));
+        }
+        if method == "acquire" && call.args.is_empty() && names_a_pool(&call.receiver) {
+            self.found.push("….pool.acquire()".to_string());
+        }
+        syn::visit::visit_expr_method_call(self, call);
+    }
+}
+
+#[test]
+fn every_statement_of_the_service_runs_in_a_transaction() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let mut offenders = Vec::new();
+    for file in files {
+        // The benchmarks time the store against PostgreSQL directly, not the service's path.
+        if file.starts_with(root().join("src/bench")) || file.ends_with("src/db/pinned.rs") {
+            continue;
+        }
+        let ast = syn::parse_file(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let mut visitor = BarePoolStatements::default();
+        visitor.visit_file(&ast);
+        for f in visitor.found {
+            offenders.push(format!("{}: {f}", file.display()));
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "statements outside a transaction (use `db::pinned(pool)` or `pool.begin()`):\n{}",
+        offenders.join("\n")
+    );
 }

@@ -85,7 +85,8 @@ impl PrivatePostgres {
     }
 
     /// A streaming replica of `primary` (`pg_basebackup -R` from it, as the `postgres` user),
-    /// started on a port of its own: read-only, a few milliseconds behind.
+    /// started on a port of its own with the primary's settings: read-only, a few milliseconds
+    /// behind.
     pub fn replica_of(primary: &PrivatePostgres) -> Self {
         let dir = std::env::temp_dir().join(format!("lifesync-pg-{}", ulid::Ulid::new()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -111,7 +112,7 @@ impl PrivatePostgres {
         let pg = Self {
             dir,
             port: free_port(),
-            settings: Vec::new(),
+            settings: primary.settings.clone(),
         };
         pg.up();
         pg

@@ -1,9 +1,9 @@
 //! Operators' scale-out (issue 18): the service through PgBouncer in transaction mode (a
 //! `pgbouncer` of the test's own on a free port, in front of the shared PostgreSQL, the
-//! statement cache off by `statement-cache-capacity=0` in the URL) — ignored: with Debian's
-//! PgBouncer 1.18 it fails (see the test's note) — and GET routes on a read replica (`DATABASE_REPLICA_URL`; here a second, read-only pool on the same server, told
-//! apart by its `application_name`; and a real streaming replica, `pg_basebackup` of a private
-//! primary) while the caller's own sync status stays on the primary.
+//! statement cache off by `statement-cache-capacity=0` in the URL, every statement in a
+//! transaction as `src/db/pinned.rs` runs it), and GET routes on a real streaming replica
+//! (`DATABASE_REPLICA_URL`: `pg_basebackup` of a private primary) while the caller's own sync
+//! status stays on the primary.
 
 use crate::common::*;
 use lifesync::providers::ProviderId;
@@ -112,17 +112,15 @@ async fn get_json(h: &SyncHarness, user: &str, path: &str) -> Value {
     r.json().await.unwrap()
 }
 
-/// Fails today, hence ignored: sqlx sends an unnamed statement's Parse/Describe and its
-/// Bind/Execute after two separate Syncs; PgBouncer 1.18 (Debian 12) in transaction mode hands
-/// the server connection back at the first one, so the Bind may reach another server
-/// connection ("22P03 incorrect binary data format in bind parameter 1", "invalid byte
-/// sequence for encoding UTF8: 0x00", or a missing unnamed statement). A single sync is too
-/// quiet to meet it reliably: the test ends with 16 clients' statements over the bouncer's two
-/// server connections, which does (2026-12-07: errors in every run against 1.18). Run it with `--ignored` against PgBouncer >= 1.21 with `max_prepared_statements`
-/// set (and the cache parameter dropped from `route`), or once the store opens a transaction
-/// for every statement behind a pooler.
+/// sqlx sends a statement's Parse/Describe and its Bind/Execute after two separate Syncs; a
+/// transaction-mode PgBouncer 1.18 (Debian 12) hands the server connection back at a Sync
+/// outside a transaction, so a Bind could reach another client's server connection ("22P03
+/// incorrect binary data format in bind parameter 1", "invalid byte sequence for encoding UTF8:
+/// 0x00"). The service runs every statement in a transaction (`db::pinned`, `pool.begin()`), so
+/// the pooler keeps one server connection per statement. A single sync is too quiet to meet
+/// the split: the test ends with 16 clients' statements over the bouncer's two server
+/// connections (on a bare pool instead of `db::pinned`, errors in every run against 1.18).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "PgBouncer 1.18 transaction mode splits sqlx's Parse and Bind across server connections"]
 async fn syncs_and_api_reads_work_through_pgbouncer_in_transaction_mode() {
     let bouncer = Bouncer::start();
     let h = SyncHarness::routed(
@@ -178,13 +176,13 @@ async fn concurrent_statements_answer_right(bouncer: &Bouncer) {
                     sqlx::query_as("SELECT $1::int8 * 2, $2::text || 'x'")
                         .bind(n)
                         .bind(&text)
-                        .fetch_one(&pool)
+                        .fetch_one(lifesync::db::pinned(&pool))
                         .await
                 } else {
                     sqlx::query_as("SELECT $2::int8 * 2, $1::text || 'x'")
                         .bind(&text)
                         .bind(n)
-                        .fetch_one(&pool)
+                        .fetch_one(lifesync::db::pinned(&pool))
                         .await
                 }
                 .expect("a statement through the bouncer");
@@ -200,67 +198,11 @@ async fn concurrent_statements_answer_right(bouncer: &Bouncer) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn get_routes_that_may_lag_read_the_replica_and_sync_status_reads_the_primary() {
-    let tag = format!("replica_{}", ulid::Ulid::new().to_string().to_lowercase());
-    let h = SyncHarness::routed(
-        22,
-        50,
-        RedisSettings::new(redis_url()),
-        |_| {},
-        |db| {
-            let mut u = url::Url::parse(db).unwrap();
-            u.query_pairs_mut()
-                .append_pair("application_name", &tag)
-                .append_pair("options", "-c default_transaction_read_only=on");
-            (None, Some(u.to_string()))
-        },
-    )
-    .await;
-    let c = h.connect(ProviderId::Twitter, "ria", "2002").await;
-    assert_eq!(c.run.status, "succeeded", "{:?}", c.run);
-    let replica_queries = || async {
-        let q: Vec<String> =
-            sqlx::query_scalar("SELECT query FROM pg_stat_activity WHERE application_name = $1")
-                .bind(&tag)
-                .fetch_all(&h.app.db.pool)
-                .await
-                .unwrap();
-        q.join("\n")
-    };
-    assert_eq!(replica_queries().await, "", "nothing read the replica yet");
-
-    // Items: the replica (read-only: a write there would fail).
-    let items = get_json(&h, "ria", "/api/v1/items?limit=500").await;
-    assert_eq!(
-        items["items"].as_array().unwrap().len() as i32,
-        c.run.new,
-        "{items}"
-    );
-    assert!(replica_queries().await.contains("FROM items"));
-
-    // The caller's own sync status: the primary, so a sync just queued shows at once.
-    let started = h.start_sync(c.source, "ria", "full").await;
-    let source = get_json(&h, "ria", &format!("/api/v1/data-sources/{}", c.source)).await;
-    let listed = get_json(&h, "ria", "/api/v1/data-sources").await;
-    let done = h.wait(started.run).await;
-    assert_eq!(done.status, "succeeded");
-    assert!(
-        source["sync_in_progress"] == true || source["last_sync_at"] != Value::Null,
-        "{source}"
-    );
-    assert_eq!(listed["data_sources"][0]["id"], c.source.to_string());
-    let replica = replica_queries().await;
-    assert!(
-        !replica.contains("data_sources") && !replica.contains("sync_runs"),
-        "sync status read on the replica: {replica}"
-    );
-    h.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn items_are_read_from_a_streaming_replica_and_sync_status_from_the_primary() {
     use crate::common::servers::PrivatePostgres;
-    let primary = PrivatePostgres::start();
+    // pg_stat_statements on both: the replica's own view says what it was asked.
+    let primary =
+        PrivatePostgres::start_with(|_| vec!["shared_preload_libraries=pg_stat_statements".into()]);
     let replica = PrivatePostgres::replica_of(&primary);
     let (primary_url, replica_url) = (primary.url("lifesync"), replica.url("lifesync"));
     lifesync::db::create_database_if_missing(&primary_url)
@@ -268,6 +210,10 @@ async fn items_are_read_from_a_streaming_replica_and_sync_status_from_the_primar
         .unwrap();
     let pool = lifesync::db::connect(&primary_url, 2).await.unwrap();
     lifesync::db::migrate(&pool).await.unwrap();
+    sqlx::query("CREATE EXTENSION pg_stat_statements")
+        .execute(&pool)
+        .await
+        .unwrap();
     pool.close().await;
     let replica_pool = lifesync::db::connect_lazy_with(
         &lifesync::config::DatabaseConfig::new(replica_url.clone()),
@@ -312,23 +258,32 @@ async fn items_are_read_from_a_streaming_replica_and_sync_status_from_the_primar
         sources["data_sources"][0]["item_count"].as_i64(),
         Some(i64::from(c.run.new))
     );
-    // What the API asked the replica: the items page, never the sources or their runs.
-    let asked: Vec<String> = sqlx::query_scalar(
-        "SELECT query FROM pg_stat_activity
-          WHERE datname = 'lifesync' AND pid <> pg_backend_pid()",
-    )
-    .fetch_all(&replica_pool)
-    .await
-    .unwrap();
+
+    // The caller's own sync status: the primary, so a sync just queued shows at once.
+    let path = format!("/api/v1/data-sources/{}", c.source);
+    let before = get_json(&h, "rex", &path).await["last_sync_at"].clone();
+    let started = h.start_sync(c.source, "rex", "full").await;
+    let source = get_json(&h, "rex", &path).await;
+    assert!(
+        source["sync_in_progress"] == true || source["last_sync_at"] != before,
+        "a sync just started is not in the caller's status: {source}"
+    );
+    assert_eq!(h.wait(started.run).await.status, "succeeded");
+
+    // What the API asked the replica (its own pg_stat_statements; the test's reads above are
+    // plain counts): the items page, never the sources or their runs.
+    let asked: Vec<String> = sqlx::query_scalar("SELECT query FROM pg_stat_statements")
+        .fetch_all(&replica_pool)
+        .await
+        .unwrap();
     let asked = asked.join("\n");
-    // (the items page's own text: the test's own reads above are plain counts)
     assert!(
         asked.contains("ORDER BY occurred_at DESC, id DESC LIMIT"),
         "{asked}"
     );
     assert!(
         !asked.contains("data_sources") && !asked.contains("sync_runs"),
-        "{asked}"
+        "sync status read on the replica: {asked}"
     );
     h.shutdown().await;
     replica_pool.close().await;
