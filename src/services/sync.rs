@@ -7,9 +7,14 @@ use lifesync_jobs::{
     Producer, QueueError,
 };
 use sqlx::PgPool;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use crate::db::sync_runs::{self, Inserted};
+
+/// How long a request waits for the previous run's job to leave the queue when its run has
+/// ended (the job's unique key is released by its acknowledgement, just after).
+const PREVIOUS_JOB_GRACE: Duration = Duration::from_secs(1);
 
 /// A sync that was queued.
 #[derive(Debug, Clone)]
@@ -56,13 +61,22 @@ pub async fn request_sync(
         sync_run_id: run_id,
         page_cursor: None,
     };
-    let enqueued = match producer.enqueue(&job).await {
-        Ok(e) => e,
-        Err(e) => {
-            // Nothing will run it: the run must not block the source.
-            sync_runs::delete(pool, run_id).await?;
-            return Err(e.into());
+    let asked = Instant::now();
+    let enqueued = loop {
+        let enqueued = match producer.enqueue(&job).await {
+            Ok(e) => e,
+            Err(e) => {
+                // Nothing will run it: the run must not block the source.
+                sync_runs::delete(pool, run_id).await?;
+                return Err(e.into());
+            }
+        };
+        // A run is recorded as ended a moment before its job is acknowledged: a request right
+        // after the end waits for the key rather than being refused.
+        if enqueued.created || asked.elapsed() >= PREVIOUS_JOB_GRACE {
+            break enqueued;
         }
+        tokio::time::sleep(Duration::from_millis(25)).await;
     };
     if !enqueued.created {
         // A job for this source is still live in the queue (its run ended early): let it be.

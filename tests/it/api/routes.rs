@@ -225,6 +225,76 @@ async fn a_manual_sync_is_queued_once_and_a_second_request_gets_409() {
     app.shutdown().await;
 }
 
+/// A run is recorded as ended a moment before its job is acknowledged (and the job's unique key
+/// released): a request in between waits for the acknowledgement instead of a 409; a job that
+/// stays live past the grace (a run ended early) still gets the 409, with no run id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_requested_as_the_previous_run_ends_waits_for_its_job() {
+    use lifesync_jobs::store::{AckRecord, Outcome};
+    let app = TestApp::spawn().await;
+    let ds = app.db.data_source("alice", "twitter", "111").await;
+    let alice = token("alice", 3600, None);
+    let sync = format!("/api/v1/data-sources/{ds}/sync");
+    let end_run = |run: String| {
+        let pool = app.db.pool.clone();
+        async move {
+            sqlx::query("UPDATE sync_runs SET status = 'succeeded', finished_at = now() WHERE id = $1::uuid")
+                .bind(run)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+
+    // The run has ended; its job, leased, is acknowledged 300 ms later.
+    let r = app.post_json(&sync, &alice, r#"{"mode":"full"}"#).await;
+    assert_eq!(r.status(), 202);
+    let first: Value = r.json().await.unwrap();
+    end_run(first["sync_run_id"].as_str().unwrap().to_string()).await;
+    let claimed = app
+        .store
+        .claim("sync", "w1", 1)
+        .await
+        .unwrap()
+        .jobs
+        .remove(0);
+    let store = app.store.clone();
+    let ack = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let record = AckRecord {
+            id: claimed.id,
+            lease: claimed.lease,
+            shard: claimed.shard,
+            outcome: Outcome::Succeeded,
+        };
+        assert_eq!(store.ack("sync", &[record]).await.unwrap(), 1);
+    });
+    let r = app.post_json(&sync, &alice, r#"{"mode":"full"}"#).await;
+    assert_eq!(r.status(), 202, "{:?}", r.text().await);
+    ack.await.unwrap();
+    let second: Value = r.json().await.unwrap();
+    assert_ne!(second["sync_run_id"], first["sync_run_id"]);
+    assert_eq!(app.store.stats("sync").await.unwrap().pending, 1);
+
+    // This run ends but its job stays leased: after the grace, 409 and no run left behind.
+    end_run(second["sync_run_id"].as_str().unwrap().to_string()).await;
+    let _held = app.store.claim("sync", "w1", 1).await.unwrap();
+    let r = app.post_json(&sync, &alice, r#"{"mode":"full"}"#).await;
+    assert_eq!(r.status(), 409);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "sync_in_progress");
+    assert_eq!(body["sync_run_id"], Value::Null);
+    let live: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sync_runs WHERE data_source_id = $1 AND status IN ('queued', 'running')",
+    )
+    .bind(ds)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(live, 0);
+    app.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sync_requests_start_exactly_one_run() {
     let app = TestApp::spawn().await;
