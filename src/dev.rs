@@ -395,9 +395,8 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
         Some("Sandbox demo"),
     )
     .await?;
-    tx.commit().await?;
     db::tokens::store(
-        db::pinned(&pool),
+        &mut tx,
         ds,
         &sealed,
         None,
@@ -409,6 +408,7 @@ pub async fn run(sandbox_port: u16, seed: u64, reset: bool) -> anyhow::Result<()
         ],
     )
     .await?;
+    tx.commit().await?;
     let run_id = match request_sync(&pool, &producer, ds, SyncMode::Full, SyncTrigger::Oauth).await
     {
         Ok(s) => Some(s.sync_run_id),

@@ -147,9 +147,8 @@ pub async fn run(config: &Config, only: &[ProviderId]) -> anyhow::Result<Vec<Pro
                 let ds =
                     db::data_sources::upsert_connected(&mut conn, "bench", p.as_str(), acct, None)
                         .await?;
-                drop(conn);
                 db::tokens::store(
-                    &pool,
+                    &mut conn,
                     ds,
                     &TokenCipher::new(&key).seal(token.as_bytes()),
                     None,

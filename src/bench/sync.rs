@@ -99,9 +99,8 @@ pub async fn run(config: &Config, items: u64, plain_http: bool) -> anyhow::Resul
         let mut conn = pool.acquire().await?;
         let ds = db::data_sources::upsert_connected(&mut conn, "bench", "twitter", ACCOUNT, None)
             .await?;
-        drop(conn);
         db::tokens::store(
-            &pool,
+            &mut conn,
             ds,
             &TokenCipher::new(&key).seal(token.as_bytes()),
             None,

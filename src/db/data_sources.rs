@@ -193,7 +193,7 @@ pub async fn finish_sync(
 /// Sets a source's status (`reauth_required` after a revoked token, …), unless it is
 /// disconnected: only a new connect reopens a disconnected source.
 pub async fn set_status(
-    db: impl sqlx::PgExecutor<'_>,
+    conn: &mut sqlx::PgConnection,
     id: Uuid,
     status: DataSourceStatus,
 ) -> sqlx::Result<()> {
@@ -203,7 +203,7 @@ pub async fn set_status(
     )
     .bind(id)
     .bind(status)
-    .execute(db)
+    .execute(conn)
     .await?;
     Ok(())
 }

@@ -240,14 +240,14 @@ pub async fn list_for_user(
 /// `EXPLAIN (ANALYZE, BUFFERS)` of [`list_for_user`]'s query, one plan line per row (for
 /// `lifesync bench scale` and BENCHMARKS.md).
 pub async fn explain_list_for_user(
-    db: impl sqlx::PgExecutor<'_>,
+    conn: &mut sqlx::PgConnection,
     user_id: &str,
     f: &ItemFilter,
     limit: i64,
 ) -> sqlx::Result<Vec<String>> {
     list_query("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ", user_id, f, limit)
         .build_query_scalar()
-        .fetch_all(db)
+        .fetch_all(conn)
         .await
 }
 

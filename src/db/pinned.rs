@@ -7,7 +7,8 @@
 //! Inside `BEGIN … COMMIT` the pooler keeps one server connection for the client, so every
 //! statement of this crate runs in a transaction: the functions of `db` that take a pool run
 //! their single statements on `pinned(pool)`, and their multi-statement work in
-//! `pool.begin()`. The cost, direct to PostgreSQL, is the `BEGIN` and `COMMIT` round trips
+//! `pool.begin()`; those that take a connection take `&mut PgConnection` (a transaction's),
+//! never `impl PgExecutor`, which a bare pool would satisfy. The cost, direct to PostgreSQL, is the `BEGIN` and `COMMIT` round trips
 //! (`BENCHMARKS.md`, "PgBouncer"); the gain is one code path, behind a pooler or not.
 
 use futures_util::{future::BoxFuture, stream::BoxStream, StreamExt, TryStreamExt};

@@ -24,7 +24,7 @@
 
 use super::pinned::pinned;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{crypto::Sealed, domain::DataSourceStatus};
@@ -41,7 +41,7 @@ pub struct StoredTokens {
 
 /// Stores (or replaces) a data source's tokens; both must be sealed with the same key.
 pub async fn store(
-    db: impl sqlx::PgExecutor<'_>,
+    conn: &mut PgConnection,
     data_source_id: Uuid,
     access: &Sealed,
     refresh: Option<&Sealed>,
@@ -63,7 +63,7 @@ pub async fn store(
     .bind(refresh.map(|r| &r.bytes))
     .bind(expires_at)
     .bind(scopes)
-    .execute(db)
+    .execute(conn)
     .await?;
     Ok(())
 }

@@ -136,13 +136,12 @@ impl TokenManager<'_> {
     /// A reconnect is needed for a reason other than a refusal: the source becomes
     /// `reauth_required` (unless disconnected). A refusal marks it itself, conditionally.
     async fn reconnect(&self, source: Uuid, reason: String) -> TokenError {
-        match data_sources::set_status(
-            crate::db::pinned(self.pool),
-            source,
-            DataSourceStatus::ReauthRequired,
-        )
-        .await
-        {
+        let marked = async {
+            let mut tx = self.pool.begin().await?;
+            data_sources::set_status(&mut tx, source, DataSourceStatus::ReauthRequired).await?;
+            tx.commit().await
+        };
+        match marked.await {
             Ok(()) => TokenError::Reauth(reason),
             Err(e) => TokenError::Database(e),
         }

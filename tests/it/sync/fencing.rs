@@ -522,9 +522,16 @@ async fn a_renewal_never_overwrites_tokens_it_did_not_renew_nor_revives_deleted_
     let sealed = |s: &str| c.seal(s.as_bytes());
     let access_of =
         |t: &tokens::StoredTokens| String::from_utf8(c.open(&t.access).unwrap()).unwrap();
-    tokens::store(pool, ds, &sealed("at-0"), Some(&sealed("rt-0")), None, &[])
-        .await
-        .unwrap();
+    tokens::store(
+        &mut *pool.acquire().await.unwrap(),
+        ds,
+        &sealed("at-0"),
+        Some(&sealed("rt-0")),
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
     let t0 = tokens::load(pool, ds).await.unwrap().unwrap();
     assert_eq!(t0.fence, 0);
     let renew = |base: Vec<u8>, fence: i64, at: &'static str| {
@@ -686,9 +693,16 @@ async fn a_success_undoes_only_a_refusal_of_the_tokens_it_renewed_whatever_the_f
                 .unwrap()
         }
     };
-    tokens::store(pool, ds, &sealed("at-0"), Some(&sealed("rt-0")), None, &[])
-        .await
-        .unwrap();
+    tokens::store(
+        &mut *pool.acquire().await.unwrap(),
+        ds,
+        &sealed("at-0"),
+        Some(&sealed("rt-0")),
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
     // A refusal under a newer fence (7) than the success (6) of the same tokens: undone.
     let t0 = current().await;
     assert!(
@@ -721,25 +735,40 @@ async fn a_success_undoes_only_a_refusal_of_the_tokens_it_renewed_whatever_the_f
     // `reauth_required` for another reason (say the token is another account's): a renewal
     // stores its tokens but does not reopen the source.
     let t2 = current().await;
-    data_sources::set_status(pool, ds, lifesync::domain::DataSourceStatus::ReauthRequired)
-        .await
-        .unwrap();
+    data_sources::set_status(
+        &mut *pool.acquire().await.unwrap(),
+        ds,
+        lifesync::domain::DataSourceStatus::ReauthRequired,
+    )
+    .await
+    .unwrap();
     assert_eq!(renew(t2, 11).await, Renewed::Stored);
     assert_eq!(status().await, "reauth_required");
     // A refusal mark belongs to the tokens it refused: a connect's new tokens clear it, and a
     // renewal of those does not reopen what the refusal of the old ones closed.
     let t3 = current().await;
-    data_sources::set_status(pool, ds, lifesync::domain::DataSourceStatus::Active)
-        .await
-        .unwrap();
+    data_sources::set_status(
+        &mut *pool.acquire().await.unwrap(),
+        ds,
+        lifesync::domain::DataSourceStatus::Active,
+    )
+    .await
+    .unwrap();
     assert!(
         data_sources::mark_reauth_required(pool, ds, "refused", &t3, 12)
             .await
             .unwrap()
     );
-    tokens::store(pool, ds, &sealed("at-4"), Some(&sealed("rt-4")), None, &[])
-        .await
-        .unwrap();
+    tokens::store(
+        &mut *pool.acquire().await.unwrap(),
+        ds,
+        &sealed("at-4"),
+        Some(&sealed("rt-4")),
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(renew(current().await, 13).await, Renewed::Stored);
     assert_eq!(status().await, "reauth_required");
     // A disconnected source: neither a refusal nor a success touches it.
