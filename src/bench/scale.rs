@@ -374,7 +374,7 @@ async fn explain(pool: &PgPool, user: &str, sources: &[Uuid]) -> anyhow::Result<
         let before: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .fetch_all(&mut *conn)
             .await?;
-        let after = items::explain_list_for_user(&mut *conn, user, &f, 51).await?;
+        let after = items::explain_list_for_user(&mut conn, user, &f, 51).await?;
         eprintln!(
             "bench scale: EXPLAIN {name}, before (catch-all, generic plan):\n  {}\n  after (only the present predicates):\n  {}",
             before.join("\n  "),

@@ -248,7 +248,7 @@ async fn complete(job: &OAuthCompletion, deps: &SharedDeps) -> Result<uuid::Uuid
         .expires_in
         .map(|s| chrono::Utc::now() + chrono::Duration::seconds(s));
     crate::db::tokens::store(
-        &mut *tx,
+        &mut tx,
         data_source_id,
         &access,
         refresh.as_ref(),

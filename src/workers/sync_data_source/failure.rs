@@ -262,7 +262,7 @@ async fn record_failure(deps: &SharedDeps, job: &SyncDataSource, f: &Failure) {
         data_sources::finish_sync(&mut tx, job.data_source_id, end).await?;
         // The run's end and what the source's status asks of the user, seen together.
         if let Some(status) = f.source_status {
-            data_sources::set_status(&mut *tx, job.data_source_id, status).await?;
+            data_sources::set_status(&mut tx, job.data_source_id, status).await?;
         }
         tx.commit().await?;
         if ended {

@@ -108,7 +108,7 @@ async fn a_dead_sync_is_listed_with_its_error_and_redriven_to_completion() {
     let cipher = lifesync::crypto::TokenCipher::new(&key);
     let good = sandbox.state.issue_token("1001");
     lifesync::db::tokens::store(
-        &mut *app.db.pool.acquire().await.unwrap(),
+        &mut app.db.pool.acquire().await.unwrap(),
         ds,
         &cipher.seal(good.as_bytes()),
         None,

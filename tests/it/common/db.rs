@@ -113,7 +113,7 @@ impl TestDb {
         let key = token_key();
         let cipher = lifesync::crypto::TokenCipher::new(&key);
         lifesync::db::tokens::store(
-            &mut *self.pool.acquire().await.unwrap(),
+            &mut self.pool.acquire().await.unwrap(),
             id,
             &cipher.seal(token.as_bytes()),
             Some(&cipher.seal(b"refresh-token-value")),

@@ -523,7 +523,7 @@ async fn a_renewal_never_overwrites_tokens_it_did_not_renew_nor_revives_deleted_
     let access_of =
         |t: &tokens::StoredTokens| String::from_utf8(c.open(&t.access).unwrap()).unwrap();
     tokens::store(
-        &mut *pool.acquire().await.unwrap(),
+        &mut pool.acquire().await.unwrap(),
         ds,
         &sealed("at-0"),
         Some(&sealed("rt-0")),
@@ -694,7 +694,7 @@ async fn a_success_undoes_only_a_refusal_of_the_tokens_it_renewed_whatever_the_f
         }
     };
     tokens::store(
-        &mut *pool.acquire().await.unwrap(),
+        &mut pool.acquire().await.unwrap(),
         ds,
         &sealed("at-0"),
         Some(&sealed("rt-0")),
@@ -736,7 +736,7 @@ async fn a_success_undoes_only_a_refusal_of_the_tokens_it_renewed_whatever_the_f
     // stores its tokens but does not reopen the source.
     let t2 = current().await;
     data_sources::set_status(
-        &mut *pool.acquire().await.unwrap(),
+        &mut pool.acquire().await.unwrap(),
         ds,
         lifesync::domain::DataSourceStatus::ReauthRequired,
     )
@@ -748,7 +748,7 @@ async fn a_success_undoes_only_a_refusal_of_the_tokens_it_renewed_whatever_the_f
     // renewal of those does not reopen what the refusal of the old ones closed.
     let t3 = current().await;
     data_sources::set_status(
-        &mut *pool.acquire().await.unwrap(),
+        &mut pool.acquire().await.unwrap(),
         ds,
         lifesync::domain::DataSourceStatus::Active,
     )
@@ -760,7 +760,7 @@ async fn a_success_undoes_only_a_refusal_of_the_tokens_it_renewed_whatever_the_f
             .unwrap()
     );
     tokens::store(
-        &mut *pool.acquire().await.unwrap(),
+        &mut pool.acquire().await.unwrap(),
         ds,
         &sealed("at-4"),
         Some(&sealed("rt-4")),

@@ -34,7 +34,7 @@ async fn twitter_source(pool: &PgPool, sandbox: &TestSandbox, account: &str) -> 
     let key = token_key();
     let token = sandbox.state.issue_token(account);
     lifesync::db::tokens::store(
-        &mut *pool.acquire().await.unwrap(),
+        &mut pool.acquire().await.unwrap(),
         ds,
         &lifesync::crypto::TokenCipher::new(&key).seal(token.as_bytes()),
         None,

@@ -325,7 +325,7 @@ async fn a_refused_token_asks_for_reauthorization_without_a_dead_letter() {
     let key = token_key();
     let cipher = lifesync::crypto::TokenCipher::new(&key);
     lifesync::db::tokens::store(
-        &mut *app.db.pool.acquire().await.unwrap(),
+        &mut app.db.pool.acquire().await.unwrap(),
         ds,
         &cipher.seal(b"twitter-at-unknown"),
         None,
