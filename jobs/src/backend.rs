@@ -82,6 +82,9 @@ struct Lane {
     stop: CancellationToken,
     /// Endings since the last summary line.
     tally: Tally,
+    /// The queue's attempt series, looked up at the first ending (after the service installed
+    /// its recorder).
+    metrics: std::sync::OnceLock<crate::metrics::AttemptMetrics>,
 }
 
 impl Lane {
@@ -213,6 +216,7 @@ where
             acks: ack_tx,
             stop: CancellationToken::new(),
             tally: Tally::default(),
+            metrics: std::sync::OnceLock::new(),
         });
         Self {
             lane,
@@ -646,12 +650,15 @@ where
                     };
                     let took = started.elapsed();
                     if let Some(ending) = ending {
-                        let label = match ending {
-                            Ending::Done => "succeeded",
-                            Ending::Retried => "retried",
-                            Ending::Dead => "dead",
+                        // Index into `metrics::OUTCOMES`.
+                        let outcome = match ending {
+                            Ending::Done => 0,
+                            Ending::Retried => 1,
+                            Ending::Dead => 2,
                         };
-                        crate::metrics::record_attempt(&lane.queue, label, took);
+                        lane.metrics
+                            .get_or_init(|| crate::metrics::AttemptMetrics::new(&lane.queue))
+                            .record(outcome, took);
                         lane.tally.record(ending, took);
                     }
                     let ms = took.as_millis() as u64;
