@@ -117,6 +117,38 @@ pub struct ClaimedJob {
     pub shard: u32,
 }
 
+impl ClaimedJob {
+    /// A job as `claim.lua` returns it:
+    /// `<id length> <lease> <attempt> <max_attempts> <deferrals>\n<id><payload>`.
+    fn parse(mut entry: Vec<u8>, shard: u32) -> Option<Self> {
+        let nl = entry.iter().position(|&b| b == b'\n')?;
+        let head = std::str::from_utf8(&entry[..nl]).ok()?;
+        let mut num = head.split(' ');
+        let id_len: usize = num.next()?.parse().ok()?;
+        let lease = num.next()?.parse().ok()?;
+        let attempt = num.next()?.parse().ok()?;
+        let max_attempts = num.next()?.parse().ok()?;
+        let deferrals = num.next()?.parse().ok()?;
+        let id_end = nl + 1 + id_len;
+        let id = std::str::from_utf8(entry.get(nl + 1..id_end)?).ok()?.to_string();
+        // The payload keeps the reply's buffer.
+        entry.drain(..id_end);
+        Some(Self {
+            id,
+            payload: String::from_utf8(entry).ok()?,
+            attempt,
+            lease,
+            max_attempts,
+            deferrals,
+            shard,
+        })
+    }
+}
+
+fn malformed_claim() -> redis::RedisError {
+    redis::RedisError::from((redis::ErrorKind::Parse, "malformed job in a claim reply"))
+}
+
 /// What one claim call returned.
 #[derive(Debug, Default)]
 pub struct Claim {
@@ -618,18 +650,14 @@ impl Store {
             .arg(s.dead_retention.as_secs())
             .invoke_async(&mut self.conn.clone())
             .await?;
-        let wait: i64 = redis::from_redis_value_ref(&flat[0])?;
-        let mut jobs = Vec::with_capacity((flat.len() - 1) / 6);
-        for f in flat[1..].chunks(6) {
-            jobs.push(ClaimedJob {
-                id: redis::from_redis_value_ref(&f[0])?,
-                payload: redis::from_redis_value_ref(&f[1])?,
-                attempt: redis::from_redis_value_ref(&f[2])?,
-                lease: redis::from_redis_value_ref(&f[3])?,
-                max_attempts: redis::from_redis_value_ref(&f[4])?,
-                deferrals: redis::from_redis_value_ref(&f[5])?,
-                shard,
-            });
+        let mut flat = flat.into_iter();
+        let wait: i64 = redis::from_redis_value(flat.next().unwrap_or(redis::Value::Nil))?;
+        let mut jobs = Vec::with_capacity(flat.len());
+        for entry in flat {
+            let redis::Value::BulkString(entry) = entry else {
+                return Err(malformed_claim().into());
+            };
+            jobs.push(ClaimedJob::parse(entry, shard).ok_or_else(malformed_claim)?);
         }
         Ok(Claim {
             jobs,
