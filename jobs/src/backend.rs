@@ -44,7 +44,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
-    config::QueueSettings,
+    config::{QueueSettings, MAX_PREFETCH},
     retry::{classify, FailureClass},
     store::{AckRecord, ClaimedJob, Outcome, QueueError, Store},
     summary::{Ending, Tally},
@@ -206,8 +206,8 @@ where
     /// A backend for `queue`; `worker_name` is made unique per process start.
     pub fn new(store: Store, queue: impl Into<String>, worker_name: &str) -> Self {
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
-        let buffer = store.settings().claim_batch;
-        let (tx, rx) = mpsc::channel(buffer);
+        // Room for the most a worker may hold; how much it holds is the fetcher's `Prefetch`.
+        let (tx, rx) = mpsc::channel(MAX_PREFETCH);
         let lane = Arc::new(Lane {
             queue: queue.into(),
             worker_id: unique_worker_id(worker_name),
@@ -366,14 +366,19 @@ where
     let mut block_conn = None;
     let mut turn: u32 = rand::random::<u32>() % 1024;
     let mut backoff = Duration::from_millis(100);
+    let mut prefetch = Prefetch::new(&s);
     loop {
-        // Claim once half the buffer is free: under load each call then takes a batch rather
-        // than the one or two jobs that started while the previous call was out.
+        // Claim once half of what the worker keeps ahead has started: under load each call
+        // then takes a batch rather than the one or two jobs that started while the previous
+        // call was out.
+        let target = prefetch.target();
         let permits = tokio::select! {
             _ = lane.stop.cancelled() => return,
-            p = tx.reserve_many(s.claim_batch.div_ceil(2)) => match p { Ok(p) => p, Err(_) => return },
+            p = tx.reserve_many(MAX_PREFETCH - target / 2) => match p { Ok(p) => p, Err(_) => return },
         };
-        let want = (permits.len() + tx.capacity()).min(s.claim_batch);
+        let buffered = MAX_PREFETCH - permits.len() - tx.capacity();
+        prefetch.claiming(buffered);
+        let want = target.saturating_sub(buffered).max(1);
         // A claim is never cancelled half-way: jobs Redis handed over must reach the buffer.
         let claim = lane.store.claim(&lane.queue, &lane.worker_id, want).await;
         let claim = match claim {
@@ -393,6 +398,7 @@ where
         };
         if claim.jobs.is_empty() {
             drop(permits);
+            prefetch.idle();
             let wait = claim.next_due.unwrap_or(s.idle_block).min(s.idle_block);
             if wait.is_zero() {
                 continue;
@@ -430,6 +436,7 @@ where
                 held.insert(j.id.clone(), (j.lease, j.shard));
             }
         }
+        prefetch.filled(buffered + claim.jobs.len());
         let mut permits = permits;
         for job in claim.jobs {
             let Some(task) = build_task::<Args>(&lane, job) else {
@@ -447,6 +454,61 @@ where
                 }
             }
         }
+    }
+}
+
+/// How many unstarted jobs a worker keeps claimed: `claim_batch`, or, for a worker that starts
+/// them faster, what it starts in `prefetch_for` at the rate measured between its claims (at
+/// most [`MAX_PREFETCH`]). A worker whose jobs take time never holds more than `claim_batch`
+/// it has not started; a fast one holds no job much longer than `prefetch_for`, so an idle
+/// worker elsewhere could not have started it much sooner.
+struct Prefetch {
+    least: usize,
+    horizon: f64,
+    /// Jobs started per second, smoothed over claims.
+    rate: f64,
+    /// When the buffer was last filled, and how many it held then.
+    filled_at: Instant,
+    held: usize,
+}
+
+impl Prefetch {
+    fn new(s: &QueueSettings) -> Self {
+        Self {
+            least: s.claim_batch,
+            horizon: s.prefetch_for.as_secs_f64(),
+            rate: 0.0,
+            filled_at: Instant::now(),
+            held: 0,
+        }
+    }
+
+    /// How many jobs to hold after the next claim.
+    fn target(&self) -> usize {
+        ((self.rate * self.horizon) as usize).clamp(self.least, MAX_PREFETCH)
+    }
+
+    /// A claim is about to be made with `buffered` jobs unstarted: those started since the
+    /// last fill give the rate.
+    fn claiming(&mut self, buffered: usize) {
+        let secs = self.filled_at.elapsed().as_secs_f64();
+        if secs > 0.0 {
+            let sample = self.held.saturating_sub(buffered) as f64 / secs;
+            self.rate = (self.rate + sample) / 2.0;
+        }
+    }
+
+    /// The claim found nothing: the worker waits for work, and its rate starts over.
+    fn idle(&mut self) {
+        self.rate = 0.0;
+        self.held = 0;
+        self.filled_at = Instant::now();
+    }
+
+    /// The claim's jobs are buffered: `held` unstarted now.
+    fn filled(&mut self, held: usize) {
+        self.held = held;
+        self.filled_at = Instant::now();
     }
 }
 
