@@ -20,7 +20,7 @@
 //! when a shutdown grace period ends.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     future::Future,
     marker::PhantomData,
     panic::AssertUnwindSafe,
@@ -206,8 +206,7 @@ where
     /// A backend for `queue`; `worker_name` is made unique per process start.
     pub fn new(store: Store, queue: impl Into<String>, worker_name: &str) -> Self {
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
-        // Room for the most a worker may hold; how much it holds is the fetcher's `Prefetch`.
-        let (tx, rx) = mpsc::channel(MAX_PREFETCH);
+        let (tx, rx) = mpsc::channel(store.settings().claim_batch);
         let lane = Arc::new(Lane {
             queue: queue.into(),
             worker_id: unique_worker_id(worker_name),
@@ -367,16 +366,66 @@ where
     let mut turn: u32 = rand::random::<u32>() % 1024;
     let mut backoff = Duration::from_millis(100);
     let mut prefetch = Prefetch::new(&s);
+    // Claimed jobs beyond the buffer's `claim_batch` (a fast worker's), fed into it as the
+    // worker starts jobs, and handed back if it stops starting them.
+    let mut spare: VecDeque<Task<Args>> = VecDeque::new();
+    let stall = s.prefetch_for * 10;
     loop {
+        while let Some(task) = spare.pop_front() {
+            match tx.try_send(task) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(task)) => {
+                    spare.push_front(task);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(task)) => {
+                    spare.push_front(task);
+                    hand_back(&lane, spare.drain(..));
+                    return;
+                }
+            }
+        }
         // Claim once half of what the worker keeps ahead has started: under load each call
         // then takes a batch rather than the one or two jobs that started while the previous
         // call was out.
         let target = prefetch.target();
-        let permits = tokio::select! {
-            _ = lane.stop.cancelled() => return,
-            p = tx.reserve_many(MAX_PREFETCH - target / 2) => match p { Ok(p) => p, Err(_) => return },
-        };
-        let buffered = MAX_PREFETCH - permits.len() - tx.capacity();
+        let buffered = spare.len() + s.claim_batch - tx.capacity();
+        if buffered > target / 2 {
+            // Wait for room for the next half buffer of spare jobs or, without any, until at
+            // most half the target is left unstarted.
+            let room = if spare.is_empty() {
+                s.claim_batch - target / 2
+            } else {
+                spare.len().min(s.claim_batch.div_ceil(2))
+            };
+            tokio::select! {
+                _ = lane.stop.cancelled() => {
+                    hand_back(&lane, spare.drain(..));
+                    return;
+                }
+                p = tx.reserve_many(room) => match p {
+                    Ok(permits) => {
+                        for p in permits {
+                            match spare.pop_front() {
+                                Some(task) => p.send(task),
+                                None => break,
+                            }
+                        }
+                    }
+                    Err(_) => {
+                        hand_back(&lane, spare.drain(..));
+                        return;
+                    }
+                },
+                _ = tokio::time::sleep(stall), if !spare.is_empty() => {
+                    // The worker no longer starts jobs at the rate it claimed them at: what it
+                    // holds beyond `claim_batch` goes back for other workers, no attempt spent.
+                    hand_back(&lane, spare.drain(..));
+                    prefetch.idle();
+                }
+            }
+            continue;
+        }
         prefetch.claiming(buffered);
         let want = target.saturating_sub(buffered).max(1);
         // A claim is never cancelled half-way: jobs Redis handed over must reach the buffer.
@@ -387,9 +436,9 @@ where
                 c
             }
             Err(e) => {
-                drop(permits);
                 tracing::warn!(queue = %lane.queue, error = %e, retry_in = ?backoff, "claim failed; Redis unavailable?");
                 if sleep_or_stop(&lane.stop, backoff).await {
+                    hand_back(&lane, spare.drain(..));
                     return;
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -397,8 +446,10 @@ where
             }
         };
         if claim.jobs.is_empty() {
-            drop(permits);
             prefetch.idle();
+            if !spare.is_empty() {
+                continue;
+            }
             let wait = claim.next_due.unwrap_or(s.idle_block).min(s.idle_block);
             if wait.is_zero() {
                 continue;
@@ -437,22 +488,20 @@ where
             }
         }
         prefetch.filled(buffered + claim.jobs.len());
-        let mut permits = permits;
-        for job in claim.jobs {
-            let Some(task) = build_task::<Args>(&lane, job) else {
-                continue;
-            };
-            match permits.next() {
-                Some(p) => p.send(task),
-                None => {
-                    if let Err(e) = tx.send(task).await {
-                        let task = e.0;
-                        if let Some(l) = task.ctx().data().get::<JobLease>() {
-                            lane.record(l.id.clone(), l.lease, l.shard, Outcome::HandedBack);
-                        }
-                    }
-                }
-            }
+        spare.extend(
+            claim
+                .jobs
+                .into_iter()
+                .filter_map(|job| build_task::<Args>(&lane, job)),
+        );
+    }
+}
+
+/// Returns unstarted jobs to the ready list, no attempt spent.
+fn hand_back<Args>(lane: &Lane, tasks: impl Iterator<Item = Task<Args>>) {
+    for task in tasks {
+        if let Some(l) = task.ctx().data().get::<JobLease>() {
+            lane.record(l.id.clone(), l.lease, l.shard, Outcome::HandedBack);
         }
     }
 }
