@@ -130,7 +130,9 @@ impl ClaimedJob {
         let max_attempts = num.next()?.parse().ok()?;
         let deferrals = num.next()?.parse().ok()?;
         let id_end = nl + 1 + id_len;
-        let id = std::str::from_utf8(entry.get(nl + 1..id_end)?).ok()?.to_string();
+        let id = std::str::from_utf8(entry.get(nl + 1..id_end)?)
+            .ok()?
+            .to_string();
         // The payload keeps the reply's buffer.
         entry.drain(..id_end);
         Some(Self {
