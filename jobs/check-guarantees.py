@@ -52,6 +52,7 @@ M = [
  ('lease numbers never reissued', 'jobs/src/lua/claim.lua', "local top = redis.call('INCRBY', seq, #ids)\n    if top <= #ids then top = redis.call('INCRBY', seq, now) end", 'local top = #ids', 'fencing', 'a_stale_ack_cannot_overwrite_the_current_run'),
  ('a leased job reads active', 'jobs/src/lua/read.lua', "h[#h + 1] = 'active'", "h[#h + 1] = 'ready'", 'delivery', 'stats_match_the_stored_states_after_a_mixed_workload'),
  ('expired lease counts its attempt', 'jobs/src/lua/claim.lua', 'attempt = (tonumber(f[1]) or 0) + ((parse_member(m) and 1) or 0)', 'attempt = (tonumber(f[1]) or 0)', 'processes', 'a_job_that_crashes_its_process_ends_dead_and_frees_its_unique_key'),
+ ('fairness: claimed-ahead jobs handed back when the worker slows', 'jobs/src/backend.rs', '                    hand_back(&lane, spare.drain(..));\n                    prefetch.idle();', '                    prefetch.idle();', 'guarantees', 'a_fast_worker_hands_back_what_it_claimed_ahead_once_its_jobs_turn_slow'),
  ('summary and DEBUG job lines', 'jobs/src/backend.rs', '        crate::summary::log(&lane.queue, &lane.worker_id, lane.tally.take());\n    }\n}', '    }\n}', 'logs', 'job_lines_are_debug_with_an_info_summary_and_failures_at_warn')]
 only = sys.argv[1:]
 results = []

@@ -2,9 +2,11 @@
 //! batched acknowledgements and graceful hand-back.
 //!
 //! Per worker (one [`RedisBackend`]) three background tasks run:
-//! - the *fetcher* claims up to the free room of a bounded local buffer in one script call, once
-//!   at least half of it is free, and blocks on the queue's wake list when nothing is ready (so an idle worker starts a new job
-//!   within milliseconds, and a delayed job at its due time);
+//! - the *fetcher* claims in one script call, once half of what the worker keeps ahead has
+//!   started, what it keeps ahead (`claim_batch`, or what a fast worker starts in
+//!   `prefetch_for`: see [`Prefetch`]), and blocks on the queue's wake list when nothing is
+//!   ready (so an idle worker starts a new job within milliseconds, and a delayed job at its
+//!   due time);
 //! - the *heartbeat* renews the leases of every job the worker holds (buffered, running, or
 //!   finished but not yet acknowledged);
 //! - the *acker* writes outcomes in batches: one script call for everything that finished while
@@ -20,7 +22,7 @@
 //! when a shutdown grace period ends.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     future::Future,
     marker::PhantomData,
     panic::AssertUnwindSafe,
@@ -44,7 +46,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
-    config::QueueSettings,
+    config::{QueueSettings, MAX_PREFETCH},
     retry::{classify, FailureClass},
     store::{AckRecord, ClaimedJob, Outcome, QueueError, Store},
     summary::{Ending, Tally},
@@ -82,6 +84,9 @@ struct Lane {
     stop: CancellationToken,
     /// Endings since the last summary line.
     tally: Tally,
+    /// The queue's attempt series, looked up at the first ending (after the service installed
+    /// its recorder).
+    metrics: std::sync::OnceLock<crate::metrics::AttemptMetrics>,
 }
 
 impl Lane {
@@ -203,8 +208,7 @@ where
     /// A backend for `queue`; `worker_name` is made unique per process start.
     pub fn new(store: Store, queue: impl Into<String>, worker_name: &str) -> Self {
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
-        let buffer = store.settings().claim_batch;
-        let (tx, rx) = mpsc::channel(buffer);
+        let (tx, rx) = mpsc::channel(store.settings().claim_batch);
         let lane = Arc::new(Lane {
             queue: queue.into(),
             worker_id: unique_worker_id(worker_name),
@@ -213,6 +217,7 @@ where
             acks: ack_tx,
             stop: CancellationToken::new(),
             tally: Tally::default(),
+            metrics: std::sync::OnceLock::new(),
         });
         Self {
             lane,
@@ -362,14 +367,69 @@ where
     let mut block_conn = None;
     let mut turn: u32 = rand::random::<u32>() % 1024;
     let mut backoff = Duration::from_millis(100);
+    let mut prefetch = Prefetch::new(&s);
+    // Claimed jobs beyond the buffer's `claim_batch` (a fast worker's), fed into it as the
+    // worker starts jobs, and handed back if it stops starting them.
+    let mut spare: VecDeque<Task<Args>> = VecDeque::new();
+    let stall = s.prefetch_for * 10;
     loop {
-        // Claim once half the buffer is free: under load each call then takes a batch rather
-        // than the one or two jobs that started while the previous call was out.
-        let permits = tokio::select! {
-            _ = lane.stop.cancelled() => return,
-            p = tx.reserve_many(s.claim_batch.div_ceil(2)) => match p { Ok(p) => p, Err(_) => return },
-        };
-        let want = (permits.len() + tx.capacity()).min(s.claim_batch);
+        while let Some(task) = spare.pop_front() {
+            match tx.try_send(task) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(task)) => {
+                    spare.push_front(task);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(task)) => {
+                    spare.push_front(task);
+                    hand_back(&lane, spare.drain(..));
+                    return;
+                }
+            }
+        }
+        // Claim once half of what the worker keeps ahead has started: under load each call
+        // then takes a batch rather than the one or two jobs that started while the previous
+        // call was out.
+        let target = prefetch.target();
+        let buffered = spare.len() + s.claim_batch - tx.capacity();
+        if buffered > target / 2 {
+            // Wait for room for the next half buffer of spare jobs or, without any, until at
+            // most half the target is left unstarted.
+            let room = if spare.is_empty() {
+                s.claim_batch - target / 2
+            } else {
+                spare.len().min(s.claim_batch.div_ceil(2))
+            };
+            tokio::select! {
+                _ = lane.stop.cancelled() => {
+                    hand_back(&lane, spare.drain(..));
+                    return;
+                }
+                p = tx.reserve_many(room) => match p {
+                    Ok(permits) => {
+                        for p in permits {
+                            match spare.pop_front() {
+                                Some(task) => p.send(task),
+                                None => break,
+                            }
+                        }
+                    }
+                    Err(_) => {
+                        hand_back(&lane, spare.drain(..));
+                        return;
+                    }
+                },
+                _ = tokio::time::sleep(stall), if !spare.is_empty() => {
+                    // The worker no longer starts jobs at the rate it claimed them at: what it
+                    // holds beyond `claim_batch` goes back for other workers, no attempt spent.
+                    hand_back(&lane, spare.drain(..));
+                    prefetch.idle();
+                }
+            }
+            continue;
+        }
+        prefetch.claiming(buffered);
+        let want = target.saturating_sub(buffered).max(1);
         // A claim is never cancelled half-way: jobs Redis handed over must reach the buffer.
         let claim = lane.store.claim(&lane.queue, &lane.worker_id, want).await;
         let claim = match claim {
@@ -378,9 +438,9 @@ where
                 c
             }
             Err(e) => {
-                drop(permits);
                 tracing::warn!(queue = %lane.queue, error = %e, retry_in = ?backoff, "claim failed; Redis unavailable?");
                 if sleep_or_stop(&lane.stop, backoff).await {
+                    hand_back(&lane, spare.drain(..));
                     return;
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -388,7 +448,10 @@ where
             }
         };
         if claim.jobs.is_empty() {
-            drop(permits);
+            prefetch.idle();
+            if !spare.is_empty() {
+                continue;
+            }
             let wait = claim.next_due.unwrap_or(s.idle_block).min(s.idle_block);
             if wait.is_zero() {
                 continue;
@@ -426,23 +489,77 @@ where
                 held.insert(j.id.clone(), (j.lease, j.shard));
             }
         }
-        let mut permits = permits;
-        for job in claim.jobs {
-            let Some(task) = build_task::<Args>(&lane, job) else {
-                continue;
-            };
-            match permits.next() {
-                Some(p) => p.send(task),
-                None => {
-                    if let Err(e) = tx.send(task).await {
-                        let task = e.0;
-                        if let Some(l) = task.ctx().data().get::<JobLease>() {
-                            lane.record(l.id.clone(), l.lease, l.shard, Outcome::HandedBack);
-                        }
-                    }
-                }
-            }
+        prefetch.filled(buffered + claim.jobs.len());
+        spare.extend(
+            claim
+                .jobs
+                .into_iter()
+                .filter_map(|job| build_task::<Args>(&lane, job)),
+        );
+    }
+}
+
+/// Returns unstarted jobs to the ready list, no attempt spent.
+fn hand_back<Args>(lane: &Lane, tasks: impl Iterator<Item = Task<Args>>) {
+    for task in tasks {
+        if let Some(l) = task.ctx().data().get::<JobLease>() {
+            lane.record(l.id.clone(), l.lease, l.shard, Outcome::HandedBack);
         }
+    }
+}
+
+/// How many unstarted jobs a worker keeps claimed: `claim_batch`, or, for a worker that starts
+/// them faster, what it starts in `prefetch_for` at the rate measured between its claims (at
+/// most [`MAX_PREFETCH`]). A worker whose jobs take time never holds more than `claim_batch`
+/// it has not started; a fast one holds no job much longer than `prefetch_for`, so an idle
+/// worker elsewhere could not have started it much sooner.
+struct Prefetch {
+    least: usize,
+    horizon: f64,
+    /// Jobs started per second, smoothed over claims.
+    rate: f64,
+    /// When the buffer was last filled, and how many it held then.
+    filled_at: Instant,
+    held: usize,
+}
+
+impl Prefetch {
+    fn new(s: &QueueSettings) -> Self {
+        Self {
+            least: s.claim_batch,
+            horizon: s.prefetch_for.as_secs_f64(),
+            rate: 0.0,
+            filled_at: Instant::now(),
+            held: 0,
+        }
+    }
+
+    /// How many jobs to hold after the next claim.
+    fn target(&self) -> usize {
+        ((self.rate * self.horizon) as usize).clamp(self.least, MAX_PREFETCH)
+    }
+
+    /// A claim is about to be made with `buffered` jobs unstarted: those started since the
+    /// last fill give the rate.
+    fn claiming(&mut self, buffered: usize) {
+        let secs = self.filled_at.elapsed().as_secs_f64();
+        if secs > 0.0 {
+            let sample = self.held.saturating_sub(buffered) as f64 / secs;
+            self.rate = (self.rate + sample) / 2.0;
+        }
+    }
+
+    /// The claim found nothing: the worker waits for work, and its rate starts over.
+    fn idle(&mut self) {
+        self.rate = 0.0;
+        self.held = 0;
+        self.filled_at = Instant::now();
+    }
+
+    /// The claim's jobs are buffered: `held` unstarted now.
+    fn filled(&mut self, held: usize) {
+        self.held = held;
+        self.filled_at = Instant::now();
     }
 }
 
@@ -646,12 +763,15 @@ where
                     };
                     let took = started.elapsed();
                     if let Some(ending) = ending {
-                        let label = match ending {
-                            Ending::Done => "succeeded",
-                            Ending::Retried => "retried",
-                            Ending::Dead => "dead",
+                        // Index into `metrics::OUTCOMES`.
+                        let outcome = match ending {
+                            Ending::Done => 0,
+                            Ending::Retried => 1,
+                            Ending::Dead => 2,
                         };
-                        crate::metrics::record_attempt(&lane.queue, label, took);
+                        lane.metrics
+                            .get_or_init(|| crate::metrics::AttemptMetrics::new(&lane.queue))
+                            .record(outcome, took);
                         lane.tally.record(ending, took);
                     }
                     let ms = took.as_millis() as u64;

@@ -98,6 +98,9 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Most jobs a worker holds unstarted (and takes in one claim call), whatever its rate.
+pub const MAX_PREFETCH: usize = 1000;
+
 /// Most shards a queue may have.
 pub const MAX_SHARDS: u32 = 1024;
 
@@ -111,8 +114,13 @@ pub struct QueueSettings {
     pub lease: Duration,
     /// How often a worker renews the leases of the jobs it holds (well under `lease`).
     pub heartbeat: Duration,
-    /// Most jobs one claim call takes; also the local prefetch buffer of a worker.
+    /// The local prefetch buffer of a worker whose jobs take time: it holds at most this many
+    /// jobs it has not started (claimed once half of them started).
     pub claim_batch: usize,
+    /// A worker that starts jobs faster than `claim_batch` per this time holds more: what it
+    /// starts in this time at the rate it has been starting them (at most [`MAX_PREFETCH`]), so
+    /// no job waits in its buffer much longer than this. Zero: `claim_batch` always.
+    pub prefetch_for: Duration,
     /// Most due jobs promoted, or expired leases reaped, by one claim call.
     pub maintenance_batch: usize,
     /// Longest an idle worker blocks before it polls again (delayed jobs wake it earlier).
@@ -146,6 +154,7 @@ impl QueueSettings {
             lease: Duration::from_secs(20),
             heartbeat: Duration::from_secs(5),
             claim_batch: 64,
+            prefetch_for: Duration::from_millis(5),
             maintenance_batch: 1000,
             idle_block: Duration::from_secs(1),
             job_timeout: Duration::from_secs(30 * 60),
@@ -197,8 +206,8 @@ impl QueueSettings {
         if self.heartbeat * 2 > self.lease {
             return Err("heartbeat must be at most half the lease".into());
         }
-        if self.claim_batch == 0 || self.claim_batch > 1000 {
-            return Err("claim batch must be within 1..=1000".into());
+        if self.claim_batch == 0 || self.claim_batch > MAX_PREFETCH {
+            return Err(format!("claim batch must be within 1..={MAX_PREFETCH}"));
         }
         if self.maintenance_batch == 0 || self.maintenance_batch > 2000 {
             return Err("maintenance batch must be within 1..=2000".into());

@@ -55,10 +55,30 @@ pub fn register_known(queues: &[&str]) {
     }
 }
 
-pub(crate) fn record_attempt(queue: &str, outcome: &'static str, duration: Duration) {
-    metrics::counter!(JOBS_TOTAL, "queue" => queue.to_string(), "outcome" => outcome).increment(1);
-    metrics::histogram!(JOB_DURATION_SECONDS, "queue" => queue.to_string())
-        .record(duration.as_secs_f64());
+/// One queue's attempt series, looked up once: a `counter!` looks its series up by name and
+/// labels (allocating the labels) at every call, which a worker would pay per job.
+pub(crate) struct AttemptMetrics {
+    /// `lifesync_jobs_total` per outcome, in [`OUTCOMES`] order.
+    outcomes: [metrics::Counter; 3],
+    duration: metrics::Histogram,
+}
+
+impl AttemptMetrics {
+    /// The series of `queue` in the recorder installed now.
+    pub(crate) fn new(queue: &str) -> Self {
+        Self {
+            outcomes: OUTCOMES.map(
+                |o| metrics::counter!(JOBS_TOTAL, "queue" => queue.to_string(), "outcome" => o),
+            ),
+            duration: metrics::histogram!(JOB_DURATION_SECONDS, "queue" => queue.to_string()),
+        }
+    }
+
+    /// Counts one attempt that ended as `OUTCOMES[outcome]` after `duration`.
+    pub(crate) fn record(&self, outcome: usize, duration: Duration) {
+        self.outcomes[outcome].increment(1);
+        self.duration.record(duration.as_secs_f64());
+    }
 }
 
 /// Refreshes the depth gauges of `queues` every `every` (cheap: one pipeline per queue), until

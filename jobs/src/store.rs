@@ -21,7 +21,23 @@ use crate::{
     conn::{by_slot, Connector, RedisConn},
 };
 
+const PRELUDE: &str = include_str!("lua/prelude.lua");
 const COMMON: &str = include_str!("lua/common.lua");
+
+/// A queue shard's fixed keys, in the order the scripts read them from `KEYS`
+/// (`lua/prelude.lua`); enqueue passes the first [`ENQUEUE_KEYS`].
+const SHARD_KEYS: [&str; 9] = [
+    "ready",
+    "fresh",
+    "scheduled",
+    "wake",
+    "retrying",
+    "active",
+    "leases",
+    "lease_seq",
+    "dead",
+];
+const ENQUEUE_KEYS: usize = 4;
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -50,9 +66,11 @@ struct Scripts {
 
 impl Scripts {
     fn load() -> Self {
-        let s = |body: &str| Script::new(&format!("{COMMON}\n{body}"));
+        let s = |body: &str| Script::new(&format!("{PRELUDE}\n{COMMON}\n{body}"));
         Self {
-            enqueue: s(include_str!("lua/enqueue.lua")),
+            // Enqueue, run per call by producers, needs none of `common.lua`'s helpers (each
+            // `local function` of a script is a closure made anew at every call).
+            enqueue: Script::new(&format!("{PRELUDE}\n{}", include_str!("lua/enqueue.lua"))),
             claim: s(include_str!("lua/claim.lua")),
             ack: s(include_str!("lua/ack.lua")),
             heartbeat: s(include_str!("lua/heartbeat.lua")),
@@ -97,6 +115,40 @@ pub struct ClaimedJob {
     pub deferrals: u32,
     /// The queue shard it lives in (0 for an unsharded queue).
     pub shard: u32,
+}
+
+impl ClaimedJob {
+    /// A job as `claim.lua` returns it:
+    /// `<id length> <lease> <attempt> <max_attempts> <deferrals>\n<id><payload>`.
+    fn parse(mut entry: Vec<u8>, shard: u32) -> Option<Self> {
+        let nl = entry.iter().position(|&b| b == b'\n')?;
+        let head = std::str::from_utf8(&entry[..nl]).ok()?;
+        let mut num = head.split(' ');
+        let id_len: usize = num.next()?.parse().ok()?;
+        let lease = num.next()?.parse().ok()?;
+        let attempt = num.next()?.parse().ok()?;
+        let max_attempts = num.next()?.parse().ok()?;
+        let deferrals = num.next()?.parse().ok()?;
+        let id_end = nl + 1 + id_len;
+        let id = std::str::from_utf8(entry.get(nl + 1..id_end)?)
+            .ok()?
+            .to_string();
+        // The payload keeps the reply's buffer.
+        entry.drain(..id_end);
+        Some(Self {
+            id,
+            payload: String::from_utf8(entry).ok()?,
+            attempt,
+            lease,
+            max_attempts,
+            deferrals,
+            shard,
+        })
+    }
+}
+
+fn malformed_claim() -> redis::RedisError {
+    redis::RedisError::from((redis::ErrorKind::Parse, "malformed job in a claim reply"))
 }
 
 /// What one claim call returned.
@@ -226,6 +278,53 @@ pub fn glob_escape(text: &str) -> String {
     out
 }
 
+/// One queue shard's fixed keys (in [`SHARD_KEYS`] order) and key base `{P:Q…}:`: every script
+/// call on the shard sends them, so they are built once, not per call.
+struct ShardKeys {
+    keys: [String; 9],
+    base: String,
+}
+
+impl ShardKeys {
+    fn new(store: &Store, queue: &str, shard: u32) -> Self {
+        Self {
+            keys: SHARD_KEYS.map(|part| store.queue_key(queue, shard, part)),
+            base: format!("{}:", store.shard_tag(queue, shard)),
+        }
+    }
+}
+
+/// One script call being built: `EVALSHA` of the script, the shard's keys and the arguments,
+/// written into one command buffer as they are added (a `redis::ScriptInvocation` keeps each
+/// argument in a buffer of its own and copies them all into a command at the call).
+pub(crate) struct ScriptCall<'a> {
+    script: &'a Script,
+    cmd: redis::Cmd,
+}
+
+impl ScriptCall<'_> {
+    /// Adds an argument (`ARGV[i]`).
+    pub(crate) fn arg<T: redis::ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    /// Runs the script; a server that does not know it yet (restarted, flushed, another node)
+    /// is sent it once and the call repeated.
+    pub(crate) async fn invoke_async<T: redis::FromRedisValue>(
+        &self,
+        conn: &mut RedisConn,
+    ) -> redis::RedisResult<T> {
+        match self.cmd.query_async(conn).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                self.script.load_async(conn).await?;
+                self.cmd.query_async(conn).await
+            }
+            r => r,
+        }
+    }
+}
+
 /// Handle to the queue storage; cheap to clone, shared by producers and workers.
 #[derive(Clone)]
 pub struct Store {
@@ -235,6 +334,8 @@ pub struct Store {
     settings: Arc<QueueSettings>,
     scripts: Arc<Scripts>,
     registered: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Per queue, each shard's fixed keys and key base, built on first use.
+    shard_keys: Arc<std::sync::RwLock<HashMap<String, Arc<[ShardKeys]>>>>,
     /// Where the next claim starts among a sharded queue's shards (round robin).
     turn: Arc<AtomicU32>,
 }
@@ -272,6 +373,7 @@ impl Store {
             settings: Arc::new(settings),
             scripts: Arc::new(Scripts::load()),
             registered: Arc::default(),
+            shard_keys: Arc::default(),
             turn: Arc::new(AtomicU32::new(rand::random::<u32>() % 1024)),
         })
     }
@@ -387,31 +489,51 @@ impl Store {
         (fnv1a(unique_key.filter(|u| !u.is_empty()).unwrap_or(id)) % u64::from(n)) as u32
     }
 
-    /// A script call on one queue shard: its fixed keys in KEYS (see `lua/common.lua`), then
+    /// The fixed keys of `queue`'s shards, built once per queue and store.
+    fn keys_of(&self, queue: &str) -> Arc<[ShardKeys]> {
+        if let Some(k) = self.shard_keys.read().expect("keys lock").get(queue) {
+            return k.clone();
+        }
+        let keys: Arc<[ShardKeys]> = (0..self.settings.shards_of(queue))
+            .map(|shard| ShardKeys::new(self, queue, shard))
+            .collect();
+        self.shard_keys
+            .write()
+            .expect("keys lock")
+            .insert(queue.to_string(), keys.clone());
+        keys
+    }
+
+    /// A script call on one queue shard: its fixed keys in KEYS (see `lua/prelude.lua`), then
     /// ARGV key base and queue.
-    fn invocation<'a>(
+    fn invocation<'a>(&self, script: &'a Script, queue: &str, shard: u32) -> ScriptCall<'a> {
+        self.invocation_with(script, queue, shard, SHARD_KEYS.len())
+    }
+
+    /// [`Self::invocation`] passing the first `nkeys` fixed keys.
+    fn invocation_with<'a>(
         &self,
         script: &'a Script,
         queue: &str,
         shard: u32,
-    ) -> redis::ScriptInvocation<'a> {
-        let mut inv = script.prepare_invoke();
-        for part in [
-            "ready",
-            "fresh",
-            "scheduled",
-            "retrying",
-            "active",
-            "leases",
-            "lease_seq",
-            "dead",
-            "wake",
-        ] {
-            inv.key(self.queue_key(queue, shard, part));
+        nkeys: usize,
+    ) -> ScriptCall<'a> {
+        let keys = self.keys_of(queue);
+        let built;
+        let k = match keys.get(shard as usize) {
+            Some(k) => k,
+            None => {
+                built = ShardKeys::new(self, queue, shard);
+                &built
+            }
+        };
+        let mut cmd = redis::Cmd::with_capacity(16, 512);
+        cmd.arg("EVALSHA").arg(script.get_hash()).arg(nkeys);
+        for key in &k.keys[..nkeys] {
+            cmd.arg(key.as_str());
         }
-        inv.arg(format!("{}:", self.shard_tag(queue, shard)))
-            .arg(queue);
-        inv
+        cmd.arg(k.base.as_str()).arg(queue);
+        ScriptCall { script, cmd }
     }
 
     /// Writes jobs in one script call per 500 jobs of a shard. Immediate jobs go to the ready
@@ -429,35 +551,57 @@ impl Store {
                 .await?;
             self.mark_registered(queue);
         }
-        let mut by_shard: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
-        for (i, j) in jobs.iter().enumerate() {
-            let shard = self.shard_of(queue, j.unique_key.as_deref(), &j.id);
-            by_shard.entry(shard).or_default().push(i);
-        }
         let mut out: Vec<Option<Enqueued>> = vec![None; jobs.len()];
-        for (shard, idx) in by_shard {
-            for chunk in idx.chunks(500) {
-                let mut inv = self.invocation(&self.scripts.enqueue, queue, shard);
-                inv.arg("0").arg(chunk.len());
-                for &i in chunk {
-                    let j = &jobs[i];
-                    inv.arg(&j.id)
-                        .arg(&j.payload)
-                        .arg(j.max_attempts.max(1))
-                        .arg(j.delay.as_millis() as u64)
-                        .arg(j.unique_key.as_deref().unwrap_or(""))
-                        .arg(if j.fixed_id { "1" } else { "0" });
-                }
-                let flat: Vec<redis::Value> = inv.invoke_async(&mut conn).await?;
-                for (pair, &i) in flat.chunks(2).zip(chunk) {
-                    out[i] = Some(Enqueued {
-                        id: redis::from_redis_value_ref(&pair[0])?,
-                        created: redis::from_redis_value_ref::<i64>(&pair[1])? == 1,
-                    });
-                }
+        if self.settings.shards_of(queue) == 1 {
+            let all: Vec<usize> = (0..jobs.len()).collect();
+            self.enqueue_shard(&mut conn, queue, 0, jobs, &all, &mut out)
+                .await?;
+        } else {
+            let mut by_shard: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+            for (i, j) in jobs.iter().enumerate() {
+                let shard = self.shard_of(queue, j.unique_key.as_deref(), &j.id);
+                by_shard.entry(shard).or_default().push(i);
+            }
+            for (shard, idx) in by_shard {
+                self.enqueue_shard(&mut conn, queue, shard, jobs, &idx, &mut out)
+                    .await?;
             }
         }
         Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Writes `jobs[i]` for each i of `idx` (all of one shard), 500 per script call, into
+    /// `out[i]`.
+    async fn enqueue_shard(
+        &self,
+        conn: &mut RedisConn,
+        queue: &str,
+        shard: u32,
+        jobs: &[NewJob],
+        idx: &[usize],
+        out: &mut [Option<Enqueued>],
+    ) -> Result<(), QueueError> {
+        for chunk in idx.chunks(500) {
+            let mut inv = self.invocation_with(&self.scripts.enqueue, queue, shard, ENQUEUE_KEYS);
+            inv.arg("0").arg(chunk.len());
+            for &i in chunk {
+                let j = &jobs[i];
+                inv.arg(&j.id)
+                    .arg(&j.payload)
+                    .arg(j.max_attempts.max(1))
+                    .arg(j.delay.as_millis() as u64)
+                    .arg(j.unique_key.as_deref().unwrap_or(""))
+                    .arg(if j.fixed_id { "1" } else { "0" });
+            }
+            let flat: Vec<redis::Value> = inv.invoke_async(conn).await?;
+            for (pair, &i) in flat.chunks(2).zip(chunk) {
+                out[i] = Some(Enqueued {
+                    id: redis::from_redis_value_ref(&pair[0])?,
+                    created: redis::from_redis_value_ref::<i64>(&pair[1])? == 1,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Promotes due jobs, reaps expired leases and claims up to `max` ready jobs for `worker`.
@@ -508,18 +652,14 @@ impl Store {
             .arg(s.dead_retention.as_secs())
             .invoke_async(&mut self.conn.clone())
             .await?;
-        let wait: i64 = redis::from_redis_value_ref(&flat[0])?;
-        let mut jobs = Vec::with_capacity((flat.len() - 1) / 6);
-        for f in flat[1..].chunks(6) {
-            jobs.push(ClaimedJob {
-                id: redis::from_redis_value_ref(&f[0])?,
-                payload: redis::from_redis_value_ref(&f[1])?,
-                attempt: redis::from_redis_value_ref(&f[2])?,
-                lease: redis::from_redis_value_ref(&f[3])?,
-                max_attempts: redis::from_redis_value_ref(&f[4])?,
-                deferrals: redis::from_redis_value_ref(&f[5])?,
-                shard,
-            });
+        let mut flat = flat.into_iter();
+        let wait: i64 = redis::from_redis_value(flat.next().unwrap_or(redis::Value::Nil))?;
+        let mut jobs = Vec::with_capacity(flat.len());
+        for entry in flat {
+            let redis::Value::BulkString(entry) = entry else {
+                return Err(malformed_claim().into());
+            };
+            jobs.push(ClaimedJob::parse(entry, shard).ok_or_else(malformed_claim)?);
         }
         Ok(Claim {
             jobs,

@@ -1,8 +1,10 @@
 -- ARGV: key base, queue, worker_id, max_claim, lease_ms, batch, dead_ttl_s
 -- Promotes due scheduled/retrying jobs and reaps expired leases (each bounded by `batch`),
 -- then claims up to max_claim ready jobs for worker_id.
--- Returns { wait_ms, id, payload, attempts, lease, max_attempts, deferrals, ... } where wait_ms is the time
--- until the next scheduled, retrying or lease-expiry event (-1: none).
+-- Returns { wait_ms, job, job, ... } where wait_ms is the time until the next scheduled, retrying
+-- or lease-expiry event (-1: none) and each job one string,
+-- `<id length> <lease> <attempt> <max_attempts> <deferrals>\n<id><payload>`: one reply element
+-- per job rather than six (the worker's reply parser costs per element).
 -- A claimed job's lease is its member `<id> <lease>` of the active set (see `lease_member`);
 -- nothing of the job is written: a fresh job's `fresh` entry stays its record, another job's
 -- record keeps the attempts of its ended leases (so a leased job's attempt is one more).
@@ -74,12 +76,14 @@ if max_claim > 0 then
     if top <= #ids then top = redis.call('INCRBY', seq, now) end
     local lease = top - #ids
     local zargs, taken = {}, {}
+    -- Id lengths as strings, each formatted once (ids of one kind share a length).
+    local lens = {}
     local fresh = redis.call('HMGET', fresh_key, unpack(ids))
     for i, id in ipairs(ids) do
       local max_attempts, _, _, payload = parse_fresh(fresh[i])
       local f
       if payload then
-        f = { payload, 0, max_attempts, 0 }
+        f = { payload, false, max_attempts, '0' }
       else
         f = redis.call('HMGET', job_key(id), 'payload', 'attempts', 'max_attempts', 'deferrals')
         -- An entry of the previous layout (beside a record) goes with its first claim.
@@ -90,17 +94,21 @@ if max_claim > 0 then
         end
       end
       if f[1] then
-        local attempt = (tonumber(f[2]) or 0) + 1
+        -- A fresh job runs its first attempt; another one more than its record holds.
+        local attempt = '1'
+        if f[2] ~= false then attempt = string.format('%d', (tonumber(f[2]) or 0) + 1) end
         lease = lease + 1
         local ls = string.format('%d', lease)
         zargs[#zargs + 1] = deadline
         zargs[#zargs + 1] = lease_member(id, ls)
-        out[#out + 1] = id
-        out[#out + 1] = f[1]
-        out[#out + 1] = attempt
-        out[#out + 1] = ls
-        out[#out + 1] = tonumber(f[3])
-        out[#out + 1] = tonumber(f[4] or '0') or 0
+        local n = #id
+        local len = lens[n]
+        if not len then
+          len = string.format('%d', n)
+          lens[n] = len
+        end
+        out[#out + 1] = len .. ' ' .. ls .. ' ' .. attempt .. ' ' .. (f[3] or '1') .. ' '
+          .. (f[4] or '0') .. '\n' .. id .. f[1]
       end
     end
     if #taken > 0 then redis.call('HDEL', fresh_key, unpack(taken)) end

@@ -1,24 +1,6 @@
--- Shared helpers, prepended to every script (scripts are built as common .. body).
--- Every key of one queue shard carries the shard's hash tag `{P:Q}` (shard 0) or `{P:Q:s}`, so
--- a script touches one slot (Redis Cluster). The shard's fixed keys come in KEYS:
---   1 ready, 2 fresh, 3 scheduled, 4 retrying, 5 active, 6 leases (previous layout), 7 lease_seq,
---   8 dead, 9 wake
--- ARGV[1] is the shard's key base `{P:Q…}:` — the same tag — under which the keys named by ids
--- read inside the script live (`job:<id>`, `unique:<key>`, `succeeded:<t>`, `done:<t>`): always the
--- declared keys' slot. ARGV[2] is the queue. See jobs/README.md for the layout.
-local base, queue = ARGV[1], ARGV[2]
-local ready_key, fresh_key, scheduled_key, retrying_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local active_key, leases_key, seq_key, dead_key, wake_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+-- Helpers of the scripts that move jobs after enqueue, prepended (after `prelude.lua`) to every
+-- script but enqueue's.
 local set_key = { scheduled = scheduled_key, retrying = retrying_key, active = active_key, dead = dead_key }
-local function job_key(id) return base .. 'job:' .. id end
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local now = now_ms()
--- A Lua number handed to redis.call or concatenated is formatted by sprintf each time (about a
--- microsecond apiece here), so what a script writes per job is passed as a string made once.
-local now_s = string.format('%d', now)
 
 -- A lease is one member of the queue's `active` set, `<id> <lease number>` scored by its
 -- deadline: a claim adds it, a heartbeat renews it only while it is there (ZMSCORE, ZADD XX)
@@ -38,17 +20,9 @@ local function parse_lease(e)
   return l, tonumber(a), w, u
 end
 
--- A job enqueued with a generated id and no delay has no record until its first lease ends in
--- anything but success: its entry in the queue's `fresh` hash (field: id, value
--- `max_attempts \n unique \n created_ms \n payload`) is its record while it is ready or
--- leased for its first attempt. A claim reads it (one HMGET per batch) and leaves it; the ack of
--- a success moves it to the `done:<t>` bucket (one HSET and one HDEL per batch), any other end
--- turns it into a record (`materialize`).
-local function fresh_entry(max_attempts, uniq, created, payload)
-  return max_attempts .. '\n' .. uniq .. '\n' .. created .. '\n' .. payload
-end
--- Returns max_attempts, unique, created_ms, payload; nil for no entry or an entry of the
--- previous layout (`max_attempts \n unique \n payload`, written beside a record).
+-- A `fresh` entry (see `fresh_entry` in prelude.lua) as max_attempts, unique, created_ms,
+-- payload; nil for no entry or an entry of the previous layout (`max_attempts \n unique \n
+-- payload`, written beside a record).
 local function parse_fresh(e)
   if not e then return nil end
   return string.match(e, '^(%d+)\n([^\n]*)\n(%d+)\n(.*)$')
@@ -128,10 +102,4 @@ local function bury(id, jk, uniq, dead_ttl)
   redis.call('ZADD', dead_key, now, id)
   redis.call('EXPIRE', jk, dead_ttl)
   release_unique(uniq, id)
-end
-
--- Wakes up to 64 idle workers blocked on the wake list.
-local function wake()
-  redis.call('LPUSH', wake_key, 1)
-  redis.call('LTRIM', wake_key, 0, 63)
 end

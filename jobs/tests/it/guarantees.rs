@@ -1,7 +1,8 @@
 //! Guarantees of `jobs/README.md` that no other test pinned down: the deferral cap, the trim of
 //! the dead index to its retention, the dead-lettering of an undecodable payload, a bare
-//! `Monitor` (no `runner::run_until`) returning only once its acks are in Redis, and a success
-//! kept for the retention and then expiring (a fresh job's bucket, a retried job's record).
+//! `Monitor` (no `runner::run_until`) returning only once its acks are in Redis, a success
+//! kept for the retention and then expiring (a fresh job's bucket, a retried job's record), and
+//! a fast worker handing back what it claimed ahead once its jobs turn slow.
 
 use std::time::Duration;
 
@@ -343,5 +344,54 @@ async fn a_success_is_kept_for_the_retention_then_expires() {
         .await
         .unwrap();
     assert!((86_390..=86_400).contains(&ttl), "record ttl {ttl}");
+    env.cleanup().await;
+}
+
+/// A worker that starts jobs fast claims ahead what it starts in `prefetch_for`; when its jobs
+/// turn slow, what it holds beyond `claim_batch` goes back to the queue for other workers
+/// instead of waiting behind its running jobs (`jobs/README.md`, how many jobs a worker holds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_worker_hands_back_what_it_claimed_ahead_once_its_jobs_turn_slow() {
+    let env = Env::shared_with(|s| {
+        s.claim_batch = 8;
+        s.prefetch_for = Duration::from_millis(50);
+    })
+    .await;
+    let (fast, slow) = (2000u64, 40u64);
+    let jobs: Vec<ProbeJob> = (0..fast + slow)
+        .map(|n| ProbeJob {
+            n,
+            sleep_ms: if n < fast { 0 } else { 1500 },
+            ..Default::default()
+        })
+        .collect();
+    env.producer
+        .enqueue_batch(&jobs, lifesync_jobs::EnqueueOptions::default())
+        .await
+        .unwrap();
+    let w = env.start_worker(4);
+    assert!(
+        wait_until(Duration::from_secs(60), || async {
+            env.runs().await.len() as u64 > fast
+        })
+        .await,
+        "the slow jobs started"
+    );
+    // The first slow ones run for 1.5 s: no room frees meanwhile, so the fetcher's stall
+    // (10 × prefetch_for) passes and it hands back what it holds beyond its buffer.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let s = env.store.stats("probe").await.unwrap();
+    // Leased: 4 running, 8 in the buffer, and up to 4 finished fast ones whose ack is in flight.
+    assert!(
+        s.running <= 16,
+        "the worker holds {} leases ({} ready)",
+        s.running,
+        s.pending
+    );
+    assert!(s.pending >= slow - 16, "{} slow jobs ready", s.pending);
+    w.stop().await;
+    let s = env.store.stats("probe").await.unwrap();
+    assert_eq!(s.running, 0);
+    assert_eq!(s.pending + s.succeeded, fast + slow, "no job lost");
     env.cleanup().await;
 }
