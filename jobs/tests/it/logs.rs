@@ -38,6 +38,10 @@ async fn job_lines_are_debug_with_an_info_summary_and_failures_at_warn() {
             .with_writer(move || writer.clone())
             .finish(),
     );
+    // A callsite first hit by another test's thread while this subscriber was being set can
+    // keep the interest computed without it (never): recompute every callsite's interest now
+    // that the subscriber is registered (tracing-core caches interest per callsite).
+    tracing::callsite::rebuild_interest_cache();
 
     let env = Env::shared_with(|s| s.summary_every = Duration::from_millis(300)).await;
     let mut ids = Vec::new();

@@ -132,14 +132,15 @@ pub struct TwitterSource {
     pub token: String,
 }
 
-/// A run as it stands (finished or not).
+/// A run as it stands (finished or not). In a transaction of its own, as the service's
+/// statements: the pool may go through a transaction-mode PgBouncer (`sync::scale_out`).
 pub async fn run_row(pool: &PgPool, run: impl std::fmt::Display) -> RunOutcome {
     sqlx::query_as(
         "SELECT status, items_fetched, items_new, items_updated, error
            FROM sync_runs WHERE id = $1::uuid",
     )
     .bind(run.to_string())
-    .fetch_one(pool)
+    .fetch_one(lifesync::db::pinned(pool))
     .await
     .unwrap()
 }

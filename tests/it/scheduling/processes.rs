@@ -69,7 +69,7 @@ async fn three_scheduler_processes_enqueue_each_tick_exactly_once() {
     let children: Vec<Child> = (0..3)
         .map(|_| scheduler(&prefix, "* * * * * *", "0 0 1 1 *"))
         .collect();
-    // Wait for four ticks (process start-up can be slow on a loaded machine).
+    // Wait for seven ticks (process start-up can be slow on a loaded machine).
     assert!(
         eventually(60, || async {
             fanout_ids(&app)
@@ -77,7 +77,7 @@ async fn three_scheduler_processes_enqueue_each_tick_exactly_once() {
                 .iter()
                 .filter(|id| id.starts_with("fanout-daily-"))
                 .count()
-                >= 4
+                >= 7
         })
         .await,
         "ticks arrive"
@@ -90,9 +90,18 @@ async fn three_scheduler_processes_enqueue_each_tick_exactly_once() {
         .map(|t| t.parse().unwrap())
         .collect();
     ticks.sort();
-    assert!(ticks.len() >= 3, "{ids:?}");
+    assert!(ticks.len() >= 7, "{ids:?}");
+    // Never twice (a duplicate id would stand twice in the ready list)...
     assert!(
-        ticks.windows(2).all(|w| w[1] == w[0] + 1),
+        ticks.windows(2).all(|w| w[1] > w[0]),
+        "a tick enqueued twice: {ticks:?}"
+    );
+    // ...and, once all three run, every second. Before that, the one process up may tick alone
+    // and stall on a loaded machine (a cron worker skips the ticks it was too busy to take;
+    // the catch-up at start-up enqueues only the latest one missed).
+    let settled = &ticks[ticks.len() - 5..];
+    assert!(
+        settled.windows(2).all(|w| w[1] == w[0] + 1),
         "each second exactly once: {ticks:?}"
     );
     app.shutdown().await;
