@@ -4,9 +4,9 @@
 //! Per worker (one [`RedisBackend`]) three background tasks run:
 //! - the *fetcher* claims in one script call, once half of what the worker keeps ahead has
 //!   started, what it keeps ahead (`claim_batch`, or what a fast worker starts in
-//!   `prefetch_for`: see [`Prefetch`]), and blocks on the queue's wake list when nothing is
-//!   ready (so an idle worker starts a new job within milliseconds, and a delayed job at its
-//!   due time);
+//!   `prefetch_for`: see `Prefetch` in this module), and blocks on the queue's wake list when
+//!   nothing is ready (so an idle worker starts a new job within milliseconds, and a delayed
+//!   job at its due time);
 //! - the *heartbeat* renews the leases of every job the worker holds (buffered, running, or
 //!   finished but not yet acknowledged);
 //! - the *acker* writes outcomes in batches: one script call for everything that finished while
