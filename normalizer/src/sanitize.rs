@@ -312,6 +312,7 @@ fn validate(alt: Alt, text: &str, start: usize, end: usize) -> Option<PiiSpan> {
                 || !(8..=15).contains(&digits)
                 || dash_continues(text, end)
                 || long_groups >= 2
+                || inside_identifier(text, start, end)
             {
                 return None;
             }
@@ -333,7 +334,12 @@ fn validate(alt: Alt, text: &str, start: usize, end: usize) -> Option<PiiSpan> {
             let (body, _) = split_extension(s);
             let d: Vec<u8> = body.bytes().filter(u8::is_ascii_digit).collect();
             let d = if d.len() == 11 { &d[1..] } else { &d[..] };
-            if d.len() != 10 || d[0] < b'2' || d[3] < b'2' || dash_continues(text, end) {
+            if d.len() != 10
+                || d[0] < b'2'
+                || d[3] < b'2'
+                || dash_continues(text, end)
+                || inside_identifier(text, start, end)
+            {
                 return None;
             }
             PiiKind::Phone
@@ -345,6 +351,7 @@ fn validate(alt: Alt, text: &str, start: usize, end: usize) -> Option<PiiSpan> {
                 || !one_separator_kind(body)
                 || continues_number(text, start)
                 || dash_continues(text, end)
+                || inside_identifier(text, start, end)
             {
                 return None;
             }
@@ -366,6 +373,16 @@ fn continues_number(text: &str, start: usize) -> bool {
 fn dash_continues(text: &str, end: usize) -> bool {
     let b = text.as_bytes();
     b.get(end) == Some(&b'-') && b.get(end + 1).is_some_and(u8::is_ascii_digit)
+}
+
+/// True when the candidate is the middle of a hyphenated identifier: a letter or digit joined
+/// to it by a hyphen on both sides, as `0577-4772-9622` in the UUID
+/// `f019abdb-0577-4772-9622-d37e9cab3998` (ids in links and logs are not phone numbers).
+fn inside_identifier(text: &str, start: usize, end: usize) -> bool {
+    let b = text.as_bytes();
+    let before = start >= 2 && b[start - 1] == b'-' && b[start - 2].is_ascii_alphanumeric();
+    let after = b.get(end) == Some(&b'-') && b.get(end + 1).is_some_and(u8::is_ascii_alphanumeric);
+    before && after
 }
 
 /// IBAN lengths per country (ISO 13616 registry, SWIFT's IBAN registry).
@@ -689,6 +706,21 @@ mod tests {
     #[test]
     fn phone_followed_by_a_number() {
         assert_eq!(s("call +1 415 555 0132 1999"), "call [phone] 1999");
+    }
+
+    /// Digit groups of an id joined by hyphens (a UUID in a link or a log line) are not a
+    /// phone; the same digits standing alone are.
+    #[test]
+    fn ids_are_not_phones() {
+        for id in [
+            "https://x.example/runs/f019abdb-0577-4772-9622-d37e9cab3998",
+            "run c7ca6584-0d84-4dda-984f-2407eb677016 done",
+            "ref a1-415-555-0132-b2",
+        ] {
+            assert_eq!(s(id), id);
+        }
+        assert_eq!(s("call 0577-4772-9622 now"), "call [phone] now");
+        assert_eq!(s("call 415-555-0132-"), "call [phone]-");
     }
 
     /// 30,000 candidates that are all rejected survive whole. (Their speed is the bench's

@@ -226,7 +226,10 @@ async fn failed_attempts_back_off_honour_retry_after_and_stop_once_delivered() {
     let first = got[1].at - got[0].at;
     let second = got[2].at - got[1].at;
     assert!(first >= Duration::from_secs(4), "{first:?}");
-    assert!(second >= Duration::from_secs(15), "{second:?}");
+    // Less 200 ms: Redis's wall clock schedules the retry, this test's monotonic clock measures
+    // it, and a VM's wall clock is stepped now and then (14.978 s was seen once under load).
+    // Ignoring Retry-After gives the backoff's 10 s ± 20 %, far below.
+    assert!(second >= Duration::from_millis(14_800), "{second:?}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(receiver.received().len(), 3, "nothing after the success");
 
