@@ -8,8 +8,9 @@
 //! statement of this crate runs in a transaction: the functions of `db` that take a pool run
 //! their single statements on `pinned(pool)`, and their multi-statement work in
 //! `pool.begin()`; those that take a connection take `&mut PgConnection` (a transaction's),
-//! never `impl PgExecutor`, which a bare pool would satisfy. The cost, direct to PostgreSQL, is the `BEGIN` and `COMMIT` round trips
-//! (`BENCHMARKS.md`, "PgBouncer"); the gain is one code path, behind a pooler or not.
+//! never `impl PgExecutor`, which a bare pool would satisfy. The cost, direct to PostgreSQL,
+//! is the `BEGIN` and `COMMIT` round trips (`lifesync bench statements`; BENCHMARKS.md, "Every
+//! statement in a transaction"); the gain is one code path, behind a pooler or not.
 
 use futures_util::{future::BoxFuture, stream::BoxStream, StreamExt, TryStreamExt};
 use sqlx::{Describe, Either, Execute, Executor, PgPool, Postgres};
