@@ -118,7 +118,9 @@ pub struct ClaimedJob {
 }
 
 impl ClaimedJob {
-    /// A job as `claim.lua` returns it:
+    /// A job as `claim.lua` returns it: a fresh job's
+    /// `<id length> <lease> f\n<id><max_attempts>\n<unique>\n<created_ms>\n<payload>` (its
+    /// `fresh` entry, first attempt), another's
     /// `<id length> <lease> <attempt> <max_attempts> <deferrals>\n<id><payload>`.
     fn parse(mut entry: Vec<u8>, shard: u32) -> Option<Self> {
         let nl = entry.iter().position(|&b| b == b'\n')?;
@@ -126,15 +128,28 @@ impl ClaimedJob {
         let mut num = head.split(' ');
         let id_len: usize = num.next()?.parse().ok()?;
         let lease = num.next()?.parse().ok()?;
-        let attempt = num.next()?.parse().ok()?;
-        let max_attempts = num.next()?.parse().ok()?;
-        let deferrals = num.next()?.parse().ok()?;
         let id_end = nl + 1 + id_len;
         let id = std::str::from_utf8(entry.get(nl + 1..id_end)?)
             .ok()?
             .to_string();
+        let (attempt, max_attempts, deferrals, payload_start) = match num.next()? {
+            "f" => {
+                // The fresh entry: max_attempts, unique key and created_ms lines, then the payload.
+                let rest = entry.get(id_end..)?;
+                let mut lines = rest.splitn(4, |&b| b == b'\n');
+                let max_attempts = std::str::from_utf8(lines.next()?).ok()?.parse().ok()?;
+                let header = rest.len() - lines.nth(2)?.len();
+                (1, max_attempts, 0, id_end + header)
+            }
+            attempt => (
+                attempt.parse().ok()?,
+                num.next()?.parse().ok()?,
+                num.next()?.parse().ok()?,
+                id_end,
+            ),
+        };
         // The payload keeps the reply's buffer.
-        entry.drain(..id_end);
+        entry.drain(..payload_start);
         Some(Self {
             id,
             payload: String::from_utf8(entry).ok()?,
@@ -693,11 +708,11 @@ impl Store {
                         Outcome::HandedBack => ("h", Duration::ZERO, ""),
                         Outcome::Interrupted { error } => ("i", Duration::ZERO, error.as_str()),
                     };
-                    inv.arg(&r.id)
-                        .arg(r.lease)
-                        .arg(code)
-                        .arg(delay.as_millis() as u64)
-                        .arg(error);
+                    inv.arg(&r.id).arg(r.lease).arg(code);
+                    // A success is the common case: its record is three arguments, not five.
+                    if code != "s" {
+                        inv.arg(delay.as_millis() as u64).arg(error);
+                    }
                 }
                 let n: usize = inv.invoke_async(&mut conn).await?;
                 applied += n;
@@ -1118,11 +1133,23 @@ impl Store {
 }
 
 /// The payload of a `fresh` entry (`max_attempts⏎unique⏎created_ms⏎payload`) or, `done`, of a
-/// `done:<t>` field (`attempts⏎finished_ms⏎created_ms⏎max_attempts⏎unique⏎payload`); None for
-/// a `fresh` entry of the previous layout (its job has a record).
+/// `done:<t>` field (`d⏎attempts⏎finished_ms⏎` and the job's `fresh` entry, or the previous
+/// layout `attempts⏎finished_ms⏎created_ms⏎max_attempts⏎unique⏎payload`); None for a `fresh`
+/// entry of the previous layout (its job has a record).
 fn entry_payload(entry: &str, done: bool) -> Option<String> {
-    let parts: Vec<&str> = entry.splitn(if done { 6 } else { 4 }, '\n').collect();
     let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if done {
+        if let Some(rest) = entry.strip_prefix("d\n") {
+            let parts: Vec<&str> = rest.splitn(3, '\n').collect();
+            let ok = parts.len() == 3 && numeric(parts[0]) && numeric(parts[1]);
+            return if ok {
+                entry_payload(parts[2], false)
+            } else {
+                None
+            };
+        }
+    }
+    let parts: Vec<&str> = entry.splitn(if done { 6 } else { 4 }, '\n').collect();
     let ok = if done {
         parts.len() == 6 && parts[..4].iter().all(|p| numeric(p))
     } else {
@@ -1158,7 +1185,60 @@ pub fn now_ms() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::succeeded_buckets;
+    use super::{entry_payload, succeeded_buckets, ClaimedJob};
+
+    #[test]
+    fn claimed_jobs_parse_in_both_shapes() {
+        let fresh = ClaimedJob::parse(
+            b"3 1700000000000 f\nabc5\nuk\n1765000000000\n{\"n\":1}".to_vec(),
+            2,
+        )
+        .expect("fresh job");
+        assert_eq!(
+            (
+                fresh.id.as_str(),
+                fresh.payload.as_str(),
+                fresh.lease,
+                fresh.attempt
+            ),
+            ("abc", "{\"n\":1}", 1_700_000_000_000, 1)
+        );
+        assert_eq!(
+            (fresh.max_attempts, fresh.deferrals, fresh.shard),
+            (5, 0, 2)
+        );
+        let again = ClaimedJob::parse(b"3 1700000000001 4 6 2\nabc{\"n\":1}".to_vec(), 0)
+            .expect("job with a record");
+        assert_eq!(
+            (
+                again.payload.as_str(),
+                again.attempt,
+                again.max_attempts,
+                again.deferrals
+            ),
+            ("{\"n\":1}", 4, 6, 2)
+        );
+        assert!(ClaimedJob::parse(b"3 1700000000000 f\nabc5\n".to_vec(), 0).is_none());
+    }
+
+    #[test]
+    fn done_entries_of_both_layouts_give_their_payload() {
+        let p = |e: &str| entry_payload(e, true);
+        assert_eq!(
+            p("d\n1\n1765000000001\n5\n\n1765000000000\n{}").as_deref(),
+            Some("{}")
+        );
+        assert_eq!(
+            p("1\n1765000000001\n1765000000000\n5\n\n{}").as_deref(),
+            Some("{}")
+        );
+        assert_eq!(p("d\n1\nx\n5\n\n1\n{}"), None);
+        assert_eq!(
+            entry_payload("5\nuk\n{}", false),
+            None,
+            "a previous-layout fresh entry"
+        );
+    }
 
     #[test]
     fn buckets_cover_the_retention_window() {

@@ -2,9 +2,11 @@
 -- Promotes due scheduled/retrying jobs and reaps expired leases (each bounded by `batch`),
 -- then claims up to max_claim ready jobs for worker_id.
 -- Returns { wait_ms, job, job, ... } where wait_ms is the time until the next scheduled, retrying
--- or lease-expiry event (-1: none) and each job one string,
--- `<id length> <lease> <attempt> <max_attempts> <deferrals>\n<id><payload>`: one reply element
--- per job rather than six (the worker's reply parser costs per element).
+-- or lease-expiry event (-1: none) and each job one string (one reply element per job rather
+-- than six: the worker's reply parser costs per element): a fresh job's
+-- `<id length> <lease> f\n<id><its fresh entry>` (see `fresh_entry`: the worker reads
+-- max_attempts and the payload from it, its attempt is the first), another's
+-- `<id length> <lease> <attempt> <max_attempts> <deferrals>\n<id><payload>`.
 -- A claimed job's lease is its member `<id> <lease>` of the active set (see `lease_member`);
 -- nothing of the job is written: a fresh job's `fresh` entry stays its record, another job's
 -- record keeps the attempts of its ended leases (so a leased job's attempt is one more).
@@ -69,50 +71,56 @@ if max_claim > 0 then
   local ids = redis.call('RPOP', ready_key, max_claim)
   if ids then
     local deadline = string.format('%d', now + lease_ms)
-    -- Lease numbers come from one counter per queue, so none is ever issued twice; it starts
-    -- at the clock (ms) so they all exceed the per-record numbers of the previous layouts.
-    local seq = seq_key
-    local top = redis.call('INCRBY', seq, #ids)
-    if top <= #ids then top = redis.call('INCRBY', seq, now) end
-    local lease = top - #ids
-    local zargs, taken = {}, {}
+    -- One lease number per claim call, from one counter per queue shard, so none is ever issued
+    -- twice and a job claimed again (its lease expired, or it was handed back) gets a higher
+    -- one: its member `<id> <lease>` names this claim of this job. The counter starts at the
+    -- clock (ms) so its numbers exceed the per-record numbers of the previous layouts.
+    local top = redis.call('INCRBY', seq_key, 1)
+    if top <= 1 then top = redis.call('INCRBY', seq_key, now) end
+    local ls = string.format('%d', top)
+    local zargs, taken, nz, nt, no = {}, {}, 0, 0, 1
     -- Id lengths as strings, each formatted once (ids of one kind share a length).
     local lens = {}
     local fresh = redis.call('HMGET', fresh_key, unpack(ids))
     for i, id in ipairs(ids) do
-      local max_attempts, _, _, payload = parse_fresh(fresh[i])
-      local f
-      if payload then
-        f = { payload, false, max_attempts, '0' }
+      local e = fresh[i]
+      local head
+      if e and is_fresh(e) then
+        -- A fresh job runs its first attempt; the worker reads max_attempts and the payload
+        -- from the entry itself (`f`), so nothing of it is parsed here.
+        head = ' f\n'
       else
-        f = redis.call('HMGET', job_key(id), 'payload', 'attempts', 'max_attempts', 'deferrals')
+        local f = redis.call('HMGET', job_key(id), 'payload', 'attempts', 'max_attempts', 'deferrals')
         -- An entry of the previous layout (beside a record) goes with its first claim.
-        local old = old_fresh_payload(fresh[i])
+        local old = old_fresh_payload(e)
         if old then
-          taken[#taken + 1] = id
+          nt = nt + 1
+          taken[nt] = id
           f[1] = f[1] or old
         end
+        if f[1] then
+          -- One attempt more than its record holds.
+          head = ' ' .. string.format('%d', (tonumber(f[2]) or 0) + 1) .. ' ' .. (f[3] or '1')
+            .. ' ' .. (f[4] or '0') .. '\n'
+          e = f[1]
+        end
       end
-      if f[1] then
-        -- A fresh job runs its first attempt; another one more than its record holds.
-        local attempt = '1'
-        if f[2] ~= false then attempt = string.format('%d', (tonumber(f[2]) or 0) + 1) end
-        lease = lease + 1
-        local ls = string.format('%d', lease)
-        zargs[#zargs + 1] = deadline
-        zargs[#zargs + 1] = lease_member(id, ls)
+      if head then
+        zargs[nz + 1] = deadline
+        zargs[nz + 2] = lease_member(id, ls)
+        nz = nz + 2
         local n = #id
         local len = lens[n]
         if not len then
           len = string.format('%d', n)
           lens[n] = len
         end
-        out[#out + 1] = len .. ' ' .. ls .. ' ' .. attempt .. ' ' .. (f[3] or '1') .. ' '
-          .. (f[4] or '0') .. '\n' .. id .. f[1]
+        no = no + 1
+        out[no] = len .. ' ' .. ls .. head .. id .. e
       end
     end
-    if #taken > 0 then redis.call('HDEL', fresh_key, unpack(taken)) end
-    if #zargs > 0 then redis.call('ZADD', active_key, unpack(zargs)) end
+    if nt > 0 then redis.call('HDEL', fresh_key, unpack(taken)) end
+    if nz > 0 then redis.call('ZADD', active_key, unpack(zargs)) end
   end
   -- More is ready than this worker took: wake another idle worker (a chain of wake-ups).
   if redis.call('LLEN', ready_key) > 0 then wake() end

@@ -27,9 +27,17 @@ local function parse_fresh(e)
   if not e then return nil end
   return string.match(e, '^(%d+)\n([^\n]*)\n(%d+)\n(.*)$')
 end
+-- Whether a `fresh` entry is of this layout (with `created_ms`), without copying any of it.
+local function is_fresh(e)
+  return string.find(e, '^%d+\n[^\n]*\n%d+\n') ~= nil
+end
+-- The unique key of a `fresh` entry of this layout ('' for none); nil for another layout.
+local function fresh_unique(e)
+  return string.match(e, '^%d+\n([^\n]*)\n%d+\n')
+end
 -- The payload of a previous layout's entry (its job has a record); nil otherwise.
 local function old_fresh_payload(e)
-  if not e or parse_fresh(e) then return nil end
+  if not e or is_fresh(e) then return nil end
   return string.match(e, '^%d+\n[^\n]*\n(.*)$')
 end
 
@@ -45,14 +53,19 @@ local function materialize(jk, max_attempts, uniq, created, payload)
 end
 
 -- Successes of fresh jobs are kept per time bucket: `done:<t>` (hash, field: id, value
--- `attempts \n finished_ms \n created_ms \n max_attempts \n unique \n payload`), t and expiry as
--- the `succeeded:<t>` counters. `done_buckets(succ_ttl)` lists the keys that may hold one.
+-- `d \n attempts \n finished_ms \n <the job's fresh entry>`, so an ack copies the entry whole
+-- instead of parsing it; the previous layout, without the `d` line, was `attempts \n finished_ms
+-- \n created_ms \n max_attempts \n unique \n payload`), t and expiry as the `succeeded:<t>`
+-- counters. `done_buckets(succ_ttl)` lists the keys that may hold one.
 local function bucket_width(succ_ttl) return math.max(1, math.floor(succ_ttl / 60)) end
-local function done_entry(attempts, created, max_attempts, uniq, payload)
-  return attempts .. '\n' .. now_s .. '\n' .. created .. '\n' .. max_attempts .. '\n' .. uniq .. '\n' .. payload
-end
+local function done_entry(attempts, fresh) return 'd\n' .. attempts .. '\n' .. now_s .. '\n' .. fresh end
+-- attempts, finished_ms, created_ms, max_attempts, unique, payload; nil for no entry.
 local function parse_done(e)
   if not e then return nil end
+  if string.byte(e, 1) == 100 then -- 'd'
+    local a, f, m, u, c, p = string.match(e, '^d\n(%d+)\n(%d+)\n(%d+)\n([^\n]*)\n(%d+)\n(.*)$')
+    return a, f, c, m, u, p
+  end
   return string.match(e, '^(%d+)\n(%d+)\n(%d+)\n(%d+)\n([^\n]*)\n(.*)$')
 end
 local function done_buckets(succ_ttl)
