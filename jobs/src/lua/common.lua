@@ -27,14 +27,13 @@ local function parse_fresh(e)
   if not e then return nil end
   return string.match(e, '^(%d+)\n([^\n]*)\n(%d+)\n(.*)$')
 end
--- Whether a `fresh` entry is of this layout (with `created_ms`), without copying any of it.
-local function is_fresh(e)
-  return string.find(e, '^%d+\n[^\n]*\n%d+\n') ~= nil
-end
--- The unique key of a `fresh` entry of this layout ('' for none); nil for another layout.
+-- The unique key of a `fresh` entry of this layout ('' for none; nil for another layout),
+-- read without copying the payload.
 local function fresh_unique(e)
   return string.match(e, '^%d+\n([^\n]*)\n%d+\n')
 end
+-- Whether a `fresh` entry is of this layout (with `created_ms`).
+local function is_fresh(e) return fresh_unique(e) ~= nil end
 -- The payload of a previous layout's entry (its job has a record); nil otherwise.
 local function old_fresh_payload(e)
   if not e or is_fresh(e) then return nil end
