@@ -9,11 +9,11 @@ os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 env = dict(os.environ)
 # (row, file, line as it is, line disabled, test file, test)
 M = [
- ('fencing: stale ack ignored', 'jobs/src/lua/ack.lua', 'if current[i] and not ended[id] then', 'if not ended[id] then', 'fencing', 'a_stale_ack_cannot_overwrite_the_current_run'),
- ('fencing: stale heartbeat refused', 'jobs/src/lua/heartbeat.lua', '  if held[k] then', '  if true then', 'fencing', 'a_stale_heartbeat_is_refused_and_renews_nothing'),
- ('heartbeat renews lease', 'jobs/src/lua/heartbeat.lua', "if #zargs > 0 then redis.call('ZADD', active_key, 'XX', unpack(zargs)) end", '', 'fencing', 'heartbeats_keep_a_job_that_outlives_its_lease_from_being_redelivered'),
- ('claim leases (active set)', 'jobs/src/lua/claim.lua', "    if nz > 0 then redis.call('ZADD', active_key, unpack(zargs)) end\n", '', 'processes', 'a_killed_workers_job_is_redelivered_with_the_next_attempt'),
- ('expired lease re-delivered', 'jobs/src/lua/claim.lua', "        redis.call('HSET', jk, 'state', 'ready')\n        redis.call('RPUSH', ready_key, id)", "        redis.call('HSET', jk, 'state', 'ready')", 'processes', 'a_killed_workers_job_is_redelivered_with_the_next_attempt'),
+ ('fencing: stale ack ignored', 'jobs/src/lua/ack.lua', 'if held[k] == 1 and not ended[id] then', 'if not ended[id] then', 'fencing', 'a_stale_ack_cannot_overwrite_the_current_run'),
+ ('fencing: stale heartbeat refused', 'jobs/src/lua/heartbeat.lua', '    if held[k] == 1 then', '    if true then', 'fencing', 'a_stale_heartbeat_is_refused_and_renews_nothing'),
+ ('heartbeat renews lease', 'jobs/src/lua/heartbeat.lua', "  if any then redis.call('ZADD', claims_key, 'XX', deadline, ls) end", '', 'fencing', 'heartbeats_keep_a_job_that_outlives_its_lease_from_being_redelivered'),
+ ('claim leases (claim set)', 'jobs/src/lua/claim.lua', "      redis.call('SADD', claim_key(ls), unpack(leased))\n      redis.call('ZADD', claims_key, deadline, ls)\n", '', 'processes', 'a_killed_workers_job_is_redelivered_with_the_next_attempt'),
+ ('expired lease re-delivered', 'jobs/src/lua/claim.lua', "      redis.call('HSET', jk, 'state', 'ready')\n      redis.call('RPUSH', ready_key, id)", "      redis.call('HSET', jk, 'state', 'ready')", 'processes', 'a_killed_workers_job_is_redelivered_with_the_next_attempt'),
  ('attempt counted when its lease ends', 'jobs/src/lua/ack.lua', 'local attempts = (tonumber(f[1]) or 0) + 1', 'local attempts = (tonumber(f[1]) or 0)', 'delivery', 'out_of_attempts_goes_dead_with_history'),
  ('expired lease out of attempts: dead', 'jobs/src/lua/claim.lua', 'if attempt >= tonumber(f[2]) then', 'if false then', 'processes', 'a_job_that_crashes_its_process_ends_dead_and_frees_its_unique_key'),
  ('failure out of attempts: dead', 'jobs/src/lua/ack.lua', "push_history(jk, attempts, 'failed', err)\n            if attempts >= max_att then", "push_history(jk, attempts, 'failed', err)\n            if false then", 'delivery', 'out_of_attempts_goes_dead_with_history'),
@@ -39,7 +39,7 @@ M = [
  ('retention: dead index trimmed', 'jobs/src/lua/claim.lua', "redis.call('ZREMRANGEBYSCORE', dead_key, '-inf', now - dead_ttl * 1000)", '', 'guarantees', 'the_dead_index_is_trimmed_to_the_dead_retention'),
  ('retention: success buckets expire', 'jobs/src/lua/ack.lua', "  redis.call('EXPIRE', bucket, ttl)", '', 'guarantees', 'a_finished_jobs_unique_key_and_success_count_leave_no_lasting_keys'),
  ('stats: successes counted', 'jobs/src/lua/ack.lua', "  redis.call('INCRBY', bucket, done)", '', 'delivery', 'stats_match_the_stored_states_after_a_mixed_workload'),
- ('stats: running = active set', 'jobs/src/lua/ack.lua', "if nf > 0 then redis.call('ZREM', active_key, unpack(finished)) end", '', 'delivery', 'stats_match_the_stored_states_after_a_mixed_workload'),
+ ('stats: running = leases held', 'jobs/src/lua/ack.lua', "    if ne > 0 then end_leases(ls, ending) end", '', 'delivery', 'stats_match_the_stored_states_after_a_mixed_workload'),
  ('shutdown: prefetched handed back', 'jobs/src/backend.rs', '                    if let Some(l) = task.ctx().data().get::<JobLease>() {\n                        lane.record(l.id.clone(), l.lease, l.shard, Outcome::HandedBack);\n                    }\n                }\n            }\n            lane.flush().await;', '                    let _ = task;\n                }\n            }\n            lane.flush().await;', 'processes', 'sigterm_lets_running_jobs_finish_and_hands_back_the_rest'),
  ('shutdown: hand-back spends no attempt', 'jobs/src/lua/ack.lua', "        if not payload then redis.call('HSET', jk, 'state', 'ready') end", "        if payload then materialize(jk, max_attempts, uniq, created, payload); ng = ng + 1; gone[ng] = id end\n        redis.call('HSET', jk, 'state', 'ready', 'attempts', (tonumber(redis.call('HGET', jk, 'attempts')) or 0) + 1)", 'processes', 'sigterm_lets_running_jobs_finish_and_hands_back_the_rest'),
  ('shutdown: acks flushed before exit', 'jobs/src/backend.rs', '            }\n            lane.flush().await;\n            if let Some(h) = heartbeat {', '            }\n            if let Some(h) = heartbeat {', 'guarantees', 'a_bare_monitor_returns_only_once_its_acks_are_in_redis'),
@@ -51,9 +51,11 @@ M = [
  ('forget leaves live jobs', 'jobs/src/lua/forget.lua', "if state == 'succeeded' or state == 'dead' then", 'if true then', 'delivery', 'finished_records_can_be_found_and_forgotten_live_ones_stay'),
  ('lease numbers never reissued', 'jobs/src/lua/claim.lua', "local top = redis.call('INCRBY', seq_key, 1)\n    if top <= 1 then top = redis.call('INCRBY', seq_key, now) end", 'local top = 1', 'fencing', 'a_stale_ack_cannot_overwrite_the_current_run'),
  ('a leased job reads active', 'jobs/src/lua/read.lua', "h[#h + 1] = 'active'", "h[#h + 1] = 'ready'", 'delivery', 'stats_match_the_stored_states_after_a_mixed_workload'),
- ('expired lease counts its attempt', 'jobs/src/lua/claim.lua', 'attempt = (tonumber(f[1]) or 0) + ((parse_member(m) and 1) or 0)', 'attempt = (tonumber(f[1]) or 0)', 'processes', 'a_job_that_crashes_its_process_ends_dead_and_frees_its_unique_key'),
+ ('expired lease counts its attempt', 'jobs/src/lua/claim.lua', 'attempt = (tonumber(f[1]) or 0) + 1', 'attempt = (tonumber(f[1]) or 0)', 'processes', 'a_job_that_crashes_its_process_ends_dead_and_frees_its_unique_key'),
  ('fairness: claimed-ahead jobs handed back when the worker slows', 'jobs/src/backend.rs', '                    hand_back(&lane, spare.drain(..));\n                    prefetch.idle();', '                    prefetch.idle();', 'guarantees', 'a_fast_worker_hands_back_what_it_claimed_ahead_once_its_jobs_turn_slow'),
- ('summary and DEBUG job lines', 'jobs/src/backend.rs', '        crate::summary::log(&lane.queue, &lane.worker_id, lane.tally.take());\n    }\n}', '    }\n}', 'logs', 'job_lines_are_debug_with_an_info_summary_and_failures_at_warn')]
+ ('summary and DEBUG job lines', 'jobs/src/backend.rs', '        crate::summary::log(&lane.queue, &lane.worker_id, lane.tally.take());\n    }\n}', '    }\n}', 'logs', 'job_lines_are_debug_with_an_info_summary_and_failures_at_warn'),
+ ('fencing: per job within one claim', 'jobs/src/lua/ack.lua', 'if held[k] == 1 and not ended[id] then', "if redis.call('EXISTS', claim_key(ls)) == 1 and not ended[id] then", 'fencing', 'a_lease_is_per_job_even_when_one_claim_took_several'),
+ ("upgrade: the previous layout's leases reaped", 'jobs/src/lua/claim.lua', '      local id = parse_member(m)\n      reap(id)', '', 'fencing', 'a_lease_of_the_previous_layout_is_reaped_after_an_upgrade')]
 only = sys.argv[1:]
 results = []
 for i, (row, f, old, new, tb, tn) in enumerate(M):

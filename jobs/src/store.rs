@@ -26,7 +26,7 @@ const COMMON: &str = include_str!("lua/common.lua");
 
 /// A queue shard's fixed keys, in the order the scripts read them from `KEYS`
 /// (`lua/prelude.lua`); enqueue passes the first [`ENQUEUE_KEYS`].
-const SHARD_KEYS: [&str; 9] = [
+const SHARD_KEYS: [&str; 10] = [
     "ready",
     "fresh",
     "scheduled",
@@ -36,6 +36,7 @@ const SHARD_KEYS: [&str; 9] = [
     "leases",
     "lease_seq",
     "dead",
+    "claims",
 ];
 const ENQUEUE_KEYS: usize = 4;
 
@@ -62,6 +63,27 @@ struct Scripts {
     forget: Script,
     remove: Script,
     read: Script,
+    running: Script,
+}
+
+/// The ack records of one lease, as `ack.lua` takes them: the ids of its successes, then the
+/// other outcomes as (id, code, delay, error).
+#[derive(Default)]
+struct LeaseGroup<'a> {
+    succeeded: Vec<&'a str>,
+    others: Vec<(&'a str, &'static str, Duration, &'a str)>,
+}
+
+/// An outcome's code, delay and error for `ack.lua`; `None` for a success (a bare id).
+fn ack_code(outcome: &Outcome) -> Option<(&'static str, Duration, &str)> {
+    Some(match outcome {
+        Outcome::Succeeded => return None,
+        Outcome::Failed { delay, error } => ("r", *delay, error.as_str()),
+        Outcome::Deferred { delay, error } => ("a", *delay, error.as_str()),
+        Outcome::Aborted { error } => ("x", Duration::ZERO, error.as_str()),
+        Outcome::HandedBack => ("h", Duration::ZERO, ""),
+        Outcome::Interrupted { error } => ("i", Duration::ZERO, error.as_str()),
+    })
 }
 
 impl Scripts {
@@ -79,6 +101,7 @@ impl Scripts {
             forget: s(include_str!("lua/forget.lua")),
             remove: s(include_str!("lua/remove.lua")),
             read: s(include_str!("lua/read.lua")),
+            running: s(include_str!("lua/running.lua")),
         }
     }
 }
@@ -296,7 +319,7 @@ pub fn glob_escape(text: &str) -> String {
 /// One queue shard's fixed keys (in [`SHARD_KEYS`] order) and key base `{P:Q…}:`: every script
 /// call on the shard sends them, so they are built once, not per call.
 struct ShardKeys {
-    keys: [String; 9],
+    keys: [String; SHARD_KEYS.len()],
     base: String,
 }
 
@@ -682,8 +705,10 @@ impl Store {
         })
     }
 
-    /// Records outcomes in one script call per 500 records of a shard. Returns how many were
-    /// applied (records under a stale lease are ignored).
+    /// Records outcomes in one script call per 500 records of a shard, grouped by lease (one
+    /// claim's jobs share it): a group is its lease and counts, then the ids of its successes
+    /// (one argument each), then its other records (id, outcome, delay, error). Returns how
+    /// many were applied (records under a stale lease are ignored).
     pub async fn ack(&self, queue: &str, records: &[AckRecord]) -> Result<usize, QueueError> {
         let s = &self.settings;
         let mut applied = 0;
@@ -697,21 +722,25 @@ impl Store {
                 let mut inv = self.invocation(&self.scripts.ack, queue, shard);
                 inv.arg(s.succeeded_retention.as_secs())
                     .arg(s.dead_retention.as_secs())
-                    .arg(s.max_deferrals)
-                    .arg(chunk.len());
+                    .arg(s.max_deferrals);
+                let mut groups: std::collections::BTreeMap<u64, LeaseGroup> = Default::default();
                 for r in chunk {
-                    let (code, delay, error) = match &r.outcome {
-                        Outcome::Succeeded => ("s", Duration::ZERO, ""),
-                        Outcome::Failed { delay, error } => ("r", *delay, error.as_str()),
-                        Outcome::Deferred { delay, error } => ("a", *delay, error.as_str()),
-                        Outcome::Aborted { error } => ("x", Duration::ZERO, error.as_str()),
-                        Outcome::HandedBack => ("h", Duration::ZERO, ""),
-                        Outcome::Interrupted { error } => ("i", Duration::ZERO, error.as_str()),
-                    };
-                    inv.arg(&r.id).arg(r.lease).arg(code);
-                    // A success is the common case: its record is three arguments, not five.
-                    if code != "s" {
-                        inv.arg(delay.as_millis() as u64).arg(error);
+                    let g = groups.entry(r.lease).or_default();
+                    match ack_code(&r.outcome) {
+                        None => g.succeeded.push(&r.id),
+                        Some((code, delay, error)) => g.others.push((&r.id, code, delay, error)),
+                    }
+                }
+                for (lease, g) in &groups {
+                    inv.arg(*lease).arg(g.succeeded.len()).arg(g.others.len());
+                    for id in &g.succeeded {
+                        inv.arg(*id);
+                    }
+                    for (id, code, delay, error) in &g.others {
+                        inv.arg(*id)
+                            .arg(*code)
+                            .arg(delay.as_millis() as u64)
+                            .arg(*error);
                     }
                 }
                 let n: usize = inv.invoke_async(&mut conn).await?;
@@ -817,7 +846,6 @@ impl Store {
         let mut pipe = redis::pipe();
         pipe.llen(k("ready"))
             .zcard(k("scheduled"))
-            .zcard(k("active"))
             .zcard(k("retrying"))
             .zcount(k("dead"), dead_since, "+inf");
         let buckets = succeeded_buckets(now / 1000, self.settings.succeeded_retention.as_secs());
@@ -827,14 +855,13 @@ impl Store {
                 .map(|b| k(&format!("succeeded:{b}")))
                 .collect::<Vec<_>>(),
         );
-        let (pending, scheduled, running, retrying, dead, counts): (
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            Vec<Option<u64>>,
-        ) = pipe.query_async(&mut self.conn.clone()).await?;
+        let (pending, scheduled, retrying, dead, counts): (u64, u64, u64, u64, Vec<Option<u64>>) =
+            pipe.query_async(&mut self.conn.clone()).await?;
+        // Leases are the ids in each claim's set (`running.lua`), not one key's size.
+        let running: u64 = self
+            .invocation(&self.scripts.running, queue, shard)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
         Ok(QueueStats {
             pending,
             scheduled,

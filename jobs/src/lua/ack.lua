@@ -1,14 +1,15 @@
--- ARGV: key base, queue, succeeded_ttl_s, dead_ttl_s, max_deferrals, count,
---       then per record: id, lease, outcome and, for any outcome but `s`, delay_ms, error
--- outcome: s succeeded | r retry after delay_ms (dead when out of attempts)
+-- ARGV: key base, queue, succeeded_ttl_s, dead_ttl_s, max_deferrals, then groups of records
+-- under one lease: lease, n_succeeded, n_other, the ids of the n_succeeded successes, then
+-- n_other records of id, outcome, delay_ms, error, where outcome is
+--          r retry after delay_ms (dead when out of attempts)
 --        | a retry-after requested by the job: delay_ms, no attempt spent
 --        | x abort: dead at once | h hand back unstarted (no attempt spent)
 --        | i interrupted by shutdown: back to ready, the attempt counts
 -- A record whose lease is no longer current (the job was re-delivered, or this lease already
--- ended) is ignored: its member `<id> <lease>` must still be in the active set, checked for the
--- whole batch with one ZMSCORE. The job's record gets the attempt number here, when the lease
--- ends: a fresh job (see `fresh_entry`) runs its first attempt; another job one more than its
--- record holds.
+-- ended) is ignored: its id must still be in the set of the claim that leased it (see
+-- `claim_key`), checked with one SMISMEMBER per group. The job's record gets the attempt number
+-- here, when the lease ends: a fresh job (see `fresh_entry`) runs its first attempt; another job
+-- one more than its record holds.
 -- A fresh job's success writes nothing of its own: its `fresh` entry, copied whole, becomes a
 -- field of the `done:<t>` bucket (one HSET, one HDEL and one EXPIRE per batch), so a success
 -- costs no per-job command. Successes are also counted in the `succeeded:<t>` buckets (t = bucket start
@@ -16,29 +17,52 @@
 -- Returns the number of records applied.
 local succ_ttl, dead_ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 local succ_ttl_s = ARGV[3]
-local max_deferrals, n = tonumber(ARGV[5]), tonumber(ARGV[6])
+local max_deferrals = tonumber(ARGV[5])
 local applied, woke = 0, false
-local done, finished, ended, nf = 0, {}, {}, 0
-local ids, members, at = {}, {}, {}
-local a = 7
-for i = 1, n do
-  local id = ARGV[a]
-  ids[i], at[i] = id, a
-  members[i] = lease_member(id, ARGV[a + 1])
-  a = a + ((ARGV[a + 2] == 's') and 3 or 5)
+local done, ended = 0, {}
+-- Per record: its id, the index of its outcome in ARGV (nil: a success) and whether its lease
+-- is current; per group: its lease and the ids whose lease ends here.
+local ids, at, current, n = {}, {}, {}, 0
+local a = 6
+while ARGV[a] do
+  local ls, ns, no = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local first, group = n + 1, {}
+  a = a + 3
+  for k = 1, ns do
+    group[k] = ARGV[a]
+    n = n + 1
+    ids[n] = ARGV[a]
+    a = a + 1
+  end
+  for k = 1, no do
+    group[ns + k] = ARGV[a]
+    n = n + 1
+    ids[n], at[n] = ARGV[a], a + 1
+    a = a + 4
+  end
+  if ns + no > 0 then
+    local held = redis.call('SMISMEMBER', claim_key(ls), unpack(group))
+    local ending, ne = {}, 0
+    for k = 1, ns + no do
+      local id = group[k]
+      if held[k] == 1 and not ended[id] then
+        ended[id] = true
+        current[first + k - 1] = true
+        ne = ne + 1
+        ending[ne] = id
+      end
+    end
+    if ne > 0 then end_leases(ls, ending) end
+  end
 end
 if n == 0 then return 0 end
-local current = redis.call('ZMSCORE', active_key, unpack(members))
 local fresh = redis.call('HMGET', fresh_key, unpack(ids))
 local done_args, gone, nd, ng = {}, {}, 0, 0
 for i = 1, n do
   local b, id = at[i], ids[i]
-  local outcome = ARGV[b + 2]
-  if current[i] and not ended[id] then
-    ended[id] = true
+  local outcome = b and ARGV[b] or 's'
+  if current[i] then
     applied = applied + 1
-    nf = nf + 1
-    finished[nf] = members[i]
     local e = fresh[i]
     local uniq = outcome == 's' and e and fresh_unique(e)
     if uniq then
@@ -51,7 +75,7 @@ for i = 1, n do
       done = done + 1
       release_unique(uniq, id)
     else
-      local delay, err = tonumber(ARGV[b + 3]), ARGV[b + 4]
+      local delay, err = tonumber(b and ARGV[b + 1]), b and ARGV[b + 2] or ''
       local jk = job_key(id)
       local max_attempts, created, payload
       max_attempts, uniq, created, payload = parse_fresh(e)
@@ -113,7 +137,6 @@ for i = 1, n do
     end
   end
 end
-if nf > 0 then redis.call('ZREM', active_key, unpack(finished)) end
 if ng > 0 then redis.call('HDEL', fresh_key, unpack(gone)) end
 if done > 0 then
   local width = bucket_width(succ_ttl)

@@ -7,8 +7,8 @@
 -- `<id length> <lease> f\n<id><its fresh entry>` (see `fresh_entry`: the worker reads
 -- max_attempts and the payload from it, its attempt is the first), another's
 -- `<id length> <lease> <attempt> <max_attempts> <deferrals>\n<id><payload>`.
--- A claimed job's lease is its member `<id> <lease>` of the active set (see `lease_member`);
--- nothing of the job is written: a fresh job's `fresh` entry stays its record, another job's
+-- The jobs claimed are the members of the set `claim:<lease>`, the claim a member of `claims`
+-- scored by its deadline (see `claim_key`); nothing of the job is written: a fresh job's `fresh` entry stays its record, another job's
 -- record keeps the attempts of its ended leases (so a leased job's attempt is one more).
 local worker, max_claim = ARGV[3], tonumber(ARGV[4])
 local lease_ms, batch, dead_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -25,43 +25,66 @@ for _, set in ipairs({ 'scheduled', 'retrying' }) do
   end
 end
 
+-- Ends an expired lease of job `id`, which ran as `attempt` (nil: one more than its record
+-- holds) under worker `by` (nil: unknown): its attempt is counted and the job goes back to ready,
+-- or to the dead letters when that was its last.
+local function reap(id, attempt, by)
+  local jk = job_key(id)
+  local max_attempts, uniq, created, payload = parse_fresh(redis.call('HGET', fresh_key, id))
+  if payload then
+    materialize(jk, max_attempts, uniq, created, payload)
+    redis.call('HDEL', fresh_key, id)
+  end
+  local f = redis.call('HMGET', jk, 'attempts', 'max_attempts', 'unique', 'lock_by')
+  if not attempt then
+    attempt = (tonumber(f[1]) or 0) + 1
+    by = f[4]
+  end
+  if f[2] then
+    push_history(jk, attempt, 'lease_expired',
+      'lease expired: ' .. (by and ('worker ' .. by) or 'its worker') .. ' lost')
+    redis.call('HSET', jk, 'attempts', attempt)
+    if attempt >= tonumber(f[2]) then
+      bury(id, jk, f[3], dead_ttl)
+    else
+      redis.call('HSET', jk, 'state', 'ready')
+      redis.call('RPUSH', ready_key, id)
+    end
+  end
+end
+
+-- Claims whose deadline passed: every job still in the claim's set.
+local expired_claims = redis.call('ZRANGEBYSCORE', claims_key, '-inf', now, 'LIMIT', 0, batch)
+if #expired_claims > 0 then
+  redis.call('ZREM', claims_key, unpack(expired_claims))
+  for _, ls in ipairs(expired_claims) do
+    local ck = claim_key(ls)
+    local ids = redis.call('SMEMBERS', ck)
+    redis.call('DEL', ck)
+    for _, id in ipairs(ids) do reap(id) end
+  end
+end
+
+-- Leases of the layouts before (after an upgrade).
 local expired = redis.call('ZRANGEBYSCORE', active_key, '-inf', now, 'LIMIT', 0, batch)
 if #expired > 0 then
   redis.call('ZREM', active_key, unpack(expired))
-  -- Leases of the previous layout: the member is the bare id, its entry in the `leases` hash.
+  -- The layout before the previous: the member is the bare id, its entry in the `leases` hash.
   local held = redis.call('HMGET', leases_key, unpack(expired))
   for i, m in ipairs(expired) do
-    local id, attempt, by = m, nil, nil
     if held[i] then
       redis.call('HDEL', leases_key, m)
       local _, a, w = parse_lease(held[i])
-      attempt, by = a, w
+      reap(m, a, w)
+    elseif parse_member(m) then
+      -- The previous layout: `<id> <lease>`; the record holds the attempts of ended leases.
+      local id = parse_member(m)
+      reap(id)
     else
-      id = parse_member(m) or m
-    end
-    local jk = job_key(id)
-    local max_attempts, uniq, created, payload = parse_fresh(redis.call('HGET', fresh_key, id))
-    if payload then
-      materialize(jk, max_attempts, uniq, created, payload)
-      redis.call('HDEL', fresh_key, id)
-    end
-    local f = redis.call('HMGET', jk, 'attempts', 'max_attempts', 'unique', 'lock_by')
-    if not attempt then
-      -- This layout: the record holds the attempts of ended leases. A bare id without a
-      -- `leases` entry: the oldest layout, whose claim raised the record's attempts.
-      attempt = (tonumber(f[1]) or 0) + ((parse_member(m) and 1) or 0)
-      by = f[4]
-    end
-    if f[2] then
-      push_history(jk, attempt, 'lease_expired',
-        'lease expired: ' .. (by and ('worker ' .. by) or 'its worker') .. ' lost')
-      redis.call('HSET', jk, 'attempts', attempt)
-      if attempt >= tonumber(f[2]) then
-        bury(id, jk, f[3], dead_ttl)
-      else
-        redis.call('HSET', jk, 'state', 'ready')
-        redis.call('RPUSH', ready_key, id)
-      end
+      -- A bare id without a `leases` entry: the oldest layout, whose claim raised the record's
+      -- attempts.
+      local f = redis.call('HMGET', job_key(m), 'attempts', 'lock_by')
+      reap(m, tonumber(f[1]) or 0, f[2])
     end
   end
 end
@@ -78,7 +101,7 @@ if max_claim > 0 then
     local top = redis.call('INCRBY', seq_key, 1)
     if top <= 1 then top = redis.call('INCRBY', seq_key, now) end
     local ls = string.format('%d', top)
-    local zargs, taken, nz, nt, no = {}, {}, 0, 0, 1
+    local leased, taken, nl, nt, no = {}, {}, 0, 0, 1
     -- Id lengths as strings, each formatted once (ids of one kind share a length).
     local lens = {}
     local fresh = redis.call('HMGET', fresh_key, unpack(ids))
@@ -106,9 +129,8 @@ if max_claim > 0 then
         end
       end
       if head then
-        zargs[nz + 1] = deadline
-        zargs[nz + 2] = lease_member(id, ls)
-        nz = nz + 2
+        nl = nl + 1
+        leased[nl] = id
         local n = #id
         local len = lens[n]
         if not len then
@@ -120,14 +142,17 @@ if max_claim > 0 then
       end
     end
     if nt > 0 then redis.call('HDEL', fresh_key, unpack(taken)) end
-    if nz > 0 then redis.call('ZADD', active_key, unpack(zargs)) end
+    if nl > 0 then
+      redis.call('SADD', claim_key(ls), unpack(leased))
+      redis.call('ZADD', claims_key, deadline, ls)
+    end
   end
   -- More is ready than this worker took: wake another idle worker (a chain of wake-ups).
   if redis.call('LLEN', ready_key) > 0 then wake() end
 end
 
 local next_at = nil
-for _, set in ipairs({ 'scheduled', 'retrying', 'active' }) do
+for _, set in ipairs({ 'scheduled', 'retrying', 'active', 'claims' }) do
   local first = redis.call('ZRANGE', set_key[set], 0, 0, 'WITHSCORES')
   if first[2] then
     local at = tonumber(first[2])

@@ -1,13 +1,26 @@
 -- Helpers of the scripts that move jobs after enqueue, prepended (after `prelude.lua`) to every
 -- script but enqueue's.
-local set_key = { scheduled = scheduled_key, retrying = retrying_key, active = active_key, dead = dead_key }
+local set_key = { scheduled = scheduled_key, retrying = retrying_key, active = active_key, dead = dead_key,
+  claims = claims_key }
 
--- A lease is one member of the queue's `active` set, `<id> <lease number>` scored by its
--- deadline: a claim adds it, a heartbeat renews it only while it is there (ZMSCORE, ZADD XX)
--- and an ack applies only while it is there (ZMSCORE), then removes it — all per batch. The
--- worker rebuilds the member from the (id, lease) it was handed, so a stale ack or heartbeat
--- (the job was reaped and leased again under a new number) names a member that is gone.
-local function lease_member(id, lease) return id .. ' ' .. lease end
+-- A lease belongs to one claim call: the call's lease number `ls` (see claim.lua) is a member of
+-- the queue's `claims` set scored by the claim's deadline, and the ids it leased are the members
+-- of the set `claim:<ls>`. A heartbeat renews the claim's deadline while any of its ids is
+-- still in its set; an ack applies only while the job's id is in the set of the lease it names
+-- (`SMISMEMBER`: a stale ack or heartbeat, whose job was reaped or handed back and leased again
+-- under a new number, names a set without it), then removes it; the claim's member goes with
+-- its last id. Everything is per batch and per claim, not per job.
+local function claim_key(ls) return base .. 'claim:' .. ls end
+-- Ends the lease of `ids` under claim `ls`: out of its set, and the claim out of `claims` once
+-- its set is empty (Redis deletes an empty set).
+local function end_leases(ls, ids)
+  local ck = claim_key(ls)
+  redis.call('SREM', ck, unpack(ids))
+  if redis.call('EXISTS', ck) == 0 then redis.call('ZREM', claims_key, ls) end
+end
+
+-- The two layouts before: a member `<id> <lease number>` of the `active` set, scored by its
+-- deadline (the previous one), or a bare id there (the one before). Only reaped now.
 -- Returns id and lease (string) of a member; nil for a bare id (a layout before this one).
 local function parse_member(m) return string.match(m, '^(.*) (%d+)$') end
 
@@ -80,14 +93,27 @@ local function done_buckets(succ_ttl)
   return keys
 end
 
--- The leases held now, as id -> member (one read of the active set; for admin paths).
-local function leased_members()
+-- The leases held now, as id -> lease (`{ claim number }`, or `{ nil, member }` for a member of
+-- the `active` set of a layout before), read from every claim's set (for admin paths: O(jobs
+-- leased)).
+local function leased_now()
   local map = {}
   for _, m in ipairs(redis.call('ZRANGE', active_key, 0, -1)) do
     local id = parse_member(m)
-    map[id or m] = m
+    map[id or m] = { nil, m }
+  end
+  for _, ls in ipairs(redis.call('ZRANGE', claims_key, 0, -1)) do
+    for _, id in ipairs(redis.call('SMEMBERS', claim_key(ls))) do map[id] = { ls } end
   end
   return map
+end
+-- Ends one lease found by `leased_now`.
+local function end_lease(lease, id)
+  if lease[1] then
+    end_leases(lease[1], { id })
+  else
+    redis.call('ZREM', active_key, lease[2])
+  end
 end
 
 -- Releases a unique key, but only while it still points at this job.

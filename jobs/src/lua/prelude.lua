@@ -2,14 +2,16 @@
 -- script a producer runs per call, gets no more than this). Every key of one queue shard carries
 -- the shard's hash tag `{P:Q}` (shard 0) or `{P:Q:s}`, so a script touches one slot (Redis
 -- Cluster). The shard's fixed keys come in KEYS, in this order (enqueue passes the first four):
---   1 ready, 2 fresh, 3 scheduled, 4 wake, 5 retrying, 6 active, 7 leases (previous layout),
---   8 lease_seq, 9 dead
+--   1 ready, 2 fresh, 3 scheduled, 4 wake, 5 retrying, 6 active (previous layouts' leases),
+--   7 leases (the layout before), 8 lease_seq, 9 dead, 10 claims
 -- ARGV[1] is the shard's key base `{P:Q…}:` — the same tag — under which the keys named by ids
--- read inside the script live (`job:<id>`, `unique:<key>`, `succeeded:<t>`, `done:<t>`): always the
+-- read inside the script live (`job:<id>`, `claim:<lease>`, `unique:<key>`, `succeeded:<t>`,
+-- `done:<t>`): always the
 -- declared keys' slot. ARGV[2] is the queue. See jobs/README.md for the layout.
 local base, queue = ARGV[1], ARGV[2]
 local ready_key, fresh_key, scheduled_key, wake_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local retrying_key, active_key, leases_key, seq_key, dead_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local claims_key = KEYS[10]
 local function job_key(id) return base .. 'job:' .. id end
 local function now_ms()
   local t = redis.call('TIME')

@@ -1,9 +1,10 @@
 -- ARGV: key base, queue, succeeded_ttl_s, then job ids (of this queue shard)
 -- Reads job records for admin views and tests: per id the record's fields as a flat array
 -- (empty when the record is gone), with `state` active and `attempts` the lease's attempt when
--- the job is leased now (its member is in the active set, read once per call). A fresh job's
--- fields come from its `fresh` entry, a fresh job's success from its `done:<t>` bucket.
-local leased = leased_members()
+-- the job is leased now (in the set of a claim, all read once per call: see `leased_now`). A
+-- fresh job's fields come from its `fresh` entry, a fresh job's success from its `done:<t>`
+-- bucket.
+local leased = leased_now()
 local buckets = done_buckets(tonumber(ARGV[3]))
 local out = {}
 for i = 4, #ARGV do

@@ -1,15 +1,15 @@
 -- ARGV: key base, queue, succeeded_ttl_s, id...
 -- Deletes jobs of this queue whatever their state: the record or the fresh job's `fresh`
 -- entry or `done:<t>` field; its entry in the ready list (LREM: O(length of the list), only for
--- a job that is ready and not leased — the active set is read once per call to know); its
--- lease (member of the active set) and its entry in the scheduled, retrying and dead sets; and
--- its unique key while that still points at it. A worker holding one of them finds its lease
--- gone: its heartbeat reports the lease lost and its ack is ignored (both need the member), so
--- nothing is written back.
+-- a job that is ready and not leased — the leases are read once per call to know, see
+-- `leased_now`); its lease (its id in its claim's set) and its entry in the scheduled, retrying
+-- and dead sets; and its unique key while that still points at it. A worker holding one of them
+-- finds its lease gone: its heartbeat reports the lease lost and its ack is ignored (both need
+-- the id in the claim's set), so nothing is written back.
 -- Success counts already in the `succeeded:<t>` buckets stay (they are history, not records).
 -- Ids of other queues or without a record are skipped. Returns how many records were deleted.
 local n = 0
-local leased = leased_members()
+local leased = leased_now()
 local ids = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
@@ -20,7 +20,7 @@ for i = 4, #ARGV do
   if payload then f = { queue, 'ready', uniq } end
   if f[1] == queue then
     if leased[id] then
-      redis.call('ZREM', active_key, leased[id])
+      end_lease(leased[id], id)
     elseif f[2] == 'ready' then
       redis.call('LREM', ready_key, 0, id)
     end

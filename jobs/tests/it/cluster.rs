@@ -121,7 +121,12 @@ async fn a_sharded_queue_on_a_cluster_survives_a_killed_worker_and_master_failov
     );
     let mut conn = env.store.connection();
     for s in 0..SHARDS {
-        // Leases are members of the active set (the previous layout's `leases` hash too).
+        // Leases are claims (each a member of `claims` and a set of ids), the layouts before's
+        // members of the active set and entries of the `leases` hash.
+        let claims: usize = conn
+            .zcard(env.store.queue_key("probe", s, "claims"))
+            .await
+            .unwrap();
         let active: usize = conn
             .zcard(env.store.queue_key("probe", s, "active"))
             .await
@@ -130,7 +135,11 @@ async fn a_sharded_queue_on_a_cluster_survives_a_killed_worker_and_master_failov
             .hlen(env.store.queue_key("probe", s, "leases"))
             .await
             .unwrap();
-        assert_eq!((active, old), (0, 0), "shard {s} still holds leases");
+        assert_eq!(
+            (claims, active, old),
+            (0, 0, 0),
+            "shard {s} still holds leases"
+        );
     }
     // The finished jobs released their unique keys: the same keys enqueue anew.
     let third = env

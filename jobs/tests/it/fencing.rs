@@ -188,3 +188,100 @@ async fn heartbeats_keep_a_job_that_outlives_its_lease_from_being_redelivered() 
     assert_eq!(env.done().await, vec![1]);
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_of_the_previous_layout_is_reaped_after_an_upgrade() {
+    use redis::AsyncCommands;
+    let env = Env::shared_with(short_leases).await;
+    let id = env.enqueue_with(ProbeJob::default(), 3).await;
+    // A worker of the previous layout took it: off the ready list, its lease a member
+    // `<id> <lease>` of the `active` set, whose deadline has passed.
+    let mut conn = env.store.connection();
+    let ready = env.store.queue_key("probe", 0, "ready");
+    let taken: Option<String> = conn.rpop(&ready, None).await.unwrap();
+    assert_eq!(taken.as_deref(), Some(id.as_str()));
+    let active = env.store.queue_key("probe", 0, "active");
+    let _: () = conn.zadd(&active, format!("{id} 17"), 1).await.unwrap();
+    assert_eq!(env.store.stats("probe").await.unwrap().running, 1);
+
+    // This layout's claim reaps it: the attempt it ran counts, and it runs again as the second.
+    let again = env.store.claim("probe", "new", 1).await.unwrap();
+    assert_eq!(again.jobs.len(), 1, "the old lease was not reaped");
+    assert_eq!(
+        (again.jobs[0].id.as_str(), again.jobs[0].attempt),
+        (id.as_str(), 2)
+    );
+    let left: usize = conn.zcard(&active).await.unwrap();
+    assert_eq!(left, 0);
+    let rec = env.store.job(&id).await.unwrap().unwrap();
+    assert_eq!((rec.state.as_str(), rec.attempts), ("active", 2));
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_per_job_even_when_one_claim_took_several() {
+    let env = Env::shared().await;
+    let a = env.enqueue_with(ProbeJob::default(), 3).await;
+    let b = env.enqueue_with(ProbeJob::default(), 3).await;
+    let first = env.store.claim("probe", "w1", 2).await.unwrap();
+    assert_eq!(first.jobs.len(), 2);
+    let lease = first.jobs[0].lease;
+    assert_eq!(
+        first.jobs[1].lease, lease,
+        "one lease number per claim call"
+    );
+    // `a` is handed back and claimed again; `b` stays with the first claim.
+    assert_eq!(
+        env.store
+            .ack("probe", &ack(&a, lease, Outcome::HandedBack))
+            .await
+            .unwrap(),
+        1
+    );
+    let second = env.store.claim("probe", "w2", 1).await.unwrap();
+    assert_eq!(second.jobs.len(), 1);
+    assert_eq!(second.jobs[0].id, a);
+    // The first claim is still live (it holds `b`), yet it no longer covers `a`.
+    assert_eq!(
+        env.store
+            .heartbeat("probe", &[(a.clone(), lease, 0), (b.clone(), lease, 0)])
+            .await
+            .unwrap(),
+        vec![a.clone()]
+    );
+    let stale = Outcome::Aborted {
+        error: "stale".into(),
+    };
+    assert_eq!(
+        env.store
+            .ack("probe", &ack(&a, lease, stale))
+            .await
+            .unwrap(),
+        0,
+        "an ack under a claim that no longer holds the job was applied"
+    );
+    assert_eq!(env.store.stats("probe").await.unwrap().running, 2);
+    // Each holder's outcome applies.
+    let both = [
+        AckRecord {
+            id: b.clone(),
+            lease,
+            shard: 0,
+            outcome: Outcome::Succeeded,
+        },
+        AckRecord {
+            id: a.clone(),
+            lease: second.jobs[0].lease,
+            shard: 0,
+            outcome: Outcome::Succeeded,
+        },
+    ];
+    assert_eq!(env.store.ack("probe", &both).await.unwrap(), 2);
+    for id in [&a, &b] {
+        let rec = env.store.job(id).await.unwrap().unwrap();
+        assert_eq!(rec.state, "succeeded", "{id}");
+    }
+    let s = env.store.stats("probe").await.unwrap();
+    assert_eq!((s.running, s.succeeded), (0, 2), "{s:?}");
+    env.cleanup().await;
+}
