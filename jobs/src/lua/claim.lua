@@ -96,8 +96,8 @@ if max_claim > 0 then
     local deadline = string.format('%d', now + lease_ms)
     -- One lease number per claim call, from one counter per queue shard, so none is ever issued
     -- twice and a job claimed again (its lease expired, or it was handed back) gets a higher
-    -- one: its member `<id> <lease>` names this claim of this job. The counter starts at the
-    -- clock (ms) so its numbers exceed the per-record numbers of the previous layouts.
+    -- one: the job's id in the set `claim:<lease>` names this claim of this job. The counter
+    -- starts at the clock (ms) so its numbers exceed the per-record numbers of layouts before.
     local top = redis.call('INCRBY', seq_key, 1)
     if top <= 1 then top = redis.call('INCRBY', seq_key, now) end
     local ls = string.format('%d', top)
