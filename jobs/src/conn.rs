@@ -179,6 +179,48 @@ impl RedisConn {
         Ok(out)
     }
 
+    /// The cluster's slot ranges, as (first slot, last slot, index of its master in
+    /// [`Self::masters`]'s order); empty for single node.
+    pub async fn slot_ranges(&mut self) -> Result<Vec<(u16, u16, usize)>, redis::RedisError> {
+        let Self::Cluster(c) = self else {
+            return Ok(Vec::new());
+        };
+        let slots: Vec<Vec<Value>> = redis::from_redis_value(
+            c.route_command(
+                redis::cmd("CLUSTER").arg("SLOTS").clone(),
+                RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary),
+            )
+            .await?,
+        )?;
+        let mut masters: Vec<(String, u16)> = Vec::new();
+        let mut out = Vec::new();
+        for range in slots {
+            // [start, end, [host, port, id, …], replicas…]
+            let (Some(start), Some(end), Some(Value::Array(master))) =
+                (range.first(), range.get(1), range.get(2))
+            else {
+                continue;
+            };
+            let node: (String, u16) = (
+                redis::from_redis_value_ref(&master[0])?,
+                redis::from_redis_value_ref(&master[1])?,
+            );
+            let index = match masters.iter().position(|m| *m == node) {
+                Some(i) => i,
+                None => {
+                    masters.push(node);
+                    masters.len() - 1
+                }
+            };
+            out.push((
+                redis::from_redis_value_ref(start)?,
+                redis::from_redis_value_ref(end)?,
+                index,
+            ));
+        }
+        Ok(out)
+    }
+
     /// Every key matching `pattern` (SCAN in steps of `count`, on every master of a cluster),
     /// handed to `visit` one SCAN reply at a time. Keys may be seen twice (SCAN's guarantee);
     /// keys created during the walk may be missed.

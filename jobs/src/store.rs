@@ -66,6 +66,16 @@ struct Scripts {
     running: Script,
 }
 
+/// The hash tag of one shard of `queue` under key prefix `prefix`: `{P:Q}` for shard 0,
+/// `{P:Q:s}` for the others. Every key of the shard carries it.
+pub fn shard_tag(prefix: &str, queue: &str, shard: u32) -> String {
+    if shard == 0 {
+        format!("{{{prefix}:{queue}}}")
+    } else {
+        format!("{{{prefix}:{queue}:{shard}}}")
+    }
+}
+
 /// The ack records of one lease, as `ack.lua` takes them: the ids of its successes, then the
 /// other outcomes as (id, code, delay, error).
 #[derive(Default)]
@@ -499,12 +509,7 @@ impl Store {
     /// The hash tag of one shard of a queue: `{P:Q}` for shard 0, `{P:Q:s}` for the others
     /// (so a queue that grows from one shard to several keeps its jobs in shard 0).
     pub fn shard_tag(&self, queue: &str, shard: u32) -> String {
-        let p = &self.settings.prefix;
-        if shard == 0 {
-            format!("{{{p}:{queue}}}")
-        } else {
-            format!("{{{p}:{queue}:{shard}}}")
-        }
+        shard_tag(&self.settings.prefix, queue, shard)
     }
 
     /// A key of one queue shard: `{P:Q…}:part`.

@@ -6,8 +6,8 @@
 //! worker processes (`lifesync bench queue-worker`, started and ready before the first job is
 //! enqueued): 2N jobs enqueued in batches, timed until the last one is acknowledged. With
 //! `--cluster` the same measurement runs first on the configured single-node Redis, then on
-//! the cluster with the `bench` queue sharded (`--shards`), and the line reports both and
-//! their ratio.
+//! the cluster with the `bench` queue sharded (`--shards`) and spread evenly over its masters
+//! (see [`spread_prefix`]), and the line reports both and their ratio.
 
 use std::{
     io::{BufRead, BufReader},
@@ -45,10 +45,16 @@ pub async fn processes(
     workers: usize,
     concurrency: usize,
 ) -> anyhow::Result<f64> {
-    let prefix = format!("{}:bench:{}", redis.key_prefix, ulid::Ulid::new());
+    let mut prefix = format!("{}:bench:{}", redis.key_prefix, ulid::Ulid::new());
     let mut settings = QueueSettings::new(prefix.clone());
     settings.shards.insert(NoopJob::QUEUE.into(), target.shards);
-    let store = Store::connect(target.redis.clone(), settings).await?;
+    let mut store = Store::connect(target.redis.clone(), settings.clone()).await?;
+    let ranges = store.connection().slot_ranges().await?;
+    if !ranges.is_empty() {
+        prefix = spread_prefix(&redis.key_prefix, target.shards, &ranges);
+        settings.prefix = prefix.clone();
+        store = Store::connect(target.redis.clone(), settings).await?;
+    }
     let total = 2 * jobs;
     eprintln!(
         "bench queue [{}]: {workers} worker processes at concurrency {concurrency}, {} shard(s), {total} jobs",
@@ -102,6 +108,34 @@ pub async fn processes(
     let removed = store.purge_prefix().await?;
     eprintln!("bench queue [{}]: removed {removed} keys", target.name);
     outcome
+}
+
+/// A throw-away prefix under which the `bench` queue's `shards` shards spread over the
+/// cluster's masters as evenly as they can (shard counts per master differ by at most one),
+/// so the measurement does not depend on where CRC16 happens to put a random prefix's tags:
+/// with three shards on three masters, one random prefix in 4.5 gives each master one.
+fn spread_prefix(key_prefix: &str, shards: u32, ranges: &[(u16, u16, usize)]) -> String {
+    let masters = ranges.iter().map(|r| r.2 + 1).max().unwrap_or(1);
+    let mut prefix = String::new();
+    for _ in 0..10_000 {
+        prefix = format!("{key_prefix}:bench:{}", ulid::Ulid::new());
+        let mut per_master = vec![0u32; masters];
+        for shard in 0..shards {
+            let slot = lifesync_jobs::conn::slot(&lifesync_jobs::store::shard_tag(
+                &prefix,
+                NoopJob::QUEUE,
+                shard,
+            ));
+            if let Some(r) = ranges.iter().find(|r| (r.0..=r.1).contains(&slot)) {
+                per_master[r.2] += 1;
+            }
+        }
+        let (min, max) = (per_master.iter().min(), per_master.iter().max());
+        if max.zip(min).is_some_and(|(a, b)| a - b <= 1) {
+            break;
+        }
+    }
+    prefix
 }
 
 /// The worker process of [`processes`]: runs no-op jobs until SIGTERM.
