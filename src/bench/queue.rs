@@ -7,7 +7,7 @@
 //! enqueued): 2N jobs enqueued in batches, timed until the last one is acknowledged. With
 //! `--cluster` the same measurement runs first on the configured single-node Redis, then on
 //! the cluster with the `bench` queue sharded (`--shards`) and spread evenly over its masters
-//! (see [`spread_prefix`]), and the line reports both and their ratio.
+//! (see `spread_prefix`), and the line reports both and their ratio.
 
 use std::{
     io::{BufRead, BufReader},
