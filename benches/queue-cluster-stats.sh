@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Where Redis's work goes on a cluster (BENCHMARKS.md, #18 item 3): one `lifesync bench queue
+# --cluster` run (3 worker processes, concurrency 32, 3 shards) between a private single node and
+# a private 3-master cluster, with `INFO cpu` and `INFO commandstats` of every server read before
+# and after; prints each server's CPU seconds, commands and script calls, and both per job.
+#   benches/queue-cluster-stats.sh BIN [JOBS]
+set -euo pipefail
+bin=$1; jobs=${2:-200000}
+dir=$(mktemp -d); pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start() { local port=$1; shift; mkdir -p "$dir/$port"
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --maxmemory-policy noeviction --dir "$dir/$port" "$@" >/dev/null 2>&1 &
+  pids+=($!); until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done; }
+single=$(free_port); start "$single"
+ports=(); seeds=()
+while [ ${#ports[@]} -lt 3 ]; do p=$(free_port); [ "$p" -lt 55000 ] || continue
+  start "$p" --cluster-enabled yes --cluster-config-file nodes.conf; ports+=("$p"); seeds+=("redis://127.0.0.1:$p"); done
+redis-cli --cluster create $(for p in "${ports[@]}"; do echo 127.0.0.1:$p; done) --cluster-replicas 0 --cluster-yes >/dev/null
+for p in "${ports[@]}"; do until redis-cli -p "$p" cluster info | grep -q cluster_state:ok; do sleep 0.1; done; done
+snap() { for p in "$single" "${ports[@]}"; do
+  cpu=$(redis-cli -p "$p" info cpu | awk -F: '/used_cpu_(sys|user):/{s+=$2} END{printf "%.3f", s}')
+  calls=$(redis-cli -p "$p" info commandstats | awk -F'[=,]' '/^cmdstat_/{c+=$2} END{print c}')
+  evals=$(redis-cli -p "$p" info commandstats | awk -F'[=,]' '/^cmdstat_evalsha/{print $2}')
+  echo "$p $cpu $calls ${evals:-0}"; done; }
+snap > "$dir/before"
+REDIS_URL=redis://127.0.0.1:$single "$bin" bench queue --jobs "$jobs" --workers 3 --concurrency 32 --shards 3 \
+  --cluster "$(IFS=,; echo "${seeds[*]}")" 2>/dev/null | tail -1
+snap > "$dir/after"
+paste "$dir/before" "$dir/after" | awk -v s="$single" -v n="$jobs" '{cpu=$6-$2; calls=$7-$3; ev=$8-$4;
+  role=($1==s)?"single":"master"; printf "%s %s cpu_s=%.3f commands=%d evalsha=%d\n", role, $1, cpu, calls, ev;
+  if (role=="master") {mc+=cpu; mcalls+=calls; mev+=ev} else {sc=cpu; scalls=calls; sev=ev} }
+  END { j=2*n; printf "per job: single cpu_us=%.2f commands=%.3f evalsha=%.4f | cluster cpu_us=%.2f commands=%.3f evalsha=%.4f\n", sc*1e6/j, scalls/j, sev/j, mc*1e6/j, mcalls/j, mev/j }'
