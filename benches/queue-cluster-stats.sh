@@ -2,7 +2,8 @@
 # Where Redis's work goes on a cluster (BENCHMARKS.md, #18 item 3): one `lifesync bench queue
 # --cluster` run (3 worker processes, concurrency 32, 3 shards) between a private single node and
 # a private 3-master cluster, with `INFO cpu` and `INFO commandstats` of every server read before
-# and after; prints each server's CPU seconds, commands and script calls, and both per job.
+# and after; prints each server's CPU seconds, commands, script calls, claims that leased jobs
+# (SADD), claim calls (RPOP) and ack groups (SREM), and per job and per claim for both.
 #   benches/queue-cluster-stats.sh BIN [JOBS]
 set -euo pipefail
 bin=$1; jobs=${2:-200000}
@@ -23,12 +24,17 @@ snap() { for p in "$single" "${ports[@]}"; do
   cpu=$(redis-cli -p "$p" info cpu | awk -F: '/used_cpu_(sys|user):/{s+=$2} END{printf "%.3f", s}')
   calls=$(redis-cli -p "$p" info commandstats | awk -F'[=,]' '/^cmdstat_/{c+=$2} END{print c}')
   evals=$(redis-cli -p "$p" info commandstats | awk -F'[=,]' '/^cmdstat_evalsha/{print $2}')
-  echo "$p $cpu $calls ${evals:-0}"; done; }
+  # claims that leased jobs (SADD), ack groups (SREM: one per lease per ack call)
+  sadd=$(redis-cli -p "$p" info commandstats | awk -F'[=,]' '/^cmdstat_sadd:/{print $2}')
+  srem=$(redis-cli -p "$p" info commandstats | awk -F'[=,]' '/^cmdstat_srem:/{print $2}')
+  rpop=$(redis-cli -p "$p" info commandstats | awk -F'[=,]' '/^cmdstat_rpop:/{print $2}')
+  echo "$p $cpu $calls ${evals:-0} ${sadd:-0} ${srem:-0} ${rpop:-0}"; done; }
 snap > "$dir/before"
 REDIS_URL=redis://127.0.0.1:$single "$bin" bench queue --jobs "$jobs" --workers 3 --concurrency 32 --shards 3 \
   --cluster "$(IFS=,; echo "${seeds[*]}")" 2>/dev/null | tail -1
 snap > "$dir/after"
-paste "$dir/before" "$dir/after" | awk -v s="$single" -v n="$jobs" '{cpu=$6-$2; calls=$7-$3; ev=$8-$4;
-  role=($1==s)?"single":"master"; printf "%s %s cpu_s=%.3f commands=%d evalsha=%d\n", role, $1, cpu, calls, ev;
-  if (role=="master") {mc+=cpu; mcalls+=calls; mev+=ev} else {sc=cpu; scalls=calls; sev=ev} }
-  END { j=2*n; printf "per job: single cpu_us=%.2f commands=%.3f evalsha=%.4f | cluster cpu_us=%.2f commands=%.3f evalsha=%.4f\n", sc*1e6/j, scalls/j, sev/j, mc*1e6/j, mcalls/j, mev/j }'
+paste "$dir/before" "$dir/after" | awk -v s="$single" -v n="$jobs" '{cpu=$9-$2; calls=$10-$3; ev=$11-$4; sa=$12-$5; sr=$13-$6; rp=$14-$7;
+  role=($1==s)?"single":"master"; printf "%s %s cpu_s=%.3f commands=%d evalsha=%d claim_calls=%d claims=%d ack_groups=%d\n", role, $1, cpu, calls, ev, rp, sa, sr;
+  if (role=="master") {mc+=cpu; mcalls+=calls; mev+=ev; msa+=sa; msr+=sr; mrp+=rp} else {sc=cpu; scalls=calls; sev=ev; ssa=sa; ssr=sr; srp=rp} }
+  END { j=2*n; printf "per job: single cpu_us=%.2f commands=%.3f evalsha=%.4f | cluster cpu_us=%.2f commands=%.3f evalsha=%.4f\n", sc*1e6/j, scalls/j, sev/j, mc*1e6/j, mcalls/j, mev/j;
+        printf "claim calls: single %d, cluster %d (of which leased jobs: %d, %d); jobs per claim: single %.0f, cluster %.0f; jobs per ack group: single %.0f, cluster %.0f\n", srp, mrp, ssa, msa, j/ssa, j/msa, j/ssr, j/msr }'

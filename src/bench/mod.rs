@@ -39,7 +39,8 @@ pub enum Bench {
         #[arg(long, default_value_t = 12)]
         shards: u32,
     },
-    /// A worker process of `bench queue --workers` (not for direct use).
+    /// A worker process of `bench queue --workers` (not for direct use): says `ready`, then
+    /// starts on a line from stdin.
     #[command(hide = true)]
     QueueWorker {
         #[arg(long)]

@@ -3,14 +3,15 @@
 //! [`lifesync_jobs::bench`]'s.
 //!
 //! With `--workers W` (W > 1) or `--cluster SEEDS`, the processing rate is measured with W
-//! worker processes (`lifesync bench queue-worker`, started and ready before the first job is
-//! enqueued): 2N jobs enqueued in batches, timed until the last one is acknowledged. With
+//! worker processes (`lifesync bench queue-worker`, started and ready, then waiting for a line
+//! on stdin): 2N jobs enqueued in batches, then the workers told to start, timed until the last
+//! one is acknowledged. With
 //! `--cluster` the same measurement runs first on the configured single-node Redis, then on
 //! the cluster with the `bench` queue sharded (`--shards`) and spread evenly over its masters
 //! (see `spread_prefix`), and the line reports both and their ratio.
 
 use std::{
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Write},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -69,17 +70,23 @@ pub async fn processes(
         if !target.redis.cluster_urls.is_empty() {
             cmd.args(["--cluster", &target.redis.cluster_urls.join(",")]);
         }
-        let mut child = cmd.stdout(Stdio::piped()).spawn()?;
+        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().expect("piped stdout")).read_line(&mut line)?;
         anyhow::ensure!(line.starts_with("ready"), "worker said {line:?}");
         children.push(child);
     }
+    // Every job is queued before the workers start, so what is timed is their processing, not
+    // how fast this one process can enqueue (while it enqueued, the workers ran the ready lists
+    // dry and a sharded claim visited every empty shard in turn).
     let producer = Producer::new(store.clone());
-    let t = Instant::now();
     let batch: Vec<NoopJob> = (0..total).map(|n| NoopJob { n }).collect();
     for chunk in batch.chunks(10_000) {
         producer.enqueue_batch(chunk, Default::default()).await?;
+    }
+    let t = Instant::now();
+    for c in &mut children {
+        writeln!(c.stdin.as_mut().expect("piped stdin"), "go")?;
     }
     let mut last = Instant::now();
     let outcome = loop {
@@ -172,6 +179,8 @@ pub async fn worker(
             .build(|_job: NoopJob| async { Ok::<(), JobError>(()) })
     });
     println!("ready");
+    // The bench says when to start (a line on stdin), once every job is queued.
+    tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await??;
     runner::run_until(monitor, handles, signal, Duration::from_secs(5))
         .await
         .map_err(|e| anyhow::anyhow!(e))
