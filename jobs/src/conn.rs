@@ -18,6 +18,10 @@ use redis::{
 
 use crate::config::RedisSettings;
 
+/// A cluster's slot ranges (first slot, last slot, index of its master) and its masters
+/// (`host`, `port`), from one `CLUSTER SLOTS`.
+type SlotMap = (Vec<(u16, u16, usize)>, Vec<(String, u16)>);
+
 /// A connection to single-node Redis (reconnecting manager) or to a Redis Cluster (slot-aware,
 /// follows failovers and MOVED/ASK redirections). Cheap to clone; clones share the connection.
 #[derive(Clone)]
@@ -155,35 +159,20 @@ impl RedisConn {
 
     /// The masters' addresses (`host`, `port`) from `CLUSTER SLOTS`; empty for single node.
     pub async fn masters(&mut self) -> Result<Vec<(String, u16)>, redis::RedisError> {
-        let Self::Cluster(c) = self else {
-            return Ok(Vec::new());
-        };
-        let slots: Vec<Vec<Value>> = redis::from_redis_value(
-            c.route_command(
-                redis::cmd("CLUSTER").arg("SLOTS").clone(),
-                RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary),
-            )
-            .await?,
-        )?;
-        let mut out: Vec<(String, u16)> = Vec::new();
-        for range in slots {
-            // [start, end, [host, port, id, …], replicas…]
-            if let Some(Value::Array(master)) = range.get(2) {
-                let host: String = redis::from_redis_value_ref(&master[0])?;
-                let port: u16 = redis::from_redis_value_ref(&master[1])?;
-                if !out.iter().any(|(h, p)| *h == host && *p == port) {
-                    out.push((host, port));
-                }
-            }
-        }
-        Ok(out)
+        Ok(self.slot_map().await?.1)
     }
 
     /// The cluster's slot ranges, as (first slot, last slot, index of its master in
     /// [`Self::masters`]'s order); empty for single node.
     pub async fn slot_ranges(&mut self) -> Result<Vec<(u16, u16, usize)>, redis::RedisError> {
+        Ok(self.slot_map().await?.0)
+    }
+
+    /// `CLUSTER SLOTS` read once: the slot ranges with their master's index, and the masters
+    /// (`host`, `port`) in the order first seen; both empty for single node.
+    async fn slot_map(&mut self) -> Result<SlotMap, redis::RedisError> {
         let Self::Cluster(c) = self else {
-            return Ok(Vec::new());
+            return Ok(Default::default());
         };
         let slots: Vec<Vec<Value>> = redis::from_redis_value(
             c.route_command(
@@ -192,8 +181,7 @@ impl RedisConn {
             )
             .await?,
         )?;
-        let mut masters: Vec<(String, u16)> = Vec::new();
-        let mut out = Vec::new();
+        let (mut ranges, mut masters) = SlotMap::default();
         for range in slots {
             // [start, end, [host, port, id, …], replicas…]
             let (Some(start), Some(end), Some(Value::Array(master))) =
@@ -212,13 +200,13 @@ impl RedisConn {
                     masters.len() - 1
                 }
             };
-            out.push((
+            ranges.push((
                 redis::from_redis_value_ref(start)?,
                 redis::from_redis_value_ref(end)?,
                 index,
             ));
         }
-        Ok(out)
+        Ok((ranges, masters))
     }
 
     /// Every key matching `pattern` (SCAN in steps of `count`, on every master of a cluster),
