@@ -7,9 +7,9 @@
 -- `<id length> <lease> f\n<id><its fresh entry>` (see `fresh_entry`: the worker reads
 -- max_attempts and the payload from it, its attempt is the first), another's
 -- `<id length> <lease> <attempt> <max_attempts> <deferrals>\n<id><payload>`.
--- The jobs claimed are the members of the set `claim:<lease>`, the claim a member of `claims`
--- scored by its deadline (see `claim_key`); nothing of the job is written: a fresh job's `fresh` entry stays its record, another job's
--- record keeps the attempts of its ended leases (so a leased job's attempt is one more).
+-- Claimed ids go to the set `claim:<lease>`, the claim to `claims` by its deadline (see
+-- `claim_key`); nothing of the job is written: a fresh job's `fresh` entry stays its record,
+-- another's record keeps the attempts of its ended leases (so a leased job's attempt is one more).
 local worker, max_claim = ARGV[3], tonumber(ARGV[4])
 local lease_ms, batch, dead_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
