@@ -168,7 +168,10 @@ pub async fn run(config: &Config, bench: Bench) -> anyhow::Result<()> {
             };
             let one = queue::processes(&config.redis, &single, jobs, workers, concurrency).await?;
             match cluster {
-                None => println!("queue: workers={workers} processed_per_s={one:.0}"),
+                None => println!(
+                    "queue: workers={workers} processed_per_s={:.0} worker_cpu_us={:.2} redis_cpu_us={:.2}",
+                    one.per_s, one.worker_cpu_us, one.redis_cpu_us
+                ),
                 Some(seeds) => {
                     let target = queue::Target {
                         name: "cluster",
@@ -180,9 +183,17 @@ pub async fn run(config: &Config, bench: Bench) -> anyhow::Result<()> {
                     let many = queue::processes(&config.redis, &target, jobs, workers, concurrency)
                         .await?;
                     println!(
-                        "queue: workers={workers} single_processed_per_s={one:.0} \
-                         cluster_processed_per_s={many:.0} shards={shards} ratio={:.2}",
-                        many / one
+                        "queue: workers={workers} single_processed_per_s={:.0} \
+                         cluster_processed_per_s={:.0} shards={shards} ratio={:.2} \
+                         single_worker_cpu_us={:.2} single_redis_cpu_us={:.2} \
+                         cluster_worker_cpu_us={:.2} cluster_redis_cpu_us={:.2}",
+                        one.per_s,
+                        many.per_s,
+                        many.per_s / one.per_s,
+                        one.worker_cpu_us,
+                        one.redis_cpu_us,
+                        many.worker_cpu_us,
+                        many.redis_cpu_us
                     );
                 }
             }

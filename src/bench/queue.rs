@@ -38,14 +38,26 @@ pub struct Target {
     pub shards: u32,
 }
 
-/// Processed/s of `2 × jobs` no-op jobs with `workers` worker processes at `concurrency`.
+/// What one multi-process measurement found, from the workers' start to the last ack.
+#[derive(Debug, Clone, Copy)]
+pub struct Processing {
+    /// Jobs processed per second.
+    pub per_s: f64,
+    /// CPU time (user + system) of the worker processes per processed job, in µs.
+    pub worker_cpu_us: f64,
+    /// CPU time (user + system) of Redis (every master of a cluster) per processed job, in µs.
+    pub redis_cpu_us: f64,
+}
+
+/// Processed/s of `2 × jobs` no-op jobs with `workers` worker processes at `concurrency`, and
+/// the CPU the workers and Redis spent on each.
 pub async fn processes(
     redis: &RedisConfig,
     target: &Target,
     jobs: u64,
     workers: usize,
     concurrency: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Processing> {
     let mut prefix = format!("{}:bench:{}", redis.key_prefix, ulid::Ulid::new());
     let mut settings = QueueSettings::new(prefix.clone());
     settings.shards.insert(NoopJob::QUEUE.into(), target.shards);
@@ -61,7 +73,7 @@ pub async fn processes(
         "bench queue [{}]: {workers} worker processes at concurrency {concurrency}, {} shard(s), {total} jobs",
         target.name, target.shards
     );
-    let mut children: Vec<Child> = Vec::new();
+    let mut children = Workers(Vec::new());
     for _ in 0..workers {
         let mut cmd = Command::new(std::env::current_exe()?);
         cmd.args(["bench", "queue-worker", "--prefix", &prefix])
@@ -74,7 +86,7 @@ pub async fn processes(
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().expect("piped stdout")).read_line(&mut line)?;
         anyhow::ensure!(line.starts_with("ready"), "worker said {line:?}");
-        children.push(child);
+        children.0.push(child);
     }
     // Every job is queued before the workers start, so what is timed is their processing, not
     // how fast this one process can enqueue (while it enqueued, the workers ran the ready lists
@@ -84,8 +96,9 @@ pub async fn processes(
     for chunk in batch.chunks(10_000) {
         producer.enqueue_batch(chunk, Default::default()).await?;
     }
+    let (workers_before, redis_before) = (cpu_of(&children.0)?, redis_cpu(&store).await?);
     let t = Instant::now();
-    for c in &mut children {
+    for c in &mut children.0 {
         writeln!(c.stdin.as_mut().expect("piped stdin"), "go")?;
     }
     let mut last = Instant::now();
@@ -93,7 +106,13 @@ pub async fn processes(
         tokio::time::sleep(Duration::from_millis(20)).await;
         let s = store.stats(NoopJob::QUEUE).await?;
         if s.succeeded >= total {
-            break Ok(total as f64 / t.elapsed().as_secs_f64());
+            let per_s = total as f64 / t.elapsed().as_secs_f64();
+            let per_job = |secs: f64| secs * 1e6 / total as f64;
+            break Ok(Processing {
+                per_s,
+                worker_cpu_us: per_job(cpu_of(&children.0)? - workers_before),
+                redis_cpu_us: per_job(redis_cpu(&store).await? - redis_before),
+            });
         }
         if last.elapsed() > Duration::from_secs(2) {
             last = Instant::now();
@@ -103,18 +122,79 @@ pub async fn processes(
             break Err(anyhow::anyhow!("processing did not finish in 10 minutes"));
         }
     };
-    for c in &mut children {
+    for c in &mut children.0 {
         // SIGTERM to our own child, by its id; it hands back what it holds and exits.
         let _ = Command::new("kill")
             .args(["-TERM", &c.id().to_string()])
             .status();
     }
-    for c in &mut children {
+    for c in &mut children.0 {
         let _ = c.wait();
     }
     let removed = store.purge_prefix().await?;
     eprintln!("bench queue [{}]: removed {removed} keys", target.name);
     outcome
+}
+
+/// The worker processes of one measurement; any still running when it ends early (an error)
+/// are killed, so none is left behind to run the queue forever.
+struct Workers(Vec<Child>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            if let Ok(None) = c.try_wait() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+/// CPU seconds (user + system) the processes have used so far, from `/proc/<pid>/stat`.
+fn cpu_of(children: &[Child]) -> anyhow::Result<f64> {
+    // SAFETY: sysconf reads a constant of the system; it has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let mut total = 0.0;
+    for c in children {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", c.id()))?;
+        // After the command name (in parentheses, may hold spaces): state is field 3, utime
+        // and stime are fields 14 and 15.
+        let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        for i in [11, 12] {
+            total += fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / ticks;
+        }
+    }
+    Ok(total)
+}
+
+/// CPU seconds (user + system) Redis has used: the server's, or the sum over a cluster's
+/// masters (`INFO cpu`).
+async fn redis_cpu(store: &Store) -> anyhow::Result<f64> {
+    let mut conn = store.connection();
+    let nodes: Vec<Option<(String, u16)>> = if conn.is_cluster() {
+        conn.masters().await?.into_iter().map(Some).collect()
+    } else {
+        vec![None]
+    };
+    let mut total = 0.0;
+    for node in nodes {
+        let info: String = conn.query_node(redis::cmd("INFO").arg("cpu"), node).await?;
+        total += info
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("used_cpu_sys:")
+                    .or(l.strip_prefix("used_cpu_user:"))
+            })
+            .filter_map(|v| v.trim().parse::<f64>().ok())
+            .sum::<f64>();
+    }
+    Ok(total)
 }
 
 /// A throw-away prefix under which the `bench` queue's `shards` shards spread over the
@@ -179,8 +259,13 @@ pub async fn worker(
             .build(|_job: NoopJob| async { Ok::<(), JobError>(()) })
     });
     println!("ready");
-    // The bench says when to start (a line on stdin), once every job is queued.
-    tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await??;
+    // The bench says when to start (a line on stdin), once every job is queued; its stdin
+    // closing first means the bench is gone: nothing to measure.
+    let said =
+        tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await??;
+    if said == 0 {
+        return Ok(());
+    }
     runner::run_until(monitor, handles, signal, Duration::from_secs(5))
         .await
         .map_err(|e| anyhow::anyhow!(e))
