@@ -1,10 +1,5 @@
 //! The `lifesync` binary: one subcommand per process type, each one call into the library.
 
-/// mimalloc instead of the C library's allocator: a worker allocates and frees per job on
-/// several threads (BENCHMARKS.md, "the worker's CPU per job").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{Parser, Subcommand};
 use lifesync::{
     bootstrap,

@@ -22,7 +22,7 @@
 //! when a shutdown grace period ends.
 
 use std::{
-    collections::{hash_map::Entry, HashMap, VecDeque},
+    collections::{HashMap, VecDeque},
     future::Future,
     marker::PhantomData,
     panic::AssertUnwindSafe,
@@ -55,8 +55,7 @@ use crate::{
 /// The lease under which a task was claimed; attached to every task's data.
 #[derive(Debug, Clone)]
 pub struct JobLease {
-    /// The job's id (shared with the worker's lease table and its ack, not copied per job).
-    pub id: Arc<str>,
+    pub id: String,
     pub lease: u64,
     pub attempt: u32,
     pub max_attempts: u32,
@@ -69,10 +68,6 @@ pub struct JobLease {
     pub shard: u32,
 }
 
-/// A worker's lease table: id → (lease, shard). Its ids are ours (generated or given by the
-/// producers), read and written twice per job: a fast hasher, not SipHash.
-type Held = HashMap<Arc<str>, (u64, u32), foldhash::fast::RandomState>;
-
 enum AckMsg {
     Record(AckRecord),
     Flush(oneshot::Sender<()>),
@@ -84,7 +79,7 @@ struct Lane {
     worker_id: String,
     store: Store,
     /// Jobs this worker holds a lease on: id → (lease, shard).
-    held: Mutex<Held>,
+    held: Mutex<HashMap<String, (u64, u32)>>,
     acks: mpsc::UnboundedSender<AckMsg>,
     stop: CancellationToken,
     /// Endings since the last summary line.
@@ -99,7 +94,7 @@ impl Lane {
         self.store.settings()
     }
 
-    fn record(&self, id: Arc<str>, lease: u64, shard: u32, outcome: Outcome) {
+    fn record(&self, id: String, lease: u64, shard: u32, outcome: Outcome) {
         let rec = AckRecord {
             id,
             lease,
@@ -112,13 +107,13 @@ impl Lane {
     }
 
     /// The jobs held now, as (id, lease, shard).
-    fn held_snapshot(&self) -> Vec<(Arc<str>, u64, u32)> {
+    fn held_snapshot(&self) -> Vec<(String, u64, u32)> {
         let held = self.held.lock().expect("held lock");
         held.iter().map(|(k, v)| (k.clone(), v.0, v.1)).collect()
     }
 
     /// Stops tracking these jobs (no more heartbeats for them).
-    fn forget<'a>(&self, ids: impl Iterator<Item = &'a str>) {
+    fn forget<'a>(&self, ids: impl Iterator<Item = &'a String>) {
         let mut held = self.held.lock().expect("held lock");
         for id in ids {
             held.remove(id);
@@ -170,7 +165,7 @@ impl WorkerHandle {
             })
             .collect();
         let n = self.lane.store.ack(&self.lane.queue, &records).await?;
-        self.lane.forget(held.iter().map(|(id, _, _)| &**id));
+        self.lane.forget(held.iter().map(|(id, _, _)| id));
         Ok(n)
     }
 }
@@ -218,7 +213,7 @@ where
             queue: queue.into(),
             worker_id: unique_worker_id(worker_name),
             store,
-            held: Mutex::new(Held::default()),
+            held: Mutex::new(HashMap::new()),
             acks: ack_tx,
             stop: CancellationToken::new(),
             tally: Tally::default(),
@@ -488,24 +483,18 @@ where
             }
             continue;
         }
-        prefetch.filled(buffered + claim.jobs.len());
-        let ids: Vec<Arc<str>> = claim
-            .jobs
-            .iter()
-            .map(|j| Arc::from(j.id.as_str()))
-            .collect();
         {
             let mut held = lane.held.lock().expect("held lock");
-            for (j, id) in claim.jobs.iter().zip(&ids) {
-                held.insert(id.clone(), (j.lease, j.shard));
+            for j in &claim.jobs {
+                held.insert(j.id.clone(), (j.lease, j.shard));
             }
         }
+        prefetch.filled(buffered + claim.jobs.len());
         spare.extend(
             claim
                 .jobs
                 .into_iter()
-                .zip(ids)
-                .filter_map(|(job, id)| build_task::<Args>(&lane, job, id)),
+                .filter_map(|job| build_task::<Args>(&lane, job)),
         );
     }
 }
@@ -575,21 +564,17 @@ impl Prefetch {
 }
 
 /// Decodes a claimed job into an apalis task; an undecodable payload is dead-lettered.
-fn build_task<Args: DeserializeOwned>(
-    lane: &Lane,
-    job: ClaimedJob,
-    id: Arc<str>,
-) -> Option<Task<Args>> {
+fn build_task<Args: DeserializeOwned>(lane: &Lane, job: ClaimedJob) -> Option<Task<Args>> {
     match serde_json::from_str::<Args>(&job.payload) {
         Ok(args) => Some(
             TaskBuilder::new(args)
-                .task_id(TaskId::from_string(job.id))
+                .task_id(TaskId::from_string(job.id.clone()))
                 .attempt(job.attempt.saturating_sub(1) as usize) // apalis counts the start itself
                 .max_attempts(job.max_attempts as usize)
                 .queue(Queue::from(lane.queue.as_str()))
                 .lock_by(Some(lane.worker_id.clone()))
                 .data(JobLease {
-                    id,
+                    id: job.id,
                     lease: job.lease,
                     attempt: job.attempt,
                     max_attempts: job.max_attempts,
@@ -602,7 +587,7 @@ fn build_task<Args: DeserializeOwned>(
         Err(e) => {
             tracing::error!(queue = %lane.queue, job_id = %job.id, error = %e, "undecodable payload: dead-lettered");
             lane.record(
-                id,
+                job.id,
                 job.lease,
                 job.shard,
                 Outcome::Aborted {
@@ -650,10 +635,8 @@ async fn ack_loop(lane: Arc<Lane>, mut rx: mpsc::UnboundedReceiver<AckMsg>) {
         {
             let mut held = lane.held.lock().expect("held lock");
             for r in records.drain(..) {
-                if let Entry::Occupied(e) = held.entry(r.id) {
-                    if e.get().0 == r.lease {
-                        e.remove();
-                    }
+                if held.get(&r.id).map(|h| h.0) == Some(r.lease) {
+                    held.remove(&r.id);
                 }
             }
         }
@@ -682,7 +665,7 @@ async fn heartbeat_loop(lane: Arc<Lane>) {
         match lane.store.heartbeat(&lane.queue, &held).await {
             Ok(lost) => {
                 if !lost.is_empty() {
-                    lane.forget(lost.iter().map(String::as_str));
+                    lane.forget(lost.iter());
                     tracing::debug!(queue = %lane.queue, lost = lost.len(), "leases no longer held");
                 }
             }
@@ -738,7 +721,7 @@ where
         let span = tracing::info_span!(
             "job",
             queue = %lane.queue,
-            job_id = lease.as_ref().map_or("", |l| &*l.id),
+            job_id = lease.as_ref().map_or("", |l| l.id.as_str()),
             attempt = lease.as_ref().map_or(0, |l| l.attempt),
         );
         Box::pin(tracing::Instrument::instrument(

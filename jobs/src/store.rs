@@ -236,7 +236,7 @@ pub enum Outcome {
 /// One acknowledgement: the job, the lease it was claimed under, and the outcome.
 #[derive(Debug, Clone)]
 pub struct AckRecord {
-    pub id: std::sync::Arc<str>,
+    pub id: String,
     pub lease: u64,
     /// The queue shard of the job ([`ClaimedJob::shard`]).
     pub shard: u32,
@@ -760,16 +760,13 @@ impl Store {
     pub async fn heartbeat(
         &self,
         queue: &str,
-        held: &[(impl AsRef<str>, u64, u32)],
+        held: &[(String, u64, u32)],
     ) -> Result<Vec<String>, QueueError> {
         let mut lost = Vec::new();
         let mut conn = self.conn.clone();
-        let mut by_shard: std::collections::BTreeMap<u32, Vec<(&str, u64)>> = Default::default();
+        let mut by_shard: std::collections::BTreeMap<u32, Vec<(&String, u64)>> = Default::default();
         for (id, lease, shard) in held {
-            by_shard
-                .entry(*shard)
-                .or_default()
-                .push((id.as_ref(), *lease));
+            by_shard.entry(*shard).or_default().push((id, *lease));
         }
         for (shard, held) in by_shard {
             for chunk in held.chunks(1000) {

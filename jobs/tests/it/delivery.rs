@@ -725,7 +725,7 @@ async fn removed_jobs_are_gone_in_every_state_and_a_held_ones_ack_brings_nothing
         },
     ] {
         let ack = AckRecord {
-            id: held.clone().into(),
+            id: held.clone(),
             lease,
             shard: 0,
             outcome,

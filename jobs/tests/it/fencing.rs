@@ -49,7 +49,7 @@ async fn claimed_twice(env: &Env) -> ClaimedTwice {
 
 fn ack(id: &str, lease: u64, outcome: Outcome) -> Vec<AckRecord> {
     vec![AckRecord {
-        id: id.to_string().into(),
+        id: id.to_string(),
         lease,
         shard: 0,
         outcome,
@@ -264,13 +264,13 @@ async fn a_lease_is_per_job_even_when_one_claim_took_several() {
     // Each holder's outcome applies.
     let both = [
         AckRecord {
-            id: b.clone().into(),
+            id: b.clone(),
             lease,
             shard: 0,
             outcome: Outcome::Succeeded,
         },
         AckRecord {
-            id: a.clone().into(),
+            id: a.clone(),
             lease: second.jobs[0].lease,
             shard: 0,
             outcome: Outcome::Succeeded,

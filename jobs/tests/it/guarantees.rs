@@ -20,7 +20,7 @@ async fn deferrals_spend_no_attempt_and_the_one_past_the_cap_buries_the_job() {
     let id = env.enqueue_with(ProbeJob::default(), 1).await;
     let defer = |lease| {
         vec![AckRecord {
-            id: id.clone().into(),
+            id: id.clone(),
             lease,
             shard: 0,
             outcome: Outcome::Deferred {
@@ -73,7 +73,7 @@ async fn the_dead_index_is_trimmed_to_the_dead_retention() {
     let id = env.enqueue_with(ProbeJob::default(), 1).await;
     let c = env.store.claim("probe", "w", 1).await.unwrap();
     let abort = AckRecord {
-        id: id.clone().into(),
+        id: id.clone(),
         lease: c.jobs[0].lease,
         shard: 0,
         outcome: Outcome::Aborted {
@@ -149,13 +149,13 @@ async fn a_finished_jobs_unique_key_and_success_count_leave_no_lasting_keys() {
     let lease = |id: &str| claim.jobs.iter().find(|j| j.id == id).unwrap().lease;
     let records = vec![
         AckRecord {
-            id: ok.clone().into(),
+            id: ok.clone(),
             lease: lease(&ok),
             shard: 0,
             outcome: Outcome::Succeeded,
         },
         AckRecord {
-            id: bad.clone().into(),
+            id: bad.clone(),
             lease: lease(&bad),
             shard: 0,
             outcome: Outcome::Aborted {
@@ -279,7 +279,7 @@ async fn a_success_is_kept_for_the_retention_then_expires() {
         .await;
     let ack = |id: &str, lease: u64, outcome: Outcome| {
         vec![AckRecord {
-            id: id.to_string().into(),
+            id: id.to_string(),
             lease,
             shard: 0,
             outcome,

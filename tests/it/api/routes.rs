@@ -262,7 +262,7 @@ async fn a_sync_requested_as_the_previous_run_ends_waits_for_its_job() {
     let ack = tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let record = AckRecord {
-            id: claimed.id.into(),
+            id: claimed.id,
             lease: claimed.lease,
             shard: claimed.shard,
             outcome: Outcome::Succeeded,
