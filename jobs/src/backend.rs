@@ -606,9 +606,16 @@ async fn sleep_or_stop(stop: &CancellationToken, d: Duration) -> bool {
     }
 }
 
+/// Records per ack script call ([`Store::ack`] splits larger batches).
+const ACK_CALL_RECORDS: usize = 500;
+
 async fn ack_loop(lane: Arc<Lane>, mut rx: mpsc::UnboundedReceiver<AckMsg>) {
-    const MAX_BATCH: usize = 500;
-    let mut records = Vec::with_capacity(MAX_BATCH);
+    // Up to 500 records per script call: `Store::ack` makes one call per shard (and per 500), so
+    // a batch of a sharded queue's records takes up to 500 per shard. A cap of 500 in all split
+    // each batch into one small call per shard, and the acker fell behind a fast worker: its
+    // finished jobs piled up unacknowledged (tens of thousands on three shards, BENCHMARKS.md).
+    let max_batch = ACK_CALL_RECORDS * lane.settings().shards_of(&lane.queue) as usize;
+    let mut records = Vec::with_capacity(ACK_CALL_RECORDS);
     let mut waiters = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
@@ -617,7 +624,7 @@ async fn ack_loop(lane: Arc<Lane>, mut rx: mpsc::UnboundedReceiver<AckMsg>) {
                 AckMsg::Record(r) => records.push(r),
                 AckMsg::Flush(w) => waiters.push(w),
             }
-            if records.len() < MAX_BATCH {
+            if records.len() < max_batch {
                 next = rx.try_recv().ok();
             }
         }

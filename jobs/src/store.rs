@@ -712,45 +712,61 @@ impl Store {
 
     /// Records outcomes in one script call per 500 records of a shard, grouped by lease (one
     /// claim's jobs share it): a group is its lease and counts, then the ids of its successes
-    /// (one argument each), then its other records (id, outcome, delay, error). Returns how
-    /// many were applied (records under a stale lease are ignored).
+    /// (one argument each), then its other records (id, outcome, delay, error). The shards'
+    /// calls run concurrently (each shard's in order), so a batch spanning several shards takes
+    /// the time of its slowest shard, not their sum. Returns how many were applied (records
+    /// under a stale lease are ignored; on an error some shards may have applied theirs, and a
+    /// retry of the whole batch applies only the rest).
     pub async fn ack(&self, queue: &str, records: &[AckRecord]) -> Result<usize, QueueError> {
-        let s = &self.settings;
-        let mut applied = 0;
-        let mut conn = self.conn.clone();
         let mut by_shard: std::collections::BTreeMap<u32, Vec<&AckRecord>> = Default::default();
         for r in records {
             by_shard.entry(r.shard).or_default().push(r);
         }
-        for (shard, recs) in by_shard {
-            for chunk in recs.chunks(500) {
-                let mut inv = self.invocation(&self.scripts.ack, queue, shard);
-                inv.arg(s.succeeded_retention.as_secs())
-                    .arg(s.dead_retention.as_secs())
-                    .arg(s.max_deferrals);
-                let mut groups: std::collections::BTreeMap<u64, LeaseGroup> = Default::default();
-                for r in chunk {
-                    let g = groups.entry(r.lease).or_default();
-                    match ack_code(&r.outcome) {
-                        None => g.succeeded.push(&r.id),
-                        Some((code, delay, error)) => g.others.push((&r.id, code, delay, error)),
-                    }
+        let applied = futures::future::try_join_all(
+            by_shard
+                .into_iter()
+                .map(|(shard, recs)| self.ack_shard(queue, shard, recs)),
+        )
+        .await?;
+        Ok(applied.into_iter().sum())
+    }
+
+    async fn ack_shard(
+        &self,
+        queue: &str,
+        shard: u32,
+        recs: Vec<&AckRecord>,
+    ) -> Result<usize, QueueError> {
+        let s = &self.settings;
+        let mut applied = 0;
+        let mut conn = self.conn.clone();
+        for chunk in recs.chunks(500) {
+            let mut inv = self.invocation(&self.scripts.ack, queue, shard);
+            inv.arg(s.succeeded_retention.as_secs())
+                .arg(s.dead_retention.as_secs())
+                .arg(s.max_deferrals);
+            let mut groups: std::collections::BTreeMap<u64, LeaseGroup> = Default::default();
+            for r in chunk {
+                let g = groups.entry(r.lease).or_default();
+                match ack_code(&r.outcome) {
+                    None => g.succeeded.push(&r.id),
+                    Some((code, delay, error)) => g.others.push((&r.id, code, delay, error)),
                 }
-                for (lease, g) in &groups {
-                    inv.arg(*lease).arg(g.succeeded.len()).arg(g.others.len());
-                    for id in &g.succeeded {
-                        inv.arg(*id);
-                    }
-                    for (id, code, delay, error) in &g.others {
-                        inv.arg(*id)
-                            .arg(*code)
-                            .arg(delay.as_millis() as u64)
-                            .arg(*error);
-                    }
-                }
-                let n: usize = inv.invoke_async(&mut conn).await?;
-                applied += n;
             }
+            for (lease, g) in &groups {
+                inv.arg(*lease).arg(g.succeeded.len()).arg(g.others.len());
+                for id in &g.succeeded {
+                    inv.arg(*id);
+                }
+                for (id, code, delay, error) in &g.others {
+                    inv.arg(*id)
+                        .arg(*code)
+                        .arg(delay.as_millis() as u64)
+                        .arg(*error);
+                }
+            }
+            let n: usize = inv.invoke_async(&mut conn).await?;
+            applied += n;
         }
         Ok(applied)
     }
