@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Queue throughput across masters for BENCHMARKS.md (#18 item 3), in one run: a private
 # single-node redis-server and a private Redis Cluster of MASTERS masters (1, or 3 and more;
-# default 3; no replicas), all started with the same options on free ports in a temporary directory and
-# removed afterwards; then `lifesync bench queue --workers W --cluster …` measures W worker
+# default 3; no replicas), all started with the same options on free ports in a temporary
+# directory and removed afterwards; then `lifesync bench queue --workers W --cluster …` measures W worker
 # processes on the single node, then on the cluster with the bench queue sharded. The line it
 # prints has the rates, their ratio and the CPU per job of the workers and of Redis.
 #   benches/queue-cluster.sh [BIN] [JOBS] [WORKERS] [CONCURRENCY] [SHARDS] [MASTERS]

@@ -16,7 +16,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use lifesync_jobs::{probe::NoopJob, Job, Producer, QueueSettings, RedisSettings, Store};
+use lifesync_jobs::{
+    bench::redis_cost, probe::NoopJob, Job, Producer, QueueSettings, RedisSettings, Store,
+};
 
 use crate::config::RedisConfig;
 
@@ -96,7 +98,8 @@ pub async fn processes(
     for chunk in batch.chunks(10_000) {
         producer.enqueue_batch(chunk, Default::default()).await?;
     }
-    let (workers_before, redis_before) = (cpu_of(&children.0)?, redis_cpu(&store).await?);
+    let mut conn = store.connection();
+    let (workers_before, redis_before) = (cpu_of(&children.0)?, redis_cost::read(&mut conn).await?);
     let t = Instant::now();
     for c in &mut children.0 {
         writeln!(c.stdin.as_mut().expect("piped stdin"), "go")?;
@@ -111,7 +114,12 @@ pub async fn processes(
             break Ok(Processing {
                 per_s,
                 worker_cpu_us: per_job(cpu_of(&children.0)? - workers_before),
-                redis_cpu_us: per_job(redis_cpu(&store).await? - redis_before),
+                redis_cpu_us: redis_cost::per_job(
+                    &redis_before,
+                    &redis_cost::read(&mut conn).await?,
+                    total,
+                )
+                .cpu_us,
             });
         }
         if last.elapsed() > Duration::from_secs(2) {
@@ -169,30 +177,6 @@ fn cpu_of(children: &[Child]) -> anyhow::Result<f64> {
                 .unwrap_or(0.0)
                 / ticks;
         }
-    }
-    Ok(total)
-}
-
-/// CPU seconds (user + system) Redis has used: the server's, or the sum over a cluster's
-/// masters (`INFO cpu`).
-async fn redis_cpu(store: &Store) -> anyhow::Result<f64> {
-    let mut conn = store.connection();
-    let nodes: Vec<Option<(String, u16)>> = if conn.is_cluster() {
-        conn.masters().await?.into_iter().map(Some).collect()
-    } else {
-        vec![None]
-    };
-    let mut total = 0.0;
-    for node in nodes {
-        let info: String = conn.query_node(redis::cmd("INFO").arg("cpu"), node).await?;
-        total += info
-            .lines()
-            .filter_map(|l| {
-                l.strip_prefix("used_cpu_sys:")
-                    .or(l.strip_prefix("used_cpu_user:"))
-            })
-            .filter_map(|v| v.trim().parse::<f64>().ok())
-            .sum::<f64>();
     }
     Ok(total)
 }
